@@ -1,0 +1,189 @@
+"""Bank-neutral records exchanged between the gateway and every adapter.
+
+All amounts are integer minor units (fen for CNY) and always positive; direction is carried
+by ``Direction`` or ``CreditDebit``, never by a sign.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+
+class Direction(StrEnum):
+    """Which way a batch moves money, seen from the special account."""
+
+    DISBURSEMENT = "disbursement"  # 代付/代发: sub-account -> member card (credit transfer)
+    COLLECTION = "collection"  # 代扣/代收: member card -> sub-account (direct debit)
+
+
+class ResultStatus(StrEnum):
+    """A bank's verdict on one instruction."""
+
+    ACCEPTED = "accepted"
+    SETTLED = "settled"
+    PARTIALLY_SETTLED = "partially_settled"
+    REJECTED = "rejected"
+
+
+class CreditDebit(StrEnum):
+    CREDIT = "CRDT"
+    DEBIT = "DBIT"
+
+
+class Channel(StrEnum):
+    """How a statement line's money moved."""
+
+    TRANSFER = "transfer"
+    CASH = "cash"
+    FEE = "fee"
+    INTEREST = "interest"
+    OTHER = "other"
+
+
+class FileKind(StrEnum):
+    """What an exchanged file holds."""
+
+    DISBURSEMENT_BATCH = "disbursement_batch"
+    COLLECTION_BATCH = "collection_batch"
+    RESULT = "result"
+    STATEMENT = "statement"
+    NOTIFICATION = "notification"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentInstruction:
+    """One payment in a batch.
+
+    For a disbursement the debtor is the association's sub-account and the creditor the
+    member's card; for a collection it is the other way round.
+    """
+
+    end_to_end_id: str
+    amount_fen: int
+    debtor_account: str
+    debtor_name: str
+    creditor_account: str
+    creditor_name: str
+    requested_date: date
+    currency: str = "CNY"
+    remittance: str = ""
+    purpose: str = ""
+    mandate_id: str | None = None  # direct debit only: the member's signed 代扣 agreement
+    mandate_signed_on: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A file's worth of instructions in one direction for one special account."""
+
+    message_id: str
+    direction: Direction
+    special_account: str
+    special_account_name: str
+    created_at: datetime
+    requested_date: date
+    instructions: tuple[PaymentInstruction, ...]
+    bank_code: str = ""  # the bank's BIC or national clearing code
+    initiator_name: str = ""
+    creditor_scheme_id: str | None = None  # collections: the creditor identifier, if any
+
+    @property
+    def control_count(self) -> int:
+        return len(self.instructions)
+
+    @property
+    def control_sum_fen(self) -> int:
+        return sum(i.amount_fen for i in self.instructions)
+
+
+@dataclass(frozen=True, slots=True)
+class InstructionResult:
+    """The bank's answer for one instruction (pain.002 TxInfAndSts, one 回盘 line)."""
+
+    end_to_end_id: str
+    status: ResultStatus
+    settled_amount_fen: int  # what actually moved; 0 when rejected, < requested when partial
+    requested_amount_fen: int | None = None
+    reason_code: str | None = None  # ISO 20022 external status reason code (AC04, AM04, NARR...)
+    reason_text: str = ""  # the bank's original words, kept verbatim
+    booking_date: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResultFile:
+    """A parsed result file (pain.002, 回盘)."""
+
+    message_id: str
+    original_message_id: str | None
+    created_at: datetime | None
+    results: tuple[InstructionResult, ...]
+    group_status: str | None = None  # e.g. ACCP, PART, RJCT when the file gives one
+    group_reason_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatementEntry:
+    """One booked line of a statement or notification."""
+
+    booking_date: date
+    amount_fen: int
+    credit_debit: CreditDebit
+    currency: str = "CNY"
+    bank_transaction_id: str | None = None  # AcctSvcrRef / 流水号
+    value_date: date | None = None
+    reversal: bool = False
+    channel: Channel = Channel.TRANSFER
+    bank_transaction_code: str = ""  # "PMNT/RCDT/ESCT", "CAMT/CNTR/CDPT" or proprietary text
+    counterparty_account: str | None = None
+    counterparty_name: str | None = None
+    end_to_end_id: str | None = None
+    references: tuple[tuple[str, str], ...] = ()  # (kind, value), e.g. ("InstrId", "...")
+    remittance: str = ""
+    sub_account: str | None = None  # the association sub-account, where the bank gives one
+    return_reason_code: str | None = None
+    balance_after_fen: int | None = None  # running balance where the bank gives one
+
+    @property
+    def signed_amount_fen(self) -> int:
+        """Positive for money in, negative for money out (reversal flips the sign)."""
+        sign = 1 if self.credit_debit is CreditDebit.CREDIT else -1
+        return sign * self.amount_fen
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    amount_fen: int  # signed: negative is a debit balance
+    on: date
+    kind: str = "closing"  # opening | closing | interim | available | other ISO codes in lower case
+    currency: str = "CNY"
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """A statement (camt.053, 对账单) or notification (camt.054) for one account."""
+
+    statement_id: str
+    account: str
+    created_at: datetime | None
+    from_date: date | None
+    to_date: date | None
+    entries: tuple[StatementEntry, ...]
+    currency: str = "CNY"
+    account_name: str | None = None
+    sub_account: str | None = None
+    opening_balance_fen: int | None = None
+    closing_balance_fen: int | None = None
+    balances: tuple[Balance, ...] = ()
+    kind: FileKind = FileKind.STATEMENT
+    sub_account_balances: tuple[SubAccountBalance, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class SubAccountBalance:
+    """Opening and closing balance of one association sub-account for a statement day."""
+
+    sub_account: str
+    opening_fen: int
+    closing_fen: int

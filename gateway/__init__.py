@@ -1,0 +1,1 @@
+"""The application: ledger, rules, payment lifecycle, jobs, API, console and CLI."""
