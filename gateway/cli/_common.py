@@ -1,0 +1,35 @@
+"""Helpers the command modules share: settings, sessions and error printing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+from sqlalchemy.orm import Session
+
+from gateway.db import make_engine, make_session_factory, session_scope
+from gateway.errors import HuzhuError
+from gateway.settings import Settings, load_settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def current_settings() -> Settings:
+    return load_settings()
+
+
+@contextmanager
+def cli_session(settings: Settings) -> Iterator[Session]:
+    """A session committing once at the end; a domain error is printed and exits 1."""
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            yield session
+    except HuzhuError as exc:
+        err_console.print(f"[red]{exc.message_zh}[/red] ({exc.message_en})")
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
