@@ -23,10 +23,13 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     Uuid,
+    event,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from gateway.audit.models import AuditEvent
 from gateway.db import Base, BigIntId, enum_column, utcnow
+from gateway.errors import LedgerError
 
 
 class AccountType(StrEnum):
@@ -172,3 +175,19 @@ class JournalLeg(Base):
 
     transaction: Mapped[JournalTransaction] = relationship(back_populates="legs", viewonly=True)
     account: Mapped[LedgerAccount] = relationship()
+
+
+_APPEND_ONLY = (JournalTransaction, JournalLeg, AuditEvent)
+
+
+def _refuse_append_only_changes(session: Session, _context: object, _instances: object) -> None:
+    """In code as in the database: journal and audit rows are never updated or deleted."""
+    for obj in [*session.dirty, *session.deleted]:
+        if isinstance(obj, _APPEND_ONLY) and (obj in session.deleted or session.is_modified(obj)):
+            raise LedgerError(
+                "账簿和审计日志只能追加，更正请用冲销",
+                f"{type(obj).__name__} is append-only: corrections are reversals",
+            )
+
+
+event.listen(Session, "before_flush", _refuse_append_only_changes)

@@ -566,6 +566,9 @@ def upgrade() -> None:
 
     # ### end Alembic commands ###
     _install_guards()
+    op.execute(
+        "INSERT INTO audit_chain_head (id, last_seq, last_hash) VALUES (1, 0, '" + "0" * 64 + "')"
+    )
 
 
 def downgrade() -> None:

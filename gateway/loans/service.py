@@ -1,0 +1,425 @@
+"""The loan lifecycle: apply → notice → council approval → (county approval) → release for
+payment → disbursed → repaying/overdue → repaid, or rejected/cancelled/written off.
+
+Every step re-checks the rules it depends on, locks the association row before any decision
+about its sub-account, writes an audit event, and never commits.
+
+Payment instructions are not built here: a caller that releases a loan for payment passes an
+``on_released`` callback (or calls :func:`release_for_payment` and then creates the
+instruction in the same transaction). When the bank confirms or refuses the payment, it calls
+:func:`mark_disbursed` or :func:`payment_failed`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.audit import service as audit
+from gateway.errors import Conflict, NotFound, RuleViolation, ValidationFailed
+from gateway.ledger.models import AccountCode, LedgerChannel, TransactionKind
+from gateway.ledger.service import Posting, county_of, post
+from gateway.loans import rules
+from gateway.loans.models import Loan, LoanGuarantor, LoanStatus
+from gateway.loans.schemas import LoanApplication
+from gateway.members.models import Member
+from gateway.members.service import get_member
+from gateway.org.service import get_association, lock_association
+
+ReleaseHook = Callable[[Session, Loan], None]
+
+APPROVED_STATUSES = (LoanStatus.COUNCIL_APPROVED, LoanStatus.COUNTY_APPROVED)
+
+
+def _add_months(start: date, months: int) -> date:
+    month_index = start.month - 1 + months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    for day in (start.day, 30, 29, 28):
+        try:
+            return date(year, month, day)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable: every month has a 28th")
+
+
+def fee_fen(amount_fen: int, monthly_fee_rate_centipermille: int, months: int) -> int:
+    """Usage fee for ``months`` at a monthly rate in hundredths of a per mille, rounded half up
+    to the fen; integer arithmetic only."""
+    numerator = amount_fen * monthly_fee_rate_centipermille * months
+    quotient, remainder = divmod(numerator, 100_000)
+    return quotient + (1 if remainder * 2 >= 100_000 else 0)
+
+
+def get_loan(session: Session, loan_id: int) -> Loan:
+    loan = session.get(Loan, loan_id)
+    if loan is None:
+        raise NotFound("借款不存在", f"loan {loan_id} not found")
+    return loan
+
+
+def _require_status(loan: Loan, *allowed: LoanStatus) -> None:
+    if loan.status not in allowed:
+        raise Conflict(
+            f"借款 {loan.contract_no} 当前状态为 {loan.status.value}，不能办理此操作",
+            f"loan {loan.contract_no} is {loan.status.value}; expected one of "
+            + ", ".join(s.value for s in allowed),
+            code="wrong_loan_status",
+        )
+
+
+def _guarantors(session: Session, loan: Loan) -> list[Member]:
+    return [g.member for g in loan.guarantors]
+
+
+def _audit(session: Session, loan: Loan, action: str, actor: str, **extra: object) -> None:
+    audit.record(
+        session,
+        actor=actor,
+        action=f"loan.{action}",
+        object_type="loan",
+        object_id=loan.id,
+        payload={
+            "contract_no": loan.contract_no,
+            "association_id": loan.association_id,
+            "amount_fen": loan.amount_fen,
+            "status": loan.status.value,
+            **extra,
+        },
+    )
+
+
+def apply(
+    session: Session, association_id: int, application: LoanApplication, *, actor: str = "system"
+) -> Loan:
+    """Record a loan application with its guarantors, refusing it if a rule is broken."""
+    if (
+        isinstance(application.amount_fen, bool)
+        or not isinstance(application.amount_fen, int)
+        or application.amount_fen <= 0
+    ):
+        raise ValidationFailed(
+            "借款金额必须是正整数（分）", f"amount must be positive fen: {application.amount_fen!r}"
+        )
+    if application.term_months <= 0 or application.monthly_fee_rate_centipermille < 0:
+        raise ValidationFailed("借款期限或费率无效", "invalid term or fee rate")
+    if session.scalar(select(Loan.id).where(Loan.contract_no == application.contract_no)):
+        raise Conflict(
+            f"借款合同号 {application.contract_no} 已存在",
+            f"contract {application.contract_no} exists",
+        )
+    association = get_association(session, association_id)
+    county = county_of(session, association_id)
+    borrower = get_member(session, application.member_id)
+    guarantors = [get_member(session, gid) for gid in application.guarantor_ids]
+    rules.check_association_active(association)
+    rules.check_borrower(association, borrower)
+    rules.check_amount_cap(county, application.amount_fen)
+    rules.check_guarantors(session, county, association, borrower, guarantors)
+    rules.check_credit_limit(session, county, borrower, application.amount_fen)
+    cash_flagged = rules.check_channel(session, association, application.channel)
+    loan = Loan(
+        association_id=association.id,
+        member_id=borrower.id,
+        contract_no=application.contract_no,
+        purpose=application.purpose,
+        amount_fen=application.amount_fen,
+        term_months=application.term_months,
+        monthly_fee_rate_centipermille=application.monthly_fee_rate_centipermille,
+        channel=application.channel,
+        cash_flagged=cash_flagged,
+        status=LoanStatus.APPLIED,
+        applied_on=application.applied_on,
+        principal_repaid_fen=0,
+        fee_paid_fen=0,
+        was_overdue=False,
+    )
+    session.add(loan)
+    session.flush()
+    for guarantor in guarantors:
+        session.add(LoanGuarantor(loan_id=loan.id, member_id=guarantor.id))
+    session.flush()
+    session.refresh(loan)
+    _audit(
+        session,
+        loan,
+        "apply",
+        actor,
+        member_id=borrower.id,
+        guarantor_ids=[g.id for g in guarantors],
+        channel=application.channel.value,
+        cash_flagged=cash_flagged,
+    )
+    return loan
+
+
+def start_notice(session: Session, loan_id: int, *, on: date, actor: str = "system") -> Loan:
+    """Put the loan up for public notice (公告公示) from ``on``."""
+    loan = get_loan(session, loan_id)
+    _require_status(loan, LoanStatus.APPLIED)
+    county = county_of(session, loan.association_id)
+    loan.notice_start = on
+    loan.notice_end = rules.notice_end(county, on)
+    loan.status = LoanStatus.NOTICED
+    session.flush()
+    _audit(session, loan, "notice", actor, notice_start=on.isoformat())
+    return loan
+
+
+def _check_for_money(session: Session, loan: Loan, today: date, *, releasing: bool) -> None:
+    association = lock_association(session, loan.association_id)
+    county = county_of(session, loan.association_id)
+    borrower = get_member(session, loan.member_id)
+    rules.check_association_active(association)
+    rules.check_borrower(association, borrower)
+    rules.check_amount_cap(county, loan.amount_fen)
+    rules.check_guarantors(session, county, association, borrower, _guarantors(session, loan))
+    rules.check_credit_limit(session, county, borrower, loan.amount_fen, exclude_loan_id=loan.id)
+    rules.check_channel(session, association, loan.channel)
+    if releasing:
+        rules.check_county_approval(county, loan)
+        rules.check_notice_elapsed(county, loan, today)
+    rules.check_coverage(session, association, loan.amount_fen, exclude_loan_id=loan.id)
+
+
+def council_approve(session: Session, loan_id: int, *, on: date, actor: str = "system") -> Loan:
+    """The council (理事会) approves: the sub-account must cover it after other approvals.
+
+    The association row is locked first, so two approvals against one sub-account are decided
+    one after the other and can never overcommit it."""
+    loan = get_loan(session, loan_id)
+    _require_status(loan, LoanStatus.NOTICED)
+    _check_for_money(session, loan, on, releasing=False)
+    loan.status = LoanStatus.COUNCIL_APPROVED
+    loan.council_approved_on = on
+    loan.council_approved_by = actor
+    session.flush()
+    _audit(session, loan, "council_approve", actor, on=on.isoformat())
+    return loan
+
+
+def county_approve(session: Session, loan_id: int, *, on: date, actor: str = "system") -> Loan:
+    """The county fund office approves a large loan (above the county threshold)."""
+    loan = get_loan(session, loan_id)
+    _require_status(loan, LoanStatus.COUNCIL_APPROVED)
+    county = county_of(session, loan.association_id)
+    if not rules.needs_county_approval(county, loan.amount_fen):
+        raise Conflict(
+            "该笔借款未超过县级审批额度，无须县级审批",
+            "this loan is below the county approval threshold",
+            code="county_approval_not_needed",
+        )
+    loan.status = LoanStatus.COUNTY_APPROVED
+    loan.county_approved_on = on
+    loan.county_approved_by = actor
+    session.flush()
+    _audit(session, loan, "county_approve", actor, on=on.isoformat())
+    return loan
+
+
+def release_for_payment(
+    session: Session,
+    loan_id: int,
+    *,
+    on: date,
+    actor: str = "system",
+    on_released: ReleaseHook | None = None,
+) -> Loan:
+    """Check every rule once more and release the loan to the bank for payment.
+
+    ``on_released(session, loan)`` runs in the same transaction right after the status
+    change: the payment side creates its disbursement instruction there. If it raises,
+    the whole release is rolled back with the caller's transaction."""
+    loan = get_loan(session, loan_id)
+    _require_status(loan, *APPROVED_STATUSES)
+    _check_for_money(session, loan, on, releasing=True)
+    loan.status = LoanStatus.RELEASED
+    loan.released_on = on
+    session.flush()
+    _audit(session, loan, "release", actor, on=on.isoformat())
+    if on_released is not None:
+        on_released(session, loan)
+    return loan
+
+
+def payment_failed(session: Session, loan_id: int, *, reason: str, actor: str = "system") -> Loan:
+    """The bank refused or returned the payment: the loan goes back to approved."""
+    loan = get_loan(session, loan_id)
+    _require_status(loan, LoanStatus.RELEASED)
+    loan.status = (
+        LoanStatus.COUNTY_APPROVED if loan.county_approved_on else LoanStatus.COUNCIL_APPROVED
+    )
+    loan.released_on = None
+    session.flush()
+    _audit(session, loan, "payment_failed", actor, reason=reason)
+    return loan
+
+
+def mark_disbursed(
+    session: Session,
+    loan_id: int,
+    *,
+    business_date: date,
+    external_ref: str | None = None,
+    actor: str = "system",
+) -> Loan:
+    """The bank paid the loan onto the borrower's card: book it (Dr loans receivable, Cr bank)."""
+    loan = get_loan(session, loan_id)
+    _require_status(loan, LoanStatus.RELEASED)
+    paying_side = (
+        AccountCode.CASH_ON_HAND
+        if loan.channel == LedgerChannel.CASH
+        else AccountCode.BANK_SUB_ACCOUNT
+    )
+    post(
+        session,
+        association_id=loan.association_id,
+        business_date=business_date,
+        description=f"发放借款 {loan.contract_no}",
+        kind=TransactionKind.DISBURSEMENT,
+        legs=[
+            Posting.debit(AccountCode.LOANS_RECEIVABLE, loan.amount_fen, loan.contract_no),
+            Posting.credit(paying_side, loan.amount_fen, loan.contract_no),
+        ],
+        channel=loan.channel,
+        external_ref=external_ref or loan.contract_no,
+        actor=actor,
+    )
+    loan.status = LoanStatus.DISBURSED
+    loan.disbursed_on = business_date
+    loan.due_on = _add_months(business_date, loan.term_months)
+    session.flush()
+    _audit(session, loan, "disbursed", actor, business_date=business_date.isoformat())
+    return loan
+
+
+def record_repayment(
+    session: Session,
+    loan_id: int,
+    *,
+    principal_fen: int,
+    fee_fen: int,
+    business_date: date,
+    external_ref: str | None = None,
+    channel: LedgerChannel = LedgerChannel.TRANSFER,
+    actor: str = "system",
+) -> Loan:
+    """A repayment collected into the sub-account: Dr bank, Cr loans receivable and fee income.
+
+    When the principal is fully repaid the loan is repaid, on time if it was never overdue
+    and paid by its due date; on-time repayment raises the member's credit grade."""
+    loan = get_loan(session, loan_id)
+    _require_status(loan, LoanStatus.DISBURSED, LoanStatus.REPAYING, LoanStatus.OVERDUE)
+    for name, value in (("principal_fen", principal_fen), ("fee_fen", fee_fen)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValidationFailed("金额必须是非负整数（分）", f"{name} must be non-negative fen")
+    if principal_fen + fee_fen == 0:
+        raise ValidationFailed("还款金额不能为零", "a repayment needs an amount")
+    if principal_fen > loan.outstanding_principal_fen:
+        raise RuleViolation(
+            "还款本金超过未还本金",
+            f"principal {principal_fen} exceeds the {loan.outstanding_principal_fen} outstanding",
+            code="overpayment",
+        )
+    receiving = (
+        AccountCode.CASH_ON_HAND if channel == LedgerChannel.CASH else AccountCode.BANK_SUB_ACCOUNT
+    )
+    legs = [Posting.debit(receiving, principal_fen + fee_fen, loan.contract_no)]
+    if principal_fen:
+        legs.append(Posting.credit(AccountCode.LOANS_RECEIVABLE, principal_fen, loan.contract_no))
+    if fee_fen:
+        legs.append(Posting.credit(AccountCode.FEE_INCOME, fee_fen, loan.contract_no))
+    post(
+        session,
+        association_id=loan.association_id,
+        business_date=business_date,
+        description=f"收回借款 {loan.contract_no}",
+        kind=TransactionKind.REPAYMENT,
+        legs=legs,
+        channel=channel,
+        external_ref=external_ref,
+        actor=actor,
+    )
+    loan.principal_repaid_fen += principal_fen
+    loan.fee_paid_fen += fee_fen
+    if loan.outstanding_principal_fen == 0:
+        loan.status = LoanStatus.REPAID
+        loan.repaid_on = business_date
+        loan.repaid_on_time = (not loan.was_overdue) and (
+            loan.due_on is None or business_date <= loan.due_on
+        )
+    elif loan.status == LoanStatus.DISBURSED:
+        loan.status = LoanStatus.REPAYING
+    session.flush()
+    if loan.status == LoanStatus.REPAID:
+        refresh_credit_grade(session, loan.member_id)
+    _audit(
+        session,
+        loan,
+        "repayment",
+        actor,
+        principal_fen=principal_fen,
+        fee_fen=fee_fen,
+        business_date=business_date.isoformat(),
+    )
+    return loan
+
+
+def mark_overdue(session: Session, loan_id: int, *, actor: str = "system") -> Loan:
+    loan = get_loan(session, loan_id)
+    _require_status(loan, LoanStatus.DISBURSED, LoanStatus.REPAYING)
+    loan.status = LoanStatus.OVERDUE
+    loan.was_overdue = True
+    session.flush()
+    _audit(session, loan, "overdue", actor)
+    return loan
+
+
+def reject(session: Session, loan_id: int, *, reason: str, actor: str = "system") -> Loan:
+    loan = get_loan(session, loan_id)
+    _require_status(loan, LoanStatus.APPLIED, LoanStatus.NOTICED, *APPROVED_STATUSES)
+    loan.status = LoanStatus.REJECTED
+    loan.closing_reason = reason
+    session.flush()
+    _audit(session, loan, "reject", actor, reason=reason)
+    return loan
+
+
+def cancel(session: Session, loan_id: int, *, reason: str, actor: str = "system") -> Loan:
+    loan = get_loan(session, loan_id)
+    _require_status(loan, LoanStatus.APPLIED, LoanStatus.NOTICED, *APPROVED_STATUSES)
+    loan.status = LoanStatus.CANCELLED
+    loan.closing_reason = reason
+    session.flush()
+    _audit(session, loan, "cancel", actor, reason=reason)
+    return loan
+
+
+def refresh_credit_grade(session: Session, member_id: int) -> str:
+    """Set the member's stored credit grade from the county table and their record."""
+    member = get_member(session, member_id)
+    county = county_of(session, member.association_id)
+    standing = rules.credit_standing(session, county, member)
+    if member.credit_grade != standing.grade:
+        before = member.credit_grade
+        member.credit_grade = standing.grade
+        session.flush()
+        audit.record(
+            session,
+            actor="system",
+            action="member.credit_grade",
+            object_type="member",
+            object_id=member.id,
+            payload={"from": before, "to": standing.grade, "on_time": standing.on_time_loans},
+        )
+    return standing.grade
+
+
+def loans_of(session: Session, association_id: int) -> list[Loan]:
+    return list(
+        session.scalars(
+            select(Loan).where(Loan.association_id == association_id).order_by(Loan.contract_no)
+        )
+    )

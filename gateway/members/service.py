@@ -1,0 +1,238 @@
+"""Registering members and reading their protected numbers.
+
+Card and resident-ID numbers are validated (Luhn, GB 11643), stored encrypted with a keyed
+hash for look-up; :func:`card_number` is the one way to read a member's card in clear (the
+payment side needs it to build a disbursement or collection instruction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.audit import service as audit
+from gateway.errors import Conflict, NotFound, ValidationFailed
+from gateway.members.models import Member, MemberStatus
+from gateway.members.schemas import FieldProblem, MemberInput, MemberView
+from gateway.org.models import CreditGradeLimit
+from gateway.org.service import get_association
+from gateway.security.checks import (
+    card_problem,
+    normalise_resident_id,
+    phone_problem,
+    resident_id_problem,
+)
+from gateway.security.fieldcrypt import FieldCipher, mask_card_parts
+
+CARD_FIELD = "card"
+RESIDENT_ID_FIELD = "resident_id"
+
+
+def input_problems(data: MemberInput) -> list[FieldProblem]:
+    """Everything wrong with one registration, field by field (no database access)."""
+    problems: list[FieldProblem] = []
+    if not data.member_no.strip():
+        problems.append(FieldProblem("member_no", data.member_no, "会员编号不能为空 / required"))
+    if not data.name.strip():
+        problems.append(FieldProblem("name", data.name, "姓名不能为空 / name is required"))
+    if not data.household_no.strip():
+        problems.append(
+            FieldProblem("household_no", data.household_no, "户号不能为空 / household required")
+        )
+    for field, value, check in (
+        ("resident_id", normalise_resident_id(data.resident_id), resident_id_problem),
+        ("card_number", data.card_number.strip(), card_problem),
+        ("phone", data.phone.strip(), phone_problem),
+    ):
+        reason = check(value)
+        if reason:
+            problems.append(FieldProblem(field, value, reason))
+    return problems
+
+
+def entry_grade(session: Session, county_id: int) -> str:
+    grade = session.scalar(
+        select(CreditGradeLimit.grade)
+        .where(CreditGradeLimit.county_id == county_id)
+        .order_by(CreditGradeLimit.min_on_time_loans)
+        .limit(1)
+    )
+    if grade is None:
+        raise NotFound("该县未设置信用等级表", f"county {county_id} has no credit-grade table")
+    return grade
+
+
+def database_problems(
+    session: Session, cipher: FieldCipher, association_id: int, data: MemberInput
+) -> list[FieldProblem]:
+    """Conflicts with members already registered (same card, same ID, same member number)."""
+    problems: list[FieldProblem] = []
+    card = data.card_number.strip()
+    rid = normalise_resident_id(data.resident_id)
+    if session.scalar(
+        select(Member.id).where(Member.card_hash == cipher.lookup_hash(CARD_FIELD, card))
+    ):
+        problems.append(FieldProblem("card_number", card, "卡号已登记 / card already registered"))
+    if session.scalar(
+        select(Member.id).where(
+            Member.resident_id_hash == cipher.lookup_hash(RESIDENT_ID_FIELD, rid)
+        )
+    ):
+        problems.append(
+            FieldProblem("resident_id", rid, "身份证号已登记 / resident ID already registered")
+        )
+    if session.scalar(
+        select(Member.id).where(
+            Member.association_id == association_id, Member.member_no == data.member_no.strip()
+        )
+    ):
+        problems.append(
+            FieldProblem("member_no", data.member_no, "会员编号已存在 / member number exists")
+        )
+    return problems
+
+
+def register_member(
+    session: Session,
+    cipher: FieldCipher,
+    association_id: int,
+    data: MemberInput,
+    *,
+    actor: str = "system",
+) -> Member:
+    """Register one member; any problem refuses it with every field problem listed."""
+    association = get_association(session, association_id)
+    problems = input_problems(data)
+    if not problems:
+        problems = database_problems(session, cipher, association_id, data)
+    if problems:
+        raise ValidationFailed(
+            "会员信息有误：" + "；".join(f"{p.field}={p.value!r} {p.reason}" for p in problems),
+            "member registration refused: "
+            + "; ".join(f"{p.field}={p.value!r}: {p.reason}" for p in problems),
+            problems=[p.__dict__ for p in problems],
+        )
+    card = data.card_number.strip()
+    rid = normalise_resident_id(data.resident_id)
+    member = Member(
+        association_id=association.id,
+        member_no=data.member_no.strip(),
+        name=data.name.strip(),
+        household_no=data.household_no.strip(),
+        phone=data.phone.strip(),
+        low_income=data.low_income,
+        credit_grade=data.credit_grade or entry_grade(session, association.town.county_id),
+        deposit_fen=0,
+        status=MemberStatus.ACTIVE,
+        joined_on=data.joined_on,
+        card_cipher=cipher.encrypt(CARD_FIELD, card),
+        card_hash=cipher.lookup_hash(CARD_FIELD, card),
+        card_last4=card[-4:],
+        card_prefix=card[:6],
+        resident_id_cipher=cipher.encrypt(RESIDENT_ID_FIELD, rid),
+        resident_id_hash=cipher.lookup_hash(RESIDENT_ID_FIELD, rid),
+        resident_id_last4=rid[-4:],
+    )
+    session.add(member)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="member.register",
+        object_type="member",
+        object_id=member.id,
+        payload={
+            "association_id": association.id,
+            "member_no": member.member_no,
+            "household_no": member.household_no,
+            "card": mask_card_parts(member.card_prefix, member.card_last4),
+        },
+    )
+    return member
+
+
+def register_members(
+    session: Session,
+    cipher: FieldCipher,
+    association_id: int,
+    rows: Sequence[MemberInput],
+    *,
+    actor: str = "system",
+) -> list[Member]:
+    return [register_member(session, cipher, association_id, row, actor=actor) for row in rows]
+
+
+def get_member(session: Session, member_id: int) -> Member:
+    found = session.get(Member, member_id)
+    if found is None:
+        raise NotFound("会员不存在", f"member {member_id} not found")
+    return found
+
+
+def card_number(session: Session, cipher: FieldCipher, member_id: int) -> str:
+    """The member's Huinong One-Card number in clear, for building a bank instruction."""
+    member = get_member(session, member_id)
+    return cipher.decrypt(CARD_FIELD, member.card_cipher)
+
+
+def resident_id(session: Session, cipher: FieldCipher, member_id: int) -> str:
+    member = get_member(session, member_id)
+    return cipher.decrypt(RESIDENT_ID_FIELD, member.resident_id_cipher)
+
+
+def find_by_card(session: Session, cipher: FieldCipher, card: str) -> Member | None:
+    """The member holding this card number (exact match through the keyed hash)."""
+    return session.scalar(
+        select(Member).where(Member.card_hash == cipher.lookup_hash(CARD_FIELD, card.strip()))
+    )
+
+
+def find_by_resident_id(session: Session, cipher: FieldCipher, number: str) -> Member | None:
+    rid = normalise_resident_id(number)
+    return session.scalar(
+        select(Member).where(Member.resident_id_hash == cipher.lookup_hash(RESIDENT_ID_FIELD, rid))
+    )
+
+
+def view(member: Member) -> MemberView:
+    return MemberView(
+        id=member.id,
+        association_id=member.association_id,
+        member_no=member.member_no,
+        name=member.name,
+        household_no=member.household_no,
+        phone=member.phone,
+        low_income=member.low_income,
+        credit_grade=member.credit_grade,
+        deposit_fen=member.deposit_fen,
+        status=member.status.value,
+        card_masked=mask_card_parts(member.card_prefix, member.card_last4),
+        resident_id_masked=f"{'*' * 14}{member.resident_id_last4}",
+    )
+
+
+def members_of(session: Session, association_id: int) -> list[Member]:
+    return list(
+        session.scalars(
+            select(Member).where(Member.association_id == association_id).order_by(Member.member_no)
+        )
+    )
+
+
+def ensure_unique_in_batch(rows: Sequence[MemberInput]) -> None:
+    """Refuse a batch that registers the same card, ID or member number twice."""
+    seen: dict[tuple[str, str], int] = {}
+    for index, row in enumerate(rows):
+        for key in (
+            ("card_number", row.card_number.strip()),
+            ("resident_id", normalise_resident_id(row.resident_id)),
+            ("member_no", row.member_no.strip()),
+        ):
+            if key in seen:
+                raise Conflict(
+                    f"第 {index + 1} 条与第 {seen[key] + 1} 条的 {key[0]} 重复",
+                    f"entries {seen[key] + 1} and {index + 1} share the same {key[0]}",
+                )
+            seen[key] = index

@@ -1,0 +1,220 @@
+"""Creating and reading counties, towns, banks, special accounts and associations."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.audit import service as audit
+from gateway.errors import Conflict, NotFound
+from gateway.ledger.service import open_chart
+from gateway.org.models import (
+    AccountLevel,
+    Association,
+    AssociationGrade,
+    AssociationStatus,
+    Bank,
+    County,
+    CreditGradeLimit,
+    PilotLevel,
+    SpecialAccount,
+    Town,
+)
+from gateway.settings import PolicyDefaults
+
+
+def create_county(
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    fund_office_name: str,
+    policy: PolicyDefaults,
+    fund_office_contact: str = "",
+    actor: str = "system",
+) -> County:
+    """A county with its fund office, starting from the given policy defaults."""
+    if session.scalar(select(County.id).where(County.code == code)) is not None:
+        raise Conflict(f"县代码 {code} 已存在", f"county {code} already exists")
+    county = County(
+        code=code,
+        name=name,
+        fund_office_name=fund_office_name,
+        fund_office_contact=fund_office_contact,
+        loan_cap_fen=policy.loan_cap_fen,
+        county_approval_above_fen=policy.county_approval_above_fen,
+        notice_days=policy.notice_days,
+        guarantors_required=policy.guarantors_required,
+        cash_mode=policy.cash_mode,
+    )
+    session.add(county)
+    session.flush()
+    for step in policy.credit_grades:
+        session.add(
+            CreditGradeLimit(
+                county_id=county.id,
+                grade=step.grade,
+                min_on_time_loans=step.min_on_time_loans,
+                limit_fen=step.limit_fen,
+            )
+        )
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="county.create",
+        object_type="county",
+        object_id=county.id,
+        payload={"code": code, "name": name, "policy": policy.model_dump(mode="json")},
+    )
+    return county
+
+
+def create_town(session: Session, county: County, *, code: str, name: str) -> Town:
+    town = Town(county_id=county.id, code=code, name=name)
+    session.add(town)
+    session.flush()
+    return town
+
+
+def get_or_create_bank(session: Session, *, code: str, name: str) -> Bank:
+    bank = session.scalar(select(Bank).where(Bank.code == code))
+    if bank is None:
+        bank = Bank(code=code, name=name)
+        session.add(bank)
+        session.flush()
+    return bank
+
+
+def create_special_account(
+    session: Session,
+    county: County,
+    bank: Bank,
+    *,
+    account_number: str,
+    name: str,
+    level: AccountLevel = AccountLevel.COUNTY,
+    town: Town | None = None,
+) -> SpecialAccount:
+    account = SpecialAccount(
+        county_id=county.id,
+        bank_id=bank.id,
+        town_id=town.id if town else None,
+        level=level,
+        account_number=account_number,
+        name=name,
+    )
+    session.add(account)
+    session.flush()
+    return account
+
+
+def create_association(
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    town: Town,
+    special_account: SpecialAccount,
+    sub_account_number: str,
+    pilot_level: PilotLevel,
+    start_date: date,
+    grade: AssociationGrade | None = None,
+    actor: str = "system",
+) -> Association:
+    """An association with its sub-account and its chart of accounts."""
+    if session.scalar(select(Association.id).where(Association.code == code)) is not None:
+        raise Conflict(f"协会代码 {code} 已存在", f"association {code} already exists")
+    if special_account.county_id != town.county_id:
+        raise Conflict(
+            "专户与乡镇不属于同一县", "the special account and the town are in different counties"
+        )
+    association = Association(
+        code=code,
+        name=name,
+        town_id=town.id,
+        special_account_id=special_account.id,
+        sub_account_number=sub_account_number,
+        pilot_level=pilot_level,
+        start_date=start_date,
+        status=AssociationStatus.ACTIVE,
+        grade=grade,
+    )
+    session.add(association)
+    session.flush()
+    open_chart(session, association.id)
+    audit.record(
+        session,
+        actor=actor,
+        action="association.create",
+        object_type="association",
+        object_id=association.id,
+        payload={
+            "code": code,
+            "name": name,
+            "town": town.code,
+            "sub_account_number": sub_account_number,
+            "pilot_level": pilot_level.value,
+            "start_date": start_date.isoformat(),
+        },
+    )
+    return association
+
+
+def get_association(session: Session, association_id: int) -> Association:
+    found = session.get(Association, association_id)
+    if found is None:
+        raise NotFound("协会不存在", f"association {association_id} not found")
+    return found
+
+
+def get_association_by_code(session: Session, code: str) -> Association:
+    found = session.scalar(select(Association).where(Association.code == code))
+    if found is None:
+        raise NotFound(f"协会 {code} 不存在", f"association {code} not found", code_value=code)
+    return found
+
+
+def lock_association(session: Session, association_id: int) -> Association:
+    """Lock the association's row for the rest of the transaction (``SELECT ... FOR UPDATE``
+    on PostgreSQL), so decisions about its sub-account are taken one at a time."""
+    found = session.execute(
+        select(Association)
+        .where(Association.id == association_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if found is None:
+        raise NotFound("协会不存在", f"association {association_id} not found")
+    return found
+
+
+def set_association_status(
+    session: Session, association_id: int, status: AssociationStatus, *, actor: str, reason: str
+) -> Association:
+    association = lock_association(session, association_id)
+    before = association.status
+    association.status = status
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="association.status",
+        object_type="association",
+        object_id=association.id,
+        payload={"from": before.value, "to": status.value, "reason": reason},
+    )
+    return association
+
+
+def associations_of_county(session: Session, county_id: int) -> list[Association]:
+    return list(
+        session.scalars(
+            select(Association)
+            .join(Town, Town.id == Association.town_id)
+            .where(Town.county_id == county_id)
+            .order_by(Association.code)
+        )
+    )

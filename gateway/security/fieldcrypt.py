@@ -1,0 +1,137 @@
+"""Encryption at rest for card and resident-ID numbers.
+
+Each value is stored three ways: AES-256-GCM ciphertext (random nonce, the field name as
+associated data so a card cipher cannot pass for an ID), an HMAC-SHA256 keyed hash for exact
+look-up and uniqueness, and its last four digits for masked display. Both keys are derived
+with HKDF from one 32-byte master key kept in a file or an environment variable.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from gateway.errors import ConfigurationError, ValidationFailed
+from gateway.settings import Settings
+
+_VERSION = b"\x01"
+_NONCE_BYTES = 12
+KEY_BYTES = 32
+
+
+def _derive(master: bytes, purpose: bytes) -> bytes:
+    return HKDF(
+        algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=b"huzhu-field:" + purpose
+    ).derive(master)
+
+
+def generate_key_text() -> str:
+    return base64.b64encode(os.urandom(KEY_BYTES)).decode("ascii")
+
+
+def _decode_key(text: str, origin: str) -> bytes:
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ConfigurationError(
+            f"字段加密密钥格式错误：{origin}",
+            f"field encryption key in {origin} is not base64",
+        ) from exc
+    if len(key) != KEY_BYTES:
+        raise ConfigurationError(
+            f"字段加密密钥长度应为 {KEY_BYTES} 字节：{origin}",
+            f"field encryption key in {origin} must be {KEY_BYTES} bytes, got {len(key)}",
+        )
+    return key
+
+
+class FieldCipher:
+    """Encrypts, decrypts and hashes sensitive fields with keys derived from one master key."""
+
+    def __init__(self, master_key: bytes) -> None:
+        if len(master_key) != KEY_BYTES:
+            raise ValueError(f"the master key must be {KEY_BYTES} bytes")
+        self._aead = AESGCM(_derive(master_key, b"encrypt"))
+        self._mac_key = _derive(master_key, b"lookup")
+
+    def __repr__(self) -> str:
+        return "FieldCipher(<key hidden>)"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FieldCipher:
+        """Load the key named by the settings (an env var first, else the key file)."""
+        if settings.field_key_env:
+            text = os.environ.get(settings.field_key_env)
+            if text is None:
+                raise ConfigurationError(
+                    f"环境变量 {settings.field_key_env} 未设置字段加密密钥",
+                    f"environment variable {settings.field_key_env} holding the field key "
+                    "is not set",
+                )
+            return cls(_decode_key(text, f"${settings.field_key_env}"))
+        assert settings.field_key_file is not None  # the settings validator ensures one
+        return cls(_decode_key(_read_or_create(settings), str(settings.field_key_file)))
+
+    def encrypt(self, field: str, value: str) -> bytes:
+        nonce = os.urandom(_NONCE_BYTES)
+        return _VERSION + nonce + self._aead.encrypt(nonce, value.encode(), field.encode())
+
+    def decrypt(self, field: str, blob: bytes) -> str:
+        if blob[:1] != _VERSION or len(blob) <= 1 + _NONCE_BYTES:
+            raise ValidationFailed("加密字段格式不识别", f"unrecognised {field} ciphertext")
+        nonce, body = blob[1 : 1 + _NONCE_BYTES], blob[1 + _NONCE_BYTES :]
+        try:
+            return self._aead.decrypt(nonce, body, field.encode()).decode()
+        except InvalidTag as exc:
+            raise ValidationFailed(
+                "加密字段无法解密（密钥不符或数据被改动）",
+                f"{field} cannot be decrypted: wrong key or tampered data",
+            ) from exc
+
+    def lookup_hash(self, field: str, value: str) -> str:
+        message = field.encode() + b"\x00" + value.encode()
+        return hmac.new(self._mac_key, message, hashlib.sha256).hexdigest()
+
+
+def _read_or_create(settings: Settings) -> str:
+    path = Path(settings.field_key_file or "")
+    if path.exists():
+        return path.read_text(encoding="ascii")
+    if not settings.field_key_autocreate:
+        raise ConfigurationError(
+            f"字段加密密钥文件不存在：{path}", f"field encryption key file {path} does not exist"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = generate_key_text()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(text + "\n")
+    return text
+
+
+def mask_card(number: str) -> str:
+    """``"6217001234561234"`` -> ``"6217 **** **** 1234"``."""
+    digits = "".join(ch for ch in number if not ch.isspace())
+    if len(digits) < 8:
+        return "****"
+    return f"{digits[:4]} **** **** {digits[-4:]}"
+
+
+def mask_card_parts(prefix: str, last4: str) -> str:
+    return f"{prefix[:4]} **** **** {last4}"
+
+
+def mask_resident_id(number: str) -> str:
+    """``"110101199003071234"`` -> ``"1101**********1234"``."""
+    if len(number) < 8:
+        return "****"
+    return number[:4] + "*" * (len(number) - 8) + number[-4:]
