@@ -1,0 +1,1286 @@
+"""The matching engine for one special account and business date.
+
+Passes, each on what the previous ones left:
+
+1. exact reference: the end-to-end id; then a contract number found in the remittance text
+   (same direction and amount, within the date window);
+2. counterparty card + amount + date window (bank fees and interest: sub-account + amount);
+3. one-to-many and many-to-one by sum, only under an explicit grouping key (the same card,
+   contract or end-to-end id within the window).
+
+A pass matches only a pair (or group) that is the sole candidate on both sides; where more than
+one fits, every candidate goes into one ``ambiguous`` exception and nothing is guessed. Amounts
+never match with a tolerance. Decisions depend on sets of candidates, never on input order, and
+every output is sorted by stable keys, so the same inputs in any order give the same output.
+
+The engine works on Polars frames (``reconcile_frames``); ``reconcile`` takes dataclasses and
+runs the same code.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+import polars as pl
+
+from reconciliation.config import MatchConfig
+from reconciliation.findings import (
+    ExceptionKind,
+    PostingKind,
+    ProposedPosting,
+    ReconException,
+)
+from reconciliation.frames import (
+    ENTRY_SCHEMA,
+    LINE_SCHEMA,
+    check_schema,
+    entries_frame,
+    lines_frame,
+)
+from reconciliation.model import BankLine, BookEntry, BookKind, BookStatus, ReconciliationRequest
+from reconciliation.statement import DailyStatement, build_statement
+
+K = ExceptionKind
+
+
+class MatchPass(StrEnum):
+    END_TO_END = "end_to_end"
+    CONTRACT = "contract"
+    CARD_AMOUNT = "card_amount"
+    GROUP_SUM = "group_sum"
+    REVERSAL = "reversal"  # a bank line and its reversal, cancelling each other
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A group of bank lines and book entries that the bank and the books agree on."""
+
+    group_id: str
+    match_pass: MatchPass
+    line_ids: tuple[str, ...]
+    entry_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReconciliationResult:
+    """The outcome for one special account and business date.
+
+    ``match_pairs`` has one row per (line, entry) pair of a match group: columns ``group_id``,
+    ``match_pass``, ``line_id``, ``entry_id`` (null for the lines of a reversal pair); its row
+    order carries no meaning, ``matches()`` gives the groups sorted.
+    """
+
+    request: ReconciliationRequest
+    match_pairs: pl.DataFrame
+    exceptions: tuple[ReconException, ...]
+    pending_entry_ids: tuple[str, ...]
+    proposals: tuple[ProposedPosting, ...]
+    statement: DailyStatement
+
+    def matches(self) -> tuple[Match, ...]:
+        grouped = (
+            self.match_pairs.group_by("group_id")
+            .agg(
+                pl.col("match_pass").first(),
+                pl.col("line_id").drop_nulls().unique().sort(),
+                pl.col("entry_id").drop_nulls().unique().sort(),
+            )
+            .sort("group_id")
+        )
+        return tuple(
+            Match(row[0], MatchPass(row[1]), tuple(row[2]), tuple(row[3]))
+            for row in grouped.iter_rows()
+        )
+
+    def by_kind(self, kind: ExceptionKind) -> tuple[ReconException, ...]:
+        return tuple(x for x in self.exceptions if x.kind is kind)
+
+
+class ReconciliationInputError(ValueError):
+    """The lines or entries handed to the engine are not usable; nothing was reconciled."""
+
+
+_PAIR_SCHEMA: dict[str, pl.DataType] = {
+    "group_id": pl.String(),
+    "match_pass": pl.String(),
+    "line_id": pl.String(),
+    "entry_id": pl.String(),
+}
+
+# Columns a pair keeps for the checks after matching.
+_PAIR_CHECK_COLUMNS = [
+    "line_id",
+    "entry_id",
+    "l_sub",
+    "l_amount",
+    "l_credit",
+    "l_channel",
+    "cp",
+    "e_sub",
+    "kind",
+    "status",
+    "card",
+    "e_channel",
+]
+
+_PAIR_TYPES: dict[str, pl.DataType] = {
+    **_PAIR_SCHEMA,
+    "l_sub": pl.String(),
+    "l_amount": pl.Int64(),
+    "l_credit": pl.Boolean(),
+    "l_channel": pl.String(),
+    "cp": pl.String(),
+    "e_sub": pl.String(),
+    "kind": pl.String(),
+    "status": pl.String(),
+    "card": pl.String(),
+    "e_channel": pl.String(),
+    "_first": pl.Boolean(),  # the first row of its bank line (a line may pair with many entries)
+}
+
+_IN_LEDGER = (BookStatus.POSTED.value, BookStatus.SETTLED.value)
+_COLLECTED = (BookKind.REPAYMENT.value, BookKind.USAGE_FEE.value)
+_FEE_KEY = {BookKind.BANK_FEE.value: "fee", BookKind.INTEREST.value: "interest"}
+
+
+def reconcile(
+    request: ReconciliationRequest,
+    lines: Sequence[BankLine],
+    entries: Sequence[BookEntry],
+    config: MatchConfig | None = None,
+) -> ReconciliationResult:
+    """Reconcile dataclass inputs (the same engine as ``reconcile_frames``)."""
+    return reconcile_frames(request, lines_frame(lines), entries_frame(entries), config)
+
+
+def reconcile_frames(
+    request: ReconciliationRequest,
+    lines: pl.DataFrame,
+    entries: pl.DataFrame,
+    config: MatchConfig | None = None,
+) -> ReconciliationResult:
+    """Reconcile frames of ``LINE_SCHEMA`` and ``ENTRY_SCHEMA``."""
+    return _Run(request, config or MatchConfig(), lines, entries).run()
+
+
+def _union_components(pairs: Iterable[tuple[str, str]]) -> list[tuple[list[str], list[str]]]:
+    """Connected components of a bipartite graph of (line id, entry id) edges, sorted."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    for line_id, entry_id in pairs:
+        a, b = "L" + line_id, "E" + entry_id
+        parent.setdefault(a, a)
+        parent.setdefault(b, b)
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
+    for node in parent:
+        side = groups[find(node)]
+        (side[0] if node[0] == "L" else side[1]).append(node[1:])
+    out = [(sorted(ls), sorted(es)) for ls, es in groups.values()]
+    return sorted(out)
+
+
+class _Run:
+    """One reconciliation run; state is the residual lines and entries after each pass."""
+
+    def __init__(
+        self,
+        request: ReconciliationRequest,
+        config: MatchConfig,
+        lines: pl.DataFrame,
+        entries: pl.DataFrame,
+    ) -> None:
+        self.request = request
+        self.config = config
+        self.lines = check_schema(lines, LINE_SCHEMA, "bank line")
+        self.entries = check_schema(entries, ENTRY_SCHEMA, "book entry")
+        self.exceptions: list[ReconException] = []
+        self.pairs: list[pl.DataFrame] = []  # _PAIR_SCHEMA + _PAIR_CHECK_COLUMNS
+        self.covered_lines: set[str] = set()  # lines an exception already speaks for
+        self.covered_entries: set[str] = set()
+        self.run_ordinal = 0
+        self._ordinals: pl.DataFrame | None = None
+
+    # ---------------------------------------------------------------- preparation
+
+    def _validate(self) -> None:
+        lines, entries = self.lines, self.entries
+        problems: list[str] = []
+        for frame, id_col, what in ((lines, "line_id", "line"), (entries, "entry_id", "entry")):
+            if frame[id_col].null_count():
+                problems.append(f"a {what} has no id")
+            dup = frame.filter(pl.col(id_col).is_duplicated())[id_col].unique().sort()
+            if len(dup):
+                problems.append(f"{what} ids not unique: {', '.join(dup.head(5).to_list())}")
+            bad = frame.filter(pl.col("amount_fen").is_null() | (pl.col("amount_fen") <= 0))
+            if len(bad):
+                problems.append(
+                    f"{what} {bad[id_col][0]}: amount_fen must be a positive number of fen"
+                )
+        for col, what in (("booking_date", "line"), ("credit", "line")):
+            if lines[col].null_count():
+                problems.append(f"a {what} has no {col}")
+        for col in ("business_date", "credit", "sub_account", "kind", "status"):
+            if entries[col].null_count():
+                problems.append(f"an entry has no {col}")
+        other = lines.filter(pl.col("special_account") != self.request.special_account)
+        if len(other):
+            problems.append(
+                f"line {other['line_id'][0]} belongs to special account "
+                f"{other['special_account'][0]}, not {self.request.special_account}"
+            )
+        statuses = {s.value for s in BookStatus}
+        kinds = {k.value for k in BookKind}
+        for col, allowed in (("status", statuses), ("kind", kinds)):
+            unknown = set(entries[col].drop_nulls().unique().to_list()) - allowed
+            if unknown:
+                problems.append(f"unknown entry {col}: {', '.join(sorted(unknown))}")
+        if problems:
+            raise ReconciliationInputError("; ".join(problems))
+
+    def _with_ordinal(self, frame: pl.DataFrame, date_col: str, out: str) -> pl.DataFrame:
+        if self._ordinals is None:
+            return frame.with_columns(pl.col(date_col).cast(pl.Int64).alias(out))
+        return frame.join(
+            self._ordinals.rename({"day": date_col, "ordinal": out}), on=date_col, how="left"
+        )
+
+    def _prepare(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        req, cfg = self.request, self.config
+        if cfg.calendar is not None:
+            dates = [
+                d
+                for d in (
+                    self.lines["booking_date"].min(),
+                    self.lines["booking_date"].max(),
+                    self.entries["business_date"].min(),
+                    self.entries["business_date"].max(),
+                    self.entries["first_expected"].min(),
+                    req.business_date,
+                )
+                if isinstance(d, date)
+            ]
+            start, end = min(dates), max(dates)
+            self._ordinals = cfg.calendar.ordinal_table(start, end)
+            self.run_ordinal = cfg.calendar.banking_days_between(start, req.business_date) + int(
+                cfg.calendar.is_banking_day(start)
+            )
+        else:
+            self.run_ordinal = (req.business_date - date(1970, 1, 1)).days
+        lines = self.lines.rename(
+            {
+                "sub_account": "l_sub",
+                "booking_date": "l_date",
+                "credit": "l_credit",
+                "amount_fen": "l_amount",
+                "bank_transaction_id": "l_txn",
+                "end_to_end_id": "l_e2e",
+                "counterparty_account": "cp",
+                "channel": "l_channel",
+                "bank_transaction_code": "btc",
+            }
+        ).drop("special_account", "value_date", "counterparty_name")
+        lines = self._with_ordinal(lines, "l_date", "l_day")
+        fee_channel = pl.col("l_channel").is_in(["fee", "interest"])
+        lines = lines.with_columns(
+            pl.when(fee_channel)
+            .then(pl.concat_str(pl.col("l_channel"), pl.lit("|"), pl.col("l_sub").fill_null("")))
+            .otherwise(pl.lit("card|") + pl.col("cp"))
+            .alias("l_key")
+        )
+        entries = self.entries.rename(
+            {
+                "sub_account": "e_sub",
+                "business_date": "e_date",
+                "credit": "e_credit",
+                "amount_fen": "e_amount",
+                "end_to_end_id": "e_e2e",
+                "contract_number": "contract",
+                "member_card": "card",
+                "channel": "e_channel",
+            }
+        )
+        entries = self._with_ordinal(entries, "e_date", "e_day")
+        entries = entries.with_columns(
+            pl.when(pl.col("kind").is_in(list(_FEE_KEY)))
+            .then(
+                pl.concat_str(
+                    pl.col("kind").replace_strict(_FEE_KEY, default=""),
+                    pl.lit("|"),
+                    pl.col("e_sub"),
+                )
+            )
+            .otherwise(pl.lit("card|") + pl.col("card"))
+            .alias("e_key")
+        )
+        return lines, entries
+
+    def _window(self) -> pl.Expr:
+        gap = pl.col("l_day") - pl.col("e_day")
+        return gap.is_between(-self.config.days_before, self.config.days_after)
+
+    # ---------------------------------------------------------------- exceptions
+
+    def _raise(
+        self,
+        kind: ExceptionKind,
+        line_ids: Iterable[str] = (),
+        entry_ids: Iterable[str] = (),
+        *,
+        sub_account: str | None = None,
+        subject: str = "",
+        expected_fen: int | None = None,
+        actual_fen: int | None = None,
+        detail: str = "",
+    ) -> None:
+        ls, es = tuple(sorted(set(line_ids))), tuple(sorted(set(entry_ids)))
+        self.covered_lines.update(ls)
+        self.covered_entries.update(es)
+        self.exceptions.append(
+            ReconException(kind, ls, es, sub_account, subject, expected_fen, actual_fen, detail)
+        )
+
+    def _sub_of(self, line_ids: Sequence[str], entry_ids: Sequence[str]) -> str | None:
+        subs = self._subs
+        for line_id in line_ids:
+            sub = subs["L"].get(line_id)
+            if sub:
+                return sub
+        for entry_id in entry_ids:
+            sub = subs["E"].get(entry_id)
+            if sub:
+                return sub
+        return None
+
+    # ---------------------------------------------------------------- matching helpers
+
+    def _add_pairs(
+        self,
+        pairs: pl.DataFrame,
+        match_pass: MatchPass,
+        group: pl.Expr,
+        first: pl.Expr | None = None,
+    ) -> None:
+        self.pairs.append(
+            pairs.select(
+                group.alias("group_id"),
+                pl.lit(match_pass.value).alias("match_pass"),
+                *_PAIR_CHECK_COLUMNS,
+                (pl.lit(True) if first is None else first).alias("_first"),
+            )
+        )
+
+    def _take_unique(self, cand: pl.DataFrame, match_pass: MatchPass) -> tuple[set[str], set[str]]:
+        """Match the pairs that are each side's only candidate; raise the rest as ambiguous.
+
+        Returns the line and entry ids consumed (matched or raised).
+        """
+        if cand.is_empty():
+            return set(), set()
+        cand = cand.unique(["line_id", "entry_id"])
+        cand = cand.with_columns(
+            pl.len().over("line_id").alias("_nl"), pl.len().over("entry_id").alias("_ne")
+        )
+        unique = cand.filter((pl.col("_nl") == 1) & (pl.col("_ne") == 1))
+        self._add_pairs(unique, match_pass, pl.col("line_id"))
+        rest = cand.filter((pl.col("_nl") > 1) | (pl.col("_ne") > 1))
+        for ls, es in _union_components(rest.select("line_id", "entry_id").iter_rows()):
+            self._raise(
+                K.AMBIGUOUS,
+                ls,
+                es,
+                sub_account=self._sub_of(ls, es),
+                detail=f"{len(ls)} 笔流水 / lines, {len(es)} 笔账务 / entries ({match_pass.value})",
+            )
+        used_l = set(unique["line_id"].to_list()) | set(rest["line_id"].to_list())
+        used_e = set(unique["entry_id"].to_list()) | set(rest["entry_id"].to_list())
+        return used_l, used_e
+
+    @staticmethod
+    def _drop(frame: pl.DataFrame, col: str, ids: set[str]) -> pl.DataFrame:
+        if not ids:
+            return frame
+        return frame.filter(~pl.col(col).is_in(list(ids)))
+
+    def _contract_keys(self, lines: pl.DataFrame, entries: pl.DataFrame) -> pl.DataFrame:
+        """(line_id, contract) for every contract number of ``entries`` named in a remittance."""
+        tokens = (
+            lines.select(
+                "line_id",
+                pl.col("remittance")
+                .str.extract_all(self.config.contract_pattern)
+                .alias("contract"),
+            )
+            .explode("contract")
+            .drop_nulls("contract")
+            .unique()
+        )
+        known = entries.select("contract").drop_nulls().unique()
+        return tokens.join(known, on="contract", how="semi")
+
+    # ---------------------------------------------------------------- the run
+
+    def run(self) -> ReconciliationResult:
+        self._validate()
+        lines, entries = self._prepare()
+        self._subs = {
+            "L": dict(lines.select("line_id", "l_sub").drop_nulls().iter_rows()),
+            "E": dict(entries.select("entry_id", "e_sub").iter_rows()),
+        }
+        active = entries.filter(~pl.col("status").eq(BookStatus.SETTLED.value))
+        settled = entries.filter(pl.col("status").eq(BookStatus.SETTLED.value))
+
+        lines = self._duplicate_transaction_ids(lines)
+        is_return = pl.col("reversal") | pl.col("return_reason_code").is_not_null()
+        returns = lines.filter(is_return)
+        ordinary = lines.filter(~is_return)
+        returns, ordinary = self._reversal_pairs(returns, ordinary, entries)
+
+        ordinary, active = self._pass_end_to_end(ordinary, active)
+        ordinary, active = self._pass_contract(ordinary, active)
+        ordinary, active = self._pass_card(ordinary, active)
+        ordinary, active = self._pass_group_sum(ordinary, active)
+        ordinary, active = self._amount_mismatches(ordinary, active)
+        returns = self._returns_after_settlement(returns, entries)
+        ordinary = self._settled_duplicates(ordinary, settled)
+
+        pairs = pl.concat(
+            [pl.DataFrame(schema=_PAIR_TYPES), *self.pairs], how="diagonal_relaxed"
+        ).select(list(_PAIR_TYPES))
+        self._checks(lines, entries, pairs)
+        proposals = self._proposals(pairs, ordinary)
+        leftover_lines = pl.concat([ordinary, returns], how="vertical_relaxed")
+        self._content_duplicates(leftover_lines, lines, pairs)
+        pending = self._unmatched(leftover_lines, active, proposals)
+        self._balances_and_continuity(lines, entries)
+
+        exceptions = tuple(sorted(self.exceptions, key=ReconException.sort_key))
+        match_pairs = pairs.select(list(_PAIR_SCHEMA))
+        matched_lines = pairs.filter(pl.col("_first") & pl.col("line_id").is_not_null())
+        statement = build_statement(
+            self.request, lines, entries, matched_lines, exceptions, pending, proposals
+        )
+        return ReconciliationResult(
+            self.request, match_pairs, exceptions, pending, proposals, statement
+        )
+
+    def _duplicate_transaction_ids(self, lines: pl.DataFrame) -> pl.DataFrame:
+        known = self.request.known_bank_transaction_ids
+        mask = pl.col("l_txn").is_duplicated() & pl.col("l_txn").is_not_null()
+        if known:
+            mask = mask | pl.col("l_txn").is_in(list(known))
+        dups = lines.filter(mask).select("line_id", "l_txn", "l_date", "l_amount", "l_sub")
+        if dups.is_empty():
+            return lines
+        drop: set[str] = set()
+        for (txn,), group in dups.sort("l_date", "line_id").group_by(
+            ["l_txn"], maintain_order=True
+        ):
+            ids = group["line_id"].to_list()
+            originals = [] if txn in known else ids[:1]
+            for line_id in ids[len(originals) :]:
+                self._raise(
+                    K.DUPLICATE,
+                    [line_id, *originals],
+                    sub_account=self._sub_of([line_id], []),
+                    subject=f"txn:{txn}",
+                    actual_fen=int(group["l_amount"][0]),
+                    detail=f"银行流水号重复 / bank transaction id {txn} seen before",
+                )
+                drop.add(line_id)
+        return self._drop(lines, "line_id", drop)
+
+    def _ref(self) -> pl.Expr:
+        return pl.coalesce(
+            pl.lit("e2e|") + pl.col("l_e2e"), pl.lit("cp|") + pl.col("cp"), pl.col("line_id")
+        )
+
+    def _reversal_pairs(
+        self, returns: pl.DataFrame, ordinary: pl.DataFrame, entries: pl.DataFrame
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Pair each reversal with the line it reverses: same reference and amount, other way."""
+        if returns.is_empty():
+            return returns, ordinary
+        rev = returns.with_columns(self._ref().alias("ref"))
+        refs = rev["ref"].unique().to_list()
+        orig = ordinary.with_columns(self._ref().alias("ref")).filter(pl.col("ref").is_in(refs))
+        cand = rev.join(orig, on=["ref", "l_amount"], suffix="_o").filter(
+            (pl.col("l_credit") != pl.col("l_credit_o")) & (pl.col("l_date_o") <= pl.col("l_date"))
+        )
+        if cand.is_empty():
+            return returns, ordinary
+        cand = cand.with_columns(
+            pl.len().over("line_id").alias("_nr"), pl.len().over("line_id_o").alias("_no")
+        )
+        unique = cand.filter((pl.col("_nr") == 1) & (pl.col("_no") == 1))
+        used_r, used_o = set(cand["line_id"].to_list()), set(cand["line_id_o"].to_list())
+        rest = cand.filter((pl.col("_nr") > 1) | (pl.col("_no") > 1))
+        for rs, os_ in _union_components(rest.select("line_id", "line_id_o").iter_rows()):
+            ids = [*rs, *os_]
+            self._raise(
+                K.AMBIGUOUS,
+                ids,
+                sub_account=self._sub_of(ids, []),
+                detail="冲正对应多笔原交易 / a reversal fits more than one original line",
+            )
+        by_e2e = entries.filter(pl.col("e_e2e").is_not_null()).select("entry_id", "e_e2e", "status")
+        e2e_status = {e2e: (eid, st) for eid, e2e, st in by_e2e.iter_rows()}
+        rows = []
+        for row in unique.iter_rows(named=True):
+            group = min(row["line_id"], row["line_id_o"])
+            rows.append((group, row["line_id_o"]))
+            rows.append((group, row["line_id"]))
+            hit = e2e_status.get(row["l_e2e_o"]) if row["l_e2e_o"] else None
+            if hit and hit[1] in _IN_LEDGER:
+                self._raise(
+                    K.RETURNED_AFTER_SETTLEMENT,
+                    [row["line_id"], row["line_id_o"]],
+                    [hit[0]],
+                    sub_account=self._sub_of([row["line_id_o"]], [hit[0]]),
+                    actual_fen=int(row["l_amount"]),
+                    detail="已入账的款项被冲正 / a posted payment was reversed",
+                )
+        if rows:
+            self.pairs.append(
+                pl.DataFrame(
+                    {
+                        "group_id": [g for g, _ in rows],
+                        "match_pass": [MatchPass.REVERSAL.value] * len(rows),
+                        "line_id": [line_id for _, line_id in rows],
+                    },
+                    schema={"group_id": pl.String, "match_pass": pl.String, "line_id": pl.String},
+                ).join(
+                    pl.concat([returns, ordinary], how="vertical_relaxed").select(
+                        "line_id", "l_sub", "l_amount", "l_credit", "l_channel", "cp"
+                    ),
+                    on="line_id",
+                    how="left",
+                )
+            )
+        return self._drop(returns, "line_id", used_r), self._drop(ordinary, "line_id", used_o)
+
+    def _pass_end_to_end(
+        self, lines: pl.DataFrame, entries: pl.DataFrame
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        lines = lines.with_columns(
+            (pl.col("l_e2e").is_duplicated() & pl.col("l_e2e").is_not_null()).alias("_ld")
+        )
+        entries = entries.with_columns(
+            (pl.col("e_e2e").is_duplicated() & pl.col("e_e2e").is_not_null()).alias("_ed")
+        )
+        joined = lines.join(entries, left_on="l_e2e", right_on="e_e2e", how="full", coalesce=False)
+        both = pl.col("line_id").is_not_null() & pl.col("entry_id").is_not_null()
+        one_to_one = both & ~pl.col("_ld") & ~pl.col("_ed")
+        same = (pl.col("l_amount") == pl.col("e_amount")) & (
+            pl.col("l_credit") == pl.col("e_credit")
+        )
+        self._add_pairs(joined.filter(one_to_one & same), MatchPass.END_TO_END, pl.col("line_id"))
+        for row in joined.filter(one_to_one & ~same).iter_rows(named=True):
+            self._amount_mismatch([row["line_id"]], [row["entry_id"]], row, "end_to_end")
+        # An end-to-end id that repeats on one side: the resolver decides (or raises).
+        multi = joined.filter(both & (pl.col("_ld") | pl.col("_ed")))
+        used_l, used_e = self._take_unique(multi.filter(same), MatchPass.END_TO_END)
+        rest = multi.filter(~same)
+        for ls, es in _union_components(rest.select("line_id", "entry_id").iter_rows()):
+            if set(ls) & used_l or set(es) & used_e:
+                continue
+            used_l.update(ls)
+            used_e.update(es)
+            self._raise(
+                K.AMBIGUOUS,
+                ls,
+                es,
+                sub_account=self._sub_of(ls, es),
+                detail="端到端标识重复且金额不一 / end-to-end id repeats with different amounts",
+            )
+        line_cols = [c for c in lines.columns if c != "_ld"]
+        entry_cols = [c for c in entries.columns if c != "_ed"]
+        rest_lines = joined.filter(
+            pl.col("line_id").is_not_null()
+            & (pl.col("entry_id").is_null() | pl.col("_ed") | pl.col("_ld"))
+        ).select(line_cols)
+        rest_entries = joined.filter(
+            pl.col("entry_id").is_not_null()
+            & (pl.col("line_id").is_null() | pl.col("_ed") | pl.col("_ld"))
+        ).select(entry_cols)
+        rest_lines = self._drop(rest_lines.unique("line_id"), "line_id", used_l)
+        rest_entries = self._drop(rest_entries.unique("entry_id"), "entry_id", used_e)
+        return rest_lines, rest_entries
+
+    def _amount_mismatch(
+        self, line_ids: list[str], entry_ids: list[str], row: dict[str, object], via: str
+    ) -> None:
+        expected = row["e_amount"]
+        actual = row["l_amount"]
+        assert isinstance(expected, int)
+        assert isinstance(actual, int)
+        e_sign = 1 if row["e_credit"] else -1
+        l_sign = 1 if row["l_credit"] else -1
+        self._raise(
+            K.AMOUNT_MISMATCH,
+            line_ids,
+            entry_ids,
+            sub_account=self._sub_of(line_ids, entry_ids),
+            expected_fen=e_sign * expected,
+            actual_fen=l_sign * actual,
+            detail=f"应为 {e_sign * expected} 分, 银行 {l_sign * actual} 分 (via {via})",
+        )
+
+    def _pass_contract(
+        self, lines: pl.DataFrame, entries: pl.DataFrame
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        if lines.is_empty() or entries["contract"].null_count() == len(entries):
+            return lines, entries
+        keys = self._contract_keys(lines, entries)
+        cand = (
+            lines.join(keys, on="line_id")
+            .join(
+                entries,
+                left_on=["contract", "l_credit", "l_amount"],
+                right_on=["contract", "e_credit", "e_amount"],
+                coalesce=False,
+            )
+            .filter(self._window())
+        )
+        used_l, used_e = self._take_unique(cand, MatchPass.CONTRACT)
+        return self._drop(lines, "line_id", used_l), self._drop(entries, "entry_id", used_e)
+
+    def _pass_card(
+        self, lines: pl.DataFrame, entries: pl.DataFrame
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        cand = lines.drop_nulls("l_key").join(
+            entries.drop_nulls("e_key"),
+            left_on=["l_key", "l_credit", "l_amount"],
+            right_on=["e_key", "e_credit", "e_amount"],
+            coalesce=False,
+        )
+        cand = cand.filter(self._window())
+        used_l, used_e = self._take_unique(cand, MatchPass.CARD_AMOUNT)
+        return self._drop(lines, "line_id", used_l), self._drop(entries, "entry_id", used_e)
+
+    def _group_keys(
+        self, lines: pl.DataFrame, entries: pl.DataFrame
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Long frames of (id, key): the card, each contract named and the end-to-end id."""
+        l_keys = [
+            lines.select("line_id", pl.col("l_key").alias("key")),
+            lines.select("line_id", (pl.lit("e2e|") + pl.col("l_e2e")).alias("key")),
+        ]
+        if not lines.is_empty() and entries["contract"].null_count() < len(entries):
+            l_keys.append(
+                self._contract_keys(lines, entries).select(
+                    "line_id", (pl.lit("contract|") + pl.col("contract")).alias("key")
+                )
+            )
+        e_keys = [
+            entries.select("entry_id", pl.col("e_key").alias("key")),
+            entries.select("entry_id", (pl.lit("e2e|") + pl.col("e_e2e")).alias("key")),
+            entries.select("entry_id", (pl.lit("contract|") + pl.col("contract")).alias("key")),
+        ]
+        return (
+            pl.concat(l_keys).drop_nulls().unique(),
+            pl.concat(e_keys).drop_nulls().unique(),
+        )
+
+    def _pass_group_sum(
+        self, lines: pl.DataFrame, entries: pl.DataFrame
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        if lines.is_empty() or entries.is_empty():
+            return lines, entries
+        l_keys, e_keys = self._group_keys(lines, entries)
+        l_side = lines.select("line_id", "l_credit", "l_amount", "l_day").join(l_keys, on="line_id")
+        e_side = entries.select("entry_id", "e_credit", "e_amount", "e_day").join(
+            e_keys, on="entry_id"
+        )
+        cand = l_side.join(
+            e_side, left_on=["key", "l_credit"], right_on=["key", "e_credit"]
+        ).filter(self._window())
+        groups: set[tuple[tuple[str, ...], tuple[str, ...]]] = set()
+        # many lines -> one entry, and one line -> many entries, each under one key
+        for anchor, member, anchor_amt, member_amt in (
+            ("entry_id", "line_id", "e_amount", "l_amount"),
+            ("line_id", "entry_id", "l_amount", "e_amount"),
+        ):
+            sums = (
+                cand.group_by(anchor, "key")
+                .agg(
+                    pl.col(member).unique().sort().alias("members"),
+                    pl.col(anchor_amt).first().alias("target"),
+                )
+                .filter(pl.col("members").list.len() >= 2)
+            )
+            amounts = dict(cand.select(member, member_amt).unique().iter_rows())
+            for anchor_id, _key, members, target in sums.iter_rows():
+                if sum(amounts[m] for m in members) != target:
+                    continue
+                if anchor == "entry_id":
+                    groups.add((tuple(members), (anchor_id,)))
+                else:
+                    groups.add(((anchor_id,), tuple(members)))
+        if not groups:
+            return lines, entries
+        owners: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = defaultdict(list)
+        for group in groups:
+            for item in ("L" + x for x in group[0]):
+                owners[item].append(group)
+            for item in ("E" + x for x in group[1]):
+                owners[item].append(group)
+        clean = [
+            g
+            for g in groups
+            if all(len(owners["L" + x]) == 1 for x in g[0])
+            and all(len(owners["E" + x]) == 1 for x in g[1])
+        ]
+        contested = [g for g in groups if g not in set(clean)]
+        used_l: set[str] = set()
+        used_e: set[str] = set()
+        rows: list[tuple[str, str, str, bool]] = []
+        for g_lines, g_entries in sorted(clean):
+            used_l.update(g_lines)
+            used_e.update(g_entries)
+            rows.extend(
+                (g_lines[0], line_id, entry_id, entry_id == g_entries[0])
+                for line_id in g_lines
+                for entry_id in g_entries
+            )
+        edges = [(line_id, entry_id) for ls, es in contested for line_id in ls for entry_id in es]
+        for ls, es in _union_components(edges):
+            used_l.update(ls)
+            used_e.update(es)
+            self._raise(
+                K.AMBIGUOUS,
+                ls,
+                es,
+                sub_account=self._sub_of(ls, es),
+                detail="按合计金额有多种组合 / more than one grouping sums up",
+            )
+        if rows:
+            frame = pl.DataFrame(
+                rows,
+                schema={
+                    "_g": pl.String,
+                    "line_id": pl.String,
+                    "entry_id": pl.String,
+                    "_f": pl.Boolean,
+                },
+                orient="row",
+            )
+            frame = frame.join(lines, on="line_id").join(entries, on="entry_id")
+            self._add_pairs(frame, MatchPass.GROUP_SUM, pl.col("_g"), pl.col("_f"))
+        return self._drop(lines, "line_id", used_l), self._drop(entries, "entry_id", used_e)
+
+    def _amount_mismatches(
+        self, lines: pl.DataFrame, entries: pl.DataFrame
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """A line and an entry alone under one key, same way, different amounts."""
+        if lines.is_empty() or entries.is_empty():
+            return lines, entries
+        l_keys, e_keys = self._group_keys(lines, entries)
+        cand = (
+            lines.select("line_id", "l_credit", "l_day")
+            .join(l_keys, on="line_id")
+            .join(
+                entries.select("entry_id", "e_credit", "e_day").join(e_keys, on="entry_id"),
+                left_on=["key", "l_credit"],
+                right_on=["key", "e_credit"],
+            )
+            .filter(self._window())
+        )
+        if cand.is_empty():
+            return lines, entries
+        used_l: set[str] = set()
+        used_e: set[str] = set()
+        amounts_l = dict(lines.select("line_id", "l_amount").iter_rows())
+        amounts_e = dict(entries.select("entry_id", "e_amount").iter_rows())
+        credit_l = dict(lines.select("line_id", "l_credit").iter_rows())
+        for ls, es in _union_components(cand.select("line_id", "entry_id").iter_rows()):
+            if len(ls) == 1 and len(es) == 1:
+                row: dict[str, object] = {
+                    "e_amount": amounts_e[es[0]],
+                    "l_amount": amounts_l[ls[0]],
+                    "e_credit": credit_l[ls[0]],
+                    "l_credit": credit_l[ls[0]],
+                }
+                self._amount_mismatch(ls, es, row, "card/contract")
+                used_l.update(ls)
+                used_e.update(es)
+        return self._drop(lines, "line_id", used_l), self._drop(entries, "entry_id", used_e)
+
+    def _returns_after_settlement(
+        self, returns: pl.DataFrame, entries: pl.DataFrame
+    ) -> pl.DataFrame:
+        """A return or reversal whose original is a payment the books hold as settled."""
+        if returns.is_empty():
+            return returns
+        matched_entries: set[str] = set()
+        for frame in self.pairs:
+            if "entry_id" in frame.columns:
+                matched_entries.update(frame["entry_id"].drop_nulls().to_list())
+        in_ledger = entries.filter(
+            pl.col("status").is_in(list(_IN_LEDGER))
+            | pl.col("entry_id").is_in(list(matched_entries))
+        )
+        by_ref = returns.join(in_ledger, left_on="l_e2e", right_on="e_e2e").filter(
+            (pl.col("l_amount") == pl.col("e_amount")) & (pl.col("l_credit") != pl.col("e_credit"))
+        )
+        by_card = returns.filter(~pl.col("line_id").is_in(by_ref["line_id"].to_list())).join(
+            in_ledger, left_on=["cp", "l_amount"], right_on=["card", "e_amount"], coalesce=False
+        )
+        by_card = by_card.filter(
+            (pl.col("l_credit") != pl.col("e_credit"))
+            & (pl.col("l_day") - pl.col("e_day")).is_between(0, self.config.return_window_days)
+        )
+        cand = pl.concat(
+            [by_ref.select("line_id", "entry_id"), by_card.select("line_id", "entry_id")]
+        ).unique()
+        used: set[str] = set()
+        for ls, es in _union_components(cand.iter_rows()):
+            used.update(ls)
+            if len(ls) == 1 and len(es) == 1:
+                amount = int(returns.filter(pl.col("line_id") == ls[0])["l_amount"][0])
+                self._raise(
+                    K.RETURNED_AFTER_SETTLEMENT,
+                    ls,
+                    es,
+                    sub_account=self._sub_of(ls, es),
+                    actual_fen=amount,
+                    detail="已结算款项被退回 / returned by the bank after it was settled",
+                )
+            else:
+                self._raise(
+                    K.AMBIGUOUS,
+                    ls,
+                    es,
+                    sub_account=self._sub_of(ls, es),
+                    detail="退回对应多笔原支付 / a return fits more than one payment",
+                )
+        return self._drop(returns, "line_id", used)
+
+    def _settled_duplicates(self, lines: pl.DataFrame, settled: pl.DataFrame) -> pl.DataFrame:
+        """A line whose end-to-end id belongs to an entry already reconciled earlier."""
+        if lines.is_empty() or settled.is_empty():
+            return lines
+        hits = lines.join(
+            settled.filter(pl.col("e_e2e").is_not_null()).select("entry_id", "e_e2e"),
+            left_on="l_e2e",
+            right_on="e_e2e",
+        )
+        for line_id, entry_id in hits.select("line_id", "entry_id").sort("line_id").iter_rows():
+            self._raise(
+                K.DUPLICATE,
+                [line_id],
+                [entry_id],
+                sub_account=self._sub_of([line_id], [entry_id]),
+                detail="该笔已于此前对账 / already reconciled on an earlier day",
+            )
+        return self._drop(lines, "line_id", set(hits["line_id"].to_list()))
+
+    # ---------------------------------------------------------------- checks after matching
+
+    def _group_members(
+        self, pairs: pl.DataFrame, group_ids: list[str]
+    ) -> dict[str, tuple[list[str], list[str]]]:
+        sub = pairs.filter(pl.col("group_id").is_in(group_ids))
+        out: dict[str, tuple[list[str], list[str]]] = {}
+        for gid, frame in sub.group_by(["group_id"]):
+            out[str(gid[0])] = (
+                sorted(set(frame["line_id"].drop_nulls().to_list())),
+                sorted(set(frame["entry_id"].drop_nulls().to_list())),
+            )
+        return out
+
+    def _cash_line_mask(self) -> pl.Expr:
+        codes = "|".join(self.config.cash_codes)
+        mask = pl.col("l_channel").eq("cash")
+        if codes:
+            mask = mask | pl.col("btc").str.contains(f"(?:^|/)(?:{codes})(?:/|$)")
+        if self.config.cash_words:
+            mask = mask | pl.col("remittance").str.contains_any(list(self.config.cash_words))
+        return mask.fill_null(False)
+
+    def _checks(self, lines: pl.DataFrame, entries: pl.DataFrame, pairs: pl.DataFrame) -> None:
+        subs = set(self.request.sub_accounts) | set(entries["e_sub"].unique().to_list())
+        if self.request.statement:
+            subs.update(b.sub_account for b in self.request.statement.sub_accounts)
+        cash_lines = lines.filter(self._cash_line_mask()).select("line_id")["line_id"].to_list()
+        cash_entries = entries.filter(
+            pl.col("e_channel").eq("cash") & pl.col("status").ne(BookStatus.SETTLED.value)
+        )["entry_id"].to_list()
+        inter_sub = lines.filter(pl.col("cp").is_in(sorted(subs)))["line_id"].to_list()
+        non_member = entries.filter(
+            ~pl.col("card_is_member")
+            & pl.col("kind").eq(BookKind.DISBURSEMENT.value)
+            & pl.col("status").ne(BookStatus.SETTLED.value)
+        )["entry_id"].to_list()
+        has_entry = pl.col("entry_id").is_not_null()
+        wrong_sub = pairs.filter(
+            has_entry & pl.col("l_sub").is_not_null() & (pl.col("l_sub") != pl.col("e_sub"))
+        )
+        not_borrower = pairs.filter(
+            has_entry
+            & pl.col("kind").is_in(list(_COLLECTED))
+            & pl.col("l_credit")
+            & pl.col("cp").is_not_null()
+            & pl.col("card").is_not_null()
+            & (pl.col("cp") != pl.col("card"))
+        )
+        # line/entry id -> group id of its match, for the flagged few
+        flagged_l = set(cash_lines) | set(inter_sub)
+        flagged_e = set(cash_entries) | set(non_member)
+        hit = pairs.filter(
+            pl.col("line_id").is_in(list(flagged_l)) | pl.col("entry_id").is_in(list(flagged_e))
+        )
+        group_of_l = dict(hit.select("line_id", "group_id").drop_nulls().iter_rows())
+        group_of_e = dict(hit.select("entry_id", "group_id").drop_nulls().iter_rows())
+        groups = set(group_of_l.values()) | set(group_of_e.values())
+        groups.update(wrong_sub["group_id"].to_list(), not_borrower["group_id"].to_list())
+        members = self._group_members(pairs, sorted(groups))
+
+        def raise_for(
+            kind: ExceptionKind,
+            l_ids: Iterable[str],
+            e_ids: Iterable[str],
+            groups_: Iterable[str],
+            detail: str,
+        ) -> None:
+            items: dict[str, tuple[set[str], set[str]]] = {}
+            for line_id in l_ids:
+                gid = group_of_l.get(line_id, "L" + line_id)
+                items.setdefault(gid, (set(), set()))[0].add(line_id)
+            for entry_id in e_ids:
+                gid = group_of_e.get(entry_id, "E" + entry_id)
+                items.setdefault(gid, (set(), set()))[1].add(entry_id)
+            for gid in groups_:
+                items.setdefault(gid, (set(), set()))
+            for gid in sorted(items):
+                ls, es = items[gid]
+                if gid in members:
+                    ls.update(members[gid][0])
+                    es.update(members[gid][1])
+                self._raise(
+                    kind, ls, es, sub_account=self._sub_of(sorted(ls), sorted(es)), detail=detail
+                )
+
+        raise_for(
+            K.VILLAGE_CASH,
+            cash_lines,
+            cash_entries,
+            (),
+            "现金存取或现金记账 / cash deposit, withdrawal or cash entry",
+        )
+        raise_for(
+            K.VILLAGE_CASH,
+            (),
+            (),
+            not_borrower["group_id"].unique().to_list(),
+            "非借款人代缴 / paid in by someone who is not the borrower",
+        )
+        raise_for(
+            K.CROSS_ASSOCIATION,
+            inter_sub,
+            (),
+            (),
+            "子账户之间划转 / money moved between sub-accounts",
+        )
+        raise_for(
+            K.CROSS_ASSOCIATION,
+            (),
+            non_member,
+            (),
+            "收款卡非本协会会员 / paid to a card that is not a member of the association",
+        )
+        raise_for(
+            K.CROSS_ASSOCIATION,
+            (),
+            (),
+            wrong_sub["group_id"].unique().to_list(),
+            "记入其他协会子账户 / booked on another association's sub-account",
+        )
+
+    def _proposals(self, pairs: pl.DataFrame, lines: pl.DataFrame) -> tuple[ProposedPosting, ...]:
+        proposals: list[ProposedPosting] = []
+        expected = pairs.filter(
+            pl.col("entry_id").is_not_null()
+            & pl.col("status").eq(BookStatus.EXPECTED.value)
+            & pl.col("kind").is_in(list(_COLLECTED))
+        )
+        if len(expected):
+            groups = (
+                pairs.filter(pl.col("group_id").is_in(expected["group_id"].unique().to_list()))
+                .group_by("group_id")
+                .agg(
+                    pl.col("line_id").unique().sort(),
+                    pl.col("entry_id").unique().sort(),
+                    pl.col("l_channel").unique(),
+                    pl.col("l_credit").all(),
+                    pl.col("status").unique(),
+                    pl.col("kind").unique(),
+                    pl.col("l_sub").first(),
+                    pl.col("l_amount").filter(pl.col("_first")).sum().alias("amount"),
+                )
+            )
+            covered_l, covered_e = self.covered_lines, self.covered_entries
+            for gid, ls, es, channels, credit, statuses, kinds, sub, amount in groups.sort(
+                "group_id"
+            ).iter_rows():
+                clean = (
+                    credit
+                    and channels == ["transfer"]
+                    and statuses == [BookStatus.EXPECTED.value]
+                    and set(kinds) <= set(_COLLECTED)
+                    and not (set(ls) & covered_l or set(es) & covered_e)
+                )
+                if clean:
+                    proposals.append(
+                        ProposedPosting(
+                            PostingKind.REPAYMENT,
+                            tuple(ls),
+                            tuple(es),
+                            sub,
+                            int(amount),
+                            credit=True,
+                            reason=f"借款人转账还款 / borrower repayment by transfer ({gid})",
+                        )
+                    )
+        wanted = []
+        if self.config.propose_bank_fees:
+            wanted.append("fee")
+        if self.config.propose_interest:
+            wanted.append("interest")
+        fees = lines.filter(pl.col("l_channel").is_in(wanted)).sort("line_id")
+        for line_id, channel, sub, amount, credit in fees.select(
+            "line_id", "l_channel", "l_sub", "l_amount", "l_credit"
+        ).iter_rows():
+            if line_id in self.covered_lines:
+                continue
+            kind = PostingKind.BANK_FEE if channel == "fee" else PostingKind.INTEREST
+            proposals.append(
+                ProposedPosting(
+                    kind,
+                    (line_id,),
+                    (),
+                    sub,
+                    int(amount),
+                    credit=bool(credit),
+                    reason="银行手续费" if kind is PostingKind.BANK_FEE else "利息收入 / interest",
+                )
+            )
+        return tuple(sorted(proposals, key=ProposedPosting.sort_key))
+
+    def _content_duplicates(
+        self, leftover: pl.DataFrame, lines: pl.DataFrame, pairs: pl.DataFrame
+    ) -> None:
+        """A leftover line identical to another line of the run beyond the expected occurrence."""
+        content = [
+            "l_date",
+            "l_credit",
+            "l_amount",
+            "l_e2e",
+            "remittance",
+            "cp",
+            "l_sub",
+            "l_channel",
+            "btc",
+            "reversal",
+            "return_reason_code",
+        ]
+        left = leftover.filter(~pl.col("line_id").is_in(list(self.covered_lines)))
+        if left.is_empty():
+            return
+        near = lines.filter(pl.col("l_amount").is_in(left["l_amount"].unique().to_list()))
+        twins = (
+            left.select("line_id", "occurrence", *content)
+            .join(
+                near.select("line_id", "occurrence", *content),
+                on=content,
+                nulls_equal=True,
+                suffix="_t",
+            )
+            .filter(pl.col("line_id") != pl.col("line_id_t"))
+        )
+        if twins.is_empty():
+            return
+        left_ids = set(left["line_id"].to_list())
+        for line_id, group in twins.sort("line_id", "line_id_t").group_by(
+            ["line_id"], maintain_order=True
+        ):
+            lid = str(line_id[0])
+            mine = (int(group["occurrence"][0]), lid)
+            others = list(
+                zip(group["occurrence_t"].to_list(), group["line_id_t"].to_list(), strict=True)
+            )
+            # the first of identical lines (or one that matched) stands; later leftovers are copies
+            if any(t not in left_ids or (o, t) < mine for o, t in others):
+                self._raise(
+                    K.DUPLICATE,
+                    [lid, *(t for _, t in others)],
+                    sub_account=self._sub_of([lid], []),
+                    subject=f"copy:{lid}",
+                    actual_fen=int(left.filter(pl.col("line_id") == lid)["l_amount"][0]),
+                    detail="相同流水超出预期次数 / identical line beyond the expected count",
+                )
+
+    def _unmatched(
+        self,
+        lines: pl.DataFrame,
+        entries: pl.DataFrame,
+        proposals: tuple[ProposedPosting, ...],
+    ) -> tuple[str, ...]:
+        proposed = {line_id for p in proposals for line_id in p.line_ids}
+        for line_id, amount, credit in (
+            lines.filter(~pl.col("line_id").is_in(list(self.covered_lines | proposed)))
+            .select("line_id", "l_amount", "l_credit")
+            .sort("line_id")
+            .iter_rows()
+        ):
+            self._raise(
+                K.UNMATCHED_BANK,
+                [line_id],
+                sub_account=self._sub_of([line_id], []),
+                actual_fen=amount if credit else -amount,
+            )
+        open_entries = entries.filter(~pl.col("entry_id").is_in(list(self.covered_entries)))
+        open_entries = self._with_ordinal(
+            open_entries.with_columns(pl.coalesce("first_expected", "e_date").alias("_since")),
+            "_since",
+            "_since_day",
+        )
+        overdue = pl.col("_since_day") <= self.run_ordinal - self.config.pending_days
+        for entry_id, amount, credit in (
+            open_entries.filter(overdue)
+            .select("entry_id", "e_amount", "e_credit")
+            .sort("entry_id")
+            .iter_rows()
+        ):
+            self._raise(
+                K.UNMATCHED_BOOK,
+                [],
+                [entry_id],
+                sub_account=self._sub_of([], [entry_id]),
+                expected_fen=amount if credit else -amount,
+            )
+        return tuple(open_entries.filter(~overdue)["entry_id"].sort().to_list())
+
+    def _balances_and_continuity(self, lines: pl.DataFrame, entries: pl.DataFrame) -> None:
+        req = self.request
+        stmt = req.statement
+        cal = self.config.calendar
+        if req.previous is not None:
+            expected_prev = (
+                cal.previous_banking_day(req.business_date)
+                if cal
+                else date.fromordinal(req.business_date.toordinal() - 1)
+            )
+            if req.previous.statement_date < expected_prev:
+                start = date.fromordinal(req.previous.statement_date.toordinal() + 1)
+                missing = (
+                    cal.banking_days_in(start, expected_prev)
+                    if cal
+                    else [
+                        date.fromordinal(d)
+                        for d in range(start.toordinal(), expected_prev.toordinal() + 1)
+                    ]
+                )
+                self._raise(
+                    K.STATEMENT_GAP,
+                    subject=f"missing:{missing[0].isoformat()}..{missing[-1].isoformat()}",
+                    expected_fen=req.previous.closing_fen,
+                    actual_fen=stmt.opening_fen if stmt else None,
+                    detail="缺少对账单 / statement missing for "
+                    + ", ".join(d.isoformat() for d in missing),
+                )
+            elif stmt is not None:
+                if stmt.opening_fen != req.previous.closing_fen:
+                    self._raise(
+                        K.STATEMENT_GAP,
+                        subject="opening:account",
+                        expected_fen=req.previous.closing_fen,
+                        actual_fen=stmt.opening_fen,
+                        detail="期初余额不等于上日期末 / opening differs from the previous closing",
+                    )
+                prev_subs = req.previous.sub_account_closings_fen
+                for bal in sorted(stmt.sub_accounts, key=lambda b: b.sub_account):
+                    before = prev_subs.get(bal.sub_account)
+                    if before is not None and before != bal.opening_fen:
+                        self._raise(
+                            K.STATEMENT_GAP,
+                            sub_account=bal.sub_account,
+                            subject=f"opening:{bal.sub_account}",
+                            expected_fen=before,
+                            actual_fen=bal.opening_fen,
+                            detail="子账户期初不等于上日期末 / opening is not the last closing",
+                        )
+        if stmt is None:
+            if cal is None or cal.is_banking_day(req.business_date):
+                self._raise(
+                    K.STATEMENT_GAP,
+                    subject=f"missing:{req.business_date.isoformat()}",
+                    detail="当日无对账单 / no statement for the business date",
+                )
+            return
+        signed_l = (
+            pl.when(pl.col("l_credit")).then(pl.col("l_amount")).otherwise(-pl.col("l_amount"))
+        )
+        signed_e = (
+            pl.when(pl.col("e_credit")).then(pl.col("e_amount")).otherwise(-pl.col("e_amount"))
+        )
+        today = (
+            lines.filter(pl.col("l_date") == stmt.statement_date)
+            .group_by("l_sub")
+            .agg(signed_l.sum().alias("fen"))
+        )
+        moved = {sub: int(fen) for sub, fen in today.iter_rows()}
+        bank_items = {
+            sub: int(fen)
+            for sub, fen in lines.group_by("l_sub").agg(signed_l.sum().alias("fen")).iter_rows()
+        }
+        ledger_items = {
+            sub: int(fen)
+            for sub, fen in entries.filter(pl.col("status").eq(BookStatus.POSTED.value))
+            .group_by("e_sub")
+            .agg(signed_e.sum().alias("fen"))
+            .iter_rows()
+        }
+        for bal in sorted(stmt.sub_accounts, key=lambda b: b.sub_account):
+            sub = bal.sub_account
+            if bal.opening_fen + moved.get(sub, 0) != bal.closing_fen:
+                self._raise(
+                    K.BALANCE_BREAK,
+                    sub_account=sub,
+                    subject=f"statement:{sub}",
+                    expected_fen=bal.opening_fen + moved.get(sub, 0),
+                    actual_fen=bal.closing_fen,
+                    detail="期初加当日流水不等于期末 / opening plus the lines is not the closing",
+                )
+        subs = {b.sub_account for b in stmt.sub_accounts} | set(req.ledger_balances_fen)
+        closing = {b.sub_account: b.closing_fen for b in stmt.sub_accounts}
+        for sub in sorted(subs):
+            ledger = req.ledger_balances_fen.get(sub, 0)
+            bank = closing.get(sub, 0)
+            explained = bank_items.get(sub, 0) - ledger_items.get(sub, 0)
+            if bank - ledger != explained:
+                self._raise(
+                    K.BALANCE_BREAK,
+                    sub_account=sub,
+                    subject=f"ledger:{sub}",
+                    expected_fen=ledger + explained,
+                    actual_fen=bank,
+                    detail=(
+                        f"银行 {bank} 分, 账面 {ledger} 分, 未达账项 {explained} 分, "
+                        f"不明差额 {bank - ledger - explained} 分 / unexplained difference"
+                    ),
+                )

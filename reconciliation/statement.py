@@ -1,0 +1,217 @@
+"""The daily reconciliation statement (每日对账报告) and its hash chain.
+
+One statement per special account and business date: for the account and for every
+sub-account, the bank's opening and closing, the matched movements (count, in, out), the
+exceptions by kind, the items still pending, and closing bank against ledger with the part of the
+difference the open items explain. Nothing is netted: each sub-account stands on its own line.
+
+``canonical_bytes`` is the statement as UTF-8 JSON with sorted keys and no spaces; ``digest`` is
+its SHA-256, and the statement carries the previous day's digest, so the stored statements form
+a chain in which any altered day breaks every later link.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from reconciliation.findings import ExceptionKind, ProposedPosting, ReconException
+from reconciliation.model import BookStatus, ReconciliationRequest
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+ACCOUNT_LEVEL = "*"  # the row for the whole special account
+
+
+@dataclass(frozen=True, slots=True)
+class StatementLine:
+    """One sub-account's (or the whole account's, ``sub_account == "*"``) figures for the day."""
+
+    sub_account: str
+    opening_fen: int | None  # the bank's; None when no statement arrived
+    closing_fen: int | None
+    ledger_fen: int | None
+    explained_fen: (
+        int  # open items: bank lines not in the ledger minus ledger entries not at the bank
+    )
+    matched_count: int  # bank lines matched
+    matched_in_fen: int
+    matched_out_fen: int
+    pending_count: int
+    proposal_count: int
+    exceptions: Mapping[str, int]  # kind -> count
+
+    @property
+    def unexplained_fen(self) -> int | None:
+        if self.closing_fen is None or self.ledger_fen is None:
+            return None
+        return self.closing_fen - self.ledger_fen - self.explained_fen
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "sub_account": self.sub_account,
+            "opening_fen": self.opening_fen,
+            "closing_fen": self.closing_fen,
+            "ledger_fen": self.ledger_fen,
+            "explained_fen": self.explained_fen,
+            "unexplained_fen": self.unexplained_fen,
+            "matched_count": self.matched_count,
+            "matched_in_fen": self.matched_in_fen,
+            "matched_out_fen": self.matched_out_fen,
+            "pending_count": self.pending_count,
+            "proposal_count": self.proposal_count,
+            "exceptions": dict(sorted(self.exceptions.items())),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DailyStatement:
+    special_account: str
+    business_date: str  # ISO date
+    previous_hash: str
+    lines: tuple[StatementLine, ...]  # the account row first, then sub-accounts by name
+    exception_fingerprints: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "special_account": self.special_account,
+            "business_date": self.business_date,
+            "previous_hash": self.previous_hash,
+            "lines": [line.as_dict() for line in self.lines],
+            "exception_fingerprints": list(self.exception_fingerprints),
+        }
+
+    def canonical_bytes(self) -> bytes:
+        return json.dumps(
+            self.as_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode("utf-8")
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.canonical_bytes()).hexdigest()
+
+    def line_for(self, sub_account: str) -> StatementLine:
+        for line in self.lines:
+            if line.sub_account == sub_account:
+                return line
+        raise KeyError(sub_account)
+
+
+def verify_chain(statements: Sequence[DailyStatement]) -> int | None:
+    """Index of the first statement whose ``previous_hash`` does not match its predecessor."""
+    for i in range(1, len(statements)):
+        if statements[i].previous_hash != statements[i - 1].digest:
+            return i
+    return None
+
+
+def _signed(amount: str, credit: str) -> pl.Expr:
+    return pl.when(pl.col(credit)).then(pl.col(amount)).otherwise(-pl.col(amount))
+
+
+def _sums(frame: pl.DataFrame, key: str, value: pl.Expr) -> dict[str | None, int]:
+    if frame.is_empty():
+        return {}
+    return {k: int(v) for k, v in frame.group_by(key).agg(value.alias("v")).iter_rows()}
+
+
+def build_statement(
+    request: ReconciliationRequest,
+    lines: pl.DataFrame,
+    entries: pl.DataFrame,
+    matched_lines: pl.DataFrame,
+    exceptions: Sequence[ReconException],
+    pending: Sequence[str],
+    proposals: Sequence[ProposedPosting],
+) -> DailyStatement:
+    """``lines``/``entries`` are the engine's prepared frames; ``matched_lines`` has one row per
+    matched bank line with ``l_sub``, ``l_credit`` and ``l_amount``."""
+    stmt = request.statement
+    bank_items = _sums(lines, "l_sub", _signed("l_amount", "l_credit").sum())
+    ledger_items = _sums(
+        entries.filter(pl.col("status").eq(BookStatus.POSTED.value)),
+        "e_sub",
+        _signed("e_amount", "e_credit").sum(),
+    )
+    count = _sums(matched_lines, "l_sub", pl.len())
+    m_in = _sums(matched_lines, "l_sub", pl.col("l_amount").filter(pl.col("l_credit")).sum())
+    m_out = _sums(matched_lines, "l_sub", pl.col("l_amount").filter(~pl.col("l_credit")).sum())
+    pending_set = set(pending)
+    sub_of_entry = dict(
+        entries.filter(pl.col("entry_id").is_in(list(pending_set)))
+        .select("entry_id", "e_sub")
+        .iter_rows()
+    )
+    pending_by = Counter(sub_of_entry.get(e) for e in pending)
+    proposals_by = Counter(p.sub_account for p in proposals)
+    exc_by: dict[str | None, Counter[str]] = {}
+    for x in exceptions:
+        exc_by.setdefault(x.sub_account, Counter())[x.kind.value] += 1
+    opening = {b.sub_account: b.opening_fen for b in stmt.sub_accounts} if stmt else {}
+    closing = {b.sub_account: b.closing_fen for b in stmt.sub_accounts} if stmt else {}
+    subs = (
+        set(opening)
+        | set(request.ledger_balances_fen)
+        | {s for s in bank_items if s is not None}
+        | {s for s in ledger_items if s is not None}
+    )
+    rows: list[StatementLine] = []
+    for sub in sorted(subs):
+        rows.append(
+            StatementLine(
+                sub_account=sub,
+                opening_fen=opening.get(sub) if stmt else None,
+                closing_fen=closing.get(sub) if stmt else None,
+                ledger_fen=request.ledger_balances_fen.get(sub),
+                explained_fen=bank_items.get(sub, 0) - ledger_items.get(sub, 0),
+                matched_count=count.get(sub, 0),
+                matched_in_fen=m_in.get(sub, 0),
+                matched_out_fen=m_out.get(sub, 0),
+                pending_count=pending_by.get(sub, 0),
+                proposal_count=proposals_by.get(sub, 0),
+                exceptions=dict(exc_by.get(sub, Counter())),
+            )
+        )
+    total_exc: Counter[str] = Counter()
+    for counter in exc_by.values():
+        total_exc.update(counter)
+    ledger_total = (
+        sum(request.ledger_balances_fen.values()) if request.ledger_balances_fen else None
+    )
+    account = StatementLine(
+        sub_account=ACCOUNT_LEVEL,
+        opening_fen=stmt.opening_fen if stmt else None,
+        closing_fen=stmt.closing_fen if stmt else None,
+        ledger_fen=ledger_total,
+        explained_fen=sum(bank_items.values()) - sum(ledger_items.values()),
+        matched_count=sum(count.values()),
+        matched_in_fen=sum(m_in.values()),
+        matched_out_fen=sum(m_out.values()),
+        pending_count=len(pending),
+        proposal_count=len(proposals),
+        exceptions=dict(total_exc),
+    )
+    return DailyStatement(
+        special_account=request.special_account,
+        business_date=request.business_date.isoformat(),
+        previous_hash=request.previous.statement_hash if request.previous else "",
+        lines=(account, *rows),
+        exception_fingerprints=tuple(sorted({x.fingerprint for x in exceptions})),
+    )
+
+
+__all__ = [
+    "ACCOUNT_LEVEL",
+    "DailyStatement",
+    "ExceptionKind",
+    "StatementLine",
+    "build_statement",
+    "verify_chain",
+]
