@@ -30,6 +30,11 @@ class CnTextAdapter(Adapter):
         self.layout = layout
         self._codec = Codec(layout)
 
+    @property
+    def max_amount_fen(self) -> int:
+        """The largest single amount the layout's amount column can hold."""
+        return self.layout.max_amount_fen
+
     @classmethod
     def from_options(cls, options: AdapterOptions, *, config_dir: Path) -> Self:
         unknown = set(options) - _OPTION_KEYS

@@ -22,6 +22,11 @@ _CJK = re.compile("[\u4e00-\u9fff]")
 _BAD_CHARS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd\ufffe\uffff\u2028\u2029"
 
 
+# Control sums and balances are bounded only to keep numbers sane, not by the layout.
+TOTAL_LIMIT_FEN = 10**20
+_MAX_DIGITS = 24
+
+
 def line_of(data: bytes, position: int) -> int:
     return data.count(b"\n", 0, position) + 1
 
@@ -427,7 +432,6 @@ class Values:
         self.layout = layout
         self._fen = layout.amount_unit == "fen"
         self._max = layout.max_amount_fen
-        self._max_digits = len(str(layout.max_amount_fen)) + 1
         self._dates: dict[str, date] = {}
 
     def amount(
@@ -438,7 +442,9 @@ class Values:
         *,
         allow_zero: bool = False,
         signed: bool = False,
+        limit: int | None = None,
     ) -> int:
+        """Parse an amount into fen; ``limit`` defaults to the layout's largest amount."""
         raw = text.strip()
         negative = False
         if raw[:1] == "-":
@@ -456,12 +462,11 @@ class Values:
                     else "not a whole number of fen"
                 )
                 raise FileFormatError(reason, location=f"line {lineno}", field=field, value=text)
-            digits = raw
-            if len(digits) > self._max_digits + 2:
+            if len(raw) > _MAX_DIGITS:
                 raise FileFormatError(
                     "amount is too large", location=f"line {lineno}", field=field, value=text
                 )
-            value = int(digits)
+            value = int(raw)
         else:
             whole, dot, frac = raw.partition(".")
             if not (whole.isascii() and whole.isdigit()) or (
@@ -482,14 +487,16 @@ class Values:
                         value=text,
                     )
                 frac = frac[:2]
-            if len(whole) > self._max_digits:
+            if len(whole) > _MAX_DIGITS:
                 raise FileFormatError(
                     "amount is too large", location=f"line {lineno}", field=field, value=text
                 )
             value = int(whole) * 100 + (int(frac) * (10 if len(frac) == 1 else 1) if frac else 0)
-        if value > self._max:
+        if limit is None:
+            limit = self._max
+        if value > limit:
             raise FileFormatError(
-                f"amount exceeds the largest this layout allows ({self._max} fen)",
+                f"amount exceeds the largest allowed ({limit} fen)",
                 location=f"line {lineno}",
                 field=field,
                 value=text,
@@ -504,6 +511,10 @@ class Values:
                 value=text,
             )
         return value
+
+    def total(self, text: str, lineno: int, field: str) -> int:
+        """A control sum: like an amount, but zero is allowed and no per-line maximum."""
+        return self.amount(text, lineno, field, allow_zero=True, limit=TOTAL_LIMIT_FEN)
 
     def count(self, text: str, lineno: int, field: str) -> int:
         raw = text.strip()
@@ -556,7 +567,7 @@ class Values:
         if declared_text is None:
             return
         declared = (
-            self.amount(declared_text, lineno, field, allow_zero=True)
+            self.total(declared_text, lineno, field)
             if is_sum
             else self.count(declared_text, lineno, field)
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date
 from operator import itemgetter
 
-from adapters.cn_text.codec import Codec, Values, field_getter
+from adapters.cn_text.codec import TOTAL_LIMIT_FEN, Codec, Values, field_getter
 from adapters.cn_text.layout import FileSpec, Layout
 from adapters.errors import FileFormatError, RenderError
 from adapters.records import (
@@ -96,10 +96,18 @@ def parse(layout: Layout, data: bytes) -> tuple[Statement, ...]:
                 SubAccountBalance(
                     sub_account=sub,
                     opening_fen=values.amount(
-                        item["opening_balance"], lineno, "opening_balance", signed=True
+                        item["opening_balance"],
+                        lineno,
+                        "opening_balance",
+                        signed=True,
+                        limit=TOTAL_LIMIT_FEN,
                     ),
                     closing_fen=values.amount(
-                        item["closing_balance"], lineno, "closing_balance", signed=True
+                        item["closing_balance"],
+                        lineno,
+                        "closing_balance",
+                        signed=True,
+                        limit=TOTAL_LIMIT_FEN,
                     ),
                 )
             )
@@ -217,7 +225,9 @@ def parse(layout: Layout, data: bytes) -> tuple[Statement, ...]:
                 sub_account=sub or None,
                 return_reason_code=return_code.strip() or None,
                 balance_after_fen=(
-                    amount(balance_text, lineno, "balance_after", signed=True)
+                    amount(
+                        balance_text, lineno, "balance_after", signed=True, limit=TOTAL_LIMIT_FEN
+                    )
                     if balance_text
                     else None
                 ),
@@ -265,7 +275,9 @@ def parse(layout: Layout, data: bytes) -> tuple[Statement, ...]:
 
 
 def _optional_balance(values: Values, text: str, lineno: int, field: str) -> int | None:
-    return values.amount(text, lineno, field, signed=True) if text.strip() else None
+    if not text.strip():
+        return None
+    return values.amount(text, lineno, field, signed=True, limit=TOTAL_LIMIT_FEN)
 
 
 def render(layout: Layout, statement: Statement) -> bytes:
