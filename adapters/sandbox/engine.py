@@ -51,16 +51,17 @@ from adapters.sandbox.state import (
     SubAccount,
 )
 
-# ISO 20022 reason codes with the words a Chinese bank prints beside them.
+# ISO 20022 reason codes with the words a Chinese bank prints beside them. Where the words
+# depend on the bank (AC01, AM05) the result carries only the code and the format adds its own.
 REASONS: Mapping[str, str] = {
-    "AC01": "账号不存在 (account does not exist)",
+    "AC01": "账户不存在 (account does not exist)",
     "AC04": "已销户 (account closed)",
     "AC06": "账户冻结 (account blocked)",
     "BE01": "户名不符 (name does not match account)",
     "AM04": "余额不足 (insufficient funds)",
-    "AM05": "重复文件 (duplicate file)",
+    "AM05": "重复文件，记录已存在 (duplicate file)",
 }
-PARTIAL_TEXT = "部分扣款 (partial debit: insufficient funds)"
+PARTIAL_TEXT = "部分扣款，余额不足 (partial debit)"
 
 BTC_DISBURSEMENT = "PMNT/ICDT/ESCT"
 BTC_COLLECTION = "PMNT/IDDT/ESDD"
@@ -272,7 +273,11 @@ class BankEngine:
             self._apply_scheduled_card_faults(business_date)
             self._post_deferred(business_date)
             taken = [f.name for f in self._pick_up_all(business_date)]
-            results: list[str] = []
+            results = [
+                f.result_name
+                for f in self._state.files
+                if f.name in taken and f.status is FileStatus.DUPLICATE and f.result_name
+            ]
             for record in self._state.files:
                 if record.status is not FileStatus.PENDING:
                     continue
@@ -384,7 +389,7 @@ class BankEngine:
                     settled_amount_fen=0,
                     requested_amount_fen=i.amount_fen,
                     reason_code="AM05",
-                    reason_text=REASONS["AM05"],
+                    reason_text="",  # the format's own words for AM05
                 )
                 for i in batch.instructions
             )
@@ -427,11 +432,11 @@ class BankEngine:
     ) -> InstructionResult:
         sub = self._state.sub_accounts.get(instr.debtor_account)
         if sub is None or sub.institution != inst.name:
-            return _rejected(instr, "AC01", f"子账户{REASONS['AC01']}")
+            return _rejected(instr, "AC01", "")
         self._instruction_card_faults(inst, instr, instr.creditor_account, sub.number, on)
         refusal = self._card_refusal(instr.creditor_account, instr.creditor_name)
         if refusal is not None:
-            return _rejected(instr, refusal, REASONS[refusal])
+            return _rejected(instr, refusal, "" if refusal == "AC01" else REASONS[refusal])
         if self._available_fen(sub) < instr.amount_fen:
             return _rejected(instr, "AM04", f"子账户{REASONS['AM04']}")
         card = self._state.cards[instr.creditor_account]
@@ -466,11 +471,11 @@ class BankEngine:
     ) -> InstructionResult:
         sub = self._state.sub_accounts.get(instr.creditor_account)
         if sub is None or sub.institution != inst.name:
-            return _rejected(instr, "AC01", f"子账户{REASONS['AC01']}")
+            return _rejected(instr, "AC01", "")
         self._instruction_card_faults(inst, instr, instr.debtor_account, sub.number, on)
         refusal = self._card_refusal(instr.debtor_account, instr.debtor_name)
         if refusal is not None:
-            return _rejected(instr, refusal, REASONS[refusal])
+            return _rejected(instr, refusal, "" if refusal == "AC01" else REASONS[refusal])
         card = self._state.cards[instr.debtor_account]
         policy = self._shortfall_faults(inst, instr, card, sub.number, on)
         amount = instr.amount_fen
@@ -996,25 +1001,37 @@ class BankEngine:
         data = self._adapters[inst.name].render_result(result, batch)
         name = inst.result_name.format(
             message_id=batch.message_id,
+            result_id=result.message_id,
             date=on,
             seq=seq,
             institution=inst.name,
             name=Path(record.name).stem,
         )
-        self._write_out(inst, name, data)
-        return name
+        return self._write_out(inst, name, data, unique=True)
 
     def _write_notice(self, inst: InstitutionConfig, name: str, reason: str) -> None:
         text = f"文件被拒绝 (file refused): {name}\n原因 (reason): {reason}\n"
         self._write_out(inst, f"{name}.refused.txt", text.encode("utf-8"))
 
-    def _write_out(self, inst: InstitutionConfig, name: str, data: bytes) -> None:
+    def _write_out(
+        self, inst: InstitutionConfig, name: str, data: bytes, *, unique: bool = False
+    ) -> str:
+        """Write an outbound file, then its marker; ``unique`` never replaces an earlier file."""
         if "/" in name or name.startswith("."):
             raise SandboxError(f"out file name must be a plain name: {name!r}")
         folder = self.sftp_root / inst.name / OUT_DIR
+        if unique:
+            stem, suffix = Path(name).stem, Path(name).suffix
+            n = 1
+            while (folder / name).exists() or (
+                self.sftp_root / inst.name / PROCESSED_DIR / name
+            ).exists():
+                n += 1
+                name = f"{stem}_{n}{suffix}"
         _write_atomic(folder / name, data)
         if inst.out_marker:
             _write_atomic(folder / (name + inst.out_marker), b"")
+        return name
 
     # --- helpers ------------------------------------------------------------------------
 
