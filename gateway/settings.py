@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     field_key_autocreate: bool = True
     policy: PolicyDefaults = Field(default_factory=PolicyDefaults)
 
+    # One more TOML file layered over default.toml (set on a subclass by load_settings).
+    extra_config_file: ClassVar[str | None] = None
+
     @model_validator(mode="after")
     def _key_source(self) -> Settings:
         if self.field_key_file is None and not self.field_key_env:
@@ -121,7 +124,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         files = [default_config_dir() / "default.toml"]
-        extra = getattr(settings_cls, "_extra_config_file", None) or os.environ.get("HUZHU_CONFIG")
+        extra = getattr(settings_cls, "extra_config_file", None) or os.environ.get("HUZHU_CONFIG")
         if extra:
             files.append(Path(extra))
         toml = TomlConfigSettingsSource(settings_cls, toml_file=files, deep_merge=True)
@@ -143,6 +146,6 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     (e.g. ``config/demo.toml``) over ``default.toml`` in place of ``HUZHU_CONFIG``."""
     if config_file is None:
         return Settings(**overrides)
-    layered = type("LayeredSettings", (Settings,), {"_extra_config_file": str(config_file)})
+    layered = type("LayeredSettings", (Settings,), {"extra_config_file": str(config_file)})
     settings: Settings = layered(**overrides)
     return settings

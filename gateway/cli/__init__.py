@@ -16,7 +16,7 @@ app = typer.Typer(
 )
 
 # Each entry: a module of gateway.cli with ``register(app: typer.Typer) -> None``.
-_COMMAND_MODULES: tuple[str, ...] = ("db",)
+_COMMAND_MODULES: tuple[str, ...] = ("db", "demo")
 
 
 def _register_all() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from gateway.cli._common import console, current_settings
@@ -12,7 +14,7 @@ db_app = typer.Typer(help="数据库 Database schema.", no_args_is_help=True)
 
 @db_app.command("upgrade")
 def upgrade(
-    revision: str = typer.Argument("head", help="Target revision (default: head)."),
+    revision: Annotated[str, typer.Argument(help="Target revision (default: head).")] = "head",
 ) -> None:
     """Create the database or upgrade it to the latest schema (Alembic)."""
     from gateway.migrations import current_heads

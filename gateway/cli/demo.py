@@ -1,0 +1,130 @@
+"""``huzhu demo``: build the demo county from ``config/demo.toml`` and show its ledgers.
+
+Every run starts fresh: the demo's SQLite database (``var/demo.db`` by default) is deleted
+and recreated. On another database the command refuses to seed a county that already exists.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy.engine import make_url
+
+from adapters.money import format_yuan
+from gateway.cli._common import cli_session, console, err_console
+from gateway.demo.config import load_demo_config
+from gateway.demo.seed import SeededCounty, seed_county
+from gateway.ledger.models import AccountCode
+from gateway.ledger.service import TrialBalance, trial_balance
+from gateway.settings import Settings, load_settings, mask_url
+
+LEGEND = (
+    "bank sub-account · loans receivable · member deposits · "
+    "fiscal capital and donations · usage-fee income · trial balance"
+)
+CAPITAL = (
+    AccountCode.FISCAL_CENTRAL,
+    AccountCode.FISCAL_PROVINCIAL,
+    AccountCode.FISCAL_MUNICIPAL,
+    AccountCode.FISCAL_COUNTY,
+    AccountCode.DONATIONS,
+)
+
+
+def _start_fresh(settings: Settings) -> None:
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return
+    for suffix in ("", "-wal", "-shm"):
+        Path(url.database + suffix).unlink(missing_ok=True)
+
+
+def _summary_table(seeded: SeededCounty) -> Table:
+    table = Table(title=f"{seeded.county.name} 各协会账户余额（元）", caption=LEGEND)
+    table.add_column("协会")
+    for header in ("会员", "银行存款", "应收借款", "互助金", "资本金", "占用费", "平衡"):
+        table.add_column(header, justify="right")
+    return table
+
+
+def _trial_balance_table(title: str, tb: TrialBalance) -> Table:
+    table = Table(title=title)
+    table.add_column("科目 Account")
+    for header in ("借方 Debit", "贷方 Credit", "余额 Balance"):
+        table.add_column(header, justify="right")
+    for row in tb.rows:
+        if row.debit_fen or row.credit_fen:
+            table.add_row(
+                f"{row.code.value} {row.name_zh}",
+                format_yuan(row.debit_fen),
+                format_yuan(row.credit_fen),
+                format_yuan(row.balance_fen),
+            )
+    table.add_row(
+        "合计 Total", format_yuan(tb.total_debit_fen), format_yuan(tb.total_credit_fen), ""
+    )
+    return table
+
+
+def demo(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Demo configuration (default: config/demo.toml)."),
+    ] = None,
+    detail: Annotated[
+        bool, typer.Option("--detail", help="Also print every trial balance.")
+    ] = False,
+) -> None:
+    """Seed the demo county (fresh each run) and print each association's ledger balances."""
+    from gateway.migrations import upgrade
+    from gateway.security.fieldcrypt import FieldCipher
+
+    base = load_settings()
+    demo_file = config or base.config_dir / "demo.toml"
+    settings = load_settings(config_file=demo_file)
+    demo_config = load_demo_config(demo_file)
+    _start_fresh(settings)
+    upgrade(settings.database_url)
+    cipher = FieldCipher.from_settings(settings)
+    with cli_session(settings) as session:
+        seeded = seed_county(session, cipher, demo_config, settings.policy)
+        table = _summary_table(seeded)
+        all_balanced = True
+        for entry in seeded.associations:
+            tb = trial_balance(session, entry.association.id)
+            all_balanced = all_balanced and tb.balanced
+            table.add_row(
+                entry.association.code,
+                str(len(entry.members)),
+                format_yuan(tb.balance(AccountCode.BANK_SUB_ACCOUNT)),
+                format_yuan(tb.balance(AccountCode.LOANS_RECEIVABLE)),
+                format_yuan(tb.balance(AccountCode.MEMBER_DEPOSITS)),
+                format_yuan(sum(tb.balance(code) for code in CAPITAL)),
+                format_yuan(tb.balance(AccountCode.FEE_INCOME)),
+                "✓" if tb.balanced else "✗",
+            )
+            if detail:
+                console.print(
+                    _trial_balance_table(
+                        f"{entry.association.code} {entry.association.name} 试算平衡表", tb
+                    )
+                )
+        console.print(table)
+        members = sum(len(e.members) for e in seeded.associations)
+        loans = sum(len(e.loans) for e in seeded.associations)
+        console.print(
+            f"{len(seeded.associations)} 个协会 associations, {members} 名会员 members, "
+            f"{loans} 笔借款 loans — database {mask_url(settings.database_url)}"
+        )
+        for contract, refusal in seeded.refusals:
+            console.print(f"规则拒绝 refused {contract}: {refusal.message_zh} ({refusal.code})")
+        if not all_balanced:
+            err_console.print("[red]试算不平衡 trial balance broken[/red]")
+            raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
