@@ -17,8 +17,9 @@ How a ``Batch`` maps onto the message (the same both ways, so files round-trip):
   ``Othr/Id`` (``NOTPROVIDED`` when there is none).
 - member side per transaction: party ``Nm`` and account ``Id`` (``IBAN`` only when the value
   is a valid IBAN, ``Othr/Id`` for Chinese card and account numbers).
-- remittance text in 140-character ``Ustrd`` pieces; purpose as ``Purp/Cd`` when it is a
-  four-letter code, else ``Purp/Prtry``; mandate as ``DrctDbtTx/MndtRltdInf``.
+- remittance text as one ``Ustrd`` per line (at most 140 characters each); purpose as
+  ``Purp/Cd`` when it is a four-letter code, else ``Purp/Prtry``; mandate as
+  ``DrctDbtTx/MndtRltdInf``.
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ SPECIAL_ACCOUNT_SCHEME = "SPECIAL_ACCOUNT"
 NOT_PROVIDED = "NOTPROVIDED"
 _BIC = re.compile(r"^[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$")
 _PURPOSE_CODE = re.compile(r"^[A-Z]{4}$")
-_TEXT_PIECE = 140
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +106,9 @@ def format_amount(minor: int, currency: str) -> str:
     return f"{whole}.{part:0{exponent}d}"
 
 
-def _pieces(text: str, size: int = _TEXT_PIECE) -> list[str]:
-    return [text[i : i + size] for i in range(0, len(text), size)]
+def text_lines(text: str) -> list[str]:
+    """Free text as repeated elements: one per line (the schema limits each line's length)."""
+    return text.split("\n")
 
 
 def own_side_of(layout: InitiationLayout, item: PaymentInstruction) -> tuple[str, str]:
@@ -137,7 +138,9 @@ def payment_blocks(
 def check_renderable(batch: Batch, direction: Direction) -> None:
     """The checks no schema can make: empty batch, duplicates, amount range, dates."""
     if batch.direction is not direction:
-        raise RenderError(f"batch {batch.message_id!r} is a {batch.direction} batch, not {direction}")
+        raise RenderError(
+            f"batch {batch.message_id!r} is a {batch.direction} batch, not {direction}"
+        )
     if not batch.instructions:
         raise RenderError(f"batch {batch.message_id!r} is empty: an empty file is never sent")
     seen: set[str] = set()
@@ -149,7 +152,8 @@ def check_renderable(batch: Batch, direction: Direction) -> None:
         seen.add(item.end_to_end_id)
         if item.amount_fen <= 0:
             raise RenderError(
-                f"instruction {item.end_to_end_id!r}: amount must be positive, got {item.amount_fen}"
+                f"instruction {item.end_to_end_id!r}: amount must be positive, "
+                f"got {item.amount_fen}"
             )
         if item.amount_fen > MAX_AMOUNT_MINOR:
             raise RenderError(
@@ -181,7 +185,7 @@ class InitiationRenderer:
         q = self._q
         sub: Callable[..., etree._Element] = etree.SubElement
         try:
-            root = etree.Element(q("Document"), nsmap={None: self.ns})
+            root = etree.Element(q("Document"), nsmap={None: self.ns})  # type: ignore[dict-item]
             body = sub(root, q(layout.message.root))
             header = sub(body, q("GrpHdr"))
             sub(header, q("MsgId")).text = batch.message_id
@@ -295,7 +299,7 @@ class InitiationRenderer:
             sub(purpose, q(code)).text = item.purpose
         if item.remittance:
             remittance = sub(tx, q("RmtInf"))
-            for piece in _pieces(item.remittance):
+            for piece in text_lines(item.remittance):
                 sub(remittance, q("Ustrd")).text = piece
 
 
@@ -322,11 +326,15 @@ class InitiationParser:
         created_at = r.datetime_at(header, "CreDtTm")
         if created_at is None:
             raise FileFormatError(
-                "required element is missing", location=r.where_path(header, "CreDtTm"), field="CreDtTm"
+                "required element is missing",
+                location=r.where_path(header, "CreDtTm"),
+                field="CreDtTm",
             )
         blocks = r.findall(body, "PmtInf")
         if not blocks:
-            raise FileFormatError("file holds no PmtInf block", location=r.where(body), field="PmtInf")
+            raise FileFormatError(
+                "file holds no PmtInf block", location=r.where(body), field="PmtInf"
+            )
         instructions: list[PaymentInstruction] = []
         amounts: list[Decimal] = []
         special_account = special_name = bank_code = ""
@@ -397,17 +405,20 @@ class InitiationParser:
 
     def _block(
         self, r: Reader, block: etree._Element
-    ) -> tuple[list[tuple[PaymentInstruction, str]], list[Decimal], tuple[str, str, str, str | None]]:
+    ) -> tuple[
+        list[tuple[PaymentInstruction, str]], list[Decimal], tuple[str, str, str, str | None]
+    ]:
         layout = self.layout
-        if layout.date_is_choice and r.find(block, f"{layout.date}/Dt") is not None:
-            requested = r.date_choice(block, layout.date)
-        elif layout.date_is_choice and r.find(block, f"{layout.date}/DtTm") is not None:
+        choice = (r.find(block, f"{layout.date}/{part}") is not None for part in ("Dt", "DtTm"))
+        if any(choice):
             requested = r.date_choice(block, layout.date)
         else:
             requested = r.date_at(block, layout.date)
         if requested is None:
             raise FileFormatError(
-                "required element is missing", location=r.where_path(block, layout.date), field=layout.date
+                "required element is missing",
+                location=r.where_path(block, layout.date),
+                field=layout.date,
             )
         own_account = account_id(r, block, f"{layout.own}Acct")
         if own_account is None:
@@ -434,7 +445,9 @@ class InitiationParser:
             found = r.amount(tx, layout.amount)
             if found is None:
                 raise FileFormatError(
-                    "required amount is missing", location=f"{where}/{layout.amount}", field="InstdAmt"
+                    "required amount is missing",
+                    location=f"{where}/{layout.amount}",
+                    field="InstdAmt",
                 )
             minor, currency = found
             if minor <= 0:
@@ -470,7 +483,7 @@ class InitiationParser:
                 creditor_name=creditor[1],
                 requested_date=requested,
                 currency=currency,
-                remittance="".join(ustrd),
+                remittance="\n".join(ustrd),
                 purpose=r.first_text(tx, "Purp/Cd", "Purp/Prtry") or "",
                 mandate_id=r.text(tx, "DrctDbtTx/MndtRltdInf/MndtId"),
                 mandate_signed_on=mandate_signed,
@@ -478,7 +491,9 @@ class InitiationParser:
             items.append((item, where))
         if not items:
             raise FileFormatError(
-                "payment block holds no transaction", location=r.where(block), field=layout.transaction
+                "payment block holds no transaction",
+                location=r.where(block),
+                field=layout.transaction,
             )
         self._check_totals(r, block, len(items), amounts)
         return items, amounts, (special, holder_name, bank_code, scheme_id)

@@ -13,7 +13,9 @@ from adapters.records import FileKind
 
 NS_PREFIX = "urn:iso:std:iso:20022:tech:xsd:"
 _NAMESPACE = re.compile(r"^urn:iso:std:iso:20022:tech:xsd:([a-z]{4})\.(\d{3})\.001\.(\d{2})$")
-_HEAD_NAMESPACE = re.compile(rb"xmlns(?::[A-Za-z_][\w.-]*)?\s*=\s*[\"'](urn:iso:std:iso:20022:tech:xsd:[^\"']+)[\"']")
+_HEAD_NAMESPACE = re.compile(
+    rb"xmlns(?::[A-Za-z_][\w.-]*)?\s*=\s*[\"'](urn:iso:std:iso:20022:tech:xsd:[^\"']+)[\"']"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +36,17 @@ class MessageType:
         return f"{NS_PREFIX}{self.area}.{self.number}.001.{version:02d}"
 
 
-CREDIT_TRANSFER = MessageType("pain", "001", range(3, 13), "CstmrCdtTrfInitn", FileKind.DISBURSEMENT_BATCH)
-DIRECT_DEBIT = MessageType("pain", "008", range(2, 12), "CstmrDrctDbtInitn", FileKind.COLLECTION_BATCH)
+CREDIT_TRANSFER = MessageType(
+    "pain", "001", range(3, 13), "CstmrCdtTrfInitn", FileKind.DISBURSEMENT_BATCH
+)
+DIRECT_DEBIT = MessageType(
+    "pain", "008", range(2, 12), "CstmrDrctDbtInitn", FileKind.COLLECTION_BATCH
+)
 STATUS_REPORT = MessageType("pain", "002", range(3, 15), "CstmrPmtStsRpt", FileKind.RESULT)
 STATEMENT = MessageType("camt", "053", range(2, 14), "BkToCstmrStmt", FileKind.STATEMENT)
-NOTIFICATION = MessageType("camt", "054", range(2, 14), "BkToCstmrDbtCdtNtfctn", FileKind.NOTIFICATION)
+NOTIFICATION = MessageType(
+    "camt", "054", range(2, 14), "BkToCstmrDbtCdtNtfctn", FileKind.NOTIFICATION
+)
 
 MESSAGE_TYPES = (CREDIT_TRANSFER, DIRECT_DEBIT, STATUS_REPORT, STATEMENT, NOTIFICATION)
 

@@ -6,7 +6,9 @@ Each is compiled once per ``Schemas`` instance, on first use.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib import resources
+from typing import Any, cast
 
 from lxml import etree
 
@@ -31,7 +33,9 @@ class Schemas:
     def get(self, message: str) -> etree.XMLSchema:
         schema = self._compiled.get(message)
         if schema is None:
-            source = resources.files("adapters.iso20022").joinpath("xsd").joinpath(SCHEMA_FILES[message])
+            source = (
+                resources.files("adapters.iso20022").joinpath("xsd").joinpath(SCHEMA_FILES[message])
+            )
             parser = etree.XMLParser(resolve_entities=False, no_network=True)
             document = etree.fromstring(source.read_bytes(), parser)
             schema = etree.XMLSchema(document)
@@ -43,9 +47,8 @@ class Schemas:
         schema = self.get(message)
         if schema.validate(document):
             return
-        problems = [
-            f"{error.path or f'line {error.line}'}: {error.message}" for error in list(schema.error_log)[:5]
-        ]
+        errors = cast(Iterable[Any], schema.error_log)
+        problems = [f"{e.path or f'line {e.line}'}: {e.message}" for e in errors][:5]
         raise SchemaValidationError(
             f"rendered {message} is not valid against its official schema: " + "; ".join(problems)
         )

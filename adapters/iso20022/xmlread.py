@@ -53,9 +53,7 @@ REPEATED_TAGS = frozenset(
 
 _XML_DECL = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
 _DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:Z|[+-]\d{2}:\d{2})?$")
-_DATETIME = re.compile(
-    r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?$"
-)
+_DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?$")
 _DECIMAL = re.compile(r"^\d{1,30}(?:\.\d{1,30})?$")
 
 
@@ -91,12 +89,13 @@ def check_encoding(data: bytes) -> None:
 
 def refuse_doctype(element: etree._Element) -> None:
     info = element.getroottree().docinfo
-    if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
+    doctype = getattr(info, "doctype", "")
+    if doctype or info.internalDTD is not None or info.externalDTD is not None:
         raise FileFormatError(
             "XML with a DOCTYPE is refused (no DTDs or entities are accepted)",
             location="/",
             field="DOCTYPE",
-            value=info.doctype or "<!DOCTYPE>",
+            value=doctype or "<!DOCTYPE>",
         )
 
 
@@ -314,7 +313,9 @@ def to_minor(text: str, exponent: int, *, location: str | None, field: str) -> i
 def to_date(text: str, *, location: str | None, field: str) -> date:
     match = _DATE.match(text.strip())
     if match is None:
-        raise FileFormatError("not an ISO date (YYYY-MM-DD)", location=location, field=field, value=text)
+        raise FileFormatError(
+            "not an ISO date (YYYY-MM-DD)", location=location, field=field, value=text
+        )
     try:
         return date.fromisoformat(match.group(1))
     except ValueError:

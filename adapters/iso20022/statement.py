@@ -1,0 +1,742 @@
+"""Statements and notifications: camt.053 and camt.054 read from .02 through .13 (streamed),
+camt.053.001.08 written (validated against its official schema).
+
+Reading rules (documented here because reconciliation depends on them):
+
+- Only booked entries (``Sts`` ``BOOK``, as text or ``Sts/Cd``) become ``StatementEntry``
+  records; pending and information-only entries have not moved money.
+- A batch entry (one ``Ntry`` with several ``TxDtls``) is split into one record per
+  ``TxDtls`` when every ``TxDtls`` carries its own amount (``TxDtls/Amt``,
+  ``AmtDtls/TxAmt/Amt`` or ``AmtDtls/InstdAmt/Amt``) in the entry's currency and those
+  amounts, signed by their own or the entry's ``CdtDbtInd``, add up exactly to the entry.
+  Otherwise the entry stays one record, carrying the first ``TxDtls``'s parties, end-to-end
+  id and text and the references of all of them. Either way the statement's sum is kept.
+- Counterparty: the debtor side for credits, the creditor side for debits (parties with or
+  without ``Pty``). The own-side account (creditor account of a credit, debtor account of a
+  debit), when given and different from the statement's account, is the entry's
+  sub-account.
+- Booking date: ``BookgDt/Dt`` or the date of ``BookgDt/DtTm`` as the bank wrote it; when a
+  notification gives none, the value date, then the statement's or message's creation date.
+- Channel: an explicit ``TechInptChanl/Prtry`` naming one of ours, else from the bank
+  transaction code: family ``CNTR`` or sub-family ``CDPT``/``CWDL``/``BCDP``/``BCWD`` is
+  cash, ``CHRG``/fee sub-families are fees, ``INTR`` interest, other ``PMNT`` codes transfers,
+  anything else (proprietary-only codes, none) other.
+- Balances keep their sign from ``CdtDbtInd``; ``OPBD`` (or ``PRCD``) is the opening and
+  ``CLBD`` the closing balance. A balance whose ``SubTp/Prtry`` names an account is that
+  sub-account's balance.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from io import BytesIO
+
+from lxml import etree
+
+from adapters.errors import FileFormatError, RenderError
+from adapters.iso20022.accounts import is_iban
+from adapters.iso20022.initiation import format_amount, text_lines
+from adapters.iso20022.messages import NOTIFICATION, STATEMENT, expect_root
+from adapters.iso20022.schemas import Schemas
+from adapters.iso20022.xmlread import (
+    SAFE_PARSER_OPTIONS,
+    Reader,
+    local_name,
+    sniff_root,
+    syntax_error,
+)
+from adapters.records import (
+    Balance,
+    Channel,
+    CreditDebit,
+    FileKind,
+    Statement,
+    StatementEntry,
+    SubAccountBalance,
+)
+
+RENDER_VERSION = 8
+RENDER_NAME = "camt.053.001.08"
+_DOMAIN_CODE = re.compile(r"^[A-Z]{4}/[A-Z]{4}/[A-Z]{4}$")
+_CASH_SUBFAMILIES = frozenset({"CDPT", "CWDL", "BCDP", "BCWD"})
+_FEE_SUBFAMILIES = frozenset({"CHRG", "FEES", "COMM", "COME", "COMI", "COMT", "SUBS"})
+_CHANNELS = {c.value: c for c in Channel}
+_BALANCE_KINDS = {"OPBD": "opening", "CLBD": "closing", "ITBD": "interim", "CLAV": "available"}
+_BALANCE_CODES = {kind: code for code, kind in _BALANCE_KINDS.items()}
+# TransactionReferences elements, in schema order.
+_REFERENCE_KINDS = (
+    "MsgId",
+    "AcctSvcrRef",
+    "PmtInfId",
+    "InstrId",
+    "EndToEndId",
+    "UETR",
+    "TxId",
+    "MndtId",
+    "ChqNb",
+    "ClrSysRef",
+    "AcctOwnrTxId",
+    "AcctSvcrTxId",
+    "MktInfrstrctrTxId",
+    "PrcgId",
+)
+_NOT_PROVIDED = "NOTPROVIDED"
+
+
+def classify(code: str) -> Channel:
+    """The channel a bank transaction code stands for."""
+    if not _DOMAIN_CODE.match(code):
+        return Channel.OTHER
+    domain, family, subfamily = code.split("/")
+    if family == "CNTR" or subfamily in _CASH_SUBFAMILIES:
+        return Channel.CASH
+    if family == "CHRG" or subfamily in _FEE_SUBFAMILIES:
+        return Channel.FEE
+    if family == "INTR" or subfamily == "INTR":
+        return Channel.INTEREST
+    if domain == "PMNT":
+        return Channel.TRANSFER
+    return Channel.OTHER
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass
+class _Header:
+    statement_id: str
+    account: str
+    currency: str | None
+    account_name: str | None
+    sub_account: str | None
+    created_at: datetime | None
+    from_date: date | None
+    to_date: date | None
+    balances: list[Balance] = field(default_factory=list)
+    opening: int | None = None
+    closing: int | None = None
+    sub_balances: list[SubAccountBalance] = field(default_factory=list)
+
+
+class StatementReader:
+    """Streams camt.053/camt.054: memory stays bounded by one entry, not the file."""
+
+    def parse(self, data: bytes) -> tuple[Statement, ...]:
+        if not isinstance(data, bytes | bytearray):
+            raise FileFormatError("file content must be bytes", value=type(data).__name__)
+        data = bytes(data)
+        root = sniff_root(data)
+        message, _, ns = expect_root(root, STATEMENT, NOTIFICATION)
+        kind = message.kind
+        record_tag = "Stmt" if message is STATEMENT else "Ntfctn"
+        body_path = f"/Document/{message.root}"
+        q_entry, q_record, q_header = (f"{{{ns}}}{t}" for t in ("Ntry", record_tag, "GrpHdr"))
+        events = etree.iterparse(
+            BytesIO(data), events=("end",), tag=(q_entry, q_record, q_header), **SAFE_PARSER_OPTIONS
+        )
+        statements: list[Statement] = []
+        entries: list[StatementEntry] = []
+        header: _Header | None = None
+        message_created: datetime | None = None
+        record_index = 0
+        entry_index = 0
+        try:
+            for _, element in events:
+                tag = element.tag
+                parent = element.getparent()
+                if parent is None or local_name(parent.tag) not in (message.root, record_tag):
+                    continue
+                if tag == q_header:
+                    reader = Reader(ns, element, f"{body_path}/GrpHdr")
+                    message_created = reader.datetime_at(element, "CreDtTm")
+                    element.clear()
+                    continue
+                if tag == q_entry:
+                    if header is None:
+                        record_path = f"{body_path}/{record_tag}[{record_index + 1}]"
+                        header = self._header(Reader(ns, parent, record_path), parent)
+                    entry_index += 1
+                    path = f"{body_path}/{record_tag}[{record_index + 1}]/Ntry[{entry_index}]"
+                    fallback = header.created_at or message_created
+                    entries.extend(
+                        self._entry(Reader(ns, element, path), element, header, fallback)
+                    )
+                else:
+                    record_index += 1
+                    record_path = f"{body_path}/{record_tag}[{record_index}]"
+                    if header is None:
+                        header = self._header(Reader(ns, element, record_path), element)
+                    statements.append(self._statement(header, entries, kind))
+                    header, entries, entry_index = None, [], 0
+                element.clear()
+                while element.getprevious() is not None:
+                    del parent[0]
+        except etree.LxmlError as exc:
+            raise syntax_error(exc) from exc
+        if not statements:
+            raise FileFormatError(
+                f"file holds no {record_tag} (no statement or notification)",
+                location=body_path,
+                field=record_tag,
+            )
+        return tuple(statements)
+
+    def _statement(
+        self, header: _Header, entries: list[StatementEntry], kind: FileKind
+    ) -> Statement:
+        currency = header.currency
+        if currency is None:
+            currency = next((b.currency for b in header.balances), None)
+        if currency is None:
+            currency = next((e.currency for e in entries), "XXX")
+        return Statement(
+            statement_id=header.statement_id,
+            account=header.account,
+            created_at=header.created_at,
+            from_date=header.from_date,
+            to_date=header.to_date,
+            entries=tuple(entries),
+            currency=currency,
+            account_name=header.account_name,
+            sub_account=header.sub_account,
+            opening_balance_fen=header.opening,
+            closing_balance_fen=header.closing,
+            balances=tuple(header.balances),
+            kind=kind,
+            sub_account_balances=tuple(header.sub_balances),
+        )
+
+    def _header(self, r: Reader, record: etree._Element) -> _Header:
+        statement_id = r.require(record, "Id")
+        own = r.first_text(record, "Acct/Id/IBAN", "Acct/Id/Othr/Id")
+        if own is None:
+            raise FileFormatError(
+                "statement has no account identification",
+                location=r.where_path(record, "Acct/Id"),
+                field="Acct",
+            )
+        parent = r.first_text(record, "RltdAcct/Id/IBAN", "RltdAcct/Id/Othr/Id")
+        from_stamp = r.datetime_at(record, "FrToDt/FrDtTm")
+        to_stamp = r.datetime_at(record, "FrToDt/ToDtTm")
+        header = _Header(
+            statement_id=statement_id,
+            account=parent or own,
+            currency=r.text(record, "Acct/Ccy"),
+            account_name=r.raw_text(record, "Acct/Nm"),
+            sub_account=own if parent else None,
+            created_at=r.datetime_at(record, "CreDtTm"),
+            from_date=from_stamp.date() if from_stamp else None,
+            to_date=to_stamp.date() if to_stamp else None,
+        )
+        pending: dict[str, dict[str, int]] = {}
+        for balance in r.findall(record, "Bal"):
+            code = r.first_text(balance, "Tp/CdOrPrtry/Cd", "Tp/CdOrPrtry/Prtry")
+            if code is None:
+                raise FileFormatError(
+                    "balance has no type", location=r.where_path(balance, "Tp"), field="Tp"
+                )
+            found = r.amount(balance, "Amt")
+            if found is None:
+                raise FileFormatError(
+                    "balance has no amount", location=r.where_path(balance, "Amt"), field="Amt"
+                )
+            on = r.date_choice(balance, "Dt")
+            if on is None:
+                raise FileFormatError(
+                    "balance has no date", location=r.where_path(balance, "Dt"), field="Dt"
+                )
+            signed = found[0] * self._sign(r, balance)
+            sub_account = r.text(balance, "Tp/SubTp/Prtry")
+            if sub_account is not None and code in ("OPBD", "CLBD"):
+                pending.setdefault(sub_account, {})[code] = signed
+                continue
+            header.balances.append(
+                Balance(
+                    amount_fen=signed,
+                    on=on,
+                    kind=_BALANCE_KINDS.get(code, code.lower()),
+                    currency=found[1],
+                )
+            )
+            if code == "OPBD" or (code == "PRCD" and header.opening is None):
+                header.opening = signed
+            elif code == "CLBD":
+                header.closing = signed
+        for sub_account, amounts in pending.items():
+            if "OPBD" not in amounts or "CLBD" not in amounts:
+                raise FileFormatError(
+                    "sub-account balance needs both OPBD and CLBD",
+                    location=r.where(record) + "/Bal",
+                    field="SubTp/Prtry",
+                    value=sub_account,
+                )
+            header.sub_balances.append(
+                SubAccountBalance(sub_account, amounts["OPBD"], amounts["CLBD"])
+            )
+        return header
+
+    def _sign(self, r: Reader, parent: etree._Element) -> int:
+        indicator = r.require(parent, "CdtDbtInd")
+        if indicator == "CRDT":
+            return 1
+        if indicator == "DBIT":
+            return -1
+        raise FileFormatError(
+            "credit/debit indicator must be CRDT or DBIT",
+            location=r.where_path(parent, "CdtDbtInd"),
+            field="CdtDbtInd",
+            value=indicator,
+        )
+
+    def _direction(self, r: Reader, parent: etree._Element) -> CreditDebit:
+        return CreditDebit.CREDIT if self._sign(r, parent) > 0 else CreditDebit.DEBIT
+
+    def _entry(
+        self,
+        r: Reader,
+        entry: etree._Element,
+        header: _Header,
+        fallback: datetime | None,
+    ) -> list[StatementEntry]:
+        found = r.amount(entry, "Amt")
+        if found is None:
+            raise FileFormatError(
+                "entry has no amount", location=r.where_path(entry, "Amt"), field="Amt"
+            )
+        amount, currency = found
+        direction = self._direction(r, entry)
+        status = r.first_text(entry, "Sts/Cd", "Sts/Prtry", "Sts")
+        if status is None:
+            raise FileFormatError(
+                "entry has no status", location=r.where_path(entry, "Sts"), field="Sts"
+            )
+        if status != "BOOK":
+            return []
+        reversal_text = r.text(entry, "RvslInd")
+        if reversal_text not in (None, "true", "false", "1", "0"):
+            raise FileFormatError(
+                "reversal indicator must be true or false",
+                location=r.where_path(entry, "RvslInd"),
+                field="RvslInd",
+                value=reversal_text,
+            )
+        reversal = reversal_text in ("true", "1")
+        value_date = r.date_choice(entry, "ValDt")
+        booking = r.date_choice(entry, "BookgDt") or value_date
+        if booking is None:
+            if fallback is None:
+                raise FileFormatError(
+                    "entry has no booking date, value date or creation date to fall back on",
+                    location=r.where_path(entry, "BookgDt"),
+                    field="BookgDt",
+                )
+            booking = fallback.date()
+        code = self._code(r, entry)
+        channel_text = r.text(entry, "TechInptChanl/Prtry")
+        details = r.findall(entry, "NtryDtls/TxDtls")
+        entry_refs: list[tuple[str, str]] = []
+        entry_ref = r.text(entry, "NtryRef")
+        if entry_ref is not None:
+            entry_refs.append(("NtryRef", entry_ref))
+        for batch in r.findall(entry, "NtryDtls/Btch"):
+            for kind in ("MsgId", "PmtInfId"):
+                value = r.text(batch, kind)
+                if value is not None:
+                    entry_refs.append((f"Btch{kind}", value))
+        base = {
+            "booking_date": booking,
+            "value_date": value_date,
+            "reversal": reversal,
+            "currency": currency,
+            "sub_account": None,
+        }
+        entry_servicer = r.text(entry, "AcctSvcrRef")
+        parts = (
+            self._split(r, entry, details, amount, currency, direction)
+            if len(details) > 1
+            else None
+        )
+        records: list[StatementEntry] = []
+        if parts is not None:
+            for detail, (part_amount, part_direction) in zip(details, parts, strict=True):
+                info = self._detail(r, detail, part_direction, header)
+                tx_code = self._code(r, detail) or code
+                servicer = info.pop_servicer() or entry_servicer
+                records.append(
+                    StatementEntry(
+                        amount_fen=part_amount,
+                        credit_debit=part_direction,
+                        bank_transaction_id=servicer,
+                        channel=self._channel(channel_text, tx_code),
+                        bank_transaction_code=tx_code,
+                        references=tuple(entry_refs + info.references),
+                        **(base | info.fields()),  # type: ignore[arg-type]
+                    )
+                )
+            return records
+        infos = [self._detail(r, detail, direction, header) for detail in details]
+        first = infos[0] if infos else _Detail()
+        servicer = entry_servicer or first.pop_servicer()
+        references = list(entry_refs)
+        for info in infos:
+            references.extend(info.references)
+        remittance = first.remittance or r.raw_text(entry, "AddtlNtryInf") or ""
+        fields = first.fields()
+        fields["remittance"] = remittance
+        return [
+            StatementEntry(
+                amount_fen=amount,
+                credit_debit=direction,
+                bank_transaction_id=servicer,
+                channel=self._channel(channel_text, code),
+                bank_transaction_code=code,
+                references=tuple(references),
+                **(base | fields),  # type: ignore[arg-type]
+            )
+        ]
+
+    def _channel(self, explicit: str | None, code: str) -> Channel:
+        if explicit is not None and explicit in _CHANNELS:
+            return _CHANNELS[explicit]
+        return classify(code)
+
+    def _code(self, r: Reader, parent: etree._Element) -> str:
+        domain = r.text(parent, "BkTxCd/Domn/Cd")
+        if domain is not None:
+            family = r.text(parent, "BkTxCd/Domn/Fmly/Cd") or ""
+            subfamily = r.text(parent, "BkTxCd/Domn/Fmly/SubFmlyCd") or ""
+            return f"{domain}/{family}/{subfamily}"
+        return r.text(parent, "BkTxCd/Prtry/Cd") or ""
+
+    def _split(
+        self,
+        r: Reader,
+        entry: etree._Element,
+        details: list[etree._Element],
+        amount: int,
+        currency: str,
+        direction: CreditDebit,
+    ) -> list[tuple[int, CreditDebit]] | None:
+        parts: list[tuple[int, CreditDebit]] = []
+        for detail in details:
+            found = (
+                r.amount(detail, "Amt")
+                or r.amount(detail, "AmtDtls/TxAmt/Amt")
+                or r.amount(detail, "AmtDtls/InstdAmt/Amt")
+            )
+            if found is None or found[1] != currency:
+                return None
+            part_direction = (
+                self._direction(r, detail) if r.find(detail, "CdtDbtInd") is not None else direction
+            )
+            parts.append((found[0], part_direction))
+        sign = 1 if direction is CreditDebit.CREDIT else -1
+        total = sum(a if d is CreditDebit.CREDIT else -a for a, d in parts)
+        return parts if total == sign * amount else None
+
+    def _detail(
+        self, r: Reader, detail: etree._Element, direction: CreditDebit, header: _Header
+    ) -> _Detail:
+        info = _Detail()
+        refs = r.find(detail, "Refs")
+        if refs is not None:
+            for child in refs:
+                name = local_name(child.tag)
+                if not name:
+                    continue
+                if name == "Prtry":
+                    kind = r.text(child, "Tp") or "Prtry"
+                    value = r.text(child, "Ref")
+                    if value is not None:
+                        info.references.append((kind, value))
+                    continue
+                text = (child.text or "").strip()
+                if not text:
+                    continue
+                if name == "EndToEndId":
+                    if text != _NOT_PROVIDED:
+                        info.end_to_end_id = text
+                elif name == "AcctSvcrRef":
+                    info.servicer = text
+                else:
+                    info.references.append((name, text))
+        for reference in r.findall(detail, "RmtInf/Strd/CdtrRefInf/Ref"):
+            if reference.text and reference.text.strip():
+                info.references.append(("CdtrRef", reference.text.strip()))
+        counter, own = ("Dbtr", "Cdtr") if direction is CreditDebit.CREDIT else ("Cdtr", "Dbtr")
+        info.counterparty_name = (
+            r.raw_text(detail, f"RltdPties/{counter}/Pty/Nm")
+            or r.raw_text(detail, f"RltdPties/{counter}/Nm")
+            or r.first_text(
+                detail,
+                f"RltdPties/{counter}/Agt/FinInstnId/Nm",
+                f"RltdPties/{counter}/Agt/FinInstnId/BICFI",
+                f"RltdPties/{counter}/Agt/FinInstnId/BIC",
+            )
+        )
+        info.counterparty_account = r.first_text(
+            detail, f"RltdPties/{counter}Acct/Id/IBAN", f"RltdPties/{counter}Acct/Id/Othr/Id"
+        )
+        own_account = r.first_text(
+            detail, f"RltdPties/{own}Acct/Id/IBAN", f"RltdPties/{own}Acct/Id/Othr/Id"
+        )
+        if own_account is not None and own_account not in (header.account, header.sub_account):
+            info.sub_account = own_account
+        pieces = [e.text or "" for e in r.findall(detail, "RmtInf/Ustrd")]
+        info.remittance = "\n".join(pieces) or r.raw_text(detail, "AddtlTxInf") or ""
+        info.return_reason_code = r.first_text(detail, "RtrInf/Rsn/Cd", "RtrInf/Rsn/Prtry")
+        return info
+
+
+@dataclass
+class _Detail:
+    """What one TxDtls contributes to a statement entry."""
+
+    end_to_end_id: str | None = None
+    servicer: str | None = None
+    counterparty_name: str | None = None
+    counterparty_account: str | None = None
+    sub_account: str | None = None
+    remittance: str = ""
+    return_reason_code: str | None = None
+    references: list[tuple[str, str]] = field(default_factory=list)
+
+    def pop_servicer(self) -> str | None:
+        value, self.servicer = self.servicer, None
+        return value
+
+    def fields(self) -> dict[str, object]:
+        result: dict[str, object] = {
+            "end_to_end_id": self.end_to_end_id,
+            "counterparty_name": self.counterparty_name,
+            "counterparty_account": self.counterparty_account,
+            "remittance": self.remittance,
+            "return_reason_code": self.return_reason_code,
+        }
+        if self.sub_account:
+            result["sub_account"] = self.sub_account
+        return result
+
+
+# --------------------------------------------------------------------------- writing
+
+
+class StatementRenderer:
+    """Writes one statement as camt.053.001.08 and validates it against the official XSD."""
+
+    def __init__(self, schemas: Schemas) -> None:
+        self.schemas = schemas
+        self.ns = STATEMENT.namespace(RENDER_VERSION)
+
+    def _q(self, name: str) -> str:
+        return f"{{{self.ns}}}{name}"
+
+    def render(self, statement: Statement) -> bytes:
+        try:
+            root = self._build(statement)
+        except ValueError as exc:
+            raise RenderError(f"statement {statement.statement_id!r}: {exc}") from None
+        tree = etree.ElementTree(root)
+        self.schemas.validate(RENDER_NAME, tree)
+        return etree.tostring(tree, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+    def _created(self, statement: Statement) -> datetime:
+        if statement.created_at is not None:
+            return statement.created_at
+        day = statement.to_date or statement.from_date
+        if day is None:
+            raise RenderError(
+                f"statement {statement.statement_id!r} has no creation time and no period"
+            )
+        return datetime.combine(day, time(0, 0))
+
+    def _build(self, statement: Statement) -> etree._Element:
+        q = self._q
+        sub = etree.SubElement
+        created = self._created(statement).isoformat()
+        root = etree.Element(q("Document"), nsmap={None: self.ns})  # type: ignore[dict-item]
+        body = sub(root, q(STATEMENT.root))
+        header = sub(body, q("GrpHdr"))
+        sub(header, q("MsgId")).text = statement.statement_id
+        sub(header, q("CreDtTm")).text = created
+        record = sub(body, q("Stmt"))
+        sub(record, q("Id")).text = statement.statement_id
+        if statement.created_at is not None:
+            sub(record, q("CreDtTm")).text = created
+        if statement.from_date is not None and statement.to_date is not None:
+            period = sub(record, q("FrToDt"))
+            sub(period, q("FrDtTm")).text = datetime.combine(
+                statement.from_date, time(0, 0)
+            ).isoformat()
+            sub(period, q("ToDtTm")).text = datetime.combine(
+                statement.to_date, time(23, 59, 59)
+            ).isoformat()
+        account = sub(record, q("Acct"))
+        self._account_id(account, statement.sub_account or statement.account)
+        sub(account, q("Ccy")).text = statement.currency
+        if statement.account_name:
+            sub(account, q("Nm")).text = statement.account_name
+        if statement.sub_account:
+            self._account_id(sub(record, q("RltdAcct")), statement.account)
+        balances = self._balances(statement)
+        if not balances:
+            raise RenderError(
+                f"statement {statement.statement_id!r} has no balance; camt.053 needs one"
+            )
+        for code, sub_type, amount, on, currency in balances:
+            self._balance(record, code, sub_type, amount, on, currency)
+        for entry in statement.entries:
+            self._entry(record, entry, statement)
+        return root
+
+    def _balances(self, statement: Statement) -> list[tuple[str, str | None, int, date, str]]:
+        opening_day = statement.from_date or statement.to_date or self._created(statement).date()
+        closing_day = statement.to_date or opening_day
+        rows: list[tuple[str, str | None, int, date, str]] = []
+        kinds = {b.kind for b in statement.balances}
+        if (
+            statement.opening_balance_fen is not None
+            and "opening" not in kinds
+            and "prcd" not in kinds
+        ):
+            rows.append(
+                ("OPBD", None, statement.opening_balance_fen, opening_day, statement.currency)
+            )
+        for balance in statement.balances:
+            code = _BALANCE_CODES.get(balance.kind, balance.kind.upper())
+            rows.append((code, None, balance.amount_fen, balance.on, balance.currency))
+        if statement.closing_balance_fen is not None and "closing" not in kinds:
+            rows.append(
+                ("CLBD", None, statement.closing_balance_fen, closing_day, statement.currency)
+            )
+        for item in statement.sub_account_balances:
+            rows.append(
+                ("OPBD", item.sub_account, item.opening_fen, opening_day, statement.currency)
+            )
+            rows.append(
+                ("CLBD", item.sub_account, item.closing_fen, closing_day, statement.currency)
+            )
+        return rows
+
+    def _account_id(self, parent: etree._Element, number: str) -> None:
+        q = self._q
+        ident = etree.SubElement(parent, q("Id"))
+        if is_iban(number):
+            etree.SubElement(ident, q("IBAN")).text = number
+        else:
+            etree.SubElement(etree.SubElement(ident, q("Othr")), q("Id")).text = number
+
+    def _balance(
+        self,
+        record: etree._Element,
+        code: str,
+        sub_type: str | None,
+        amount: int,
+        on: date,
+        currency: str,
+    ) -> None:
+        q = self._q
+        sub = etree.SubElement
+        balance = sub(record, q("Bal"))
+        kind = sub(balance, q("Tp"))
+        sub(sub(kind, q("CdOrPrtry")), q("Cd")).text = code
+        if sub_type is not None:
+            sub(sub(kind, q("SubTp")), q("Prtry")).text = sub_type
+        sub(balance, q("Amt"), Ccy=currency).text = format_amount(abs(amount), currency)
+        sub(balance, q("CdtDbtInd")).text = "DBIT" if amount < 0 else "CRDT"
+        sub(sub(balance, q("Dt")), q("Dt")).text = on.isoformat()
+
+    def _entry(self, record: etree._Element, entry: StatementEntry, statement: Statement) -> None:
+        q = self._q
+        sub = etree.SubElement
+        if entry.amount_fen < 0:
+            raise RenderError(f"entry {entry.bank_transaction_id!r}: amounts are never negative")
+        node = sub(record, q("Ntry"))
+        entry_refs = [v for k, v in entry.references if k == "NtryRef"]
+        if entry_refs:
+            sub(node, q("NtryRef")).text = entry_refs[0]
+        sub(node, q("Amt"), Ccy=entry.currency).text = format_amount(
+            entry.amount_fen, entry.currency
+        )
+        sub(node, q("CdtDbtInd")).text = entry.credit_debit.value
+        if entry.reversal:
+            sub(node, q("RvslInd")).text = "true"
+        sub(sub(node, q("Sts")), q("Cd")).text = "BOOK"
+        sub(sub(node, q("BookgDt")), q("Dt")).text = entry.booking_date.isoformat()
+        if entry.value_date is not None:
+            sub(sub(node, q("ValDt")), q("Dt")).text = entry.value_date.isoformat()
+        if entry.bank_transaction_id:
+            sub(node, q("AcctSvcrRef")).text = entry.bank_transaction_id
+        codes = sub(node, q("BkTxCd"))
+        code = entry.bank_transaction_code
+        if _DOMAIN_CODE.match(code):
+            domain, family_code, subfamily = code.split("/")
+            domain_node = sub(codes, q("Domn"))
+            sub(domain_node, q("Cd")).text = domain
+            family = sub(domain_node, q("Fmly"))
+            sub(family, q("Cd")).text = family_code
+            sub(family, q("SubFmlyCd")).text = subfamily
+        elif code:
+            sub(sub(codes, q("Prtry")), q("Cd")).text = code
+        if classify(code) is not entry.channel:
+            sub(sub(node, q("TechInptChanl")), q("Prtry")).text = entry.channel.value
+        detail = sub(sub(node, q("NtryDtls")), q("TxDtls"))
+        self._references(detail, entry)
+        self._parties(detail, entry, statement)
+        if entry.remittance:
+            remittance = sub(detail, q("RmtInf"))
+            for line in text_lines(entry.remittance):
+                sub(remittance, q("Ustrd")).text = line
+        if entry.return_reason_code:
+            kind = "Cd" if len(entry.return_reason_code) <= 4 else "Prtry"
+            sub(sub(sub(detail, q("RtrInf")), q("Rsn")), q(kind)).text = entry.return_reason_code
+
+    def _references(self, detail: etree._Element, entry: StatementEntry) -> None:
+        q = self._q
+        sub = etree.SubElement
+        standard: dict[str, str] = {}
+        proprietary: list[tuple[str, str]] = []
+        for kind, value in entry.references:
+            if kind == "NtryRef":
+                continue
+            if kind in _REFERENCE_KINDS and kind not in standard and kind != "EndToEndId":
+                standard[kind] = value
+            else:
+                proprietary.append((kind, value))
+        if entry.end_to_end_id:
+            standard["EndToEndId"] = entry.end_to_end_id
+        if not standard and not proprietary:
+            return
+        refs = sub(detail, q("Refs"))
+        for kind in _REFERENCE_KINDS:
+            if kind in standard:
+                sub(refs, q(kind)).text = standard[kind]
+        for kind, value in proprietary:
+            other = sub(refs, q("Prtry"))
+            sub(other, q("Tp")).text = kind
+            sub(other, q("Ref")).text = value
+
+    def _parties(self, detail: etree._Element, entry: StatementEntry, statement: Statement) -> None:
+        q = self._q
+        sub = etree.SubElement
+        credit = entry.credit_debit is CreditDebit.CREDIT
+        own_account = entry.sub_account
+        counter = (entry.counterparty_name, entry.counterparty_account)
+        sides: dict[str, tuple[str | None, str | None]] = {}
+        if credit:
+            sides["Dbtr"] = counter
+            sides["Cdtr"] = (None, own_account)
+        else:
+            sides["Dbtr"] = (None, own_account)
+            sides["Cdtr"] = counter
+        if not any(name or account for name, account in sides.values()):
+            return
+        parties = sub(detail, q("RltdPties"))
+        for role in ("Dbtr", "Cdtr"):
+            name, account = sides[role]
+            if name:
+                sub(sub(sub(parties, q(role)), q("Pty")), q("Nm")).text = name
+            if account:
+                self._account_id(sub(parties, q(f"{role}Acct")), account)

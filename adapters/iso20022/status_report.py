@@ -1,0 +1,296 @@
+"""Payment status report: pain.002 (回盘), read from version .03 through .14, written as .10.
+
+Reading: every ``TxInfAndSts`` of every ``OrgnlPmtInfAndSts`` block (and any at message
+level) becomes one ``InstructionResult``. ``TxSts`` maps to ``ResultStatus``; the reason is
+``StsRsnInf/Rsn/Cd`` (or ``Prtry``) and the bank's words in ``AddtlInf`` are kept verbatim
+(several ``AddtlInf`` are joined one per line). A transaction without ``TxSts``
+inherits its block's ``PmtInfSts``, then the group status. The requested amount is
+``OrgnlTxRef/Amt/InstdAmt``; the amount that actually moved is ``OrgnlTxRef/IntrBkSttlmAmt``
+when the bank gives it (partial collections), otherwise the requested amount for settled or
+partial transactions and 0 for accepted-not-yet-settled and rejected ones.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from lxml import etree
+
+from adapters.errors import FileFormatError, RenderError
+from adapters.iso20022.initiation import (
+    CREDIT_TRANSFER_LAYOUT,
+    DIRECT_DEBIT_LAYOUT,
+    format_amount,
+    payment_blocks,
+    text_lines,
+)
+from adapters.iso20022.messages import STATUS_REPORT, expect_root
+from adapters.iso20022.xmlread import Reader, parse_document
+from adapters.records import (
+    Batch,
+    Direction,
+    InstructionResult,
+    PaymentInstruction,
+    ResultFile,
+    ResultStatus,
+)
+
+RENDER_VERSION = 10
+_REASON_LINE = 105  # AddtlInf is Max105Text
+
+STATUS_CODES: dict[str, ResultStatus] = {
+    "RCVD": ResultStatus.ACCEPTED,
+    "ACTC": ResultStatus.ACCEPTED,
+    "ACCP": ResultStatus.ACCEPTED,
+    "ACSP": ResultStatus.ACCEPTED,
+    "ACWC": ResultStatus.ACCEPTED,
+    "ACWP": ResultStatus.ACCEPTED,
+    "PDNG": ResultStatus.ACCEPTED,
+    "ACSC": ResultStatus.SETTLED,
+    "ACCC": ResultStatus.SETTLED,
+    "PART": ResultStatus.PARTIALLY_SETTLED,
+    "RJCT": ResultStatus.REJECTED,
+}
+RENDER_CODES: dict[ResultStatus, str] = {
+    ResultStatus.ACCEPTED: "ACCP",
+    ResultStatus.SETTLED: "ACSC",
+    ResultStatus.PARTIALLY_SETTLED: "PART",
+    ResultStatus.REJECTED: "RJCT",
+}
+
+
+def _status(code: str, location: str) -> ResultStatus:
+    status = STATUS_CODES.get(code)
+    if status is None:
+        raise FileFormatError(
+            "unknown transaction status code", location=location, field="TxSts", value=code
+        )
+    return status
+
+
+def _reason(r: Reader, parent: etree._Element) -> tuple[str | None, str]:
+    code: str | None = None
+    texts: list[str] = []
+    for info in r.findall(parent, "StsRsnInf"):
+        if code is None:
+            code = r.first_text(info, "Rsn/Cd", "Rsn/Prtry")
+        texts.extend(e.text or "" for e in r.findall(info, "AddtlInf"))
+    return code, "\n".join(texts)
+
+
+def parse_status_report(data: bytes) -> ResultFile:
+    root = parse_document(data)
+    _, _, ns = expect_root(root, STATUS_REPORT)
+    r = Reader(ns, root, "/Document")
+    body = r.find(root, STATUS_REPORT.root)
+    if body is None:
+        raise FileFormatError(
+            "missing CstmrPmtStsRpt", location="/Document", field=STATUS_REPORT.root
+        )
+    header = r.find(body, "GrpHdr")
+    if header is None:
+        raise FileFormatError("missing GrpHdr", location=r.where(body), field="GrpHdr")
+    message_id = r.require(header, "MsgId")
+    created_at: datetime | None = r.datetime_at(header, "CreDtTm")
+    group = r.find(body, "OrgnlGrpInfAndSts")
+    if group is None:
+        raise FileFormatError(
+            "missing OrgnlGrpInfAndSts", location=r.where(body), field="OrgnlGrpInfAndSts"
+        )
+    original_id = r.require(group, "OrgnlMsgId")
+    group_status = r.text(group, "GrpSts")
+    if group_status is not None:
+        _status(group_status, r.where_path(group, "GrpSts"))
+    group_reason, _ = _reason(r, group)
+    results: list[InstructionResult] = []
+    seen: dict[str, str] = {}
+    blocks = r.findall(body, "OrgnlPmtInfAndSts")
+    for block in blocks:
+        block_status = r.text(block, "PmtInfSts") or group_status
+        if block_status is not None:
+            _status(block_status, r.where_path(block, "PmtInfSts"))
+        for tx in r.findall(block, "TxInfAndSts"):
+            results.append(_transaction(r, tx, block_status, seen))
+    for tx in r.findall(body, "TxInfAndSts"):  # pain.002.001.02 style: at message level
+        results.append(_transaction(r, tx, group_status, seen))
+    if not results and group_status is None:
+        raise FileFormatError(
+            "status report holds neither a group status nor any transaction status",
+            location=r.where(body),
+            field="GrpSts",
+        )
+    return ResultFile(
+        message_id=message_id,
+        original_message_id=original_id,
+        created_at=created_at,
+        results=tuple(results),
+        group_status=group_status,
+        group_reason_code=group_reason,
+    )
+
+
+def _transaction(
+    r: Reader, tx: etree._Element, inherited: str | None, seen: dict[str, str]
+) -> InstructionResult:
+    where = r.where(tx)
+    end_to_end = r.text(tx, "OrgnlEndToEndId")
+    if end_to_end is None:
+        raise FileFormatError(
+            "transaction status without OrgnlEndToEndId",
+            location=f"{where}/OrgnlEndToEndId",
+            field="OrgnlEndToEndId",
+        )
+    if end_to_end in seen:
+        raise FileFormatError(
+            f"end-to-end id reported twice (first at {seen[end_to_end]})",
+            location=f"{where}/OrgnlEndToEndId",
+            field="OrgnlEndToEndId",
+            value=end_to_end,
+        )
+    seen[end_to_end] = where
+    code = r.text(tx, "TxSts") or inherited
+    if code is None:
+        raise FileFormatError(
+            "transaction has no status (TxSts) and its block none either",
+            location=f"{where}/TxSts",
+            field="TxSts",
+        )
+    status = _status(code, f"{where}/TxSts")
+    requested = r.amount(tx, "OrgnlTxRef/Amt/InstdAmt")
+    settled = r.amount(tx, "OrgnlTxRef/IntrBkSttlmAmt")
+    requested_fen = requested[0] if requested is not None else None
+    if settled is not None:
+        settled_fen = settled[0]
+    elif status in (ResultStatus.SETTLED, ResultStatus.PARTIALLY_SETTLED):
+        settled_fen = requested_fen or 0
+    else:
+        settled_fen = 0
+    if status is ResultStatus.REJECTED and settled_fen:
+        raise FileFormatError(
+            "a rejected transaction cannot have settled an amount",
+            location=f"{where}/OrgnlTxRef/IntrBkSttlmAmt",
+            field="IntrBkSttlmAmt",
+            value=settled_fen,
+        )
+    if requested_fen is not None and settled_fen > requested_fen:
+        raise FileFormatError(
+            "settled amount exceeds the requested amount",
+            location=f"{where}/OrgnlTxRef/IntrBkSttlmAmt",
+            field="IntrBkSttlmAmt",
+            value=settled_fen,
+        )
+    reason_code, reason_text = _reason(r, tx)
+    booked = r.date_choice(tx, "FctvIntrBkSttlmDt")
+    if booked is None:
+        booked = r.date_at(tx, "OrgnlTxRef/IntrBkSttlmDt")
+    return InstructionResult(
+        end_to_end_id=end_to_end,
+        status=status,
+        settled_amount_fen=settled_fen,
+        requested_amount_fen=requested_fen,
+        reason_code=reason_code,
+        reason_text=reason_text,
+        booking_date=booked,
+    )
+
+
+class StatusReportRenderer:
+    """Writes pain.002.001.10 for a batch (the sandbox bank's 回盘)."""
+
+    def __init__(self) -> None:
+        self.ns = STATUS_REPORT.namespace(RENDER_VERSION)
+
+    def _q(self, name: str) -> str:
+        return f"{{{self.ns}}}{name}"
+
+    def render(self, result: ResultFile, batch: Batch) -> bytes:
+        try:
+            return self._render(result, batch)
+        except ValueError as exc:  # text XML cannot carry
+            raise RenderError(f"result for batch {batch.message_id!r}: {exc}") from None
+
+    def _render(self, result: ResultFile, batch: Batch) -> bytes:
+        q = self._q
+        sub = etree.SubElement
+        layout = (
+            CREDIT_TRANSFER_LAYOUT
+            if batch.direction is Direction.DISBURSEMENT
+            else DIRECT_DEBIT_LAYOUT
+        )
+        by_id: dict[str, InstructionResult] = {}
+        for item in result.results:
+            if item.end_to_end_id in by_id:
+                raise RenderError(f"result for {item.end_to_end_id!r} given twice")
+            by_id[item.end_to_end_id] = item
+        known = {i.end_to_end_id for i in batch.instructions}
+        unknown = sorted(set(by_id) - known)
+        if unknown:
+            raise RenderError(f"results for instructions not in the batch: {unknown[:5]}")
+        if result.group_status is not None and result.group_status not in STATUS_CODES:
+            raise RenderError(f"unknown group status {result.group_status!r}")
+        root = etree.Element(q("Document"), nsmap={None: self.ns})  # type: ignore[dict-item]
+        body = sub(root, q(STATUS_REPORT.root))
+        header = sub(body, q("GrpHdr"))
+        sub(header, q("MsgId")).text = result.message_id
+        created = result.created_at or batch.created_at
+        sub(header, q("CreDtTm")).text = created.isoformat()
+        group = sub(body, q("OrgnlGrpInfAndSts"))
+        sub(group, q("OrgnlMsgId")).text = result.original_message_id or batch.message_id
+        sub(group, q("OrgnlMsgNmId")).text = layout.render_name
+        sub(group, q("OrgnlCreDtTm")).text = batch.created_at.isoformat()
+        sub(group, q("OrgnlNbOfTxs")).text = str(len(batch.instructions))
+        if result.group_status:
+            sub(group, q("GrpSts")).text = result.group_status
+        if result.group_reason_code:
+            self._reason(group, result.group_reason_code, "")
+        for block_id, items in payment_blocks(layout, batch):
+            answered = [(i, by_id[i.end_to_end_id]) for i in items if i.end_to_end_id in by_id]
+            if not answered:
+                continue
+            block = sub(body, q("OrgnlPmtInfAndSts"))
+            sub(block, q("OrgnlPmtInfId")).text = block_id
+            sub(block, q("OrgnlNbOfTxs")).text = str(len(items))
+            for instruction, answer in answered:
+                self._transaction(block, instruction, answer)
+        return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+    def _reason(self, parent: etree._Element, code: str | None, text: str) -> None:
+        q = self._q
+        sub = etree.SubElement
+        info = sub(parent, q("StsRsnInf"))
+        if code:
+            kind = "Cd" if len(code) <= 4 else "Prtry"
+            sub(sub(info, q("Rsn")), q(kind)).text = code
+        for line in text_lines(text) if text else []:
+            if len(line) > _REASON_LINE:
+                raise RenderError(
+                    f"reason text line longer than {_REASON_LINE} characters (AddtlInf): {line!r}"
+                )
+            sub(info, q("AddtlInf")).text = line
+
+    def _transaction(
+        self, block: etree._Element, instruction: PaymentInstruction, answer: InstructionResult
+    ) -> None:
+        q = self._q
+        sub = etree.SubElement
+        if answer.settled_amount_fen < 0 or (
+            answer.settled_amount_fen > (answer.requested_amount_fen or instruction.amount_fen)
+        ):
+            raise RenderError(
+                f"result for {answer.end_to_end_id!r}: settled amount "
+                f"{answer.settled_amount_fen} is outside 0..requested"
+            )
+        tx = sub(block, q("TxInfAndSts"))
+        sub(tx, q("OrgnlEndToEndId")).text = answer.end_to_end_id
+        sub(tx, q("TxSts")).text = RENDER_CODES[answer.status]
+        if answer.reason_code or answer.reason_text:
+            self._reason(tx, answer.reason_code, answer.reason_text)
+        if answer.booking_date is not None:
+            sub(sub(tx, q("FctvIntrBkSttlmDt")), q("Dt")).text = answer.booking_date.isoformat()
+        reference = sub(tx, q("OrgnlTxRef"))
+        currency = instruction.currency
+        settled = sub(reference, q("IntrBkSttlmAmt"), Ccy=currency)
+        settled.text = format_amount(answer.settled_amount_fen, currency)
+        requested = answer.requested_amount_fen or instruction.amount_fen
+        amount = sub(sub(reference, q("Amt")), q("InstdAmt"), Ccy=currency)
+        amount.text = format_amount(requested, currency)
