@@ -142,6 +142,21 @@ _PAIR_TYPES: dict[str, pl.DataType] = {
     "_first": pl.Boolean(),  # the first row of its bank line (a line may pair with many entries)
 }
 
+# What makes two bank lines identical (everything but their ids and occurrence).
+_CONTENT = [
+    "l_date",
+    "l_credit",
+    "l_amount",
+    "l_e2e",
+    "remittance",
+    "cp",
+    "l_sub",
+    "l_channel",
+    "btc",
+    "reversal",
+    "return_reason_code",
+]
+
 _IN_LEDGER = (BookStatus.POSTED.value, BookStatus.SETTLED.value)
 _COLLECTED = (BookKind.REPAYMENT.value, BookKind.USAGE_FEE.value)
 _FEE_KEY = {BookKind.BANK_FEE.value: "fee", BookKind.INTEREST.value: "interest"}
@@ -346,9 +361,14 @@ class _Run:
         expected_fen: int | None = None,
         actual_fen: int | None = None,
         detail: str = "",
+        cover_lines: Iterable[str] | None = None,
     ) -> None:
+        """Record an exception; the items it covers get no other (unmatched) exception.
+
+        ``cover_lines`` limits which lines are covered (the rest are evidence only).
+        """
         ls, es = tuple(sorted(set(line_ids))), tuple(sorted(set(entry_ids)))
-        self.covered_lines.update(ls)
+        self.covered_lines.update(ls if cover_lines is None else cover_lines)
         self.covered_entries.update(es)
         self.exceptions.append(
             ReconException(kind, ls, es, sub_account, subject, expected_fen, actual_fen, detail)
@@ -392,6 +412,11 @@ class _Run:
         if cand.is_empty():
             return set(), set()
         cand = cand.unique(["line_id", "entry_id"])
+        # Identical lines are interchangeable: only the first of them is a candidate, so choosing
+        # it is not a guess; a later identical one left over is then reported as a duplicate.
+        cand = cand.sort("occurrence", "line_id").unique(
+            ["entry_id", *_CONTENT], keep="first", maintain_order=True
+        )
         cand = cand.with_columns(
             pl.len().over("line_id").alias("_nl"), pl.len().over("entry_id").alias("_ne")
         )
@@ -444,6 +469,7 @@ class _Run:
         active = entries.filter(~pl.col("status").eq(BookStatus.SETTLED.value))
         settled = entries.filter(pl.col("status").eq(BookStatus.SETTLED.value))
 
+        all_lines = lines
         lines = self._duplicate_transaction_ids(lines)
         is_return = pl.col("reversal") | pl.col("return_reason_code").is_not_null()
         returns = lines.filter(is_return)
@@ -461,18 +487,18 @@ class _Run:
         pairs = pl.concat(
             [pl.DataFrame(schema=_PAIR_TYPES), *self.pairs], how="diagonal_relaxed"
         ).select(list(_PAIR_TYPES))
-        self._checks(lines, entries, pairs)
+        self._checks(all_lines, entries, pairs)
         proposals = self._proposals(pairs, ordinary)
         leftover_lines = pl.concat([ordinary, returns], how="vertical_relaxed")
-        self._content_duplicates(leftover_lines, lines, pairs)
+        self._content_duplicates(leftover_lines, lines)
         pending = self._unmatched(leftover_lines, active, proposals)
-        self._balances_and_continuity(lines, entries)
+        self._balances_and_continuity(all_lines, entries)
 
         exceptions = tuple(sorted(self.exceptions, key=ReconException.sort_key))
         match_pairs = pairs.select(list(_PAIR_SCHEMA))
         matched_lines = pairs.filter(pl.col("_first") & pl.col("line_id").is_not_null())
         statement = build_statement(
-            self.request, lines, entries, matched_lines, exceptions, pending, proposals
+            self.request, all_lines, entries, matched_lines, exceptions, pending, proposals
         )
         return ReconciliationResult(
             self.request, match_pairs, exceptions, pending, proposals, statement
@@ -500,6 +526,7 @@ class _Run:
                     subject=f"txn:{txn}",
                     actual_fen=int(group["l_amount"][0]),
                     detail=f"银行流水号重复 / bank transaction id {txn} seen before",
+                    cover_lines=[line_id],
                 )
                 drop.add(line_id)
         return self._drop(lines, "line_id", drop)
@@ -1081,23 +1108,9 @@ class _Run:
             )
         return tuple(sorted(proposals, key=ProposedPosting.sort_key))
 
-    def _content_duplicates(
-        self, leftover: pl.DataFrame, lines: pl.DataFrame, pairs: pl.DataFrame
-    ) -> None:
+    def _content_duplicates(self, leftover: pl.DataFrame, lines: pl.DataFrame) -> None:
         """A leftover line identical to another line of the run beyond the expected occurrence."""
-        content = [
-            "l_date",
-            "l_credit",
-            "l_amount",
-            "l_e2e",
-            "remittance",
-            "cp",
-            "l_sub",
-            "l_channel",
-            "btc",
-            "reversal",
-            "return_reason_code",
-        ]
+        content = _CONTENT
         left = leftover.filter(~pl.col("line_id").is_in(list(self.covered_lines)))
         if left.is_empty():
             return
@@ -1132,6 +1145,7 @@ class _Run:
                     subject=f"copy:{lid}",
                     actual_fen=int(left.filter(pl.col("line_id") == lid)["l_amount"][0]),
                     detail="相同流水超出预期次数 / identical line beyond the expected count",
+                    cover_lines=[lid],
                 )
 
     def _unmatched(

@@ -79,6 +79,10 @@ class Scenario:
         for e in self.entries:
             if e.status is BookStatus.POSTED:
                 ledger[e.sub_account] = ledger.get(e.sub_account, 0) + e.signed_amount_fen
+        for x in self.lines:
+            if x.booking_date < self.business_date and x.sub_account:
+                # an open line from an earlier day is in the bank's opening, not in the ledger
+                ledger[x.sub_account] = ledger.get(x.sub_account, 0) - x.signed_amount_fen
         for sub, delta in self.ledger_delta.items():
             ledger[sub] = ledger.get(sub, 0) + delta
         stmt = StatementBalances(
