@@ -10,6 +10,7 @@ and re-opened after a transient failure; retrying is left to ``RetryingTransport
 from __future__ import annotations
 
 import base64
+import contextlib
 import errno
 import fnmatch
 import hashlib
@@ -42,7 +43,7 @@ from adapters.transport.errors import (
 # Large windows keep many pipelined 32 KiB requests in flight on a fast link.
 _WINDOW_SIZE = 64 * 1024 * 1024
 _MAX_PACKET_SIZE = 256 * 1024
-_WRITE_BUFFER = 1024 * 1024
+_WRITE_CHUNK = 1024 * 1024
 _PREFETCH_REQUESTS = 256
 _READ_PIECE = 32768  # paramiko's SFTP request size
 _RSA_ALGORITHMS = ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")
@@ -222,8 +223,11 @@ class SftpTransport(StagedTransport):
         sftp, ssh = self._sftp, self._ssh
         self._sftp = None
         self._ssh = None
-        if sftp is not None:
-            sftp.close()
+        if sftp is not None and ssh is not None and ssh.is_active():
+            # Closing the channel politely may fail on a half-dead connection; the
+            # transport below is torn down regardless, which releases everything.
+            with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+                sftp.close()
         if ssh is not None:
             ssh.close()
 
@@ -311,14 +315,22 @@ class SftpTransport(StagedTransport):
             sftp.normalize(".")
 
     def _write(self, path: str, data: bytes) -> None:
-        with (
-            self._guard("upload", path) as sftp,
-            sftp.open(path, "wb", bufsize=_WRITE_BUFFER) as remote,
-        ):
-            remote.set_pipelined(True)
-            view = memoryview(data)
-            for offset in range(0, len(data), _WRITE_BUFFER):
-                remote.write(view[offset : offset + _WRITE_BUFFER])
+        with self._guard("upload", path) as sftp:
+            # Unbuffered, pipelined: each write is sent at once without waiting for its
+            # status; close() collects them all and reports the first failure.
+            remote = sftp.open(path, "wb", bufsize=0)
+            try:
+                remote.set_pipelined(True)
+                for offset in range(0, len(data), _WRITE_CHUNK):
+                    remote.write(data[offset : offset + _WRITE_CHUNK])
+                remote.close()
+            except BaseException:
+                # The first error is what the caller needs; closing the handle of a file on
+                # a lost connection can only fail again, so that second failure is dropped.
+                remote.set_pipelined(False)
+                with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+                    remote.close()
+                raise
 
     def _publish(self, source: str, target: str) -> None:
         with self._guard("rename", source) as sftp:

@@ -23,6 +23,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from adapters.transport.sftp import SftpSettings
+
 _START_TIMEOUT = 15.0
 
 
@@ -189,6 +191,22 @@ class OpenSshServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def sftp_settings(
+    server: OpenSshServer, *, port: int | None = None, known_hosts: Path | None = None
+) -> SftpSettings:
+    """Settings for our transport to reach ``server`` (or a relay on ``port``)."""
+    return SftpSettings(
+        host="127.0.0.1",
+        port=port or server.port,
+        username=server.username,
+        private_key_path=server.client_key,
+        known_hosts_path=known_hosts or server.known_hosts,
+        connect_timeout=10,
+        operation_timeout=30,
+        keepalive_interval=5,
+    )
 
 
 class DroppingRelay:
