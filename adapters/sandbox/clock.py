@@ -56,6 +56,10 @@ class AcceleratedClock(Clock):
         self._speed = speed
         self._origin = time.monotonic()
 
+    @property
+    def speed(self) -> int:
+        return self._speed
+
     def now(self) -> datetime:
         elapsed = time.monotonic() - self._origin
         return self._start + timedelta(seconds=elapsed * self._speed)

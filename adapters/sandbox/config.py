@@ -30,6 +30,7 @@ class InstitutionConfig:
     special_account_name: str
     adapter: str
     adapter_options: Mapping[str, object]
+    adapter_config_dir: Path  # where the adapter's relative paths (a layout) resolve
     client_keys: tuple[Path, ...]
     marker_suffixes: tuple[str, ...] = (".done", ".ok")
     result_name: str = "RESULT_{message_id}.txt"
@@ -127,9 +128,12 @@ def _institution(item: object, index: int, config_dir: Path) -> InstitutionConfi
             value=name,
         )
     options: Mapping[str, object] = {}
+    adapter_dir = config_dir
     bank_config = item.get("bank_config")
     if bank_config is not None:
-        options = _bank_adapter_options(_path(config_dir, str(bank_config)), f"{key}.bank_config")
+        bank_path = _path(config_dir, str(bank_config))
+        options = _bank_adapter_options(bank_path, f"{key}.bank_config")
+        adapter_dir = bank_path.parent
     inline = item.get("adapter_options")
     if inline is not None:
         if not isinstance(inline, Mapping):
@@ -168,6 +172,7 @@ def _institution(item: object, index: int, config_dir: Path) -> InstitutionConfi
         ),
         adapter=adapter,
         adapter_options=options,
+        adapter_config_dir=adapter_dir,
         client_keys=tuple(_path(config_dir, k) for k in keys),
         marker_suffixes=tuple(markers),
         result_name=_str(item, "result_name", "RESULT_{message_id}.txt", key=f"{key}.result_name"),

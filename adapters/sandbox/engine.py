@@ -34,6 +34,7 @@ from adapters.records import (
     StatementEntry,
     SubAccountBalance,
 )
+from adapters.registry import load_adapter
 from adapters.sandbox.clock import BANK_TZ
 from adapters.sandbox.config import InstitutionConfig, SandboxConfig, ShortfallPolicy
 from adapters.sandbox.errors import AccountError, BusinessDateError, SandboxError
@@ -76,11 +77,9 @@ PROCESSED_DIR = "out/processed"
 _IGNORED_SUFFIXES = (".part", ".sha256", ".tmp")
 
 
-def load_adapter_for(inst: InstitutionConfig, config_dir: Path) -> Adapter:
+def load_adapter_for(inst: InstitutionConfig) -> Adapter:
     """Build the adapter an institution's files are written in, through the plug-in registry."""
-    from adapters.registry import load_adapter
-
-    return load_adapter(inst.adapter, inst.adapter_options, config_dir=config_dir)
+    return load_adapter(inst.adapter, inst.adapter_options, config_dir=inst.adapter_config_dir)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +115,7 @@ class BankEngine:
 
     @classmethod
     def from_config(cls, config: SandboxConfig) -> BankEngine:
-        adapters = {i.name: load_adapter_for(i, config.config_dir) for i in config.institutions}
+        adapters = {i.name: load_adapter_for(i) for i in config.institutions}
         return cls(config, adapters)
 
     # --- folders ------------------------------------------------------------------------
