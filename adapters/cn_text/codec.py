@@ -76,6 +76,7 @@ class Codec:
         try:
             text = data.decode(layout.encoding)
         except UnicodeDecodeError as exc:
+            self._refuse_utf8(data)
             raise FileFormatError(
                 f"bytes invalid in {layout.encoding}",
                 location=f"line {line_of(data, exc.start)}",
@@ -90,19 +91,24 @@ class Codec:
                 field="encoding",
                 value=bad.group(),
             )
-        if self._gb and not data.isascii():
-            try:
-                as_utf8 = data.decode("utf-8")
-            except UnicodeDecodeError:
-                pass
-            else:
-                if _CJK.search(as_utf8):
-                    raise FileFormatError(
-                        f"file is UTF-8 text; this layout expects {layout.encoding}",
-                        location="line 1",
-                        field="encoding",
-                    )
+        if not data.isascii():
+            self._refuse_utf8(data)
         return text
+
+    def _refuse_utf8(self, data: bytes) -> None:
+        """Chinese text that is valid UTF-8 was not written in GB18030: refuse it as such."""
+        if not self._gb:
+            return
+        try:
+            as_utf8 = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return
+        if _CJK.search(as_utf8):
+            raise FileFormatError(
+                f"file is UTF-8 text; this layout expects {self.layout.encoding}",
+                location="line 1",
+                field="encoding",
+            )
 
     def identify(self, specs: Sequence[FileSpec], first_line: str | bytes) -> FileSpec | None:
         """The file kind whose header this first line is, if any."""
