@@ -319,12 +319,16 @@ class BankEngine:
         return taken
 
     def _pick_up_institution(self, inst: InstitutionConfig, on: date) -> list[ReceivedFile]:
+        self._sweep_markers(inst)
         folder = self.sftp_root / inst.name / IN_DIR
         taken: list[ReceivedFile] = []
         for path in sorted(folder.iterdir()):
-            if not path.is_file() or not self._is_complete(inst, path):
+            if path.is_symlink() or not path.is_file() or not self._is_complete(inst, path):
                 continue
-            data = path.read_bytes()
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                continue  # taken back by the institution while we looked
             digest = hashlib.sha256(data).hexdigest()
             earlier = [f for f in self._state.files if f.institution == inst.name]
             if any(f.name == path.name and f.sha256 == digest for f in earlier):
@@ -336,6 +340,15 @@ class BankEngine:
             self._state.files.append(record)
             taken.append(record)
         return taken
+
+    def _sweep_markers(self, inst: InstitutionConfig) -> None:
+        """Remove our ``out/`` markers whose file the institution has fetched and moved."""
+        if not inst.out_marker:
+            return
+        folder = self.sftp_root / inst.name / OUT_DIR
+        for marker in folder.glob("*" + inst.out_marker):
+            if not marker.with_name(marker.name[: -len(inst.out_marker)]).exists():
+                marker.unlink(missing_ok=True)
 
     def _is_complete(self, inst: InstitutionConfig, path: Path) -> bool:
         name = path.name
@@ -1022,6 +1035,8 @@ class BankEngine:
         if unique:
             stem, suffix = Path(name).stem, Path(name).suffix
             n = 1
+            if (folder / name).is_file() and (folder / name).read_bytes() == data:
+                return name  # written already, before a restart
             while (folder / name).exists() or (
                 self.sftp_root / inst.name / PROCESSED_DIR / name
             ).exists():
