@@ -45,6 +45,7 @@ SPECIAL_ACCOUNT_SCHEME = "SPECIAL_ACCOUNT"
 NOT_PROVIDED = "NOTPROVIDED"
 _BIC = re.compile(r"^[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$")
 _PURPOSE_CODE = re.compile(r"^[A-Z]{4}$")
+_COUNT = re.compile(r"^[0-9]{1,15}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,7 +380,7 @@ class InitiationParser:
                 raise FileFormatError(
                     "required element is missing", location=f"{where}/NbOfTxs", field="NbOfTxs"
                 )
-        elif not declared_count.isdigit() or int(declared_count) != count:
+        elif not _COUNT.match(declared_count) or int(declared_count) != count:
             raise ControlTotalError(
                 f"declared number of transactions differs from the {count} present",
                 location=f"{where}/NbOfTxs",

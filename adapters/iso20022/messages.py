@@ -12,7 +12,7 @@ from adapters.iso20022.xmlread import local_name, namespace_of
 from adapters.records import FileKind
 
 NS_PREFIX = "urn:iso:std:iso:20022:tech:xsd:"
-_NAMESPACE = re.compile(r"^urn:iso:std:iso:20022:tech:xsd:([a-z]{4})\.(\d{3})\.001\.(\d{2})$")
+_NAMESPACE = re.compile(r"^urn:iso:std:iso:20022:tech:xsd:([a-z]{4})\.([0-9]{3})\.001\.([0-9]{2})")
 _HEAD_NAMESPACE = re.compile(
     rb"xmlns(?::[A-Za-z_][\w.-]*)?\s*=\s*[\"'](urn:iso:std:iso:20022:tech:xsd:[^\"']+)[\"']"
 )
@@ -53,7 +53,7 @@ MESSAGE_TYPES = (CREDIT_TRANSFER, DIRECT_DEBIT, STATUS_REPORT, STATEMENT, NOTIFI
 
 def identify(namespace: str) -> tuple[MessageType, int] | None:
     """The message type and version of a namespace, or None when it is not one we know."""
-    match = _NAMESPACE.match(namespace)
+    match = _NAMESPACE.fullmatch(namespace)
     if match is None:
         return None
     area, number, version = match.group(1), match.group(2), int(match.group(3))
