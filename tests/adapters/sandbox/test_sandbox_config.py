@@ -1,0 +1,100 @@
+"""``config/sandbox.toml``: the shipped file loads, broken ones are refused naming the key."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sandbox_support import (
+    CARD_ZHANG,
+    DAY1,
+    SPECIAL,
+    SUB_A,
+    JsonRecordsAdapter,
+    batch,
+    raw_config,
+    seeded_engine,
+    submit,
+)
+
+from adapters.records import Direction
+from adapters.sandbox import BankEngine
+from adapters.sandbox.config import load_config, parse_config
+from adapters.sandbox.errors import SandboxConfigError, SandboxError
+from adapters.sandbox.faults import FaultKind
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_the_shipped_config_loads_and_points_at_the_bank_config() -> None:
+    config = load_config(REPO / "config" / "sandbox.toml")
+    assert config.host == "127.0.0.1"
+    assert config.port == 2222
+    (inst,) = [i for i in config.institutions if i.name == "rcb_county"]
+    assert inst.adapter == "cn_text"
+    assert inst.adapter_config_dir == REPO / "config" / "banks"
+    assert config.faults.chance(FaultKind.CLOSED_CARD) > 0
+    assert config.faults.refusals
+
+
+def _broken(tmp_path: Path, change: Any) -> dict[str, Any]:
+    raw = raw_config(tmp_path)
+    change(raw)
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        (lambda r: r["server"].update(port=70000), "server.port"),
+        (lambda r: r.update(institutions=[]), "institutions"),
+        (lambda r: r["institutions"][0].pop("special_account"), "special_account"),
+        (lambda r: r["institutions"][0].update(name="../etc"), "institutions[0].name"),
+        (lambda r: r["institutions"][0].update(collection_shortfall="maybe"), "shortfall"),
+        (lambda r: r["faults"]["per_mille"].update(closed_card=1500), "closed_card"),
+        (lambda r: r["faults"]["per_mille"].update(closed_card=0.5), "closed_card"),
+        (lambda r: r["faults"]["per_mille"].update(meteor=1), "meteor"),
+        (lambda r: r["faults"]["scheduled"].append({"kind": "cash_deposit"}), "date"),
+        (lambda r: r["faults"]["scheduled"].append({"kind": "flood"}), "kind"),
+        (
+            lambda r: r["faults"]["scheduled"].append(
+                {"kind": "cash_withdrawal", "amount_fen": 1.5}
+            ),
+            "amount_fen",
+        ),
+        (lambda r: r["faults"]["sftp_refusals"].append({"count": 0}), "count"),
+        (lambda r: r["faults"]["sftp_refusals"].append({"from": "9:00"}), "sftp_refusals[0]"),
+    ],
+)
+def test_a_broken_config_is_refused_naming_the_key(tmp_path: Path, change: Any, key: str) -> None:
+    with pytest.raises(SandboxConfigError) as caught:
+        parse_config(_broken(tmp_path, change), config_dir=tmp_path)
+    assert key in str(caught.value)
+
+
+def test_a_missing_or_unreadable_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SandboxConfigError, match="not found"):
+        load_config(tmp_path / "nope.toml")
+    (tmp_path / "bad.toml").write_text("[server\n", encoding="utf-8")
+    with pytest.raises(SandboxConfigError, match="not valid TOML"):
+        load_config(tmp_path / "bad.toml")
+
+
+def test_a_file_for_another_special_account_is_refused_whole(tmp_path: Path) -> None:
+    engine = seeded_engine(tmp_path)
+    wrong = batch(Direction.DISBURSEMENT, [("E1", 100, SUB_A, CARD_ZHANG, "张三")])
+    data = JsonRecordsAdapter().render_batch(dataclasses.replace(wrong, special_account="1"))
+    submit(engine, "DF_x.json", data)
+    report = engine.run_cutoff(DAY1)
+    assert report.refused_files == ("DF_x.json",)
+    assert engine.balance_fen(SUB_A) == 5_000_000
+    notice = engine.institution_root("linyi") / "out" / "DF_x.json.refused.txt"
+    assert SPECIAL in notice.read_text(encoding="utf-8")
+
+
+def test_engine_needs_an_adapter_for_every_institution(tmp_path: Path) -> None:
+    config = parse_config(raw_config(tmp_path), config_dir=tmp_path)
+    with pytest.raises(SandboxError, match="no adapter given"):
+        BankEngine(config, {})
