@@ -111,7 +111,7 @@ class AdapterSection(BaseModel):
 
 class SftpSection(_Table):
     host: Annotated[str, Field(min_length=1)]
-    port: Annotated[int, Field(ge=1, le=65535)] = 22
+    port: Annotated[int, Field(strict=True, ge=1, le=65535)] = 22
     username: Annotated[str, Field(min_length=1)]
     private_key_path: ConfigPath
     private_key_passphrase_env: EnvName | None = None
@@ -121,11 +121,11 @@ class SftpSection(_Table):
     processed_folder: str | None = "out/processed"
     after_fetch: InboundAction = InboundAction.MOVE
     marker_suffix: Suffix | None = ".done"
-    checksum: bool = False
+    checksum: Annotated[bool, Field(strict=True)] = False
     checksum_suffix: Suffix = ".sha256"
-    connect_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 15.0
-    operation_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 120.0
-    keepalive_seconds: Annotated[int, Field(ge=0, le=3600)] = 30
+    connect_timeout_seconds: Annotated[float, Field(strict=True, gt=0, le=600)] = 15.0
+    operation_timeout_seconds: Annotated[float, Field(strict=True, gt=0, le=3600)] = 120.0
+    keepalive_seconds: Annotated[int, Field(strict=True, ge=0, le=3600)] = 30
 
     @model_validator(mode="after")
     def _processed_folder_for_move(self) -> SftpSection:
@@ -194,7 +194,7 @@ class FilesSection(_Table):
     collection_name: FileTemplate
     result_patterns: GlobList
     statement_patterns: GlobList
-    max_sequence: Annotated[int, Field(ge=1)] = 999
+    max_sequence: Annotated[int, Field(strict=True, ge=1)] = 999
 
     def batch_file_name(
         self, direction: Direction, business_date: date, sequence: int, bank_code: str
@@ -220,9 +220,9 @@ class SecuritySection(_Table):
     sign_key_passphrase_env: EnvName | None = None
     verify: SignAlgorithm = SignAlgorithm.NONE
     verify_key_path: ConfigPath | None = None
-    encrypt: bool = False
+    encrypt: Annotated[bool, Field(strict=True)] = False
     encrypt_key_path: ConfigPath | None = None
-    decrypt: bool = False
+    decrypt: Annotated[bool, Field(strict=True)] = False
     decrypt_key_path: ConfigPath | None = None
     decrypt_key_passphrase_env: EnvName | None = None
 
