@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from gateway.api.models import IdempotencyRecord
 from gateway.audit.models import AuditChainHead, AuditEvent
-from gateway.auth.models import Role, User
+from gateway.auth.models import ApiToken, LoginAttempt, Role, User, WebSession
 from gateway.capital.models import CapitalContribution, CapitalSource
 from gateway.db import Base
 from gateway.ledger.models import JournalLeg, JournalTransaction, LedgerAccount
@@ -20,6 +21,7 @@ from gateway.org.models import (
 )
 
 __all__ = [
+    "ApiToken",
     "Association",
     "AssociationStatus",
     "AuditChainHead",
@@ -30,16 +32,19 @@ __all__ = [
     "CapitalSource",
     "County",
     "CreditGradeLimit",
+    "IdempotencyRecord",
     "JournalLeg",
     "JournalTransaction",
     "LedgerAccount",
     "Loan",
     "LoanGuarantor",
     "LoanStatus",
+    "LoginAttempt",
     "Member",
     "MemberStatus",
     "Role",
     "SpecialAccount",
     "Town",
     "User",
+    "WebSession",
 ]

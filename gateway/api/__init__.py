@@ -1,0 +1,1 @@
+"""The HTTP API: app factory, transactions, errors, pagination, idempotency, health, metrics."""
