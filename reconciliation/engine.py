@@ -19,12 +19,13 @@ runs the same code.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
 
+import numpy as np
 import polars as pl
 
 from reconciliation.config import MatchConfig
@@ -42,7 +43,7 @@ from reconciliation.frames import (
     lines_frame,
 )
 from reconciliation.model import BankLine, BookEntry, BookKind, BookStatus, ReconciliationRequest
-from reconciliation.statement import DailyStatement, build_statement
+from reconciliation.statement import DailyStatement, SubTotals, build_statement
 
 K = ExceptionKind
 
@@ -111,34 +112,11 @@ _PAIR_SCHEMA: dict[str, pl.DataType] = {
     "entry_id": pl.String(),
 }
 
-# Columns a pair keeps for the checks after matching.
-_PAIR_CHECK_COLUMNS = [
-    "line_id",
-    "entry_id",
-    "l_sub",
-    "l_amount",
-    "l_credit",
-    "l_channel",
-    "cp",
-    "e_sub",
-    "kind",
-    "status",
-    "card",
-    "e_channel",
-]
-
+# How the engine keeps pairs: with the row index of the line and the entry in the run's frames.
 _PAIR_TYPES: dict[str, pl.DataType] = {
     **_PAIR_SCHEMA,
-    "l_sub": pl.String(),
-    "l_amount": pl.Int64(),
-    "l_credit": pl.Boolean(),
-    "l_channel": pl.String(),
-    "cp": pl.String(),
-    "e_sub": pl.String(),
-    "kind": pl.String(),
-    "status": pl.String(),
-    "card": pl.String(),
-    "e_channel": pl.String(),
+    "_li": pl.Int64(),
+    "_ei": pl.Int64(),
     "_first": pl.Boolean(),  # the first row of its bank line (a line may pair with many entries)
 }
 
@@ -210,7 +188,11 @@ def _union_components(pairs: Iterable[tuple[str, str]]) -> list[tuple[list[str],
 
 
 class _Run:
-    """One reconciliation run; state is the residual lines and entries after each pass."""
+    """One reconciliation run.
+
+    ``L`` and ``E`` are all lines and entries with a row index (``_li``, ``_ei``); the passes
+    hand on residual frames, and ``l_used``/``e_used`` mark rows a pass or an exception consumed.
+    """
 
     def __init__(
         self,
@@ -224,11 +206,13 @@ class _Run:
         self.lines = check_schema(lines, LINE_SCHEMA, "bank line")
         self.entries = check_schema(entries, ENTRY_SCHEMA, "book entry")
         self.exceptions: list[ReconException] = []
-        self.pairs: list[pl.DataFrame] = []  # _PAIR_SCHEMA + _PAIR_CHECK_COLUMNS
+        self.pairs: list[pl.DataFrame] = []  # _PAIR_TYPES
         self.covered_lines: set[str] = set()  # lines an exception already speaks for
         self.covered_entries: set[str] = set()
         self.run_ordinal = 0
         self._ordinals: pl.DataFrame | None = None
+        self.l_matched = np.zeros(len(self.lines), dtype=bool)
+        self.e_matched = np.zeros(len(self.entries), dtype=bool)
 
     # ---------------------------------------------------------------- preparation
 
@@ -236,24 +220,27 @@ class _Run:
         lines, entries = self.lines, self.entries
         problems: list[str] = []
         for frame, id_col, what in ((lines, "line_id", "line"), (entries, "entry_id", "entry")):
-            if frame[id_col].null_count():
+            ids = frame[id_col]
+            if ids.null_count():
                 problems.append(f"a {what} has no id")
-            dup = frame.filter(pl.col(id_col).is_duplicated())[id_col].unique().sort()
-            if len(dup):
+            elif ids.n_unique() != len(ids):
+                dup = frame.filter(pl.col(id_col).is_duplicated())[id_col].unique().sort()
                 problems.append(f"{what} ids not unique: {', '.join(dup.head(5).to_list())}")
-            bad = frame.filter(pl.col("amount_fen").is_null() | (pl.col("amount_fen") <= 0))
-            if len(bad):
+            amounts = frame["amount_fen"]
+            if amounts.null_count() or (len(amounts) and amounts.min() <= 0):  # type: ignore[operator]
+                bad = frame.filter(pl.col("amount_fen").is_null() | (pl.col("amount_fen") <= 0))
                 problems.append(
                     f"{what} {bad[id_col][0]}: amount_fen must be a positive number of fen"
                 )
-        for col, what in (("booking_date", "line"), ("credit", "line")):
+        for col in ("booking_date", "credit"):
             if lines[col].null_count():
-                problems.append(f"a {what} has no {col}")
+                problems.append(f"a line has no {col}")
         for col in ("business_date", "credit", "sub_account", "kind", "status"):
             if entries[col].null_count():
                 problems.append(f"an entry has no {col}")
-        other = lines.filter(pl.col("special_account") != self.request.special_account)
-        if len(other):
+        accounts = lines["special_account"].unique()
+        if len(accounts) and accounts.to_list() != [self.request.special_account]:
+            other = lines.filter(pl.col("special_account") != self.request.special_account)
             problems.append(
                 f"line {other['line_id'][0]} belongs to special account "
                 f"{other['special_account'][0]}, not {self.request.special_account}"
@@ -285,6 +272,7 @@ class _Run:
                     self.entries["business_date"].min(),
                     self.entries["business_date"].max(),
                     self.entries["first_expected"].min(),
+                    self.entries["first_expected"].max(),
                     req.business_date,
                 )
                 if isinstance(d, date)
@@ -309,14 +297,6 @@ class _Run:
                 "bank_transaction_code": "btc",
             }
         ).drop("special_account", "value_date", "counterparty_name")
-        lines = self._with_ordinal(lines, "l_date", "l_day")
-        fee_channel = pl.col("l_channel").is_in(["fee", "interest"])
-        lines = lines.with_columns(
-            pl.when(fee_channel)
-            .then(pl.concat_str(pl.col("l_channel"), pl.lit("|"), pl.col("l_sub").fill_null("")))
-            .otherwise(pl.lit("card|") + pl.col("cp"))
-            .alias("l_key")
-        )
         entries = self.entries.rename(
             {
                 "sub_account": "e_sub",
@@ -329,19 +309,40 @@ class _Run:
                 "channel": "e_channel",
             }
         )
-        entries = self._with_ordinal(entries, "e_date", "e_day")
-        entries = entries.with_columns(
-            pl.when(pl.col("kind").is_in(list(_FEE_KEY)))
-            .then(
-                pl.concat_str(
-                    pl.col("kind").replace_strict(_FEE_KEY, default=""),
-                    pl.lit("|"),
-                    pl.col("e_sub"),
-                )
-            )
-            .otherwise(pl.lit("card|") + pl.col("card"))
-            .alias("e_key")
+        return (
+            lines.with_row_index("_li").with_columns(pl.col("_li").cast(pl.Int64)),
+            entries.with_row_index("_ei").with_columns(pl.col("_ei").cast(pl.Int64)),
         )
+
+    def _enrich(
+        self, lines: pl.DataFrame, entries: pl.DataFrame
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Day ordinals and matching keys, computed for the (small) residual frames only."""
+        if "l_day" not in lines.columns:
+            lines = self._with_ordinal(lines, "l_date", "l_day")
+            fee_channel = pl.col("l_channel").is_in(["fee", "interest"])
+            lines = lines.with_columns(
+                pl.when(fee_channel)
+                .then(
+                    pl.concat_str(pl.col("l_channel"), pl.lit("|"), pl.col("l_sub").fill_null(""))
+                )
+                .otherwise(pl.lit("card|") + pl.col("cp"))
+                .alias("l_key")
+            )
+        if "e_day" not in entries.columns:
+            entries = self._with_ordinal(entries, "e_date", "e_day")
+            entries = entries.with_columns(
+                pl.when(pl.col("kind").is_in(list(_FEE_KEY)))
+                .then(
+                    pl.concat_str(
+                        pl.col("kind").replace_strict(_FEE_KEY, default=""),
+                        pl.lit("|"),
+                        pl.col("e_sub"),
+                    )
+                )
+                .otherwise(pl.lit("card|") + pl.col("card"))
+                .alias("e_key")
+            )
         return lines, entries
 
     def _window(self) -> pl.Expr:
@@ -365,7 +366,8 @@ class _Run:
     ) -> None:
         """Record an exception; the items it covers get no other (unmatched) exception.
 
-        ``cover_lines`` limits which lines are covered (the rest are evidence only).
+        ``cover_lines`` limits which lines are covered (the rest are evidence only). The
+        sub-account, when not given, is filled in at the end from the first line or entry.
         """
         ls, es = tuple(sorted(set(line_ids))), tuple(sorted(set(entry_ids)))
         self.covered_lines.update(ls if cover_lines is None else cover_lines)
@@ -374,17 +376,29 @@ class _Run:
             ReconException(kind, ls, es, sub_account, subject, expected_fen, actual_fen, detail)
         )
 
-    def _sub_of(self, line_ids: Sequence[str], entry_ids: Sequence[str]) -> str | None:
-        subs = self._subs
-        for line_id in line_ids:
-            sub = subs["L"].get(line_id)
-            if sub:
-                return sub
-        for entry_id in entry_ids:
-            sub = subs["E"].get(entry_id)
-            if sub:
-                return sub
-        return None
+    def _fill_sub_accounts(self, lines: pl.DataFrame, entries: pl.DataFrame) -> None:
+        want_l = {i for x in self.exceptions if x.sub_account is None for i in x.line_ids}
+        want_e = {i for x in self.exceptions if x.sub_account is None for i in x.entry_ids}
+        l_sub = dict(
+            lines.filter(pl.col("line_id").is_in(list(want_l)))
+            .select("line_id", "l_sub")
+            .drop_nulls()
+            .iter_rows()
+        )
+        e_sub = dict(
+            entries.filter(pl.col("entry_id").is_in(list(want_e)))
+            .select("entry_id", "e_sub")
+            .iter_rows()
+        )
+        filled = []
+        for x in self.exceptions:
+            if x.sub_account is None:
+                subs = [l_sub[i] for i in x.line_ids if i in l_sub]
+                subs += [e_sub[i] for i in x.entry_ids if i in e_sub]
+                if subs:
+                    x = replace(x, sub_account=subs[0])
+            filled.append(x)
+        self.exceptions = filled
 
     # ---------------------------------------------------------------- matching helpers
 
@@ -395,14 +409,19 @@ class _Run:
         group: pl.Expr,
         first: pl.Expr | None = None,
     ) -> None:
-        self.pairs.append(
-            pairs.select(
-                group.alias("group_id"),
-                pl.lit(match_pass.value).alias("match_pass"),
-                *_PAIR_CHECK_COLUMNS,
-                (pl.lit(True) if first is None else first).alias("_first"),
-            )
-        )
+        """``pairs`` has line_id, entry_id, _li and _ei (entry columns null for a reversal)."""
+        frame = pairs.select(
+            group.alias("group_id"),
+            pl.lit(match_pass.value).alias("match_pass"),
+            "line_id",
+            "entry_id",
+            "_li",
+            "_ei",
+            (pl.lit(True) if first is None else first).alias("_first"),
+        ).cast(_PAIR_TYPES)  # type: ignore[arg-type]
+        self.pairs.append(frame)
+        self.l_matched[frame["_li"].to_numpy()] = True
+        self.e_matched[frame["_ei"].drop_nulls().to_numpy()] = True
 
     def _take_unique(self, cand: pl.DataFrame, match_pass: MatchPass) -> tuple[set[str], set[str]]:
         """Match the pairs that are each side's only candidate; raise the rest as ambiguous.
@@ -428,7 +447,6 @@ class _Run:
                 K.AMBIGUOUS,
                 ls,
                 es,
-                sub_account=self._sub_of(ls, es),
                 detail=f"{len(ls)} 笔流水 / lines, {len(es)} 笔账务 / entries ({match_pass.value})",
             )
         used_l = set(unique["line_id"].to_list()) | set(rest["line_id"].to_list())
@@ -462,21 +480,20 @@ class _Run:
     def run(self) -> ReconciliationResult:
         self._validate()
         lines, entries = self._prepare()
-        self._subs = {
-            "L": dict(lines.select("line_id", "l_sub").drop_nulls().iter_rows()),
-            "E": dict(entries.select("entry_id", "e_sub").iter_rows()),
-        }
-        active = entries.filter(~pl.col("status").eq(BookStatus.SETTLED.value))
-        settled = entries.filter(pl.col("status").eq(BookStatus.SETTLED.value))
+        self.L, self.E = lines, entries
+        is_settled = pl.col("status").eq(BookStatus.SETTLED.value)
+        active = entries.filter(~is_settled)
+        settled = entries.filter(is_settled)
 
-        all_lines = lines
-        lines = self._duplicate_transaction_ids(lines)
+        deduped = self._duplicate_transaction_ids(lines)
         is_return = pl.col("reversal") | pl.col("return_reason_code").is_not_null()
-        returns = lines.filter(is_return)
-        ordinary = lines.filter(~is_return)
+        returns = deduped.filter(is_return)
+        ordinary = deduped.filter(~is_return)
         returns, ordinary = self._reversal_pairs(returns, ordinary, entries)
 
         ordinary, active = self._pass_end_to_end(ordinary, active)
+        ordinary, active = self._enrich(ordinary, active)
+        returns, settled = self._enrich(returns, settled)
         ordinary, active = self._pass_contract(ordinary, active)
         ordinary, active = self._pass_card(ordinary, active)
         ordinary, active = self._pass_group_sum(ordinary, active)
@@ -484,25 +501,69 @@ class _Run:
         returns = self._returns_after_settlement(returns, entries)
         ordinary = self._settled_duplicates(ordinary, settled)
 
-        pairs = pl.concat(
-            [pl.DataFrame(schema=_PAIR_TYPES), *self.pairs], how="diagonal_relaxed"
-        ).select(list(_PAIR_TYPES))
-        self._checks(all_lines, entries, pairs)
+        pairs = pl.concat([pl.DataFrame(schema=_PAIR_TYPES), *self.pairs])
+        self._checks(pairs)
         proposals = self._proposals(pairs, ordinary)
-        leftover_lines = pl.concat([ordinary, returns], how="vertical_relaxed")
-        self._content_duplicates(leftover_lines, lines)
-        pending = self._unmatched(leftover_lines, active, proposals)
-        self._balances_and_continuity(all_lines, entries)
+        leftover = pl.concat([ordinary, returns], how="diagonal_relaxed")
+        self._content_duplicates(leftover, deduped)
+        pending = self._unmatched(leftover, active, proposals)
+        totals = self._totals()
+        self._balances_and_continuity(totals)
+        self._fill_sub_accounts(lines, entries)
 
         exceptions = tuple(sorted(self.exceptions, key=ReconException.sort_key))
-        match_pairs = pairs.select(list(_PAIR_SCHEMA))
-        matched_lines = pairs.filter(pl.col("_first") & pl.col("line_id").is_not_null())
-        statement = build_statement(
-            self.request, all_lines, entries, matched_lines, exceptions, pending, proposals
+        pending_subs = Counter(
+            entries.filter(pl.col("entry_id").is_in(list(pending)))["e_sub"].to_list()
         )
+        statement = build_statement(self.request, totals, exceptions, pending_subs, proposals)
         return ReconciliationResult(
-            self.request, match_pairs, exceptions, pending, proposals, statement
+            self.request,
+            pairs.select(list(_PAIR_SCHEMA)),
+            exceptions,
+            pending,
+            proposals,
+            statement,
         )
+
+    def _totals(self) -> dict[str | None, SubTotals]:
+        """Per sub-account: every line and posted entry, the matched lines, the day's movement."""
+        signed_l = (
+            pl.when(pl.col("l_credit")).then(pl.col("l_amount")).otherwise(-pl.col("l_amount"))
+        )
+        signed_e = (
+            pl.when(pl.col("e_credit")).then(pl.col("e_amount")).otherwise(-pl.col("e_amount"))
+        )
+        matched = pl.col("_m")
+        stmt = self.request.statement
+        day = stmt.statement_date if stmt else self.request.business_date
+        per_line = (
+            self.L.with_columns(pl.Series("_m", self.l_matched))
+            .group_by("l_sub")
+            .agg(
+                signed_l.sum().alias("bank"),
+                signed_l.filter(pl.col("l_date") == day).sum().alias("today"),
+                matched.sum().alias("count"),
+                pl.col("l_amount").filter(matched & pl.col("l_credit")).sum().alias("in"),
+                pl.col("l_amount").filter(matched & ~pl.col("l_credit")).sum().alias("out"),
+            )
+        )
+        per_entry = (
+            self.E.filter(pl.col("status").eq(BookStatus.POSTED.value))
+            .group_by("e_sub")
+            .agg(signed_e.sum().alias("ledger"))
+        )
+        totals: dict[str | None, SubTotals] = {}
+        for sub, bank, today, count, m_in, m_out in per_line.iter_rows():
+            totals[sub] = SubTotals(
+                bank_items_fen=int(bank),
+                day_movement_fen=int(today),
+                matched_count=int(count),
+                matched_in_fen=int(m_in),
+                matched_out_fen=int(m_out),
+            )
+        for sub, ledger in per_entry.iter_rows():
+            totals[sub] = replace(totals.get(sub, SubTotals()), ledger_items_fen=int(ledger))
+        return totals
 
     def _duplicate_transaction_ids(self, lines: pl.DataFrame) -> pl.DataFrame:
         known = self.request.known_bank_transaction_ids
@@ -522,7 +583,6 @@ class _Run:
                 self._raise(
                     K.DUPLICATE,
                     [line_id, *originals],
-                    sub_account=self._sub_of([line_id], []),
                     subject=f"txn:{txn}",
                     actual_fen=int(group["l_amount"][0]),
                     detail=f"银行流水号重复 / bank transaction id {txn} seen before",
@@ -542,9 +602,11 @@ class _Run:
         """Pair each reversal with the line it reverses: same reference and amount, other way."""
         if returns.is_empty():
             return returns, ordinary
+        orig = ordinary.filter(
+            pl.col("l_e2e").is_in(returns["l_e2e"].drop_nulls().unique().implode())
+            | pl.col("cp").is_in(returns["cp"].drop_nulls().unique().implode())
+        ).with_columns(self._ref().alias("ref"))
         rev = returns.with_columns(self._ref().alias("ref"))
-        refs = rev["ref"].unique().to_list()
-        orig = ordinary.with_columns(self._ref().alias("ref")).filter(pl.col("ref").is_in(refs))
         cand = rev.join(orig, on=["ref", "l_amount"], suffix="_o").filter(
             (pl.col("l_credit") != pl.col("l_credit_o")) & (pl.col("l_date_o") <= pl.col("l_date"))
         )
@@ -557,96 +619,106 @@ class _Run:
         used_r, used_o = set(cand["line_id"].to_list()), set(cand["line_id_o"].to_list())
         rest = cand.filter((pl.col("_nr") > 1) | (pl.col("_no") > 1))
         for rs, os_ in _union_components(rest.select("line_id", "line_id_o").iter_rows()):
-            ids = [*rs, *os_]
             self._raise(
                 K.AMBIGUOUS,
-                ids,
-                sub_account=self._sub_of(ids, []),
+                [*rs, *os_],
                 detail="冲正对应多笔原交易 / a reversal fits more than one original line",
             )
-        by_e2e = entries.filter(pl.col("e_e2e").is_not_null()).select("entry_id", "e_e2e", "status")
-        e2e_status = {e2e: (eid, st) for eid, e2e, st in by_e2e.iter_rows()}
-        rows = []
-        for row in unique.iter_rows(named=True):
-            group = min(row["line_id"], row["line_id_o"])
-            rows.append((group, row["line_id_o"]))
-            rows.append((group, row["line_id"]))
-            hit = e2e_status.get(row["l_e2e_o"]) if row["l_e2e_o"] else None
-            if hit and hit[1] in _IN_LEDGER:
+        hits = entries.filter(
+            pl.col("e_e2e").is_in(unique["l_e2e_o"].drop_nulls().unique().implode())
+            & pl.col("status").is_in(list(_IN_LEDGER))
+        )
+        posted = dict(hits.select("e_e2e", "entry_id").iter_rows())
+        for line_id, original, e2e, amount in unique.select(
+            "line_id", "line_id_o", "l_e2e_o", "l_amount"
+        ).iter_rows():
+            if e2e in posted:
                 self._raise(
                     K.RETURNED_AFTER_SETTLEMENT,
-                    [row["line_id"], row["line_id_o"]],
-                    [hit[0]],
-                    sub_account=self._sub_of([row["line_id_o"]], [hit[0]]),
-                    actual_fen=int(row["l_amount"]),
+                    [line_id, original],
+                    [posted[e2e]],
+                    actual_fen=int(amount),
                     detail="已入账的款项被冲正 / a posted payment was reversed",
                 )
-        if rows:
-            self.pairs.append(
-                pl.DataFrame(
-                    {
-                        "group_id": [g for g, _ in rows],
-                        "match_pass": [MatchPass.REVERSAL.value] * len(rows),
-                        "line_id": [line_id for _, line_id in rows],
-                    },
-                    schema={"group_id": pl.String, "match_pass": pl.String, "line_id": pl.String},
-                ).join(
-                    pl.concat([returns, ordinary], how="vertical_relaxed").select(
-                        "line_id", "l_sub", "l_amount", "l_credit", "l_channel", "cp"
-                    ),
-                    on="line_id",
-                    how="left",
-                )
-            )
+        group = (
+            pl.when(pl.col("line_id") < pl.col("line_id_o"))
+            .then(pl.col("line_id"))
+            .otherwise(pl.col("line_id_o"))
+        )
+        both = pl.concat(
+            [
+                unique.select(group.alias("_g"), "line_id", "_li"),
+                unique.select(
+                    group.alias("_g"),
+                    pl.col("line_id_o").alias("line_id"),
+                    pl.col("_li_o").alias("_li"),
+                ),
+            ]
+        ).with_columns(
+            pl.lit(None, pl.String).alias("entry_id"), pl.lit(None, pl.Int64).alias("_ei")
+        )
+        self._add_pairs(both, MatchPass.REVERSAL, pl.col("_g"))
         return self._drop(returns, "line_id", used_r), self._drop(ordinary, "line_id", used_o)
 
     def _pass_end_to_end(
         self, lines: pl.DataFrame, entries: pl.DataFrame
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        lines = lines.with_columns(
-            (pl.col("l_e2e").is_duplicated() & pl.col("l_e2e").is_not_null()).alias("_ld")
+        """The bulk pass: a hash join on the end-to-end id over row indices only."""
+        joined = (
+            lines.select("_li", "l_e2e", "l_credit", "l_amount")
+            .filter(pl.col("l_e2e").is_not_null())
+            .join(
+                entries.select("_ei", "e_e2e", "e_credit", "e_amount").filter(
+                    pl.col("e_e2e").is_not_null()
+                ),
+                left_on="l_e2e",
+                right_on="e_e2e",
+            )
+            .with_columns(
+                (pl.col("_li").is_duplicated() | pl.col("_ei").is_duplicated()).alias("_multi")
+            )
         )
-        entries = entries.with_columns(
-            (pl.col("e_e2e").is_duplicated() & pl.col("e_e2e").is_not_null()).alias("_ed")
-        )
-        joined = lines.join(entries, left_on="l_e2e", right_on="e_e2e", how="full", coalesce=False)
-        both = pl.col("line_id").is_not_null() & pl.col("entry_id").is_not_null()
-        one_to_one = both & ~pl.col("_ld") & ~pl.col("_ed")
         same = (pl.col("l_amount") == pl.col("e_amount")) & (
             pl.col("l_credit") == pl.col("e_credit")
         )
-        self._add_pairs(joined.filter(one_to_one & same), MatchPass.END_TO_END, pl.col("line_id"))
-        for row in joined.filter(one_to_one & ~same).iter_rows(named=True):
+        single = joined.filter(~pl.col("_multi"))
+        single = single.with_columns(
+            self.L["line_id"].gather(single["_li"]).alias("line_id"),
+            self.E["entry_id"].gather(single["_ei"]).alias("entry_id"),
+        )
+        self._add_pairs(single.filter(same), MatchPass.END_TO_END, pl.col("line_id"))
+        for row in single.filter(~same).iter_rows(named=True):
             self._amount_mismatch([row["line_id"]], [row["entry_id"]], row, "end_to_end")
+        used_l = np.zeros(len(self.L), dtype=bool)
+        used_e = np.zeros(len(self.E), dtype=bool)
+        used_l[single["_li"].to_numpy()] = True
+        used_e[single["_ei"].to_numpy()] = True
         # An end-to-end id that repeats on one side: the resolver decides (or raises).
-        multi = joined.filter(both & (pl.col("_ld") | pl.col("_ed")))
-        used_l, used_e = self._take_unique(multi.filter(same), MatchPass.END_TO_END)
-        rest = multi.filter(~same)
-        for ls, es in _union_components(rest.select("line_id", "entry_id").iter_rows()):
-            if set(ls) & used_l or set(es) & used_e:
-                continue
-            used_l.update(ls)
-            used_e.update(es)
-            self._raise(
-                K.AMBIGUOUS,
-                ls,
-                es,
-                sub_account=self._sub_of(ls, es),
-                detail="端到端标识重复且金额不一 / end-to-end id repeats with different amounts",
-            )
-        line_cols = [c for c in lines.columns if c != "_ld"]
-        entry_cols = [c for c in entries.columns if c != "_ed"]
-        rest_lines = joined.filter(
-            pl.col("line_id").is_not_null()
-            & (pl.col("entry_id").is_null() | pl.col("_ed") | pl.col("_ld"))
-        ).select(line_cols)
-        rest_entries = joined.filter(
-            pl.col("entry_id").is_not_null()
-            & (pl.col("line_id").is_null() | pl.col("_ed") | pl.col("_ld"))
-        ).select(entry_cols)
-        rest_lines = self._drop(rest_lines.unique("line_id"), "line_id", used_l)
-        rest_entries = self._drop(rest_entries.unique("entry_id"), "entry_id", used_e)
-        return rest_lines, rest_entries
+        multi = joined.filter(pl.col("_multi")).select("_li", "_ei")
+        taken_l: set[str] = set()
+        taken_e: set[str] = set()
+        if len(multi):
+            cand = multi.join(
+                lines.filter(pl.col("_li").is_in(multi["_li"].implode())), on="_li"
+            ).join(entries.filter(pl.col("_ei").is_in(multi["_ei"].implode())), on="_ei")
+            taken_l, taken_e = self._take_unique(cand.filter(same), MatchPass.END_TO_END)
+            rest = cand.filter(~same)
+            for ls, es in _union_components(rest.select("line_id", "entry_id").iter_rows()):
+                if set(ls) & taken_l or set(es) & taken_e:
+                    continue
+                taken_l.update(ls)
+                taken_e.update(es)
+                self._raise(
+                    K.AMBIGUOUS,
+                    ls,
+                    es,
+                    detail="端到端标识重复且金额不一 / end-to-end id repeats, amounts differ",
+                )
+        rest_lines = lines.filter(pl.Series(~used_l[lines["_li"].to_numpy()]))
+        rest_entries = entries.filter(pl.Series(~used_e[entries["_ei"].to_numpy()]))
+        return self._drop(rest_lines, "line_id", taken_l), self._drop(
+            rest_entries, "entry_id", taken_e
+        )
 
     def _amount_mismatch(
         self, line_ids: list[str], entry_ids: list[str], row: dict[str, object], via: str
@@ -661,7 +733,6 @@ class _Run:
             K.AMOUNT_MISMATCH,
             line_ids,
             entry_ids,
-            sub_account=self._sub_of(line_ids, entry_ids),
             expected_fen=e_sign * expected,
             actual_fen=l_sign * actual,
             detail=f"应为 {e_sign * expected} 分, 银行 {l_sign * actual} 分 (via {via})",
@@ -792,7 +863,6 @@ class _Run:
                 K.AMBIGUOUS,
                 ls,
                 es,
-                sub_account=self._sub_of(ls, es),
                 detail="按合计金额有多种组合 / more than one grouping sums up",
             )
         if rows:
@@ -853,19 +923,20 @@ class _Run:
         """A return or reversal whose original is a payment the books hold as settled."""
         if returns.is_empty():
             return returns
-        matched_entries: set[str] = set()
-        for frame in self.pairs:
-            if "entry_id" in frame.columns:
-                matched_entries.update(frame["entry_id"].drop_nulls().to_list())
-        in_ledger = entries.filter(
-            pl.col("status").is_in(list(_IN_LEDGER))
-            | pl.col("entry_id").is_in(list(matched_entries))
+        near = entries.filter(
+            pl.col("e_e2e").is_in(returns["l_e2e"].drop_nulls().unique().implode())
+            | pl.col("card").is_in(returns["cp"].drop_nulls().unique().implode())
         )
-        by_ref = returns.join(in_ledger, left_on="l_e2e", right_on="e_e2e").filter(
+        near = near.filter(
+            pl.col("status").is_in(list(_IN_LEDGER))
+            | pl.Series(self.e_matched[near["_ei"].to_numpy()])
+        )
+        near = self._enrich(returns, near)[1]
+        by_ref = returns.join(near, left_on="l_e2e", right_on="e_e2e").filter(
             (pl.col("l_amount") == pl.col("e_amount")) & (pl.col("l_credit") != pl.col("e_credit"))
         )
-        by_card = returns.filter(~pl.col("line_id").is_in(by_ref["line_id"].to_list())).join(
-            in_ledger, left_on=["cp", "l_amount"], right_on=["card", "e_amount"], coalesce=False
+        by_card = returns.filter(~pl.col("line_id").is_in(by_ref["line_id"].implode())).join(
+            near, left_on=["cp", "l_amount"], right_on=["card", "e_amount"], coalesce=False
         )
         by_card = by_card.filter(
             (pl.col("l_credit") != pl.col("e_credit"))
@@ -874,17 +945,16 @@ class _Run:
         cand = pl.concat(
             [by_ref.select("line_id", "entry_id"), by_card.select("line_id", "entry_id")]
         ).unique()
+        amounts = dict(returns.select("line_id", "l_amount").iter_rows())
         used: set[str] = set()
         for ls, es in _union_components(cand.iter_rows()):
             used.update(ls)
             if len(ls) == 1 and len(es) == 1:
-                amount = int(returns.filter(pl.col("line_id") == ls[0])["l_amount"][0])
                 self._raise(
                     K.RETURNED_AFTER_SETTLEMENT,
                     ls,
                     es,
-                    sub_account=self._sub_of(ls, es),
-                    actual_fen=amount,
+                    actual_fen=int(amounts[ls[0]]),
                     detail="已结算款项被退回 / returned by the bank after it was settled",
                 )
             else:
@@ -892,7 +962,6 @@ class _Run:
                     K.AMBIGUOUS,
                     ls,
                     es,
-                    sub_account=self._sub_of(ls, es),
                     detail="退回对应多笔原支付 / a return fits more than one payment",
                 )
         return self._drop(returns, "line_id", used)
@@ -911,7 +980,6 @@ class _Run:
                 K.DUPLICATE,
                 [line_id],
                 [entry_id],
-                sub_account=self._sub_of([line_id], [entry_id]),
                 detail="该笔已于此前对账 / already reconciled on an earlier day",
             )
         return self._drop(lines, "line_id", set(hits["line_id"].to_list()))
@@ -931,51 +999,55 @@ class _Run:
         return out
 
     def _cash_line_mask(self) -> pl.Expr:
-        codes = "|".join(self.config.cash_codes)
         mask = pl.col("l_channel").eq("cash")
-        if codes:
-            mask = mask | pl.col("btc").str.contains(f"(?:^|/)(?:{codes})(?:/|$)")
+        if self.config.cash_codes:
+            mask = mask | pl.col("btc").str.contains_any(list(self.config.cash_codes))
         if self.config.cash_words:
             mask = mask | pl.col("remittance").str.contains_any(list(self.config.cash_words))
         return mask.fill_null(False)
 
-    def _checks(self, lines: pl.DataFrame, entries: pl.DataFrame, pairs: pl.DataFrame) -> None:
+    def _checks(self, pairs: pl.DataFrame) -> None:
+        lines, entries = self.L, self.E
         subs = set(self.request.sub_accounts) | set(entries["e_sub"].unique().to_list())
         if self.request.statement:
             subs.update(b.sub_account for b in self.request.statement.sub_accounts)
-        cash_lines = lines.filter(self._cash_line_mask()).select("line_id")["line_id"].to_list()
-        cash_entries = entries.filter(
-            pl.col("e_channel").eq("cash") & pl.col("status").ne(BookStatus.SETTLED.value)
-        )["entry_id"].to_list()
-        inter_sub = lines.filter(pl.col("cp").is_in(sorted(subs)))["line_id"].to_list()
-        non_member = entries.filter(
-            ~pl.col("card_is_member")
-            & pl.col("kind").eq(BookKind.DISBURSEMENT.value)
-            & pl.col("status").ne(BookStatus.SETTLED.value)
-        )["entry_id"].to_list()
-        has_entry = pl.col("entry_id").is_not_null()
-        wrong_sub = pairs.filter(
-            has_entry & pl.col("l_sub").is_not_null() & (pl.col("l_sub") != pl.col("e_sub"))
+        flagged_lines = lines.filter(self._cash_line_mask() | pl.col("cp").is_in(sorted(subs)))
+        cash_lines = flagged_lines.filter(self._cash_line_mask())["line_id"].to_list()
+        inter_sub = flagged_lines.filter(pl.col("cp").is_in(sorted(subs)))["line_id"].to_list()
+        open_entry = pl.col("status").ne(BookStatus.SETTLED.value)
+        cash_entry = pl.col("e_channel").eq("cash") & open_entry
+        non_member_entry = (
+            ~pl.col("card_is_member") & pl.col("kind").eq(BookKind.DISBURSEMENT.value) & open_entry
         )
-        not_borrower = pairs.filter(
-            has_entry
-            & pl.col("kind").is_in(list(_COLLECTED))
-            & pl.col("l_credit")
-            & pl.col("cp").is_not_null()
-            & pl.col("card").is_not_null()
-            & (pl.col("cp") != pl.col("card"))
+        flagged_entries = entries.filter(cash_entry | non_member_entry)
+        cash_entries = flagged_entries.filter(cash_entry)["entry_id"].to_list()
+        non_member = flagged_entries.filter(non_member_entry)["entry_id"].to_list()
+
+        paired = pairs.filter(pl.col("_ei").is_not_null())
+        li, ei = paired["_li"], paired["_ei"]
+        wrong_sub = paired.filter(
+            lines["l_sub"].gather(li).is_not_null()
+            & (lines["l_sub"].gather(li) != entries["e_sub"].gather(ei))
         )
-        # line/entry id -> group id of its match, for the flagged few
-        flagged_l = set(cash_lines) | set(inter_sub)
-        flagged_e = set(cash_entries) | set(non_member)
+        collected = (
+            entries.select(pl.col("kind").is_in(list(_COLLECTED)) & pl.col("e_credit"))
+            .to_series()
+            .to_numpy()
+        )
+        inbound = paired.filter(pl.Series(collected[ei.to_numpy()]))
+        cp = lines["cp"].gather(inbound["_li"])
+        card = entries["card"].gather(inbound["_ei"])
+        not_borrower = inbound.filter(cp.is_not_null() & card.is_not_null() & (cp != card))
+
         hit = pairs.filter(
-            pl.col("line_id").is_in(list(flagged_l)) | pl.col("entry_id").is_in(list(flagged_e))
+            pl.col("_li").is_in(flagged_lines["_li"].implode())
+            | pl.col("_ei").is_in(flagged_entries["_ei"].implode())
         )
         group_of_l = dict(hit.select("line_id", "group_id").drop_nulls().iter_rows())
         group_of_e = dict(hit.select("entry_id", "group_id").drop_nulls().iter_rows())
         groups = set(group_of_l.values()) | set(group_of_e.values())
         groups.update(wrong_sub["group_id"].to_list(), not_borrower["group_id"].to_list())
-        members = self._group_members(pairs, sorted(groups))
+        members = self._group_members(pairs, sorted(groups)) if groups else {}
 
         def raise_for(
             kind: ExceptionKind,
@@ -998,9 +1070,7 @@ class _Run:
                 if gid in members:
                     ls.update(members[gid][0])
                     es.update(members[gid][1])
-                self._raise(
-                    kind, ls, es, sub_account=self._sub_of(sorted(ls), sorted(es)), detail=detail
-                )
+                self._raise(kind, ls, es, detail=detail)
 
         raise_for(
             K.VILLAGE_CASH,
@@ -1040,25 +1110,37 @@ class _Run:
 
     def _proposals(self, pairs: pl.DataFrame, lines: pl.DataFrame) -> tuple[ProposedPosting, ...]:
         proposals: list[ProposedPosting] = []
-        expected = pairs.filter(
-            pl.col("entry_id").is_not_null()
-            & pl.col("status").eq(BookStatus.EXPECTED.value)
-            & pl.col("kind").is_in(list(_COLLECTED))
+        expected = (
+            self.E.select(
+                pl.col("status").eq(BookStatus.EXPECTED.value)
+                & pl.col("kind").is_in(list(_COLLECTED))
+            )
+            .to_series()
+            .to_numpy()
         )
-        if len(expected):
-            groups = (
-                pairs.filter(pl.col("group_id").is_in(expected["group_id"].unique().to_list()))
-                .group_by("group_id")
-                .agg(
-                    pl.col("line_id").unique().sort(),
-                    pl.col("entry_id").unique().sort(),
-                    pl.col("l_channel").unique(),
-                    pl.col("l_credit").all(),
-                    pl.col("status").unique(),
-                    pl.col("kind").unique(),
-                    pl.col("l_sub").first(),
-                    pl.col("l_amount").filter(pl.col("_first")).sum().alias("amount"),
-                )
+        paired = pairs.filter(pl.col("_ei").is_not_null())
+        groups_wanted = paired.filter(pl.Series(expected[paired["_ei"].to_numpy()]))[
+            "group_id"
+        ].unique()
+        if len(groups_wanted):
+            rows = pairs.filter(pl.col("group_id").is_in(groups_wanted.implode()))
+            rows = rows.with_columns(
+                self.L["l_channel"].gather(rows["_li"]).alias("l_channel"),
+                self.L["l_credit"].gather(rows["_li"]).alias("l_credit"),
+                self.L["l_sub"].gather(rows["_li"]).alias("l_sub"),
+                self.L["l_amount"].gather(rows["_li"]).alias("l_amount"),
+                self.E["status"].gather(rows["_ei"]).alias("status"),
+                self.E["kind"].gather(rows["_ei"]).alias("kind"),
+            )
+            groups = rows.group_by("group_id").agg(
+                pl.col("line_id").unique().sort(),
+                pl.col("entry_id").unique().sort(),
+                pl.col("l_channel").unique(),
+                pl.col("l_credit").all(),
+                pl.col("status").unique(),
+                pl.col("kind").unique(),
+                pl.col("l_sub").first(),
+                pl.col("l_amount").filter(pl.col("_first")).sum().alias("amount"),
             )
             covered_l, covered_e = self.covered_lines, self.covered_entries
             for gid, ls, es, channels, credit, statuses, kinds, sub, amount in groups.sort(
@@ -1141,7 +1223,6 @@ class _Run:
                 self._raise(
                     K.DUPLICATE,
                     [lid, *(t for _, t in others)],
-                    sub_account=self._sub_of([lid], []),
                     subject=f"copy:{lid}",
                     actual_fen=int(left.filter(pl.col("line_id") == lid)["l_amount"][0]),
                     detail="相同流水超出预期次数 / identical line beyond the expected count",
@@ -1164,7 +1245,6 @@ class _Run:
             self._raise(
                 K.UNMATCHED_BANK,
                 [line_id],
-                sub_account=self._sub_of([line_id], []),
                 actual_fen=amount if credit else -amount,
             )
         open_entries = entries.filter(~pl.col("entry_id").is_in(list(self.covered_entries)))
@@ -1184,12 +1264,11 @@ class _Run:
                 K.UNMATCHED_BOOK,
                 [],
                 [entry_id],
-                sub_account=self._sub_of([], [entry_id]),
                 expected_fen=amount if credit else -amount,
             )
         return tuple(open_entries.filter(~overdue)["entry_id"].sort().to_list())
 
-    def _balances_and_continuity(self, lines: pl.DataFrame, entries: pl.DataFrame) -> None:
+    def _balances_and_continuity(self, totals: dict[str | None, SubTotals]) -> None:
         req = self.request
         stmt = req.statement
         cal = self.config.calendar
@@ -1246,29 +1325,9 @@ class _Run:
                     detail="当日无对账单 / no statement for the business date",
                 )
             return
-        signed_l = (
-            pl.when(pl.col("l_credit")).then(pl.col("l_amount")).otherwise(-pl.col("l_amount"))
-        )
-        signed_e = (
-            pl.when(pl.col("e_credit")).then(pl.col("e_amount")).otherwise(-pl.col("e_amount"))
-        )
-        today = (
-            lines.filter(pl.col("l_date") == stmt.statement_date)
-            .group_by("l_sub")
-            .agg(signed_l.sum().alias("fen"))
-        )
-        moved = {sub: int(fen) for sub, fen in today.iter_rows()}
-        bank_items = {
-            sub: int(fen)
-            for sub, fen in lines.group_by("l_sub").agg(signed_l.sum().alias("fen")).iter_rows()
-        }
-        ledger_items = {
-            sub: int(fen)
-            for sub, fen in entries.filter(pl.col("status").eq(BookStatus.POSTED.value))
-            .group_by("e_sub")
-            .agg(signed_e.sum().alias("fen"))
-            .iter_rows()
-        }
+        moved = {sub: t.day_movement_fen for sub, t in totals.items()}
+        bank_items = {sub: t.bank_items_fen for sub, t in totals.items()}
+        ledger_items = {sub: t.ledger_items_fen for sub, t in totals.items()}
         for bal in sorted(stmt.sub_accounts, key=lambda b: b.sub_account):
             sub = bal.sub_account
             if bal.opening_fen + moved.get(sub, 0) != bal.closing_fen:

@@ -19,10 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import polars as pl
-
 from reconciliation.findings import ExceptionKind, ProposedPosting, ReconException
-from reconciliation.model import BookStatus, ReconciliationRequest
+from reconciliation.model import ReconciliationRequest
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -112,69 +110,48 @@ def verify_chain(statements: Sequence[DailyStatement]) -> int | None:
     return None
 
 
-def _signed(amount: str, credit: str) -> pl.Expr:
-    return pl.when(pl.col(credit)).then(pl.col(amount)).otherwise(-pl.col(amount))
+@dataclass(frozen=True, slots=True)
+class SubTotals:
+    """The engine's sums for one sub-account (None: lines that name no sub-account)."""
 
-
-def _sums(frame: pl.DataFrame, key: str, value: pl.Expr) -> dict[str | None, int]:
-    if frame.is_empty():
-        return {}
-    return {k: int(v) for k, v in frame.group_by(key).agg(value.alias("v")).iter_rows()}
+    bank_items_fen: int = 0  # signed sum of every bank line in the run
+    ledger_items_fen: int = 0  # signed sum of every POSTED entry in the run
+    day_movement_fen: int = 0  # signed sum of the lines booked on the statement date
+    matched_count: int = 0
+    matched_in_fen: int = 0
+    matched_out_fen: int = 0
 
 
 def build_statement(
     request: ReconciliationRequest,
-    lines: pl.DataFrame,
-    entries: pl.DataFrame,
-    matched_lines: pl.DataFrame,
+    totals: Mapping[str | None, SubTotals],
     exceptions: Sequence[ReconException],
-    pending: Sequence[str],
+    pending_by_sub: Mapping[str, int],
     proposals: Sequence[ProposedPosting],
 ) -> DailyStatement:
-    """``lines``/``entries`` are the engine's prepared frames; ``matched_lines`` has one row per
-    matched bank line with ``l_sub``, ``l_credit`` and ``l_amount``."""
     stmt = request.statement
-    bank_items = _sums(lines, "l_sub", _signed("l_amount", "l_credit").sum())
-    ledger_items = _sums(
-        entries.filter(pl.col("status").eq(BookStatus.POSTED.value)),
-        "e_sub",
-        _signed("e_amount", "e_credit").sum(),
-    )
-    count = _sums(matched_lines, "l_sub", pl.len())
-    m_in = _sums(matched_lines, "l_sub", pl.col("l_amount").filter(pl.col("l_credit")).sum())
-    m_out = _sums(matched_lines, "l_sub", pl.col("l_amount").filter(~pl.col("l_credit")).sum())
-    pending_set = set(pending)
-    sub_of_entry = dict(
-        entries.filter(pl.col("entry_id").is_in(list(pending_set)))
-        .select("entry_id", "e_sub")
-        .iter_rows()
-    )
-    pending_by = Counter(sub_of_entry.get(e) for e in pending)
     proposals_by = Counter(p.sub_account for p in proposals)
     exc_by: dict[str | None, Counter[str]] = {}
     for x in exceptions:
         exc_by.setdefault(x.sub_account, Counter())[x.kind.value] += 1
     opening = {b.sub_account: b.opening_fen for b in stmt.sub_accounts} if stmt else {}
     closing = {b.sub_account: b.closing_fen for b in stmt.sub_accounts} if stmt else {}
-    subs = (
-        set(opening)
-        | set(request.ledger_balances_fen)
-        | {s for s in bank_items if s is not None}
-        | {s for s in ledger_items if s is not None}
-    )
+    subs = set(opening) | set(request.ledger_balances_fen) | {s for s in totals if s is not None}
+    empty = SubTotals()
     rows: list[StatementLine] = []
     for sub in sorted(subs):
+        t = totals.get(sub, empty)
         rows.append(
             StatementLine(
                 sub_account=sub,
                 opening_fen=opening.get(sub) if stmt else None,
                 closing_fen=closing.get(sub) if stmt else None,
                 ledger_fen=request.ledger_balances_fen.get(sub),
-                explained_fen=bank_items.get(sub, 0) - ledger_items.get(sub, 0),
-                matched_count=count.get(sub, 0),
-                matched_in_fen=m_in.get(sub, 0),
-                matched_out_fen=m_out.get(sub, 0),
-                pending_count=pending_by.get(sub, 0),
+                explained_fen=t.bank_items_fen - t.ledger_items_fen,
+                matched_count=t.matched_count,
+                matched_in_fen=t.matched_in_fen,
+                matched_out_fen=t.matched_out_fen,
+                pending_count=pending_by_sub.get(sub, 0),
                 proposal_count=proposals_by.get(sub, 0),
                 exceptions=dict(exc_by.get(sub, Counter())),
             )
@@ -182,19 +159,19 @@ def build_statement(
     total_exc: Counter[str] = Counter()
     for counter in exc_by.values():
         total_exc.update(counter)
-    ledger_total = (
-        sum(request.ledger_balances_fen.values()) if request.ledger_balances_fen else None
-    )
+    everything = list(totals.values())
     account = StatementLine(
         sub_account=ACCOUNT_LEVEL,
         opening_fen=stmt.opening_fen if stmt else None,
         closing_fen=stmt.closing_fen if stmt else None,
-        ledger_fen=ledger_total,
-        explained_fen=sum(bank_items.values()) - sum(ledger_items.values()),
-        matched_count=sum(count.values()),
-        matched_in_fen=sum(m_in.values()),
-        matched_out_fen=sum(m_out.values()),
-        pending_count=len(pending),
+        ledger_fen=sum(request.ledger_balances_fen.values())
+        if request.ledger_balances_fen
+        else None,
+        explained_fen=sum(t.bank_items_fen - t.ledger_items_fen for t in everything),
+        matched_count=sum(t.matched_count for t in everything),
+        matched_in_fen=sum(t.matched_in_fen for t in everything),
+        matched_out_fen=sum(t.matched_out_fen for t in everything),
+        pending_count=sum(pending_by_sub.values()),
         proposal_count=len(proposals),
         exceptions=dict(total_exc),
     )
@@ -212,6 +189,7 @@ __all__ = [
     "DailyStatement",
     "ExceptionKind",
     "StatementLine",
+    "SubTotals",
     "build_statement",
     "verify_chain",
 ]
