@@ -9,7 +9,7 @@ from gateway.audit import service as audit
 from gateway.auth.models import Role, User
 from gateway.errors import Conflict, NotFound, ValidationFailed
 
-_COUNTY_ROLES = (Role.COUNTY_OFFICER, Role.BANK_OPERATOR, Role.AUDITOR)
+_COUNTY_ROLES = (Role.COUNTY_OFFICER, Role.COUNTY_REVIEWER, Role.BANK_OPERATOR, Role.AUDITOR)
 _ASSOCIATION_ROLES = (Role.TREASURER, Role.AUDITOR)
 
 
@@ -21,6 +21,8 @@ def create_user(
     role: Role,
     county_id: int | None = None,
     association_id: int | None = None,
+    bank_id: int | None = None,
+    can_unmask: bool = False,
     actor: str = "system",
 ) -> User:
     """A user scoped to a county or to one association (an admin to neither)."""
@@ -28,8 +30,13 @@ def create_user(
         raise ValidationFailed("管理员不限定范围", "an admin has no county or association scope")
     if role == Role.TREASURER and association_id is None:
         raise ValidationFailed("会计须属于某个协会", "a treasurer belongs to one association")
-    if role in (Role.COUNTY_OFFICER, Role.BANK_OPERATOR) and county_id is None:
+    if (
+        role in (Role.COUNTY_OFFICER, Role.COUNTY_REVIEWER, Role.BANK_OPERATOR)
+        and county_id is None
+    ):
         raise ValidationFailed("县级用户须指定县", f"a {role.value} is scoped to a county")
+    if (role == Role.BANK_OPERATOR) != (bank_id is not None):
+        raise ValidationFailed("银行操作员须指定银行", "a bank operator (only) is scoped to a bank")
     if role == Role.AUDITOR and county_id is None and association_id is None:
         raise ValidationFailed("审计用户须指定范围", "an auditor needs a county or association")
     if county_id is not None and association_id is not None:
@@ -42,6 +49,8 @@ def create_user(
         role=role,
         county_id=county_id,
         association_id=association_id,
+        bank_id=bank_id,
+        can_unmask=can_unmask,
         active=True,
     )
     session.add(user)
@@ -57,6 +66,8 @@ def create_user(
             "role": role.value,
             "county_id": county_id,
             "association_id": association_id,
+            "bank_id": bank_id,
+            "can_unmask": can_unmask,
         },
     )
     return user
