@@ -5,11 +5,12 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-import gateway.models  # noqa: F401 - registers every table on Base.metadata
 from gateway.db import Base, make_engine
+from gateway.models import load_all_models
 from gateway.settings import load_settings
 
 config = context.config
+load_all_models()
 target_metadata = Base.metadata
 
 
