@@ -21,6 +21,24 @@ class ShortfallPolicy(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class InstitutionSecurity:
+    """How files between one institution and the bank are protected, seen from the bank.
+
+    The bank's own keys live in ``<state_dir>/keys`` and are generated when missing.
+    """
+
+    verify: str | None = None  # the institution signs its files: ed25519 | rsa-pss-sha256
+    verify_key_path: Path | None = None  # the institution's public signing key
+    decrypt: bool = False  # the institution encrypts to the bank's RSA key
+    sign: str | None = None  # the bank signs what it sends: ed25519 | rsa-pss-sha256
+    encrypt_key_path: Path | None = None  # the institution's RSA public key to encrypt to
+
+    @property
+    def active(self) -> bool:
+        return bool(self.verify or self.decrypt or self.sign or self.encrypt_key_path)
+
+
+@dataclass(frozen=True, slots=True)
 class InstitutionConfig:
     """One institution (a county fund office) holding one special account at the bank."""
 
@@ -37,6 +55,7 @@ class InstitutionConfig:
     statement_name: str = "STMT_{account}_{date:%Y%m%d}.txt"
     out_marker: str | None = ".done"
     shortfall: ShortfallPolicy = ShortfallPolicy.REJECT
+    security: InstitutionSecurity = InstitutionSecurity()
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +203,42 @@ def _institution(item: object, index: int, config_dir: Path) -> InstitutionConfi
         ),
         out_marker=out_marker or None,
         shortfall=policy,
+        security=_security(item.get("security", {}), f"{key}.security", config_dir),
+    )
+
+
+_SIGN_ALGORITHMS = ("ed25519", "rsa-pss-sha256")
+
+
+def _security(raw: object, key: str, config_dir: Path) -> InstitutionSecurity:
+    if not isinstance(raw, Mapping):
+        raise SandboxConfigError("must be a table", key=key, value=raw)
+    unknown = set(raw) - {"verify", "verify_key_path", "decrypt", "sign", "encrypt_key_path"}
+    if unknown:
+        raise SandboxConfigError("unknown key(s)", key=key, value=sorted(unknown))
+    algorithms: dict[str, str | None] = {}
+    for name in ("verify", "sign"):
+        value = raw.get(name, "none")
+        if value not in (*_SIGN_ALGORITHMS, "none"):
+            raise SandboxConfigError(
+                f"must be one of none, {', '.join(_SIGN_ALGORITHMS)}",
+                key=f"{key}.{name}",
+                value=value,
+            )
+        algorithms[name] = None if value == "none" else str(value)
+    decrypt = raw.get("decrypt", False)
+    if not isinstance(decrypt, bool):
+        raise SandboxConfigError("must be true or false", key=f"{key}.decrypt", value=decrypt)
+    verify_key = _opt_str(raw, "verify_key_path", key)
+    encrypt_key = _opt_str(raw, "encrypt_key_path", key)
+    if algorithms["verify"] and not verify_key:
+        raise SandboxConfigError("verify needs verify_key_path", key=f"{key}.verify_key_path")
+    return InstitutionSecurity(
+        verify=algorithms["verify"],
+        verify_key_path=_path(config_dir, verify_key) if verify_key else None,
+        decrypt=decrypt,
+        sign=algorithms["sign"],
+        encrypt_key_path=_path(config_dir, encrypt_key) if encrypt_key else None,
     )
 
 

@@ -39,6 +39,7 @@ from adapters.sandbox.clock import BANK_TZ
 from adapters.sandbox.config import InstitutionConfig, SandboxConfig, ShortfallPolicy
 from adapters.sandbox.errors import AccountError, BusinessDateError, SandboxError
 from adapters.sandbox.faults import FaultKind, InjectedFault, ScheduledFault
+from adapters.sandbox.security import file_security
 from adapters.sandbox.state import (
     BankState,
     Card,
@@ -51,6 +52,7 @@ from adapters.sandbox.state import (
     StateStore,
     SubAccount,
 )
+from adapters.security import SIGNATURE_SUFFIX, FileSecurity, SecurityError
 
 # ISO 20022 reason codes with the words a Chinese bank prints beside them. Where the words
 # depend on the bank (AC01, AM05) the result carries only the code and the format adds its own.
@@ -74,7 +76,7 @@ BTC_CASH_DEPOSIT = "CAMT/CNTR/CDPT"
 IN_DIR = "in"
 OUT_DIR = "out"
 PROCESSED_DIR = "out/processed"
-_IGNORED_SUFFIXES = (".part", ".sha256", ".tmp")
+_IGNORED_SUFFIXES = (".part", ".sha256", ".tmp", SIGNATURE_SUFFIX)
 
 
 def load_adapter_for(inst: InstitutionConfig) -> Adapter:
@@ -101,6 +103,11 @@ class BankEngine:
             raise SandboxError(f"no adapter given for institution(s) {', '.join(missing)}")
         self.config = config
         self._adapters = dict(adapters)
+        self._security: dict[str, FileSecurity] = {}
+        for inst in config.institutions:
+            security = file_security(inst.security, config.state_dir)
+            if security is not None:
+                self._security[inst.name] = security
         self._plan = config.faults
         self._institutions = {i.name: i for i in config.institutions}
         self._lock = threading.RLock()
@@ -333,22 +340,56 @@ class BankEngine:
             earlier = [f for f in self._state.files if f.institution == inst.name]
             if any(f.name == path.name and f.sha256 == digest for f in earlier):
                 continue  # the file we already took, still lying there
-            duplicate_of = next(
-                (f for f in earlier if f.name == path.name or f.sha256 == digest), None
-            )
-            record = self._receive(inst, path.name, data, digest, on, duplicate_of)
+            try:
+                plain = self._unprotect(inst, path, data)
+            except SecurityError as exc:
+                reason = f"签名或加密不符 (signature or encryption refused): {exc}"
+                self._write_notice(inst, path.name, reason)
+                record = ReceivedFile(
+                    institution=inst.name,
+                    name=path.name,
+                    sha256=digest,
+                    received_on=on,
+                    status=FileStatus.REFUSED,
+                    reason=reason,
+                )
+            else:
+                content = hashlib.sha256(plain).hexdigest()
+                accepted = [
+                    f for f in earlier if f.status in (FileStatus.PENDING, FileStatus.BOOKED)
+                ]
+                duplicate_of = next(
+                    (
+                        f
+                        for f in accepted
+                        if f.name == path.name or content in (f.sha256, f.content_sha256)
+                    ),
+                    None,
+                )
+                record = self._receive(inst, path.name, plain, digest, on, duplicate_of)
+                record.content_sha256 = content
             self._state.files.append(record)
             taken.append(record)
         return taken
 
+    def _unprotect(self, inst: InstitutionConfig, path: Path, data: bytes) -> bytes:
+        """Verify the institution's signature and decrypt, as its security policy says."""
+        security = self._security.get(inst.name)
+        if security is None:
+            return data
+        signature_path = path.with_name(path.name + SIGNATURE_SUFFIX)
+        signature = signature_path.read_bytes() if signature_path.is_file() else None
+        return security.unprotect(path.name, data, signature)
+
     def _sweep_markers(self, inst: InstitutionConfig) -> None:
-        """Remove our ``out/`` markers whose file the institution has fetched and moved."""
-        if not inst.out_marker:
-            return
+        """Remove our ``out/`` markers and signatures whose file the institution has taken."""
         folder = self.sftp_root / inst.name / OUT_DIR
-        for marker in folder.glob("*" + inst.out_marker):
-            if not marker.with_name(marker.name[: -len(inst.out_marker)]).exists():
-                marker.unlink(missing_ok=True)
+        for suffix in (inst.out_marker, SIGNATURE_SUFFIX):
+            if not suffix:
+                continue
+            for side in folder.glob("*" + suffix):
+                if not side.with_name(side.name[: -len(suffix)]).exists():
+                    side.unlink(missing_ok=True)
 
     def _is_complete(self, inst: InstitutionConfig, path: Path) -> bool:
         name = path.name
@@ -1023,12 +1064,22 @@ class BankEngine:
 
     def _write_notice(self, inst: InstitutionConfig, name: str, reason: str) -> None:
         text = f"文件被拒绝 (file refused): {name}\n原因 (reason): {reason}\n"
-        self._write_out(inst, f"{name}.refused.txt", text.encode("utf-8"))
+        self._write_out(inst, f"{name}.refused.txt", text.encode("utf-8"), protect=False)
 
     def _write_out(
-        self, inst: InstitutionConfig, name: str, data: bytes, *, unique: bool = False
+        self,
+        inst: InstitutionConfig,
+        name: str,
+        data: bytes,
+        *,
+        unique: bool = False,
+        protect: bool = True,
     ) -> str:
-        """Write an outbound file, then its marker; ``unique`` never replaces an earlier file."""
+        """Write an outbound file, its side files, then its marker.
+
+        The institution's security policy encrypts and signs it (``protect``); ``unique``
+        never replaces an earlier file.
+        """
         if "/" in name or name.startswith("."):
             raise SandboxError(f"out file name must be a plain name: {name!r}")
         folder = self.sftp_root / inst.name / OUT_DIR
@@ -1042,7 +1093,14 @@ class BankEngine:
             ).exists():
                 n += 1
                 name = f"{stem}_{n}{suffix}"
-        _write_atomic(folder / name, data)
+        security = self._security.get(inst.name) if protect else None
+        if security is not None:
+            protected = security.protect(data)
+            _write_atomic(folder / name, protected.data)
+            for suffix, content in protected.sidecars.items():
+                _write_atomic(folder / (name + suffix), content)
+        else:
+            _write_atomic(folder / name, data)
         if inst.out_marker:
             _write_atomic(folder / (name + inst.out_marker), b"")
         return name

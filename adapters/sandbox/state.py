@@ -53,13 +53,14 @@ class Card(BaseModel):
 class ReceivedFile(BaseModel):
     institution: str
     name: str
-    sha256: str
+    sha256: str  # of the bytes received
     received_on: date
     status: FileStatus
     message_id: str | None = None
     requested_date: date | None = None
     reason: str = ""
     result_name: str | None = None
+    content_sha256: str = ""  # of the content after verification and decryption
 
 
 class Posting(BaseModel):

@@ -90,6 +90,7 @@ def raw_config(
     client_keys: Sequence[str] = (),
     adapter: str = "test_json",
     adapter_options: Mapping[str, Any] | None = None,
+    security: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "seed": seed,
@@ -105,6 +106,7 @@ def raw_config(
                 "adapter_options": dict(adapter_options or {}),
                 "client_keys": list(client_keys),
                 "collection_shortfall": shortfall,
+                "security": dict(security or {}),
             }
         ],
         "faults": {
