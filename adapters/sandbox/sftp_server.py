@@ -17,6 +17,7 @@ from typing import Self
 import asyncssh
 
 from adapters.sandbox.clock import Clock
+from adapters.sandbox.engine import BankEngine
 from adapters.sandbox.errors import SandboxError
 from adapters.sandbox.faults import FaultKind, InjectedFault, RefusalWindow
 
@@ -135,9 +136,19 @@ class SandboxServer:
                 try:
                     lines.append(path.read_text(encoding="utf-8").strip())
                 except OSError as exc:
-                    raise SandboxError(f"cannot read client key of {user}: {path}") from exc
+                    raise SandboxError(
+                        f"客户端公钥不存在 client key of {user} not readable: {path.resolve()} "
+                        f"(make one with: ssh-keygen -t ed25519 -N '' -f "
+                        f"{path.resolve().with_suffix('')})"
+                    ) from exc
             if lines:
-                self._keys[user] = asyncssh.import_authorized_keys("\n".join(lines) + "\n")
+                try:
+                    self._keys[user] = asyncssh.import_authorized_keys("\n".join(lines) + "\n")
+                except (asyncssh.KeyImportError, ValueError) as exc:
+                    shown = ", ".join(str(p) for p in paths)
+                    raise SandboxError(
+                        f"客户端公钥无效 client key of {user} is not an OpenSSH public key: {shown}"
+                    ) from exc
             (root / user).mkdir(parents=True, exist_ok=True)
         self._acceptor: asyncssh.SSHAcceptor | None = None
         self._thread: threading.Thread | None = None
@@ -149,12 +160,10 @@ class SandboxServer:
         self.connections: set[asyncssh.SSHServerConnection] = set()
 
     @classmethod
-    def for_engine(cls, engine: object, clock: Clock, *, port: int | None = None) -> SandboxServer:
+    def for_engine(
+        cls, engine: BankEngine, clock: Clock, *, port: int | None = None
+    ) -> SandboxServer:
         """The server for a ``BankEngine``: its folders, its institutions' keys, its faults."""
-        from adapters.sandbox.engine import BankEngine
-
-        if not isinstance(engine, BankEngine):
-            raise TypeError("engine must be a BankEngine")
         config = engine.config
         return cls(
             engine.sftp_root,
