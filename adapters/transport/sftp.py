@@ -40,8 +40,10 @@ from adapters.transport.errors import (
     UnknownHostKeyError,
 )
 
-# Large windows keep many pipelined 32 KiB requests in flight on a fast link.
-_WINDOW_SIZE = 64 * 1024 * 1024
+# Our receive window. Pipelined writes are limited by the server's window, not this one;
+# for downloads a larger window only lets unread data pile up in paramiko's receive buffer,
+# whose reads shift the whole buffer, so more than a few MiB makes downloads slower.
+_WINDOW_SIZE = 2 * 1024 * 1024
 _MAX_PACKET_SIZE = 256 * 1024
 _WRITE_CHUNK = 1024 * 1024
 _PREFETCH_REQUESTS = 256
