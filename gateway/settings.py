@@ -10,9 +10,11 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
@@ -129,6 +131,10 @@ class Settings(BaseSettings):
             files.append(Path(extra))
         toml = TomlConfigSettingsSource(settings_cls, toml_file=files, deep_merge=True)
         return (init_settings, env_settings, toml)
+
+    def today(self) -> date:
+        """Today's business date in the configured time zone (Asia/Shanghai by default)."""
+        return datetime.now(ZoneInfo(self.timezone)).date()
 
     def masked(self) -> dict[str, Any]:
         """The settings as a plain dict, safe to print or log."""
