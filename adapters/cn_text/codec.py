@@ -8,9 +8,10 @@ defect becomes a ``FileFormatError`` naming the line, the field and the value.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NoReturn
 
 from adapters.cn_text.layout import FileSpec, Layout, RecordSpec
 from adapters.errors import ControlTotalError, FileFormatError, RenderError
@@ -33,15 +34,28 @@ def line_of(data: bytes, position: int) -> int:
 
 @dataclass(slots=True)
 class RawFile:
-    """A file cut into records: values are the fields in layout order, as text."""
+    """A file cut into records: values are the fields in layout order, as text.
+
+    Detail lines are kept as lines and cut one at a time by ``details()``, so a large file
+    never holds all its fields at once.
+    """
 
     spec: FileSpec
     header: list[str]
     balances: list[tuple[int, list[str]]]
-    details: list[list[str]]
+    detail_lines: list[str] | list[bytes]
     first_detail_line: int
     trailer: list[str] | None
     trailer_line: int
+    codec: Codec
+
+    @property
+    def detail_count(self) -> int:
+        return len(self.detail_lines)
+
+    def details(self) -> Iterator[list[str]]:
+        """Each detail record's fields, checked; raises on the first bad line."""
+        return self.codec.iter_details(self)
 
 
 class Codec:
@@ -50,7 +64,6 @@ class Codec:
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
         bad = _BAD_CHARS if layout.delimiter == "\t" else _BAD_CHARS + "\t"
-        self._bad = re.compile(f"[{bad}]|\r(?!\n)")
         self._field_bad = re.compile(f"[{bad}\r\n]")
         self._gb = layout.encoding.lower().replace("-", "").replace("_", "") in {
             "gb18030",
@@ -83,17 +96,30 @@ class Codec:
                 field="encoding",
                 value=data[exc.start : exc.start + 4],
             ) from None
-        bad = self._bad.search(text)
-        if bad is not None:
+        if "\ufffd" in text:
+            at = text.index("\ufffd")
             raise FileFormatError(
-                "control or undecodable character in the file",
-                location=f"line {text.count(chr(10), 0, bad.start()) + 1}",
+                "replacement character: the file was damaged by a wrong conversion",
+                location=f"line {text.count(chr(10), 0, at) + 1}",
                 field="encoding",
-                value=bad.group(),
+                value="\ufffd",
             )
         if not data.isascii():
             self._refuse_utf8(data)
         return text
+
+    def check_line(self, line: str, lineno: int) -> None:
+        """Refuse control and undecodable characters; lines that are printable pass fast."""
+        if line.isprintable():
+            return
+        bad = self._field_bad.search(line)
+        if bad is not None:
+            raise FileFormatError(
+                "control or undecodable character in the file",
+                location=f"line {lineno}",
+                field="encoding",
+                value=bad.group(),
+            )
 
     def _refuse_utf8(self, data: bytes) -> None:
         """Chinese text that is valid UTF-8 was not written in GB18030: refuse it as such."""
@@ -146,7 +172,9 @@ class Codec:
     def read(self, specs: Sequence[FileSpec], data: bytes, what: str) -> RawFile:
         """Cut ``data`` into records of whichever of ``specs`` its header names."""
         text = self.decode(data)
-        lines = text.splitlines()
+        # Lines end with CRLF or LF; any other CR or line separator stays inside its line,
+        # where check_line refuses it.
+        lines = text.split("\r\n" if "\r\n" in text else "\n")
         while lines and not lines[-1].strip():
             lines.pop()
         if not lines:
@@ -217,6 +245,8 @@ class Codec:
         )
 
     def _read_delimited(self, spec: FileSpec, lines: list[str]) -> RawFile:
+        self.check_line(lines[0], 1)
+        self.check_line(lines[-1], len(lines))
         header = self._split(spec.header, lines[0], 1)
         self._check_consts(spec.header, header, 1)
         delimiter = self.layout.delimiter
@@ -239,42 +269,55 @@ class Codec:
         if spec.balance is not None:
             btag = spec.balance.tag
             while index < end and lines[index].split(delimiter, 1)[0] == btag:
+                self.check_line(lines[index], index + 1)
                 values = self._split(spec.balance, lines[index], index + 1)
                 self._check_consts(spec.balance, values, index + 1)
                 balances.append((index + 1, values))
                 index += 1
+        return RawFile(
+            spec, header, balances, lines[index:end], index + 1, trailer, len(lines), self
+        )
+
+    def iter_details(self, raw: RawFile) -> Iterator[list[str]]:
+        if self.layout.format == "fixed":
+            return self._iter_fixed(raw)
+        return self._iter_delimited(raw)
+
+    def _iter_delimited(self, raw: RawFile) -> Iterator[list[str]]:
+        spec = raw.spec
         detail = spec.detail
         dtag = detail.tag
-        width = len(detail.fields) + (1 if self.layout.trailing_delimiter else 0)
+        delimiter = self.layout.delimiter
         trailing = self.layout.trailing_delimiter
+        width = len(detail.fields) + (1 if trailing else 0)
         consts = any(f.const is not None for f in detail.fields)
-        details: list[list[str]] = []
-        append = details.append
-        first = index + 1
-        for offset, line in enumerate(lines[index:end]):
+        first = raw.first_detail_line
+        check_line = self.check_line
+        for offset, line in enumerate(raw.detail_lines):
+            assert isinstance(line, str)
+            if not line.isprintable():
+                check_line(line, first + offset)
             parts = line.split(delimiter)
             if len(parts) != width or parts[0] != dtag or (trailing and parts[-1] != ""):
-                lineno = first + offset
-                if not line.strip():
-                    raise FileFormatError("empty line inside the file", location=f"line {lineno}")
-                if parts[0] != dtag:
-                    self._classify(spec, parts[0], lineno, line)
-                    raise FileFormatError(
-                        "record out of order",
-                        location=f"line {lineno}",
-                        field="record_type",
-                        value=parts[0],
-                    )
-                parts = self._split(detail, line, lineno)
-                append(parts)
-                continue
-            if trailing:
+                self.detail_problem(spec, line, first + offset)
+            elif trailing:
                 parts.pop()
-            append(parts)
-        if consts:
-            for offset, values in enumerate(details):
-                self._check_consts(detail, values, first + offset)
-        return RawFile(spec, header, balances, details, first, trailer, len(lines))
+            if consts:
+                self._check_consts(detail, parts, first + offset)
+            yield parts
+
+    def detail_problem(self, spec: FileSpec, line: str, lineno: int) -> NoReturn:
+        """Say what is wrong with a delimited line that is not a well-formed detail."""
+        if not line.strip():
+            raise FileFormatError("empty line inside the file", location=f"line {lineno}")
+        tag = line.split(self.layout.delimiter, 1)[0]
+        if tag != spec.detail.tag:
+            self._classify(spec, tag, lineno, line)
+            raise FileFormatError(
+                "record out of order", location=f"line {lineno}", field="record_type", value=tag
+            )
+        self._split(spec.detail, line, lineno)
+        raise FileFormatError("malformed detail record", location=f"line {lineno}", value=line)
 
     @staticmethod
     def _fixed_value(pad: str, text: str) -> str:
@@ -311,7 +354,12 @@ class Codec:
 
     def _read_fixed(self, spec: FileSpec, text: str) -> RawFile:
         encoding = self.layout.encoding
-        lines = [line.encode(encoding) for line in text.splitlines()]
+        texts = text.split("\r\n" if "\r\n" in text else "\n")
+        while texts and not texts[-1].strip():
+            texts.pop()
+        for n, line in enumerate(texts, start=1):
+            self.check_line(line, n)
+        lines = [line.encode(encoding) for line in texts]
         while lines and not lines[-1].strip():
             lines.pop()
         header = self._cut_fixed(spec.header, lines[0], 1)
@@ -335,23 +383,29 @@ class Codec:
             while index < end and lines[index].startswith(btag):
                 balances.append((index + 1, self._cut_fixed(spec.balance, lines[index], index + 1)))
                 index += 1
-        details: list[list[str]] = []
+        return RawFile(
+            spec, header, balances, lines[index:end], index + 1, trailer, len(lines), self
+        )
+
+    def _iter_fixed(self, raw: RawFile) -> Iterator[list[str]]:
+        spec = raw.spec
+        encoding = self.layout.encoding
         dtag = spec.detail.tag.encode("ascii")
-        for i in range(index, end):
-            line = lines[i]
+        for offset, line in enumerate(raw.detail_lines):
+            assert isinstance(line, bytes)
+            lineno = raw.first_detail_line + offset
             if not line.startswith(dtag):
                 if not line.strip():
-                    raise FileFormatError("empty line inside the file", location=f"line {i + 1}")
+                    raise FileFormatError("empty line inside the file", location=f"line {lineno}")
                 shown = line[: len(dtag)].decode(encoding, "replace")
-                self._classify(spec, shown, i + 1, shown)
+                self._classify(spec, shown, lineno, shown)
                 raise FileFormatError(
                     "record out of order",
-                    location=f"line {i + 1}",
+                    location=f"line {lineno}",
                     field="record_type",
                     value=shown,
                 )
-            details.append(self._cut_fixed(spec.detail, line, i + 1))
-        return RawFile(spec, header, balances, details, index + 1, trailer, len(lines))
+            yield self._cut_fixed(spec.detail, line, lineno)
 
     # --- writing ---------------------------------------------------------------------
 

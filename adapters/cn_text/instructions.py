@@ -125,13 +125,13 @@ def _batch(layout: Layout, raw: RawFile) -> Batch:
     special_account = head.get("special_account", "").strip()
     special_name = head.get("special_account_name", "").strip()
     direction = Direction.DISBURSEMENT if spec.key == "disbursement" else Direction.COLLECTION
-    if not raw.details:
+    if not raw.detail_count:
         raise FileFormatError(
             "file holds no detail records", location=f"line {raw.first_detail_line}"
         )
     instructions: list[PaymentInstruction] = []
     seen: dict[str, int] = {}
-    for offset, row in enumerate(raw.details):
+    for offset, row in enumerate(raw.details()):
         lineno = raw.first_detail_line + offset
         item = field_getter(spec.detail, row)
         if "seq" in item:

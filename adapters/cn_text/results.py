@@ -35,7 +35,7 @@ def parse(layout: Layout, data: bytes) -> ResultFile:
     results: list[InstructionResult] = []
     seen: dict[str, int] = {}
     requested_sum = settled_sum = settled_count = 0
-    for offset, row in enumerate(raw.details):
+    for offset, row in enumerate(raw.details()):
         lineno = raw.first_detail_line + offset
         item = field_getter(spec.detail, row)
         if "seq" in item and values.count(item["seq"], lineno, "seq") != offset + 1:

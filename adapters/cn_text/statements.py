@@ -9,6 +9,7 @@ lines are cut with ``str.split`` and converted with per-file caches.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import date
 from operator import itemgetter
 
@@ -42,6 +43,32 @@ _DETAIL_NAMES = (
     "return_reason_code",
     "currency",
 )
+
+
+# StatementEntry is built positionally on the hot path; this is the order that assumes.
+_ENTRY_ORDER = (
+    "booking_date",
+    "amount_fen",
+    "credit_debit",
+    "currency",
+    "bank_transaction_id",
+    "value_date",
+    "reversal",
+    "channel",
+    "bank_transaction_code",
+    "counterparty_account",
+    "counterparty_name",
+    "end_to_end_id",
+    "references",
+    "remittance",
+    "sub_account",
+    "return_reason_code",
+    "balance_after_fen",
+)
+if tuple(f.name for f in fields(StatementEntry))[: len(_ENTRY_ORDER)] != _ENTRY_ORDER:
+    raise ImportError(
+        "adapters.records.StatementEntry changed its field order; update statements.py"
+    )
 
 
 def statement_spec(layout: Layout) -> FileSpec:
@@ -123,15 +150,37 @@ def parse(layout: Layout, data: bytes) -> tuple[Statement, ...]:
     channels: dict[str, Channel] = {}
     dates: dict[str, date] = {}
     amount = values.amount
+    yuan = layout.amount_unit == "yuan"
+    max_fen = layout.max_amount_fen
     parse_date = values.to_date
     check_subs = bool(known_subs)
     CREDIT, DEBIT = CreditDebit.CREDIT, CreditDebit.DEBIT  # noqa: N806 - local aliases
     entries: list[StatementEntry] = []
     append = entries.append
+    new_entry = StatementEntry
     credit_count = credit_sum = debit_count = debit_sum = 0
     first = raw.first_detail_line
-    for offset, row in enumerate(raw.details):
-        row.append("")
+    # The hot path: delimited lines are cut right here; fixed-width ones come cut.
+    codec = raw.codec
+    fast = layout.format == "delimited" and not any(f.const for f in detail.fields[1:])
+    source = raw.detail_lines if fast else raw.details()
+    delimiter = layout.delimiter
+    trailing = layout.trailing_delimiter
+    expected = width + 1 if trailing else width
+    dtag = detail.tag
+    for offset, line in enumerate(source):
+        if fast:
+            assert isinstance(line, str)
+            if not line.isprintable():
+                codec.check_line(line, first + offset)
+            row = line.split(delimiter)
+            if len(row) != expected or row[0] != dtag or (trailing and row[-1]):
+                codec.detail_problem(spec, line, first + offset)
+            if not trailing:
+                row.append("")  # what a field the layout lacks reads as
+        else:
+            assert isinstance(line, list)
+            row = [*line, ""]
         (
             seq,
             txid,
@@ -178,7 +227,20 @@ def parse(layout: Layout, data: bytes) -> tuple[Statement, ...]:
                 field="credit_debit",
                 value=cd_text,
             )
-        fen = amount(amount_text, lineno, "amount")
+        # Fast path for the usual "1234.56" in a yuan layout; anything else (and every
+        # refusal) goes through Values.amount, which names the problem.
+        if (
+            yuan
+            and amount_text[-3:-2] == "."
+            and amount_text.isascii()
+            and amount_text[:-3].isdigit()
+            and amount_text[-2:].isdigit()
+            and 0 < (fen := int(amount_text[:-3]) * 100 + int(amount_text[-2:])) <= max_fen
+            and len(amount_text) < 24
+        ):
+            pass
+        else:
+            fen = amount(amount_text, lineno, "amount")
         if credit_debit is CREDIT:
             credit_count += 1
             credit_sum += fen
@@ -208,23 +270,24 @@ def parse(layout: Layout, data: bytes) -> tuple[Statement, ...]:
                 value=sub,
             )
         append(
-            StatementEntry(
-                booking_date=booking,
-                amount_fen=fen,
-                credit_debit=credit_debit,
-                currency=line_currency or currency,
-                bank_transaction_id=txid.strip() or None,
-                value_date=value_date,
-                reversal=reversal,
-                channel=channel,
-                bank_transaction_code=summary,
-                counterparty_account=cp_account.strip() or None,
-                counterparty_name=cp_name.strip() or None,
-                end_to_end_id=e2e.strip() or None,
-                remittance=remittance.strip(),
-                sub_account=sub or None,
-                return_reason_code=return_code.strip() or None,
-                balance_after_fen=(
+            new_entry(
+                booking,
+                fen,
+                credit_debit,
+                line_currency or currency,
+                txid.strip() or None,
+                value_date,
+                reversal,
+                channel,
+                summary,
+                cp_account.strip() or None,
+                cp_name.strip() or None,
+                e2e.strip() or None,
+                (),
+                remittance.strip(),
+                sub or None,
+                return_code.strip() or None,
+                (
                     amount(
                         balance_text, lineno, "balance_after", signed=True, limit=TOTAL_LIMIT_FEN
                     )
