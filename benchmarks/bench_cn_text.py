@@ -43,16 +43,14 @@ def build_statement(lines: int) -> bytes:
             f"62170000{n % 10**11:011d}|{NAMES[n % len(NAMES)]}|{summary}|第{n % 12 + 1}期|"
             f"HZE{n:09d}|0||"
         )
-    opening = 10**12
-    balances = [
-        f"B|{sub}|{opening // 100}.00|{(opening + moved[sub]) // 100}.{(opening + moved[sub]) % 100:02d}|"
-        for sub in sub_ids
-    ]
-    total_open = opening * SUBS
-    total_close = total_open + credit_sum - debit_sum
 
     def yuan(fen: int) -> str:
         return f"{fen // 100}.{fen % 100:02d}"
+
+    opening = 10**12
+    balances = [f"B|{sub}|{yuan(opening)}|{yuan(opening + moved[sub])}|" for sub in sub_ids]
+    total_open = opening * SUBS
+    total_close = total_open + credit_sum - debit_sum
 
     header = (
         f"H|DZ|DZ202405|6230910100000012345|平邑县扶贫互助资金专户|CNY|20240501|20240528|"
