@@ -13,7 +13,8 @@ import hashlib
 import os
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -137,7 +138,7 @@ class BankEngine:
         self, institution: str, number: str, name: str, *, on: date, initial_fen: int = 0
     ) -> None:
         """Open an association's sub-account in ``institution``'s special account."""
-        with self._lock:
+        with self._changing():
             self._institution(institution)
             if number in self._state.sub_accounts or number in self._state.cards:
                 raise AccountError(f"account {number} exists already")
@@ -159,7 +160,7 @@ class BankEngine:
         registered_name: str | None = None,
     ) -> None:
         """Open a member's Huinong One-Card (惠农一卡通)."""
-        with self._lock:
+        with self._changing():
             if number in self._state.cards or number in self._state.sub_accounts:
                 raise AccountError(f"account {number} exists already")
             if balance_fen < 0:
@@ -186,7 +187,7 @@ class BankEngine:
         """Credit a sub-account by transfer (returns its bank transaction id) or a card."""
         if amount_fen <= 0:
             raise AccountError(f"deposit must be a positive number of fen: {amount_fen}")
-        with self._lock:
+        with self._changing():
             if account in self._state.cards:
                 self._state.cards[account].balance_fen += amount_fen
                 self._save()
@@ -203,7 +204,7 @@ class BankEngine:
     def set_card_status(
         self, number: str, status: CardStatus, *, registered_name: str | None = None
     ) -> None:
-        with self._lock:
+        with self._changing():
             card = self._card(number)
             card.status = status
             if registered_name is not None:
@@ -234,7 +235,7 @@ class BankEngine:
             return tuple(f.model_copy() for f in self._state.faults)
 
     def record_fault(self, fault: InjectedFault) -> None:
-        with self._lock:
+        with self._changing():
             self._state.faults.append(fault)
             self._save()
 
@@ -263,7 +264,7 @@ class BankEngine:
 
     def pick_up(self, on: date) -> tuple[ReceivedFile, ...]:
         """Take every complete instruction file from the institutions' ``in/`` folders."""
-        with self._lock:
+        with self._changing():
             self._check_open(on)
             taken: list[ReceivedFile] = []
             for inst in self.config.institutions:
@@ -274,7 +275,7 @@ class BankEngine:
 
     def run_cutoff(self, business_date: date) -> CutoffReport:
         """Pick up what arrived and book every batch due by ``business_date``."""
-        with self._lock:
+        with self._changing():
             self._check_open(business_date)
             self._apply_scheduled_card_faults(business_date)
             self._post_deferred(business_date)
@@ -304,7 +305,7 @@ class BankEngine:
 
         Returns the statements made, including one withheld by a no-statement fault.
         """
-        with self._lock:
+        with self._changing():
             self._check_open(business_date)
             self._apply_scheduled_card_faults(business_date)
             self._post_deferred(business_date)
@@ -682,7 +683,7 @@ class BankEngine:
                 self._fault(
                     on,
                     kind,
-                    entry.institution or "",
+                    entry.institution or self._only_institution(),
                     entry.sub_account,
                     0,
                     entry.card,
@@ -1163,6 +1164,10 @@ class BankEngine:
                 f"{closed.isoformat()})"
             )
 
+    def _only_institution(self) -> str:
+        names = list(self._institutions)
+        return names[0] if len(names) == 1 else ""
+
     def _institution(self, name: str) -> InstitutionConfig:
         try:
             return self._institutions[name]
@@ -1177,6 +1182,16 @@ class BankEngine:
 
     def _save(self) -> None:
         self._store.save(self._state)
+
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        """Hold the lock for a change; if it fails half-way, go back to the saved state."""
+        with self._lock:
+            try:
+                yield
+            except BaseException:
+                self._state = self._store.load()
+                raise
 
 
 def _rejected(instr: PaymentInstruction, code: str, text: str) -> InstructionResult:

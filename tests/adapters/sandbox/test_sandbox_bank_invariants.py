@@ -7,6 +7,7 @@ import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sandbox_support import (
@@ -26,7 +27,8 @@ from sandbox_support import (
     submit,
 )
 
-from adapters.records import Direction, ResultStatus, Statement
+from adapters.errors import RenderError
+from adapters.records import Batch, Direction, ResultFile, ResultStatus, Statement
 from adapters.sandbox import BankEngine, FaultKind
 
 JSON = JsonRecordsAdapter()
@@ -194,3 +196,38 @@ def test_a_file_is_never_booked_twice(tmp_path: Path) -> None:
     assert len(set((*first.result_files, *report.result_files, *report2.result_files))) == 3
     assert restarted.balance_fen(SUB_A) == 4_900_000
     assert [p.end_to_end_id for p in restarted.postings() if p.end_to_end_id] == ["E1"]
+
+
+class _FlakyAdapter(JsonRecordsAdapter):
+    """Fails to render the result of one batch until told otherwise."""
+
+    failing = True
+
+    def render_result(self, result: ResultFile, batch: Batch) -> bytes:
+        if self.failing and batch.message_id == "M2":
+            raise RenderError("amount column too narrow")
+        return super().render_result(result, batch)
+
+
+def test_a_cutoff_failing_half_way_leaves_the_bank_as_it_was(tmp_path: Path) -> None:
+    adapter = _FlakyAdapter()
+    engine = seeded_engine(tmp_path, adapter)
+    for name, message_id, e2e in (("DF_1.json", "M1", "E1"), ("DF_2.json", "M2", "E2")):
+        data = adapter.render_batch(
+            batch(
+                Direction.DISBURSEMENT,
+                [(e2e, 100_000, SUB_A, CARD_ZHANG, "张三")],
+                message_id=message_id,
+            )
+        )
+        submit(engine, name, data)
+    with pytest.raises(RenderError):
+        engine.run_cutoff(DAY1)
+    assert engine.balance_fen(SUB_A) == 5_000_000
+    assert engine.received_files() == ()
+    adapter.failing = False
+    report = engine.run_cutoff(DAY1)
+    assert len(report.result_files) == 2
+    assert engine.balance_fen(SUB_A) == 4_800_000
+    out = sorted(p.name for p in (tmp_path / "sftp" / INSTITUTION / "out").glob("RESULT_*.txt"))
+    assert out == ["RESULT_M1.txt", "RESULT_M2.txt"]  # the first attempt's file reused

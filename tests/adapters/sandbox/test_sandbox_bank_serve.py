@@ -158,25 +158,15 @@ def test_serve_runs_in_the_foreground_and_stops_cleanly_on_ctrl_c(tmp_path: Path
 
 
 def test_serve_refuses_a_broken_config_with_a_clear_message(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+
     config = tmp_path / "sandbox.toml"
     config.write_text("[server]\nport = 70000\n", encoding="utf-8")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from gateway.cli import main; main()",
-            "sandbox-bank",
-            "serve",
-            "--config",
-            str(config),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-        env={**os.environ, "COLUMNS": "200"},
-        check=False,
+    result = CliRunner().invoke(
+        app, ["sandbox-bank", "serve", "--config", str(config)], env={"COLUMNS": "200"}
     )
-    assert result.returncode == 2
-    assert "configuration error" in result.stderr
-    assert "institutions" in result.stderr
+    assert result.exit_code == 2
+    assert "configuration error" in result.output
+    assert "institutions" in result.output
