@@ -200,7 +200,7 @@ def parse(layout: Layout, data: bytes) -> tuple[Statement, ...]:
             line_currency,
         ) = pick(row)
         lineno = first + offset
-        if seq and seq != str(offset + 1):
+        if seq and seq != str(offset + 1) and not (seq.isdigit() and int(seq) == offset + 1):
             raise FileFormatError(
                 f"sequence number out of order (expected {offset + 1})",
                 location=f"line {lineno}",

@@ -415,7 +415,10 @@ class AdapterConformance:
     @settings(
         max_examples=150,
         deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture],
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.differing_executors,
+        ],
     )
     @given(data=st.binary(max_size=600))
     def test_random_bytes_raise_only_adapter_errors(self, adapter: Adapter, data: bytes) -> None:
@@ -424,7 +427,10 @@ class AdapterConformance:
     @settings(
         max_examples=150,
         deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture],
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.differing_executors,
+        ],
     )
     @given(choice=st.data())
     def test_mutated_files_raise_only_adapter_errors(

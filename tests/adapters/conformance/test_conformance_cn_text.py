@@ -37,3 +37,16 @@ class TestRcbPipeConformance(AdapterConformance):
     @pytest.fixture
     def adapter(self) -> Adapter:
         return CnTextAdapter.from_options({"layout": "layouts/rcb_pipe.toml"}, config_dir=BANKS)
+
+
+class TestRccFixedConformance(TestRcbPipeConformance):
+    file_names: ClassVar[Mapping[FileKind, str]] = {
+        FileKind.DISBURSEMENT_BATCH: "PLDF{message_id}.DAT",
+        FileKind.COLLECTION_BATCH: "PLDK{message_id}.DAT",
+        FileKind.RESULT: "PLHP{message_id}.DAT",
+        FileKind.STATEMENT: "DZD{message_id}.DAT",
+    }
+
+    @pytest.fixture
+    def adapter(self) -> Adapter:
+        return CnTextAdapter.from_options({"layout": "layouts/rcc_fixed.toml"}, config_dir=BANKS)
