@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -209,12 +210,20 @@ def sftp_settings(
     )
 
 
-class DroppingRelay:
-    """A loopback TCP relay to ``target_port`` that can cut the next connection.
+@dataclass(frozen=True)
+class _Cut:
+    after: int
+    downstream: bool
+    stall: bool
 
-    ``drop_next_after(n)`` makes the next connection close both ways once ``n`` bytes
-    have gone from client to server: a connection lost in the middle of an upload.
-    Later connections are relayed whole.
+
+class DroppingRelay:
+    """A loopback TCP relay to ``target_port`` that can cut or stall the next connection.
+
+    ``drop_next_after(n)`` makes the next connection close both ways once ``n`` bytes have
+    gone from client to server (``downstream=True``: from server to client): a connection
+    lost in the middle of an upload (or download). ``stall=True`` stops relaying instead
+    of closing, as a hung server would. Later connections are relayed whole.
     """
 
     def __init__(self, target_port: int) -> None:
@@ -222,7 +231,7 @@ class DroppingRelay:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.2)
         self.port = int(self._listener.getsockname()[1])
-        self._drop_after: int | None = None
+        self._cut: _Cut | None = None
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
@@ -231,9 +240,11 @@ class DroppingRelay:
         self._acceptor = threading.Thread(target=self._accept_loop, daemon=True)
         self._acceptor.start()
 
-    def drop_next_after(self, byte_count: int) -> None:
+    def drop_next_after(
+        self, byte_count: int, *, downstream: bool = False, stall: bool = False
+    ) -> None:
         with self._lock:
-            self._drop_after = byte_count
+            self._cut = _Cut(byte_count, downstream, stall)
 
     def _accept_loop(self) -> None:
         while not self._stopping.is_set():
@@ -246,12 +257,17 @@ class DroppingRelay:
             upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=10)
             upstream.settimeout(None)
             with self._lock:
-                limit, self._drop_after = self._drop_after, None
+                cut, self._cut = self._cut, None
                 self._sockets.extend([client, upstream])
             pair = (client, upstream)
-            for source, sink, budget in ((client, upstream, limit), (upstream, client, None)):
+            up_cut = cut if cut is not None and not cut.downstream else None
+            down_cut = cut if cut is not None and cut.downstream else None
+            for source, sink, this_cut in (
+                (client, upstream, up_cut),
+                (upstream, client, down_cut),
+            ):
                 thread = threading.Thread(
-                    target=self._pump, args=(source, sink, budget, pair), daemon=True
+                    target=self._pump, args=(source, sink, this_cut, pair), daemon=True
                 )
                 self._threads.append(thread)
                 thread.start()
@@ -260,9 +276,10 @@ class DroppingRelay:
         self,
         source: socket.socket,
         sink: socket.socket,
-        budget: int | None,
+        cut: _Cut | None,
         pair: tuple[socket.socket, socket.socket],
     ) -> None:
+        budget = cut.after if cut is not None else None
         try:
             while True:
                 chunk = source.recv(65536)
@@ -272,6 +289,8 @@ class DroppingRelay:
                     if len(chunk) >= budget:
                         sink.sendall(chunk[:budget])
                         self.dropped.set()
+                        if cut is not None and cut.stall:
+                            self._stopping.wait()
                         break
                     budget -= len(chunk)
                 sink.sendall(chunk)

@@ -20,6 +20,7 @@ from adapters.transport import (
     RetryingTransport,
     RetryPolicy,
     SftpTransport,
+    TransportTimeoutError,
     UnknownHostKeyError,
     UploadConventions,
     deliver,
@@ -220,3 +221,35 @@ def test_delivering_an_already_delivered_batch_uploads_nothing(
     with pytest.raises(RemoteFileConflictError, match="refusing to overwrite"):
         deliver(sftp_transport, folder, "DF_002.txt", other, hashlib.sha256(other).hexdigest())
     assert (sftp_root / "in" / "DF_002.txt").read_bytes() == data
+
+
+def test_download_cut_midway_is_a_dropped_connection_and_the_retry_fetches_it_whole(
+    sshd_server: OpenSshServer, sftp_root: Path, tmp_path: Path
+) -> None:
+    data = os.urandom(2 * 1024 * 1024)
+    (sftp_root / "out" / "STMT_big.txt").write_bytes(data)
+    path = f"{sftp_root.name}/out/STMT_big.txt"
+    with DroppingRelay(sshd_server.port) as relay:
+        known_hosts = sshd_server.write_known_hosts(tmp_path / "known_hosts", relay.port)
+        settings = sftp_settings(sshd_server, port=relay.port, known_hosts=known_hosts)
+        relay.drop_next_after(1024 * 1024, downstream=True)
+        with SftpTransport(settings) as bare, pytest.raises(ConnectionDroppedError):
+            bare.fetch(path)
+        relay.drop_next_after(1024 * 1024, downstream=True)
+        sleeps: list[float] = []
+        with RetryingTransport(SftpTransport(settings), sleep=sleeps.append) as retrying:
+            assert retrying.fetch(path) == data
+        assert len(sleeps) == 1
+
+
+def test_a_hung_server_times_out_instead_of_blocking(
+    sshd_server: OpenSshServer, sftp_root: Path, tmp_path: Path
+) -> None:
+    with DroppingRelay(sshd_server.port) as relay:
+        known_hosts = sshd_server.write_known_hosts(tmp_path / "known_hosts", relay.port)
+        settings = sftp_settings(sshd_server, port=relay.port, known_hosts=known_hosts)
+        settings = type(settings)(**{**settings.__dict__, "operation_timeout": 1.0})
+        relay.drop_next_after(256 * 1024, stall=True)
+        with SftpTransport(settings) as transport, pytest.raises(TransportTimeoutError):
+            transport.upload(f"{sftp_root.name}/in", "DF_hung.txt", os.urandom(1024 * 1024))
+        assert not (sftp_root / "in" / "DF_hung.txt").exists()
