@@ -73,7 +73,10 @@ def record(
 ) -> AuditEvent:
     """Append one event to the chain in the session's transaction."""
     head = session.execute(
-        select(AuditChainHead).where(AuditChainHead.id == HEAD_ID).with_for_update()
+        select(AuditChainHead)
+        .where(AuditChainHead.id == HEAD_ID)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).scalar_one()
     at = utcnow()
     body = _normalise(payload or {})
@@ -128,15 +131,32 @@ class VerifyReport:
 
 def verify(session: Session) -> VerifyReport:
     """Walk the whole chain: gaps (deleted rows), broken links and altered rows are reported."""
-    head = session.execute(select(AuditChainHead).where(AuditChainHead.id == HEAD_ID)).scalar_one()
+    head = session.execute(
+        select(AuditChainHead.last_seq, AuditChainHead.last_hash).where(
+            AuditChainHead.id == HEAD_ID
+        )
+    ).one()
     problems: list[ChainProblem] = []
     expected_seq = 1
     running = GENESIS_HASH
     checked = 0
+    # Plain rows, not ORM objects: what the database holds now, never an identity-map copy.
     rows = session.execute(
-        select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=1000)
+        select(
+            AuditEvent.seq,
+            AuditEvent.at,
+            AuditEvent.actor,
+            AuditEvent.action,
+            AuditEvent.object_type,
+            AuditEvent.object_id,
+            AuditEvent.payload,
+            AuditEvent.prev_hash,
+            AuditEvent.hash,
+        )
+        .order_by(AuditEvent.seq)
+        .execution_options(yield_per=1000)
     )
-    for event in rows.scalars():
+    for event in rows:
         checked += 1
         if event.seq != expected_seq:
             problems.append(

@@ -1,0 +1,103 @@
+"""``/api/v1/audit-events``: the hash-chained audit log, newest first, and its verification."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Query
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from gateway.api.deps import CurrentPrincipal, DbSession
+from gateway.api.pagination import Page, Paging, paginate
+from gateway.api.router import domain_router
+from gateway.audit import service as audit
+from gateway.audit.models import AuditEvent
+from gateway.auth.errors import Forbidden
+from gateway.auth.permissions import Permission, Principal
+
+router = domain_router("审计 audit")
+
+
+class AuditEventOut(BaseModel):
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    payload: dict[str, Any]
+    hash: str
+
+
+class ChainReportOut(BaseModel):
+    checked: int
+    ok: bool
+    problems: list[str]
+
+
+def require_audit_reader(principal: Principal) -> None:
+    """The log spans the whole installation: readers need the permission and a county-wide
+    (or unrestricted) scope; an association-scoped auditor is refused."""
+    principal.require(Permission.READ_AUDIT)
+    if principal.association_id is not None:
+        raise Forbidden(
+            "审计日志仅向县级及以上用户开放", "the audit log is open to county-wide users only"
+        )
+
+
+def event_out(event: AuditEvent) -> AuditEventOut:
+    return AuditEventOut(
+        seq=event.seq,
+        at=event.at,
+        actor=event.actor,
+        action=event.action,
+        object_type=event.object_type,
+        object_id=event.object_id,
+        payload=event.payload,
+        hash=event.hash,
+    )
+
+
+@router.get(
+    "/audit-events", response_model=Page[AuditEventOut], summary="审计日志 Audit log (newest first)"
+)
+def list_audit_events(
+    principal: CurrentPrincipal,
+    session: DbSession,
+    page: Paging,
+    action: Annotated[str | None, Query(max_length=100)] = None,
+    object_type: Annotated[str | None, Query(max_length=60)] = None,
+    object_id: Annotated[str | None, Query(max_length=100)] = None,
+) -> Page[AuditEventOut]:
+    require_audit_reader(principal)
+    statement = select(AuditEvent)
+    if action:
+        statement = statement.where(AuditEvent.action == action)
+    if object_type:
+        statement = statement.where(AuditEvent.object_type == object_type)
+    if object_id:
+        statement = statement.where(AuditEvent.object_id == object_id)
+    rows, cursor = paginate(
+        session,
+        statement,
+        order=[AuditEvent.seq],
+        key=lambda e: [e.seq],
+        page=page,
+        descending=True,
+    )
+    return Page(items=[event_out(e) for e in rows], next_cursor=cursor)
+
+
+@router.get(
+    "/audit-events/verification",
+    response_model=ChainReportOut,
+    summary="校验审计链 Verify the hash chain",
+)
+def verify_chain(principal: CurrentPrincipal, session: DbSession) -> ChainReportOut:
+    require_audit_reader(principal)
+    report = audit.verify(session)
+    return ChainReportOut(
+        checked=report.checked, ok=report.ok, problems=[str(p) for p in report.problems]
+    )

@@ -1,0 +1,139 @@
+"""The audit log: hash-chained, written with the change it records, append-only, and
+``huzhu audit verify`` names any edited or deleted row."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from gateway.audit import service as audit
+from gateway.audit.models import AuditEvent
+from gateway.cli import app
+from gateway.errors import RuleViolation
+from gateway.testing import World
+
+
+def _unguard(session: Session) -> None:
+    """Play the attacker with database rights: switch off the append-only triggers."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("DROP TRIGGER audit_events_no_update"))
+        session.execute(text("DROP TRIGGER audit_events_no_delete"))
+    else:
+        session.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only"))
+    session.commit()
+
+
+def test_a_fresh_chain_verifies(world: World, session: Session) -> None:
+    report = audit.verify(session)
+    assert report.ok, report.problems
+    assert report.checked == session.scalar(select(func.count()).select_from(AuditEvent))
+    assert report.checked > 10
+
+
+def test_an_edited_row_is_named(world: World, session: Session) -> None:
+    _unguard(session)
+    session.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE seq = 3"))
+    session.commit()
+    report = audit.verify(session)
+    assert [(p.seq, p.reason_en) for p in report.problems] == [
+        (3, "the event was altered: its hash does not match its content")
+    ]
+
+
+def test_an_edited_payload_is_named(world: World, session: Session) -> None:
+    event = session.get(AuditEvent, 5)
+    assert event is not None
+    _unguard(session)
+    forged = dict(event.payload)
+    forged["forged"] = 1
+    session.execute(update(AuditEvent).where(AuditEvent.seq == 5).values(payload=forged))
+    session.commit()
+    assert [p.seq for p in audit.verify(session).problems] == [5]
+
+
+def test_a_deleted_row_is_named(world: World, session: Session) -> None:
+    _unguard(session)
+    session.execute(text("DELETE FROM audit_events WHERE seq = 4"))
+    session.commit()
+    problems = audit.verify(session).problems
+    assert problems[0].seq == 4
+    assert problems[0].reason_en == "events 4..4 are missing (deleted)"
+    assert any(p.seq == 5 and "chain is broken" in p.reason_en for p in problems)
+
+
+def test_a_deleted_tail_is_noticed(world: World, session: Session) -> None:
+    last = session.scalar(select(func.max(AuditEvent.seq)))
+    _unguard(session)
+    session.execute(text("DELETE FROM audit_events WHERE seq = :s"), {"s": last})
+    session.commit()
+    problems = audit.verify(session).problems
+    assert len(problems) == 1
+    assert f"names event {last}" in problems[0].reason_en
+
+
+def test_rows_cannot_be_changed_in_place(world: World, session: Session) -> None:
+    with pytest.raises(DBAPIError, match="append-only"):
+        session.execute(text("DELETE FROM audit_events WHERE seq = 1"))
+    session.rollback()
+
+
+def test_a_refused_change_leaves_no_event(world: World, session: Session) -> None:
+    before = session.scalar(select(func.max(AuditEvent.seq)))
+    with pytest.raises(RuleViolation):
+        world.apply(world.members_a[0], amount_fen=99_000_000)
+    session.rollback()
+    assert session.scalar(select(func.max(AuditEvent.seq))) == before
+    assert audit.verify(session).ok
+
+
+def test_verify_command_exits_nonzero_naming_the_row(
+    world: World, session: Session, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HUZHU_DATABASE_URL", db_url)
+    monkeypatch.setenv("HUZHU_FIELD_KEY_FILE", str(tmp_path / "k"))
+    runner = CliRunner()
+    ok = runner.invoke(app, ["audit", "verify"])
+    assert ok.exit_code == 0, ok.output
+    assert "intact" in ok.output
+    _unguard(session)
+    session.execute(text("UPDATE audit_events SET action = 'loan.nothing' WHERE seq = 7"))
+    session.commit()
+    broken = runner.invoke(app, ["audit", "verify"])
+    assert broken.exit_code == 1
+    assert "seq 7" in broken.output
+    assert "BROKEN" in broken.output
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_concurrent_appends_never_fork_the_chain(
+    world: World, session_factory: sessionmaker[Session]
+) -> None:
+    errors: list[BaseException] = []
+    start = threading.Barrier(3)
+
+    def append(worker: int) -> None:
+        try:
+            start.wait(timeout=10)
+            for n in range(15):
+                with session_factory() as s, s.begin():
+                    audit.record(s, actor=f"w{worker}", action="test", object_type="t", object_id=n)
+        except BaseException as exc:  # reported to the main thread below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=append, args=(w,)) for w in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    with session_factory() as s:
+        report = audit.verify(s)
+        assert report.ok, report.problems
+        assert s.scalar(select(func.count()).where(AuditEvent.action == "test")) == 45
