@@ -9,6 +9,7 @@ writes the statements and closes the day.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import tempfile
@@ -922,56 +923,10 @@ class BankEngine:
         return True
 
     def _statement(self, inst: InstitutionConfig, on: date) -> Statement:
-        subs = sorted(
-            (
-                s
-                for s in self._state.sub_accounts.values()
-                if s.institution == inst.name and s.opened_on <= on
-            ),
-            key=lambda s: s.number,
-        )
-        today = [
-            p for p in self._state.postings if p.institution == inst.name and p.booking_date == on
-        ]
-        running = {
-            s.number: s.balance_fen
-            - sum(
-                p.amount_fen if p.credit else -p.amount_fen
-                for p in today
-                if p.sub_account == s.number
-            )
-            for s in subs
-        }
-        openings = dict(running)
-        entries: list[StatementEntry] = []
-        for p in today:
-            running[p.sub_account] += p.amount_fen if p.credit else -p.amount_fen
-            entries.append(_entry(p, running[p.sub_account]))
-        if entries:
-            entries = self._maybe_duplicate_line(inst, on, entries)
-        opening = sum(openings.values())
-        closing = sum(s.balance_fen for s in subs)
-        statement = Statement(
-            statement_id=f"STMT{on:%Y%m%d}{inst.name.upper().replace('-', '')}",
-            account=inst.special_account,
-            account_name=inst.special_account_name,
-            created_at=datetime.combine(on, self.config.statement_time, tzinfo=BANK_TZ),
-            from_date=on,
-            to_date=on,
-            entries=tuple(entries),
-            opening_balance_fen=opening,
-            closing_balance_fen=closing,
-            balances=(
-                Balance(amount_fen=opening, on=on, kind="opening"),
-                Balance(amount_fen=closing, on=on, kind="closing"),
-            ),
-            sub_account_balances=tuple(
-                SubAccountBalance(
-                    sub_account=s.number, opening_fen=openings[s.number], closing_fen=s.balance_fen
-                )
-                for s in subs
-            ),
-        )
+        statement = self._build_statement(inst, on)
+        if statement.entries:
+            entries = self._maybe_duplicate_line(inst, on, list(statement.entries))
+            statement = dataclasses.replace(statement, entries=tuple(entries))
         withheld = any(
             s.on == on and s.institution in (None, inst.name)
             for s in self._plan.scheduled_for(FaultKind.NO_STATEMENT)
@@ -990,6 +945,84 @@ class BankEngine:
         self._write_out(inst, name, data)
         self._state.statements.setdefault(inst.name, []).append(name)
         return statement
+
+    def _build_statement(self, inst: InstitutionConfig, on: date) -> Statement:
+        """The true statement of ``on`` from the books, whatever day it is now."""
+        subs = sorted(
+            (
+                s
+                for s in self._state.sub_accounts.values()
+                if s.institution == inst.name and s.opened_on <= on
+            ),
+            key=lambda s: s.number,
+        )
+        mine = [p for p in self._state.postings if p.institution == inst.name]
+        closings = {
+            s.number: s.balance_fen
+            - sum(_net(p) for p in mine if p.sub_account == s.number and p.booking_date > on)
+            for s in subs
+        }
+        today = [p for p in mine if p.booking_date == on]
+        openings = {
+            number: closing - sum(_net(p) for p in today if p.sub_account == number)
+            for number, closing in closings.items()
+        }
+        running = dict(openings)
+        entries: list[StatementEntry] = []
+        for p in today:
+            running[p.sub_account] += _net(p)
+            entries.append(_entry(p, running[p.sub_account]))
+        opening, closing = sum(openings.values()), sum(closings.values())
+        return Statement(
+            statement_id=f"STMT{on:%Y%m%d}{inst.name.upper().replace('-', '')}",
+            account=inst.special_account,
+            account_name=inst.special_account_name,
+            created_at=datetime.combine(on, self.config.statement_time, tzinfo=BANK_TZ),
+            from_date=on,
+            to_date=on,
+            entries=tuple(entries),
+            opening_balance_fen=opening,
+            closing_balance_fen=closing,
+            balances=(
+                Balance(amount_fen=opening, on=on, kind="opening"),
+                Balance(amount_fen=closing, on=on, kind="closing"),
+            ),
+            sub_account_balances=tuple(
+                SubAccountBalance(
+                    sub_account=number,
+                    opening_fen=openings[number],
+                    closing_fen=closings[number],
+                )
+                for number in closings
+            ),
+        )
+
+    def resend_statement(self, institution: str, on: date) -> str:
+        """Write the correct statement of a closed day again, as a bank does when asked.
+
+        This is how a missing statement or one with a duplicated line is put right: the
+        file holds the true lines and balances, with no fault injected. Returns its name.
+        """
+        with self._changing():
+            inst = self._institution(institution)
+            closed = self._state.closed_through
+            if closed is None or on > closed:
+                raise BusinessDateError(
+                    f"business date {on.isoformat()} is not closed yet: no statement to resend"
+                )
+            statement = self._build_statement(inst, on)
+            data = self._adapters[inst.name].render_statement(statement)
+            name = inst.statement_name.format(
+                account=inst.special_account,
+                date=on,
+                institution=inst.name,
+                seq=self._state.take_file_seq(),
+                statement_id=statement.statement_id,
+            )
+            name = self._write_out(inst, name, data, unique=True)
+            self._state.statements.setdefault(inst.name, []).append(name)
+            self._save()
+            return name
 
     def _maybe_duplicate_line(
         self, inst: InstitutionConfig, on: date, entries: list[StatementEntry]
@@ -1203,6 +1236,10 @@ def _rejected(instr: PaymentInstruction, code: str, text: str) -> InstructionRes
         reason_code=code,
         reason_text=text,
     )
+
+
+def _net(p: Posting) -> int:
+    return p.amount_fen if p.credit else -p.amount_fen
 
 
 def _entry(p: Posting, balance_after_fen: int) -> StatementEntry:

@@ -415,3 +415,39 @@ def test_a_closed_business_date_cannot_be_booked_again(tmp_path: Path) -> None:
     with pytest.raises(BusinessDateError):
         engine.deposit(SUB_A, 100, on=DAY1)
     assert out_files(engine)  # the statement of DAY1 is there
+
+
+def test_a_missing_or_wrong_statement_is_sent_again_on_request(tmp_path: Path) -> None:
+    engine = seeded_engine(
+        tmp_path,
+        scheduled=[
+            {"kind": "no_statement", "date": DAY2},
+            {"kind": "cash_deposit", "date": DAY2, "sub_account": SUB_A, "amount_fen": 1_000},
+            {"kind": "duplicate_line", "date": DAY3},
+            {"kind": "unexpected_credit", "date": DAY3, "sub_account": SUB_B, "amount_fen": 500},
+        ],
+    )
+    for day in (DAY1, DAY2, DAY3):
+        engine.end_of_day(day)
+    with pytest.raises(BusinessDateError, match="not closed"):
+        engine.resend_statement("linyi", DAY3 + timedelta(days=1))
+    name = engine.resend_statement("linyi", DAY2)
+    assert name == f"STMT_94000100200300001_{DAY2:%Y%m%d}.txt"
+    resent = read_statement(engine, DAY2)
+    day1 = read_statement(engine, DAY1)
+    assert resent is not None
+    assert day1 is not None
+    assert resent.opening_balance_fen == day1.closing_balance_fen == 8_000_000
+    assert [e.amount_fen for e in resent.entries] == [1_000]
+    assert resent.closing_balance_fen == 8_001_000
+
+    again = engine.resend_statement("linyi", DAY3)
+    assert again == f"STMT_94000100200300001_{DAY3:%Y%m%d}_2.txt"  # beside the faulty one
+    fixed = JsonRecordsAdapter().parse_statements(
+        (engine.institution_root("linyi") / "out" / again).read_bytes()
+    )[0]
+    faulty = read_statement(engine, DAY3)
+    assert faulty is not None
+    assert len(faulty.entries) == 2
+    assert len(fixed.entries) == 1
+    assert fixed.opening_balance_fen == 8_001_000
