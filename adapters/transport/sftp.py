@@ -102,13 +102,16 @@ class SftpTransport(StagedTransport):
 
     def _load_key(self) -> paramiko.PKey:
         s = self.settings
-        passphrase: str | None = None
+        passphrase: bytes | None = None
         if s.private_key_passphrase_env:
-            passphrase = os.environ.get(s.private_key_passphrase_env)
+            value = os.environ.get(s.private_key_passphrase_env)
+            passphrase = value.encode("utf-8") if value else None
         where = f"private key {s.private_key_path}"
         try:
-            return paramiko.PKey.from_path(s.private_key_path, passphrase)
-        except paramiko.PasswordRequiredException:
+            # paramiko hands the password to cryptography, which needs bytes; the stubs say str.
+            return paramiko.PKey.from_path(s.private_key_path, passphrase)  # type: ignore[arg-type]
+        except (paramiko.PasswordRequiredException, TypeError):
+            # TypeError: cryptography's answer for an encrypted OpenSSH key without password.
             hint = (
                 f"set environment variable {s.private_key_passphrase_env}"
                 if s.private_key_passphrase_env

@@ -253,3 +253,38 @@ def test_a_hung_server_times_out_instead_of_blocking(
         with SftpTransport(settings) as transport, pytest.raises(TransportTimeoutError):
             transport.upload(f"{sftp_root.name}/in", "DF_hung.txt", os.urandom(1024 * 1024))
         assert not (sftp_root / "in" / "DF_hung.txt").exists()
+
+
+def test_passphrase_protected_client_key_from_the_environment(
+    sshd_server: OpenSshServer, sftp_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = tmp_path / "locked_ed25519"
+    passphrase = "示范县-key-pass-7"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", passphrase, "-f", str(key)],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    authorized = sshd_server.workdir / "authorized_keys"
+    authorized.write_text(authorized.read_text() + key.with_suffix(".pub").read_text())
+    base = sftp_settings(sshd_server)
+    settings = type(base)(
+        **{**base.__dict__, "private_key_path": key, "private_key_passphrase_env": "HZ_T_PASS"}
+    )
+
+    monkeypatch.delenv("HZ_T_PASS", raising=False)
+    with SftpTransport(settings) as transport, pytest.raises(AuthenticationError) as missing:
+        transport.ping()
+    assert "HZ_T_PASS" in str(missing.value)
+
+    monkeypatch.setenv("HZ_T_PASS", passphrase + "x")
+    with SftpTransport(settings) as transport, pytest.raises(AuthenticationError) as wrong:
+        transport.ping()
+    assert passphrase not in str(wrong.value)
+    assert str(key) in str(wrong.value)
+
+    monkeypatch.setenv("HZ_T_PASS", passphrase)
+    with SftpTransport(settings) as transport:
+        assert transport.list(f"{sftp_root.name}/in") == []
+        assert passphrase not in repr(transport)
