@@ -88,7 +88,7 @@ def load_adapter_for(inst: InstitutionConfig) -> Adapter:
 
 @dataclass(frozen=True, slots=True)
 class CutoffReport:
-    """What one cut-off did."""
+    """What one cut-off did; file names are those in the institutions' folders."""
 
     business_date: date
     result_files: tuple[str, ...]
@@ -267,12 +267,9 @@ class BankEngine:
         """Take every complete instruction file from the institutions' ``in/`` folders."""
         with self._changing():
             self._check_open(on)
-            taken: list[ReceivedFile] = []
-            for inst in self.config.institutions:
-                taken.extend(self._pick_up_institution(inst, on))
-            if taken:
-                self._save()
-            return tuple(taken)
+            taken = self._pick_up_all(on)
+            self._save()
+            return tuple(f.model_copy() for f in taken)
 
     def run_cutoff(self, business_date: date) -> CutoffReport:
         """Pick up what arrived and book every batch due by ``business_date``."""
@@ -280,11 +277,11 @@ class BankEngine:
             self._check_open(business_date)
             self._apply_scheduled_card_faults(business_date)
             self._post_deferred(business_date)
-            taken = [f.name for f in self._pick_up_all(business_date)]
+            taken = self._pick_up_all(business_date)
             results = [
                 f.result_name
-                for f in self._state.files
-                if f.name in taken and f.status is FileStatus.DUPLICATE and f.result_name
+                for f in taken
+                if f.status is FileStatus.DUPLICATE and f.result_name is not None
             ]
             for record in self._state.files:
                 if record.status is not FileStatus.PENDING:
@@ -293,12 +290,11 @@ class BankEngine:
                     continue
                 results.append(self._book_file(record, business_date))
             self._save()
-            files = [f for f in self._state.files if f.name in taken]
             return CutoffReport(
                 business_date=business_date,
                 result_files=tuple(results),
-                refused_files=tuple(f.name for f in files if f.status is FileStatus.REFUSED),
-                duplicate_files=tuple(f.name for f in files if f.status is FileStatus.DUPLICATE),
+                refused_files=tuple(f.name for f in taken if f.status is FileStatus.REFUSED),
+                duplicate_files=tuple(f.name for f in taken if f.status is FileStatus.DUPLICATE),
             )
 
     def end_of_day(self, business_date: date) -> tuple[Statement, ...]:
