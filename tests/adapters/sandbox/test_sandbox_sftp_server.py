@@ -262,3 +262,15 @@ def test_openssh_sftp_client_with_an_unknown_key_is_refused(bank: Bank, tmp_path
     result = _openssh_sftp(bank, "ls /in\n", bank.other_key, work)
     assert result.returncode != 0
     assert "Permission denied" in result.stderr
+
+
+def test_only_sftp_is_served_no_commands_or_tunnels(bank: Bank) -> None:
+    with bank.paramiko() as client:
+        with pytest.raises(paramiko.SSHException):
+            client.exec_command("id", timeout=5)
+        transport = client.get_transport()
+        assert transport is not None
+        with pytest.raises(paramiko.ChannelException):
+            transport.open_channel(
+                "direct-tcpip", ("127.0.0.1", 22), ("127.0.0.1", 40000), timeout=5
+            )
