@@ -1,0 +1,323 @@
+"""Building batches: claim pending instructions, split them by the bank's limits, render each
+batch once and store its bytes and SHA-256 — all in the caller's one transaction.
+
+A batch that cannot be rendered is rolled back to its savepoint alone, its instructions stay
+pending and a follow-up item says why; the other batches of the window go ahead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from adapters.errors import AdapterError
+from adapters.records import Batch, Direction
+from adapters.records import PaymentInstruction as InstructionRecord
+from adapters.security import SecurityError
+from gateway.batches.banks import BankProfile, encode_sidecars
+from gateway.batches.hooks import crash_point
+from gateway.batches.models import BatchStatus, PaymentBatch
+from gateway.errors import HuzhuError
+from gateway.loans import service as loans
+from gateway.loans.models import Loan
+from gateway.members.models import Member
+from gateway.members.service import CARD_FIELD
+from gateway.org.models import Association, Bank, County, SpecialAccount
+from gateway.payments.models import FollowUpKind, InstructionStatus, PaymentInstruction
+from gateway.payments.service import follow_up, transition
+from gateway.security.fieldcrypt import FieldCipher
+
+log = logging.getLogger(__name__)
+
+PREFIX = {Direction.DISBURSEMENT: "DF", Direction.COLLECTION: "DK"}
+
+
+@dataclass
+class BuildReport:
+    bank_code: str
+    business_date: date
+    banking_day: bool = True
+    batches: list[int] = field(default_factory=list)
+    instructions: int = 0
+    refused: list[str] = field(default_factory=list)
+
+
+def split_by_limits(
+    amounts: list[int], *, max_lines: int, max_amount_fen: int | None
+) -> list[list[int]]:
+    """Greedy, order-keeping split of positions into files within the bank's limits.
+
+    An amount above ``max_amount_fen`` on its own is left out (the caller refuses it)."""
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    total = 0
+    for index, amount in enumerate(amounts):
+        if max_amount_fen is not None and amount > max_amount_fen:
+            continue
+        over_lines = len(current) >= max_lines
+        over_amount = max_amount_fen is not None and total + amount > max_amount_fen
+        if current and (over_lines or over_amount):
+            chunks.append(current)
+            current, total = [], 0
+        current.append(index)
+        total += amount
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def message_id(bank_code: str, direction: Direction, business_date: date, sequence: int) -> str:
+    return f"{PREFIX[direction]}{bank_code.upper()[:12]}{business_date:%Y%m%d}{sequence:03d}"
+
+
+def build_batches(
+    session: Session,
+    profile: BankProfile,
+    *,
+    business_date: date,
+    cipher: FieldCipher,
+    now: datetime | None = None,
+) -> BuildReport:
+    """Claim every pending instruction due by ``business_date`` at this bank and store its
+    batches. Nothing is built on a day the bank does not work."""
+    report = BuildReport(bank_code=profile.code, business_date=business_date)
+    if not profile.calendar.is_banking_day(business_date):
+        report.banking_day = False
+        return report
+    accounts = session.scalars(
+        select(SpecialAccount)
+        .join(Bank, Bank.id == SpecialAccount.bank_id)
+        .where(Bank.code == profile.code)
+        .order_by(SpecialAccount.id)
+    ).all()
+    for account in accounts:
+        for direction in (Direction.DISBURSEMENT, Direction.COLLECTION):
+            _build_for(session, profile, account, direction, business_date, cipher, now, report)
+    return report
+
+
+def _build_for(
+    session: Session,
+    profile: BankProfile,
+    account: SpecialAccount,
+    direction: Direction,
+    business_date: date,
+    cipher: FieldCipher,
+    now: datetime | None,
+    report: BuildReport,
+) -> None:
+    pending = list(
+        session.scalars(
+            select(PaymentInstruction)
+            .where(
+                PaymentInstruction.special_account_id == account.id,
+                PaymentInstruction.direction == direction,
+                PaymentInstruction.status == InstructionStatus.PENDING,
+                PaymentInstruction.requested_date <= business_date,
+            )
+            .order_by(PaymentInstruction.id)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if not pending:
+        return
+    limits = profile.config.limits
+    cap = limits.max_amount_fen_per_file
+    for instruction in pending:
+        if cap is not None and instruction.amount_fen > cap:
+            _refuse_over_limit(session, instruction, cap, business_date)
+            report.refused.append(instruction.end_to_end_id)
+    chunks = split_by_limits(
+        [i.amount_fen for i in pending], max_lines=limits.max_lines_per_file, max_amount_fen=cap
+    )
+    crash_point("after_claim")
+    for chunk in chunks:
+        members = [pending[i] for i in chunk]
+        try:
+            with session.begin_nested():
+                batch = _store_batch(
+                    session, profile, account, direction, business_date, members, cipher, now
+                )
+        except (AdapterError, SecurityError, HuzhuError, ValueError) as exc:
+            log.warning("batch for %s %s refused: %s", profile.code, direction.value, exc)
+            ids = ", ".join(i.end_to_end_id for i in members[:5])
+            follow_up(
+                session,
+                FollowUpKind.BATCH_NOT_BUILT,
+                business_date=business_date,
+                amount_fen=sum(i.amount_fen for i in members),
+                message_zh=f"批次无法生成（{len(members)} 笔，{ids}…）：{exc}",
+                message_en=f"a {direction.value} batch of {len(members)} instruction(s) could "
+                f"not be built: {exc}",
+            )
+            report.refused.extend(i.end_to_end_id for i in members)
+            continue
+        report.batches.append(batch.id)
+        report.instructions += len(members)
+
+
+def _refuse_over_limit(
+    session: Session, instruction: PaymentInstruction, cap: int, business_date: date
+) -> None:
+    cause = f"单笔金额超过银行单文件上限 {cap} 分 amount above the bank's per-file limit"
+    transition(
+        session, instruction, InstructionStatus.FAILED, business_date=business_date, cause=cause
+    )
+    if instruction.direction is Direction.DISBURSEMENT:
+        loans.payment_failed(session, instruction.loan_id, reason=cause)
+    follow_up(
+        session,
+        FollowUpKind.OVER_FILE_LIMIT,
+        business_date=business_date,
+        instruction=instruction,
+        amount_fen=instruction.amount_fen,
+        message_zh=f"指令 {instruction.end_to_end_id} {cause}",
+        message_en=f"instruction {instruction.end_to_end_id}: {cause}",
+    )
+
+
+def _next_sequence(
+    session: Session, bank_code: str, direction: Direction, business_date: date
+) -> int:
+    last = session.scalar(
+        select(func.max(PaymentBatch.sequence)).where(
+            PaymentBatch.bank_code == bank_code,
+            PaymentBatch.direction == direction,
+            PaymentBatch.business_date == business_date,
+        )
+    )
+    return int(last or 0) + 1
+
+
+def _store_batch(
+    session: Session,
+    profile: BankProfile,
+    account: SpecialAccount,
+    direction: Direction,
+    business_date: date,
+    members: list[PaymentInstruction],
+    cipher: FieldCipher,
+    now: datetime | None,
+) -> PaymentBatch:
+    sequence = _next_sequence(session, profile.code, direction, business_date)
+    name = profile.config.files.batch_file_name(direction, business_date, sequence, profile.code)
+    msg_id = message_id(profile.code, direction, business_date, sequence)
+    county = session.get(County, account.county_id)
+    assert county is not None
+    created = (now or datetime.now(ZoneInfo(profile.config.bank.timezone))).replace(microsecond=0)
+    record = Batch(
+        message_id=msg_id,
+        direction=direction,
+        special_account=account.account_number,
+        special_account_name=account.name,
+        created_at=created,
+        requested_date=business_date,
+        instructions=_records(session, members, direction, cipher),
+        bank_code=profile.code.upper(),
+        initiator_name=county.fund_office_name,
+        creditor_scheme_id=None,
+    )
+    rendered = profile.adapter.render_batch(record)
+    protected = profile.security.protect(rendered)
+    batch = PaymentBatch(
+        bank_code=profile.code,
+        special_account_id=account.id,
+        direction=direction,
+        business_date=business_date,
+        sequence=sequence,
+        message_id=msg_id,
+        file_name=name,
+        status=BatchStatus.STORED,
+        line_count=len(members),
+        total_fen=sum(i.amount_fen for i in members),
+        content=protected.data,
+        sha256=hashlib.sha256(protected.data).hexdigest(),
+        sidecars_json=encode_sidecars(protected.sidecars),
+        delivery_attempts=0,
+    )
+    session.add(batch)
+    session.flush()
+    for instruction in members:
+        instruction.batch_id = batch.id
+        transition(
+            session,
+            instruction,
+            InstructionStatus.BATCHED,
+            business_date=business_date,
+            cause=f"组批 batched in {name}",
+            batch_id=batch.id,
+        )
+    session.flush()
+    return batch
+
+
+def _records(
+    session: Session, members: list[PaymentInstruction], direction: Direction, cipher: FieldCipher
+) -> tuple[InstructionRecord, ...]:
+    people = {
+        m.id: m
+        for m in session.scalars(
+            select(Member).where(Member.id.in_({i.member_id for i in members}))
+        )
+    }
+    villages = {
+        a.id: a
+        for a in session.scalars(
+            select(Association).where(Association.id.in_({i.association_id for i in members}))
+        )
+    }
+    contracts = dict(
+        session.execute(
+            select(Loan.id, Loan.contract_no).where(Loan.id.in_({i.loan_id for i in members}))
+        ).all()
+    )
+    signed = dict(
+        session.execute(
+            select(Loan.id, func.coalesce(Loan.disbursed_on, Loan.applied_on)).where(
+                Loan.id.in_({i.loan_id for i in members})
+            )
+        ).all()
+    )
+    out: list[InstructionRecord] = []
+    for instruction in members:
+        member = people[instruction.member_id]
+        association = villages[instruction.association_id]
+        contract = contracts[instruction.loan_id]
+        card = cipher.decrypt(CARD_FIELD, member.card_cipher)
+        if direction is Direction.DISBURSEMENT:
+            out.append(
+                InstructionRecord(
+                    end_to_end_id=instruction.end_to_end_id,
+                    amount_fen=instruction.amount_fen,
+                    debtor_account=association.sub_account_number,
+                    debtor_name=association.name,
+                    creditor_account=card,
+                    creditor_name=member.name,
+                    requested_date=instruction.requested_date,
+                    remittance=f"借款 {contract} 放款",
+                    purpose="LOAN",
+                )
+            )
+            continue
+        out.append(
+            InstructionRecord(
+                end_to_end_id=instruction.end_to_end_id,
+                amount_fen=instruction.amount_fen,
+                debtor_account=card,
+                debtor_name=member.name,
+                creditor_account=association.sub_account_number,
+                creditor_name=association.name,
+                requested_date=instruction.requested_date,
+                remittance=f"借款 {contract} 还款",
+                purpose="LOAR",
+                mandate_id=f"MD{contract}"[:35],
+                mandate_signed_on=signed[instruction.loan_id],
+            )
+        )
+    return tuple(out)

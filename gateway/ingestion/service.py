@@ -1,0 +1,350 @@
+"""Inbound bank files: fetch and store them whole, then apply each in one transaction.
+
+- :func:`fetch_inbound` lists the bank's outbound folder, stores each new file with its hash
+  and kind (a file whose hash is known is a no-op: only its ``times_seen`` grows), and only
+  then puts it away on the server as the bank asks. A file failing its signature or
+  decryption is stored quarantined.
+- :func:`apply_result_file` and :func:`apply_statement_file` apply one stored file; any
+  defect raises :class:`FileRefused` (or the adapter's ``FileFormatError``) before anything
+  is kept: the caller rolls the transaction back and calls :func:`quarantine`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from adapters.records import ResultFile, Statement, StatementEntry
+from adapters.security import SIGNATURE_SUFFIX, SecurityError
+from adapters.transport.base import Transport, dispose_fetched
+from gateway.batches.banks import BankProfile
+from gateway.batches.models import BatchStatus, PaymentBatch
+from gateway.db import session_scope, utcnow
+from gateway.errors import HuzhuError
+from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus, StatementLine
+from gateway.payments.config import PaymentsConfig
+from gateway.payments.models import FollowUpKind, InstructionStatus, PaymentInstruction
+from gateway.payments.service import apply_result, apply_return, follow_up, mark_sent
+
+log = logging.getLogger(__name__)
+
+
+class FileRefused(HuzhuError):  # noqa: N818 - domain vocabulary
+    """An inbound file cannot be applied as a whole."""
+
+    code = "file_refused"
+
+
+@dataclass
+class FetchReport:
+    bank_code: str
+    stored: list[str] = field(default_factory=list)
+    seen_before: list[str] = field(default_factory=list)
+    quarantined: list[str] = field(default_factory=list)
+
+
+def _kind(profile: BankProfile, name: str) -> InboundKind | None:
+    files = profile.config.files
+    if any(fnmatch.fnmatchcase(name, p) for p in files.result_patterns):
+        return InboundKind.RESULT
+    if any(fnmatch.fnmatchcase(name, p) for p in files.statement_patterns):
+        return InboundKind.STATEMENT
+    return None
+
+
+def fetch_inbound(
+    factory: sessionmaker[Session],
+    profile: BankProfile,
+    transport: Transport,
+    *,
+    business_date: date,
+) -> FetchReport:
+    """Fetch every result and statement file waiting at the bank and store it."""
+    sftp = profile.config.sftp
+    report = FetchReport(bank_code=profile.code)
+    remote = {f.path: f for f in transport.list(sftp.inbound_folder)}
+    for path in sorted(remote):
+        name = remote[path].name
+        kind = _kind(profile, name)
+        if kind is None:
+            continue
+        raw = transport.fetch(path)
+        signature = None
+        if profile.security.expects_signature and (path + SIGNATURE_SUFFIX) in remote:
+            signature = transport.fetch(path + SIGNATURE_SUFFIX)
+        digest = hashlib.sha256(raw).hexdigest()
+        reason = None
+        try:
+            plain = profile.security.unprotect(name, raw, signature)
+        except SecurityError as exc:
+            plain, reason = raw, f"签名或解密失败 signature/decryption failed: {exc}"
+        with session_scope(factory) as session:
+            known = session.scalar(
+                select(InboundFile).where(
+                    InboundFile.bank_code == profile.code, InboundFile.sha256 == digest
+                )
+            )
+            if known is not None:
+                known.times_seen += 1
+                report.seen_before.append(name)
+            else:
+                stored = InboundFile(
+                    bank_code=profile.code,
+                    name=name,
+                    remote_path=path,
+                    kind=kind,
+                    sha256=digest,
+                    size=len(raw),
+                    content=plain,
+                    status=InboundStatus.QUARANTINED if reason else InboundStatus.RECEIVED,
+                    reason=reason,
+                    business_date=business_date,
+                    times_seen=1,
+                )
+                session.add(stored)
+                session.flush()
+                if reason:
+                    _quarantine_follow_up(session, stored, reason)
+                    report.quarantined.append(name)
+                else:
+                    report.stored.append(name)
+        # Stored and committed: only now is the file put away on the server.
+        dispose_fetched(transport, path, sftp.after_fetch)
+        if signature is not None:
+            dispose_fetched(transport, path + SIGNATURE_SUFFIX, sftp.after_fetch)
+    return report
+
+
+def _quarantine_follow_up(session: Session, file: InboundFile, reason: str) -> None:
+    follow_up(
+        session,
+        FollowUpKind.FILE_QUARANTINED,
+        business_date=file.business_date,
+        inbound_file_id=file.id,
+        message_zh=f"银行文件 {file.name} 已隔离，未做任何处理：{reason}",
+        message_en=f"bank file {file.name} quarantined, nothing of it applied: {reason}",
+    )
+
+
+def quarantine(session: Session, file_id: int, reason: str) -> None:
+    """Mark a stored file quarantined with its reason (nothing of it was applied)."""
+    file = session.get(InboundFile, file_id)
+    assert file is not None
+    file.status = InboundStatus.QUARANTINED
+    file.reason = reason[:1000]
+    file.processed_at = utcnow()
+    _quarantine_follow_up(session, file, reason)
+
+
+def pending_files(session: Session, kind: InboundKind, bank_code: str | None = None) -> list[int]:
+    query = select(InboundFile.id).where(
+        InboundFile.kind == kind, InboundFile.status == InboundStatus.RECEIVED
+    )
+    if bank_code is not None:
+        query = query.where(InboundFile.bank_code == bank_code)
+    return list(session.scalars(query.order_by(InboundFile.id)))
+
+
+# --- result files ------------------------------------------------------------------------
+
+
+def apply_result_file(
+    session: Session,
+    file: InboundFile,
+    parsed: ResultFile,
+    *,
+    business_date: date,
+    config: PaymentsConfig,
+) -> dict[str, int]:
+    """Apply a parsed result file to its batch's instructions; refuses it whole if it names
+    an unknown batch or an instruction that is not in the batch."""
+    if not parsed.original_message_id:
+        raise FileRefused("回盘文件未注明原批次", f"{file.name} does not name its batch")
+    batch = session.scalar(
+        select(PaymentBatch).where(
+            PaymentBatch.message_id == parsed.original_message_id,
+            PaymentBatch.bank_code == file.bank_code,
+        )
+    )
+    if batch is None:
+        raise FileRefused(
+            f"回盘文件 {file.name} 对应的批次 {parsed.original_message_id} 不存在",
+            f"result file {file.name} answers batch {parsed.original_message_id}, which we "
+            "never sent",
+        )
+    instructions = {
+        i.end_to_end_id: i
+        for i in session.scalars(
+            select(PaymentInstruction).where(PaymentInstruction.batch_id == batch.id)
+        )
+    }
+    unknown = [r.end_to_end_id for r in parsed.results if r.end_to_end_id not in instructions]
+    if unknown:
+        raise FileRefused(
+            f"回盘文件 {file.name} 含有批次 {batch.file_name} 之外的指令 {unknown[0]}",
+            f"result file {file.name} names {len(unknown)} instruction(s) not in batch "
+            f"{batch.file_name}, e.g. {unknown[0]}",
+        )
+    repeated = [e for e, n in Counter(r.end_to_end_id for r in parsed.results).items() if n > 1]
+    if repeated:
+        raise FileRefused(
+            f"回盘文件 {file.name} 重复列出指令 {repeated[0]}",
+            f"result file {file.name} lists instruction {repeated[0]} more than once",
+        )
+    if batch.status is BatchStatus.STORED:
+        # The bank answered a batch we had not yet marked sent (a crash in between).
+        batch.status = BatchStatus.SENT
+        batch.sent_at = utcnow()
+        mark_sent(
+            session,
+            instructions.values(),
+            business_date=business_date,
+            batch_id=batch.id,
+            cause=f"银行已回盘 answered by {file.name}",
+        )
+    outcome: Counter[str] = Counter()
+    for result in parsed.results:
+        outcome[
+            apply_result(
+                session,
+                instructions[result.end_to_end_id],
+                result,
+                business_date=business_date,
+                inbound_file_id=file.id,
+                config=config,
+            )
+        ] += 1
+    if all(i.status not in (InstructionStatus.SENT,) for i in instructions.values()):
+        batch.status = BatchStatus.ANSWERED
+    file.batch_id = batch.id
+    return dict(outcome)
+
+
+# --- statements --------------------------------------------------------------------------
+
+
+def fingerprint(account: str, entry: StatementEntry) -> str:
+    """A line's content, for banks that give no transaction id."""
+    parts = [
+        account,
+        entry.sub_account or "",
+        entry.booking_date.isoformat(),
+        str(entry.amount_fen),
+        entry.credit_debit.value,
+        "R" if entry.reversal else "",
+        entry.counterparty_account or "",
+        entry.end_to_end_id or "",
+        entry.remittance,
+        entry.bank_transaction_code,
+    ]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+
+
+def dedupe_keys(account: str, entries: tuple[StatementEntry, ...]) -> list[str]:
+    """``txn:<id>`` where the bank gives an id, else ``fp:<fingerprint>:<n>`` for the n-th
+    identical line of this statement, so a repeated statement maps onto the same keys."""
+    seen: Counter[str] = Counter()
+    keys = []
+    for entry in entries:
+        if entry.bank_transaction_id:
+            keys.append(f"txn:{entry.bank_transaction_id}")
+            continue
+        fp = fingerprint(account, entry)
+        seen[fp] += 1
+        keys.append(f"fp:{fp}:{seen[fp]}")
+    return keys
+
+
+def apply_statement_file(
+    session: Session,
+    file: InboundFile,
+    statements: tuple[Statement, ...],
+    *,
+    business_date: date,
+) -> dict[str, int]:
+    """Keep each statement line once and apply returns (退汇) of settled payments."""
+    outcome: Counter[str] = Counter()
+    for statement in statements:
+        keys = dedupe_keys(statement.account, statement.entries)
+        known = set(
+            session.scalars(
+                select(StatementLine.dedupe_key).where(
+                    StatementLine.account == statement.account,
+                    StatementLine.dedupe_key.in_(set(keys)),
+                )
+            )
+        )
+        for key, entry in zip(keys, statement.entries, strict=True):
+            if key in known:
+                outcome["duplicate_lines"] += 1
+                continue
+            known.add(key)
+            session.add(_line(file, statement, entry, key))
+            outcome["new_lines"] += 1
+            if entry.return_reason_code and entry.end_to_end_id:
+                outcome[_apply_return(session, file, entry, business_date)] += 1
+    session.flush()
+    return dict(outcome)
+
+
+def _apply_return(
+    session: Session, file: InboundFile, entry: StatementEntry, business_date: date
+) -> str:
+    instruction = session.scalar(
+        select(PaymentInstruction).where(PaymentInstruction.end_to_end_id == entry.end_to_end_id)
+    )
+    if instruction is None:
+        return "returns_unmatched"
+    if instruction.settled_amount_fen != entry.amount_fen:
+        raise FileRefused(
+            f"退汇金额与原指令 {instruction.end_to_end_id} 不符",
+            f"return of {instruction.end_to_end_id} is {entry.amount_fen} fen, "
+            f"{instruction.settled_amount_fen} fen were settled",
+        )
+    return apply_return(
+        session,
+        instruction,
+        business_date=entry.booking_date or business_date,
+        reason_code=entry.return_reason_code,
+        inbound_file_id=file.id,
+    )
+
+
+def _line(
+    file: InboundFile, statement: Statement, entry: StatementEntry, key: str
+) -> StatementLine:
+    return StatementLine(
+        inbound_file_id=file.id,
+        account=statement.account,
+        sub_account=entry.sub_account or statement.sub_account,
+        dedupe_key=key,
+        booking_date=entry.booking_date,
+        value_date=entry.value_date,
+        amount_fen=entry.amount_fen,
+        credit=entry.credit_debit.value == "CRDT",
+        reversal=entry.reversal,
+        channel=entry.channel.value,
+        bank_transaction_id=entry.bank_transaction_id,
+        bank_transaction_code=entry.bank_transaction_code[:60],
+        end_to_end_id=entry.end_to_end_id,
+        counterparty_account=entry.counterparty_account,
+        counterparty_name=(entry.counterparty_name or None) and entry.counterparty_name[:200],
+        remittance=entry.remittance[:400],
+        return_reason_code=entry.return_reason_code,
+        balance_after_fen=entry.balance_after_fen,
+    )
+
+
+def finish(file: InboundFile, summary: Mapping[str, object]) -> None:
+    file.status = InboundStatus.APPLIED
+    file.summary_json = json.dumps(summary, ensure_ascii=False, sort_keys=True, default=str)
+    file.processed_at = utcnow()

@@ -1,0 +1,322 @@
+"""The nightly pipeline: idempotent steps for one business date.
+
+Steps, in order: ``fetch`` inbound files (per bank), ``results`` and ``statements``
+ingested (one transaction per file), ``reconcile``, ``collections`` created when due, and
+``batches`` built and sent (per bank, on its banking days). Each step's run is guarded by a
+row per (step, business date, partition) — see :mod:`gateway.jobs.guard` — so a re-run of a
+date changes nothing and several scheduler processes share the work without doing it twice.
+:func:`run_through` catches up missed dates in order before the date asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import logging
+import os
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from adapters.errors import AdapterError, FileFormatError
+from gateway.batches.banks import BankProfile, TransportFactory, load_profile, sftp_transport
+from gateway.batches.builder import build_batches
+from gateway.batches.hooks import crash_point
+from gateway.batches.sender import send_stored_batches
+from gateway.db import session_scope
+from gateway.errors import HuzhuError
+from gateway.ingestion import service as ingestion
+from gateway.ingestion.models import InboundFile, InboundKind
+from gateway.jobs import guard
+from gateway.jobs.models import JobRun, RunStatus
+from gateway.org.models import Bank, SpecialAccount
+from gateway.payments.config import PaymentsConfig
+from gateway.payments.service import create_due_collections
+from gateway.security.fieldcrypt import FieldCipher
+
+log = logging.getLogger(__name__)
+
+STEPS = ("fetch", "results", "statements", "reconcile", "collections", "batches")
+ALL = "all"
+
+
+@dataclass
+class StepOutcome:
+    step: str
+    business_date: date
+    partition: str
+    status: str  # ran | skipped | failed
+    summary: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class Nightly:
+    """Everything the steps need; built once per process."""
+
+    factory: sessionmaker[Session]
+    payments: PaymentsConfig
+    cipher: FieldCipher
+    profile_loader: Callable[[str], BankProfile]
+    transport_factory: TransportFactory = sftp_transport
+    owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    lease: timedelta = timedelta(minutes=60)
+    _profiles: dict[str, BankProfile] = field(default_factory=dict)
+
+    def profile(self, code: str) -> BankProfile:
+        if code not in self._profiles:
+            self._profiles[code] = self.profile_loader(code)
+        return self._profiles[code]
+
+    def bank_codes(self) -> list[str]:
+        with session_scope(self.factory) as session:
+            return list(
+                session.scalars(
+                    select(Bank.code)
+                    .join(SpecialAccount, SpecialAccount.bank_id == Bank.id)
+                    .distinct()
+                    .order_by(Bank.code)
+                )
+            )
+
+
+def profile_loader(
+    config_dir: Any, payments: PaymentsConfig, root: Any = None
+) -> Callable[[str], BankProfile]:
+    def load(code: str) -> BankProfile:
+        return load_profile(code, config_dir=config_dir, payments=payments, root=root)
+
+    return load
+
+
+# --- the steps ---------------------------------------------------------------------------
+
+
+def _fetch(ctx: Nightly, day: date, bank: str) -> dict[str, Any]:
+    profile = ctx.profile(bank)
+    with ctx.transport_factory(profile) as transport:
+        report = ingestion.fetch_inbound(ctx.factory, profile, transport, business_date=day)
+    return {
+        "stored": len(report.stored),
+        "seen_before": len(report.seen_before),
+        "quarantined": len(report.quarantined),
+    }
+
+
+def _ingest(ctx: Nightly, day: date, kind: InboundKind) -> dict[str, Any]:
+    with session_scope(ctx.factory) as session:
+        ids = ingestion.pending_files(session, kind)
+    applied = quarantined = 0
+    for file_id in ids:
+        reason = None
+        try:
+            with session_scope(ctx.factory) as session:
+                file = session.get(InboundFile, file_id)
+                assert file is not None
+                profile = ctx.profile(file.bank_code)
+                if kind is InboundKind.RESULT:
+                    summary = ingestion.apply_result_file(
+                        session,
+                        file,
+                        profile.adapter.parse_result(file.content),
+                        business_date=day,
+                        config=ctx.payments,
+                    )
+                else:
+                    summary = ingestion.apply_statement_file(
+                        session,
+                        file,
+                        profile.adapter.parse_statements(file.content),
+                        business_date=day,
+                    )
+                ingestion.finish(file, summary)
+            applied += 1
+        except FileFormatError as exc:
+            reason = f"文件格式错误 malformed: {exc}"
+        except (AdapterError, HuzhuError) as exc:
+            reason = str(exc)
+        if reason is not None:
+            log.warning("inbound file %s quarantined: %s", file_id, reason)
+            with session_scope(ctx.factory) as session:
+                ingestion.quarantine(session, file_id, reason)
+            quarantined += 1
+    return {"applied": applied, "quarantined": quarantined}
+
+
+def _reconcile(ctx: Nightly, day: date) -> dict[str, Any]:
+    """Runs ``gateway.reconcile.service.reconcile_business_date(session, day)`` when the
+    reconciliation module is installed; otherwise records that there was nothing to run."""
+    if importlib.util.find_spec("gateway.reconcile") is None:
+        return {"ran": False, "note": "对账模块未安装 reconciliation not installed: nothing to run"}
+    module = importlib.import_module("gateway.reconcile.service")
+    runner = getattr(module, "reconcile_business_date", None)
+    if runner is None:
+        return {"ran": False, "note": "reconciliation has no reconcile_business_date: nothing run"}
+    with session_scope(ctx.factory) as session:
+        result = runner(session, day)
+    return {"ran": True, "result": str(result)[:500]}
+
+
+def _collections(ctx: Nightly, day: date) -> dict[str, Any]:
+    with session_scope(ctx.factory) as session:
+        created = create_due_collections(session, day, ctx.payments)
+        return {"created": len(created), "amount_fen": sum(i.amount_fen for i in created)}
+
+
+def _batches(ctx: Nightly, day: date, bank: str) -> dict[str, Any]:
+    profile = ctx.profile(bank)
+    with session_scope(ctx.factory) as session:
+        built = build_batches(session, profile, business_date=day, cipher=ctx.cipher)
+    crash_point("after_store")
+    if not built.banking_day:
+        summary: dict[str, Any] = {"banking_day": False}
+    else:
+        summary = {"built": len(built.batches), "instructions": built.instructions}
+        if built.refused:
+            summary["refused"] = len(built.refused)
+    with ctx.transport_factory(profile) as transport:
+        sent = send_stored_batches(ctx.factory, profile, transport, business_date=day)
+    summary.update(
+        delivered=len(sent.delivered),
+        already_there=len(sent.already_there),
+        failed=len(sent.failed),
+    )
+    if sent.unreachable is not None:
+        raise TransportUnreachable(sent.unreachable)
+    if sent.failed:
+        summary["failed_files"] = sorted(sent.failed)
+    return summary
+
+
+class TransportUnreachable(Exception):  # noqa: N818
+    """The bank's server could not be reached; what is stored is sent on the next run."""
+
+
+# --- running -----------------------------------------------------------------------------
+
+
+def _partitions(ctx: Nightly, step: str) -> list[str]:
+    return ctx.bank_codes() if step in ("fetch", "batches") else [ALL]
+
+
+def _run_step(ctx: Nightly, step: str, day: date, partition: str) -> dict[str, Any]:
+    if step == "fetch":
+        return _fetch(ctx, day, partition)
+    if step == "results":
+        return _ingest(ctx, day, InboundKind.RESULT)
+    if step == "statements":
+        return _ingest(ctx, day, InboundKind.STATEMENT)
+    if step == "reconcile":
+        return _reconcile(ctx, day)
+    if step == "collections":
+        return _collections(ctx, day)
+    if step == "batches":
+        return _batches(ctx, day, partition)
+    raise ValueError(f"unknown step {step!r}; steps are {', '.join(STEPS)}")
+
+
+def run_date(
+    ctx: Nightly,
+    day: date,
+    steps: Sequence[str] = STEPS,
+    *,
+    on_step: Callable[[StepOutcome], None] | None = None,
+) -> list[StepOutcome]:
+    """Run each step once for ``day``; a step already done (or running elsewhere) is skipped.
+
+    A failing step is recorded as failed and the later steps still run: fetching may fail
+    while results already stored can be ingested and batches built."""
+    outcomes: list[StepOutcome] = []
+    for step in steps:
+        for partition in _partitions(ctx, step):
+            with session_scope(ctx.factory) as session:
+                run_id = guard.claim(
+                    session,
+                    step=step,
+                    business_date=day,
+                    partition=partition,
+                    owner=ctx.owner,
+                    lease=ctx.lease,
+                )
+            if run_id is None:
+                outcome = StepOutcome(step, day, partition, "skipped")
+            else:
+                outcome = _execute(ctx, run_id, step, day, partition)
+            outcomes.append(outcome)
+            if on_step is not None:
+                on_step(outcome)
+    return outcomes
+
+
+def _execute(ctx: Nightly, run_id: int, step: str, day: date, partition: str) -> StepOutcome:
+    log.info(
+        "step started", extra={"step": step, "business_date": str(day), "partition": partition}
+    )
+    try:
+        summary = _run_step(ctx, step, day, partition)
+    except Exception as exc:  # recorded, then the next step runs
+        error = f"{type(exc).__name__}: {exc}"
+        log.error(
+            "step failed",
+            extra={"step": step, "business_date": str(day), "partition": partition, "error": error},
+        )
+        with session_scope(ctx.factory) as session:
+            guard.finish(session, run_id, ok=False, summary="", error=error)
+        return StepOutcome(step, day, partition, "failed", error=error)
+    with session_scope(ctx.factory) as session:
+        guard.finish(session, run_id, ok=True, summary=json.dumps(summary, ensure_ascii=False))
+    log.info(
+        "step done",
+        extra={"step": step, "business_date": str(day), "partition": partition, **summary},
+    )
+    return StepOutcome(step, day, partition, "ran", summary)
+
+
+def dates_to_run(ctx: Nightly, day: date, catch_up_days: int) -> list[date]:
+    """Missed dates (a step never succeeded) since the first run, oldest first, then ``day``."""
+    with session_scope(ctx.factory) as session:
+        first = session.scalar(select(func.min(JobRun.business_date)))
+        done = {
+            d
+            for (d,) in session.execute(
+                select(JobRun.business_date)
+                .where(JobRun.status == RunStatus.SUCCEEDED, JobRun.step == STEPS[-1])
+                .distinct()
+            )
+        }
+    if first is None or first >= day:
+        return [day]
+    start = max(first, day - timedelta(days=catch_up_days))
+    days = [start + timedelta(days=n) for n in range((day - start).days)]
+    return [d for d in days if d not in done] + [day]
+
+
+def run_through(
+    ctx: Nightly,
+    day: date,
+    *,
+    catch_up_days: int = 7,
+    steps: Sequence[str] = STEPS,
+    on_step: Callable[[StepOutcome], None] | None = None,
+) -> list[StepOutcome]:
+    outcomes: list[StepOutcome] = []
+    for each in dates_to_run(ctx, day, catch_up_days):
+        outcomes.extend(run_date(ctx, each, steps, on_step=on_step))
+    return outcomes
+
+
+def outcome_dict(outcome: StepOutcome) -> dict[str, Any]:
+    data = asdict(outcome)
+    data["business_date"] = outcome.business_date.isoformat()
+    return data
+
+
+def today_in(zone_name: str, now: datetime | None = None) -> date:
+    return (now or datetime.now(ZoneInfo(zone_name))).astimezone(ZoneInfo(zone_name)).date()

@@ -1,0 +1,713 @@
+"""The payment instruction lifecycle.
+
+``pending → batched → sent → accepted | rejected → settled | failed | returned``; every
+change is a row in ``instruction_transitions`` with its time, business date, cause and the
+batch or inbound file behind it. Services never commit: the caller owns the transaction.
+
+- A disbursement is created when a loan is released for payment (:func:`release_loan`, or
+  :func:`on_loan_released` as the loan service's release hook).
+- When the bank settles it, the loan is booked as disbursed through the loan service
+  (Dr loans receivable, Cr bank sub-account) and its repayment schedule is created.
+- A refused disbursement puts the loan back to approved with the bank's reason and raises a
+  follow-up item; a disbursement returned after settlement (退汇) is reversed in the ledger.
+- Collections are created from the schedule when due; what the bank collects is booked
+  fee first, then principal (Dr bank, Cr fee income and loans receivable); a failed or
+  partial collection leaves the loan overdue and is retried per the county's policy.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from adapters.records import Direction, InstructionResult, ResultStatus
+from gateway.audit import service as audit
+from gateway.db import utcnow
+from gateway.errors import Conflict, NotFound
+from gateway.ledger.models import JournalTransaction, TransactionKind
+from gateway.ledger.service import county_of, reverse
+from gateway.loans import service as loans
+from gateway.loans.models import Loan, LoanStatus
+from gateway.org.models import Association
+from gateway.payments.config import CollectionPolicy, PaymentsConfig
+from gateway.payments.models import (
+    OPEN_STATUSES,
+    TRANSITIONS,
+    FollowUpItem,
+    FollowUpKind,
+    InstructionStatus,
+    InstructionTransition,
+    PaymentInstruction,
+    RepaymentMethod,
+    RepaymentScheduleLine,
+    ScheduleLineStatus,
+)
+from gateway.payments.schedule import build_schedule, split_payment
+
+OUTSTANDING = (LoanStatus.DISBURSED, LoanStatus.REPAYING, LoanStatus.OVERDUE)
+
+
+class TransitionRefused(Conflict):
+    code = "transition_refused"
+
+
+def transition(
+    session: Session,
+    instruction: PaymentInstruction,
+    to: InstructionStatus,
+    *,
+    business_date: date,
+    cause: str,
+    batch_id: int | None = None,
+    inbound_file_id: int | None = None,
+) -> None:
+    """Move an instruction to ``to``, recording the step; refuses a step the lifecycle lacks."""
+    before = instruction.status
+    if to not in TRANSITIONS[before]:
+        raise TransitionRefused(
+            f"指令 {instruction.end_to_end_id} 不能从 {before.value} 变为 {to.value}",
+            f"instruction {instruction.end_to_end_id} cannot go from {before.value} to {to.value}",
+        )
+    instruction.status = to
+    instruction.updated_at = utcnow()
+    session.add(
+        InstructionTransition(
+            instruction_id=instruction.id,
+            from_status=before.value,
+            to_status=to.value,
+            business_date=business_date,
+            cause=cause[:400],
+            batch_id=batch_id,
+            inbound_file_id=inbound_file_id,
+        )
+    )
+
+
+def _created(
+    session: Session, instruction: PaymentInstruction, business_date: date, cause: str
+) -> None:
+    session.add(instruction)
+    session.flush()
+    session.add(
+        InstructionTransition(
+            instruction_id=instruction.id,
+            from_status=None,
+            to_status=InstructionStatus.PENDING.value,
+            business_date=business_date,
+            cause=cause,
+        )
+    )
+
+
+def follow_up(
+    session: Session,
+    kind: FollowUpKind,
+    *,
+    business_date: date,
+    message_zh: str,
+    message_en: str,
+    association_id: int | None = None,
+    instruction: PaymentInstruction | None = None,
+    batch_id: int | None = None,
+    inbound_file_id: int | None = None,
+    amount_fen: int = 0,
+    reason_code: str | None = None,
+) -> FollowUpItem:
+    item = FollowUpItem(
+        kind=kind,
+        business_date=business_date,
+        association_id=association_id
+        if association_id is not None
+        else (instruction.association_id if instruction else None),
+        instruction_id=instruction.id if instruction else None,
+        batch_id=batch_id
+        if batch_id is not None
+        else (instruction.batch_id if instruction else None),
+        inbound_file_id=inbound_file_id,
+        amount_fen=amount_fen,
+        reason_code=reason_code,
+        message_zh=message_zh[:400],
+        message_en=message_en[:400],
+        resolved=False,
+    )
+    session.add(item)
+    return item
+
+
+# --- disbursements ---------------------------------------------------------------------
+
+
+def on_loan_released(session: Session, loan: Loan) -> None:
+    """The loan service's release hook: create the loan's disbursement instruction."""
+    if loan.released_on is None:
+        raise Conflict("借款尚未放行", f"loan {loan.contract_no} has no release date")
+    create_disbursement(session, loan, business_date=loan.released_on)
+
+
+def release_loan(session: Session, loan_id: int, *, on: date, actor: str = "system") -> Loan:
+    """Release an approved loan for payment and create its disbursement, in one transaction."""
+    return loans.release_for_payment(
+        session, loan_id, on=on, actor=actor, on_released=on_loan_released
+    )
+
+
+def create_disbursement(session: Session, loan: Loan, *, business_date: date) -> PaymentInstruction:
+    if loan.status is not LoanStatus.RELEASED:
+        raise Conflict(
+            f"借款 {loan.contract_no} 尚未放行，不能生成代付指令",
+            f"loan {loan.contract_no} is {loan.status.value}, not released",
+        )
+    open_one = session.scalar(
+        select(PaymentInstruction.id).where(
+            PaymentInstruction.loan_id == loan.id,
+            PaymentInstruction.direction == Direction.DISBURSEMENT,
+            PaymentInstruction.status.in_((*OPEN_STATUSES, InstructionStatus.SETTLED)),
+        )
+    )
+    if open_one is not None:
+        raise Conflict(
+            f"借款 {loan.contract_no} 已有代付指令",
+            f"loan {loan.contract_no} already has a disbursement in progress",
+        )
+    attempt = 1 + int(
+        session.scalar(
+            select(func.count())
+            .select_from(PaymentInstruction)
+            .where(
+                PaymentInstruction.loan_id == loan.id,
+                PaymentInstruction.direction == Direction.DISBURSEMENT,
+            )
+        )
+        or 0
+    )
+    association = session.get(Association, loan.association_id)
+    assert association is not None
+    instruction = PaymentInstruction(
+        end_to_end_id=f"HZD{loan.id:010d}{attempt:02d}",
+        direction=Direction.DISBURSEMENT,
+        status=InstructionStatus.PENDING,
+        association_id=loan.association_id,
+        special_account_id=association.special_account_id,
+        loan_id=loan.id,
+        member_id=loan.member_id,
+        attempt=attempt,
+        amount_fen=loan.amount_fen,
+        principal_fen=loan.amount_fen,
+        fee_fen=0,
+        requested_date=business_date,
+        settled_amount_fen=0,
+    )
+    _created(session, instruction, business_date, f"借款 {loan.contract_no} 放行 released")
+    return instruction
+
+
+def create_schedule(
+    session: Session, loan: Loan, method: RepaymentMethod
+) -> list[RepaymentScheduleLine]:
+    if loan.disbursed_on is None:
+        raise Conflict("借款尚未放款", f"loan {loan.contract_no} is not disbursed")
+    existing = session.scalar(
+        select(func.count())
+        .select_from(RepaymentScheduleLine)
+        .where(
+            RepaymentScheduleLine.loan_id == loan.id,
+            RepaymentScheduleLine.status != ScheduleLineStatus.CANCELLED,
+        )
+    )
+    if existing:
+        raise Conflict("还款计划已存在", f"loan {loan.contract_no} has a schedule already")
+    first_no = 1 + int(
+        session.scalar(
+            select(func.coalesce(func.max(RepaymentScheduleLine.instalment_no), 0)).where(
+                RepaymentScheduleLine.loan_id == loan.id
+            )
+        )
+        or 0
+    )
+    lines = []
+    for due in build_schedule(
+        amount_fen=loan.amount_fen,
+        monthly_fee_rate_centipermille=loan.monthly_fee_rate_centipermille,
+        term_months=loan.term_months,
+        disbursed_on=loan.disbursed_on,
+        method=method,
+    ):
+        line = RepaymentScheduleLine(
+            loan_id=loan.id,
+            instalment_no=first_no + due.instalment_no - 1,
+            method=method,
+            due_on=due.due_on,
+            principal_fen=due.principal_fen,
+            fee_fen=due.fee_fen,
+            paid_principal_fen=0,
+            paid_fee_fen=0,
+            attempts=0,
+            status=ScheduleLineStatus.OPEN,
+        )
+        session.add(line)
+        lines.append(line)
+    session.flush()
+    return lines
+
+
+def _journal_id(session: Session, external_ref: str, kind: TransactionKind) -> uuid.UUID | None:
+    return session.scalar(
+        select(JournalTransaction.id)
+        .where(
+            JournalTransaction.external_ref == external_ref, JournalTransaction.kind == str(kind)
+        )
+        .order_by(JournalTransaction.created_at.desc())
+        .limit(1)
+    )
+
+
+# --- collections -----------------------------------------------------------------------
+
+
+def create_due_collections(
+    session: Session, business_date: date, config: PaymentsConfig
+) -> list[PaymentInstruction]:
+    """Create a collection for every schedule line due (or due for a retry) by the date.
+
+    Idempotent: a line with an instruction still open gets none, and a line is collected at
+    most ``max_attempts`` times."""
+    due = session.scalars(
+        select(RepaymentScheduleLine)
+        .join(Loan, Loan.id == RepaymentScheduleLine.loan_id)
+        .where(
+            Loan.status.in_(OUTSTANDING),
+            RepaymentScheduleLine.status.in_((ScheduleLineStatus.OPEN, ScheduleLineStatus.OVERDUE)),
+            (
+                (RepaymentScheduleLine.attempts == 0)
+                & (RepaymentScheduleLine.due_on <= business_date)
+            )
+            | (RepaymentScheduleLine.next_attempt_on <= business_date),
+        )
+        .order_by(RepaymentScheduleLine.id)
+    ).all()
+    if not due:
+        return []
+    busy = set(
+        session.scalars(
+            select(PaymentInstruction.schedule_line_id).where(
+                PaymentInstruction.schedule_line_id.in_([line.id for line in due]),
+                PaymentInstruction.status.in_(OPEN_STATUSES),
+            )
+        )
+    )
+    created = []
+    loans_by_id = {
+        loan.id: loan
+        for loan in session.scalars(select(Loan).where(Loan.id.in_({ln.loan_id for ln in due})))
+    }
+    accounts = dict(session.execute(select(Association.id, Association.special_account_id)).all())
+    for line in due:
+        if line.id in busy:
+            continue
+        amount = line.outstanding_principal_fen + line.outstanding_fee_fen
+        if amount <= 0:
+            line.status = ScheduleLineStatus.PAID
+            continue
+        loan = loans_by_id[line.loan_id]
+        line.attempts += 1
+        line.next_attempt_on = None
+        instruction = PaymentInstruction(
+            end_to_end_id=f"HZC{line.id:012d}{line.attempts:02d}",
+            direction=Direction.COLLECTION,
+            status=InstructionStatus.PENDING,
+            association_id=loan.association_id,
+            special_account_id=accounts[loan.association_id],
+            loan_id=loan.id,
+            member_id=loan.member_id,
+            schedule_line_id=line.id,
+            attempt=line.attempts,
+            amount_fen=amount,
+            principal_fen=line.outstanding_principal_fen,
+            fee_fen=line.outstanding_fee_fen,
+            requested_date=business_date,
+            settled_amount_fen=0,
+        )
+        _created(
+            session,
+            instruction,
+            business_date,
+            f"借款 {loan.contract_no} 第 {line.instalment_no} 期到期 due {line.due_on}"
+            + (f"，第 {line.attempts} 次扣款 attempt" if line.attempts > 1 else ""),
+        )
+        created.append(instruction)
+    session.flush()
+    return created
+
+
+def _policy(session: Session, association_id: int, config: PaymentsConfig) -> CollectionPolicy:
+    return config.policy_for(county_of(session, association_id).code)
+
+
+def _make_overdue(session: Session, loan: Loan) -> None:
+    if loan.status in (LoanStatus.DISBURSED, LoanStatus.REPAYING):
+        loans.mark_overdue(session, loan.id)
+
+
+def _schedule_retry(
+    session: Session,
+    line: RepaymentScheduleLine,
+    instruction: PaymentInstruction,
+    policy: CollectionPolicy,
+    business_date: date,
+) -> None:
+    line.status = ScheduleLineStatus.OVERDUE
+    if line.attempts < policy.max_attempts:
+        wait = policy.retry_after_days[line.attempts - 1]
+        line.next_attempt_on = date.fromordinal(business_date.toordinal() + wait)
+        return
+    line.next_attempt_on = None
+    follow_up(
+        session,
+        FollowUpKind.RETRIES_EXHAUSTED,
+        business_date=business_date,
+        instruction=instruction,
+        amount_fen=line.outstanding_principal_fen + line.outstanding_fee_fen,
+        message_zh=f"第 {line.instalment_no} 期已扣款 {line.attempts} 次仍未收回，请县办跟进催收",
+        message_en=f"instalment {line.instalment_no} still unpaid after {line.attempts} "
+        "collection attempts; the fund office must follow up",
+    )
+
+
+# --- bank results ----------------------------------------------------------------------
+
+
+def mark_sent(
+    session: Session,
+    instructions: Iterable[PaymentInstruction],
+    *,
+    business_date: date,
+    batch_id: int,
+    cause: str,
+) -> None:
+    for instruction in instructions:
+        if instruction.status is InstructionStatus.BATCHED:
+            transition(
+                session,
+                instruction,
+                InstructionStatus.SENT,
+                business_date=business_date,
+                cause=cause,
+                batch_id=batch_id,
+            )
+
+
+def apply_result(
+    session: Session,
+    instruction: PaymentInstruction,
+    result: InstructionResult,
+    *,
+    business_date: date,
+    inbound_file_id: int,
+    config: PaymentsConfig,
+) -> str:
+    """Apply the bank's answer for one instruction; returns what happened, for the summary.
+
+    An answer for an instruction already settled, failed or returned changes nothing."""
+    if instruction.status not in (InstructionStatus.SENT, InstructionStatus.ACCEPTED):
+        return "ignored"
+    booked_on = result.booking_date or business_date
+    reason = " ".join(p for p in (result.reason_code or "", result.reason_text) if p).strip()
+    if result.status is ResultStatus.ACCEPTED:
+        if instruction.status is InstructionStatus.SENT:
+            transition(
+                session,
+                instruction,
+                InstructionStatus.ACCEPTED,
+                business_date=business_date,
+                cause="银行已受理 accepted",
+                inbound_file_id=inbound_file_id,
+            )
+        return "accepted"
+    settled = result.status in (ResultStatus.SETTLED, ResultStatus.PARTIALLY_SETTLED)
+    if settled and result.settled_amount_fen > 0:
+        if result.settled_amount_fen > instruction.amount_fen:
+            raise Conflict(
+                f"指令 {instruction.end_to_end_id} 入账金额超过指令金额",
+                f"{instruction.end_to_end_id}: settled {result.settled_amount_fen} fen exceeds "
+                f"the {instruction.amount_fen} fen instructed",
+            )
+        partial = result.settled_amount_fen < instruction.amount_fen
+        if partial and instruction.direction is Direction.DISBURSEMENT:
+            raise Conflict(
+                f"代付指令 {instruction.end_to_end_id} 不能部分入账",
+                f"disbursement {instruction.end_to_end_id} cannot settle partially",
+            )
+        instruction.settled_amount_fen = result.settled_amount_fen
+        instruction.settled_on = booked_on
+        instruction.reason_code = result.reason_code
+        instruction.reason_text = result.reason_text or None
+        transition(
+            session,
+            instruction,
+            InstructionStatus.SETTLED,
+            business_date=business_date,
+            cause=("部分扣款 partial: " + reason) if partial else "银行已入账 settled",
+            inbound_file_id=inbound_file_id,
+        )
+        if instruction.direction is Direction.DISBURSEMENT:
+            _settle_disbursement(session, instruction, booked_on, config)
+            return "settled"
+        _settle_collection(session, instruction, booked_on, business_date, config, partial)
+        return "partial" if partial else "settled"
+    instruction.reason_code = result.reason_code
+    instruction.reason_text = (result.reason_text or result.reason_code or "")[:400] or None
+    transition(
+        session,
+        instruction,
+        InstructionStatus.REJECTED,
+        business_date=business_date,
+        cause=f"银行拒绝 rejected: {reason or '无原因 no reason given'}",
+        inbound_file_id=inbound_file_id,
+    )
+    if instruction.direction is Direction.DISBURSEMENT:
+        loan = loans.payment_failed(
+            session, instruction.loan_id, reason=reason or "bank refused the payment"
+        )
+        cause = "借款退回已审批 loan back to approved"
+        follow_up(
+            session,
+            FollowUpKind.DISBURSEMENT_FAILED,
+            business_date=business_date,
+            instruction=instruction,
+            inbound_file_id=inbound_file_id,
+            amount_fen=instruction.amount_fen,
+            reason_code=result.reason_code,
+            message_zh=f"借款 {loan.contract_no} 代付失败：{reason}；"
+            "借款已退回已审批，请核实卡号后重新放行",
+            message_en=f"disbursement of loan {loan.contract_no} failed ({reason}); the loan is "
+            "back to approved: check the card and release it again",
+        )
+    else:
+        cause = _collection_failed(session, instruction, business_date, config, reason)
+    transition(
+        session,
+        instruction,
+        InstructionStatus.FAILED,
+        business_date=business_date,
+        cause=cause,
+        inbound_file_id=inbound_file_id,
+    )
+    return "failed"
+
+
+def _settle_disbursement(
+    session: Session, instruction: PaymentInstruction, booked_on: date, config: PaymentsConfig
+) -> None:
+    loan = loans.mark_disbursed(
+        session,
+        instruction.loan_id,
+        business_date=booked_on,
+        external_ref=instruction.end_to_end_id,
+    )
+    instruction.journal_transaction_id = _journal_id(
+        session, instruction.end_to_end_id, TransactionKind.DISBURSEMENT
+    )
+    create_schedule(session, loan, _policy(session, loan.association_id, config).repayment_method)
+
+
+def _settle_collection(
+    session: Session,
+    instruction: PaymentInstruction,
+    booked_on: date,
+    business_date: date,
+    config: PaymentsConfig,
+    partial: bool,
+) -> None:
+    line = _line(session, instruction)
+    principal, fee = split_payment(
+        instruction.settled_amount_fen,
+        fee_due_fen=line.outstanding_fee_fen,
+        principal_due_fen=line.outstanding_principal_fen,
+    )
+    loan = loans.record_repayment(
+        session,
+        instruction.loan_id,
+        principal_fen=principal,
+        fee_fen=fee,
+        business_date=booked_on,
+        external_ref=instruction.end_to_end_id,
+    )
+    instruction.journal_transaction_id = _journal_id(
+        session, instruction.end_to_end_id, TransactionKind.REPAYMENT
+    )
+    line.paid_principal_fen += principal
+    line.paid_fee_fen += fee
+    if line.outstanding_principal_fen == 0 and line.outstanding_fee_fen == 0:
+        line.status = ScheduleLineStatus.PAID
+        line.next_attempt_on = None
+        return
+    if loan.status is LoanStatus.REPAID:
+        line.status = ScheduleLineStatus.OVERDUE
+    _make_overdue(session, loan)
+    _schedule_retry(
+        session, line, instruction, _policy(session, loan.association_id, config), business_date
+    )
+    follow_up(
+        session,
+        FollowUpKind.COLLECTION_PARTIAL,
+        business_date=business_date,
+        instruction=instruction,
+        amount_fen=line.outstanding_principal_fen + line.outstanding_fee_fen,
+        reason_code=instruction.reason_code,
+        message_zh=f"借款 {loan.contract_no} 部分扣款 {instruction.settled_amount_fen} 分，"
+        f"尚欠 {line.outstanding_principal_fen + line.outstanding_fee_fen} 分，已转逾期",
+        message_en=f"loan {loan.contract_no}: partial collection of "
+        f"{instruction.settled_amount_fen} fen; "
+        f"{line.outstanding_principal_fen + line.outstanding_fee_fen} fen still due, overdue",
+    )
+    assert partial
+
+
+def _collection_failed(
+    session: Session,
+    instruction: PaymentInstruction,
+    business_date: date,
+    config: PaymentsConfig,
+    reason: str,
+) -> str:
+    line = _line(session, instruction)
+    loan = loans.get_loan(session, instruction.loan_id)
+    _make_overdue(session, loan)
+    _schedule_retry(
+        session, line, instruction, _policy(session, loan.association_id, config), business_date
+    )
+    follow_up(
+        session,
+        FollowUpKind.COLLECTION_FAILED,
+        business_date=business_date,
+        instruction=instruction,
+        amount_fen=instruction.amount_fen,
+        reason_code=instruction.reason_code,
+        message_zh=f"借款 {loan.contract_no} 第 {line.instalment_no} 期扣款失败：{reason}；"
+        "已转逾期",
+        message_en=f"loan {loan.contract_no} instalment {line.instalment_no}: collection failed "
+        f"({reason}); the loan is overdue",
+    )
+    if line.next_attempt_on is not None:
+        return f"借款逾期，{line.next_attempt_on} 重扣 overdue, retry on {line.next_attempt_on}"
+    return "借款逾期，重扣次数已用尽 overdue, no retries left"
+
+
+def _line(session: Session, instruction: PaymentInstruction) -> RepaymentScheduleLine:
+    if instruction.schedule_line_id is None:
+        raise NotFound("代扣指令没有还款计划", f"{instruction.end_to_end_id} has no schedule line")
+    line = session.get(RepaymentScheduleLine, instruction.schedule_line_id)
+    assert line is not None
+    return line
+
+
+# --- returns after settlement ----------------------------------------------------------
+
+
+def apply_return(
+    session: Session,
+    instruction: PaymentInstruction,
+    *,
+    business_date: date,
+    reason_code: str | None,
+    inbound_file_id: int,
+) -> str:
+    """The bank returned a settled payment (退汇): reverse its posting, undo its effect."""
+    if instruction.status is InstructionStatus.RETURNED:
+        return "ignored"
+    if instruction.status is not InstructionStatus.SETTLED:
+        raise Conflict(
+            f"指令 {instruction.end_to_end_id} 未入账，不能退汇",
+            f"{instruction.end_to_end_id} is {instruction.status.value}, it cannot be returned",
+        )
+    reason = f"退汇 returned {reason_code or ''}".strip()
+    if instruction.journal_transaction_id is not None:
+        reverse(
+            session,
+            instruction.journal_transaction_id,
+            business_date=business_date,
+            reason=f"{instruction.end_to_end_id} {reason}",
+        )
+    loan = loans.get_loan(session, instruction.loan_id)
+    if instruction.direction is Direction.DISBURSEMENT:
+        before = loan.status
+        loan.status = (
+            LoanStatus.COUNTY_APPROVED if loan.county_approved_on else LoanStatus.COUNCIL_APPROVED
+        )
+        loan.released_on = None
+        loan.disbursed_on = None
+        loan.due_on = None
+        for line in session.scalars(
+            select(RepaymentScheduleLine).where(
+                RepaymentScheduleLine.loan_id == loan.id,
+                RepaymentScheduleLine.status != ScheduleLineStatus.CANCELLED,
+            )
+        ):
+            line.status = ScheduleLineStatus.CANCELLED
+            line.next_attempt_on = None
+        session.flush()
+        audit.record(
+            session,
+            actor="system",
+            action="loan.payment_returned",
+            object_type="loan",
+            object_id=loan.id,
+            payload={
+                "contract_no": loan.contract_no,
+                "from": before.value,
+                "to": loan.status.value,
+                "end_to_end_id": instruction.end_to_end_id,
+                "reason_code": reason_code,
+            },
+        )
+        zh = f"借款 {loan.contract_no} 放款被退汇（{reason_code}），已冲销并退回已审批，请核实卡片"
+        en = (
+            f"disbursement of loan {loan.contract_no} returned ({reason_code}); reversed, loan "
+            "back to approved: check the card"
+        )
+    else:
+        line = _line(session, instruction)
+        principal, fee = split_payment(
+            instruction.settled_amount_fen,
+            fee_due_fen=line.paid_fee_fen,
+            principal_due_fen=line.paid_principal_fen,
+        )
+        line.paid_principal_fen -= principal
+        line.paid_fee_fen -= fee
+        line.status = ScheduleLineStatus.OVERDUE
+        loan.principal_repaid_fen -= principal
+        loan.fee_paid_fen -= fee
+        if loan.status is LoanStatus.REPAID:
+            loan.status = LoanStatus.OVERDUE
+            loan.repaid_on = None
+            loan.repaid_on_time = None
+        loan.was_overdue = True
+        if loan.status in (LoanStatus.DISBURSED, LoanStatus.REPAYING):
+            loan.status = LoanStatus.OVERDUE
+        session.flush()
+        zh = f"借款 {loan.contract_no} 的扣款被退回（{reason_code}），已冲销，借款逾期"
+        en = f"collection for loan {loan.contract_no} returned ({reason_code}); reversed, overdue"
+    transition(
+        session,
+        instruction,
+        InstructionStatus.RETURNED,
+        business_date=business_date,
+        cause=reason,
+        inbound_file_id=inbound_file_id,
+    )
+    follow_up(
+        session,
+        FollowUpKind.RETURNED_AFTER_SETTLEMENT,
+        business_date=business_date,
+        instruction=instruction,
+        inbound_file_id=inbound_file_id,
+        amount_fen=instruction.settled_amount_fen,
+        reason_code=reason_code,
+        message_zh=zh,
+        message_en=en,
+    )
+    return "returned"
