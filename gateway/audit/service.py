@@ -1,9 +1,10 @@
 """Write and verify the hash-chained audit log.
 
 Events are appended in the caller's transaction, so a change and its audit record commit or
-roll back together. The chain-head row is locked while appending (``SELECT ... FOR UPDATE`` on
-PostgreSQL; SQLite has a single writer), so concurrent appenders queue and the chain never
-forks.
+roll back together. Each chain's head row is locked while appending (``SELECT ... FOR UPDATE``
+on PostgreSQL; SQLite has a single writer), so concurrent appenders to one chain queue and the
+chain never forks; events of different associations go to different chains and do not wait
+for each other.
 """
 
 from __future__ import annotations
@@ -15,13 +16,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from gateway.audit.models import AuditChainHead, AuditEvent
 from gateway.db import utcnow
 
 GENESIS_HASH = "0" * 64
-HEAD_ID = 1
+GLOBAL_CHAIN = "global"
+
+
+def association_chain(association_id: int) -> str:
+    """The chain that holds an association's events."""
+    return f"association:{association_id}"
 
 
 def _canonical_time(at: datetime) -> str:
@@ -36,6 +44,7 @@ def _normalise(payload: dict[str, Any]) -> dict[str, Any]:
 
 def event_hash(
     *,
+    chain: str,
     prev_hash: str,
     seq: int,
     at: datetime,
@@ -47,6 +56,7 @@ def event_hash(
 ) -> str:
     canonical = json.dumps(
         {
+            "chain": chain,
             "seq": seq,
             "at": _canonical_time(at),
             "actor": actor,
@@ -62,6 +72,24 @@ def event_hash(
     return hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
 
 
+def _lock_head(session: Session, chain: str) -> AuditChainHead | None:
+    return session.execute(
+        select(AuditChainHead)
+        .where(AuditChainHead.chain == chain)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
+def _create_head(session: Session, chain: str) -> None:
+    """Insert the chain's head unless another transaction just did (no error either way)."""
+    values = {"chain": chain, "last_seq": 0, "last_hash": GENESIS_HASH}
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(postgresql_insert(AuditChainHead).values(values).on_conflict_do_nothing())
+    else:
+        session.execute(sqlite_insert(AuditChainHead).values(values).on_conflict_do_nothing())
+
+
 def record(
     session: Session,
     *,
@@ -70,18 +98,22 @@ def record(
     object_type: str,
     object_id: object,
     payload: dict[str, Any] | None = None,
+    chain: str = GLOBAL_CHAIN,
 ) -> AuditEvent:
-    """Append one event to the chain in the session's transaction."""
-    head = session.execute(
-        select(AuditChainHead)
-        .where(AuditChainHead.id == HEAD_ID)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
+    """Append one event to ``chain`` in the session's transaction.
+
+    Association-scoped changes pass ``chain=association_chain(id)``; everything else goes
+    to the global chain."""
+    head = _lock_head(session, chain)
+    if head is None:
+        _create_head(session, chain)
+        head = _lock_head(session, chain)
+        assert head is not None
     at = utcnow()
     body = _normalise(payload or {})
     seq = head.last_seq + 1
     digest = event_hash(
+        chain=chain,
         prev_hash=head.last_hash,
         seq=seq,
         at=at,
@@ -92,6 +124,7 @@ def record(
         payload=body,
     )
     event = AuditEvent(
+        chain=chain,
         seq=seq,
         at=at,
         actor=actor,
@@ -111,17 +144,19 @@ def record(
 
 @dataclass(frozen=True)
 class ChainProblem:
+    chain: str
     seq: int
     reason_zh: str
     reason_en: str
 
     def __str__(self) -> str:
-        return f"seq {self.seq}: {self.reason_zh} / {self.reason_en}"
+        return f"{self.chain} seq {self.seq}: {self.reason_zh} / {self.reason_en}"
 
 
 @dataclass(frozen=True)
 class VerifyReport:
     checked: int
+    chains: int
     problems: list[ChainProblem]
 
     @property
@@ -129,38 +164,46 @@ class VerifyReport:
         return not self.problems
 
 
+_EVENT_COLUMNS = (
+    AuditEvent.chain,
+    AuditEvent.seq,
+    AuditEvent.at,
+    AuditEvent.actor,
+    AuditEvent.action,
+    AuditEvent.object_type,
+    AuditEvent.object_id,
+    AuditEvent.payload,
+    AuditEvent.prev_hash,
+    AuditEvent.hash,
+)
+
+
 def verify(session: Session) -> VerifyReport:
-    """Walk the whole chain: gaps (deleted rows), broken links and altered rows are reported."""
-    head = session.execute(
-        select(AuditChainHead.last_seq, AuditChainHead.last_hash).where(
-            AuditChainHead.id == HEAD_ID
-        )
-    ).one()
-    problems: list[ChainProblem] = []
-    expected_seq = 1
-    running = GENESIS_HASH
-    checked = 0
+    """Walk every chain: gaps (deleted rows), broken links, altered rows and a missing tail
+    are reported by chain and sequence number."""
     # Plain rows, not ORM objects: what the database holds now, never an identity-map copy.
-    rows = session.execute(
-        select(
-            AuditEvent.seq,
-            AuditEvent.at,
-            AuditEvent.actor,
-            AuditEvent.action,
-            AuditEvent.object_type,
-            AuditEvent.object_id,
-            AuditEvent.payload,
-            AuditEvent.prev_hash,
-            AuditEvent.hash,
+    heads = {
+        chain: (last_seq, last_hash)
+        for chain, last_seq, last_hash in session.execute(
+            select(AuditChainHead.chain, AuditChainHead.last_seq, AuditChainHead.last_hash)
         )
-        .order_by(AuditEvent.seq)
+    }
+    rows = session.execute(
+        select(*_EVENT_COLUMNS)
+        .order_by(AuditEvent.chain, AuditEvent.seq)
         .execution_options(yield_per=1000)
     )
+    problems: list[ChainProblem] = []
+    checked = 0
+    walked: dict[str, tuple[int, str]] = {}
     for event in rows:
         checked += 1
+        expected_seq, running = walked.get(event.chain, (0, GENESIS_HASH))
+        expected_seq += 1
         if event.seq != expected_seq:
             problems.append(
                 ChainProblem(
+                    event.chain,
                     expected_seq,
                     f"第 {expected_seq} 至 {event.seq - 1} 条事件缺失（被删除）",
                     f"events {expected_seq}..{event.seq - 1} are missing (deleted)",
@@ -169,12 +212,14 @@ def verify(session: Session) -> VerifyReport:
         if event.prev_hash != running:
             problems.append(
                 ChainProblem(
+                    event.chain,
                     event.seq,
                     "前序哈希不符，链条断裂",
                     "prev_hash does not match the previous event: the chain is broken",
                 )
             )
         recomputed = event_hash(
+            chain=event.chain,
             prev_hash=event.prev_hash,
             seq=event.seq,
             at=event.at,
@@ -187,20 +232,27 @@ def verify(session: Session) -> VerifyReport:
         if recomputed != event.hash:
             problems.append(
                 ChainProblem(
+                    event.chain,
                     event.seq,
                     "事件内容被改动（哈希不符）",
                     "the event was altered: its hash does not match its content",
                 )
             )
-        running = event.hash
-        expected_seq = event.seq + 1
-    last_seq = expected_seq - 1
-    if head.last_seq != last_seq or head.last_hash != running:
-        problems.append(
-            ChainProblem(
-                last_seq + 1,
-                f"链尾缺失：应有 {head.last_seq} 条事件，实有 {last_seq} 条",
-                f"the chain head names event {head.last_seq} but the log ends at {last_seq}",
+        walked[event.chain] = (event.seq, event.hash)
+    for chain in sorted(set(heads) | set(walked)):
+        head_seq, head_hash = heads.get(chain, (0, GENESIS_HASH))
+        last_seq, last_hash = walked.get(chain, (0, GENESIS_HASH))
+        if chain not in heads:
+            problems.append(
+                ChainProblem(chain, last_seq, "链头记录缺失", "the chain's head row is missing")
             )
-        )
-    return VerifyReport(checked=checked, problems=problems)
+        elif head_seq != last_seq or head_hash != last_hash:
+            problems.append(
+                ChainProblem(
+                    chain,
+                    last_seq + 1,
+                    f"链尾缺失：应有 {head_seq} 条事件，实有 {last_seq} 条",
+                    f"the chain head names event {head_seq} but the log ends at {last_seq}",
+                )
+            )
+    return VerifyReport(checked=checked, chains=len(set(heads) | set(walked)), problems=problems)

@@ -154,6 +154,7 @@ def _book(
         session,
         actor=actor,
         action="capital.contribution",
+        chain=audit.association_chain(association_id),
         object_type="capital_contribution",
         object_id=contribution.id,
         payload={

@@ -17,7 +17,9 @@ def verify_command() -> None:
     with cli_session(current_settings()) as session:
         report = verify(session)
     if report.ok:
-        console.print(f"审计日志完好 audit chain intact: {report.checked} events verified")
+        console.print(
+            f"审计日志完好 audit chain intact: {report.checked} events in {report.chains} chains"
+        )
         return
     for problem in report.problems:
         err_console.print(f"[red]audit event {problem}[/red]")

@@ -211,6 +211,7 @@ def post(
         session,
         actor=actor,
         action="ledger.post",
+        chain=audit.association_chain(association_id),
         object_type="journal_transaction",
         object_id=transaction_id,
         payload={

@@ -79,6 +79,7 @@ def _audit(session: Session, loan: Loan, action: str, actor: str, **extra: objec
         session,
         actor=actor,
         action=f"loan.{action}",
+        chain=audit.association_chain(loan.association_id),
         object_type="loan",
         object_id=loan.id,
         payload={
@@ -410,6 +411,7 @@ def refresh_credit_grade(session: Session, member_id: int) -> str:
             session,
             actor="system",
             action="member.credit_grade",
+            chain=audit.association_chain(member.association_id),
             object_type="member",
             object_id=member.id,
             payload={"from": before, "to": standing.grade, "on_time": standing.on_time_loans},

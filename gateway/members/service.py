@@ -141,6 +141,7 @@ def register_member(
         session,
         actor=actor,
         action="member.register",
+        chain=audit.association_chain(association.id),
         object_type="member",
         object_id=member.id,
         payload={

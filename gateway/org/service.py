@@ -149,6 +149,7 @@ def create_association(
         session,
         actor=actor,
         action="association.create",
+        chain=audit.association_chain(association.id),
         object_type="association",
         object_id=association.id,
         payload={
@@ -202,6 +203,7 @@ def set_association_status(
         session,
         actor=actor,
         action="association.status",
+        chain=audit.association_chain(association.id),
         object_type="association",
         object_id=association.id,
         payload={"from": before.value, "to": status.value, "reason": reason},

@@ -1,9 +1,10 @@
-"""The audit log: hash-chained, written with the change it records, append-only, and
-``huzhu audit verify`` names any edited or deleted row."""
+"""The audit log: hash-chained (one chain per association plus a global one), written with the
+change it records, append-only, and ``huzhu audit verify`` names any edited or deleted row."""
 
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -29,51 +30,75 @@ def _unguard(session: Session) -> None:
     session.commit()
 
 
+def _event(session: Session, chain: str, seq: int) -> AuditEvent:
+    found = session.scalar(
+        select(AuditEvent).where(AuditEvent.chain == chain, AuditEvent.seq == seq)
+    )
+    assert found is not None
+    return found
+
+
 def test_a_fresh_chain_verifies(world: World, session: Session) -> None:
     report = audit.verify(session)
     assert report.ok, report.problems
     assert report.checked == session.scalar(select(func.count()).select_from(AuditEvent))
     assert report.checked > 10
+    assert report.chains == 3  # global and one per association
+
+
+def test_association_events_are_chained_per_association(world: World, session: Session) -> None:
+    chain = audit.association_chain(world.a.id)
+    seqs = session.scalars(
+        select(AuditEvent.seq).where(AuditEvent.chain == chain).order_by(AuditEvent.seq)
+    ).all()
+    assert list(seqs) == list(range(1, len(seqs) + 1))
+    assert _event(session, chain, 1).action == "association.create"
 
 
 def test_an_edited_row_is_named(world: World, session: Session) -> None:
+    chain = audit.association_chain(world.a.id)
+    target = _event(session, chain, 3).id
     _unguard(session)
-    session.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE seq = 3"))
+    session.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE id = :i"), {"i": target})
     session.commit()
     report = audit.verify(session)
-    assert [(p.seq, p.reason_en) for p in report.problems] == [
-        (3, "the event was altered: its hash does not match its content")
+    assert [(p.chain, p.seq, p.reason_en) for p in report.problems] == [
+        (chain, 3, "the event was altered: its hash does not match its content")
     ]
 
 
 def test_an_edited_payload_is_named(world: World, session: Session) -> None:
-    event = session.get(AuditEvent, 5)
-    assert event is not None
+    chain = audit.association_chain(world.b.id)
+    event = _event(session, chain, 5)
     _unguard(session)
-    forged = dict(event.payload)
-    forged["forged"] = 1
-    session.execute(update(AuditEvent).where(AuditEvent.seq == 5).values(payload=forged))
+    forged = {**event.payload, "amount_fen": 1}
+    session.execute(update(AuditEvent).where(AuditEvent.id == event.id).values(payload=forged))
     session.commit()
-    assert [p.seq for p in audit.verify(session).problems] == [5]
+    assert [(p.chain, p.seq) for p in audit.verify(session).problems] == [(chain, 5)]
 
 
 def test_a_deleted_row_is_named(world: World, session: Session) -> None:
+    chain = audit.association_chain(world.a.id)
+    target = _event(session, chain, 4).id
     _unguard(session)
-    session.execute(text("DELETE FROM audit_events WHERE seq = 4"))
+    session.execute(text("DELETE FROM audit_events WHERE id = :i"), {"i": target})
     session.commit()
     problems = audit.verify(session).problems
-    assert problems[0].seq == 4
+    assert (problems[0].chain, problems[0].seq) == (chain, 4)
     assert problems[0].reason_en == "events 4..4 are missing (deleted)"
     assert any(p.seq == 5 and "chain is broken" in p.reason_en for p in problems)
 
 
 def test_a_deleted_tail_is_noticed(world: World, session: Session) -> None:
-    last = session.scalar(select(func.max(AuditEvent.seq)))
+    last = session.scalar(select(func.max(AuditEvent.seq)).where(AuditEvent.chain == "global"))
     _unguard(session)
-    session.execute(text("DELETE FROM audit_events WHERE seq = :s"), {"s": last})
+    session.execute(
+        text("DELETE FROM audit_events WHERE chain = 'global' AND seq = :s"), {"s": last}
+    )
     session.commit()
     problems = audit.verify(session).problems
     assert len(problems) == 1
+    assert problems[0].chain == "global"
     assert f"names event {last}" in problems[0].reason_en
 
 
@@ -84,11 +109,11 @@ def test_rows_cannot_be_changed_in_place(world: World, session: Session) -> None
 
 
 def test_a_refused_change_leaves_no_event(world: World, session: Session) -> None:
-    before = session.scalar(select(func.max(AuditEvent.seq)))
+    before = session.scalar(select(func.count()).select_from(AuditEvent))
     with pytest.raises(RuleViolation):
         world.apply(world.members_a[0], amount_fen=99_000_000)
     session.rollback()
-    assert session.scalar(select(func.max(AuditEvent.seq))) == before
+    assert session.scalar(select(func.count()).select_from(AuditEvent)) == before
     assert audit.verify(session).ok
 
 
@@ -101,18 +126,20 @@ def test_verify_command_exits_nonzero_naming_the_row(
     ok = runner.invoke(app, ["audit", "verify"])
     assert ok.exit_code == 0, ok.output
     assert "intact" in ok.output
+    chain = audit.association_chain(world.b.id)
+    target = _event(session, chain, 7).id
     _unguard(session)
-    session.execute(text("UPDATE audit_events SET action = 'loan.nothing' WHERE seq = 7"))
+    session.execute(text("UPDATE audit_events SET action = 'x' WHERE id = :i"), {"i": target})
     session.commit()
     broken = runner.invoke(app, ["audit", "verify"])
     assert broken.exit_code == 1
-    assert "seq 7" in broken.output
+    assert f"{chain} seq 7" in broken.output
     assert "BROKEN" in broken.output
 
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
-def test_concurrent_appends_never_fork_the_chain(
+def test_concurrent_appends_never_fork_a_chain(
     world: World, session_factory: sessionmaker[Session]
 ) -> None:
     errors: list[BaseException] = []
@@ -137,3 +164,34 @@ def test_concurrent_appends_never_fork_the_chain(
         report = audit.verify(s)
         assert report.ok, report.problems
         assert s.scalar(select(func.count()).where(AuditEvent.action == "test")) == 45
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_a_new_chain_is_started_once_by_concurrent_first_appends(
+    world: World, session_factory: sessionmaker[Session]
+) -> None:
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def first_append(worker: int) -> None:
+        try:
+            with session_factory() as s, s.begin():
+                start.wait(timeout=10)
+                audit.record(
+                    s, actor=f"w{worker}", action="t", object_type="t", object_id=1, chain="new"
+                )
+                time.sleep(0.2)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_append, args=(w,)) for w in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    with session_factory() as s:
+        assert audit.verify(s).ok
+        seqs = s.scalars(select(AuditEvent.seq).where(AuditEvent.chain == "new")).all()
+        assert sorted(seqs) == [1, 2]
