@@ -39,7 +39,7 @@ from pydantic import (
 )
 
 from adapters.errors import AdapterError
-from adapters.records import Direction
+from adapters.records import Direction, FileKind
 from adapters.transport.base import InboundAction, UploadConventions
 from adapters.transport.retry import RetryingTransport, RetryPolicy
 from adapters.transport.sftp import SftpSettings, SftpTransport
@@ -121,6 +121,7 @@ class SftpSection(_Table):
     processed_folder: str | None = "out/processed"
     after_fetch: InboundAction = InboundAction.MOVE
     marker_suffix: Suffix | None = ".done"
+    inbound_marker_suffix: Suffix | None = None
     checksum: Annotated[bool, Field(strict=True)] = False
     checksum_suffix: Suffix = ".sha256"
     connect_timeout_seconds: Annotated[float, Field(strict=True, gt=0, le=600)] = 15.0
@@ -298,6 +299,13 @@ class BankConfig(BaseModel):
     @property
     def extra_tables(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
+
+    def inbound_patterns(self) -> dict[FileKind, list[str]]:
+        """Which inbound file names are result files and which are statements."""
+        return {
+            FileKind.RESULT: list(self.files.result_patterns),
+            FileKind.STATEMENT: list(self.files.statement_patterns),
+        }
 
     def open_transport(self, policy: RetryPolicy | None = None) -> RetryingTransport:
         """The bank's SFTP transport, retrying transient failures with ``policy``."""

@@ -26,6 +26,7 @@ from adapters.transport.errors import (
     TransportTimeoutError,
     UnknownHostKeyError,
 )
+from adapters.transport.inbound import InboundFile, dispose_inbound, fetch_inbound, ready_files
 from adapters.transport.memory import MemoryTransport
 from adapters.transport.retry import RetryingTransport, RetryPolicy
 from adapters.transport.sftp import SftpSettings, SftpTransport
@@ -39,6 +40,7 @@ __all__ = [
     "DeliveryStatus",
     "HostKeyError",
     "InboundAction",
+    "InboundFile",
     "MemoryTransport",
     "RemoteFile",
     "RemoteFileConflictError",
@@ -58,4 +60,7 @@ __all__ = [
     "UploadReport",
     "deliver",
     "dispose_fetched",
+    "dispose_inbound",
+    "fetch_inbound",
+    "ready_files",
 ]

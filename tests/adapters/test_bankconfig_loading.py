@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from adapters.bankconfig import BankConfig, SignAlgorithm, load_bank_config, load_bank_configs
-from adapters.records import Direction
+from adapters.records import Direction, FileKind
 from adapters.transport import InboundAction, RetryingTransport, SftpTransport
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,6 +41,8 @@ def test_upload_conventions_follow_each_bank(shipped: dict[str, BankConfig]) -> 
     assert (rcc.marker_suffix, rcc.checksum_suffix) == (".ok", None)
     assert rcc.processed_folder == "out/processed"
     assert shipped["rcb"].sftp.after_fetch is InboundAction.MOVE
+    assert shipped["rcb"].sftp.inbound_marker_suffix == ".done"
+    assert shipped["rcc_iso"].inbound_patterns()[FileKind.STATEMENT][0] == "CAMT053_*.xml"
 
 
 def test_batch_file_names_carry_bank_date_and_sequence(shipped: dict[str, BankConfig]) -> None:
