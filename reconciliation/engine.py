@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
+from functools import cached_property
 
 import numpy as np
 import polars as pl
@@ -66,21 +67,39 @@ class Match:
     entry_ids: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ReconciliationResult:
     """The outcome for one special account and business date.
 
     ``match_pairs`` has one row per (line, entry) pair of a match group: columns ``group_id``,
     ``match_pass``, ``line_id``, ``entry_id`` (null for the lines of a reversal pair); its row
-    order carries no meaning, ``matches()`` gives the groups sorted.
+    order carries no meaning, ``matches()`` gives the groups sorted. ``proposals_frame`` holds
+    the proposed postings column by column (``PROPOSAL_SCHEMA``), ``proposals`` as objects.
     """
 
     request: ReconciliationRequest
     match_pairs: pl.DataFrame
     exceptions: tuple[ReconException, ...]
     pending_entry_ids: tuple[str, ...]
-    proposals: tuple[ProposedPosting, ...]
+    proposals_frame: pl.DataFrame
     statement: DailyStatement
+
+    @cached_property
+    def proposals(self) -> tuple[ProposedPosting, ...]:
+        return tuple(
+            ProposedPosting(
+                PostingKind(kind),
+                tuple(line_ids),
+                tuple(entry_ids),
+                sub,
+                amount,
+                credit=credit,
+                reason=reason,
+            )
+            for kind, line_ids, entry_ids, sub, amount, credit, reason in (
+                self.proposals_frame.iter_rows()
+            )
+        )
 
     def matches(self) -> tuple[Match, ...]:
         grouped = (
@@ -114,7 +133,8 @@ _PAIR_SCHEMA: dict[str, pl.DataType] = {
 
 # How the engine keeps pairs: with the row index of the line and the entry in the run's frames.
 _PAIR_TYPES: dict[str, pl.DataType] = {
-    **_PAIR_SCHEMA,
+    "_g": pl.Int64(),  # the row index of the group's first line (by id): its id is the group id
+    "match_pass": pl.String(),
     "_li": pl.Int64(),
     "_ei": pl.Int64(),
     "_first": pl.Boolean(),  # the first row of its bank line (a line may pair with many entries)
@@ -158,6 +178,29 @@ def reconcile_frames(
 ) -> ReconciliationResult:
     """Reconcile frames of ``LINE_SCHEMA`` and ``ENTRY_SCHEMA``."""
     return _Run(request, config or MatchConfig(), lines, entries).run()
+
+
+def _repeated(values: pl.Series) -> np.ndarray:
+    """Which non-null values occur more than once: found on 64-bit hashes, confirmed on values."""
+    present = values.is_not_null().to_numpy()
+    hashes_s = values.hash(seed=0)
+    if hashes_s.filter(pl.Series(present)).n_unique() == int(present.sum()):
+        return np.zeros(len(values), dtype=bool)
+    hashes = hashes_s.to_numpy()
+    order = np.argsort(hashes, kind="stable")
+    ordered = hashes[order]
+    same_as_next = np.zeros(len(values), dtype=bool)
+    if len(values) > 1:
+        same_as_next[:-1] = ordered[1:] == ordered[:-1]
+    suspect = np.zeros(len(values), dtype=bool)
+    suspect[order[same_as_next]] = True
+    suspect[order[1:][same_as_next[:-1]]] = True
+    suspect &= present
+    out = np.zeros(len(values), dtype=bool)
+    idx = np.flatnonzero(suspect)
+    if len(idx):
+        out[idx] = values.gather(idx).is_duplicated().to_numpy()
+    return out
 
 
 def _union_components(pairs: Iterable[tuple[str, str]]) -> list[tuple[list[str], list[str]]]:
@@ -223,7 +266,7 @@ class _Run:
             ids = frame[id_col]
             if ids.null_count():
                 problems.append(f"a {what} has no id")
-            elif ids.n_unique() != len(ids):
+            elif _repeated(ids).any():
                 dup = frame.filter(pl.col(id_col).is_duplicated())[id_col].unique().sort()
                 problems.append(f"{what} ids not unique: {', '.join(dup.head(5).to_list())}")
             amounts = frame["amount_fen"]
@@ -238,8 +281,7 @@ class _Run:
         for col in ("business_date", "credit", "sub_account", "kind", "status"):
             if entries[col].null_count():
                 problems.append(f"an entry has no {col}")
-        accounts = lines["special_account"].unique()
-        if len(accounts) and accounts.to_list() != [self.request.special_account]:
+        if (lines["special_account"] != self.request.special_account).any():
             other = lines.filter(pl.col("special_account") != self.request.special_account)
             problems.append(
                 f"line {other['line_id'][0]} belongs to special account "
@@ -248,6 +290,8 @@ class _Run:
         statuses = {s.value for s in BookStatus}
         kinds = {k.value for k in BookKind}
         for col, allowed in (("status", statuses), ("kind", kinds)):
+            if entries[col].is_in(sorted(allowed)).all():
+                continue
             unknown = set(entries[col].drop_nulls().unique().to_list()) - allowed
             if unknown:
                 problems.append(f"unknown entry {col}: {', '.join(sorted(unknown))}")
@@ -396,7 +440,16 @@ class _Run:
                 subs = [l_sub[i] for i in x.line_ids if i in l_sub]
                 subs += [e_sub[i] for i in x.entry_ids if i in e_sub]
                 if subs:
-                    x = replace(x, sub_account=subs[0])
+                    x = ReconException(
+                        x.kind,
+                        x.line_ids,
+                        x.entry_ids,
+                        subs[0],
+                        x.subject,
+                        x.expected_fen,
+                        x.actual_fen,
+                        x.detail,
+                    )
             filled.append(x)
         self.exceptions = filled
 
@@ -409,16 +462,14 @@ class _Run:
         group: pl.Expr,
         first: pl.Expr | None = None,
     ) -> None:
-        """``pairs`` has line_id, entry_id, _li and _ei (entry columns null for a reversal)."""
+        """``pairs`` has _li and _ei (null for a reversal); ``group`` gives the anchor's _li."""
         frame = pairs.select(
-            group.alias("group_id"),
+            group.cast(pl.Int64).alias("_g"),
             pl.lit(match_pass.value).alias("match_pass"),
-            "line_id",
-            "entry_id",
-            "_li",
-            "_ei",
+            pl.col("_li").cast(pl.Int64),
+            pl.col("_ei").cast(pl.Int64),
             (pl.lit(True) if first is None else first).alias("_first"),
-        ).cast(_PAIR_TYPES)  # type: ignore[arg-type]
+        )
         self.pairs.append(frame)
         self.l_matched[frame["_li"].to_numpy()] = True
         self.e_matched[frame["_ei"].drop_nulls().to_numpy()] = True
@@ -440,7 +491,7 @@ class _Run:
             pl.len().over("line_id").alias("_nl"), pl.len().over("entry_id").alias("_ne")
         )
         unique = cand.filter((pl.col("_nl") == 1) & (pl.col("_ne") == 1))
-        self._add_pairs(unique, match_pass, pl.col("line_id"))
+        self._add_pairs(unique, match_pass, pl.col("_li"))
         rest = cand.filter((pl.col("_nl") > 1) | (pl.col("_ne") > 1))
         for ls, es in _union_components(rest.select("line_id", "entry_id").iter_rows()):
             self._raise(
@@ -515,10 +566,15 @@ class _Run:
         pending_subs = Counter(
             entries.filter(pl.col("entry_id").is_in(list(pending)))["e_sub"].to_list()
         )
-        statement = build_statement(self.request, totals, exceptions, pending_subs, proposals)
+        proposal_subs = {
+            sub: int(n) for sub, n in proposals.group_by("sub_account").len().iter_rows()
+        }
+        statement = build_statement(
+            self.request, totals, exceptions, pending_subs, proposal_subs, len(proposals)
+        )
         return ReconciliationResult(
             self.request,
-            pairs.select(list(_PAIR_SCHEMA)),
+            self._with_ids(pairs).select(list(_PAIR_SCHEMA)),
             exceptions,
             pending,
             proposals,
@@ -537,9 +593,12 @@ class _Run:
         stmt = self.request.statement
         day = stmt.statement_date if stmt else self.request.business_date
         per_line = (
-            self.L.with_columns(pl.Series("_m", self.l_matched))
-            .group_by("l_sub")
+            self.L.with_columns(
+                pl.Series("_m", self.l_matched), pl.col("l_sub").hash(seed=0).alias("_k")
+            )
+            .group_by("_k")
             .agg(
+                pl.col("l_sub").first(),
                 signed_l.sum().alias("bank"),
                 signed_l.filter(pl.col("l_date") == day).sum().alias("today"),
                 matched.sum().alias("count"),
@@ -549,11 +608,11 @@ class _Run:
         )
         per_entry = (
             self.E.filter(pl.col("status").eq(BookStatus.POSTED.value))
-            .group_by("e_sub")
-            .agg(signed_e.sum().alias("ledger"))
+            .group_by(pl.col("e_sub").hash(seed=0).alias("_k"))
+            .agg(pl.col("e_sub").first(), signed_e.sum().alias("ledger"))
         )
         totals: dict[str | None, SubTotals] = {}
-        for sub, bank, today, count, m_in, m_out in per_line.iter_rows():
+        for _k, sub, bank, today, count, m_in, m_out in per_line.iter_rows():
             totals[sub] = SubTotals(
                 bank_items_fen=int(bank),
                 day_movement_fen=int(today),
@@ -561,30 +620,32 @@ class _Run:
                 matched_in_fen=int(m_in),
                 matched_out_fen=int(m_out),
             )
-        for sub, ledger in per_entry.iter_rows():
+        for _k, sub, ledger in per_entry.iter_rows():
             totals[sub] = replace(totals.get(sub, SubTotals()), ledger_items_fen=int(ledger))
         return totals
 
     def _duplicate_transaction_ids(self, lines: pl.DataFrame) -> pl.DataFrame:
         known = self.request.known_bank_transaction_ids
-        mask = pl.col("l_txn").is_duplicated() & pl.col("l_txn").is_not_null()
+        mask = pl.Series(_repeated(lines["l_txn"]))
         if known:
-            mask = mask | pl.col("l_txn").is_in(list(known))
+            mask = mask | lines["l_txn"].is_in(list(known)).fill_null(False)
         dups = lines.filter(mask).select("line_id", "l_txn", "l_date", "l_amount", "l_sub")
         if dups.is_empty():
             return lines
         drop: set[str] = set()
-        for (txn,), group in dups.sort("l_date", "line_id").group_by(
-            ["l_txn"], maintain_order=True
-        ):
-            ids = group["line_id"].to_list()
+        grouped = (
+            dups.sort("l_date", "line_id")
+            .group_by("l_txn", maintain_order=True)
+            .agg(pl.col("line_id"), pl.col("l_amount").first())
+        )
+        for txn, ids, amount in grouped.iter_rows():
             originals = [] if txn in known else ids[:1]
             for line_id in ids[len(originals) :]:
                 self._raise(
                     K.DUPLICATE,
                     [line_id, *originals],
                     subject=f"txn:{txn}",
-                    actual_fen=int(group["l_amount"][0]),
+                    actual_fen=int(amount),
                     detail=f"银行流水号重复 / bank transaction id {txn} seen before",
                     cover_lines=[line_id],
                 )
@@ -642,8 +703,8 @@ class _Run:
                 )
         group = (
             pl.when(pl.col("line_id") < pl.col("line_id_o"))
-            .then(pl.col("line_id"))
-            .otherwise(pl.col("line_id_o"))
+            .then(pl.col("_li"))
+            .otherwise(pl.col("_li_o"))
         )
         both = pl.concat(
             [
@@ -663,31 +724,41 @@ class _Run:
     def _pass_end_to_end(
         self, lines: pl.DataFrame, entries: pl.DataFrame
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """The bulk pass: a hash join on the end-to-end id over row indices only."""
-        joined = (
-            lines.select("_li", "l_e2e", "l_credit", "l_amount")
-            .filter(pl.col("l_e2e").is_not_null())
-            .join(
-                entries.select("_ei", "e_e2e", "e_credit", "e_amount").filter(
-                    pl.col("e_e2e").is_not_null()
-                ),
-                left_on="l_e2e",
-                right_on="e_e2e",
-            )
-            .with_columns(
-                (pl.col("_li").is_duplicated() | pl.col("_ei").is_duplicated()).alias("_multi")
-            )
+        """The bulk pass: a join on the end-to-end id's 64-bit hash over row indices only.
+
+        Equal ids have equal hashes, so no pair is missed; every joined pair is then checked on
+        the ids themselves, so a hash collision never pairs two different ids.
+        """
+        hashed = pl.col("_e2e").hash(seed=0)
+        l_side = (
+            lines.select("_li", "l_credit", "l_amount", pl.col("l_e2e").alias("_e2e"))
+            .filter(pl.col("_e2e").is_not_null())
+            .select("_li", "l_credit", "l_amount", hashed.alias("_h"))
         )
+        e_side = (
+            entries.select("_ei", "e_credit", "e_amount", pl.col("e_e2e").alias("_e2e"))
+            .filter(pl.col("_e2e").is_not_null())
+            .select("_ei", "e_credit", "e_amount", hashed.alias("_h"))
+        )
+        joined = l_side.join(e_side, on="_h")
+        li, ei = joined["_li"], joined["_ei"]
+        verified = self.L["l_e2e"].gather(li) == self.E["e_e2e"].gather(ei)
+        joined = joined.filter(verified)
+        li_np, ei_np = joined["_li"].to_numpy(), joined["_ei"].to_numpy()
+        multi_l = np.bincount(li_np, minlength=len(self.L)) > 1
+        multi_e = np.bincount(ei_np, minlength=len(self.E)) > 1
+        joined = joined.with_columns(_multi=pl.Series(multi_l[li_np] | multi_e[ei_np]))
         same = (pl.col("l_amount") == pl.col("e_amount")) & (
             pl.col("l_credit") == pl.col("e_credit")
         )
         single = joined.filter(~pl.col("_multi"))
-        single = single.with_columns(
-            self.L["line_id"].gather(single["_li"]).alias("line_id"),
-            self.E["entry_id"].gather(single["_ei"]).alias("entry_id"),
+        self._add_pairs(single.filter(same), MatchPass.END_TO_END, pl.col("_li"))
+        differ = single.filter(~same)
+        differ = differ.with_columns(
+            self.L["line_id"].gather(differ["_li"]).alias("line_id"),
+            self.E["entry_id"].gather(differ["_ei"]).alias("entry_id"),
         )
-        self._add_pairs(single.filter(same), MatchPass.END_TO_END, pl.col("line_id"))
-        for row in single.filter(~same).iter_rows(named=True):
+        for row in differ.iter_rows(named=True):
             self._amount_mismatch([row["line_id"]], [row["entry_id"]], row, "end_to_end")
         used_l = np.zeros(len(self.L), dtype=bool)
         used_e = np.zeros(len(self.E), dtype=bool)
@@ -869,14 +940,21 @@ class _Run:
             frame = pl.DataFrame(
                 rows,
                 schema={
-                    "_g": pl.String,
+                    "_gid": pl.String,
                     "line_id": pl.String,
                     "entry_id": pl.String,
                     "_f": pl.Boolean,
                 },
                 orient="row",
             )
-            frame = frame.join(lines, on="line_id").join(entries, on="entry_id")
+            frame = (
+                frame.join(lines.select("line_id", "_li"), on="line_id")
+                .join(entries.select("entry_id", "_ei"), on="entry_id")
+                .join(
+                    lines.select(pl.col("line_id").alias("_gid"), pl.col("_li").alias("_g")),
+                    on="_gid",
+                )
+            )
             self._add_pairs(frame, MatchPass.GROUP_SUM, pl.col("_g"), pl.col("_f"))
         return self._drop(lines, "line_id", used_l), self._drop(entries, "entry_id", used_e)
 
@@ -987,16 +1065,22 @@ class _Run:
     # ---------------------------------------------------------------- checks after matching
 
     def _group_members(
-        self, pairs: pl.DataFrame, group_ids: list[str]
-    ) -> dict[str, tuple[list[str], list[str]]]:
-        sub = pairs.filter(pl.col("group_id").is_in(group_ids))
-        out: dict[str, tuple[list[str], list[str]]] = {}
-        for gid, frame in sub.group_by(["group_id"]):
-            out[str(gid[0])] = (
-                sorted(set(frame["line_id"].drop_nulls().to_list())),
-                sorted(set(frame["entry_id"].drop_nulls().to_list())),
-            )
-        return out
+        self, pairs: pl.DataFrame, groups: list[int]
+    ) -> dict[int, tuple[list[str], list[str]]]:
+        sub = self._with_ids(pairs.filter(pl.col("_g").is_in(groups)))
+        grouped = sub.group_by("_g").agg(
+            pl.col("line_id").drop_nulls().unique().sort(),
+            pl.col("entry_id").drop_nulls().unique().sort(),
+        )
+        return {int(g): (ls, es) for g, ls, es in grouped.iter_rows()}
+
+    def _with_ids(self, pairs: pl.DataFrame) -> pl.DataFrame:
+        """The pairs with their line and entry ids (and the group id) as strings."""
+        return pairs.with_columns(
+            self.L["line_id"].gather(pairs["_g"]).alias("group_id"),
+            self.L["line_id"].gather(pairs["_li"]).alias("line_id"),
+            self.E["entry_id"].gather(pairs["_ei"]).alias("entry_id"),
+        )
 
     def _cash_line_mask(self) -> pl.Expr:
         mask = pl.col("l_channel").eq("cash")
@@ -1023,40 +1107,49 @@ class _Run:
         cash_entries = flagged_entries.filter(cash_entry)["entry_id"].to_list()
         non_member = flagged_entries.filter(non_member_entry)["entry_id"].to_list()
 
+        # compared on 64-bit hashes: different hashes mean different strings
         paired = pairs.filter(pl.col("_ei").is_not_null())
-        li, ei = paired["_li"], paired["_ei"]
-        wrong_sub = paired.filter(
-            lines["l_sub"].gather(li).is_not_null()
-            & (lines["l_sub"].gather(li) != entries["e_sub"].gather(ei))
-        )
+        li, ei = paired["_li"].to_numpy(), paired["_ei"].to_numpy()
+        l_sub_h = lines["l_sub"].hash(seed=0).to_numpy()
+        e_sub_h = entries["e_sub"].hash(seed=0).to_numpy()
+        l_sub_set = lines["l_sub"].is_not_null().to_numpy()
+        wrong_sub = paired.filter(pl.Series(l_sub_set[li] & (l_sub_h[li] != e_sub_h[ei])))
         collected = (
-            entries.select(pl.col("kind").is_in(list(_COLLECTED)) & pl.col("e_credit"))
+            entries.select(
+                pl.col("kind").is_in(list(_COLLECTED))
+                & pl.col("e_credit")
+                & pl.col("card").is_not_null()
+            )
             .to_series()
             .to_numpy()
         )
-        inbound = paired.filter(pl.Series(collected[ei.to_numpy()]))
-        cp = lines["cp"].gather(inbound["_li"])
-        card = entries["card"].gather(inbound["_ei"])
-        not_borrower = inbound.filter(cp.is_not_null() & card.is_not_null() & (cp != card))
+        inbound = paired.filter(pl.Series(collected[ei]))
+        ili, iei = inbound["_li"].to_numpy(), inbound["_ei"].to_numpy()
+        cp_h = lines["cp"].hash(seed=0).to_numpy()
+        card_h = entries["card"].hash(seed=0).to_numpy()
+        cp_set = lines["cp"].is_not_null().to_numpy()
+        not_borrower = inbound.filter(pl.Series(cp_set[ili] & (cp_h[ili] != card_h[iei])))
 
-        hit = pairs.filter(
-            pl.col("_li").is_in(flagged_lines["_li"].implode())
-            | pl.col("_ei").is_in(flagged_entries["_ei"].implode())
+        hit = self._with_ids(
+            pairs.filter(
+                pl.col("_li").is_in(flagged_lines["_li"].implode())
+                | pl.col("_ei").is_in(flagged_entries["_ei"].implode())
+            )
         )
-        group_of_l = dict(hit.select("line_id", "group_id").drop_nulls().iter_rows())
-        group_of_e = dict(hit.select("entry_id", "group_id").drop_nulls().iter_rows())
+        group_of_l = dict(hit.select("line_id", "_g").drop_nulls().iter_rows())
+        group_of_e = dict(hit.select("entry_id", "_g").drop_nulls().iter_rows())
         groups = set(group_of_l.values()) | set(group_of_e.values())
-        groups.update(wrong_sub["group_id"].to_list(), not_borrower["group_id"].to_list())
+        groups.update(wrong_sub["_g"].to_list(), not_borrower["_g"].to_list())
         members = self._group_members(pairs, sorted(groups)) if groups else {}
 
         def raise_for(
             kind: ExceptionKind,
             l_ids: Iterable[str],
             e_ids: Iterable[str],
-            groups_: Iterable[str],
+            groups_: Iterable[int],
             detail: str,
         ) -> None:
-            items: dict[str, tuple[set[str], set[str]]] = {}
+            items: dict[int | str, tuple[set[str], set[str]]] = {}
             for line_id in l_ids:
                 gid = group_of_l.get(line_id, "L" + line_id)
                 items.setdefault(gid, (set(), set()))[0].add(line_id)
@@ -1065,7 +1158,7 @@ class _Run:
                 items.setdefault(gid, (set(), set()))[1].add(entry_id)
             for gid in groups_:
                 items.setdefault(gid, (set(), set()))
-            for gid in sorted(items):
+            for gid in items:
                 ls, es = items[gid]
                 if gid in members:
                     ls.update(members[gid][0])
@@ -1083,7 +1176,7 @@ class _Run:
             K.VILLAGE_CASH,
             (),
             (),
-            not_borrower["group_id"].unique().to_list(),
+            not_borrower["_g"].unique().to_list(),
             "非借款人代缴 / paid in by someone who is not the borrower",
         )
         raise_for(
@@ -1104,12 +1197,12 @@ class _Run:
             K.CROSS_ASSOCIATION,
             (),
             (),
-            wrong_sub["group_id"].unique().to_list(),
+            wrong_sub["_g"].unique().to_list(),
             "记入其他协会子账户 / booked on another association's sub-account",
         )
 
-    def _proposals(self, pairs: pl.DataFrame, lines: pl.DataFrame) -> tuple[ProposedPosting, ...]:
-        proposals: list[ProposedPosting] = []
+    def _proposals(self, pairs: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
+        """Proposed postings as a frame of ``PROPOSAL_SCHEMA``, sorted by kind and first line."""
         expected = (
             self.E.select(
                 pl.col("status").eq(BookStatus.EXPECTED.value)
@@ -1119,76 +1212,82 @@ class _Run:
             .to_numpy()
         )
         paired = pairs.filter(pl.col("_ei").is_not_null())
-        groups_wanted = paired.filter(pl.Series(expected[paired["_ei"].to_numpy()]))[
-            "group_id"
-        ].unique()
-        if len(groups_wanted):
-            rows = pairs.filter(pl.col("group_id").is_in(groups_wanted.implode()))
-            rows = rows.with_columns(
-                self.L["l_channel"].gather(rows["_li"]).alias("l_channel"),
-                self.L["l_credit"].gather(rows["_li"]).alias("l_credit"),
-                self.L["l_sub"].gather(rows["_li"]).alias("l_sub"),
-                self.L["l_amount"].gather(rows["_li"]).alias("l_amount"),
-                self.E["status"].gather(rows["_ei"]).alias("status"),
-                self.E["kind"].gather(rows["_ei"]).alias("kind"),
-            )
-            groups = rows.group_by("group_id").agg(
+        groups_wanted = paired.filter(pl.Series(expected[paired["_ei"].to_numpy()]))["_g"]
+        rows = pairs.filter(pl.col("_g").is_in(groups_wanted.unique().implode()))
+        li, ei = rows["_li"], rows["_ei"]
+        rows = self._with_ids(rows).with_columns(
+            self.L["l_channel"].gather(li).alias("l_channel"),
+            self.L["l_credit"].gather(li).alias("l_credit"),
+            self.L["l_sub"].gather(li).alias("l_sub"),
+            self.L["l_amount"].gather(li).alias("l_amount"),
+            self.E["status"].gather(ei).alias("status"),
+            self.E["kind"].gather(ei).alias("kind"),
+        )
+        groups = (
+            rows.group_by("_g")
+            .agg(
+                pl.col("group_id").first(),
                 pl.col("line_id").unique().sort(),
                 pl.col("entry_id").unique().sort(),
-                pl.col("l_channel").unique(),
-                pl.col("l_credit").all(),
-                pl.col("status").unique(),
-                pl.col("kind").unique(),
+                (
+                    pl.col("l_channel").eq("transfer")
+                    & pl.col("l_credit")
+                    & pl.col("status").eq(BookStatus.EXPECTED.value)
+                    & pl.col("kind").is_in(list(_COLLECTED))
+                )
+                .all()
+                .alias("clean"),
                 pl.col("l_sub").first(),
                 pl.col("l_amount").filter(pl.col("_first")).sum().alias("amount"),
             )
-            covered_l, covered_e = self.covered_lines, self.covered_entries
-            for gid, ls, es, channels, credit, statuses, kinds, sub, amount in groups.sort(
-                "group_id"
-            ).iter_rows():
-                clean = (
-                    credit
-                    and channels == ["transfer"]
-                    and statuses == [BookStatus.EXPECTED.value]
-                    and set(kinds) <= set(_COLLECTED)
-                    and not (set(ls) & covered_l or set(es) & covered_e)
-                )
-                if clean:
-                    proposals.append(
-                        ProposedPosting(
-                            PostingKind.REPAYMENT,
-                            tuple(ls),
-                            tuple(es),
-                            sub,
-                            int(amount),
-                            credit=True,
-                            reason=f"借款人转账还款 / borrower repayment by transfer ({gid})",
-                        )
-                    )
+            .filter(pl.col("clean"))
+        )
+        repayments = groups.select(
+            pl.lit(PostingKind.REPAYMENT.value).alias("kind"),
+            pl.col("line_id").alias("line_ids"),
+            pl.col("entry_id").alias("entry_ids"),
+            pl.col("l_sub").alias("sub_account"),
+            pl.col("amount").cast(pl.Int64).alias("amount_fen"),
+            pl.lit(True).alias("credit"),
+            pl.format("借款人转账还款 / borrower repayment by transfer ({})", "group_id").alias(
+                "reason"
+            ),
+        )
         wanted = []
         if self.config.propose_bank_fees:
             wanted.append("fee")
         if self.config.propose_interest:
             wanted.append("interest")
-        fees = lines.filter(pl.col("l_channel").is_in(wanted)).sort("line_id")
-        for line_id, channel, sub, amount, credit in fees.select(
-            "line_id", "l_channel", "l_sub", "l_amount", "l_credit"
-        ).iter_rows():
-            if line_id in self.covered_lines:
-                continue
-            kind = PostingKind.BANK_FEE if channel == "fee" else PostingKind.INTEREST
-            proposals.append(
-                ProposedPosting(
-                    kind,
-                    (line_id,),
-                    (),
-                    sub,
-                    int(amount),
-                    credit=bool(credit),
-                    reason="银行手续费" if kind is PostingKind.BANK_FEE else "利息收入 / interest",
-                )
+        fees = lines.filter(
+            pl.col("l_channel").is_in(wanted) & ~pl.col("line_id").is_in(list(self.covered_lines))
+        ).select(
+            pl.col("l_channel")
+            .replace_strict(
+                {"fee": PostingKind.BANK_FEE.value, "interest": PostingKind.INTEREST.value}
             )
-        return tuple(sorted(proposals, key=ProposedPosting.sort_key))
+            .alias("kind"),
+            pl.concat_list("line_id").alias("line_ids"),
+            pl.concat_list(pl.lit(None, pl.String)).list.drop_nulls().alias("entry_ids"),
+            pl.col("l_sub").alias("sub_account"),
+            pl.col("l_amount").alias("amount_fen"),
+            pl.col("l_credit").alias("credit"),
+            pl.when(pl.col("l_channel") == "fee")
+            .then(pl.lit("银行手续费 / bank fee"))
+            .otherwise(pl.lit("利息收入 / interest"))
+            .alias("reason"),
+        )
+        covered_l = pl.Series(list(self.covered_lines), dtype=pl.String)
+        covered_e = pl.Series(list(self.covered_entries), dtype=pl.String)
+        repayments = repayments.filter(
+            ~pl.col("line_ids").list.eval(pl.element().is_in(covered_l.implode())).list.any()
+            & ~pl.col("entry_ids").list.eval(pl.element().is_in(covered_e.implode())).list.any()
+        )
+        return (
+            pl.concat([repayments, fees.cast(repayments.schema)])
+            .with_columns(pl.col("line_ids").list.first().alias("_first_line"))
+            .sort("kind", "_first_line")
+            .drop("_first_line")
+        )
 
     def _content_duplicates(self, leftover: pl.DataFrame, lines: pl.DataFrame) -> None:
         """A leftover line identical to another line of the run beyond the expected occurrence."""
@@ -1210,21 +1309,22 @@ class _Run:
         if twins.is_empty():
             return
         left_ids = set(left["line_id"].to_list())
-        for line_id, group in twins.sort("line_id", "line_id_t").group_by(
-            ["line_id"], maintain_order=True
-        ):
-            lid = str(line_id[0])
-            mine = (int(group["occurrence"][0]), lid)
-            others = list(
-                zip(group["occurrence_t"].to_list(), group["line_id_t"].to_list(), strict=True)
-            )
+        grouped = (
+            twins.sort("line_id", "line_id_t")
+            .group_by("line_id", maintain_order=True)
+            .agg(pl.col("occurrence").first(), pl.col("occurrence_t"), pl.col("line_id_t"))
+        )
+        amounts = dict(left.select("line_id", "l_amount").iter_rows())
+        for lid, occurrence, occ_t, ids_t in grouped.iter_rows():
+            mine = (int(occurrence), lid)
+            others = list(zip(occ_t, ids_t, strict=True))
             # the first of identical lines (or one that matched) stands; later leftovers are copies
             if any(t not in left_ids or (o, t) < mine for o, t in others):
                 self._raise(
                     K.DUPLICATE,
                     [lid, *(t for _, t in others)],
                     subject=f"copy:{lid}",
-                    actual_fen=int(left.filter(pl.col("line_id") == lid)["l_amount"][0]),
+                    actual_fen=int(amounts[lid]),
                     detail="相同流水超出预期次数 / identical line beyond the expected count",
                     cover_lines=[lid],
                 )
@@ -1233,11 +1333,14 @@ class _Run:
         self,
         lines: pl.DataFrame,
         entries: pl.DataFrame,
-        proposals: tuple[ProposedPosting, ...],
+        proposals: pl.DataFrame,
     ) -> tuple[str, ...]:
-        proposed = {line_id for p in proposals for line_id in p.line_ids}
+        proposed = proposals["line_ids"].explode().drop_nulls()
         for line_id, amount, credit in (
-            lines.filter(~pl.col("line_id").is_in(list(self.covered_lines | proposed)))
+            lines.filter(
+                ~pl.col("line_id").is_in(list(self.covered_lines))
+                & ~pl.col("line_id").is_in(proposed.implode())
+            )
             .select("line_id", "l_amount", "l_credit")
             .sort("line_id")
             .iter_rows()

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from reconciliation.findings import ExceptionKind, ProposedPosting, ReconException
+from reconciliation.findings import ExceptionKind, ReconException
 from reconciliation.model import ReconciliationRequest
 
 if TYPE_CHECKING:
@@ -127,10 +127,10 @@ def build_statement(
     totals: Mapping[str | None, SubTotals],
     exceptions: Sequence[ReconException],
     pending_by_sub: Mapping[str, int],
-    proposals: Sequence[ProposedPosting],
+    proposals_by: Mapping[str | None, int],
+    proposal_count: int,
 ) -> DailyStatement:
     stmt = request.statement
-    proposals_by = Counter(p.sub_account for p in proposals)
     exc_by: dict[str | None, Counter[str]] = {}
     for x in exceptions:
         exc_by.setdefault(x.sub_account, Counter())[x.kind.value] += 1
@@ -172,7 +172,7 @@ def build_statement(
         matched_in_fen=sum(t.matched_in_fen for t in everything),
         matched_out_fen=sum(t.matched_out_fen for t in everything),
         pending_count=sum(pending_by_sub.values()),
-        proposal_count=len(proposals),
+        proposal_count=proposal_count,
         exceptions=dict(total_exc),
     )
     return DailyStatement(
