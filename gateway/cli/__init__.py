@@ -16,7 +16,16 @@ app = typer.Typer(
 )
 
 # Each entry: a module of gateway.cli with ``register(app: typer.Typer) -> None``.
-_COMMAND_MODULES: tuple[str, ...] = ("db", "demo", "members", "audit", "files", "sandbox")
+_COMMAND_MODULES: tuple[str, ...] = (
+    "db",
+    "demo",
+    "members",
+    "audit",
+    "files",
+    "sandbox",
+    "batches",
+    "nightly",
+)
 
 
 def _register_all() -> None:

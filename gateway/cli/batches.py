@@ -1,0 +1,208 @@
+"""``huzhu batches list|show|resend`` and ``huzhu files list|show``: what was sent to the
+banks and what came back."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import func, select
+
+from adapters.money import format_yuan
+from gateway.batches.models import BatchStatus, PaymentBatch
+from gateway.batches.sender import resend
+from gateway.cli._common import cli_session, console, current_settings, err_console
+from gateway.db import make_session_factory
+from gateway.errors import HuzhuError
+from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
+from gateway.jobs.runtime import build_nightly, configure_logging
+from gateway.payments.models import PaymentInstruction
+
+batches_app = typer.Typer(help="付款批次 payment batches sent to the banks.", no_args_is_help=True)
+
+
+def _date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+@batches_app.command("list")
+def batches_list(
+    on: Annotated[str | None, typer.Option("--date", help="Business date YYYY-MM-DD.")] = None,
+    status: Annotated[BatchStatus | None, typer.Option(help="Only batches in this state.")] = None,
+    bank: Annotated[str | None, typer.Option(help="Only this bank's batches.")] = None,
+) -> None:
+    """List batches: file, direction, lines, amount, state."""
+    with cli_session(current_settings()) as session:
+        query = select(PaymentBatch).order_by(PaymentBatch.id)
+        if on:
+            query = query.where(PaymentBatch.business_date == _date(on))
+        if status:
+            query = query.where(PaymentBatch.status == status)
+        if bank:
+            query = query.where(PaymentBatch.bank_code == bank)
+        table = Table(title="付款批次 Payment batches")
+        for header in (
+            "ID",
+            "日期 Date",
+            "银行 Bank",
+            "文件 File",
+            "方向",
+            "笔数",
+            "金额（元）",
+            "状态",
+            "发送",
+        ):
+            table.add_column(header)
+        for b in session.scalars(query):
+            table.add_row(
+                str(b.id),
+                b.business_date.isoformat(),
+                b.bank_code,
+                b.file_name,
+                "代付" if b.direction.value == "disbursement" else "代扣",
+                str(b.line_count),
+                format_yuan(b.total_fen),
+                b.status.value,
+                str(b.delivery_attempts),
+            )
+        console.print(table)
+
+
+@batches_app.command("show")
+def batches_show(batch_id: int) -> None:
+    """One batch: its file, hash, delivery and every instruction's state."""
+    with cli_session(current_settings()) as session:
+        b = session.get(PaymentBatch, batch_id)
+        if b is None:
+            err_console.print(f"[red]批次 {batch_id} 不存在[/red] (batch not found)")
+            raise typer.Exit(1)
+        console.print(
+            f"[bold]{b.file_name}[/bold]  message {b.message_id}  bank {b.bank_code}\n"
+            f"SHA-256 {b.sha256}  {len(b.content)} bytes  state {b.status.value}  "
+            f"attempts {b.delivery_attempts}  sent {b.sent_at or '-'}"
+            + (f"\n[red]last error: {b.last_error}[/red]" if b.last_error else "")
+        )
+        table = Table()
+        for header in ("E2E", "金额（元）", "状态 State", "入账", "原因 Reason"):
+            table.add_column(header)
+        for i in session.scalars(
+            select(PaymentInstruction)
+            .where(PaymentInstruction.batch_id == b.id)
+            .order_by(PaymentInstruction.id)
+        ):
+            table.add_row(
+                i.end_to_end_id,
+                format_yuan(i.amount_fen),
+                i.status.value,
+                format_yuan(i.settled_amount_fen) if i.settled_amount_fen else "",
+                " ".join(x for x in (i.reason_code or "", i.reason_text or "") if x),
+            )
+        console.print(table)
+
+
+@batches_app.command("resend")
+def batches_resend(
+    batch_id: int,
+    json_logs: Annotated[bool, typer.Option("--json-logs")] = False,
+) -> None:
+    """Deliver a batch's stored bytes again, only if the bank does not have them."""
+    configure_logging(json_logs)
+    settings = current_settings()
+    pipeline, engine = build_nightly(settings)
+    try:
+        factory = make_session_factory(engine)
+        with cli_session(settings) as session:
+            batch = session.get(PaymentBatch, batch_id)
+            if batch is None:
+                err_console.print(f"[red]批次 {batch_id} 不存在[/red] (batch not found)")
+                raise typer.Exit(1)
+            bank_code, day = batch.bank_code, batch.business_date
+        profile = pipeline.profile(bank_code)
+        try:
+            with pipeline.transport_factory(profile) as transport:
+                delivery = resend(factory, profile, transport, batch_id, business_date=day)
+        except HuzhuError as exc:
+            err_console.print(f"[red]{exc.message_zh}[/red] ({exc.message_en})")
+            raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    console.print(f"{delivery.status.value}: {delivery.path}")
+
+
+def files_list(
+    kind: Annotated[InboundKind | None, typer.Option(help="result or statement.")] = None,
+    status: Annotated[InboundStatus | None, typer.Option(help="Only files in this state.")] = None,
+) -> None:
+    """Inbound bank files: name, kind, hash, outcome."""
+    with cli_session(current_settings()) as session:
+        query = select(InboundFile).order_by(InboundFile.id)
+        if kind:
+            query = query.where(InboundFile.kind == kind)
+        if status:
+            query = query.where(InboundFile.status == status)
+        table = Table(title="银行来文 Inbound bank files")
+        for header in (
+            "ID",
+            "日期",
+            "银行",
+            "文件 File",
+            "类型",
+            "SHA-256",
+            "次数",
+            "结果 Outcome",
+        ):
+            table.add_column(header)
+        for f in session.scalars(query):
+            outcome = f.status.value
+            if f.status is InboundStatus.QUARANTINED:
+                outcome = f"[red]{outcome}: {(f.reason or '')[:60]}[/red]"
+            table.add_row(
+                str(f.id),
+                f.business_date.isoformat(),
+                f.bank_code,
+                f.name,
+                f.kind.value,
+                f.sha256[:12],
+                str(f.times_seen),
+                outcome,
+            )
+        console.print(table)
+
+
+def files_show(file_id: int) -> None:
+    """One inbound file: what it was, what was done with it."""
+    with cli_session(current_settings()) as session:
+        f = session.get(InboundFile, file_id)
+        if f is None:
+            err_console.print(f"[red]文件 {file_id} 不存在[/red] (file not found)")
+            raise typer.Exit(1)
+        instructions = session.scalar(
+            select(func.count())
+            .select_from(PaymentInstruction)
+            .where(PaymentInstruction.batch_id == f.batch_id)
+        )
+        console.print(
+            f"[bold]{f.name}[/bold] ({f.kind.value}) from {f.bank_code} at {f.remote_path}\n"
+            f"SHA-256 {f.sha256}, {f.size} bytes, seen {f.times_seen} time(s), "
+            f"received {f.received_at}, processed {f.processed_at or '-'}\n"
+            f"outcome {f.status.value}"
+            + (f": {f.reason}" if f.reason else "")
+            + (f"\nbatch {f.batch_id} ({instructions} instructions)" if f.batch_id else "")
+        )
+        console.print_json(json.dumps(json.loads(f.summary_json or "{}"), ensure_ascii=False))
+
+
+def register(app: typer.Typer) -> None:
+    from gateway.cli.files import files_app
+
+    app.add_typer(batches_app, name="batches")
+    files_app.command("list")(files_list)
+    files_app.command("show")(files_show)

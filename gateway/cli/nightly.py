@@ -1,0 +1,154 @@
+"""``huzhu nightly`` runs the pipeline for a business date; ``huzhu scheduler`` runs it on
+cron triggers (``config/payments.toml``). Both print JSON logs with ``--json-logs``, the
+way unattended runs are kept."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from datetime import date, datetime
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from gateway.cli._common import console, current_settings, err_console
+from gateway.jobs.pipeline import (
+    EXTRA_STEPS,
+    STEPS,
+    StepOutcome,
+    outcome_dict,
+    run_date,
+    run_through,
+    today_in,
+)
+from gateway.jobs.runtime import build_nightly, configure_logging
+from gateway.jobs.scheduler import BusinessClock, run_scheduler
+
+STYLE = {"ran": "green", "skipped": "dim", "failed": "red"}
+
+
+def _parse_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def nightly(
+    on: Annotated[
+        str | None, typer.Option("--date", help="Business date YYYY-MM-DD (default: today).")
+    ] = None,
+    steps: Annotated[
+        str | None,
+        typer.Option(help=f"Comma-separated steps (default all: {','.join(STEPS)})."),
+    ] = None,
+    catch_up: Annotated[
+        bool, typer.Option(help="First run missed earlier dates, oldest first.")
+    ] = True,
+    json_logs: Annotated[
+        bool, typer.Option("--json-logs", help="JSON log lines on stderr.")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+) -> None:
+    """Run the nightly pipeline once for a business date (each step at most once per date)."""
+    configure_logging(json_logs)
+    settings = current_settings()
+    chosen = tuple(s.strip() for s in steps.split(",")) if steps else STEPS
+    unknown = [s for s in chosen if s not in STEPS + EXTRA_STEPS]
+    if unknown:
+        raise typer.BadParameter(f"unknown step(s) {', '.join(unknown)}; steps: {', '.join(STEPS)}")
+    pipeline, engine = build_nightly(settings)
+    day = _parse_date(on) if on else today_in(pipeline.payments.scheduler.timezone)
+    outcomes: list[StepOutcome] = []
+    try:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            disable=json_out or json_logs,
+            transient=True,
+        ) as progress:
+            task = progress.add_task(f"夜间批处理 nightly {day}", total=None)
+
+            def step_done(outcome: StepOutcome) -> None:
+                outcomes.append(outcome)
+                progress.update(task, description=f"{outcome.business_date} {outcome.step}")
+
+            if catch_up:
+                run_through(
+                    pipeline,
+                    day,
+                    catch_up_days=pipeline.payments.scheduler.catch_up_days,
+                    steps=chosen,
+                    on_step=step_done,
+                )
+            else:
+                run_date(pipeline, day, chosen, on_step=step_done)
+    finally:
+        engine.dispose()
+    if json_out:
+        typer.echo(json.dumps([outcome_dict(o) for o in outcomes], ensure_ascii=False, indent=2))
+    else:
+        table = Table(title=f"夜间批处理 nightly run through {day}")
+        for header in ("日期 Date", "步骤 Step", "分区 Partition", "结果 Outcome", "摘要 Summary"):
+            table.add_column(header)
+        for o in outcomes:
+            detail = o.error or ", ".join(f"{k}={v}" for k, v in o.summary.items())
+            table.add_row(
+                o.business_date.isoformat(),
+                o.step,
+                o.partition,
+                f"[{STYLE[o.status]}]{o.status}[/]",
+                detail[:120],
+            )
+        console.print(table)
+    if any(o.status == "failed" for o in outcomes):
+        raise typer.Exit(1)
+
+
+def scheduler(
+    run_for_seconds: Annotated[
+        float | None,
+        typer.Option(help="Stop after this many seconds (default: run until stopped)."),
+    ] = None,
+    simulate_from: Annotated[
+        str | None,
+        typer.Option(help="Rehearsal: business dates start here instead of today."),
+    ] = None,
+    seconds_per_day: Annotated[
+        float, typer.Option(help="Rehearsal: wall-clock seconds per simulated business day.")
+    ] = 60.0,
+    json_logs: Annotated[bool, typer.Option("--json-logs/--plain-logs")] = True,
+) -> None:
+    """Run the pipeline on the cron triggers of config/payments.toml until stopped."""
+    configure_logging(json_logs)
+    settings = current_settings()
+    pipeline, engine = build_nightly(settings)
+    config = pipeline.payments.scheduler
+    clock = BusinessClock(
+        timezone=config.timezone,
+        simulate_from=_parse_date(simulate_from) if simulate_from else None,
+        seconds_per_day=seconds_per_day,
+        started=datetime.now().astimezone(),
+    )
+    stop = threading.Event()
+
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        run_scheduler(pipeline, config, clock, stop=stop, run_for_seconds=run_for_seconds)
+    finally:
+        engine.dispose()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("nightly")(nightly)
+    app.command("scheduler")(scheduler)

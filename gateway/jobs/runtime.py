@@ -1,0 +1,72 @@
+"""Building the nightly pipeline from the settings, and structured logs for unattended runs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from gateway.batches.banks import TransportFactory, sftp_transport
+from gateway.db import make_engine, make_session_factory
+from gateway.jobs.pipeline import Nightly, profile_loader
+from gateway.payments.config import PaymentsConfig, load_payments_config
+from gateway.security.fieldcrypt import FieldCipher
+from gateway.settings import Settings
+
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and every ``extra`` field."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                data[key] = value
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False, default=str)
+
+
+def configure_logging(json_logs: bool, level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter() if json_logs else logging.Formatter("%(levelname)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("paramiko").setLevel(logging.WARNING)
+    logging.getLogger("asyncssh").setLevel(logging.WARNING)
+
+
+def build_nightly(
+    settings: Settings,
+    *,
+    transport_factory: TransportFactory = sftp_transport,
+    root: Path | None = None,
+    engine: Engine | None = None,
+    payments: PaymentsConfig | None = None,
+) -> tuple[Nightly, Engine]:
+    """The pipeline for the configured database and banks; the caller disposes the engine."""
+    engine = engine or make_engine(settings.database_url)
+    payments = payments or load_payments_config(settings.config_dir)
+    nightly = Nightly(
+        factory=make_session_factory(engine),
+        payments=payments,
+        cipher=FieldCipher.from_settings(settings),
+        profile_loader=profile_loader(settings.config_dir, payments, root),
+        transport_factory=transport_factory,
+        lease=timedelta(minutes=payments.scheduler.lease_minutes),
+    )
+    return nightly, engine
