@@ -113,6 +113,7 @@ class BankEngine:
         self._plan = config.faults
         self._institutions = {i.name: i for i in config.institutions}
         self._lock = threading.RLock()
+        self._bulk_depth = 0
         self.state_dir = config.state_dir
         self.sftp_root = config.state_dir / "sftp"
         self._store = StateStore(config.state_dir)
@@ -134,6 +135,17 @@ class BankEngine:
         return self.sftp_root / institution
 
     # --- seeding API: how the county fund office opens accounts ------------------------
+
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """Open many accounts in one go: saved once at the end, or not at all on an error."""
+        with self._changing():
+            self._bulk_depth += 1
+            try:
+                yield
+            finally:
+                self._bulk_depth -= 1
+            self._save()
 
     def open_sub_account(
         self, institution: str, number: str, name: str, *, on: date, initial_fen: int = 0
@@ -952,17 +964,19 @@ class BankEngine:
             ),
             key=lambda s: s.number,
         )
-        mine = [p for p in self._state.postings if p.institution == inst.name]
-        closings = {
-            s.number: s.balance_fen
-            - sum(_net(p) for p in mine if p.sub_account == s.number and p.booking_date > on)
-            for s in subs
-        }
-        today = [p for p in mine if p.booking_date == on]
-        openings = {
-            number: closing - sum(_net(p) for p in today if p.sub_account == number)
-            for number, closing in closings.items()
-        }
+        later: dict[str, int] = {}
+        moved: dict[str, int] = {}
+        today: list[Posting] = []
+        for p in self._state.postings:
+            if p.institution != inst.name or p.booking_date < on:
+                continue
+            if p.booking_date > on:
+                later[p.sub_account] = later.get(p.sub_account, 0) + _net(p)
+            else:
+                today.append(p)
+                moved[p.sub_account] = moved.get(p.sub_account, 0) + _net(p)
+        closings = {s.number: s.balance_fen - later.get(s.number, 0) for s in subs}
+        openings = {n: closing - moved.get(n, 0) for n, closing in closings.items()}
         running = dict(openings)
         entries: list[StatementEntry] = []
         for p in today:
@@ -1210,7 +1224,8 @@ class BankEngine:
             raise AccountError(f"no card {number}") from None
 
     def _save(self) -> None:
-        self._store.save(self._state)
+        if self._bulk_depth == 0:
+            self._store.save(self._state)
 
     @contextmanager
     def _changing(self) -> Iterator[None]:

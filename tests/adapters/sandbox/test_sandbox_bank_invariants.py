@@ -30,6 +30,7 @@ from sandbox_support import (
 from adapters.errors import RenderError
 from adapters.records import Batch, Direction, ResultFile, ResultStatus, Statement
 from adapters.sandbox import BankEngine, FaultKind
+from adapters.sandbox.errors import AccountError
 
 JSON = JsonRecordsAdapter()
 CARDS = {CARD_ZHANG: "张三", CARD_LI: "李四", CARD_WANG: "王五"}
@@ -231,3 +232,24 @@ def test_a_cutoff_failing_half_way_leaves_the_bank_as_it_was(tmp_path: Path) -> 
     assert engine.balance_fen(SUB_A) == 4_800_000
     out = sorted(p.name for p in (tmp_path / "sftp" / INSTITUTION / "out").glob("RESULT_*.txt"))
     assert out == ["RESULT_M1.txt", "RESULT_M2.txt"]  # the first attempt's file reused
+
+
+def test_accounts_opened_in_bulk_are_saved_together_or_not_at_all(tmp_path: Path) -> None:
+    engine = seeded_engine(tmp_path)
+    with engine.bulk():
+        for n in range(300):
+            engine.open_card(f"62309200{n:08d}", f"会员{n}", balance_fen=1_000)
+
+    def open_two() -> None:
+        with engine.bulk():
+            engine.open_card("6230930000000001", "赵六")
+            engine.open_card(CARD_ZHANG, "张三")  # a number the bank has already
+
+    with pytest.raises(AccountError, match="exists already"):
+        open_two()
+    restarted = BankEngine(make_config(tmp_path), {INSTITUTION: JSON})
+    assert restarted.balance_fen("6230920000000299") == 1_000
+    with pytest.raises(AccountError, match="no card"):
+        restarted.card("6230930000000001")
+    with pytest.raises(AccountError, match="no card"):
+        engine.card("6230930000000001")
