@@ -8,9 +8,11 @@ closes the day. Days the clock has run past are caught up in order.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 from adapters.sandbox.clock import BANK_TZ, AcceleratedClock, Clock
 from adapters.sandbox.config import SandboxConfig
@@ -70,6 +72,36 @@ class BankRunner:
             )
 
 
+@dataclass(frozen=True)
+class RunningBank:
+    """A sandbox bank whose SFTP server listens in a background thread."""
+
+    engine: BankEngine
+    server: SandboxServer
+    known_hosts: Path  # pins the server's host key at its host and port
+
+
+@contextmanager
+def running_bank(
+    config: SandboxConfig, clock: Clock, *, port: int | None = None
+) -> Iterator[RunningBank]:
+    """Start the bank for a test or the demo; the caller drives its days on ``clock``.
+
+    The ``known_hosts`` line is written to ``<state_dir>/known_hosts``, where a bank
+    config's ``known_hosts_path`` can point.
+    """
+    engine = BankEngine.from_config(config)
+    with SandboxServer.for_engine(engine, clock, port=port) as server:
+        known_hosts = write_known_hosts(config, server)
+        yield RunningBank(engine, server, known_hosts)
+
+
+def write_known_hosts(config: SandboxConfig, server: SandboxServer) -> Path:
+    path = config.state_dir / "known_hosts"
+    path.write_text(server.known_hosts_line(), encoding="utf-8")
+    return path
+
+
 def start_time(config: SandboxConfig, engine: BankEngine) -> datetime:
     """Where the clock starts: the configured start or now, but after the last closed day."""
     start = config.clock_start or datetime.now(BANK_TZ)
@@ -98,8 +130,7 @@ async def serve(
     )
     server = SandboxServer.for_engine(engine, clock, port=port)
     await server.listen()
-    known_hosts = config.state_dir / "known_hosts"
-    known_hosts.write_text(server.known_hosts_line(), encoding="utf-8")
+    known_hosts = write_known_hosts(config, server)
     report(f"沙箱银行 sandbox bank listening on sftp://{server.host}:{server.port}")
     report(f"host key {server.host_public_key()} (pinned in {known_hosts})")
     for inst in config.institutions:

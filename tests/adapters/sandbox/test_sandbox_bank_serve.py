@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import select
 import signal
@@ -26,10 +27,13 @@ from sandbox_support import (
 )
 
 from adapters.records import Direction
+from adapters.registry import load_adapter
 from adapters.sandbox import ManualClock
-from adapters.sandbox.runner import BankRunner
+from adapters.sandbox.config import load_config
+from adapters.sandbox.runner import BankRunner, running_bank
 
 REPO = Path(__file__).resolve().parents[3]
+BANKS = REPO / "config" / "banks"
 JSON = JsonRecordsAdapter()
 
 
@@ -170,3 +174,43 @@ def test_serve_refuses_a_broken_config_with_a_clear_message(tmp_path: Path) -> N
     assert result.exit_code == 2
     assert "configuration error" in result.output
     assert "institutions" in result.output
+
+
+def test_running_bank_serves_in_the_background_for_the_demo(tmp_path: Path) -> None:
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    key.write_private_key(str(tmp_path / "client"))
+    key.write_public_key(str(tmp_path / "client.pub"))
+    config = load_config(_config(tmp_path, tmp_path / "client.pub"))
+    adapter = load_adapter("cn_text", {"layout": "layouts/rcb_pipe.toml"}, config_dir=BANKS)
+    clock = ManualClock(datetime(2025, 3, 3, 9, 0))
+    with running_bank(config, clock, port=0) as bank:
+        bank.engine.open_sub_account("rcb_county", SUB_A, "东庄村", on=DAY1, initial_fen=50_000)
+        bank.engine.open_card(CARD_ZHANG, "张三")
+        data = adapter.render_batch(
+            dataclasses.replace(
+                batch(Direction.DISBURSEMENT, [("E1", 20_000, SUB_A, CARD_ZHANG, "张三")]),
+                special_account="9140100201",
+            )
+        )
+        client = paramiko.SSHClient()
+        client.load_host_keys(str(bank.known_hosts))
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        client.connect(
+            "127.0.0.1",
+            port=bank.server.port,
+            username="rcb_county",
+            key_filename=str(tmp_path / "client"),
+            look_for_keys=False,
+            allow_agent=False,
+            timeout=10,
+        )
+        with client, client.open_sftp() as sftp:
+            with sftp.open("/in/DF_1.txt", "wb") as handle:
+                handle.write(data)
+            with sftp.open("/in/DF_1.txt.done", "wb"):
+                pass
+            bank.engine.run_cutoff(DAY1)
+            with sftp.open("/out/RESULT_HZ20250303001.txt", "rb") as handle:
+                (line,) = adapter.parse_result(handle.read()).results
+    assert line.settled_amount_fen == 20_000
+    assert bank.known_hosts == tmp_path / "state" / "known_hosts"
