@@ -9,10 +9,16 @@ import paramiko
 import pytest
 
 from adapters.bankconfig import load_bank_config
-from adapters.security import SignatureAlgorithm, Signer, Verifier, load_private_key
+from adapters.security import SignatureAlgorithm, Signer, Verifier, load_private_key, provision
 from adapters.security.provision import provision_keys, public_half
 
 REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(autouse=True)
+def _quick_rsa(monkeypatch: pytest.MonkeyPatch) -> None:
+    """2048-bit keys keep the test quick; production keys are 3072 bits."""
+    monkeypatch.setattr(provision, "RSA_BITS", 2048)
 
 
 def test_all_missing_keys_are_made_once_with_their_public_halves(tmp_path: Path) -> None:
