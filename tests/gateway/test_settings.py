@@ -1,0 +1,70 @@
+"""Settings: default.toml, a layered file, HUZHU_* variables; credentials masked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from gateway.settings import CashMode, Settings, load_settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HUZHU_DATABASE_URL", "HUZHU_CONFIG", "HUZHU_POLICY__NOTICE_DAYS"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_defaults_come_from_default_toml() -> None:
+    settings = load_settings()
+    assert settings.database_url == "sqlite:///var/huzhu.db"
+    assert settings.policy.loan_cap_fen == 3_000_000
+    assert settings.policy.county_approval_above_fen == 2_000_000
+    assert settings.policy.notice_days == 7
+    assert settings.policy.cash_mode == CashMode.REFUSE
+    assert [g.grade for g in settings.policy.credit_grades] == ["C", "B", "A"]
+    assert settings.config_dir.name == "config"
+
+
+def test_environment_overrides_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUZHU_DATABASE_URL", "postgresql+psycopg://huzhu:s3cret@db/huzhu")
+    monkeypatch.setenv("HUZHU_POLICY__NOTICE_DAYS", "10")
+    settings = load_settings()
+    assert settings.database_url.endswith("@db/huzhu")
+    assert settings.policy.notice_days == 10
+    assert settings.policy.loan_cap_fen == 3_000_000  # the rest of the table is kept
+
+
+def test_a_layered_file_overrides_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    extra = tmp_path / "county.toml"
+    extra.write_text('[policy]\ncash_mode = "transitional"\nloan_cap_fen = 2500000\n', "utf-8")
+    monkeypatch.setenv("HUZHU_CONFIG", str(extra))
+    settings = load_settings()
+    assert settings.policy.cash_mode == CashMode.TRANSITIONAL
+    assert settings.policy.loan_cap_fen == 2_500_000
+    assert settings.policy.notice_days == 7
+    direct = load_settings(config_file=extra)
+    assert direct.policy.loan_cap_fen == 2_500_000
+
+
+def test_passwords_never_show_when_settings_are_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUZHU_DATABASE_URL", "postgresql+psycopg://huzhu:s3cret@db/huzhu")
+    settings = load_settings()
+    for shown in (repr(settings), str(settings), str(settings.masked())):
+        assert "s3cret" not in shown
+        assert "huzhu:***@db" in shown
+
+
+def test_a_bad_credit_table_is_refused() -> None:
+    with pytest.raises(ValidationError, match="ordered"):
+        Settings(
+            policy={
+                "credit_grades": [
+                    {"grade": "C", "min_on_time_loans": 0, "limit_fen": 100},
+                    {"grade": "B", "min_on_time_loans": 0, "limit_fen": 200},
+                ]
+            }
+        )
+    with pytest.raises(ValidationError, match="field_key_file or field_key_env"):
+        Settings(field_key_file=None, field_key_env=None)
