@@ -102,3 +102,11 @@ def test_unknown_tables_are_kept_for_later_readers(tmp_path: Path) -> None:
     path = tmp_path / "rcb.toml"
     path.write_text(text + '\n[calendar]\nsource = "pboc"\n', encoding="utf-8")
     assert load_bank_config(path).extra_tables == {"calendar": {"source": "pboc"}}
+
+
+def test_each_shipped_bank_builds_its_adapter(shipped: dict[str, BankConfig]) -> None:
+    from adapters.registry import load_adapter
+
+    for bank in shipped.values():
+        adapter = load_adapter(bank.adapter.name, bank.adapter.options, config_dir=bank.config_dir)
+        assert adapter.name == bank.adapter.name
