@@ -8,6 +8,7 @@ from adapters.sandbox.clock import AcceleratedClock, Clock, ManualClock
 from adapters.sandbox.config import InstitutionConfig, SandboxConfig, load_config
 from adapters.sandbox.engine import BankEngine, CutoffReport
 from adapters.sandbox.faults import FaultKind, InjectedFault
+from adapters.sandbox.runner import RunningBank, running_bank
 from adapters.sandbox.sftp_server import SandboxServer
 from adapters.sandbox.state import CardStatus
 
@@ -21,7 +22,9 @@ __all__ = [
     "InjectedFault",
     "InstitutionConfig",
     "ManualClock",
+    "RunningBank",
     "SandboxConfig",
     "SandboxServer",
     "load_config",
+    "running_bank",
 ]
