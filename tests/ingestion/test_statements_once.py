@@ -4,8 +4,9 @@ quarantined whole; a payment returned after settlement is reversed."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from settle_support import DAY1, Settle, settle_in, statement
@@ -30,7 +31,7 @@ def settle(tmp_path: Path) -> Iterator[Settle]:
     yield from settle_in(tmp_path)
 
 
-def _entry(txn: str | None, amount: int, *, on=DAY1, **extra: object) -> StatementEntry:
+def _entry(txn: str | None, amount: int, *, on: date = DAY1, **extra: Any) -> StatementEntry:
     return StatementEntry(
         booking_date=on,
         amount_fen=amount,
@@ -39,7 +40,7 @@ def _entry(txn: str | None, amount: int, *, on=DAY1, **extra: object) -> Stateme
         sub_account=SUB,
         counterparty_name="张三",
         remittance="转账",
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 
