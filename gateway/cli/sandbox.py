@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from gateway.cli._common import console, err_console
 
@@ -41,7 +42,7 @@ def serve(
     try:
         settings = load_config(config)
     except AdapterError as exc:
-        err_console.print(f"[red]配置错误 configuration error[/red]: {exc}")
+        err_console.print(f"[red]配置错误 configuration error[/red]: {escape(str(exc))}")
         raise typer.Exit(2) from exc
 
     async def main() -> None:
@@ -55,13 +56,13 @@ def serve(
             port=port,
             speed=speed,
             start=start,
-            report=lambda line: console.print(line, highlight=False, soft_wrap=True),
+            report=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True),
         )
 
     try:
         asyncio.run(main())
     except AdapterError as exc:
-        err_console.print(f"[red]沙箱银行出错 sandbox bank failed[/red]: {exc}")
+        err_console.print(f"[red]沙箱银行出错 sandbox bank failed[/red]: {escape(str(exc))}")
         raise typer.Exit(1) from exc
 
 
