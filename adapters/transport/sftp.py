@@ -255,13 +255,22 @@ class SftpTransport(StagedTransport):
                 raise RemoteFileNotFoundError(f"远端文件不存在 {where}: no such file") from None
             if exc.errno == errno.EACCES:
                 raise RemoteOperationError(f"权限不足 {where}: permission denied") from None
-            if self._ssh is None or not self._ssh.is_active():
+            if self._connection_lost(client, exc):
                 self.close()
                 raise ConnectionDroppedError(f"连接中断 {where}: connection lost ({exc})") from None
             raise RemoteOperationError(f"远端操作失败 {where}: {exc}") from None
         except (EOFError, paramiko.SSHException) as exc:
             self.close()
             raise ConnectionDroppedError(f"连接中断 {where}: connection lost ({exc})") from None
+
+    def _connection_lost(self, client: paramiko.SFTPClient, exc: OSError) -> bool:
+        """Whether an error without an SFTP status means the connection is gone."""
+        if exc.errno in {errno.EPIPE, errno.ECONNRESET, errno.ECONNABORTED, errno.ENOTCONN}:
+            return True
+        if self._ssh is None or not self._ssh.is_active():
+            return True
+        channel = client.get_channel()
+        return channel is None or bool(channel.closed or channel.eof_received)
 
     # --- primitives ----------------------------------------------------------------------
 
