@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import tracemalloc
 from pathlib import Path
@@ -64,12 +65,14 @@ def run() -> Section:
     section = Section(TITLE)
     adapter = CnTextAdapter.from_options({"layout": "layouts/rcb_pipe.toml"}, config_dir=BANKS)
     data = build_statement(LINES)
-    best = float("inf")
+    best = cpu_best = float("inf")
     entries = 0
+    load_before = os.getloadavg()[0]
     for _ in range(2):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         (statement,) = adapter.parse_statements(data)
         best = min(best, time.perf_counter() - started)
+        cpu_best = min(cpu_best, time.process_time() - cpu_started)
         entries = len(statement.entries)
         del statement
     tracemalloc.start()
@@ -78,16 +81,26 @@ def run() -> Section:
     tracemalloc.stop()
     assert len(statement.entries) == LINES
     section.add(
-        f"parse {LINES:,}-line statement ({len(data) / 1e6:.0f} MB GB18030)",
+        f"parse {LINES:,}-line statement ({len(data) / 1e6:.0f} MB GB18030), wall clock",
         f"{best:.2f} s ({entries / best / 1e3:.0f}k lines/s)",
         f"< {TARGET_SECONDS:.0f} s",
         best < TARGET_SECONDS,
+    )
+    section.add(
+        "same, CPU time of the parsing process",
+        f"{cpu_best:.2f} s",
+        "reported",
+        True,
     )
     section.add(
         "peak memory while parsing (tracemalloc)",
         f"{peak / 2**20:.0f} MiB",
         "reported",
         True,
+    )
+    section.notes.append(
+        f"load average when the run started: {load_before:.1f} on {os.cpu_count()} cores "
+        "(wall clock includes waiting for a core; CPU time does not)."
     )
     section.notes.append(
         "best of two runs; every line is decoded, split, checked (dates, amounts, debit/credit "

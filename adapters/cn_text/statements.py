@@ -9,6 +9,7 @@ lines are cut with ``str.split`` and converted with per-file caches.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import fields
 from datetime import date
 from operator import itemgetter
@@ -45,6 +46,8 @@ _DETAIL_NAMES = (
 )
 
 
+_PAUSE_GC_BYTES = 1 << 20
+
 # StatementEntry is built positionally on the hot path; this is the order that assumes.
 _ENTRY_ORDER = (
     "booking_date",
@@ -79,6 +82,19 @@ def statement_spec(layout: Layout) -> FileSpec:
 
 
 def parse(layout: Layout, data: bytes) -> tuple[Statement, ...]:
+    # Building a million entries makes the cyclic garbage collector scan them again and
+    # again; they cannot form cycles, so for a large file collection waits until it is built.
+    paused = len(data) > _PAUSE_GC_BYTES and gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        return _parse(layout, data)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _parse(layout: Layout, data: bytes) -> tuple[Statement, ...]:
     spec = statement_spec(layout)
     raw = Codec(layout).read([spec], data, "statement (对账单)")
     values = Values(layout)
