@@ -288,7 +288,7 @@ def inspect(
         if chosen is None:
             tried = ", ".join(label for label, _ in candidates) or "none"
             raise FilesCommandError(
-                f"{path.name}: no adapter recognises this file (tried: {tried}); "
+                f"no adapter recognises this file (tried: {tried}); "
                 "give --adapter with --layout/--bank, and --kind"
             )
         label, built, detected = chosen
