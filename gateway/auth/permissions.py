@@ -89,6 +89,8 @@ class ObjectScope:
     county_id: int | None
     association_id: int | None = None
     bank_id: int | None = None
+    # County-wide information every association of the county may read (its policy).
+    shared_with_associations: bool = False
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,8 @@ class Principal:
         if self.role is Role.ADMIN:
             return True
         if self.association_id is not None:
+            if scope.shared_with_associations:
+                return scope.county_id == self.association_county_id
             return scope.association_id == self.association_id
         if self.county_id is None or scope.county_id != self.county_id:
             return False

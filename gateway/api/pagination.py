@@ -1,0 +1,107 @@
+"""Cursor (keyset) pagination for list endpoints.
+
+A list is ordered by a tuple of columns ending in a unique one (the id); the cursor is the
+sort key of the last item sent, opaque to the client (URL-safe base64 of JSON). A page never
+skips or repeats rows when rows are added between requests, and its cost does not grow with
+the page number.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Depends, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.orm import Session
+
+from gateway.errors import ValidationFailed
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(
+        default=None, description="pass as ?cursor= for the next page; null on the last page"
+    )
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    cursor: str | None
+    limit: int
+
+
+def page_request(
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="opaque cursor from the previous page")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+) -> PageRequest:
+    return PageRequest(cursor, limit)
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    raw = json.dumps(list(values), separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, width: int) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise ValidationFailed(
+            "分页游标无效", "the cursor is not valid", code="invalid_cursor"
+        ) from exc
+    if (
+        not isinstance(values, list)
+        or len(values) != width
+        or not all(isinstance(v, int | str) and not isinstance(v, bool) for v in values)
+    ):
+        raise ValidationFailed("分页游标无效", "the cursor is not valid", code="invalid_cursor")
+    return values
+
+
+def _after(columns: Sequence[Any], values: Sequence[Any], descending: bool) -> Any:
+    """Rows strictly after ``values`` in the order of ``columns`` (expanded, so every
+    backend and index can use it)."""
+    clauses = []
+    for i, column in enumerate(columns):
+        equal = [columns[j] == values[j] for j in range(i)]
+        beyond = column < values[i] if descending else column > values[i]
+        clauses.append(and_(*equal, beyond))
+    return or_(*clauses)
+
+
+def paginate(
+    session: Session,
+    statement: Select[Any],
+    *,
+    order: Sequence[Any],
+    key: Callable[[Any], Sequence[Any]],
+    page: PageRequest,
+    descending: bool = False,
+) -> tuple[list[Any], str | None]:
+    """One page of ``statement`` ordered by ``order``; ``key`` gives a row's cursor values."""
+    if page.cursor:
+        statement = statement.where(
+            _after(order, decode_cursor(page.cursor, len(order)), descending)
+        )
+    ordering = [c.desc() if descending else c.asc() for c in order]
+    rows = list(session.scalars(statement.order_by(*ordering).limit(page.limit + 1)))
+    more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    return rows, (encode_cursor(key(rows[-1])) if more and rows else None)
+
+
+Paging = Annotated[PageRequest, Depends(page_request)]

@@ -1,0 +1,224 @@
+"""Errors as ``application/problem+json`` (RFC 9457), mapped once from the error hierarchy.
+
+Every problem carries a stable ``code`` a client can branch on, the Chinese and English
+messages, and the domain error's details. ``Accept-Language: en`` puts the English message
+in ``title``/``detail``; Chinese is the default.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway.auth.errors import Forbidden, RateLimited, Unauthenticated
+from gateway.errors import (
+    ConfigurationError,
+    Conflict,
+    HuzhuError,
+    LedgerError,
+    NotFound,
+    RuleViolation,
+    ValidationFailed,
+)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+log = logging.getLogger("huzhu.api")
+
+# The one place where a domain error class becomes an HTTP status. Subclasses inherit it.
+STATUS_BY_ERROR: dict[type[HuzhuError], int] = {
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    LedgerError: 409,
+    ValidationFailed: 422,
+    RuleViolation: 422,
+    RateLimited: 429,
+    ConfigurationError: 500,
+}
+
+_GENERIC_BY_STATUS = {
+    400: ("bad_request", "请求有误", "bad request"),
+    401: ("unauthenticated", "请先登录", "authentication required"),
+    403: ("forbidden", "无权访问", "forbidden"),
+    404: ("not_found", "资源不存在", "not found"),
+    405: ("method_not_allowed", "不支持该请求方法", "method not allowed"),
+    406: ("not_acceptable", "无法提供所请求的格式", "not acceptable"),
+    409: ("conflict", "与当前状态冲突", "conflict"),
+    413: ("payload_too_large", "请求内容过大", "payload too large"),
+    415: ("unsupported_media_type", "不支持的内容类型", "unsupported media type"),
+    422: ("request_invalid", "请求参数不合法", "the request is invalid"),
+    429: ("rate_limited", "请求过于频繁", "too many requests"),
+}
+
+
+class Problem(BaseModel):
+    """An error response (RFC 9457) with the gateway's stable ``code``."""
+
+    type: str = Field(description="URI naming the problem type: urn:huzhu:problem:<code>")
+    title: str
+    status: int
+    code: str = Field(description="stable machine-readable error code")
+    detail: str
+    message_zh: str
+    message_en: str
+    details: dict[str, Any] = Field(default_factory=dict)
+    instance: str | None = None
+
+
+def status_for(error: HuzhuError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return 400
+
+
+def prefers_english(request: Request) -> bool:
+    if request.cookies.get("lang") == "en":
+        return True
+    accept = request.headers.get("accept-language", "")
+    return accept.strip().lower().startswith("en")
+
+
+def build_problem(
+    request: Request,
+    *,
+    status: int,
+    code: str,
+    message_zh: str,
+    message_en: str,
+    details: dict[str, Any] | None = None,
+) -> Problem:
+    english = prefers_english(request)
+    message = message_en if english else message_zh
+    return Problem(
+        type=f"urn:huzhu:problem:{code}",
+        title=message,
+        status=status,
+        code=code,
+        detail=message,
+        message_zh=message_zh,
+        message_en=message_en,
+        details=details or {},
+        instance=request.url.path,
+    )
+
+
+def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(
+        problem.model_dump(mode="json"),
+        status_code=problem.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def problem_for_error(request: Request, error: HuzhuError) -> Problem:
+    return build_problem(
+        request,
+        status=status_for(error),
+        code=error.code,
+        message_zh=error.message_zh,
+        message_en=error.message_en,
+        details=_jsonable(error.details),
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def error_headers(error: HuzhuError) -> dict[str, str] | None:
+    if isinstance(error, RateLimited):
+        return {"Retry-After": str(error.retry_after_seconds)}
+    if isinstance(error, Unauthenticated):
+        return {"WWW-Authenticate": 'Bearer realm="huzhu"'}
+    return None
+
+
+# An HTML page renderer for browser requests may be installed by the console.
+HtmlErrorRenderer = Any
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers: domain errors, request validation, HTTP errors, the rest."""
+
+    async def on_domain_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HuzhuError)
+        problem = problem_for_error(request, exc)
+        if problem.status >= 500:
+            log.error("domain error %s on %s", exc, request.url.path)
+        html = getattr(request.app.state, "html_error_page", None)
+        if html is not None and _wants_html(request):
+            rendered: Response = html(request, problem)
+            return rendered
+        return problem_response(problem, error_headers(exc))
+
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = [
+            {
+                "location": [str(part) for part in error.get("loc", ())],
+                "message": str(error.get("msg", "")),
+                "type": str(error.get("type", "")),
+            }
+            for error in exc.errors()
+        ]
+        fields = "; ".join(f"{'.'.join(e['location'])}: {e['message']}" for e in errors)
+        problem = build_problem(
+            request,
+            status=422,
+            code="request_invalid",
+            message_zh=f"请求参数不合法：{fields}",
+            message_en=f"the request is invalid: {fields}",
+            details={"errors": errors},
+        )
+        return problem_response(problem)
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        code, zh, en = _GENERIC_BY_STATUS.get(exc.status_code, ("http_error", "请求失败", "error"))
+        if isinstance(exc.detail, str) and exc.detail and exc.status_code not in (404, 405):
+            en = exc.detail
+        problem = build_problem(
+            request, status=exc.status_code, code=code, message_zh=zh, message_en=en
+        )
+        html = getattr(request.app.state, "html_error_page", None)
+        if html is not None and _wants_html(request):
+            rendered: Response = html(request, problem)
+            return rendered
+        return problem_response(problem, dict(exc.headers) if exc.headers else None)
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        problem = build_problem(
+            request,
+            status=500,
+            code="internal_error",
+            message_zh="服务器内部错误，已记录",
+            message_en="internal server error; it has been logged",
+        )
+        return problem_response(problem)
+
+    app.add_exception_handler(HuzhuError, on_domain_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def _wants_html(request: Request) -> bool:
+    if request.url.path.startswith("/api/"):
+        return False
+    return "text/html" in request.headers.get("accept", "")

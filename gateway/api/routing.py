@@ -1,0 +1,206 @@
+"""Routes that own the request's transaction, and ``Idempotency-Key`` on every POST.
+
+:class:`TransactionalRoute` opens one database session per request, hands it to the
+dependencies through ``request.state.session``, commits when the endpoint returns and rolls
+back when it raises. Domain services never commit.
+
+:class:`IdempotentRoute` adds the ``Idempotency-Key`` guard to each POST: the first request
+with a key runs and its response is stored in the same transaction; a retry with the same key
+and the same request gets the stored response back (``Idempotent-Replayed: true``) without
+running again; the same key with a different request is refused (422,
+``idempotency_key_reused``). Two concurrent requests with one key race on a unique
+constraint: the loser's work is rolled back and it receives the winner's response.
+"""
+
+import hashlib
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.params import Depends as DependsParam
+from fastapi.routing import APIRoute
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.api.models import IdempotencyRecord
+from gateway.auth.permissions import Principal
+from gateway.errors import ValidationFailed
+
+REPLAY_HEADER = "Idempotent-Replayed"
+MAX_KEY_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class PendingIdempotency:
+    user_id: int
+    key: str
+    request_hash: str
+    method: str
+    path: str
+
+
+class IdempotentReplay(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised by the guard when the response is already stored; the route sends it back."""
+
+    def __init__(self, record: IdempotencyRecord) -> None:
+        super().__init__(record.key)
+        self.record = record
+
+
+def request_session(request: Request) -> Session:
+    """The request's session, opened by :class:`TransactionalRoute`."""
+    session: Session = request.state.session
+    return session
+
+
+def _replay(record: IdempotencyRecord) -> Response:
+    return Response(
+        content=record.body,
+        status_code=record.status_code,
+        media_type=record.media_type,
+        headers={REPLAY_HEADER: "true"},
+    )
+
+
+def _lookup(session: Session, user_id: int, key: str) -> IdempotencyRecord | None:
+    return session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key
+        )
+    )
+
+
+def _store(session: Session, pending: PendingIdempotency, response: Response) -> None:
+    body = bytes(getattr(response, "body", b""))
+    session.add(
+        IdempotencyRecord(
+            user_id=pending.user_id,
+            key=pending.key,
+            method=pending.method,
+            path=pending.path,
+            request_hash=pending.request_hash,
+            status_code=response.status_code,
+            media_type=response.media_type or "application/json",
+            body=body,
+        )
+    )
+    session.flush()
+
+
+class TransactionalRoute(APIRoute):
+    """One session per request: commit after the endpoint returns, roll back if it raises."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            factory: sessionmaker[Session] = request.app.state.session_factory
+            session = factory()
+            request.state.session = session
+            try:
+                try:
+                    response = await original(request)
+                except IdempotentReplay as replay:
+                    return _replay(replay.record)
+                pending: PendingIdempotency | None = getattr(request.state, "idempotency", None)
+                if pending is not None and response.status_code < 400:
+                    await run_in_threadpool(_store, session, pending, response)
+                try:
+                    await run_in_threadpool(session.commit)
+                except IntegrityError:
+                    await run_in_threadpool(session.rollback)
+                    if pending is None:
+                        raise
+                    record = await run_in_threadpool(_lookup, session, pending.user_id, pending.key)
+                    if record is None or record.request_hash != pending.request_hash:
+                        raise
+                    return _replay(record)
+                return response
+            except BaseException:
+                await run_in_threadpool(session.rollback)
+                raise
+            finally:
+                await run_in_threadpool(session.close)
+
+        return handler
+
+
+def _request_hash(request: Request, body: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (request.method.encode(), request.url.path.encode(), request.url.query.encode()):
+        digest.update(part + b"\x00")
+    digest.update(body)
+    return digest.hexdigest()
+
+
+def idempotency_guard_for(
+    principal_dependency: Callable[..., Principal],
+) -> Callable[..., Awaitable[None]]:
+    """The POST guard, given the dependency that authenticates the caller."""
+
+    async def guard(
+        request: Request,
+        principal: Annotated[Principal, Depends(principal_dependency)],
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias="Idempotency-Key",
+                description="Client-chosen key; a retry with the same key and request "
+                "returns the first response without repeating the change.",
+                max_length=MAX_KEY_LENGTH,
+            ),
+        ] = None,
+    ) -> None:
+        if idempotency_key is None:
+            return
+        key = idempotency_key.strip()
+        if not key:
+            raise ValidationFailed("Idempotency-Key 不能为空", "Idempotency-Key must not be blank")
+        body = await request.body()
+        pending = PendingIdempotency(
+            user_id=principal.user_id,
+            key=key,
+            request_hash=_request_hash(request, body),
+            method=request.method,
+            path=request.url.path,
+        )
+        record = await run_in_threadpool(_lookup, request_session(request), principal.user_id, key)
+        if record is not None:
+            if record.request_hash != pending.request_hash:
+                raise ValidationFailed(
+                    "该 Idempotency-Key 已用于另一个请求",
+                    "this Idempotency-Key was already used for a different request",
+                    code="idempotency_key_reused",
+                    first_path=record.path,
+                )
+            raise IdempotentReplay(record)
+        request.state.idempotency = pending
+
+    return guard
+
+
+def idempotent_route_class(
+    principal_dependency: Callable[..., Principal],
+) -> type[TransactionalRoute]:
+    """A route class adding the idempotency guard to every POST route."""
+    guard = idempotency_guard_for(principal_dependency)
+
+    class IdempotentRoute(TransactionalRoute):
+        def __init__(
+            self,
+            path: str,
+            endpoint: Callable[..., Any],
+            *,
+            dependencies: Sequence[DependsParam] | None = None,
+            methods: set[str] | list[str] | None = None,
+            **options: Any,
+        ) -> None:
+            extra = list(dependencies or [])
+            if methods and "POST" in {m.upper() for m in methods}:
+                extra.append(Depends(guard))
+            super().__init__(path, endpoint, dependencies=extra, methods=methods, **options)
+
+    return IdempotentRoute

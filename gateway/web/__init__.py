@@ -1,0 +1,1 @@
+"""The county fund office's web console: server-rendered pages, no outside assets."""

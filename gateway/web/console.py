@@ -1,0 +1,347 @@
+"""The console's pages. Each page checks the signed-in user's permission and scope exactly
+as the API does (the same :class:`~gateway.auth.permissions.Principal`), reads through the
+same domain services, and renders server-side. Forms carry the session's CSRF token."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.api.deps import SESSION_COOKIE, DbSession, authenticate, db
+from gateway.api.pagination import PageRequest, paginate
+from gateway.api.problems import Problem
+from gateway.api.routing import TransactionalRoute
+from gateway.audit import service as audit
+from gateway.audit.endpoints import require_audit_reader
+from gateway.audit.models import AuditEvent
+from gateway.auth import credentials
+from gateway.auth.endpoints import set_session_cookie, sign_in
+from gateway.auth.errors import CsrfRejected
+from gateway.auth.permissions import ROLE_LABELS, Permission, Principal
+from gateway.loans.endpoints import loan_out
+from gateway.loans.models import Loan
+from gateway.members import service as members
+from gateway.members.endpoints import member_out, visible_member
+from gateway.members.models import Member
+from gateway.org.endpoints import association_out, summary, visible_association
+from gateway.org.models import Association, Town
+from gateway.web.charts import Bar, bar_chart
+from gateway.web.i18n import LANGUAGES, language, translate, yuan
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.filters["yuan"] = yuan
+
+router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
+
+# Navigation: (path, text key, permission needed).
+NAV: tuple[tuple[str, str, Permission | None], ...] = (
+    ("/console", "dashboard", Permission.READ_ORG),
+    ("/console/associations", "associations", Permission.READ_ORG),
+    ("/console/audit", "audit", Permission.READ_AUDIT),
+)
+
+
+class Page:
+    """What every page template gets: the request, language, user, CSRF token, navigation."""
+
+    def __init__(self, request: Request, session: Session) -> None:
+        found = authenticate(request, session)
+        self.request = request
+        self.principal = found.principal
+        self.csrf_token = found.csrf_token or ""
+        self.lang = language(request)
+
+    def t(self, key: str) -> str:
+        return translate(self.lang, key)
+
+    def render(self, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        zh, en = ROLE_LABELS[self.principal.role]
+        nav = [
+            (path, self.t(key))
+            for path, key, needed in NAV
+            if needed is None or self.principal.has(needed)
+        ]
+        return templates.TemplateResponse(
+            self.request,
+            template,
+            {
+                "t": self.t,
+                "lang": self.lang,
+                "principal": self.principal,
+                "role_label": en if self.lang == "en" else zh,
+                "csrf_token": self.csrf_token,
+                "nav": nav,
+                "path": self.request.url.path,
+                **context,
+            },
+            status_code=status_code,
+        )
+
+    def require_csrf(self, given: str) -> None:
+        if not credentials.csrf_matches(self.csrf_token, given):
+            raise CsrfRejected("表单已过期，请刷新后重试", "the form is stale; reload and retry")
+
+
+def page(request: Request, session: Annotated[Session, Depends(db)]) -> Page:
+    return Page(request, session)
+
+
+CurrentPage = Annotated[Page, Depends(page)]
+
+
+def _safe_next(target: str | None) -> str:
+    """Only local console paths are followed after signing in."""
+    if target and target.startswith("/console") and "//" not in target:
+        return target
+    return "/console"
+
+
+def _anonymous(request: Request, template: str, status_code: int = 200, **context: Any) -> Any:
+    lang = language(request)
+    return templates.TemplateResponse(
+        request,
+        template,
+        {"t": lambda key: translate(lang, key), "lang": lang, "principal": None, **context},
+        status_code=status_code,
+    )
+
+
+@router.get("/")
+def root() -> RedirectResponse:
+    return RedirectResponse("/console", status_code=303)
+
+
+@router.get("/login")
+def login_form(request: Request, next: str | None = None) -> Any:
+    return _anonymous(request, "login.html", next=_safe_next(next), error=None)
+
+
+@router.post("/login")
+def login_submit(
+    request: Request,
+    session: DbSession,
+    username: Annotated[str, Form(max_length=60)],
+    password: Annotated[str, Form(max_length=200)],
+    next: Annotated[str, Form(max_length=400)] = "/console",
+) -> Any:
+    outcome = sign_in(request, session, username, password)
+    if isinstance(outcome, Response):
+        lang = language(request)
+        problem = Problem.model_validate_json(bytes(outcome.body))
+        message = problem.message_en if lang == "en" else problem.message_zh
+        return _anonymous(
+            request,
+            "login.html",
+            status_code=outcome.status_code,
+            next=_safe_next(next),
+            error=message,
+            username=username,
+        )
+    _, issued = outcome
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    set_session_cookie(request, response, issued)
+    return response
+
+
+@router.post("/logout")
+def logout(current: CurrentPage, session: DbSession, csrf_token: Annotated[str, Form()]) -> Any:
+    current.require_csrf(csrf_token)
+    credentials.end_session(session, current.request.cookies.get(SESSION_COOKIE, ""))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/lang/{code}")
+def switch_language(code: str, next: str | None = None) -> RedirectResponse:
+    target = next if next and next.startswith("/") and "//" not in next else "/console"
+    response = RedirectResponse(target, status_code=303)
+    if code in LANGUAGES:
+        response.set_cookie("lang", code, max_age=365 * 86400, samesite="lax", path="/")
+    return response
+
+
+def associations_in_scope(session: Session, principal: Principal) -> list[Association]:
+    statement = select(Association).join(Town, Town.id == Association.town_id)
+    if principal.association_id is not None:
+        statement = statement.where(Association.id == principal.association_id)
+    elif principal.county_id is not None:
+        statement = statement.where(Town.county_id == principal.county_id)
+    return list(session.scalars(statement.order_by(Association.code)))
+
+
+# Sections other domains add to the dashboard: (template, context builder).
+DashboardSection = tuple[str, Callable[[Session, Principal], dict[str, Any]]]
+DASHBOARD_SECTIONS: list[DashboardSection] = []
+
+
+@router.get("/console")
+def dashboard(current: CurrentPage, session: DbSession) -> Any:
+    current.principal.require(Permission.READ_ORG)
+    rows = []
+    for association in associations_in_scope(session, current.principal):
+        figures = summary(session, association, None)
+        rows.append((association, figures))
+    bars = [
+        Bar(
+            label=association.name,
+            value=figures.sub_account_balance_fen,
+            text=yuan(figures.sub_account_balance_fen),
+            warn=figures.cash_flagged_count > 0 or figures.overdue_count > 0,
+        )
+        for association, figures in rows
+    ]
+    totals = {
+        "balance": sum(f.sub_account_balance_fen for _, f in rows),
+        "outstanding": sum(f.loans_outstanding_fen for _, f in rows),
+        "overdue": sum(f.overdue_fen for _, f in rows),
+        "cash": sum(f.cash_flagged_count for _, f in rows),
+    }
+    sections = [
+        (template, build(session, current.principal)) for template, build in DASHBOARD_SECTIONS
+    ]
+    return current.render(
+        "dashboard.html",
+        rows=rows,
+        totals=totals,
+        chart=bar_chart(bars, title=current.t("balances_chart")),
+        sections=sections,
+    )
+
+
+@router.get("/console/associations")
+def associations(current: CurrentPage, session: DbSession) -> Any:
+    current.principal.require(Permission.READ_ORG)
+    found = associations_in_scope(session, current.principal)
+    return current.render("associations.html", associations=[association_out(a) for a in found])
+
+
+@router.get("/console/associations/{association_id}")
+def association_page(
+    association_id: int, current: CurrentPage, session: DbSession, cursor: str | None = None
+) -> Any:
+    association = visible_association(
+        session, current.principal, association_id, Permission.READ_ORG
+    )
+    figures = (
+        summary(session, association, None)
+        if current.principal.has(Permission.READ_LEDGER)
+        else None
+    )
+    member_rows: list[Any] = []
+    next_cursor = None
+    if current.principal.has(Permission.READ_MEMBERS):
+        found, next_cursor = paginate(
+            session,
+            select(Member).where(Member.association_id == association.id),
+            order=[Member.id],
+            key=lambda m: [m.id],
+            page=PageRequest(cursor, 50),
+        )
+        member_rows = [member_out(m) for m in found]
+    loan_rows: list[Any] = []
+    if current.principal.has(Permission.READ_LOANS):
+        recent = session.scalars(
+            select(Loan)
+            .where(Loan.association_id == association.id)
+            .order_by(Loan.id.desc())
+            .limit(50)
+        )
+        loan_rows = [loan_out(x) for x in recent]
+    return current.render(
+        "association.html",
+        association=association_out(association),
+        figures=figures,
+        members=member_rows,
+        next_cursor=next_cursor,
+        loans=loan_rows,
+    )
+
+
+@router.get("/console/members/{member_id}")
+def member_page(member_id: int, current: CurrentPage, session: DbSession) -> Any:
+    member = visible_member(session, current.principal, member_id, Permission.READ_MEMBERS)
+    return current.render(
+        "member.html",
+        member=member_out(member),
+        association=association_out(member.association),
+        revealed=None,
+        can_unmask=current.principal.has(Permission.UNMASK),
+    )
+
+
+@router.post("/console/members/{member_id}/unmask")
+def member_unmask(
+    member_id: int,
+    current: CurrentPage,
+    session: DbSession,
+    csrf_token: Annotated[str, Form()],
+) -> Any:
+    current.require_csrf(csrf_token)
+    member = visible_member(session, current.principal, member_id, Permission.READ_MEMBERS)
+    current.principal.require(Permission.UNMASK)
+    cipher = current.request.app.state.cipher
+    audit.record(
+        session,
+        actor=current.principal.actor,
+        action="member.unmask",
+        object_type="member",
+        object_id=member.id,
+        payload={"association_id": member.association_id, "fields": ["card", "resident_id"]},
+    )
+    revealed = {
+        "card": members.card_number(session, cipher, member.id),
+        "resident_id": members.resident_id(session, cipher, member.id),
+    }
+    return current.render(
+        "member.html",
+        member=member_out(member),
+        association=association_out(member.association),
+        revealed=revealed,
+        can_unmask=True,
+    )
+
+
+@router.get("/console/audit")
+def audit_page(current: CurrentPage, session: DbSession, cursor: str | None = None) -> Any:
+    require_audit_reader(current.principal)
+    events, next_cursor = paginate(
+        session,
+        select(AuditEvent),
+        order=[AuditEvent.seq],
+        key=lambda e: [e.seq],
+        page=PageRequest(cursor, 100),
+        descending=True,
+    )
+    return current.render("audit.html", events=events, next_cursor=next_cursor)
+
+
+def html_error_page(request: Request, problem: Problem) -> Response:
+    """Browser requests get a page: sign-in for 401, an explained error otherwise."""
+    if problem.status == 401:
+        target = quote(request.url.path, safe="/")
+        return RedirectResponse(f"/login?next={target}", status_code=303)
+    lang = language(request)
+    return _anonymous(
+        request,
+        "error.html",
+        status_code=problem.status,
+        problem=problem,
+        message=problem.message_en if lang == "en" else problem.message_zh,
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.include_router(router)
+    app.state.html_error_page = html_error_page

@@ -1,0 +1,83 @@
+"""The console's words, Chinese first with English beside; the ``lang`` cookie switches."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+LANGUAGES = ("zh", "en")
+
+TEXT: dict[str, tuple[str, str]] = {
+    "app_name": ("互助资金结算平台", "Huzhu Settle"),
+    "sign_in": ("登录", "Sign in"),
+    "sign_out": ("退出", "Sign out"),
+    "username": ("用户名", "User name"),
+    "password": ("密码", "Password"),
+    "dashboard": ("总览", "Dashboard"),
+    "associations": ("互助协会", "Associations"),
+    "association": ("协会", "Association"),
+    "members": ("会员", "Members"),
+    "member": ("会员", "Member"),
+    "loans": ("借款", "Loans"),
+    "queue": ("差异队列", "Mismatch queue"),
+    "batches": ("批次与文件", "Batches and files"),
+    "reports": ("报表下载", "Reports"),
+    "audit": ("审计日志", "Audit log"),
+    "balance": ("子账户余额", "Sub-account balance"),
+    "outstanding": ("在贷余额", "Loans outstanding"),
+    "overdue": ("逾期", "Overdue"),
+    "cash_flags": ("现金标记", "Cash flags"),
+    "status": ("状态", "Status"),
+    "code": ("代码", "Code"),
+    "name": ("名称", "Name"),
+    "town": ("乡镇", "Town"),
+    "grade": ("等级", "Grade"),
+    "sub_account": ("子账户", "Sub-account"),
+    "card": ("惠农一卡通", "Huinong card"),
+    "resident_id": ("身份证号", "Resident ID"),
+    "phone": ("电话", "Phone"),
+    "deposit": ("入会互助金", "Member deposit"),
+    "credit_grade": ("信用等级", "Credit grade"),
+    "contract_no": ("合同号", "Contract no."),
+    "amount": ("金额", "Amount"),
+    "borrower": ("借款人", "Borrower"),
+    "applied_on": ("申请日期", "Applied on"),
+    "due_on": ("到期日", "Due on"),
+    "accounts": ("科目余额", "Account balances"),
+    "debit": ("借方", "Debit"),
+    "credit": ("贷方", "Credit"),
+    "when": ("时间", "When"),
+    "actor": ("操作人", "Actor"),
+    "action": ("操作", "Action"),
+    "object": ("对象", "Object"),
+    "details": ("详情", "Details"),
+    "next_page": ("下一页", "Next page"),
+    "no_items": ("暂无记录", "Nothing here"),
+    "unmask": ("查看完整号码（将记入审计）", "Reveal full numbers (audited)"),
+    "error": ("出错了", "Something went wrong"),
+    "back": ("返回", "Back"),
+    "balances_chart": ("各协会子账户余额（元）", "Sub-account balance by association (yuan)"),
+    "last_night": ("昨夜批处理", "Last night's batches"),
+    "reconciliation": ("对账", "Reconciliation"),
+    "open_items": ("待处理差异", "Open items"),
+    "language": ("English", "中文"),
+    "signed_in_as": ("当前用户", "Signed in as"),
+    "skip": ("跳到正文", "Skip to content"),
+    "total": ("合计", "Total"),
+}
+
+
+def language(request: Request) -> str:
+    chosen = request.cookies.get("lang", "zh")
+    return chosen if chosen in LANGUAGES else "zh"
+
+
+def translate(lang: str, key: str) -> str:
+    zh, en = TEXT[key]
+    return en if lang == "en" else zh
+
+
+def yuan(fen: int) -> str:
+    """Fen as yuan text with thousands separators, exact: 123456 -> "1,234.56"."""
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}{whole:,}.{cents:02d}"

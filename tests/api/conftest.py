@@ -1,0 +1,189 @@
+"""Fixtures for the API tests: a migrated database with the test county, one user per role
+(and one out of scope for each), and an HTTP client per user.
+
+Two associations ``a`` and ``b`` share one county and one bank; ``other`` is a second county
+with its own bank and association, so every scope has an object outside it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from adapters.transport.memory import MemoryTransport
+from gateway.api.app import create_app
+from gateway.auth import credentials
+from gateway.auth.models import Role
+from gateway.auth.service import create_user
+from gateway.db import make_engine, make_session_factory
+from gateway.migrations import upgrade
+from gateway.org import service as org
+from gateway.org.models import Association, PilotLevel
+from gateway.security.fieldcrypt import FieldCipher
+from gateway.settings import PolicyDefaults, Settings
+from gateway.testing import World, build_world
+
+PASSWORD = "correct-horse-42"
+CIPHER_KEY = bytes(range(32))
+
+
+@dataclass
+class Seeded:
+    world: World
+    other: Association  # an association in another county, under another bank
+    other_county_id: int
+    tokens: dict[str, str]  # username -> bearer token
+    users: dict[str, Role]
+
+
+# Username -> (role, scope). "a" and "b" are associations of the test county.
+USERS: dict[str, tuple[Role, str]] = {
+    "admin": (Role.ADMIN, "none"),
+    "officer": (Role.COUNTY_OFFICER, "county"),
+    "reviewer": (Role.COUNTY_REVIEWER, "county"),
+    "treasurer_a": (Role.TREASURER, "a"),
+    "treasurer_b": (Role.TREASURER, "b"),
+    "bank_op": (Role.BANK_OPERATOR, "county"),
+    "auditor": (Role.AUDITOR, "county"),
+    "auditor_a": (Role.AUDITOR, "a"),
+    "officer_other": (Role.COUNTY_OFFICER, "other"),
+}
+
+
+# Users who sign in with a password in the tests (argon2 is slow on purpose).
+SIGN_IN_USERS = ("officer", "reviewer", "treasurer_a")
+
+
+def seed(session: Session, cipher: FieldCipher) -> Seeded:
+    world = build_world(session, cipher)
+    other_county = org.create_county(
+        session, code="OC", name="邻县", fund_office_name="邻县互助资金办", policy=PolicyDefaults()
+    )
+    other_bank = org.get_or_create_bank(session, code="obank", name="邻县农商行")
+    other_account = org.create_special_account(
+        session, other_county, other_bank, account_number="7700001", name="邻县专户"
+    )
+    other_town = org.create_town(session, other_county, code="O1", name="邻镇")
+    other = org.create_association(
+        session,
+        code="OC-1",
+        name="邻镇一村互助协会",
+        town=other_town,
+        special_account=other_account,
+        sub_account_number="7700001-1",
+        pilot_level=PilotLevel.MUNICIPAL,
+        start_date=date(2021, 1, 1),
+    )
+    bank_id = world.a.special_account.bank_id
+    for username, (role, scope) in USERS.items():
+        create_user(
+            session,
+            username=username,
+            display_name=username,
+            role=role,
+            county_id={"county": world.county.id, "other": other_county.id}.get(scope),
+            association_id={"a": world.a.id, "b": world.b.id}.get(scope),
+            bank_id=bank_id if role == Role.BANK_OPERATOR else None,
+            can_unmask=username == "officer",
+        )
+        if username in SIGN_IN_USERS:
+            credentials.set_password(session, username, PASSWORD, actor="test")
+    tokens = {
+        username: credentials.issue_token(session, username, name="test", actor="test")
+        for username in USERS
+    }
+    session.commit()
+    return Seeded(
+        world=world,
+        other=other,
+        other_county_id=other_county.id,
+        tokens=tokens,
+        users={u: r for u, (r, _) in USERS.items()},
+    )
+
+
+@pytest.fixture(scope="session")
+def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Seeded]:
+    """The migrated schema with the seeded county, built once and copied for each test."""
+    path = tmp_path_factory.mktemp("api-schema") / "template.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as session:
+            seeded = seed(session, FieldCipher(CIPHER_KEY))
+    finally:
+        engine.dispose()
+    return path, seeded
+
+
+@pytest.fixture
+def api_db_url(tmp_path: Path, seeded_template: tuple[Path, Seeded]) -> str:
+    target = tmp_path / "huzhu.db"
+    shutil.copyfile(seeded_template[0], target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def api_engine(api_db_url: str) -> Iterator[Engine]:
+    engine = make_engine(api_db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def api_sessions(api_engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(api_engine)
+
+
+@pytest.fixture
+def field_cipher() -> FieldCipher:
+    return FieldCipher(CIPHER_KEY)
+
+
+@pytest.fixture
+def seeded(seeded_template: tuple[Path, Seeded]) -> Seeded:
+    """What the template holds (ids, tokens); objects are detached, read their ids only."""
+    return seeded_template[1]
+
+
+@pytest.fixture
+def app(api_engine: Engine, field_cipher: FieldCipher, seeded: Seeded, tmp_path: Path) -> FastAPI:
+    settings = Settings(database_url=str(api_engine.url), field_key_file=tmp_path / "unused.key")
+    bank = MemoryTransport()
+    return create_app(
+        settings,
+        engine=api_engine,
+        cipher=field_cipher,
+        bank_transports={"tbank": lambda: bank},
+        console=False,
+    )
+
+
+ClientFor = Callable[[str | None], TestClient]
+
+
+@pytest.fixture
+def client_for(app: FastAPI, seeded: Seeded) -> Iterator[ClientFor]:
+    """A client authenticated with the named user's bearer token (None: anonymous)."""
+    clients: list[TestClient] = []
+
+    def make(username: str | None) -> TestClient:
+        client = TestClient(app, base_url="https://testserver", raise_server_exceptions=False)
+        if username is not None:
+            client.headers["Authorization"] = f"Bearer {seeded.tokens[username]}"
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()

@@ -1,0 +1,310 @@
+"""Every API endpoint × every role × an object in scope and objects out of scope.
+
+The routes come from the app's own route table: a new endpoint without an entry in ``SPECS``
+fails ``test_every_endpoint_is_in_the_matrix``, so none can escape the matrix. The expected
+permissions per user are written out here, independently of the code under test.
+
+Expected status: no permission → 403; permission but object outside the scope → 404 (its
+existence is not disclosed); otherwise the request reaches the service (2xx, or a domain
+refusal 409/422 for a write whose business rule says no).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.loans.models import Loan
+from gateway.members.models import Member
+from gateway.security.fieldcrypt import FieldCipher
+from gateway.testing import World
+from tests.api.conftest import USERS, ClientFor, Seeded
+
+READ_ALL = {"org", "members", "loans", "ledger", "audit"}
+# What each user may do, by capability (not by the code's permission names).
+CAN: dict[str, set[str]] = {
+    "admin": READ_ALL | {"members.write", "unmask", "loans.write", "loans.county", "release"},
+    "officer": READ_ALL | {"members.write", "unmask", "loans.write", "loans.county", "release"},
+    "officer_other": READ_ALL | {"members.write", "loans.write", "loans.county", "release"},
+    "reviewer": READ_ALL | {"loans.county"},
+    "treasurer_a": {"org", "members", "members.write", "loans", "loans.write", "ledger"},
+    "treasurer_b": {"org", "members", "members.write", "loans", "loans.write", "ledger"},
+    "bank_op": set(),
+    "auditor": READ_ALL,
+    "auditor_a": READ_ALL - {"audit"},  # the audit log is county-wide only
+}
+
+
+@dataclass(frozen=True)
+class Spec:
+    need: str  # capability from CAN
+    kind: str | None  # the object in the path: association, member, loan, county; None: list
+    body: Any = None
+    then: str | None = None  # a second capability checked after the scope (unmask)
+
+
+STEP: dict[str, Any] = {"on": "2024-06-28"}
+REASON: dict[str, Any] = {"reason": "测试 test"}
+
+SPECS: dict[tuple[str, str], Spec] = {
+    ("GET", "/api/v1/auth/me"): Spec("", None),
+    ("GET", "/api/v1/counties"): Spec("org", None),
+    ("GET", "/api/v1/counties/{county_id}"): Spec("org", "county"),
+    ("GET", "/api/v1/associations"): Spec("org", None),
+    ("GET", "/api/v1/associations/{association_id}"): Spec("org", "association"),
+    ("GET", "/api/v1/associations/{association_id}/summary"): Spec("ledger", "association"),
+    ("GET", "/api/v1/associations/{association_id}/members"): Spec("members", "association"),
+    ("POST", "/api/v1/associations/{association_id}/members"): Spec(
+        "members.write", "association", body="member"
+    ),
+    ("GET", "/api/v1/members/{member_id}"): Spec("members", "member"),
+    ("POST", "/api/v1/members/{member_id}/unmask"): Spec("members", "member", then="unmask"),
+    ("GET", "/api/v1/associations/{association_id}/loans"): Spec("loans", "association"),
+    ("POST", "/api/v1/associations/{association_id}/loans"): Spec(
+        "loans.write", "association", body="loan"
+    ),
+    ("GET", "/api/v1/loans/{loan_id}"): Spec("loans", "loan"),
+    ("POST", "/api/v1/loans/{loan_id}/notice"): Spec("loans.write", "loan", body=STEP),
+    ("POST", "/api/v1/loans/{loan_id}/council-approval"): Spec("loans.write", "loan", body=STEP),
+    ("POST", "/api/v1/loans/{loan_id}/county-approval"): Spec("loans.county", "loan", body=STEP),
+    ("POST", "/api/v1/loans/{loan_id}/release"): Spec("release", "loan", body=STEP),
+    ("POST", "/api/v1/loans/{loan_id}/reject"): Spec("loans.write", "loan", body=REASON),
+    ("POST", "/api/v1/loans/{loan_id}/cancel"): Spec("loans.write", "loan", body=REASON),
+    ("GET", "/api/v1/audit-events"): Spec("audit", None),
+    ("GET", "/api/v1/audit-events/verification"): Spec("audit", None),
+}
+# Reachable without signing in.
+PUBLIC = {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/logout")}
+
+
+def api_routes(app: FastAPI) -> set[tuple[str, str]]:
+    found = set()
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.path.startswith("/api/v1"):
+            for method in route.methods or ():
+                found.add((method, route.path))
+    return found
+
+
+def test_every_endpoint_is_in_the_matrix(app: FastAPI) -> None:
+    missing = api_routes(app) - set(SPECS) - PUBLIC
+    assert not missing, f"endpoints missing from the access-control matrix: {sorted(missing)}"
+
+
+@dataclass
+class Objects:
+    """Ids by kind: ``own`` in the test county's association a, ``sibling`` in association b
+    (same county), ``foreign`` in another county under another bank."""
+
+    ids: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def _loan_in(session: Session, seeded: Seeded, association_id: int) -> int:
+    loan = session.query(Loan).filter(Loan.association_id == association_id).first()
+    assert loan is not None
+    return loan.id
+
+
+@pytest.fixture
+def objects(
+    seeded: Seeded, api_sessions: sessionmaker[Session], field_cipher: FieldCipher
+) -> Objects:
+    template = seeded.world
+    with api_sessions() as session:
+        a = session.merge(template.a)
+        b = session.merge(template.b)
+        other = session.merge(seeded.other)
+        world = World(
+            session=session,
+            cipher=field_cipher,
+            county=session.merge(template.county),
+            a=a,
+            b=b,
+            members_a=[session.merge(m) for m in template.members_a],
+            members_b=[session.merge(m) for m in template.members_b],
+            rng=random.Random(11),
+        )
+        world.apply(world.members_a[0], amount_fen=300_000)
+        world.apply(world.members_b[0], amount_fen=300_000, association=b)
+        foreign = [world.new_member(other, member_no=f"{n:04d}") for n in range(1, 4)]
+        world.apply(foreign[0], foreign[1:], amount_fen=300_000, association=other)
+        session.commit()
+        ids = {
+            "own": {
+                "county": world.county.id,
+                "association": a.id,
+                "member": world.members_a[1].id,
+                "loan": _loan_in(session, seeded, a.id),
+            },
+            "sibling": {
+                "county": world.county.id,
+                "association": b.id,
+                "member": world.members_b[1].id,
+                "loan": _loan_in(session, seeded, b.id),
+            },
+            "foreign": {
+                "county": seeded.other_county_id,
+                "association": other.id,
+                "member": foreign[1].id,
+                "loan": _loan_in(session, seeded, other.id),
+            },
+        }
+        members_by_association = {
+            a.id: [m.id for m in world.members_a],
+            b.id: [m.id for m in world.members_b],
+            other.id: [m.id for m in foreign],
+        }
+    result = Objects(ids=ids)
+    result.ids["_members"] = {str(k): 0 for k in members_by_association}
+    objects_members.clear()
+    objects_members.update(members_by_association)
+    return result
+
+
+objects_members: dict[int, list[int]] = {}
+
+
+# Where each user stands relative to the three places: in scope or not.
+def in_scope(username: str, place: str, kind: str) -> bool:
+    """``own`` and ``sibling`` lie in the test county (under its bank), ``foreign`` in the
+    other county; an association user also reads its own county's policy."""
+    scope = USERS[username][1]
+    if scope == "none":
+        return True
+    if scope == "county" or (kind == "county" and scope in ("a", "b")):
+        return place in ("own", "sibling")
+    if scope == "other":
+        return place == "foreign"
+    return (scope, place) in (("a", "own"), ("b", "sibling"))
+
+
+_counter = {"n": 0}
+
+
+def body_for(spec: Spec, association_id: int) -> Any:
+    if spec.body == "member":
+        _counter["n"] += 1
+        n = _counter["n"]
+        return {
+            "member_no": f"M{n:05d}",
+            "name": "测试会员",
+            "resident_id": "11010519491231002X",
+            "card_number": "6217000000000000000"[:16],
+            "phone": "13800000000",
+            "household_no": f"H{n}",
+            "joined_on": "2024-01-01",
+        }
+    if spec.body == "loan":
+        _counter["n"] += 1
+        members = objects_members[association_id]
+        return {
+            "contract_no": f"MX-{_counter['n']:05d}",
+            "member_id": members[2],
+            "purpose": "种植",
+            "amount_fen": 200_000,
+            "term_months": 12,
+            "monthly_fee_rate_centipermille": 600,
+            "applied_on": date(2024, 6, 1).isoformat(),
+            "guarantor_ids": members[3:5] if len(members) > 4 else members[1:2],
+        }
+    return spec.body
+
+
+def expected(username: str | None, spec: Spec, place: str | None) -> str:
+    if username is None:
+        return "401"
+    can = CAN[username]
+    if spec.need and spec.need not in can:
+        return "403"
+    if place is not None and spec.kind is not None and not in_scope(username, place, spec.kind):
+        return "404"
+    if spec.then and spec.then not in can:
+        return "403"
+    return "allowed"
+
+
+def outcome(status: int) -> str:
+    if status in (401, 403, 404):
+        return str(status)
+    assert status < 500, f"server error {status}"
+    return "allowed"
+
+
+CASES = [
+    (username, method_path, place)
+    for method_path, spec in SPECS.items()
+    for username in [*USERS, None]
+    for place in (["own", "sibling", "foreign"] if spec.kind else [None])
+]
+
+
+def test_matrix(client_for: ClientFor, objects: Objects) -> None:
+    failures: list[str] = []
+    clients = {u: client_for(u) for u in [*USERS, None]}
+    for username, (method, path), place in CASES:
+        spec = SPECS[(method, path)]
+        url = path
+        association_id = objects.ids["own"]["association"]
+        if spec.kind and place:
+            target = objects.ids[place][spec.kind]
+            url = path.replace("{" + f"{spec.kind}_id" + "}", str(target))
+            association_id = objects.ids[place]["association"]
+        response = clients[username].request(
+            method, url, json=body_for(spec, association_id) if method == "POST" else None
+        )
+        want = expected(username, spec, place)
+        got = outcome(response.status_code)
+        if got != want:
+            failures.append(
+                f"{username} {method} {url} ({place}): want {want}, got {response.status_code} "
+                f"{response.text[:160]}"
+            )
+    assert not failures, "\n".join(failures)
+
+
+def test_lists_show_only_what_is_in_scope(client_for: ClientFor, seeded: Seeded) -> None:
+    world = seeded.world
+    seen = {
+        u: {a["id"] for a in client_for(u).get("/api/v1/associations").json()["items"]}
+        for u in ("admin", "officer", "treasurer_a", "auditor_a", "officer_other")
+    }
+    assert seen["admin"] == {world.a.id, world.b.id, seeded.other.id}
+    assert seen["officer"] == {world.a.id, world.b.id}
+    assert seen["treasurer_a"] == {world.a.id}
+    assert seen["auditor_a"] == {world.a.id}
+    assert seen["officer_other"] == {seeded.other.id}
+    counties = client_for("officer").get("/api/v1/counties").json()["items"]
+    assert [c["id"] for c in counties] == [world.county.id]
+
+
+def test_members_masked_for_everyone_and_unmask_is_audited(
+    client_for: ClientFor, seeded: Seeded, api_sessions: sessionmaker[Session]
+) -> None:
+    member_id = seeded.world.members_a[0].id
+    shown = client_for("treasurer_a").get(f"/api/v1/members/{member_id}").json()
+    assert shown["card_masked"].startswith("6231 **** **** ")
+    assert "card_number" not in shown
+    assert "resident_id" not in shown
+    with api_sessions() as session:
+        member = session.get(Member, member_id)
+        assert member is not None
+        last4 = member.card_last4
+    assert shown["card_masked"].endswith(last4)
+    refused = client_for("reviewer").post(f"/api/v1/members/{member_id}/unmask")
+    assert refused.status_code == 403
+    revealed = client_for("officer").post(f"/api/v1/members/{member_id}/unmask")
+    assert revealed.status_code == 200
+    card = revealed.json()["card_number"]
+    assert card.endswith(last4)
+    assert len(card) >= 16
+    assert "*" not in card
+    log = client_for("auditor").get("/api/v1/audit-events", params={"action": "member.unmask"})
+    events = log.json()["items"]
+    assert [(e["actor"], e["object_id"]) for e in events] == [("user:officer", str(member_id))]

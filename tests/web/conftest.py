@@ -1,0 +1,52 @@
+"""The console's tests reuse the API tests' seeded county and add the app with its console."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from gateway.api.app import create_app
+from gateway.security.fieldcrypt import FieldCipher
+from gateway.settings import Settings
+from tests.api.conftest import (  # noqa: F401 - fixtures shared with the API tests
+    PASSWORD,
+    api_db_url,
+    api_engine,
+    api_sessions,
+    field_cipher,
+    seeded,
+    seeded_template,
+)
+
+
+@pytest.fixture
+def console_app(api_engine: Engine, field_cipher: FieldCipher, tmp_path: Path) -> FastAPI:  # noqa: F811
+    settings = Settings(database_url=str(api_engine.url), field_key_file=tmp_path / "unused.key")
+    return create_app(settings, engine=api_engine, cipher=field_cipher, bank_transports={})
+
+
+SignIn = Callable[[str], TestClient]
+
+
+@pytest.fixture
+def browser(console_app: FastAPI) -> Iterator[SignIn]:
+    """A client signed in through the login form as the named user."""
+    clients: list[TestClient] = []
+
+    def sign_in(username: str) -> TestClient:
+        client = TestClient(console_app, base_url="https://testserver", follow_redirects=False)
+        clients.append(client)
+        response = client.post(
+            "/login", data={"username": username, "password": PASSWORD, "next": "/console"}
+        )
+        assert response.status_code == 303, response.text
+        return client
+
+    yield sign_in
+    for client in clients:
+        client.close()

@@ -1,0 +1,118 @@
+"""The console as a treasurer and a county officer see it, through real HTTP requests."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import Seeded
+from tests.web.conftest import SignIn
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the page carries no CSRF token"
+    return found.group(1)
+
+
+def test_anonymous_visitor_is_sent_to_sign_in(console_app: FastAPI) -> None:
+    with TestClient(console_app, base_url="https://testserver", follow_redirects=False) as c:
+        response = c.get("/console/associations", headers={"Accept": "text/html"})
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=/console/associations"
+
+
+def test_wrong_password_is_refused_with_a_message(console_app: FastAPI) -> None:
+    with TestClient(console_app, base_url="https://testserver") as c:
+        response = c.post("/login", data={"username": "officer", "password": "nope-nope-1"})
+    assert response.status_code == 401
+    assert "用户名或密码错误" in response.text
+    assert "huzhu_session" not in response.headers.get("set-cookie", "")
+
+
+def test_session_cookie_is_secure_and_http_only(console_app: FastAPI) -> None:
+    with TestClient(console_app, base_url="https://testserver", follow_redirects=False) as c:
+        response = c.post("/login", data={"username": "officer", "password": "correct-horse-42"})
+    cookie = response.headers["set-cookie"].lower()
+    assert "huzhu_session=" in cookie
+    assert "httponly" in cookie
+    assert "secure" in cookie
+    assert "samesite=lax" in cookie
+
+
+def test_dashboard_shows_balances_and_a_chart(browser: SignIn, seeded: Seeded) -> None:
+    page = browser("officer").get("/console").text
+    assert seeded.world.a.name in page
+    assert seeded.world.b.name in page
+    assert seeded.other.name not in page  # another county's association
+    assert "<svg" in page
+    assert "100,000.00" in page  # each association's 100,000 yuan of fiscal capital
+    assert "200,000.00" in page  # their total
+
+
+def test_treasurer_sees_own_association_and_not_the_other(browser: SignIn, seeded: Seeded) -> None:
+    client = browser("treasurer_a")
+    own = client.get(f"/console/associations/{seeded.world.a.id}")
+    assert own.status_code == 200
+    assert seeded.world.members_a[0].name in own.text
+    assert "**** ****" in own.text  # cards masked
+    other = client.get(
+        f"/console/associations/{seeded.world.b.id}", headers={"Accept": "text/html"}
+    )
+    assert other.status_code == 404
+    assert seeded.world.members_b[0].name not in other.text
+    assert 'data-code="not_found"' in other.text
+
+
+def test_unmask_needs_the_csrf_token_and_is_audited(browser: SignIn, seeded: Seeded) -> None:
+    client = browser("officer")
+    member_id = seeded.world.members_a[0].id
+    page = client.get(f"/console/members/{member_id}").text
+    assert "**** ****" in page
+    forged = client.post(
+        f"/console/members/{member_id}/unmask",
+        data={"csrf_token": "forged"},
+        headers={"Accept": "text/html"},
+    )
+    assert forged.status_code == 403
+    shown = client.post(f"/console/members/{member_id}/unmask", data={"csrf_token": csrf_of(page)})
+    assert shown.status_code == 200
+    card = re.search(r'id="card">([^<]+)<', shown.text)
+    assert card is not None
+    assert "*" not in card.group(1)
+    audit = client.get("/console/audit").text
+    assert "member.unmask" in audit
+    assert "user:officer" in audit
+
+
+def test_language_switch_to_english(browser: SignIn) -> None:
+    client = browser("officer")
+    switched = client.get("/lang/en?next=/console")
+    assert switched.status_code == 303
+    page = client.get("/console").text
+    assert "Dashboard" in page
+    assert "Sign out" in page
+    assert '<html lang="en">' in page
+
+
+def test_assets_are_served_by_the_app(console_app: FastAPI) -> None:
+    with TestClient(console_app, base_url="https://testserver") as c:
+        css = c.get("/static/console.css")
+        js = c.get("/static/console.js")
+        login = c.get("/login").text
+    assert css.status_code == 200
+    assert js.status_code == 200
+    assert "http://" not in login
+    assert "https://" not in login  # nothing from outside: works offline
+
+
+def test_sign_out_ends_the_session(browser: SignIn) -> None:
+    client = browser("reviewer")
+    page = client.get("/console").text
+    out = client.post("/logout", data={"csrf_token": csrf_of(page)})
+    assert out.status_code == 303
+    again = client.get("/console", headers={"Accept": "text/html"})
+    assert again.status_code == 303
+    assert again.headers["location"].startswith("/login")
