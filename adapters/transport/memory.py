@@ -52,6 +52,8 @@ class MemoryTransport(StagedTransport):
         self._fail_next = 0
         self._fail_factory: Callable[[str], TransportError] = _dropped
         self._drop_write_after: int | None = None
+        self._lose_reply_at: int | None = None
+        self._fail_at: int | None = None
         self.operations: list[tuple[str, str]] = []
         self.closed = False
         for folder in folders:
@@ -84,18 +86,38 @@ class MemoryTransport(StagedTransport):
         """Write only ``byte_count`` bytes of the next file, then drop the connection."""
         self._drop_write_after = byte_count
 
+    def fail_operation(self, index: int) -> None:
+        """Drop the connection at operation number ``index``, before it takes effect."""
+        self._fail_at = index
+
+    def lose_reply_of_operation(self, index: int) -> None:
+        """Let operation number ``index`` (counting from 0 over ``operations``) take effect
+        on the server, then drop the connection before its reply: the client cannot tell
+        whether it happened."""
+        self._lose_reply_at = index
+
     def writes(self) -> list[str]:
         """Paths written so far, in order."""
         return [path for op, path in self.operations if op == "write"]
 
     # --- primitives ----------------------------------------------------------------------
 
-    def _begin(self, operation: str, path: str) -> None:
+    def _begin(self, operation: str, path: str) -> int:
         self.operations.append((operation, path))
+        index = len(self.operations) - 1
         self.closed = False
+        if index == self._fail_at:
+            self._fail_at = None
+            raise _dropped(operation)
         if self._fail_next > 0:
             self._fail_next -= 1
             raise self._fail_factory(operation)
+        return index
+
+    def _reply(self, index: int, operation: str) -> None:
+        if index == self._lose_reply_at:
+            self._lose_reply_at = None
+            raise _dropped(f"the reply to {operation}")
 
     def _require_folder(self, path: str) -> None:
         folder = posixpath.dirname(_norm(path))
@@ -136,14 +158,16 @@ class MemoryTransport(StagedTransport):
 
     def rename(self, source: str, target: str) -> None:
         with self._lock:
-            self._begin("rename", source)
+            index = self._begin("rename", source)
             self._move(source, target, overwrite=False)
+            self._reply(index, "rename")
 
     def delete(self, path: str) -> None:
         with self._lock:
-            self._begin("delete", path)
+            index = self._begin("delete", path)
             if self._files.pop(_norm(path), None) is None:
                 raise RemoteFileNotFoundError(f"远端文件不存在 no such remote file: {path}")
+            self._reply(index, "delete")
 
     def ping(self) -> None:
         with self._lock:
@@ -154,7 +178,7 @@ class MemoryTransport(StagedTransport):
 
     def _write(self, path: str, data: bytes) -> None:
         with self._lock:
-            self._begin("write", path)
+            index = self._begin("write", path)
             self._require_folder(path)
             drop_after = self._drop_write_after
             if drop_after is not None:
@@ -162,11 +186,13 @@ class MemoryTransport(StagedTransport):
                 self._files[_norm(path)] = _Blob(data[:drop_after], self._clock())
                 raise _dropped(f"write of {path}")
             self._files[_norm(path)] = _Blob(data, self._clock())
+            self._reply(index, "write")
 
     def _publish(self, source: str, target: str) -> None:
         with self._lock:
-            self._begin("publish", source)
+            index = self._begin("publish", source)
             self._move(source, target, overwrite=True)
+            self._reply(index, "publish")
 
     def _move(self, source: str, target: str, *, overwrite: bool) -> None:
         blob = self._files.get(_norm(source))

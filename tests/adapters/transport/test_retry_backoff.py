@@ -122,3 +122,38 @@ def test_invalid_policies_are_refused() -> None:
         RetryPolicy(max_attempts=0)
     with pytest.raises(ValueError, match="multiplier"):
         RetryPolicy(multiplier=0.5)
+
+
+@pytest.mark.parametrize("reply_lost", [False, True], ids=["before-effect", "reply-lost"])
+@pytest.mark.parametrize("at", range(14))
+def test_a_connection_lost_at_any_step_still_delivers_exactly_once(
+    at: int, reply_lost: bool
+) -> None:
+    bank = MemoryTransport(
+        UploadConventions(marker_suffix=".done", checksum_suffix=".sha256"), folders=["in"]
+    )
+    if reply_lost:
+        bank.lose_reply_of_operation(at)
+    else:
+        bank.fail_operation(at)
+    data = b"H|DF|2|300.00\r\n" * 40
+    digest = hashlib.sha256(data).hexdigest()
+    transport, _ = _retrying(bank, RetryPolicy(max_attempts=3, initial_delay=1))
+
+    outcome = deliver(transport, "in", "DF.txt", data, digest, sidecars={".sig": b"c2ln\n"})
+
+    assert outcome.status in {DeliveryStatus.DELIVERED, DeliveryStatus.ALREADY_DELIVERED}
+    assert bank.files() == {
+        "in/DF.txt": data,
+        "in/DF.txt.sig": b"c2ln\n",
+        "in/DF.txt.sha256": f"{digest}  DF.txt\n".encode(),
+        "in/DF.txt.done": b"",
+    }
+    # The marker, which tells the bank to take the file, took effect once (an attempt that
+    # failed before reaching the server is in the log too).
+    failed_marker_attempt = (
+        not reply_lost
+        and at < len(bank.operations)
+        and bank.operations[at] == ("write", "in/DF.txt.done")
+    )
+    assert bank.writes().count("in/DF.txt.done") == 1 + failed_marker_attempt
