@@ -1,14 +1,17 @@
 """The run guard: one row per (step, business date, partition), claimed atomically.
 
 A step runs only if its row could be inserted (``INSERT ... ON CONFLICT DO NOTHING``), or
-if the row says it failed, or if it has been ``running`` past its lease (its process died).
-Taking over such a row is a compare-and-set on its status and start time, so of several
+if the row says it failed, or if it has been ``running`` past its lease, or was left
+``running`` by a process of this host that no longer exists (it crashed). Taking over
+such a row is a compare-and-set on its status and start time, so of several
 scheduler processes sharing one database exactly one wins. Steps are idempotent as well,
 so a step resumed after a crash finishes what the dead run began.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select, update
@@ -65,7 +68,11 @@ def claim(
     run_id, status, started_at, attempts = row
     if status == RunStatus.SUCCEEDED:
         return None
-    if status == RunStatus.RUNNING and _aware(started_at) > moment - lease:
+    if (
+        status == RunStatus.RUNNING
+        and _aware(started_at) > moment - lease
+        and not _owner_gone(session, run_id)
+    ):
         return None
     taken = session.execute(
         update(JobRun)
@@ -97,6 +104,21 @@ def finish(
         )
         .execution_options(synchronize_session=False)
     )
+
+
+def _owner_gone(session: Session, run_id: int) -> bool:
+    """A run left ``running`` by a process of this host that no longer exists (it crashed)."""
+    owner = session.scalar(select(JobRun.owner).where(JobRun.id == run_id)) or ""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _aware(moment: datetime) -> datetime:
