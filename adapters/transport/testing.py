@@ -254,7 +254,11 @@ class DroppingRelay:
                 continue
             except OSError:
                 return
-            upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=10)
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=10)
+            except OSError:
+                client.close()  # the client sees the refusal as a closed connection
+                continue
             upstream.settimeout(None)
             with self._lock:
                 cut, self._cut = self._cut, None
