@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.auth.errors import Forbidden, RateLimited, Unauthenticated
@@ -201,6 +202,27 @@ def install(app: FastAPI) -> None:
             return rendered
         return problem_response(problem, dict(exc.headers) if exc.headers else None)
 
+    async def on_database_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, IntegrityError):
+            log.warning("integrity conflict on %s: %s", request.url.path, exc.orig)
+            problem = build_problem(
+                request,
+                status=409,
+                code="concurrent_change",
+                message_zh="数据已被其他请求修改，请刷新后重试",
+                message_en="the data was changed by another request; reload and retry",
+            )
+            return problem_response(problem)
+        log.warning("database unavailable on %s: %s", request.url.path, exc)
+        problem = build_problem(
+            request,
+            status=503,
+            code="database_busy",
+            message_zh="数据库繁忙，请稍后重试",
+            message_en="the database is busy or unavailable; retry shortly",
+        )
+        return problem_response(problem, {"Retry-After": "1"})
+
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         problem = build_problem(
@@ -215,6 +237,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(HuzhuError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(IntegrityError, on_database_error)
+    app.add_exception_handler(OperationalError, on_database_error)
     app.add_exception_handler(Exception, on_unexpected)
 
 

@@ -73,20 +73,35 @@ def _lookup(session: Session, user_id: int, key: str) -> IdempotencyRecord | Non
     )
 
 
-def _store(session: Session, pending: PendingIdempotency, response: Response) -> None:
-    body = bytes(getattr(response, "body", b""))
-    session.add(
-        IdempotencyRecord(
-            user_id=pending.user_id,
-            key=pending.key,
-            method=pending.method,
-            path=pending.path,
-            request_hash=pending.request_hash,
-            status_code=response.status_code,
-            media_type=response.media_type or "application/json",
-            body=body,
-        )
+def _claim(session: Session, pending: PendingIdempotency) -> IdempotencyRecord | None:
+    """Insert the key before any work (the transaction's first write). A concurrent request
+    with the same key waits on the unique index and fails here once the first commits; its
+    transaction is rolled back and the committed record is returned for the replay."""
+    claim = IdempotencyRecord(
+        user_id=pending.user_id,
+        key=pending.key,
+        method=pending.method,
+        path=pending.path,
+        request_hash=pending.request_hash,
+        status_code=0,
+        media_type="",
+        body=b"",
     )
+    session.add(claim)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        return _lookup(session, pending.user_id, pending.key)
+    return None
+
+
+def _complete(session: Session, pending: PendingIdempotency, response: Response) -> None:
+    record = _lookup(session, pending.user_id, pending.key)
+    assert record is not None, "the claim is made in this transaction"
+    record.status_code = response.status_code
+    record.media_type = response.media_type or "application/json"
+    record.body = bytes(getattr(response, "body", b""))
     session.flush()
 
 
@@ -106,18 +121,9 @@ class TransactionalRoute(APIRoute):
                 except IdempotentReplay as replay:
                     return _replay(replay.record)
                 pending: PendingIdempotency | None = getattr(request.state, "idempotency", None)
-                if pending is not None and response.status_code < 400:
-                    await run_in_threadpool(_store, session, pending, response)
-                try:
-                    await run_in_threadpool(session.commit)
-                except IntegrityError:
-                    await run_in_threadpool(session.rollback)
-                    if pending is None:
-                        raise
-                    record = await run_in_threadpool(_lookup, session, pending.user_id, pending.key)
-                    if record is None or record.request_hash != pending.request_hash:
-                        raise
-                    return _replay(record)
+                if pending is not None:
+                    await run_in_threadpool(_complete, session, pending, response)
+                await run_in_threadpool(session.commit)
                 return response
             except BaseException:
                 await run_in_threadpool(session.rollback)
@@ -167,7 +173,10 @@ def idempotency_guard_for(
             method=request.method,
             path=request.url.path,
         )
-        record = await run_in_threadpool(_lookup, request_session(request), principal.user_id, key)
+        session = request_session(request)
+        record = await run_in_threadpool(_lookup, session, principal.user_id, key)
+        if record is None:
+            record = await run_in_threadpool(_claim, session, pending)
         if record is not None:
             if record.request_hash != pending.request_hash:
                 raise ValidationFailed(

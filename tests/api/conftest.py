@@ -187,3 +187,37 @@ def client_for(app: FastAPI, seeded: Seeded) -> Iterator[ClientFor]:
     yield make
     for client in clients:
         client.close()
+
+
+@dataclass
+class PostgresApi:
+    seeded: Seeded
+    sessions: sessionmaker[Session]
+    app: FastAPI
+
+    def client(self, username: str) -> TestClient:
+        client = TestClient(self.app, base_url="https://testserver", raise_server_exceptions=False)
+        client.headers["Authorization"] = f"Bearer {self.seeded.tokens[username]}"
+        return client
+
+
+@pytest.fixture
+def postgres_api(postgres_database: str, tmp_path: Path) -> Iterator[PostgresApi]:
+    """The seeded county on a fresh PostgreSQL database, with the app over it."""
+    upgrade(postgres_database)
+    engine = make_engine(postgres_database, pool_size=8)
+    try:
+        sessions = make_session_factory(engine)
+        with sessions() as session:
+            seeded = seed(session, FieldCipher(CIPHER_KEY))
+        settings = Settings(database_url=postgres_database, field_key_file=tmp_path / "k.key")
+        app = create_app(
+            settings,
+            engine=engine,
+            cipher=FieldCipher(CIPHER_KEY),
+            bank_transports={},
+            console=False,
+        )
+        yield PostgresApi(seeded, sessions, app)
+    finally:
+        engine.dispose()
