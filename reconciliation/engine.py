@@ -74,18 +74,38 @@ class ReconciliationResult:
     ``match_pairs`` has one row per (line, entry) pair of a match group: columns ``group_id``,
     ``match_pass``, ``line_id``, ``entry_id`` (null for the lines of a reversal pair); its row
     order carries no meaning, ``matches()`` gives the groups sorted. ``proposals_frame`` holds
-    the proposed postings column by column (``PROPOSAL_SCHEMA``), ``proposals`` as objects.
+    the proposed postings column by column (row order carries no meaning), ``proposals`` as
+    sorted objects.
     """
 
     request: ReconciliationRequest
-    match_pairs: pl.DataFrame
+    pair_index: pl.DataFrame  # _g, match_pass, _li, _ei: row indices into the input frames
+    line_ids: pl.Series  # the input lines' ids, by row index
+    entry_ids: pl.Series  # the input entries' ids, by row index
     exceptions: tuple[ReconException, ...]
     pending_entry_ids: tuple[str, ...]
     proposals_frame: pl.DataFrame
     statement: DailyStatement
 
     @cached_property
+    def match_pairs(self) -> pl.DataFrame:
+        index = self.pair_index
+        return pl.DataFrame(
+            {
+                "group_id": self.line_ids.gather(index["_g"]),
+                "match_pass": index["match_pass"],
+                "line_id": self.line_ids.gather(index["_li"]),
+                "entry_id": self.entry_ids.gather(index["_ei"]),
+            },
+            schema=_PAIR_SCHEMA,
+        )
+
+    @cached_property
     def proposals(self) -> tuple[ProposedPosting, ...]:
+        """The proposals as objects, sorted by kind and first bank line."""
+        ordered = self.proposals_frame.with_columns(
+            pl.col("line_ids").list.first().alias("_first_line")
+        ).sort("kind", "_first_line")
         return tuple(
             ProposedPosting(
                 PostingKind(kind),
@@ -96,9 +116,7 @@ class ReconciliationResult:
                 credit=credit,
                 reason=reason,
             )
-            for kind, line_ids, entry_ids, sub, amount, credit, reason in (
-                self.proposals_frame.iter_rows()
-            )
+            for kind, line_ids, entry_ids, sub, amount, credit, reason, _ in ordered.iter_rows()
         )
 
     def matches(self) -> tuple[Match, ...]:
@@ -183,24 +201,25 @@ def reconcile_frames(
 def _repeated(values: pl.Series) -> np.ndarray:
     """Which non-null values occur more than once: found on 64-bit hashes, confirmed on values."""
     present = values.is_not_null().to_numpy()
-    hashes_s = values.hash(seed=0)
-    if hashes_s.filter(pl.Series(present)).n_unique() == int(present.sum()):
-        return np.zeros(len(values), dtype=bool)
-    hashes = hashes_s.to_numpy()
-    order = np.argsort(hashes, kind="stable")
-    ordered = hashes[order]
-    same_as_next = np.zeros(len(values), dtype=bool)
-    if len(values) > 1:
-        same_as_next[:-1] = ordered[1:] == ordered[:-1]
-    suspect = np.zeros(len(values), dtype=bool)
-    suspect[order[same_as_next]] = True
-    suspect[order[1:][same_as_next[:-1]]] = True
-    suspect &= present
+    hashes = values.hash(seed=0).to_numpy()
+    ordered = np.sort(hashes[present])
+    repeats = ordered[1:][ordered[1:] == ordered[:-1]]
     out = np.zeros(len(values), dtype=bool)
-    idx = np.flatnonzero(suspect)
-    if len(idx):
-        out[idx] = values.gather(idx).is_duplicated().to_numpy()
+    if not len(repeats):
+        return out
+    suspect = pl.Series(hashes).is_in(pl.Series(np.unique(repeats)).implode()).to_numpy()
+    idx = np.flatnonzero(suspect & present)
+    out[idx] = values.gather(idx).is_duplicated().to_numpy()
     return out
+
+
+def _rows_with(frame: pl.DataFrame, col: str, ids: Iterable[str]) -> pl.DataFrame:
+    """The rows whose ``col`` is one of ``ids``: found on hashes, confirmed on the strings."""
+    wanted = pl.Series(sorted(set(ids)), dtype=pl.String)
+    if wanted.is_empty():
+        return frame.clear()
+    near = frame.filter(pl.col(col).hash(seed=0).is_in(wanted.hash(seed=0).implode()))
+    return near.filter(pl.col(col).is_in(wanted.implode()))
 
 
 def _union_components(pairs: Iterable[tuple[str, str]]) -> list[tuple[list[str], list[str]]]:
@@ -424,15 +443,10 @@ class _Run:
         want_l = {i for x in self.exceptions if x.sub_account is None for i in x.line_ids}
         want_e = {i for x in self.exceptions if x.sub_account is None for i in x.entry_ids}
         l_sub = dict(
-            lines.filter(pl.col("line_id").is_in(list(want_l)))
-            .select("line_id", "l_sub")
-            .drop_nulls()
-            .iter_rows()
+            _rows_with(lines, "line_id", want_l).select("line_id", "l_sub").drop_nulls().iter_rows()
         )
         e_sub = dict(
-            entries.filter(pl.col("entry_id").is_in(list(want_e)))
-            .select("entry_id", "e_sub")
-            .iter_rows()
+            _rows_with(entries, "entry_id", want_e).select("entry_id", "e_sub").iter_rows()
         )
         filled = []
         for x in self.exceptions:
@@ -484,9 +498,16 @@ class _Run:
         cand = cand.unique(["line_id", "entry_id"])
         # Identical lines are interchangeable: only the first of them is a candidate, so choosing
         # it is not a guess; a later identical one left over is then reported as a duplicate.
-        cand = cand.sort("occurrence", "line_id").unique(
-            ["entry_id", *_CONTENT], keep="first", maintain_order=True
-        )
+        crowded = pl.len().over("entry_id") > 1
+        if cand.select(crowded.any()).item():
+            cand = pl.concat(
+                [
+                    cand.filter(~crowded),
+                    cand.filter(crowded)
+                    .sort("occurrence", "line_id")
+                    .unique(["entry_id", *_CONTENT], keep="first", maintain_order=True),
+                ]
+            )
         cand = cand.with_columns(
             pl.len().over("line_id").alias("_nl"), pl.len().over("entry_id").alias("_ne")
         )
@@ -500,9 +521,7 @@ class _Run:
                 es,
                 detail=f"{len(ls)} 笔流水 / lines, {len(es)} 笔账务 / entries ({match_pass.value})",
             )
-        used_l = set(unique["line_id"].to_list()) | set(rest["line_id"].to_list())
-        used_e = set(unique["entry_id"].to_list()) | set(rest["entry_id"].to_list())
-        return used_l, used_e
+        return set(cand["line_id"].to_list()), set(cand["entry_id"].to_list())
 
     @staticmethod
     def _drop(frame: pl.DataFrame, col: str, ids: set[str]) -> pl.DataFrame:
@@ -532,17 +551,21 @@ class _Run:
         self._validate()
         lines, entries = self._prepare()
         self.L, self.E = lines, entries
-        is_settled = pl.col("status").eq(BookStatus.SETTLED.value)
-        active = entries.filter(~is_settled)
-        settled = entries.filter(is_settled)
+        # masks over the full frames, so the bulk pass never copies a million rows
+        is_settled = entries["status"].eq(BookStatus.SETTLED.value).to_numpy()
+        settled = entries.filter(pl.Series(is_settled))
+        usable_e = ~is_settled
+        not_copy = ~self._duplicate_transaction_ids(lines)
+        is_return = (
+            lines.select(pl.col("reversal") | pl.col("return_reason_code").is_not_null())
+            .to_series()
+            .to_numpy()
+        )
+        returns = lines.filter(pl.Series(is_return & not_copy))
+        usable_l = not_copy & ~is_return
+        returns = self._reversal_pairs(returns, lines, usable_l, entries)
 
-        deduped = self._duplicate_transaction_ids(lines)
-        is_return = pl.col("reversal") | pl.col("return_reason_code").is_not_null()
-        returns = deduped.filter(is_return)
-        ordinary = deduped.filter(~is_return)
-        returns, ordinary = self._reversal_pairs(returns, ordinary, entries)
-
-        ordinary, active = self._pass_end_to_end(ordinary, active)
+        ordinary, active = self._pass_end_to_end(lines, entries, usable_l, usable_e)
         ordinary, active = self._enrich(ordinary, active)
         returns, settled = self._enrich(returns, settled)
         ordinary, active = self._pass_contract(ordinary, active)
@@ -556,7 +579,7 @@ class _Run:
         self._checks(pairs)
         proposals = self._proposals(pairs, ordinary)
         leftover = pl.concat([ordinary, returns], how="diagonal_relaxed")
-        self._content_duplicates(leftover, deduped)
+        self._content_duplicates(leftover, lines, not_copy)
         pending = self._unmatched(leftover, active, proposals)
         totals = self._totals()
         self._balances_and_continuity(totals)
@@ -574,7 +597,9 @@ class _Run:
         )
         return ReconciliationResult(
             self.request,
-            self._with_ids(pairs).select(list(_PAIR_SCHEMA)),
+            pairs.select("_g", "match_pass", "_li", "_ei"),
+            self.lines["line_id"],
+            self.entries["entry_id"],
             exceptions,
             pending,
             proposals,
@@ -589,30 +614,37 @@ class _Run:
         signed_e = (
             pl.when(pl.col("e_credit")).then(pl.col("e_amount")).otherwise(-pl.col("e_amount"))
         )
-        matched = pl.col("_m")
+        matched = pl.lit(pl.Series("_m", self.l_matched))
         stmt = self.request.statement
         day = stmt.statement_date if stmt else self.request.business_date
+        amount, credit = pl.col("l_amount"), pl.col("l_credit")
         per_line = (
-            self.L.with_columns(
-                pl.Series("_m", self.l_matched), pl.col("l_sub").hash(seed=0).alias("_k")
+            self.L.select(
+                pl.col("l_sub").hash(seed=0).alias("_k"),
+                "l_sub",
+                signed_l.alias("bank"),
+                pl.when(pl.col("l_date") == day).then(signed_l).otherwise(0).alias("today"),
+                pl.Series("count", self.l_matched).cast(pl.Int64),
+                pl.when(matched & credit).then(amount).otherwise(0).alias("in"),
+                pl.when(matched & ~credit).then(amount).otherwise(0).alias("out"),
             )
             .group_by("_k")
-            .agg(
-                pl.col("l_sub").first(),
-                signed_l.sum().alias("bank"),
-                signed_l.filter(pl.col("l_date") == day).sum().alias("today"),
-                matched.sum().alias("count"),
-                pl.col("l_amount").filter(matched & pl.col("l_credit")).sum().alias("in"),
-                pl.col("l_amount").filter(matched & ~pl.col("l_credit")).sum().alias("out"),
-            )
+            .agg(pl.col("l_sub").first(), pl.exclude("_k", "l_sub").sum())
         )
+        posted = pl.col("status").eq(BookStatus.POSTED.value)
         per_entry = (
-            self.E.filter(pl.col("status").eq(BookStatus.POSTED.value))
-            .group_by(pl.col("e_sub").hash(seed=0).alias("_k"))
-            .agg(pl.col("e_sub").first(), signed_e.sum().alias("ledger"))
+            self.E.select(
+                pl.col("e_sub").hash(seed=0).alias("_k"),
+                "e_sub",
+                pl.when(posted).then(signed_e).otherwise(0).alias("ledger"),
+            )
+            .group_by("_k")
+            .agg(pl.col("e_sub").first(), pl.col("ledger").sum())
         )
         totals: dict[str | None, SubTotals] = {}
-        for _k, sub, bank, today, count, m_in, m_out in per_line.iter_rows():
+        for _k, sub, bank, today, count, m_in, m_out in per_line.select(
+            "_k", "l_sub", "bank", "today", "count", "in", "out"
+        ).iter_rows():
             totals[sub] = SubTotals(
                 bank_items_fen=int(bank),
                 day_movement_fen=int(today),
@@ -624,14 +656,16 @@ class _Run:
             totals[sub] = replace(totals.get(sub, SubTotals()), ledger_items_fen=int(ledger))
         return totals
 
-    def _duplicate_transaction_ids(self, lines: pl.DataFrame) -> pl.DataFrame:
+    def _duplicate_transaction_ids(self, lines: pl.DataFrame) -> np.ndarray:
+        """Raise the later copies of a bank transaction id; returns their mask."""
         known = self.request.known_bank_transaction_ids
         mask = pl.Series(_repeated(lines["l_txn"]))
         if known:
             mask = mask | lines["l_txn"].is_in(list(known)).fill_null(False)
-        dups = lines.filter(mask).select("line_id", "l_txn", "l_date", "l_amount", "l_sub")
+        dropped = np.zeros(len(lines), dtype=bool)
+        dups = lines.filter(mask).select("line_id", "l_txn", "l_date", "l_amount", "_li")
         if dups.is_empty():
-            return lines
+            return dropped
         drop: set[str] = set()
         grouped = (
             dups.sort("l_date", "line_id")
@@ -650,7 +684,8 @@ class _Run:
                     cover_lines=[line_id],
                 )
                 drop.add(line_id)
-        return self._drop(lines, "line_id", drop)
+        dropped[dups.filter(pl.col("line_id").is_in(list(drop)))["_li"].to_numpy()] = True
+        return dropped
 
     def _ref(self) -> pl.Expr:
         return pl.coalesce(
@@ -658,26 +693,37 @@ class _Run:
         )
 
     def _reversal_pairs(
-        self, returns: pl.DataFrame, ordinary: pl.DataFrame, entries: pl.DataFrame
-    ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Pair each reversal with the line it reverses: same reference and amount, other way."""
+        self,
+        returns: pl.DataFrame,
+        lines: pl.DataFrame,
+        usable: np.ndarray,
+        entries: pl.DataFrame,
+    ) -> pl.DataFrame:
+        """Pair each reversal with the line it reverses: same reference and amount, other way.
+
+        The originals consumed are cleared in ``usable``; returns the returns left.
+        """
         if returns.is_empty():
-            return returns, ordinary
-        orig = ordinary.filter(
+            return returns
+        orig = lines.filter(
             pl.col("l_e2e").is_in(returns["l_e2e"].drop_nulls().unique().implode())
             | pl.col("cp").is_in(returns["cp"].drop_nulls().unique().implode())
-        ).with_columns(self._ref().alias("ref"))
+        )
+        orig = orig.filter(pl.Series(usable[orig["_li"].to_numpy()])).with_columns(
+            self._ref().alias("ref")
+        )
         rev = returns.with_columns(self._ref().alias("ref"))
         cand = rev.join(orig, on=["ref", "l_amount"], suffix="_o").filter(
             (pl.col("l_credit") != pl.col("l_credit_o")) & (pl.col("l_date_o") <= pl.col("l_date"))
         )
         if cand.is_empty():
-            return returns, ordinary
+            return returns
+        usable[cand["_li_o"].to_numpy()] = False
         cand = cand.with_columns(
             pl.len().over("line_id").alias("_nr"), pl.len().over("line_id_o").alias("_no")
         )
         unique = cand.filter((pl.col("_nr") == 1) & (pl.col("_no") == 1))
-        used_r, used_o = set(cand["line_id"].to_list()), set(cand["line_id_o"].to_list())
+        used_r = set(cand["line_id"].to_list())
         rest = cand.filter((pl.col("_nr") > 1) | (pl.col("_no") > 1))
         for rs, os_ in _union_components(rest.select("line_id", "line_id_o").iter_rows()):
             self._raise(
@@ -719,61 +765,76 @@ class _Run:
             pl.lit(None, pl.String).alias("entry_id"), pl.lit(None, pl.Int64).alias("_ei")
         )
         self._add_pairs(both, MatchPass.REVERSAL, pl.col("_g"))
-        return self._drop(returns, "line_id", used_r), self._drop(ordinary, "line_id", used_o)
+        return self._drop(returns, "line_id", used_r)
 
     def _pass_end_to_end(
-        self, lines: pl.DataFrame, entries: pl.DataFrame
+        self,
+        lines: pl.DataFrame,
+        entries: pl.DataFrame,
+        usable_l: np.ndarray,
+        usable_e: np.ndarray,
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         """The bulk pass: a join on the end-to-end id's 64-bit hash over row indices only.
 
         Equal ids have equal hashes, so no pair is missed; every joined pair is then checked on
         the ids themselves, so a hash collision never pairs two different ids.
         """
-        hashed = pl.col("_e2e").hash(seed=0)
         l_side = (
-            lines.select("_li", "l_credit", "l_amount", pl.col("l_e2e").alias("_e2e"))
-            .filter(pl.col("_e2e").is_not_null())
-            .select("_li", "l_credit", "l_amount", hashed.alias("_h"))
+            lines.lazy()
+            .filter(pl.lit(pl.Series(usable_l)) & pl.col("l_e2e").is_not_null())
+            .select("_li", pl.col("l_e2e").hash(seed=0).alias("_h"))
         )
         e_side = (
-            entries.select("_ei", "e_credit", "e_amount", pl.col("e_e2e").alias("_e2e"))
-            .filter(pl.col("_e2e").is_not_null())
-            .select("_ei", "e_credit", "e_amount", hashed.alias("_h"))
+            entries.lazy()
+            .filter(pl.lit(pl.Series(usable_e)) & pl.col("e_e2e").is_not_null())
+            .select("_ei", pl.col("e_e2e").hash(seed=0).alias("_h"))
         )
-        joined = l_side.join(e_side, on="_h")
+        joined = l_side.join(e_side, on="_h").collect()
         li, ei = joined["_li"], joined["_ei"]
-        verified = self.L["l_e2e"].gather(li) == self.E["e_e2e"].gather(ei)
-        joined = joined.filter(verified)
-        li_np, ei_np = joined["_li"].to_numpy(), joined["_ei"].to_numpy()
-        multi_l = np.bincount(li_np, minlength=len(self.L)) > 1
-        multi_e = np.bincount(ei_np, minlength=len(self.E)) > 1
-        joined = joined.with_columns(_multi=pl.Series(multi_l[li_np] | multi_e[ei_np]))
-        same = (pl.col("l_amount") == pl.col("e_amount")) & (
-            pl.col("l_credit") == pl.col("e_credit")
+        verified = (self.L["l_e2e"].gather(li) == self.E["e_e2e"].gather(ei)).to_numpy()
+        li_np, ei_np = li.to_numpy()[verified], ei.to_numpy()[verified]
+        multi = (np.bincount(li_np, minlength=len(self.L)) > 1)[li_np] | (
+            np.bincount(ei_np, minlength=len(self.E)) > 1
+        )[ei_np]
+        same = (self.L["l_amount"].to_numpy()[li_np] == self.E["e_amount"].to_numpy()[ei_np]) & (
+            self.L["l_credit"].to_numpy()[li_np] == self.E["e_credit"].to_numpy()[ei_np]
         )
-        single = joined.filter(~pl.col("_multi"))
-        self._add_pairs(single.filter(same), MatchPass.END_TO_END, pl.col("_li"))
-        differ = single.filter(~same)
-        differ = differ.with_columns(
-            self.L["line_id"].gather(differ["_li"]).alias("line_id"),
-            self.E["entry_id"].gather(differ["_ei"]).alias("entry_id"),
+        single = ~multi
+        self._add_pairs(
+            pl.DataFrame({"_li": li_np[single & same], "_ei": ei_np[single & same]}),
+            MatchPass.END_TO_END,
+            pl.col("_li"),
+        )
+        d_li, d_ei = li_np[single & ~same], ei_np[single & ~same]
+        differ = pl.DataFrame(
+            {
+                "line_id": self.L["line_id"].gather(d_li),
+                "entry_id": self.E["entry_id"].gather(d_ei),
+                "l_amount": self.L["l_amount"].gather(d_li),
+                "l_credit": self.L["l_credit"].gather(d_li),
+                "e_amount": self.E["e_amount"].gather(d_ei),
+                "e_credit": self.E["e_credit"].gather(d_ei),
+            }
         )
         for row in differ.iter_rows(named=True):
             self._amount_mismatch([row["line_id"]], [row["entry_id"]], row, "end_to_end")
         used_l = np.zeros(len(self.L), dtype=bool)
         used_e = np.zeros(len(self.E), dtype=bool)
-        used_l[single["_li"].to_numpy()] = True
-        used_e[single["_ei"].to_numpy()] = True
+        used_l[li_np[single]] = True
+        used_e[ei_np[single]] = True
+        same_expr = (pl.col("l_amount") == pl.col("e_amount")) & (
+            pl.col("l_credit") == pl.col("e_credit")
+        )
         # An end-to-end id that repeats on one side: the resolver decides (or raises).
-        multi = joined.filter(pl.col("_multi")).select("_li", "_ei")
+        multi_pairs = pl.DataFrame({"_li": li_np[multi], "_ei": ei_np[multi]})
         taken_l: set[str] = set()
         taken_e: set[str] = set()
-        if len(multi):
-            cand = multi.join(
-                lines.filter(pl.col("_li").is_in(multi["_li"].implode())), on="_li"
-            ).join(entries.filter(pl.col("_ei").is_in(multi["_ei"].implode())), on="_ei")
-            taken_l, taken_e = self._take_unique(cand.filter(same), MatchPass.END_TO_END)
-            rest = cand.filter(~same)
+        if len(multi_pairs):
+            cand = multi_pairs.join(
+                lines.filter(pl.col("_li").is_in(multi_pairs["_li"].implode())), on="_li"
+            ).join(entries.filter(pl.col("_ei").is_in(multi_pairs["_ei"].implode())), on="_ei")
+            taken_l, taken_e = self._take_unique(cand.filter(same_expr), MatchPass.END_TO_END)
+            rest = cand.filter(~same_expr)
             for ls, es in _union_components(rest.select("line_id", "entry_id").iter_rows()):
                 if set(ls) & taken_l or set(es) & taken_e:
                     continue
@@ -785,8 +846,8 @@ class _Run:
                     es,
                     detail="端到端标识重复且金额不一 / end-to-end id repeats, amounts differ",
                 )
-        rest_lines = lines.filter(pl.Series(~used_l[lines["_li"].to_numpy()]))
-        rest_entries = entries.filter(pl.Series(~used_e[entries["_ei"].to_numpy()]))
+        rest_lines = lines.filter(pl.Series(usable_l & ~used_l))
+        rest_entries = entries.filter(pl.Series(usable_e & ~used_e))
         return self._drop(rest_lines, "line_id", taken_l), self._drop(
             rest_entries, "entry_id", taken_e
         )
@@ -1092,12 +1153,23 @@ class _Run:
 
     def _checks(self, pairs: pl.DataFrame) -> None:
         lines, entries = self.L, self.E
-        subs = set(self.request.sub_accounts) | set(entries["e_sub"].unique().to_list())
+        subs = set(self.request.sub_accounts)
         if self.request.statement:
             subs.update(b.sub_account for b in self.request.statement.sub_accounts)
-        flagged_lines = lines.filter(self._cash_line_mask() | pl.col("cp").is_in(sorted(subs)))
+        if not subs:
+            subs.update(entries["e_sub"].unique().to_list())
+        sub_list = pl.Series(sorted(subs), dtype=pl.String)
+        # counterparty is a sub-account: found on hashes, confirmed on the strings
+        cp_hash = lines["cp"].hash(seed=0)
+        maybe_sub = cp_hash.is_in(sub_list.hash(seed=0).implode()) & lines["cp"].is_not_null()
+        flagged_lines = lines.filter(self._cash_line_mask() | maybe_sub)
         cash_lines = flagged_lines.filter(self._cash_line_mask())["line_id"].to_list()
-        inter_sub = flagged_lines.filter(pl.col("cp").is_in(sorted(subs)))["line_id"].to_list()
+        inter_sub = flagged_lines.filter(pl.col("cp").is_in(sub_list.implode()))[
+            "line_id"
+        ].to_list()
+        flagged_lines = flagged_lines.filter(
+            pl.col("line_id").is_in(pl.Series([*cash_lines, *inter_sub], dtype=pl.String).implode())
+        )
         open_entry = pl.col("status").ne(BookStatus.SETTLED.value)
         cash_entry = pl.col("e_channel").eq("cash") & open_entry
         non_member_entry = (
@@ -1125,7 +1197,7 @@ class _Run:
         )
         inbound = paired.filter(pl.Series(collected[ei]))
         ili, iei = inbound["_li"].to_numpy(), inbound["_ei"].to_numpy()
-        cp_h = lines["cp"].hash(seed=0).to_numpy()
+        cp_h = cp_hash.to_numpy()
         card_h = entries["card"].hash(seed=0).to_numpy()
         cp_set = lines["cp"].is_not_null().to_numpy()
         not_borrower = inbound.filter(pl.Series(cp_set[ili] & (cp_h[ili] != card_h[iei])))
@@ -1223,25 +1295,37 @@ class _Run:
             self.E["status"].gather(ei).alias("status"),
             self.E["kind"].gather(ei).alias("kind"),
         )
+        clean = (
+            pl.col("l_channel").eq("transfer")
+            & pl.col("l_credit")
+            & pl.col("status").eq(BookStatus.EXPECTED.value)
+            & pl.col("kind").is_in(list(_COLLECTED))
+        )
+        # most groups are one line and one entry: those need no grouping
+        g = rows["_g"].to_numpy()
+        alone = pl.Series((np.bincount(g, minlength=len(self.L)) == 1)[g])
+        singles = rows.filter(alone & clean).select(
+            "group_id",
+            pl.concat_list("line_id").alias("line_id"),
+            pl.concat_list("entry_id").alias("entry_id"),
+            "l_sub",
+            pl.col("l_amount").alias("amount"),
+        )
         groups = (
-            rows.group_by("_g")
+            rows.filter(~alone)
+            .group_by("_g")
             .agg(
                 pl.col("group_id").first(),
                 pl.col("line_id").unique().sort(),
                 pl.col("entry_id").unique().sort(),
-                (
-                    pl.col("l_channel").eq("transfer")
-                    & pl.col("l_credit")
-                    & pl.col("status").eq(BookStatus.EXPECTED.value)
-                    & pl.col("kind").is_in(list(_COLLECTED))
-                )
-                .all()
-                .alias("clean"),
+                clean.all().alias("clean"),
                 pl.col("l_sub").first(),
                 pl.col("l_amount").filter(pl.col("_first")).sum().alias("amount"),
             )
             .filter(pl.col("clean"))
+            .select(singles.columns)
         )
+        groups = pl.concat([singles, groups])
         repayments = groups.select(
             pl.lit(PostingKind.REPAYMENT.value).alias("kind"),
             pl.col("line_id").alias("line_ids"),
@@ -1282,20 +1366,18 @@ class _Run:
             ~pl.col("line_ids").list.eval(pl.element().is_in(covered_l.implode())).list.any()
             & ~pl.col("entry_ids").list.eval(pl.element().is_in(covered_e.implode())).list.any()
         )
-        return (
-            pl.concat([repayments, fees.cast(repayments.schema)])
-            .with_columns(pl.col("line_ids").list.first().alias("_first_line"))
-            .sort("kind", "_first_line")
-            .drop("_first_line")
-        )
+        return pl.concat([repayments, fees.cast(repayments.schema)])
 
-    def _content_duplicates(self, leftover: pl.DataFrame, lines: pl.DataFrame) -> None:
+    def _content_duplicates(
+        self, leftover: pl.DataFrame, lines: pl.DataFrame, not_copy: np.ndarray
+    ) -> None:
         """A leftover line identical to another line of the run beyond the expected occurrence."""
         content = _CONTENT
         left = leftover.filter(~pl.col("line_id").is_in(list(self.covered_lines)))
         if left.is_empty():
             return
         near = lines.filter(pl.col("l_amount").is_in(left["l_amount"].unique().to_list()))
+        near = near.filter(pl.Series(not_copy[near["_li"].to_numpy()]))
         twins = (
             left.select("line_id", "occurrence", *content)
             .join(
