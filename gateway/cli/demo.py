@@ -6,19 +6,24 @@ and recreated. On another database the command refuses to seed a county that alr
 
 from __future__ import annotations
 
+import logging
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from adapters.money import format_yuan
 from gateway.cli._common import cli_session, console, err_console
-from gateway.demo.config import load_demo_config
+from gateway.demo.config import DemoConfig, load_demo_config
 from gateway.demo.seed import SeededCounty, seed_county
+from gateway.jobs.pipeline import StepOutcome
 from gateway.ledger.models import AccountCode
 from gateway.ledger.service import TrialBalance, trial_balance
+from gateway.security.fieldcrypt import FieldCipher
 from gateway.settings import Settings, load_settings, mask_url
 
 LEGEND = (
@@ -77,10 +82,16 @@ def demo(
     detail: Annotated[
         bool, typer.Option("--detail", help="Also print every trial balance.")
     ] = False,
+    days: Annotated[
+        int,
+        typer.Option(
+            "--days", min=0, help="Business days of the nightly cycle with the sandbox bank."
+        ),
+    ] = 30,
 ) -> None:
-    """Seed the demo county (fresh each run) and print each association's ledger balances."""
+    """Seed the demo county (fresh each run), then run its nightly cycle against the sandbox
+    bank over SFTP for ``--days`` business days and print what happened."""
     from gateway.migrations import upgrade
-    from gateway.security.fieldcrypt import FieldCipher
 
     base = load_settings()
     demo_file = config or base.config_dir / "demo.toml"
@@ -124,6 +135,63 @@ def demo(
         if not all_balanced:
             err_console.print("[red]试算不平衡 trial balance broken[/red]")
             raise typer.Exit(1)
+    if days > 0:
+        run_demo_cycle(settings, cipher, demo_config, seeded, days=days)
+
+
+def run_demo_cycle(
+    settings: Settings,
+    cipher: FieldCipher,
+    demo_config: DemoConfig,
+    seeded: SeededCounty,
+    *,
+    days: int,
+) -> None:
+    """The nightly cycle against the sandbox bank, with a progress bar and the summary."""
+    from gateway.db import make_engine, make_session_factory
+    from gateway.demo.cycle import run_cycle, summary_tables
+    from gateway.jobs.runtime import configure_logging
+
+    configure_logging(json_logs=False, level=logging.CRITICAL)  # progress shows what failed
+    engine = make_engine(settings.database_url)
+    state_dir = Path(make_url(settings.database_url).database or "var/demo.db").parent / "demo"
+    try:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("营业日 business days", total=days)
+
+            def day_done(day: date, outcomes: list[StepOutcome]) -> None:
+                failed = [o for o in outcomes if o.status == "failed"]
+                for o in failed:
+                    progress.console.print(
+                        f"[yellow]{o.business_date} {o.step}/{o.partition} failed, "
+                        f"retried later[/yellow]: {(o.error or '')[:100]}"
+                    )
+                progress.update(task, advance=1, description=f"营业日 business day {day}")
+
+            summary = run_cycle(
+                make_session_factory(engine),
+                cipher,
+                demo_config,
+                seeded,
+                state_dir=state_dir,
+                days=days,
+                report=console.print,
+                on_day=day_done,
+            )
+    finally:
+        engine.dispose()
+    for table in summary_tables(summary):
+        console.print(table)
+    console.print(
+        f"数据库保留供控制台使用 database kept for the console: {mask_url(settings.database_url)}"
+    )
 
 
 def register(app: typer.Typer) -> None:

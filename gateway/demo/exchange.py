@@ -89,6 +89,7 @@ def start_sandbox(
 ) -> SandboxExchange:
     """Start the sandbox bank for ``bank_file``'s bank and write our configuration for it."""
     source = source_config_dir or REPO_ROOT / "config"
+    state_dir = state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     keys = state_dir / "keys"
     keys.mkdir(exist_ok=True)

@@ -83,7 +83,6 @@ def claim(
             attempts=attempts + 1,
             started_at=moment,
             finished_at=None,
-            error=None,
         )
         .execution_options(synchronize_session=False)
     )
@@ -93,15 +92,18 @@ def claim(
 def finish(
     session: Session, run_id: int, *, ok: bool, summary: str, error: str | None = None
 ) -> None:
+    """Record the outcome. ``error`` keeps the last failure, also once a retry succeeded."""
+    values: dict[str, object] = {
+        "status": RunStatus.SUCCEEDED if ok else RunStatus.FAILED,
+        "finished_at": utcnow(),
+        "summary": summary[:4000],
+    }
+    if error is not None:
+        values["error"] = error[:4000]
     session.execute(
         update(JobRun)
         .where(JobRun.id == run_id)
-        .values(
-            status=RunStatus.SUCCEEDED if ok else RunStatus.FAILED,
-            finished_at=utcnow(),
-            summary=summary[:4000],
-            error=error[:4000] if error else None,
-        )
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
 

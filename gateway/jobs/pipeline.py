@@ -155,7 +155,10 @@ def _ingest(ctx: Nightly, day: date, kind: InboundKind) -> dict[str, Any]:
 def _reconcile(ctx: Nightly, day: date) -> dict[str, Any]:
     """Runs ``gateway.reconcile.service.reconcile_business_date(session, day)`` when the
     reconciliation module is installed; otherwise records that there was nothing to run."""
-    if importlib.util.find_spec("gateway.reconcile") is None:
+    if (
+        importlib.util.find_spec("gateway.reconcile") is None
+        or importlib.util.find_spec("gateway.reconcile.service") is None
+    ):
         return {"ran": False, "note": "对账模块未安装 reconciliation not installed: nothing to run"}
     module = importlib.import_module("gateway.reconcile.service")
     runner = getattr(module, "reconcile_business_date", None)

@@ -46,7 +46,7 @@ def configure_logging(json_logs: bool, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    logging.getLogger("paramiko").setLevel(logging.WARNING)
+    logging.getLogger("paramiko").setLevel(max(level, logging.CRITICAL))
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
 
 
