@@ -1,0 +1,113 @@
+"""What a reconciliation run keeps: the daily statement (chained by hash), the items still open
+for the next night, the manual matches people made and the postings booked automatically."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.db import Base, BigIntId, utcnow
+
+
+class ReconRun(Base):
+    """One special account's reconciliation of one business date, with its daily statement.
+
+    ``statement_json`` is the statement's canonical bytes and ``statement_hash`` their SHA-256;
+    ``previous_hash`` is the previous run's hash, so the stored days form a chain."""
+
+    __tablename__ = "recon_runs"
+    __table_args__ = (UniqueConstraint("special_account_id", "business_date"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    special_account_id: Mapped[int] = mapped_column(ForeignKey("special_accounts.id"), index=True)
+    business_date: Mapped[date] = mapped_column(Date, index=True)
+    has_statement: Mapped[bool] = mapped_column(Boolean)
+    statement_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    opening_fen: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    closing_fen: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    sub_closings_json: Mapped[str] = mapped_column(Text, default="{}")
+    line_count: Mapped[int] = mapped_column(Integer, default=0)
+    entry_count: Mapped[int] = mapped_column(Integer, default=0)
+    matched_count: Mapped[int] = mapped_column(Integer, default=0)
+    exception_count: Mapped[int] = mapped_column(Integer, default=0)
+    auto_posted_count: Mapped[int] = mapped_column(Integer, default=0)
+    open_line_count: Mapped[int] = mapped_column(Integer, default=0)
+    open_entry_count: Mapped[int] = mapped_column(Integer, default=0)
+    previous_hash: Mapped[str] = mapped_column(String(64))
+    statement_hash: Mapped[str] = mapped_column(String(64))
+    statement_json: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(100), default="system")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OpenItem(Base):
+    """A bank line or book entry still open after the last run: it goes into the next one.
+
+    ``item_id`` is the engine's id (``<statement id>:<position>`` for a line, ``j:<journal
+    id>`` for an entry); a line keeps its content in ``line_json`` because its statement is
+    not read again."""
+
+    __tablename__ = "recon_open_items"
+    __table_args__ = (UniqueConstraint("special_account_id", "item_type", "item_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    special_account_id: Mapped[int] = mapped_column(ForeignKey("special_accounts.id"), index=True)
+    item_type: Mapped[str] = mapped_column(String(8))  # line | entry
+    item_id: Mapped[str] = mapped_column(String(120))
+    since: Mapped[date] = mapped_column(Date)
+    line_json: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class ManualMatch(Base):
+    """Lines and entries a person matched (or an adjusting entry matched to its lines)."""
+
+    __tablename__ = "recon_manual_matches"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    special_account_id: Mapped[int] = mapped_column(ForeignKey("special_accounts.id"), index=True)
+    queue_item_id: Mapped[int | None] = mapped_column(ForeignKey("queue_items.id"), default=None)
+    line_ids_json: Mapped[str] = mapped_column(Text)
+    entry_ids_json: Mapped[str] = mapped_column(Text)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)  # signed: into the special account > 0
+    actor: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AutoPosting(Base):
+    """A posting the reconciler booked without a person: marked so, and undoable."""
+
+    __tablename__ = "recon_auto_postings"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("recon_runs.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))  # repayment | bank_fee | interest
+    association_id: Mapped[int] = mapped_column(ForeignKey("associations.id"), index=True)
+    journal_transaction_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    schedule_line_id: Mapped[int | None] = mapped_column(
+        ForeignKey("repayment_schedule_lines.id"), default=None
+    )
+    principal_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    fee_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    line_ids_json: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(String(400))
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    undone_by: Mapped[str | None] = mapped_column(String(100), default=None)
+    undo_reason: Mapped[str | None] = mapped_column(String(400), default=None)
+    reversal_transaction_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
