@@ -341,9 +341,10 @@ class InitiationParser:
         special_account = special_name = bank_code = ""
         scheme_id: str | None = None
         seen: dict[str, str] = {}
-        for index, block in enumerate(blocks):
-            items, block_amounts, holder = self._block(r, block)
-            if index == 0:
+        body_path = f"/Document/{layout.message.root}"
+        for index, block in enumerate(blocks, start=1):
+            items, block_amounts, holder = self._block(r, block, f"{body_path}/PmtInf[{index}]")
+            if index == 1:
                 special_account, special_name, bank_code, scheme_id = holder
             for item, where in items:
                 if item.end_to_end_id in seen:
@@ -356,7 +357,7 @@ class InitiationParser:
                 seen[item.end_to_end_id] = where
                 instructions.append(item)
             amounts.extend(block_amounts)
-        self._check_totals(r, header, len(instructions), amounts)
+        self._check_totals(r, header, f"{body_path}/GrpHdr", len(instructions), amounts)
         return Batch(
             message_id=message_id,
             direction=layout.direction,
@@ -371,10 +372,9 @@ class InitiationParser:
         )
 
     def _check_totals(
-        self, r: Reader, parent: etree._Element, count: int, amounts: list[Decimal]
+        self, r: Reader, parent: etree._Element, where: str, count: int, amounts: list[Decimal]
     ) -> None:
         declared_count = r.text(parent, "NbOfTxs")
-        where = r.where(parent)
         if declared_count is None:
             if local_name_of(parent) == "GrpHdr":
                 raise FileFormatError(
@@ -405,7 +405,7 @@ class InitiationParser:
                 )
 
     def _block(
-        self, r: Reader, block: etree._Element
+        self, r: Reader, block: etree._Element, block_path: str
     ) -> tuple[
         list[tuple[PaymentInstruction, str]], list[Decimal], tuple[str, str, str, str | None]
     ]:
@@ -440,8 +440,8 @@ class InitiationParser:
         )
         items: list[tuple[PaymentInstruction, str]] = []
         amounts: list[Decimal] = []
-        for tx in r.findall(block, layout.transaction):
-            where = r.where(tx)
+        for tx_index, tx in enumerate(r.findall(block, layout.transaction), start=1):
+            where = f"{block_path}/{layout.transaction}[{tx_index}]"
             end_to_end = r.require(tx, "PmtId/EndToEndId")
             found = r.amount(tx, layout.amount)
             if found is None:
@@ -493,10 +493,10 @@ class InitiationParser:
         if not items:
             raise FileFormatError(
                 "payment block holds no transaction",
-                location=r.where(block),
+                location=block_path,
                 field=layout.transaction,
             )
-        self._check_totals(r, block, len(items), amounts)
+        self._check_totals(r, block, block_path, len(items), amounts)
         return items, amounts, (special, holder_name, bank_code, scheme_id)
 
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from io import BytesIO
 
 from lxml import etree
 
@@ -42,8 +41,10 @@ from adapters.iso20022.messages import NOTIFICATION, STATEMENT, expect_root
 from adapters.iso20022.schemas import Schemas
 from adapters.iso20022.xmlread import (
     SAFE_PARSER_OPTIONS,
+    Flat,
     Reader,
     local_name,
+    pull,
     sniff_root,
     syntax_error,
 )
@@ -133,8 +134,10 @@ class StatementReader:
         record_tag = "Stmt" if message is STATEMENT else "Ntfctn"
         body_path = f"/Document/{message.root}"
         q_entry, q_record, q_header = (f"{{{ns}}}{t}" for t in ("Ntry", record_tag, "GrpHdr"))
-        events = etree.iterparse(
-            BytesIO(data), events=("end",), tag=(q_entry, q_record, q_header), **SAFE_PARSER_OPTIONS
+        q_body = f"{{{ns}}}{message.root}"
+        strip = len(ns) + 2
+        parser = etree.XMLPullParser(
+            events=("end",), tag=(q_entry, q_record, q_header), **SAFE_PARSER_OPTIONS
         )
         statements: list[Statement] = []
         entries: list[StatementEntry] = []
@@ -143,33 +146,31 @@ class StatementReader:
         record_index = 0
         entry_index = 0
         try:
-            for _, element in events:
+            for _, element in pull(data, parser):
                 tag = element.tag
                 parent = element.getparent()
-                if parent is None or local_name(parent.tag) not in (message.root, record_tag):
+                if parent is None:
                     continue
-                if tag == q_header:
+                if tag == q_header and parent.tag == q_body:
                     reader = Reader(ns, element, f"{body_path}/GrpHdr")
                     message_created = reader.datetime_at(element, "CreDtTm")
-                    element.clear()
-                    continue
-                if tag == q_entry:
+                elif tag == q_entry and parent.tag == q_record:
+                    record_path = f"{body_path}/{record_tag}[{record_index + 1}]"
                     if header is None:
-                        record_path = f"{body_path}/{record_tag}[{record_index + 1}]"
                         header = self._header(Reader(ns, parent, record_path), parent)
                     entry_index += 1
-                    path = f"{body_path}/{record_tag}[{record_index + 1}]/Ntry[{entry_index}]"
+                    flat = Flat(element, f"{record_path}/Ntry[{entry_index}]", strip, _DETAILS)
                     fallback = header.created_at or message_created
-                    entries.extend(
-                        self._entry(Reader(ns, element, path), element, header, fallback)
-                    )
-                else:
+                    entries.extend(self._entry(flat, strip, header, fallback))
+                elif tag == q_record and parent.tag == q_body:
                     record_index += 1
                     record_path = f"{body_path}/{record_tag}[{record_index}]"
                     if header is None:
                         header = self._header(Reader(ns, element, record_path), element)
                     statements.append(self._statement(header, entries, kind))
                     header, entries, entry_index = None, [], 0
+                else:
+                    continue
                 element.clear()
                 while element.getprevious() is not None:
                     del parent[0]
@@ -279,215 +280,206 @@ class StatementReader:
 
     def _sign(self, r: Reader, parent: etree._Element) -> int:
         indicator = r.require(parent, "CdtDbtInd")
-        if indicator == "CRDT":
-            return 1
-        if indicator == "DBIT":
-            return -1
-        raise FileFormatError(
-            "credit/debit indicator must be CRDT or DBIT",
-            location=r.where_path(parent, "CdtDbtInd"),
-            field="CdtDbtInd",
-            value=indicator,
-        )
-
-    def _direction(self, r: Reader, parent: etree._Element) -> CreditDebit:
-        return CreditDebit.CREDIT if self._sign(r, parent) > 0 else CreditDebit.DEBIT
+        return _sign_of(indicator, r.where_path(parent, "CdtDbtInd"))
 
     def _entry(
-        self,
-        r: Reader,
-        entry: etree._Element,
-        header: _Header,
-        fallback: datetime | None,
+        self, flat: Flat, strip: int, header: _Header, fallback: datetime | None
     ) -> list[StatementEntry]:
-        found = r.amount(entry, "Amt")
+        found = flat.amount("Amt")
         if found is None:
-            raise FileFormatError(
-                "entry has no amount", location=r.where_path(entry, "Amt"), field="Amt"
-            )
+            raise FileFormatError("entry has no amount", location=flat.where("Amt"), field="Amt")
         amount, currency = found
-        direction = self._direction(r, entry)
-        status = r.first_text(entry, "Sts/Cd", "Sts/Prtry", "Sts")
+        direction = _direction(flat, "CdtDbtInd", required=True) or CreditDebit.CREDIT
+        status = flat.first_text("Sts/Cd", "Sts/Prtry", "Sts")
         if status is None:
-            raise FileFormatError(
-                "entry has no status", location=r.where_path(entry, "Sts"), field="Sts"
-            )
+            raise FileFormatError("entry has no status", location=flat.where("Sts"), field="Sts")
         if status != "BOOK":
             return []
-        reversal_text = r.text(entry, "RvslInd")
+        reversal_text = flat.text("RvslInd")
         if reversal_text not in (None, "true", "false", "1", "0"):
             raise FileFormatError(
                 "reversal indicator must be true or false",
-                location=r.where_path(entry, "RvslInd"),
+                location=flat.where("RvslInd"),
                 field="RvslInd",
                 value=reversal_text,
             )
-        reversal = reversal_text in ("true", "1")
-        value_date = r.date_choice(entry, "ValDt")
-        booking = r.date_choice(entry, "BookgDt") or value_date
+        value_date = flat.date_choice("ValDt")
+        booking = flat.date_choice("BookgDt") or value_date
         if booking is None:
             if fallback is None:
                 raise FileFormatError(
                     "entry has no booking date, value date or creation date to fall back on",
-                    location=r.where_path(entry, "BookgDt"),
+                    location=flat.where("BookgDt"),
                     field="BookgDt",
                 )
             booking = fallback.date()
-        code = self._code(r, entry)
-        channel_text = r.text(entry, "TechInptChanl/Prtry")
-        details = r.findall(entry, "NtryDtls/TxDtls")
+        code = _code(flat)
+        channel_text = flat.text("TechInptChanl/Prtry")
+        details = [
+            Flat(element, f"{flat.prefix}/{_DETAILS}[{n}]", strip)
+            for n, element in enumerate(flat.elements(_DETAILS), start=1)
+        ]
         entry_refs: list[tuple[str, str]] = []
-        entry_ref = r.text(entry, "NtryRef")
+        entry_ref = flat.text("NtryRef")
         if entry_ref is not None:
             entry_refs.append(("NtryRef", entry_ref))
-        for batch in r.findall(entry, "NtryDtls/Btch"):
-            for kind in ("MsgId", "PmtInfId"):
-                value = r.text(batch, kind)
-                if value is not None:
-                    entry_refs.append((f"Btch{kind}", value))
-        base = {
+        for kind in ("MsgId", "PmtInfId"):
+            for value in flat.texts(f"NtryDtls/Btch/{kind}"):
+                if value.strip():
+                    entry_refs.append((f"Btch{kind}", value.strip()))
+        base: dict[str, object] = {
             "booking_date": booking,
             "value_date": value_date,
-            "reversal": reversal,
+            "reversal": reversal_text in ("true", "1"),
             "currency": currency,
             "sub_account": None,
         }
-        entry_servicer = r.text(entry, "AcctSvcrRef")
-        parts = (
-            self._split(r, entry, details, amount, currency, direction)
-            if len(details) > 1
-            else None
-        )
-        records: list[StatementEntry] = []
+        entry_servicer = flat.text("AcctSvcrRef")
+        parts = _split(details, amount, currency, direction) if len(details) > 1 else None
         if parts is not None:
+            records: list[StatementEntry] = []
             for detail, (part_amount, part_direction) in zip(details, parts, strict=True):
-                info = self._detail(r, detail, part_direction, header)
-                tx_code = self._code(r, detail) or code
-                servicer = info.pop_servicer() or entry_servicer
+                info = _read_detail(detail, part_direction, header)
+                tx_code = _code(detail) or code
                 records.append(
                     StatementEntry(
                         amount_fen=part_amount,
                         credit_debit=part_direction,
-                        bank_transaction_id=servicer,
-                        channel=self._channel(channel_text, tx_code),
+                        bank_transaction_id=info.pop_servicer() or entry_servicer,
+                        channel=_channel(channel_text, tx_code),
                         bank_transaction_code=tx_code,
                         references=tuple(entry_refs + info.references),
                         **(base | info.fields()),  # type: ignore[arg-type]
                     )
                 )
             return records
-        infos = [self._detail(r, detail, direction, header) for detail in details]
+        infos = [_read_detail(detail, direction, header) for detail in details]
         first = infos[0] if infos else _Detail()
         servicer = entry_servicer or first.pop_servicer()
         references = list(entry_refs)
         for info in infos:
             references.extend(info.references)
-        remittance = first.remittance or r.raw_text(entry, "AddtlNtryInf") or ""
         fields = first.fields()
-        fields["remittance"] = remittance
+        fields["remittance"] = first.remittance or flat.raw_text("AddtlNtryInf") or ""
         return [
             StatementEntry(
                 amount_fen=amount,
                 credit_debit=direction,
                 bank_transaction_id=servicer,
-                channel=self._channel(channel_text, code),
+                channel=_channel(channel_text, code),
                 bank_transaction_code=code,
                 references=tuple(references),
                 **(base | fields),  # type: ignore[arg-type]
             )
         ]
 
-    def _channel(self, explicit: str | None, code: str) -> Channel:
-        if explicit is not None and explicit in _CHANNELS:
-            return _CHANNELS[explicit]
-        return classify(code)
 
-    def _code(self, r: Reader, parent: etree._Element) -> str:
-        domain = r.text(parent, "BkTxCd/Domn/Cd")
-        if domain is not None:
-            family = r.text(parent, "BkTxCd/Domn/Fmly/Cd") or ""
-            subfamily = r.text(parent, "BkTxCd/Domn/Fmly/SubFmlyCd") or ""
-            return f"{domain}/{family}/{subfamily}"
-        return r.text(parent, "BkTxCd/Prtry/Cd") or ""
+_DETAILS = "NtryDtls/TxDtls"
 
-    def _split(
-        self,
-        r: Reader,
-        entry: etree._Element,
-        details: list[etree._Element],
-        amount: int,
-        currency: str,
-        direction: CreditDebit,
-    ) -> list[tuple[int, CreditDebit]] | None:
-        parts: list[tuple[int, CreditDebit]] = []
-        for detail in details:
-            found = (
-                r.amount(detail, "Amt")
-                or r.amount(detail, "AmtDtls/TxAmt/Amt")
-                or r.amount(detail, "AmtDtls/InstdAmt/Amt")
-            )
-            if found is None or found[1] != currency:
-                return None
-            part_direction = (
-                self._direction(r, detail) if r.find(detail, "CdtDbtInd") is not None else direction
-            )
-            parts.append((found[0], part_direction))
-        sign = 1 if direction is CreditDebit.CREDIT else -1
-        total = sum(a if d is CreditDebit.CREDIT else -a for a, d in parts)
-        return parts if total == sign * amount else None
 
-    def _detail(
-        self, r: Reader, detail: etree._Element, direction: CreditDebit, header: _Header
-    ) -> _Detail:
-        info = _Detail()
-        refs = r.find(detail, "Refs")
-        if refs is not None:
-            for child in refs:
-                name = local_name(child.tag)
-                if not name:
-                    continue
-                if name == "Prtry":
-                    kind = r.text(child, "Tp") or "Prtry"
-                    value = r.text(child, "Ref")
-                    if value is not None:
-                        info.references.append((kind, value))
-                    continue
-                text = (child.text or "").strip()
-                if not text:
-                    continue
-                if name == "EndToEndId":
-                    if text != _NOT_PROVIDED:
-                        info.end_to_end_id = text
-                elif name == "AcctSvcrRef":
-                    info.servicer = text
-                else:
-                    info.references.append((name, text))
-        for reference in r.findall(detail, "RmtInf/Strd/CdtrRefInf/Ref"):
-            if reference.text and reference.text.strip():
-                info.references.append(("CdtrRef", reference.text.strip()))
-        counter, own = ("Dbtr", "Cdtr") if direction is CreditDebit.CREDIT else ("Cdtr", "Dbtr")
-        info.counterparty_name = (
-            r.raw_text(detail, f"RltdPties/{counter}/Pty/Nm")
-            or r.raw_text(detail, f"RltdPties/{counter}/Nm")
-            or r.first_text(
-                detail,
-                f"RltdPties/{counter}/Agt/FinInstnId/Nm",
-                f"RltdPties/{counter}/Agt/FinInstnId/BICFI",
-                f"RltdPties/{counter}/Agt/FinInstnId/BIC",
-            )
+def _sign_of(indicator: str, location: str) -> int:
+    if indicator == "CRDT":
+        return 1
+    if indicator == "DBIT":
+        return -1
+    raise FileFormatError(
+        "credit/debit indicator must be CRDT or DBIT",
+        location=location,
+        field="CdtDbtInd",
+        value=indicator,
+    )
+
+
+def _direction(flat: Flat, path: str, *, required: bool) -> CreditDebit | None:
+    indicator = flat.require(path) if required else flat.text(path)
+    if indicator is None:
+        return None
+    sign = _sign_of(indicator, flat.where(path))
+    return CreditDebit.CREDIT if sign > 0 else CreditDebit.DEBIT
+
+
+def _channel(explicit: str | None, code: str) -> Channel:
+    if explicit is not None and explicit in _CHANNELS:
+        return _CHANNELS[explicit]
+    return classify(code)
+
+
+def _code(flat: Flat) -> str:
+    domain = flat.text("BkTxCd/Domn/Cd")
+    if domain is not None:
+        family = flat.text("BkTxCd/Domn/Fmly/Cd") or ""
+        subfamily = flat.text("BkTxCd/Domn/Fmly/SubFmlyCd") or ""
+        return f"{domain}/{family}/{subfamily}"
+    return flat.text("BkTxCd/Prtry/Cd") or ""
+
+
+def _split(
+    details: list[Flat], amount: int, currency: str, direction: CreditDebit
+) -> list[tuple[int, CreditDebit]] | None:
+    """Per-TxDtls amounts when they add up exactly to the entry, else None."""
+    parts: list[tuple[int, CreditDebit]] = []
+    for detail in details:
+        found = (
+            detail.amount("Amt")
+            or detail.amount("AmtDtls/TxAmt/Amt")
+            or detail.amount("AmtDtls/InstdAmt/Amt")
         )
-        info.counterparty_account = r.first_text(
-            detail, f"RltdPties/{counter}Acct/Id/IBAN", f"RltdPties/{counter}Acct/Id/Othr/Id"
+        if found is None or found[1] != currency:
+            return None
+        parts.append((found[0], _direction(detail, "CdtDbtInd", required=False) or direction))
+    sign = 1 if direction is CreditDebit.CREDIT else -1
+    total = sum(a if d is CreditDebit.CREDIT else -a for a, d in parts)
+    return parts if total == sign * amount else None
+
+
+def _read_detail(detail: Flat, direction: CreditDebit, header: _Header) -> _Detail:
+    info = _Detail()
+    for name in _REFERENCE_KINDS:
+        text = detail.text(f"Refs/{name}")
+        if text is None:
+            continue
+        if name == "EndToEndId":
+            if text != _NOT_PROVIDED:
+                info.end_to_end_id = text
+        elif name == "AcctSvcrRef":
+            info.servicer = text
+        else:
+            info.references.append((name, text))
+    for other in detail.elements("Refs/Prtry"):
+        kind = value = None
+        for child in other:
+            name = local_name(child.tag)
+            if name == "Tp" and child.text and child.text.strip():
+                kind = child.text.strip()
+            elif name == "Ref" and child.text and child.text.strip():
+                value = child.text.strip()
+        if value is not None:
+            info.references.append((kind or "Prtry", value))
+    for reference in detail.texts("RmtInf/Strd/CdtrRefInf/Ref"):
+        if reference.strip():
+            info.references.append(("CdtrRef", reference.strip()))
+    counter, own = ("Dbtr", "Cdtr") if direction is CreditDebit.CREDIT else ("Cdtr", "Dbtr")
+    info.counterparty_name = (
+        detail.raw_text(f"RltdPties/{counter}/Pty/Nm")
+        or detail.raw_text(f"RltdPties/{counter}/Nm")
+        or detail.first_text(
+            f"RltdPties/{counter}/Agt/FinInstnId/Nm",
+            f"RltdPties/{counter}/Agt/FinInstnId/BICFI",
+            f"RltdPties/{counter}/Agt/FinInstnId/BIC",
         )
-        own_account = r.first_text(
-            detail, f"RltdPties/{own}Acct/Id/IBAN", f"RltdPties/{own}Acct/Id/Othr/Id"
-        )
-        if own_account is not None and own_account not in (header.account, header.sub_account):
-            info.sub_account = own_account
-        pieces = [e.text or "" for e in r.findall(detail, "RmtInf/Ustrd")]
-        info.remittance = "\n".join(pieces) or r.raw_text(detail, "AddtlTxInf") or ""
-        info.return_reason_code = r.first_text(detail, "RtrInf/Rsn/Cd", "RtrInf/Rsn/Prtry")
-        return info
+    )
+    info.counterparty_account = detail.first_text(
+        f"RltdPties/{counter}Acct/Id/IBAN", f"RltdPties/{counter}Acct/Id/Othr/Id"
+    )
+    own_account = detail.first_text(
+        f"RltdPties/{own}Acct/Id/IBAN", f"RltdPties/{own}Acct/Id/Othr/Id"
+    )
+    if own_account is not None and own_account not in (header.account, header.sub_account):
+        info.sub_account = own_account
+    pieces = detail.texts("RmtInf/Ustrd")
+    info.remittance = "\n".join(pieces) or detail.raw_text("AddtlTxInf") or ""
+    info.return_reason_code = detail.first_text("RtrInf/Rsn/Cd", "RtrInf/Rsn/Prtry")
+    return info
 
 
 @dataclass

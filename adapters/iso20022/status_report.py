@@ -105,14 +105,19 @@ def parse_status_report(data: bytes) -> ResultFile:
     results: list[InstructionResult] = []
     seen: dict[str, str] = {}
     blocks = r.findall(body, "OrgnlPmtInfAndSts")
-    for block in blocks:
+    body_path = f"/Document/{STATUS_REPORT.root}"
+    for b_index, block in enumerate(blocks, start=1):
+        block_path = f"{body_path}/OrgnlPmtInfAndSts[{b_index}]"
         block_status = r.text(block, "PmtInfSts") or group_status
-        if block_status is not None:
-            _status(block_status, r.where_path(block, "PmtInfSts"))
-        for tx in r.findall(block, "TxInfAndSts"):
-            results.append(_transaction(r, tx, block_status, seen))
-    for tx in r.findall(body, "TxInfAndSts"):  # pain.002.001.02 style: at message level
-        results.append(_transaction(r, tx, group_status, seen))
+        if block_status is not None and block_status not in STATUS_CODES:
+            _status(block_status, f"{block_path}/PmtInfSts")
+        for t_index, tx in enumerate(r.findall(block, "TxInfAndSts"), start=1):
+            where = f"{block_path}/TxInfAndSts[{t_index}]"
+            results.append(_transaction(r, tx, where, block_status, seen))
+    # pain.002.001.02 style: transaction statuses at message level
+    for t_index, tx in enumerate(r.findall(body, "TxInfAndSts"), start=1):
+        where = f"{body_path}/TxInfAndSts[{t_index}]"
+        results.append(_transaction(r, tx, where, group_status, seen))
     if not results and group_status is None:
         raise FileFormatError(
             "status report holds neither a group status nor any transaction status",
@@ -130,9 +135,8 @@ def parse_status_report(data: bytes) -> ResultFile:
 
 
 def _transaction(
-    r: Reader, tx: etree._Element, inherited: str | None, seen: dict[str, str]
+    r: Reader, tx: etree._Element, where: str, inherited: str | None, seen: dict[str, str]
 ) -> InstructionResult:
-    where = r.where(tx)
     end_to_end = r.text(tx, "OrgnlEndToEndId")
     if end_to_end is None:
         raise FileFormatError(

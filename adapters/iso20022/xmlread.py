@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date, datetime
-from io import BytesIO
 from typing import Any
 
 import iso4217
@@ -56,6 +55,7 @@ _DATE = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})(?:Z|[+-][0-9]{2}:[0-9]{2})?$"
 _DATETIME = re.compile(
     r"^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]+))?(Z|[+-][0-9]{2}:[0-9]{2})?$"
 )
+CHUNK = 1 << 16  # bytes fed to a pull parser at a time
 _DECIMAL = re.compile(r"^[0-9]{1,30}(?:\.[0-9]{1,30})?$")
 
 
@@ -113,7 +113,7 @@ def parse_document(data: bytes) -> etree._Element:
     """Parse a whole (small) document safely and return its root element."""
     if not isinstance(data, bytes | bytearray):
         raise FileFormatError("file content must be bytes", value=type(data).__name__)
-    if not data.strip():
+    if not data or data.isspace():
         raise FileFormatError("file is empty", location="/")
     check_encoding(data)
     parser = etree.XMLParser(**SAFE_PARSER_OPTIONS)
@@ -129,18 +129,37 @@ def parse_document(data: bytes) -> etree._Element:
 
 def sniff_root(data: bytes) -> etree._Element:
     """Read only as far as the root element's start tag (for streaming readers)."""
-    if not data.strip():
+    if not data or data.isspace():
         raise FileFormatError("file is empty", location="/")
     check_encoding(data)
-    events = etree.iterparse(BytesIO(data), events=("start",), **SAFE_PARSER_OPTIONS)
+    parser = etree.XMLPullParser(events=("start",), **SAFE_PARSER_OPTIONS)
     try:
-        _, root = next(iter(events))
-    except StopIteration:
-        raise FileFormatError("file holds no XML element", location="/") from None
+        for start in range(0, len(data), CHUNK):
+            parser.feed(data[start : start + CHUNK])
+            for _, root in parser.read_events():
+                if isinstance(root, etree._Element):
+                    refuse_doctype(root)
+                    return root
+        parser.close()
     except (etree.LxmlError, ValueError) as exc:
         raise syntax_error(exc) from exc
-    refuse_doctype(root)
-    return root
+    raise FileFormatError("file holds no XML element", location="/")
+
+
+def pull(data: bytes, parser: etree.XMLPullParser) -> Iterator[tuple[str, etree._Element]]:
+    """Feed ``data`` to a pull parser in chunks, yielding its events as they come.
+
+    No copy of the whole file is made; lxml parse errors propagate to the caller.
+    """
+    for start in range(0, len(data), CHUNK):
+        parser.feed(data[start : start + CHUNK])
+        for event, element in parser.read_events():
+            if isinstance(element, etree._Element):
+                yield event, element
+    parser.close()
+    for event, element in parser.read_events():
+        if isinstance(element, etree._Element):
+            yield event, element
 
 
 class Reader:
@@ -232,13 +251,19 @@ class Reader:
         value = self.text(element, path)
         if value is None:
             return None
-        return to_date(value, location=self.where_path(element, path), field=path)
+        try:
+            return to_date(value, location=None, field=path)
+        except FileFormatError as exc:
+            raise self._placed(exc, self.where_path(element, path)) from None
 
     def datetime_at(self, element: etree._Element, path: str) -> datetime | None:
         value = self.text(element, path)
         if value is None:
             return None
-        return to_datetime(value, location=self.where_path(element, path), field=path)
+        try:
+            return to_datetime(value, location=None, field=path)
+        except FileFormatError as exc:
+            raise self._placed(exc, self.where_path(element, path)) from None
 
     def date_choice(self, element: etree._Element, path: str) -> date | None:
         """A ``DateAndDateTimeChoice``: ``path/Dt`` or the date part of ``path/DtTm``."""
@@ -255,7 +280,10 @@ class Reader:
                 location=self.where(found),
                 field=local_name(found.tag),
             )
-        return to_datetime(stamp, location=self.where_path(found, "DtTm"), field="DtTm").date()
+        try:
+            return to_datetime(stamp, location=None, field="DtTm").date()
+        except FileFormatError as exc:
+            raise self._placed(exc, self.where_path(found, "DtTm")) from None
 
     def amount(self, element: etree._Element, path: str) -> tuple[int, str] | None:
         """An amount element with its ``Ccy`` attribute, as (minor units, currency)."""
@@ -265,13 +293,20 @@ class Reader:
         return self.amount_of(found)
 
     def amount_of(self, found: etree._Element) -> tuple[int, str]:
-        where = self.where(found)
         field = local_name(found.tag)
         currency = found.get("Ccy")
-        if currency is None:
-            raise FileFormatError("amount has no Ccy attribute", location=where, field="Ccy")
-        exponent = minor_exponent(currency, location=where)
-        return to_minor(found.text or "", exponent, location=where, field=field), currency
+        try:
+            if currency is None:
+                raise FileFormatError("amount has no Ccy attribute", location=None, field="Ccy")
+            exponent = minor_exponent(currency, location=None)
+            return to_minor(found.text or "", exponent, location=None, field=field), currency
+        except FileFormatError as exc:
+            raise self._placed(exc, self.where(found)) from None
+
+    @staticmethod
+    def _placed(error: FileFormatError, location: str) -> FileFormatError:
+        """The same error, now naming where it happened (paths are built only on failure)."""
+        return type(error)(error.reason, location=location, field=error.field, value=error.value)
 
 
 def minor_exponent(currency: str, *, location: str | None = None) -> int:
@@ -351,3 +386,121 @@ def children(element: etree._Element) -> Iterator[etree._Element]:
     for child in element:
         if isinstance(child.tag, str):
             yield child
+
+
+class Flat:
+    """One element's descendants indexed by relative path, read in a single pass.
+
+    Streaming readers meet the same small subtree (a statement entry) a hundred thousand
+    times; indexing it once makes every later lookup a dictionary access. ``stop`` names a
+    relative path whose subtrees are not descended into (they are read as their own
+    ``Flat``). Errors name ``prefix`` plus the relative path.
+    """
+
+    __slots__ = ("nodes", "prefix")
+
+    def __init__(
+        self, element: etree._Element, prefix: str, strip: int, stop: str | None = None
+    ) -> None:
+        self.prefix = prefix
+        self.nodes: dict[str, list[etree._Element]] = {}
+        self._walk(element, "", strip, stop)
+
+    def _walk(self, element: etree._Element, base: str, strip: int, stop: str | None) -> None:
+        nodes = self.nodes
+        for child in element:
+            tag = child.tag
+            if not isinstance(tag, str):
+                continue
+            name = base + tag[strip:]
+            found = nodes.get(name)
+            if found is None:
+                nodes[name] = [child]
+            else:
+                found.append(child)
+            if len(child) and name != stop:
+                self._walk(child, name + "/", strip, stop)
+
+    def where(self, path: str) -> str:
+        return f"{self.prefix}/{path}"
+
+    def elements(self, path: str) -> list[etree._Element]:
+        return self.nodes.get(path, [])
+
+    def has(self, path: str) -> bool:
+        return path in self.nodes
+
+    def text(self, path: str) -> str | None:
+        found = self.nodes.get(path)
+        if found is None:
+            return None
+        value = found[0].text
+        if value is None:
+            return None
+        value = value.strip()
+        return value or None
+
+    def raw_text(self, path: str) -> str | None:
+        found = self.nodes.get(path)
+        if found is None or not found[0].text:
+            return None
+        return str(found[0].text)
+
+    def texts(self, path: str) -> list[str]:
+        return [e.text or "" for e in self.nodes.get(path, [])]
+
+    def first_text(self, *paths: str) -> str | None:
+        for path in paths:
+            value = self.text(path)
+            if value is not None:
+                return value
+        return None
+
+    def require(self, path: str) -> str:
+        value = self.text(path)
+        if value is None:
+            raise FileFormatError(
+                "required element is missing or empty",
+                location=self.where(path),
+                field=path.rpartition("/")[2],
+            )
+        return value
+
+    def _placed(self, error: FileFormatError, path: str) -> FileFormatError:
+        return type(error)(
+            error.reason, location=self.where(path), field=error.field, value=error.value
+        )
+
+    def date_choice(self, path: str) -> date | None:
+        """``path/Dt`` or the date part of ``path/DtTm`` (as the bank wrote it)."""
+        day = self.text(f"{path}/Dt")
+        try:
+            if day is not None:
+                return to_date(day, location=None, field="Dt")
+            stamp = self.text(f"{path}/DtTm")
+            if stamp is not None:
+                return to_datetime(stamp, location=None, field="DtTm").date()
+        except FileFormatError as exc:
+            raise self._placed(exc, f"{path}/{'Dt' if day is not None else 'DtTm'}") from None
+        if path in self.nodes:
+            raise FileFormatError(
+                "date element holds neither Dt nor DtTm",
+                location=self.where(path),
+                field=path.rpartition("/")[2],
+            )
+        return None
+
+    def amount(self, path: str) -> tuple[int, str] | None:
+        found = self.nodes.get(path)
+        if found is None:
+            return None
+        element = found[0]
+        currency = element.get("Ccy")
+        try:
+            if currency is None:
+                raise FileFormatError("amount has no Ccy attribute", location=None, field="Ccy")
+            exponent = minor_exponent(currency, location=None)
+            field = path.rpartition("/")[2]
+            return to_minor(element.text or "", exponent, location=None, field=field), currency
+        except FileFormatError as exc:
+            raise self._placed(exc, path) from None
