@@ -158,6 +158,10 @@ _PAIR_TYPES: dict[str, pl.DataType] = {
     "_first": pl.Boolean(),  # the first row of its bank line (a line may pair with many entries)
 }
 
+# The columns a matching pass carries into its joins.
+_L_SLIM = ["line_id", "_li", "l_credit", "l_amount", "l_day"]
+_E_SLIM = ["entry_id", "_ei", "e_credit", "e_amount", "e_day"]
+
 # What makes two bank lines identical (everything but their ids and occurrence).
 _CONTENT = [
     "l_date",
@@ -500,14 +504,17 @@ class _Run:
         # it is not a guess; a later identical one left over is then reported as a duplicate.
         crowded = pl.len().over("entry_id") > 1
         if cand.select(crowded.any()).item():
-            cand = pl.concat(
-                [
-                    cand.filter(~crowded),
-                    cand.filter(crowded)
-                    .sort("occurrence", "line_id")
-                    .unique(["entry_id", *_CONTENT], keep="first", maintain_order=True),
-                ]
+            many = cand.filter(crowded).select("line_id", "entry_id", "_li", "_ei")
+            content = self.L.select("_li", "occurrence", *_CONTENT).filter(
+                pl.col("_li").is_in(many["_li"].implode())
             )
+            many = (
+                many.join(content, on="_li")
+                .sort("occurrence", "line_id")
+                .unique(["entry_id", *_CONTENT], keep="first", maintain_order=True)
+                .select("line_id", "entry_id", "_li", "_ei")
+            )
+            cand = pl.concat([cand.filter(~crowded).select(many.columns), many])
         cand = cand.with_columns(
             pl.len().over("line_id").alias("_nl"), pl.len().over("entry_id").alias("_ne")
         )
@@ -587,7 +594,7 @@ class _Run:
 
         exceptions = tuple(sorted(self.exceptions, key=ReconException.sort_key))
         pending_subs = Counter(
-            entries.filter(pl.col("entry_id").is_in(list(pending)))["e_sub"].to_list()
+            active.filter(pl.col("entry_id").is_in(list(pending)))["e_sub"].to_list()
         )
         proposal_subs = {
             sub: int(n) for sub, n in proposals.group_by("sub_account").len().iter_rows()
@@ -877,9 +884,10 @@ class _Run:
             return lines, entries
         keys = self._contract_keys(lines, entries)
         cand = (
-            lines.join(keys, on="line_id")
+            lines.select(_L_SLIM)
+            .join(keys, on="line_id")
             .join(
-                entries,
+                entries.select(*_E_SLIM, "contract"),
                 left_on=["contract", "l_credit", "l_amount"],
                 right_on=["contract", "e_credit", "e_amount"],
                 coalesce=False,
@@ -892,11 +900,15 @@ class _Run:
     def _pass_card(
         self, lines: pl.DataFrame, entries: pl.DataFrame
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        cand = lines.drop_nulls("l_key").join(
-            entries.drop_nulls("e_key"),
-            left_on=["l_key", "l_credit", "l_amount"],
-            right_on=["e_key", "e_credit", "e_amount"],
-            coalesce=False,
+        cand = (
+            lines.select(*_L_SLIM, "l_key")
+            .drop_nulls("l_key")
+            .join(
+                entries.select(*_E_SLIM, "e_key").drop_nulls("e_key"),
+                left_on=["l_key", "l_credit", "l_amount"],
+                right_on=["e_key", "e_credit", "e_amount"],
+                coalesce=False,
+            )
         )
         cand = cand.filter(self._window())
         used_l, used_e = self._take_unique(cand, MatchPass.CARD_AMOUNT)
