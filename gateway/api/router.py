@@ -7,11 +7,11 @@ domain service, shape the answer. The route class owns the transaction and the
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from gateway.api.deps import api_principal
 from gateway.api.routing import idempotent_route_class
@@ -19,6 +19,10 @@ from gateway.auth.permissions import ObjectScope
 from gateway.org.models import Association, County
 
 ApiRoute = idempotent_route_class(api_principal)
+
+# Ids are 64-bit in the database; anything else is refused as invalid, never looked up.
+MAX_ID = 2**63 - 1
+ObjectId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 BUSINESS_ZONE = ZoneInfo("Asia/Shanghai")
 
@@ -37,6 +41,11 @@ WRITE_PROBLEM_STATUSES: dict[int | str, dict[str, Any]] = {
 
 def domain_router(tag: str) -> APIRouter:
     return APIRouter(route_class=ApiRoute, tags=[tag], responses=PROBLEM_STATUSES)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Timestamps leave the API zone-aware: SQLite hands them back naive (they are UTC)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def business_today() -> date:

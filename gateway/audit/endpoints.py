@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from gateway.api.deps import CurrentPrincipal, DbSession
 from gateway.api.pagination import Page, Paging, paginate
-from gateway.api.router import domain_router
+from gateway.api.router import as_utc, domain_router
 from gateway.audit import service as audit
 from gateway.audit.models import AuditEvent
 from gateway.auth.errors import Forbidden
@@ -50,7 +50,7 @@ def require_audit_reader(principal: Principal) -> None:
 def event_out(event: AuditEvent) -> AuditEventOut:
     return AuditEventOut(
         seq=event.seq,
-        at=event.at,
+        at=as_utc(event.at),
         actor=event.actor,
         action=event.action,
         object_type=event.object_type,

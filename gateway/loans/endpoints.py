@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session
 from gateway.api.deps import CurrentPrincipal, DbSession
 from gateway.api.pagination import Page, Paging, paginate
 from gateway.api.router import (
+    MAX_ID,
     WRITE_PROBLEM_STATUSES,
+    ObjectId,
     association_scope,
     business_today,
     domain_router,
@@ -58,13 +60,15 @@ class LoanOut(BaseModel):
 
 class LoanApplicationIn(BaseModel):
     contract_no: str = Field(min_length=1, max_length=40)
-    member_id: int
+    member_id: int = Field(ge=1, le=MAX_ID)
     purpose: str = Field(min_length=1, max_length=200)
     amount_fen: int = Field(gt=0, le=10**12)
     term_months: int = Field(gt=0, le=120)
     monthly_fee_rate_centipermille: int = Field(ge=0, le=100_000)
     applied_on: date
-    guarantor_ids: list[int] = Field(default_factory=list, max_length=10)
+    guarantor_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
+        default_factory=list, max_length=10
+    )
     channel: LedgerChannel = LedgerChannel.TRANSFER
 
 
@@ -119,7 +123,7 @@ def visible_loan(
     summary="借款列表 Loans of an association",
 )
 def list_loans(
-    association_id: int,
+    association_id: ObjectId,
     principal: CurrentPrincipal,
     session: DbSession,
     page: Paging,
@@ -141,7 +145,10 @@ def list_loans(
     responses=WRITE_PROBLEM_STATUSES,
 )
 def apply_for_loan(
-    association_id: int, body: LoanApplicationIn, principal: CurrentPrincipal, session: DbSession
+    association_id: ObjectId,
+    body: LoanApplicationIn,
+    principal: CurrentPrincipal,
+    session: DbSession,
 ) -> LoanOut:
     visible_association(session, principal, association_id, Permission.WRITE_LOANS)
     data = body.model_dump()
@@ -151,14 +158,14 @@ def apply_for_loan(
 
 
 @router.get("/loans/{loan_id}", response_model=LoanOut, summary="借款 Loan")
-def read_loan(loan_id: int, principal: CurrentPrincipal, session: DbSession) -> LoanOut:
+def read_loan(loan_id: ObjectId, principal: CurrentPrincipal, session: DbSession) -> LoanOut:
     return loan_out(visible_loan(session, principal, loan_id, Permission.READ_LOANS))
 
 
 def _step(
     session: Session,
     principal: Principal,
-    loan_id: int,
+    loan_id: ObjectId,
     permission: Permission,
     action: Callable[[Session, int, date, str], Loan],
     on: date | None,
@@ -174,7 +181,7 @@ def _step(
     responses=WRITE_PROBLEM_STATUSES,
 )
 def start_notice(
-    loan_id: int, body: LoanStepIn, principal: CurrentPrincipal, session: DbSession
+    loan_id: ObjectId, body: LoanStepIn, principal: CurrentPrincipal, session: DbSession
 ) -> LoanOut:
     return _step(
         session,
@@ -193,7 +200,7 @@ def start_notice(
     responses=WRITE_PROBLEM_STATUSES,
 )
 def council_approve(
-    loan_id: int, body: LoanStepIn, principal: CurrentPrincipal, session: DbSession
+    loan_id: ObjectId, body: LoanStepIn, principal: CurrentPrincipal, session: DbSession
 ) -> LoanOut:
     return _step(
         session,
@@ -212,7 +219,7 @@ def council_approve(
     responses=WRITE_PROBLEM_STATUSES,
 )
 def county_approve(
-    loan_id: int, body: LoanStepIn, principal: CurrentPrincipal, session: DbSession
+    loan_id: ObjectId, body: LoanStepIn, principal: CurrentPrincipal, session: DbSession
 ) -> LoanOut:
     return _step(
         session,
@@ -231,7 +238,7 @@ def county_approve(
     responses=WRITE_PROBLEM_STATUSES,
 )
 def release(
-    loan_id: int, body: LoanStepIn, principal: CurrentPrincipal, session: DbSession
+    loan_id: ObjectId, body: LoanStepIn, principal: CurrentPrincipal, session: DbSession
 ) -> LoanOut:
     return _step(
         session,
@@ -250,7 +257,7 @@ def release(
     responses=WRITE_PROBLEM_STATUSES,
 )
 def reject(
-    loan_id: int, body: LoanReasonIn, principal: CurrentPrincipal, session: DbSession
+    loan_id: ObjectId, body: LoanReasonIn, principal: CurrentPrincipal, session: DbSession
 ) -> LoanOut:
     visible_loan(session, principal, loan_id, Permission.WRITE_LOANS)
     return loan_out(loans.reject(session, loan_id, reason=body.reason, actor=principal.actor))
@@ -263,7 +270,7 @@ def reject(
     responses=WRITE_PROBLEM_STATUSES,
 )
 def cancel(
-    loan_id: int, body: LoanReasonIn, principal: CurrentPrincipal, session: DbSession
+    loan_id: ObjectId, body: LoanReasonIn, principal: CurrentPrincipal, session: DbSession
 ) -> LoanOut:
     visible_loan(session, principal, loan_id, Permission.WRITE_LOANS)
     return loan_out(loans.cancel(session, loan_id, reason=body.reason, actor=principal.actor))

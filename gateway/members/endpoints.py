@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from gateway.api.deps import Cipher, CurrentPrincipal, DbSession
 from gateway.api.pagination import Page, Paging, paginate
-from gateway.api.router import WRITE_PROBLEM_STATUSES, association_scope, domain_router
+from gateway.api.router import WRITE_PROBLEM_STATUSES, ObjectId, association_scope, domain_router
 from gateway.audit import service as audit
 from gateway.auth.permissions import Permission
 from gateway.members import service as members
@@ -88,7 +88,7 @@ def visible_member(
     summary="会员列表 Members of an association",
 )
 def list_members(
-    association_id: int, principal: CurrentPrincipal, session: DbSession, page: Paging
+    association_id: ObjectId, principal: CurrentPrincipal, session: DbSession, page: Paging
 ) -> Page[MemberOut]:
     visible_association(session, principal, association_id, Permission.READ_MEMBERS)
     statement = select(Member).where(Member.association_id == association_id)
@@ -104,7 +104,7 @@ def list_members(
     responses=WRITE_PROBLEM_STATUSES,
 )
 def register_member(
-    association_id: int,
+    association_id: ObjectId,
     body: MemberIn,
     principal: CurrentPrincipal,
     session: DbSession,
@@ -122,7 +122,7 @@ def register_member(
 
 
 @router.get("/members/{member_id}", response_model=MemberOut, summary="会员 Member (masked)")
-def read_member(member_id: int, principal: CurrentPrincipal, session: DbSession) -> MemberOut:
+def read_member(member_id: ObjectId, principal: CurrentPrincipal, session: DbSession) -> MemberOut:
     return member_out(visible_member(session, principal, member_id, Permission.READ_MEMBERS))
 
 
@@ -132,7 +132,7 @@ def read_member(member_id: int, principal: CurrentPrincipal, session: DbSession)
     summary="查看完整卡号与身份证号 Reveal card and ID numbers (separate permission, audited)",
 )
 def unmask_member(
-    member_id: int, principal: CurrentPrincipal, session: DbSession, cipher: Cipher
+    member_id: ObjectId, principal: CurrentPrincipal, session: DbSession, cipher: Cipher
 ) -> UnmaskedOut:
     member = visible_member(session, principal, member_id, Permission.READ_MEMBERS)
     principal.require(Permission.UNMASK)

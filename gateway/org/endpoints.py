@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from gateway.api.deps import CurrentPrincipal, DbSession
 from gateway.api.pagination import Page, Paging, paginate
-from gateway.api.router import association_scope, county_scope, domain_router
+from gateway.api.router import MAX_ID, ObjectId, association_scope, county_scope, domain_router
 from gateway.auth.permissions import Permission, Principal
 from gateway.errors import NotFound
 from gateway.ledger import service as ledger
@@ -170,7 +170,7 @@ def list_counties(
 
 
 @router.get("/counties/{county_id}", response_model=CountyOut, summary="县 County")
-def read_county(county_id: int, principal: CurrentPrincipal, session: DbSession) -> CountyOut:
+def read_county(county_id: ObjectId, principal: CurrentPrincipal, session: DbSession) -> CountyOut:
     principal.require(Permission.READ_ORG)
     county = get_county(session, county_id)
     principal.require(Permission.READ_ORG, county_scope(county))
@@ -184,7 +184,7 @@ def list_associations(
     principal: CurrentPrincipal,
     session: DbSession,
     page: Paging,
-    county_id: Annotated[int | None, Query()] = None,
+    county_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Page[AssociationOut]:
     principal.require(Permission.READ_ORG)
     statement = select(Association).join(Town, Town.id == Association.town_id)
@@ -204,7 +204,7 @@ def list_associations(
     "/associations/{association_id}", response_model=AssociationOut, summary="协会 Association"
 )
 def read_association(
-    association_id: int,
+    association_id: ObjectId,
     principal: CurrentPrincipal,
     session: DbSession,
 ) -> AssociationOut:
@@ -219,7 +219,7 @@ def read_association(
     summary="协会账户概况 Balances, loans outstanding, overdue, cash flags",
 )
 def read_association_summary(
-    association_id: int,
+    association_id: ObjectId,
     principal: CurrentPrincipal,
     session: DbSession,
     as_of: Annotated[date | None, Query(description="business date (all if omitted)")] = None,
