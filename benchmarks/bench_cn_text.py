@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+import resource
 import time
-import tracemalloc
 from pathlib import Path
 
 from adapters.cn_text import CnTextAdapter
@@ -75,11 +75,8 @@ def run() -> Section:
         cpu_best = min(cpu_best, time.process_time() - cpu_started)
         entries = len(statement.entries)
         del statement
-    tracemalloc.start()
-    (statement,) = adapter.parse_statements(data)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    assert len(statement.entries) == LINES
+    assert entries == LINES
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     section.add(
         f"parse {LINES:,}-line statement ({len(data) / 1e6:.0f} MB GB18030), wall clock",
         f"{best:.2f} s ({entries / best / 1e3:.0f}k lines/s)",
@@ -93,8 +90,8 @@ def run() -> Section:
         True,
     )
     section.add(
-        "peak memory while parsing (tracemalloc)",
-        f"{peak / 2**20:.0f} MiB",
+        "peak resident memory of the process (file bytes and statement included)",
+        f"{peak_kib / 1024:.0f} MiB",
         "reported",
         True,
     )
