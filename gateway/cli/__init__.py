@@ -25,6 +25,8 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "sandbox",
     "batches",
     "nightly",
+    "serve",
+    "users",
 )
 
 
