@@ -10,7 +10,7 @@ from __future__ import annotations
 from adapters.cn_text.codec import Codec, Values, field_getter
 from adapters.cn_text.layout import FileSpec, Layout
 from adapters.errors import FileFormatError, RenderError
-from adapters.records import Batch, InstructionResult, ResultFile, ResultStatus
+from adapters.records import Batch, Direction, InstructionResult, ResultFile, ResultStatus
 
 _MOVED = (ResultStatus.SETTLED, ResultStatus.PARTIALLY_SETTLED)
 
@@ -159,7 +159,7 @@ def render(layout: Layout, result: ResultFile, batch: Batch) -> bytes:
             raise RenderError(f"{where}: {exc.reason}") from None
         counterparty, counterparty_name = (
             (item.creditor_account, item.creditor_name)
-            if batch.direction.value == "disbursement"
+            if batch.direction is Direction.DISBURSEMENT
             else (item.debtor_account, item.debtor_name)
         )
         reason = res.reason_text
