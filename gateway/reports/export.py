@@ -92,9 +92,9 @@ def _title(sheet: Worksheet, row: int, text: str, width: int) -> None:
     sheet.row_dimensions[row].height = 28
 
 
-def _landscape(sheet: Worksheet) -> None:
+def _landscape(sheet: Worksheet, *, wide: bool = False) -> None:
     sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A3 if wide else sheet.PAPERSIZE_A4
     sheet.page_setup.fitToWidth = 1
     sheet.page_setup.fitToHeight = 0
     sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
@@ -147,6 +147,8 @@ def loan_detail_sheet(book: Workbook, table: LoanDetailTable) -> Worksheet:
             sheet.cell(row=4, column=column).border = BOX
             sheet.merge_cells(start_row=3, start_column=column, end_row=4, end_column=column)
     sheet.merge_cells(start_row=3, start_column=3, end_row=3, end_column=6)
+    sheet.row_dimensions[3].height = 22
+    sheet.row_dimensions[4].height = 30
     row = 5
     for line in table.rows:
         _write_row(sheet, row, line.cells())
@@ -211,6 +213,8 @@ def county_summary_sheet(book: Workbook, summary: CountySummary) -> Worksheet:
         spans.append((4, column, 5, column))
     for r1, c1, r2, c2 in spans:
         sheet.merge_cells(start_row=r1, start_column=c1, end_row=r2, end_column=c2)
+    for header_row, height in ((3, 48), (4, 22), (5, 22)):
+        sheet.row_dimensions[header_row].height = height
     row = 6
     for line in summary.rows:
         _write_row(sheet, row, line.cells())
@@ -221,7 +225,7 @@ def county_summary_sheet(book: Workbook, summary: CountySummary) -> Worksheet:
     _widths(sheet, [16, *([6] * 2), 11, 12, 8, *([7] * 2), *([12] * 2), *([7] * 2)])
     for column in range(13, width + 1):
         sheet.column_dimensions[get_column_letter(column)].width = 10
-    _landscape(sheet)
+    _landscape(sheet, wide=True)
     return sheet
 
 
@@ -273,10 +277,8 @@ def period_sheet(book: Workbook, report: PeriodReport) -> Worksheet:
 
 def county_period_sheet(book: Workbook, report: CountyPeriodReport) -> Worksheet:
     sheet = book.create_sheet("全县汇总")
-    headers = ["协会", "银行存款", "应收借款", "会员互助金", "本期发放笔数", "本期发放金额",
-               "本期占用费", "期末逾期笔数", "期末逾期金额"]  # fmt: skip
     _title(sheet, 1, f"{report.county_name} 互助资金汇总表 {report.start} 至 {report.end}", 9)
-    _write_row(sheet, 2, headers, bold=True)
+    _write_row(sheet, 2, COUNTY_PERIOD_HEADERS, bold=True)
     row = 3
     for cells in county_period_rows(report):
         _write_row(sheet, row, cells, bold=cells[0] == "合计")
@@ -304,6 +306,27 @@ def county_period_rows(report: CountyPeriodReport) -> list[list[Cell]]:
         rows.append([item.association_name, *_money_or_count(values)])
     rows.append(["合计", *_money_or_count(totals)])
     return rows
+
+
+COUNTY_PERIOD_HEADERS = [
+    "协会",
+    "银行存款",
+    "应收借款",
+    "会员互助金",
+    "本期发放笔数",
+    "本期发放金额",
+    "本期占用费",
+    "期末逾期笔数",
+    "期末逾期金额",
+]
+
+
+def county_period_csv(report: CountyPeriodReport) -> str:
+    return _csv(COUNTY_PERIOD_HEADERS, county_period_rows(report))
+
+
+def period_csv(report: PeriodReport) -> str:
+    return _csv(PERIOD_HEADERS, period_rows(report))
 
 
 def _money_or_count(values: list[int]) -> list[Cell]:
