@@ -15,7 +15,16 @@ from hypothesis import strategies as st
 from adapters.cn_text import CnTextAdapter, load_layout
 from adapters.cn_text.codec import Values
 from adapters.errors import AdapterError, FileFormatError, RenderError
-from adapters.records import Batch, Direction, PaymentInstruction
+from adapters.records import (
+    Batch,
+    Channel,
+    CreditDebit,
+    Direction,
+    PaymentInstruction,
+    Statement,
+    StatementEntry,
+    SubAccountBalance,
+)
 
 BANKS = Path(__file__).resolve().parents[3] / "config" / "banks"
 DATA = Path(__file__).with_name("data")
@@ -159,3 +168,63 @@ def test_every_amount_reads_back(fen: int) -> None:
     for unit in ("yuan", "fen"):
         values = Values(dataclasses.replace(RCB, amount_unit=unit))
         assert values.amount(values.format_amount(fen), 1, "amount") == fen
+
+
+@st.composite
+def statements(draw: st.DrawFn, max_amount: int) -> Statement:
+    subs = draw(st.lists(accounts, min_size=1, max_size=3, unique=True))
+    day = draw(days)
+    entries = []
+    for n in range(draw(st.integers(0, 12))):
+        entries.append(
+            StatementEntry(
+                booking_date=day,
+                amount_fen=draw(st.integers(1, max_amount)),
+                credit_debit=draw(st.sampled_from(list(CreditDebit))),
+                bank_transaction_id=f"BK{n:08d}",
+                value_date=draw(st.one_of(st.none(), days)),
+                reversal=draw(st.booleans()),
+                channel=draw(st.sampled_from(list(Channel))),
+                counterparty_account=draw(st.one_of(st.none(), accounts)),
+                counterparty_name=draw(st.one_of(st.none(), names)),
+                end_to_end_id=draw(st.one_of(st.none(), ids)),
+                remittance=draw(st.one_of(st.just(""), names)),
+                sub_account=draw(st.sampled_from(subs)),
+                balance_after_fen=draw(st.one_of(st.none(), st.integers(-(10**12), 10**12))),
+            )
+        )
+    balances = tuple(
+        SubAccountBalance(s, draw(st.integers(-(10**12), 10**12)), draw(st.integers(0, 10**12)))
+        for s in subs
+    )
+    return Statement(
+        statement_id=draw(ids),
+        account=draw(accounts),
+        created_at=None,
+        from_date=day,
+        to_date=day,
+        entries=tuple(entries),
+        account_name=draw(names),
+        opening_balance_fen=draw(st.integers(-(10**12), 10**12)),
+        closing_balance_fen=draw(st.integers(-(10**12), 10**12)),
+        sub_account_balances=balances,
+    )
+
+
+@SETTINGS
+@given(data=st.data())
+def test_any_statement_round_trips(adapter: CnTextAdapter, data: st.DataObject) -> None:
+    statement = data.draw(statements(adapter.max_amount_fen))
+    (parsed,) = adapter.parse_statements(adapter.render_statement(statement))
+    assert parsed.sub_account_balances == statement.sub_account_balances
+    assert (parsed.opening_balance_fen, parsed.closing_balance_fen) == (
+        statement.opening_balance_fen,
+        statement.closing_balance_fen,
+    )
+    # The 摘要 written for each entry names its channel; everything else comes back as is.
+    assert [dataclasses.replace(e, bank_transaction_code="") for e in parsed.entries] == list(
+        statement.entries
+    )
+    assert all(
+        adapter.layout.channel_for(e.bank_transaction_code) is e.channel for e in parsed.entries
+    )
