@@ -165,8 +165,9 @@ def _reconcile(ctx: Nightly, day: date) -> dict[str, Any]:
     if runner is None:
         return {"ran": False, "note": "reconciliation has no reconcile_business_date: nothing run"}
     with session_scope(ctx.factory) as session:
-        result = runner(session, day)
-    return {"ran": True, "result": str(result)[:500]}
+        # the statements of the days before ``day``, read with each bank's adapter
+        outcomes = runner(session, day, adapter_for=lambda code: ctx.profile(code).adapter)
+        return {"ran": True, "accounts": [o.summary() for o in outcomes]}
 
 
 def _collections(ctx: Nightly, day: date) -> dict[str, Any]:

@@ -104,7 +104,7 @@ class AutoPosting(Base):
     principal_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     fee_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
-    line_ids_json: Mapped[str] = mapped_column(Text)
+    lines_json: Mapped[str] = mapped_column(Text)  # the bank lines it books, whole
     reason: Mapped[str] = mapped_column(String(400))
     undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     undone_by: Mapped[str | None] = mapped_column(String(100), default=None)

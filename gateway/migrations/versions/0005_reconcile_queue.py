@@ -250,7 +250,7 @@ def upgrade() -> None:
         sa.Column("principal_fen", sa.BigInteger(), nullable=False),
         sa.Column("fee_fen", sa.BigInteger(), nullable=False),
         sa.Column("amount_fen", sa.BigInteger(), nullable=False),
-        sa.Column("line_ids_json", sa.Text(), nullable=False),
+        sa.Column("lines_json", sa.Text(), nullable=False),
         sa.Column("reason", sa.String(length=400), nullable=False),
         sa.Column("undone_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("undone_by", sa.String(length=100), nullable=True),

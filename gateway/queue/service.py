@@ -1,0 +1,722 @@
+"""Working the mismatch queue.
+
+Each night :func:`sync_run` files the run's exceptions by fingerprint: a new fingerprint is a
+new item, one seen before persists, a resolved item seen again is reopened, and a resolved item
+not seen again is confirmed and closed. An open item about lines or entries that no longer
+show up (they matched after all) is closed as cleared; an item about an event (a missing
+statement, a duplicate line, a return, cash, money across associations) stays until a person
+resolves it.
+
+Resolutions: manual match, adjusting entry with a reason (a second person approves above
+``QueueConfig.approval_above_fen``), bank-error follow-up, write-off request, reassignment to
+the right association, dismissal with a justification. Every action is kept in the item's
+history and in the audit log. Services never commit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from gateway.audit import service as audit
+from gateway.db import utcnow
+from gateway.errors import Conflict, NotFound, RuleViolation, ValidationFailed
+from gateway.ledger import service as ledger
+from gateway.ledger.models import AccountCode, LedgerChannel, TransactionKind
+from gateway.org.models import Association
+from gateway.queue.models import ItemStatus, NightState, QueueEvent, QueueItem, Resolution
+from gateway.reconcile.models import ManualMatch, OpenItem
+from gateway.reconcile.source import entry_amounts, entry_id_of
+from reconciliation.findings import ExceptionKind, ReconException
+
+# Kinds about an event that happened once: not seeing it again does not mean it is fixed.
+EVENT_KINDS = frozenset(
+    {
+        ExceptionKind.STATEMENT_GAP.value,
+        ExceptionKind.DUPLICATE.value,
+        ExceptionKind.RETURNED_AFTER_SETTLEMENT.value,
+        ExceptionKind.VILLAGE_CASH.value,
+        ExceptionKind.CROSS_ASSOCIATION.value,
+    }
+)
+WORKING = (ItemStatus.OPEN, ItemStatus.AWAITING_APPROVAL)
+PARKED = (ItemStatus.WAITING_BANK, ItemStatus.WRITE_OFF_REVIEW)
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    """``approval_above_fen``: an adjusting entry larger than this needs a second person."""
+
+    approval_above_fen: int = 100_000
+
+    def __post_init__(self) -> None:
+        if self.approval_above_fen < 0:
+            raise ValueError("approval_above_fen must not be negative")
+
+
+@dataclass
+class SyncSummary:
+    new: list[int] = field(default_factory=list)
+    persisting: list[int] = field(default_factory=list)
+    reopened: list[int] = field(default_factory=list)
+    confirmed: list[int] = field(default_factory=list)
+    cleared: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "new": len(self.new),
+            "persisting": len(self.persisting),
+            "reopened": len(self.reopened),
+            "confirmed": len(self.confirmed),
+            "cleared": len(self.cleared),
+        }
+
+
+def _event(
+    session: Session,
+    item: QueueItem,
+    *,
+    actor: str,
+    action: str,
+    note: str = "",
+    data: Mapping[str, Any] | None = None,
+) -> None:
+    payload = dict(data or {})
+    session.add(
+        QueueEvent(
+            item_id=item.id,
+            at=utcnow(),
+            actor=actor,
+            action=action,
+            note=note[:600],
+            data_json=json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str),
+        )
+    )
+    item.updated_at = utcnow()
+    audit.record(
+        session,
+        actor=actor,
+        action=f"queue.{action}",
+        chain=(
+            audit.association_chain(item.association_id)
+            if item.association_id is not None
+            else audit.GLOBAL_CHAIN
+        ),
+        object_type="queue_item",
+        object_id=item.id,
+        payload={"kind": item.kind, "status": item.status.value, "note": note, **payload},
+    )
+
+
+def _association_for(
+    x: ReconException, associations: Mapping[str, int], entry_associations: Mapping[str, int]
+) -> int | None:
+    for entry_id in x.entry_ids:
+        if entry_id in entry_associations:
+            return entry_associations[entry_id]
+    if x.sub_account is not None:
+        return associations.get(x.sub_account)
+    return None
+
+
+def sync_run(
+    session: Session,
+    *,
+    special_account_id: int,
+    business_date: date,
+    exceptions: Sequence[ReconException],
+    associations: Mapping[str, int],
+    entry_associations: Mapping[str, int],
+    actor: str,
+) -> SyncSummary:
+    """File one run's exceptions into the queue (see the module's docstring)."""
+    summary = SyncSummary()
+    items = {
+        item.fingerprint: item
+        for item in session.scalars(
+            select(QueueItem).where(
+                QueueItem.special_account_id == special_account_id,
+                QueueItem.status != ItemStatus.CLOSED,
+            )
+        )
+    }
+    seen: set[str] = set()
+    for x in exceptions:
+        fingerprint = x.fingerprint
+        if fingerprint in seen:
+            continue
+        seen.add(fingerprint)
+        item = items.get(fingerprint)
+        if item is None:
+            item = _closed_item(session, special_account_id, fingerprint)
+        if item is None:
+            item = QueueItem(
+                special_account_id=special_account_id,
+                association_id=_association_for(x, associations, entry_associations),
+                fingerprint=fingerprint,
+                kind=x.kind.value,
+                severity=int(x.severity),
+                priority=int(x.severity),
+                status=ItemStatus.OPEN,
+                night_state=NightState.NEW,
+                first_seen=business_date,
+                last_seen=business_date,
+                times_seen=1,
+                sub_account=x.sub_account,
+                subject=x.subject[:200],
+                line_ids_json=json.dumps(list(x.line_ids)),
+                entry_ids_json=json.dumps(list(x.entry_ids)),
+                expected_fen=x.expected_fen,
+                actual_fen=x.actual_fen,
+                explanation=x.explanation[:600],
+            )
+            session.add(item)
+            session.flush()
+            _event(session, item, actor=actor, action="raised", note=business_date.isoformat())
+            summary.new.append(item.id)
+            continue
+        item.last_seen = business_date
+        item.times_seen += 1
+        item.actual_fen, item.expected_fen = x.actual_fen, x.expected_fen
+        if item.status in (ItemStatus.RESOLVED, ItemStatus.CLOSED):
+            before = item.resolution
+            item.status = ItemStatus.OPEN
+            item.night_state = NightState.REOPENED
+            item.resolution = None
+            _event(
+                session,
+                item,
+                actor=actor,
+                action="reopened",
+                note=f"{business_date.isoformat()}: 处理后仍出现 still there after "
+                f"{before.value if before else 'resolution'}",
+            )
+            summary.reopened.append(item.id)
+        else:
+            item.night_state = NightState.PERSISTING
+            summary.persisting.append(item.id)
+    for fingerprint, item in items.items():
+        if fingerprint in seen:
+            continue
+        item.night_state = NightState.GONE
+        if item.status in (ItemStatus.RESOLVED, *PARKED):
+            item.status = ItemStatus.CLOSED
+            _event(
+                session,
+                item,
+                actor=actor,
+                action="confirmed",
+                note=f"{business_date.isoformat()}: 对账确认已解决 the run confirms the resolution",
+            )
+            summary.confirmed.append(item.id)
+        elif item.status is ItemStatus.OPEN and item.kind not in EVENT_KINDS:
+            item.status = ItemStatus.CLOSED
+            item.resolution = Resolution.CLEARED
+            item.resolved_by = actor
+            item.resolved_at = utcnow()
+            _event(
+                session,
+                item,
+                actor=actor,
+                action="cleared",
+                note=f"{business_date.isoformat()}: 对账未再出现 no longer found by the run",
+            )
+            summary.cleared.append(item.id)
+    session.flush()
+    return summary
+
+
+def _closed_item(session: Session, special_account_id: int, fingerprint: str) -> QueueItem | None:
+    return session.scalars(
+        select(QueueItem).where(
+            QueueItem.special_account_id == special_account_id,
+            QueueItem.fingerprint == fingerprint,
+        )
+    ).first()
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def list_items(
+    session: Session,
+    *,
+    statuses: Iterable[ItemStatus] | None = None,
+    special_account_id: int | None = None,
+    association_id: int | None = None,
+    assignee: str | None = None,
+    kind: str | None = None,
+) -> list[QueueItem]:
+    """Items by priority (highest first), then age; every status but closed by default."""
+    wanted = (
+        tuple(statuses)
+        if statuses is not None
+        else tuple(s for s in ItemStatus if s is not ItemStatus.CLOSED)
+    )
+    query = select(QueueItem).where(QueueItem.status.in_(wanted))
+    if special_account_id is not None:
+        query = query.where(QueueItem.special_account_id == special_account_id)
+    if association_id is not None:
+        query = query.where(QueueItem.association_id == association_id)
+    if assignee is not None:
+        query = query.where(QueueItem.assignee == assignee)
+    if kind is not None:
+        query = query.where(QueueItem.kind == kind)
+    return list(
+        session.scalars(
+            query.order_by(QueueItem.priority.desc(), QueueItem.first_seen, QueueItem.id)
+        )
+    )
+
+
+def get_item(session: Session, item_id: int) -> QueueItem:
+    item = session.get(QueueItem, item_id)
+    if item is None:
+        raise NotFound("差错不存在", f"queue item {item_id} not found", item_id=item_id)
+    return item
+
+
+def history(session: Session, item_id: int) -> list[QueueEvent]:
+    get_item(session, item_id)
+    return list(
+        session.scalars(
+            select(QueueEvent).where(QueueEvent.item_id == item_id).order_by(QueueEvent.id)
+        )
+    )
+
+
+def item_line_ids(item: QueueItem) -> list[str]:
+    return list(json.loads(item.line_ids_json))
+
+
+def item_entry_ids(item: QueueItem) -> list[str]:
+    return list(json.loads(item.entry_ids_json))
+
+
+# --- working an item -----------------------------------------------------------------------
+
+
+def _workable(item: QueueItem, *allowed: ItemStatus) -> None:
+    allowed = allowed or (ItemStatus.OPEN,)
+    if item.status not in allowed:
+        raise Conflict(
+            f"差错 {item.id} 当前状态为 {item.status.value}，不能执行此操作",
+            f"queue item {item.id} is {item.status.value}: "
+            f"this needs {', '.join(s.value for s in allowed)}",
+            code="queue_item_state",
+        )
+
+
+def _need_text(text: str, zh: str, en: str) -> str:
+    if not text or not text.strip():
+        raise ValidationFailed(zh, en)
+    return text.strip()
+
+
+def _resolved(
+    session: Session, item: QueueItem, resolution: Resolution, *, actor: str, note: str
+) -> None:
+    item.resolution = resolution
+    item.resolution_note = note[:600]
+    item.resolved_by = actor
+    item.resolved_at = utcnow()
+
+
+def assign(
+    session: Session, item_id: int, *, assignee: str, actor: str, priority: int | None = None
+) -> QueueItem:
+    item = get_item(session, item_id)
+    if item.status is ItemStatus.CLOSED:
+        _workable(item, *(s for s in ItemStatus if s is not ItemStatus.CLOSED))
+    assignee = _need_text(assignee, "请指定处理人", "an assignee is needed")
+    before = item.assignee
+    item.assignee = assignee[:100]
+    if priority is not None:
+        if not 1 <= priority <= 9:
+            raise ValidationFailed("优先级须在 1 到 9 之间", "priority must be between 1 and 9")
+        item.priority = priority
+    _event(
+        session,
+        item,
+        actor=actor,
+        action="assigned",
+        note=f"{before or '-'} -> {item.assignee}",
+        data={"assignee": item.assignee, "priority": item.priority},
+    )
+    return item
+
+
+def _open_lines(
+    session: Session, special_account_id: int, ids: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    rows = session.scalars(
+        select(OpenItem).where(
+            OpenItem.special_account_id == special_account_id,
+            OpenItem.item_type == "line",
+            OpenItem.item_id.in_(list(ids)),
+        )
+    )
+    return {row.item_id: json.loads(row.line_json or "{}") for row in rows}
+
+
+def _open_entries(session: Session, special_account_id: int, ids: Sequence[str]) -> set[str]:
+    return set(
+        session.scalars(
+            select(OpenItem.item_id).where(
+                OpenItem.special_account_id == special_account_id,
+                OpenItem.item_type == "entry",
+                OpenItem.item_id.in_(list(ids)),
+            )
+        )
+    )
+
+
+def _close_open_items(
+    session: Session, special_account_id: int, lines: Iterable[str], entries: Iterable[str]
+) -> None:
+    for item_type, ids in (("line", list(lines)), ("entry", list(entries))):
+        if ids:
+            session.execute(
+                delete(OpenItem).where(
+                    OpenItem.special_account_id == special_account_id,
+                    OpenItem.item_type == item_type,
+                    OpenItem.item_id.in_(ids),
+                )
+            )
+
+
+def _signed_lines(lines: Mapping[str, Mapping[str, Any]]) -> int:
+    return sum(int(d["amount_fen"]) * (1 if d["credit"] else -1) for d in lines.values())
+
+
+def _match(
+    session: Session,
+    item: QueueItem,
+    lines: Sequence[str],
+    entries: Sequence[str],
+    *,
+    actor: str,
+    allow_unbalanced: bool = False,
+) -> int:
+    """Record lines and entries as matched and take them out of the open items; returns the
+    signed difference (lines minus entries), which must be zero unless allowed."""
+    account = item.special_account_id
+    found_lines = _open_lines(session, account, lines)
+    missing = [i for i in lines if i not in found_lines]
+    open_entries = _open_entries(session, account, entries)
+    missing += [e for e in entries if e not in open_entries]
+    if missing:
+        raise Conflict(
+            f"以下流水或账务不在未达项中：{', '.join(missing[:5])}",
+            f"not open (matched already or unknown): {', '.join(missing[:5])}",
+            code="not_open",
+        )
+    amounts = entry_amounts(session, account, entries)
+    entry_sum = sum(amounts[e][0] for e in entries if e in amounts)
+    difference = _signed_lines(found_lines) - entry_sum
+    if difference != 0 and not allow_unbalanced:
+        raise RuleViolation(
+            f"人工匹配金额不符：流水合计与账务合计相差 {difference} 分",
+            f"manual match does not balance: lines minus entries is {difference} fen",
+            code="match_unbalanced",
+        )
+    session.add(
+        ManualMatch(
+            special_account_id=account,
+            queue_item_id=item.id,
+            line_ids_json=json.dumps(sorted(lines)),
+            entry_ids_json=json.dumps(sorted(entries)),
+            amount_fen=_signed_lines(found_lines),
+            actor=actor,
+        )
+    )
+    _close_open_items(session, account, lines, entries)
+    return difference
+
+
+def resolve_manual_match(
+    session: Session,
+    item_id: int,
+    *,
+    actor: str,
+    line_ids: Sequence[str] | None = None,
+    entry_ids: Sequence[str] | None = None,
+    note: str = "",
+) -> QueueItem:
+    """Match bank lines to book entries by hand (the item's own unless others are named);
+    the signed sums must agree to the fen."""
+    item = get_item(session, item_id)
+    _workable(item)
+    lines = list(line_ids) if line_ids is not None else item_line_ids(item)
+    entries = list(entry_ids) if entry_ids is not None else item_entry_ids(item)
+    if not lines and not entries:
+        raise ValidationFailed("请指定要匹配的流水和账务", "name the lines and entries to match")
+    _match(session, item, lines, entries, actor=actor)
+    _resolved(session, item, Resolution.MANUAL_MATCH, actor=actor, note=note)
+    item.status = ItemStatus.RESOLVED
+    _event(
+        session,
+        item,
+        actor=actor,
+        action="resolved",
+        note=note,
+        data={"resolution": "manual_match", "lines": lines, "entries": entries},
+    )
+    return item
+
+
+def _adjustment_amount(session: Session, item: QueueItem) -> int:
+    """What the books must move (signed, into the sub-account) so the item's items agree."""
+    lines, entries = item_line_ids(item), item_entry_ids(item)
+    if lines or entries:
+        found = _open_lines(session, item.special_account_id, lines)
+        amounts = entry_amounts(session, item.special_account_id, entries)
+        return _signed_lines(found) - sum(amounts[e][0] for e in entries if e in amounts)
+    if item.actual_fen is None or item.expected_fen is None:
+        return 0
+    return item.actual_fen - item.expected_fen
+
+
+def _association_id(session: Session, item: QueueItem) -> int:
+    if item.association_id is not None:
+        return item.association_id
+    if item.sub_account is not None:
+        found = session.scalar(
+            select(Association.id).where(Association.sub_account_number == item.sub_account)
+        )
+        if found is not None:
+            return found
+    raise ValidationFailed(
+        "无法确定该差错所属协会，请先改归协会",
+        "the item belongs to no association: reassign it first",
+    )
+
+
+def resolve_adjusting_entry(
+    session: Session,
+    item_id: int,
+    *,
+    actor: str,
+    reason: str,
+    counter_account: AccountCode = AccountCode.SUSPENSE,
+    on: date,
+    config: QueueConfig | None = None,
+) -> QueueItem:
+    """Post an adjusting entry for the difference the item shows, with a reason.
+
+    The amount is the item's own difference (its lines less its entries, or the bank's figure
+    less the books' for a balance break). Above ``approval_above_fen`` it waits for a second
+    person (:func:`approve_adjustment`); otherwise it is posted at once.
+    """
+    config = config or QueueConfig()
+    item = get_item(session, item_id)
+    _workable(item)
+    reason = _need_text(reason, "调整分录必须说明原因", "an adjusting entry needs a reason")
+    if counter_account is AccountCode.BANK_SUB_ACCOUNT:
+        raise ValidationFailed("对方科目不能是银行存款", "the counter account cannot be 1002")
+    amount = _adjustment_amount(session, item)
+    if amount == 0:
+        raise ValidationFailed(
+            "该差错没有需要调整的金额，请用人工匹配或驳回",
+            "nothing to adjust: use a manual match or a dismissal",
+        )
+    proposal = {
+        "amount_fen": amount,
+        "counter_account": counter_account.value,
+        "reason": reason,
+        "on": on.isoformat(),
+        "proposed_by": actor,
+    }
+    item.proposal_json = json.dumps(proposal, ensure_ascii=False, sort_keys=True)
+    if abs(amount) > config.approval_above_fen:
+        item.status = ItemStatus.AWAITING_APPROVAL
+        _resolved(session, item, Resolution.ADJUSTING_ENTRY, actor=actor, note=reason)
+        _event(
+            session,
+            item,
+            actor=actor,
+            action="adjustment_proposed",
+            note=reason,
+            data={**proposal, "needs_approval_above_fen": config.approval_above_fen},
+        )
+        return item
+    _post_adjustment(session, item, proposal, actor=actor, approver=None)
+    return item
+
+
+def approve_adjustment(session: Session, item_id: int, *, actor: str) -> QueueItem:
+    """A second person approves a proposed adjusting entry, which is then posted."""
+    item = get_item(session, item_id)
+    _workable(item, ItemStatus.AWAITING_APPROVAL)
+    proposal = json.loads(item.proposal_json or "{}")
+    if actor == proposal.get("proposed_by"):
+        raise RuleViolation(
+            "调整分录须由另一人复核",
+            "an adjusting entry above the limit needs a second person to approve it",
+            code="second_person_required",
+        )
+    _post_adjustment(session, item, proposal, actor=proposal["proposed_by"], approver=actor)
+    return item
+
+
+def reject_adjustment(session: Session, item_id: int, *, actor: str, note: str) -> QueueItem:
+    item = get_item(session, item_id)
+    _workable(item, ItemStatus.AWAITING_APPROVAL)
+    note = _need_text(note, "退回须说明原因", "a rejection needs a reason")
+    item.status = ItemStatus.OPEN
+    item.resolution = None
+    item.proposal_json = None
+    _event(session, item, actor=actor, action="adjustment_rejected", note=note)
+    return item
+
+
+def _post_adjustment(
+    session: Session,
+    item: QueueItem,
+    proposal: Mapping[str, Any],
+    *,
+    actor: str,
+    approver: str | None,
+) -> None:
+    amount = int(proposal["amount_fen"])
+    counter = AccountCode(proposal["counter_account"])
+    reason = str(proposal["reason"])
+    association_id = _association_id(session, item)
+    bank = (
+        ledger.Posting.debit(AccountCode.BANK_SUB_ACCOUNT, amount, f"差错 {item.id}")
+        if amount > 0
+        else ledger.Posting.credit(AccountCode.BANK_SUB_ACCOUNT, -amount, f"差错 {item.id}")
+    )
+    other = (
+        ledger.Posting.credit(counter, amount, reason[:200])
+        if amount > 0
+        else ledger.Posting.debit(counter, -amount, reason[:200])
+    )
+    transaction = ledger.post(
+        session,
+        association_id=association_id,
+        business_date=date.fromisoformat(proposal["on"]),
+        description=f"对账调整 reconciliation adjustment (差错 {item.id})：{reason}"[:400],
+        kind=TransactionKind.ADJUSTMENT,
+        legs=[bank, other],
+        channel=LedgerChannel.INTERNAL,
+        external_ref=f"queue:{item.id}",
+        actor=approver or actor,
+    )
+    new_entry = entry_id_of(transaction.id)
+    lines, entries = item_line_ids(item), item_entry_ids(item)
+    session.add(
+        OpenItem(
+            special_account_id=item.special_account_id,
+            item_type="entry",
+            item_id=new_entry,
+            since=date.fromisoformat(proposal["on"]),
+        )
+    )
+    session.flush()
+    _match(
+        session,
+        item,
+        lines,
+        [*entries, new_entry],
+        actor=actor,
+        allow_unbalanced=not lines and not entries,
+    )
+    item.status = ItemStatus.RESOLVED
+    item.resolution = Resolution.ADJUSTING_ENTRY
+    item.resolution_note = reason[:600]
+    item.resolved_by = actor
+    item.resolved_at = utcnow()
+    item.approved_by = approver
+    item.journal_transaction_id = transaction.id
+    _event(
+        session,
+        item,
+        actor=approver or actor,
+        action="adjustment_approved" if approver else "resolved",
+        note=reason,
+        data={
+            "resolution": "adjusting_entry",
+            "amount_fen": amount,
+            "journal_transaction_id": str(transaction.id),
+            "proposed_by": actor,
+            "approved_by": approver,
+        },
+    )
+
+
+def resolve_bank_error(session: Session, item_id: int, *, actor: str, note: str) -> QueueItem:
+    """The bank is in error: follow it up and wait for its correction; the run closes the item
+    once the problem is gone."""
+    item = get_item(session, item_id)
+    _workable(item)
+    note = _need_text(note, "请记录向银行反映的情况", "record what was raised with the bank")
+    item.status = ItemStatus.WAITING_BANK
+    _resolved(session, item, Resolution.BANK_ERROR, actor=actor, note=note)
+    _event(session, item, actor=actor, action="bank_follow_up", note=note)
+    return item
+
+
+def request_write_off(session: Session, item_id: int, *, actor: str, note: str) -> QueueItem:
+    """Ask for the amount to be written off; the item waits for review."""
+    item = get_item(session, item_id)
+    _workable(item)
+    note = _need_text(note, "核销申请须说明理由", "a write-off request needs its grounds")
+    item.status = ItemStatus.WRITE_OFF_REVIEW
+    _resolved(session, item, Resolution.WRITE_OFF, actor=actor, note=note)
+    _event(session, item, actor=actor, action="write_off_requested", note=note)
+    return item
+
+
+def reassign(
+    session: Session, item_id: int, *, actor: str, association_id: int, note: str
+) -> QueueItem:
+    """The item belongs to another association (money booked to the wrong one)."""
+    item = get_item(session, item_id)
+    _workable(item)
+    note = _need_text(note, "改归须说明理由", "a reassignment needs a reason")
+    target = session.get(Association, association_id)
+    if target is None:
+        raise NotFound("协会不存在", f"association {association_id} not found")
+    if target.special_account_id != item.special_account_id:
+        raise RuleViolation(
+            "只能改归到同一专户下的协会",
+            "an item can only go to an association of the same special account",
+            code="other_special_account",
+        )
+    before = item.association_id
+    item.association_id = association_id
+    item.status = ItemStatus.RESOLVED
+    _resolved(session, item, Resolution.REASSIGN, actor=actor, note=note)
+    _event(
+        session,
+        item,
+        actor=actor,
+        action="reassigned",
+        note=note,
+        data={"from_association": before, "to_association": association_id},
+    )
+    return item
+
+
+def dismiss(session: Session, item_id: int, *, actor: str, justification: str) -> QueueItem:
+    """Dismiss with a justification; the item's lines and entries are no longer carried."""
+    item = get_item(session, item_id)
+    _workable(item, ItemStatus.OPEN, *PARKED)
+    justification = _need_text(
+        justification, "驳回必须说明理由", "a dismissal needs a justification"
+    )
+    _close_open_items(session, item.special_account_id, item_line_ids(item), item_entry_ids(item))
+    item.status = ItemStatus.RESOLVED
+    _resolved(session, item, Resolution.DISMISS, actor=actor, note=justification)
+    _event(session, item, actor=actor, action="dismissed", note=justification)
+    return item
+
+
+RESOLUTIONS: tuple[str, ...] = tuple(r.value for r in Resolution if r is not Resolution.CLEARED)

@@ -1,0 +1,724 @@
+"""Reconciling a special account for a business date, and undoing what was booked automatically.
+
+:func:`reconcile_account` is the one entry point for a night's work on one special account:
+the ``huzhu reconcile`` command and the nightly pipeline's ``reconcile`` step
+(:func:`reconcile_business_date`) both call it. It loads the bank's statement and the book,
+runs the matching engine, books the unambiguous borrower repayments, bank fees and interest
+(marked automatic, undoable with :func:`undo_auto_posting`), keeps the items still open for the
+next night, stores the daily reconciliation statement chained by hash to the previous day's,
+and brings the mismatch queue up to date. It never commits: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import polars as pl
+from sqlalchemy import delete, insert, or_, select
+from sqlalchemy.orm import Session
+
+from adapters.records import Statement
+from gateway.audit import service as audit
+from gateway.db import utcnow
+from gateway.errors import Conflict, NotFound, ValidationFailed
+from gateway.ledger import service as ledger
+from gateway.ledger.models import AccountCode, JournalTransaction, TransactionKind
+from gateway.loans import service as loans
+from gateway.loans.models import LoanStatus
+from gateway.org.models import SpecialAccount
+from gateway.payments.models import RepaymentScheduleLine, ScheduleLineStatus
+from gateway.payments.schedule import split_payment
+from gateway.queue import service as queue
+from gateway.reconcile.models import AutoPosting, ManualMatch, OpenItem, ReconRun
+from gateway.reconcile.source import (
+    AdapterFor,
+    entry_id_of,
+    find_statement,
+    ledger_balances,
+    lines_from_json,
+    lines_to_json,
+    load_book,
+    schedule_line_id_of,
+    statement_lines_frame,
+    transaction_id_of,
+)
+from reconciliation.config import MatchConfig
+from reconciliation.engine import ReconciliationResult, reconcile_frames
+from reconciliation.findings import ExceptionKind, PostingKind, ProposedPosting, ReconException
+from reconciliation.frames import LINE_SCHEMA
+from reconciliation.model import PreviousDay, ReconciliationRequest, StatementBalances
+
+RECONCILER = "reconciler"
+LINE, ENTRY = "line", "entry"
+# The nightly step for a run date reconciles the statements of the days before it: a bank
+# writes the statement of a day in its evening, the pipeline fetches it the next morning.
+STATEMENT_LAG_DAYS = 1
+
+
+@dataclass(frozen=True)
+class AccountOutcome:
+    """What one night did for one special account."""
+
+    special_account_id: int
+    business_date: date
+    run_id: int
+    has_statement: bool
+    lines: int
+    entries: int
+    matched_lines: int
+    exceptions: tuple[ReconException, ...]
+    auto_postings: int
+    open_lines: int
+    open_entries: int
+    statement_hash: str
+    queue: queue.SyncSummary
+    kinds: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "special_account_id": self.special_account_id,
+            "business_date": self.business_date.isoformat(),
+            "statement": self.has_statement,
+            "lines": self.lines,
+            "entries": self.entries,
+            "matched_lines": self.matched_lines,
+            "exceptions": self.kinds,
+            "auto_postings": self.auto_postings,
+            "open_lines": self.open_lines,
+            "open_entries": self.open_entries,
+            "queue": self.queue.as_dict(),
+            "statement_hash": self.statement_hash,
+        }
+
+
+def _special(session: Session, special_account_id: int) -> SpecialAccount:
+    special = session.get(SpecialAccount, special_account_id)
+    if special is None:
+        raise NotFound("专户不存在", f"special account {special_account_id} not found")
+    return special
+
+
+def last_run(
+    session: Session, special_account_id: int, before: date | None = None
+) -> ReconRun | None:
+    query = select(ReconRun).where(ReconRun.special_account_id == special_account_id)
+    if before is not None:
+        query = query.where(ReconRun.business_date < before)
+    return session.scalars(query.order_by(ReconRun.business_date.desc()).limit(1)).first()
+
+
+def _last_statement_run(session: Session, special_account_id: int, before: date) -> ReconRun | None:
+    return session.scalars(
+        select(ReconRun)
+        .where(
+            ReconRun.special_account_id == special_account_id,
+            ReconRun.business_date < before,
+            ReconRun.has_statement.is_(True),
+        )
+        .order_by(ReconRun.business_date.desc())
+        .limit(1)
+    ).first()
+
+
+def _balances(statement: Statement, day: date) -> StatementBalances:
+    subs = statement.sub_account_balances
+    opening = statement.opening_balance_fen
+    closing = statement.closing_balance_fen
+    if opening is None:
+        opening = sum(b.opening_fen for b in subs)
+    if closing is None:
+        closing = (
+            sum(b.closing_fen for b in subs)
+            if subs
+            else opening + sum(e.signed_amount_fen for e in statement.entries)
+        )
+    return StatementBalances(
+        statement_date=day, opening_fen=opening, closing_fen=closing, sub_accounts=subs
+    )
+
+
+def _settled_since(session: Session, special_account_id: int, run: ReconRun | None) -> set[str]:
+    """Entries closed outside a run (manual matches, automatic postings and their undoing)."""
+    since = run.started_at if run is not None else None
+    settled: set[str] = set()
+    matches = select(ManualMatch.entry_ids_json).where(
+        ManualMatch.special_account_id == special_account_id
+    )
+    if since is not None:
+        matches = matches.where(ManualMatch.created_at > since)
+    for text in session.scalars(matches):
+        settled.update(json.loads(text))
+    autos = (
+        select(AutoPosting.journal_transaction_id, AutoPosting.reversal_transaction_id)
+        .join(ReconRun, ReconRun.id == AutoPosting.run_id)
+        .where(ReconRun.special_account_id == special_account_id)
+    )
+    if since is not None:
+        autos = autos.where(or_(AutoPosting.created_at > since, AutoPosting.undone_at > since))
+    for posted, reversal in session.execute(autos).all():
+        settled.add(entry_id_of(posted))
+        if reversal is not None:
+            settled.add(entry_id_of(reversal))
+    return settled
+
+
+def reconcile_account(
+    session: Session,
+    special_account_id: int,
+    business_date: date,
+    *,
+    adapter_for: AdapterFor | None = None,
+    statement: Statement | None = None,
+    config: MatchConfig | None = None,
+    actor: str = RECONCILER,
+) -> AccountOutcome:
+    """Reconcile one special account for one business date (see the module's docstring).
+
+    The statement is ``statement`` when given, else read from the stored inbound statement
+    files of the account's bank with ``adapter_for(bank_code)``; with neither, the day has no
+    statement (a statement gap). Dates are reconciled in order, each once.
+    """
+    config = config or MatchConfig()
+    special = _special(session, special_account_id)
+    later = last_run(session, special_account_id)
+    if later is not None and later.business_date >= business_date:
+        raise Conflict(
+            f"专户 {special.account_number} 已对账至 {later.business_date}",
+            f"special account {special.account_number} is reconciled through "
+            f"{later.business_date}: {business_date} cannot be reconciled again",
+            code="already_reconciled",
+        )
+    started = utcnow()
+    previous = later
+    previous_statement = _last_statement_run(session, special_account_id, business_date)
+    if statement is None and adapter_for is not None:
+        statement = find_statement(session, special, business_date, adapter_for)
+    if statement is not None and statement.account != special.account_number:
+        raise ValidationFailed(
+            "对账单不属于该专户",
+            f"statement {statement.statement_id} is for {statement.account}, "
+            f"not {special.account_number}",
+        )
+
+    # bank lines: the day's statement and the lines earlier nights left open
+    carried = list(
+        session.scalars(select(OpenItem).where(OpenItem.special_account_id == special_account_id))
+    )
+    since = {(o.item_type, o.item_id): o.since for o in carried}
+    today = statement_lines_frame(statement) if statement is not None else None
+    old_lines = lines_from_json(o.line_json for o in carried if o.item_type == LINE and o.line_json)
+    frames = [f for f in (today, old_lines) if f is not None and not f.is_empty()]
+    lines = (
+        pl.concat(frames, how="vertical").unique("line_id", keep="first", maintain_order=True)
+        if frames
+        else pl.DataFrame(schema=LINE_SCHEMA)
+    )
+
+    book = load_book(
+        session,
+        special_account_id,
+        business_date,
+        previous_date=previous.business_date if previous else None,
+        previous_started=previous.started_at if previous else None,
+        open_entry_ids=[o.item_id for o in carried if o.item_type == ENTRY],
+        settled_entry_ids=_settled_since(session, special_account_id, previous),
+        line_refs=lines["end_to_end_id"],
+        return_window_days=config.return_window_days,
+    )
+    prev_day = None
+    if previous_statement is not None:
+        prev_day = PreviousDay(
+            statement_date=previous_statement.business_date,
+            closing_fen=previous_statement.closing_fen or 0,
+            sub_account_closings_fen=json.loads(previous_statement.sub_closings_json),
+            statement_hash=previous.statement_hash if previous else "",
+        )
+    request = ReconciliationRequest(
+        special_account=special.account_number,
+        business_date=business_date,
+        statement=_balances(statement, business_date) if statement is not None else None,
+        previous=prev_day,
+        ledger_balances_fen=ledger_balances(session, special_account_id, business_date),
+        sub_accounts=frozenset(book.associations),
+    )
+    result = reconcile_frames(request, lines, book.entries, config)
+    exceptions = _kept_exceptions(result)
+
+    run = ReconRun(
+        special_account_id=special_account_id,
+        business_date=business_date,
+        has_statement=statement is not None,
+        statement_id=statement.statement_id if statement is not None else None,
+        opening_fen=request.statement.opening_fen if request.statement else None,
+        closing_fen=request.statement.closing_fen if request.statement else None,
+        sub_closings_json=json.dumps(
+            {b.sub_account: b.closing_fen for b in request.statement.sub_accounts}
+            if request.statement
+            else {},
+            sort_keys=True,
+        ),
+        line_count=len(lines),
+        entry_count=len(book.entries),
+        previous_hash=result.statement.previous_hash,
+        statement_hash=result.statement.digest,
+        statement_json=result.statement.canonical_bytes().decode("utf-8"),
+        actor=actor,
+        started_at=started,
+    )
+    session.add(run)
+    session.flush()
+
+    pairs = result.match_pairs
+    closed_lines = set(pairs["line_id"].to_list())
+    closed_entries = set(pairs["entry_id"].drop_nulls().to_list())
+    posted = 0
+    for proposal in result.proposals:
+        if _book_proposal(session, run, proposal, lines, book.associations, actor):
+            closed_lines.update(proposal.line_ids)
+            closed_entries.update(proposal.entry_ids)
+            posted += 1
+    closed_lines |= _copies(exceptions, lines)
+    returned_lines, returned_entries = _returns_and_their_reversals(
+        exceptions, lines, book.entries, book.reversal_of, closed_entries
+    )
+    closed_lines |= returned_lines
+    closed_entries |= returned_entries
+
+    open_lines = lines.filter(~pl.col("line_id").is_in(sorted(closed_lines)))
+    open_entries = [
+        e
+        for e in book.entries.filter(pl.col("status") == "posted")["entry_id"].to_list()
+        if e not in closed_entries
+    ]
+    _keep_open(session, special_account_id, business_date, open_lines, open_entries, since)
+
+    run.matched_count = len(set(pairs["line_id"].to_list()))
+    run.exception_count = len(exceptions)
+    run.auto_posted_count = posted
+    run.open_line_count = len(open_lines)
+    run.open_entry_count = len(open_entries)
+    run.finished_at = utcnow()
+    synced = queue.sync_run(
+        session,
+        special_account_id=special_account_id,
+        business_date=business_date,
+        exceptions=exceptions,
+        associations=book.associations,
+        entry_associations=_entry_associations(book.entries),
+        actor=actor,
+    )
+    kinds: dict[str, int] = {}
+    for x in exceptions:
+        kinds[x.kind.value] = kinds.get(x.kind.value, 0) + 1
+    audit.record(
+        session,
+        actor=actor,
+        action="reconcile.run",
+        object_type="recon_run",
+        object_id=run.id,
+        payload={
+            "special_account": special.account_number,
+            "business_date": business_date.isoformat(),
+            "statement_hash": run.statement_hash,
+            "previous_hash": run.previous_hash,
+            "exceptions": kinds,
+            "auto_postings": posted,
+        },
+    )
+    return AccountOutcome(
+        special_account_id=special_account_id,
+        business_date=business_date,
+        run_id=run.id,
+        has_statement=statement is not None,
+        lines=len(lines),
+        entries=len(book.entries),
+        matched_lines=run.matched_count,
+        exceptions=exceptions,
+        auto_postings=posted,
+        open_lines=len(open_lines),
+        open_entries=len(open_entries),
+        statement_hash=run.statement_hash,
+        queue=synced,
+        kinds=kinds,
+    )
+
+
+def reconcile_business_date(
+    session: Session,
+    day: date,
+    *,
+    adapter_for: AdapterFor | None = None,
+    config: MatchConfig | None = None,
+    lag_days: int = STATEMENT_LAG_DAYS,
+    actor: str = RECONCILER,
+) -> list[AccountOutcome]:
+    """The nightly ``reconcile`` step for run date ``day``: every special account, every
+    business date from the day after its last reconciled date through ``day - lag_days``
+    (the first time: that date only), oldest first, each through :func:`reconcile_account`."""
+    through = day - timedelta(days=lag_days)
+    outcomes = []
+    for special_id in session.scalars(select(SpecialAccount.id).order_by(SpecialAccount.id)):
+        last = last_run(session, special_id)
+        start = through if last is None else last.business_date + timedelta(days=1)
+        current = start
+        while current <= through:
+            outcomes.append(
+                reconcile_account(
+                    session,
+                    special_id,
+                    current,
+                    adapter_for=adapter_for,
+                    config=config,
+                    actor=actor,
+                )
+            )
+            current += timedelta(days=1)
+    return outcomes
+
+
+# --- after the engine ----------------------------------------------------------------------
+
+
+def _kept_exceptions(result: ReconciliationResult) -> tuple[ReconException, ...]:
+    """The engine's exceptions less those about an expected repayment alone: an instalment
+    nobody paid by transfer is the collections' business, not a reconciliation exception."""
+    kept = []
+    for x in result.exceptions:
+        if (
+            x.kind is ExceptionKind.UNMATCHED_BOOK
+            and x.entry_ids
+            and all(schedule_line_id_of(e) is not None for e in x.entry_ids)
+        ):
+            continue
+        kept.append(x)
+    return tuple(kept)
+
+
+def _copies(exceptions: Sequence[ReconException], lines: pl.DataFrame) -> set[str]:
+    """The copies a duplicate exception names: not real movements, so never kept open."""
+    copies: set[str] = set()
+    dates = dict(lines.select("line_id", "booking_date").iter_rows())
+    for x in exceptions:
+        if x.kind is not ExceptionKind.DUPLICATE:
+            continue
+        if x.subject.startswith("copy:"):
+            copies.add(x.subject[len("copy:") :])
+        elif x.subject.startswith("txn:") and len(x.line_ids) > 1:
+            original = min(x.line_ids, key=lambda i: (dates.get(i), i))
+            copies.update(i for i in x.line_ids if i != original)
+        else:
+            copies.update(x.line_ids)
+    return copies
+
+
+def _returns_and_their_reversals(
+    exceptions: Sequence[ReconException],
+    lines: pl.DataFrame,
+    entries: pl.DataFrame,
+    reversal_of: dict[str, str],
+    closed_entries: set[str],
+) -> tuple[set[str], set[str]]:
+    """A return the books have reversed already: the return line and the ledger's reversal
+    agree, so both close (the queue keeps the returned-after-settlement item)."""
+    lines_out: set[str] = set()
+    entries_out: set[str] = set()
+    returns = [x for x in exceptions if x.kind is ExceptionKind.RETURNED_AFTER_SETTLEMENT]
+    if not returns:
+        return lines_out, entries_out
+    info = {
+        row[0]: row[1:]
+        for row in lines.select("line_id", "end_to_end_id", "amount_fen", "credit").iter_rows()
+    }
+    reversals = entries.filter(pl.col("entry_id").is_in(sorted(reversal_of)))
+    candidates = {
+        (ref, amount, credit): entry_id
+        for entry_id, ref, amount, credit in reversals.select(
+            "entry_id", "end_to_end_id", "amount_fen", "credit"
+        ).iter_rows()
+        if entry_id not in closed_entries
+    }
+    for x in returns:
+        for line_id in x.line_ids:
+            ref, amount, credit = info.get(line_id, (None, None, None))
+            entry_id = candidates.pop((ref, amount, credit), None)
+            if entry_id is not None:
+                lines_out.add(line_id)
+                entries_out.add(entry_id)
+    return lines_out, entries_out
+
+
+def _entry_associations(entries: pl.DataFrame) -> dict[str, int]:
+    return {
+        entry_id: int(assoc)
+        for entry_id, assoc in entries.select("entry_id", "association_id").iter_rows()
+        if assoc is not None and assoc.isdigit()
+    }
+
+
+def _keep_open(
+    session: Session,
+    special_account_id: int,
+    day: date,
+    open_lines: pl.DataFrame,
+    open_entries: Iterable[str],
+    since: dict[tuple[str, str], date],
+) -> None:
+    session.execute(delete(OpenItem).where(OpenItem.special_account_id == special_account_id))
+    rows: list[dict[str, object]] = [
+        {
+            "special_account_id": special_account_id,
+            "item_type": LINE,
+            "item_id": line_id,
+            "since": since.get((LINE, line_id), booked),
+            "line_json": text,
+        }
+        for line_id, booked, text in lines_to_json(open_lines)
+    ]
+    rows += [
+        {
+            "special_account_id": special_account_id,
+            "item_type": ENTRY,
+            "item_id": entry_id,
+            "since": since.get((ENTRY, entry_id), day),
+            "line_json": None,
+        }
+        for entry_id in open_entries
+    ]
+    if rows:
+        session.execute(insert(OpenItem), rows)
+
+
+# --- automatic postings --------------------------------------------------------------------
+
+
+def _line_json(lines: pl.DataFrame, line_ids: Sequence[str]) -> str:
+    chosen = lines.filter(pl.col("line_id").is_in(list(line_ids)))
+    return json.dumps(
+        [json.loads(text) for _, _, text in lines_to_json(chosen)], ensure_ascii=False
+    )
+
+
+def _reference(lines: pl.DataFrame, line_ids: Sequence[str]) -> str:
+    row = lines.filter(pl.col("line_id") == line_ids[0]).row(0, named=True)
+    return str(row["bank_transaction_id"] or row["end_to_end_id"] or row["line_id"])[:100]
+
+
+def _book_proposal(
+    session: Session,
+    run: ReconRun,
+    proposal: ProposedPosting,
+    lines: pl.DataFrame,
+    associations: dict[str, int],
+    actor: str,
+) -> bool:
+    """Book one proposed posting; False when it cannot be booked (its lines stay open)."""
+    association_id = associations.get(proposal.sub_account or "")
+    if association_id is None:
+        return False
+    reference = _reference(lines, proposal.line_ids)
+    day = run.business_date
+    if proposal.kind is PostingKind.REPAYMENT:
+        booked = []
+        for entry_id in proposal.entry_ids:
+            schedule_id = schedule_line_id_of(entry_id)
+            if schedule_id is None:
+                return False
+            booked.append(_book_repayment(session, schedule_id, reference, day, actor))
+        for journal_id, schedule_id, principal, fee in booked:
+            _record_auto(
+                session,
+                run,
+                proposal,
+                association_id,
+                journal_id,
+                lines,
+                schedule_line_id=schedule_id,
+                principal_fen=principal,
+                fee_fen=fee,
+                amount_fen=principal + fee,
+            )
+        return True
+    amount = proposal.amount_fen
+    if proposal.kind is PostingKind.BANK_FEE:
+        kind: str = "bank_fee"
+        other = AccountCode.EXPENSE_OTHER
+        description = "银行手续费（自动）bank fee"
+    else:
+        kind = TransactionKind.DEPOSIT_INTEREST.value
+        other = AccountCode.DEPOSIT_INTEREST
+        description = "存款利息（自动）deposit interest"
+    bank_leg = (
+        ledger.Posting.debit(AccountCode.BANK_SUB_ACCOUNT, amount, reference)
+        if proposal.credit
+        else ledger.Posting.credit(AccountCode.BANK_SUB_ACCOUNT, amount, reference)
+    )
+    other_leg = (
+        ledger.Posting.credit(other, amount, reference)
+        if proposal.credit
+        else ledger.Posting.debit(other, amount, reference)
+    )
+    transaction = ledger.post(
+        session,
+        association_id=association_id,
+        business_date=day,
+        description=description,
+        kind=kind,
+        legs=[bank_leg, other_leg],
+        external_ref=reference,
+        actor=actor,
+    )
+    _record_auto(session, run, proposal, association_id, transaction.id, lines, amount_fen=amount)
+    return True
+
+
+def _book_repayment(
+    session: Session, schedule_id: int, reference: str, day: date, actor: str
+) -> tuple[uuid.UUID, int, int, int]:
+    line = session.get(RepaymentScheduleLine, schedule_id)
+    assert line is not None
+    principal, fee = split_payment(
+        line.outstanding_principal_fen + line.outstanding_fee_fen,
+        fee_due_fen=line.outstanding_fee_fen,
+        principal_due_fen=line.outstanding_principal_fen,
+    )
+    loan = loans.record_repayment(
+        session,
+        line.loan_id,
+        principal_fen=principal,
+        fee_fen=fee,
+        business_date=day,
+        external_ref=reference,
+        actor=actor,
+    )
+    line.paid_principal_fen += principal
+    line.paid_fee_fen += fee
+    line.status = ScheduleLineStatus.PAID
+    line.next_attempt_on = None
+    journal_id = session.scalars(
+        select(JournalTransaction.id)
+        .where(
+            JournalTransaction.association_id == loan.association_id,
+            JournalTransaction.external_ref == reference,
+            JournalTransaction.kind == TransactionKind.REPAYMENT.value,
+        )
+        .order_by(JournalTransaction.created_at.desc())
+        .limit(1)
+    ).one()
+    return journal_id, schedule_id, principal, fee
+
+
+def _record_auto(
+    session: Session,
+    run: ReconRun,
+    proposal: ProposedPosting,
+    association_id: int,
+    journal_id: uuid.UUID,
+    lines: pl.DataFrame,
+    *,
+    amount_fen: int,
+    schedule_line_id: int | None = None,
+    principal_fen: int = 0,
+    fee_fen: int = 0,
+) -> None:
+    auto = AutoPosting(
+        run_id=run.id,
+        kind=proposal.kind.value,
+        association_id=association_id,
+        journal_transaction_id=journal_id,
+        schedule_line_id=schedule_line_id,
+        principal_fen=principal_fen,
+        fee_fen=fee_fen,
+        amount_fen=amount_fen,
+        lines_json=_line_json(lines, proposal.line_ids),
+        reason=proposal.reason[:400],
+    )
+    session.add(auto)
+    session.flush()
+    audit.record(
+        session,
+        actor=RECONCILER,
+        action="reconcile.auto_post",
+        chain=audit.association_chain(association_id),
+        object_type="recon_auto_posting",
+        object_id=auto.id,
+        payload={
+            "kind": proposal.kind.value,
+            "journal_transaction_id": str(journal_id),
+            "amount_fen": amount_fen,
+            "lines": list(proposal.line_ids),
+            "auto": True,
+        },
+    )
+
+
+def undo_auto_posting(
+    session: Session, auto_posting_id: int, *, actor: str, reason: str, on: date
+) -> AutoPosting:
+    """Undo an automatic posting: reverse its journal transaction, give a repayment back to
+    its instalment, and put its bank lines back among the open items for the next night."""
+    auto = session.get(AutoPosting, auto_posting_id)
+    if auto is None:
+        raise NotFound("自动记账不存在", f"automatic posting {auto_posting_id} not found")
+    if auto.undone_at is not None:
+        raise Conflict("该自动记账已撤销", f"automatic posting {auto_posting_id} is undone already")
+    if not reason.strip():
+        raise ValidationFailed("撤销必须说明原因", "undoing an automatic posting needs a reason")
+    reversal = ledger.reverse(
+        session,
+        auto.journal_transaction_id,
+        business_date=on,
+        reason=f"撤销自动记账 undo automatic posting: {reason}",
+        actor=actor,
+    )
+    if auto.schedule_line_id is not None:
+        line = session.get(RepaymentScheduleLine, auto.schedule_line_id)
+        assert line is not None
+        line.paid_principal_fen -= auto.principal_fen
+        line.paid_fee_fen -= auto.fee_fen
+        line.status = ScheduleLineStatus.OVERDUE if line.due_on < on else ScheduleLineStatus.OPEN
+        loan = loans.get_loan(session, line.loan_id)
+        loan.principal_repaid_fen -= auto.principal_fen
+        loan.fee_paid_fen -= auto.fee_fen
+        if loan.status is LoanStatus.REPAID:
+            loan.status = (
+                LoanStatus.OVERDUE
+                if line.status is ScheduleLineStatus.OVERDUE
+                else (LoanStatus.REPAYING)
+            )
+            loan.repaid_on = None
+            loan.repaid_on_time = None
+    auto.undone_at = utcnow()
+    auto.undone_by = actor
+    auto.undo_reason = reason[:400]
+    auto.reversal_transaction_id = reversal.id
+    run = session.get(ReconRun, auto.run_id)
+    assert run is not None
+    for data in json.loads(auto.lines_json):
+        session.add(
+            OpenItem(
+                special_account_id=run.special_account_id,
+                item_type=LINE,
+                item_id=data["line_id"],
+                since=date.fromisoformat(data["booking_date"]),
+                line_json=json.dumps(data, ensure_ascii=False),
+            )
+        )
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="reconcile.auto_post_undone",
+        chain=audit.association_chain(auto.association_id),
+        object_type="recon_auto_posting",
+        object_id=auto.id,
+        payload={"reason": reason, "reversal_transaction_id": str(reversal.id)},
+    )
+    return auto
+
+
+def transaction_ids(entry_ids: Iterable[str]) -> list[uuid.UUID]:
+    return [t for t in (transaction_id_of(e) for e in entry_ids) if t is not None]

@@ -1,0 +1,477 @@
+"""Loading one night's inputs: the bank's statement, the lines and entries still open, the book.
+
+Bank lines come from the statement file the bank sent (read from the stored inbound file and
+parsed by the bank's adapter), plus the lines earlier nights left open. Book entries are the
+journal transactions that move an association's bank sub-account (account 1002), new since the
+previous run or left open by it; the first open instalment of each loan being repaid is offered
+as an expected repayment (a transfer by the borrower may pay it); entries reconciled earlier
+come back as settled references when a line names them (returns, lines seen twice).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import polars as pl
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from adapters.base import Adapter
+from adapters.records import Statement
+from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
+from gateway.ledger.models import (
+    AccountCode,
+    JournalLeg,
+    JournalTransaction,
+    LedgerAccount,
+    LedgerChannel,
+    TransactionKind,
+)
+from gateway.loans.models import Loan, LoanStatus
+from gateway.org.models import Association, Bank, SpecialAccount
+from gateway.payments.models import (
+    OPEN_STATUSES,
+    Direction,
+    PaymentInstruction,
+    RepaymentScheduleLine,
+    ScheduleLineStatus,
+)
+from reconciliation.frames import ENTRY_SCHEMA, LINE_SCHEMA
+from reconciliation.model import BookKind, BookStatus
+
+AdapterFor = Callable[[str], Adapter]
+
+# How far after the business date a statement file of that date may have been fetched.
+STATEMENT_FETCH_DAYS = 14
+
+KIND_OF: dict[str, BookKind] = {
+    TransactionKind.DISBURSEMENT.value: BookKind.DISBURSEMENT,
+    TransactionKind.REPAYMENT.value: BookKind.REPAYMENT,
+    TransactionKind.FEE.value: BookKind.USAGE_FEE,
+    TransactionKind.CAPITAL_CONTRIBUTION.value: BookKind.DEPOSIT,
+    TransactionKind.MEMBER_DEPOSIT.value: BookKind.DEPOSIT,
+    TransactionKind.REFUND.value: BookKind.REFUND,
+    TransactionKind.DEPOSIT_INTEREST.value: BookKind.INTEREST,
+    TransactionKind.ADJUSTMENT.value: BookKind.ADJUSTMENT,
+    "bank_fee": BookKind.BANK_FEE,
+}
+
+ENTRY_PREFIX = "j:"
+EXPECTED_PREFIX = "s:"
+
+
+def entry_id_of(transaction_id: uuid.UUID) -> str:
+    return f"{ENTRY_PREFIX}{transaction_id.hex}"
+
+
+def transaction_id_of(entry_id: str) -> uuid.UUID | None:
+    if not entry_id.startswith(ENTRY_PREFIX):
+        return None
+    return uuid.UUID(entry_id[len(ENTRY_PREFIX) :])
+
+
+def schedule_line_id_of(entry_id: str) -> int | None:
+    if not entry_id.startswith(EXPECTED_PREFIX):
+        return None
+    return int(entry_id[len(EXPECTED_PREFIX) :])
+
+
+# --- the bank's side ---------------------------------------------------------------------
+
+
+def statement_date(statement: Statement) -> date | None:
+    if statement.to_date is not None:
+        return statement.to_date
+    if statement.from_date is not None:
+        return statement.from_date
+    dates = [e.booking_date for e in statement.entries]
+    return max(dates) if dates else None
+
+
+def find_statement(
+    session: Session, special: SpecialAccount, day: date, adapter_for: AdapterFor
+) -> Statement | None:
+    """The bank's statement of ``day`` for the special account, from the newest file holding it.
+
+    A file the adapter cannot read was quarantined when it was ingested; one that fails here
+    raises, so the night is not reconciled against half a statement.
+    """
+    bank_code = session.scalar(select(Bank.code).where(Bank.id == special.bank_id))
+    assert bank_code is not None
+    files = session.scalars(
+        select(InboundFile)
+        .where(
+            InboundFile.bank_code == bank_code,
+            InboundFile.kind == InboundKind.STATEMENT,
+            InboundFile.status == InboundStatus.APPLIED,
+            InboundFile.business_date >= day,
+            InboundFile.business_date <= day + timedelta(days=STATEMENT_FETCH_DAYS),
+        )
+        .order_by(InboundFile.id.desc())
+    )
+    adapter = adapter_for(bank_code)
+    for file in files:
+        for statement in adapter.parse_statements(file.content):
+            if statement.account == special.account_number and statement_date(statement) == day:
+                return statement
+    return None
+
+
+def statement_lines_frame(statement: Statement) -> pl.DataFrame:
+    """The statement's entries as engine lines, ids ``<statement id>:<position>`` from 1.
+
+    Built column by column (a statement may hold a million lines); lines of identical content
+    are numbered 0, 1, 2... in ``occurrence`` in file order, as ``lines_from_statement`` does.
+    """
+    entries = statement.entries
+    n = len(entries)
+    default_sub = statement.sub_account
+    columns: dict[str, list[object]] = {
+        "line_id": [f"{statement.statement_id}:{i}" for i in range(1, n + 1)],
+        "special_account": [statement.account] * n,
+        "sub_account": [e.sub_account or default_sub for e in entries],
+        "booking_date": [e.booking_date for e in entries],
+        "credit": [e.credit_debit.value == "CRDT" for e in entries],
+        "amount_fen": [e.amount_fen for e in entries],
+        "value_date": [e.value_date for e in entries],
+        "bank_transaction_id": [e.bank_transaction_id for e in entries],
+        "end_to_end_id": [e.end_to_end_id for e in entries],
+        "remittance": [e.remittance for e in entries],
+        "counterparty_account": [e.counterparty_account for e in entries],
+        "counterparty_name": [e.counterparty_name for e in entries],
+        "channel": [e.channel.value for e in entries],
+        "bank_transaction_code": [e.bank_transaction_code for e in entries],
+        "reversal": [e.reversal for e in entries],
+        "return_reason_code": [e.return_reason_code for e in entries],
+    }
+    frame = pl.DataFrame(
+        {name: pl.Series(name, values, dtype=LINE_SCHEMA[name]) for name, values in columns.items()}
+    )
+    content = [c for c in LINE_SCHEMA if c not in ("line_id", "occurrence")]
+    return frame.with_columns(
+        pl.int_range(pl.len()).over(content).cast(pl.Int64).alias("occurrence")
+    ).select(list(LINE_SCHEMA))
+
+
+def lines_to_json(frame: pl.DataFrame) -> list[tuple[str, date, str]]:
+    """(line id, booking date, the line as JSON) for each row, to keep it open."""
+    out = []
+    for row in frame.iter_rows(named=True):
+        data = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items()}
+        out.append((row["line_id"], row["booking_date"], json.dumps(data, ensure_ascii=False)))
+    return out
+
+
+def lines_from_json(texts: Iterable[str]) -> pl.DataFrame:
+    rows = [json.loads(t) for t in texts]
+    columns: dict[str, list[object]] = {name: [] for name in LINE_SCHEMA}
+    for row in rows:
+        for name, dtype in LINE_SCHEMA.items():
+            value = row.get(name)
+            if value is not None and dtype == pl.Date():
+                value = date.fromisoformat(value)
+            columns[name].append(value)
+    return pl.DataFrame(
+        {name: pl.Series(name, values, dtype=LINE_SCHEMA[name]) for name, values in columns.items()}
+    )
+
+
+# --- the book's side ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Book:
+    """The night's book entries and what the service needs to know about them."""
+
+    entries: pl.DataFrame  # ENTRY_SCHEMA
+    reversal_of: dict[str, str]  # entry id of a reversal -> entry id of its original
+    associations: dict[str, int]  # sub-account number -> association id
+
+
+_JOURNAL_COLUMNS = (
+    JournalTransaction.id,
+    JournalTransaction.association_id,
+    Association.sub_account_number,
+    JournalTransaction.business_date,
+    JournalLeg.debit_fen,
+    JournalLeg.credit_fen,
+    JournalTransaction.kind,
+    JournalTransaction.external_ref,
+    JournalTransaction.channel,
+    JournalTransaction.reversal_of,
+)
+
+
+def _journal_rows(
+    session: Session, special_account_id: int, *conditions: ColumnElement[bool]
+) -> list[Any]:
+    query = (
+        select(*_JOURNAL_COLUMNS)
+        .select_from(JournalLeg)
+        .join(JournalTransaction, JournalTransaction.id == JournalLeg.transaction_id)
+        .join(LedgerAccount, LedgerAccount.id == JournalLeg.account_id)
+        .join(Association, Association.id == JournalTransaction.association_id)
+        .where(
+            LedgerAccount.code == AccountCode.BANK_SUB_ACCOUNT,
+            Association.special_account_id == special_account_id,
+            *conditions,
+        )
+    )
+    return list(session.execute(query).all())
+
+
+def _journal_frame(rows: Sequence[Any], status: BookStatus) -> pl.DataFrame:
+    """One entry per journal transaction: its net movement on the bank sub-account."""
+    if not rows:
+        return pl.DataFrame(schema=ENTRY_SCHEMA)
+    ids, assoc, subs, dates, debits, credits, kinds, refs, channels, _rev = zip(*rows, strict=True)
+    raw = pl.DataFrame(
+        {
+            "entry_id": [entry_id_of(i) for i in ids],
+            "association_id": [str(a) for a in assoc],
+            "sub_account": list(subs),
+            "business_date": list(dates),
+            "net": [int(d) - int(c) for d, c in zip(debits, credits, strict=True)],
+            "kind": [KIND_OF.get(str(k), BookKind.OTHER).value for k in kinds],
+            "end_to_end_id": list(refs),
+            "channel": [
+                "cash" if LedgerChannel(c) is LedgerChannel.CASH else "transfer" for c in channels
+            ],
+        },
+        schema_overrides={"business_date": pl.Date, "end_to_end_id": pl.String},
+    )
+    net = raw.group_by("entry_id", maintain_order=True).agg(
+        pl.exclude("net").first(), pl.col("net").sum()
+    )
+    net = net.filter(pl.col("net") != 0)
+    return net.select(
+        "entry_id",
+        "association_id",
+        "sub_account",
+        "business_date",
+        (pl.col("net") > 0).alias("credit"),
+        pl.col("net").abs().cast(pl.Int64).alias("amount_fen"),
+        "kind",
+        "end_to_end_id",
+        pl.lit(None, pl.String).alias("contract_number"),
+        pl.lit(None, pl.String).alias("member_card"),
+        pl.lit(True).alias("card_is_member"),
+        pl.lit(None, pl.String).alias("borrower_id"),
+        "channel",
+        pl.lit(status.value).alias("status"),
+        pl.lit(None, pl.Date).alias("first_expected"),
+    ).cast(ENTRY_SCHEMA)  # type: ignore[arg-type]
+
+
+def _reversals(rows: Sequence[Any]) -> dict[str, str]:
+    return {entry_id_of(r[0]): entry_id_of(r[9]) for r in rows if r[9] is not None}
+
+
+def load_book(
+    session: Session,
+    special_account_id: int,
+    day: date,
+    *,
+    previous_date: date | None,
+    previous_started: datetime | None,
+    open_entry_ids: Iterable[str],
+    settled_entry_ids: Iterable[str],
+    line_refs: pl.Series,
+    return_window_days: int,
+) -> Book:
+    """Every entry the night must see (see the module's docstring)."""
+    associations = {
+        sub: assoc_id
+        for sub, assoc_id in session.execute(
+            select(Association.sub_account_number, Association.id).where(
+                Association.special_account_id == special_account_id
+            )
+        )
+    }
+    up_to = JournalTransaction.business_date <= day
+    if previous_date is None:
+        new_rows = _journal_rows(
+            session, special_account_id, JournalTransaction.business_date == day
+        )
+    else:
+        since = JournalTransaction.business_date > previous_date
+        if previous_started is not None:
+            since = or_(since, JournalTransaction.created_at > previous_started)
+        new_rows = _journal_rows(session, special_account_id, up_to, since)
+    settled = set(settled_entry_ids)
+    new_rows = [r for r in new_rows if entry_id_of(r[0]) not in settled]
+    open_ids = [transaction_id_of(i) for i in open_entry_ids]
+    wanted = [i for i in open_ids if i is not None]
+    open_rows: list[Any] = []
+    for chunk in range(0, len(wanted), 500):
+        open_rows += _journal_rows(
+            session, special_account_id, JournalTransaction.id.in_(wanted[chunk : chunk + 500])
+        )
+    seen = {r[0] for r in new_rows}
+    rows = new_rows + [r for r in open_rows if r[0] not in seen]
+    posted = _journal_frame(rows, BookStatus.POSTED)
+    reversal_of = _reversals(rows)
+
+    # entries reconciled earlier, as references for returns and lines seen again
+    references = pl.DataFrame(schema=ENTRY_SCHEMA)
+    refs = line_refs.drop_nulls().unique()
+    if previous_date is not None and len(refs):
+        old_rows = _journal_rows(
+            session,
+            special_account_id,
+            JournalTransaction.external_ref.is_not(None),
+            JournalTransaction.business_date >= day - timedelta(days=return_window_days),
+            JournalTransaction.business_date <= previous_date,
+        )
+        known = set(posted["entry_id"].to_list())
+        old_rows = [r for r in old_rows if entry_id_of(r[0]) not in known]
+        references = _journal_frame(old_rows, BookStatus.SETTLED).filter(
+            pl.col("end_to_end_id").is_in(refs.implode())
+        )
+    expected = expected_repayments(session, special_account_id, day)
+    entries = pl.concat([posted, references, expected], how="vertical")
+    return Book(entries=entries, reversal_of=reversal_of, associations=associations)
+
+
+def expected_repayments(session: Session, special_account_id: int, day: date) -> pl.DataFrame:
+    """The first open instalment of each loan being repaid, as an expected repayment.
+
+    Offered so that a borrower's own transfer naming the contract can be booked; an instalment
+    whose collection is already with the bank is not offered. Never an exception by itself.
+    """
+    in_flight = (
+        select(PaymentInstruction.schedule_line_id)
+        .where(
+            PaymentInstruction.direction == Direction.COLLECTION,
+            PaymentInstruction.status.in_(OPEN_STATUSES),
+            PaymentInstruction.schedule_line_id.is_not(None),
+        )
+        .scalar_subquery()
+    )
+    first_open = (
+        select(
+            RepaymentScheduleLine.loan_id,
+            func.min(RepaymentScheduleLine.instalment_no).label("first_no"),
+        )
+        .where(
+            RepaymentScheduleLine.status.in_((ScheduleLineStatus.OPEN, ScheduleLineStatus.OVERDUE))
+        )
+        .group_by(RepaymentScheduleLine.loan_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            RepaymentScheduleLine.id,
+            Loan.association_id,
+            Association.sub_account_number,
+            Loan.contract_no,
+            Loan.member_id,
+            RepaymentScheduleLine.principal_fen - RepaymentScheduleLine.paid_principal_fen,
+            RepaymentScheduleLine.fee_fen - RepaymentScheduleLine.paid_fee_fen,
+        )
+        .join(Loan, Loan.id == RepaymentScheduleLine.loan_id)
+        .join(Association, Association.id == Loan.association_id)
+        .join(
+            first_open,
+            and_(
+                first_open.c.loan_id == RepaymentScheduleLine.loan_id,
+                first_open.c.first_no == RepaymentScheduleLine.instalment_no,
+            ),
+        )
+        .where(
+            Association.special_account_id == special_account_id,
+            Loan.status.in_((LoanStatus.DISBURSED, LoanStatus.REPAYING, LoanStatus.OVERDUE)),
+            RepaymentScheduleLine.id.not_in(in_flight),
+        )
+    ).all()
+    data = [
+        (
+            f"{EXPECTED_PREFIX}{line_id}",
+            str(assoc),
+            sub,
+            day,
+            True,
+            int(principal) + int(fee),
+            BookKind.REPAYMENT.value,
+            None,
+            contract,
+            None,
+            True,
+            str(member),
+            "transfer",
+            BookStatus.EXPECTED.value,
+            day,
+        )
+        for line_id, assoc, sub, contract, member, principal, fee in rows
+        if int(principal) + int(fee) > 0
+    ]
+    return pl.DataFrame(data, schema=ENTRY_SCHEMA, orient="row")
+
+
+def ledger_balances(session: Session, special_account_id: int, day: date) -> dict[str, int]:
+    """Each sub-account's bank balance in the books (account 1002) at the end of ``day``."""
+    subs = session.scalars(
+        select(Association.sub_account_number).where(
+            Association.special_account_id == special_account_id
+        )
+    )
+    balances = dict.fromkeys(subs, 0)
+    rows = session.execute(
+        select(
+            Association.sub_account_number,
+            func.coalesce(func.sum(JournalLeg.debit_fen), 0),
+            func.coalesce(func.sum(JournalLeg.credit_fen), 0),
+        )
+        .select_from(JournalLeg)
+        .join(JournalTransaction, JournalTransaction.id == JournalLeg.transaction_id)
+        .join(LedgerAccount, LedgerAccount.id == JournalLeg.account_id)
+        .join(Association, Association.id == JournalTransaction.association_id)
+        .where(
+            Association.special_account_id == special_account_id,
+            LedgerAccount.code == AccountCode.BANK_SUB_ACCOUNT,
+            JournalTransaction.business_date <= day,
+        )
+        .group_by(Association.sub_account_number)
+    ).all()
+    for sub, debit, credit in rows:
+        balances[sub] = int(debit) - int(credit)
+    return balances
+
+
+__all__ = [
+    "AdapterFor",
+    "Book",
+    "entry_id_of",
+    "expected_repayments",
+    "find_statement",
+    "ledger_balances",
+    "lines_from_json",
+    "lines_to_json",
+    "load_book",
+    "schedule_line_id_of",
+    "statement_lines_frame",
+    "transaction_id_of",
+]
+
+
+def entry_amounts(
+    session: Session, special_account_id: int, entry_ids: Iterable[str]
+) -> dict[str, tuple[int, int]]:
+    """(signed amount into the sub-account, association id) of journal entries by entry id."""
+    wanted = [t for t in (transaction_id_of(e) for e in entry_ids) if t is not None]
+    rows: list[Any] = []
+    for chunk in range(0, len(wanted), 500):
+        rows += _journal_rows(
+            session, special_account_id, JournalTransaction.id.in_(wanted[chunk : chunk + 500])
+        )
+    out: dict[str, tuple[int, int]] = {}
+    for row in rows:
+        key = entry_id_of(row[0])
+        amount, assoc = out.get(key, (0, int(row[1])))
+        out[key] = (amount + int(row[4]) - int(row[5]), assoc)
+    return out
