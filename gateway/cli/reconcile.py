@@ -1,0 +1,298 @@
+"""``huzhu reconcile --date D [--account A]`` and ``huzhu queue list|show|assign|resolve|approve``.
+
+The command reconciles through the same service as the nightly pipeline's ``reconcile`` step.
+Queue actions name who does them (``--by``); a second person approves large adjustments.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from adapters.money import format_yuan
+from gateway.cli._common import cli_session, console, current_settings
+from gateway.errors import NotFound
+from gateway.jobs.pipeline import profile_loader
+from gateway.ledger.models import AccountCode
+from gateway.org.models import Association, SpecialAccount
+from gateway.payments.config import load_payments_config
+from gateway.queue import service as queue
+from gateway.queue.models import ItemStatus, QueueItem, Resolution
+from gateway.reconcile.service import reconcile_account
+
+queue_app = typer.Typer(help="对账差错队列 the mismatch queue.", no_args_is_help=True)
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _fen(value: int | None) -> str:
+    return "" if value is None else format_yuan(value)
+
+
+def queue_config(config_dir: Path) -> queue.QueueConfig:
+    """``[queue] approval_above_fen`` from ``<config_dir>/reconcile.toml`` when it exists."""
+    path = config_dir / "reconcile.toml"
+    if not path.exists():
+        return queue.QueueConfig()
+    raw = tomllib.loads(path.read_text(encoding="utf-8")).get("queue", {})
+    return queue.QueueConfig(**raw)
+
+
+def reconcile(
+    on: Annotated[str, typer.Option("--date", help="Business date YYYY-MM-DD.")],
+    account: Annotated[
+        str | None, typer.Option(help="Special account number (default: every one).")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+) -> None:
+    """Reconcile the bank's statement of a business date against the books (对账)."""
+    settings = current_settings()
+    day = _date(on)
+    loader = profile_loader(settings.config_dir, load_payments_config(settings.config_dir))
+    outcomes = []
+    with cli_session(settings) as session:
+        query = select(SpecialAccount).order_by(SpecialAccount.id)
+        if account is not None:
+            query = query.where(SpecialAccount.account_number == account)
+        specials = list(session.scalars(query))
+        if not specials:
+            raise NotFound("专户不存在", f"no special account {account}")
+        for special in specials:
+            outcomes.append(
+                reconcile_account(
+                    session,
+                    special.id,
+                    day,
+                    adapter_for=lambda code: loader(code).adapter,
+                    actor="huzhu reconcile",
+                )
+            )
+    if json_out:
+        typer.echo(
+            json.dumps([o.summary() for o in outcomes], ensure_ascii=False, indent=2, default=str)
+        )
+        return
+    table = Table(title=f"对账 reconciliation {day}")
+    for header in (
+        "专户 Account",
+        "对账单",
+        "流水 Lines",
+        "账务 Entries",
+        "已匹配 Matched",
+        "自动记账 Auto",
+        "差错 Exceptions",
+        "未达 Open",
+        "队列 Queue",
+    ):
+        table.add_column(header)
+    numbers = {s.id: s.account_number for s in specials}
+    for o in outcomes:
+        table.add_row(
+            numbers[o.special_account_id],
+            "有" if o.has_statement else "[red]缺失 missing[/]",
+            str(o.lines),
+            str(o.entries),
+            str(o.matched_lines),
+            str(o.auto_postings),
+            ", ".join(f"{k}={v}" for k, v in sorted(o.kinds.items())) or "0",
+            f"{o.open_lines}/{o.open_entries}",
+            ", ".join(f"{k}={v}" for k, v in o.queue.as_dict().items() if v),
+        )
+    console.print(table)
+
+
+def _item_row(item: QueueItem) -> list[str]:
+    return [
+        str(item.id),
+        item.kind,
+        str(item.priority),
+        item.status.value,
+        item.night_state.value,
+        item.sub_account or "",
+        _fen(item.actual_fen),
+        _fen(item.expected_fen),
+        f"{item.first_seen}..{item.last_seen}",
+        item.assignee or "",
+    ]
+
+
+@queue_app.command("list")
+def queue_list(
+    status: Annotated[ItemStatus | None, typer.Option(help="Only items in this state.")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Closed items too.")] = False,
+    kind: Annotated[str | None, typer.Option(help="Only this exception kind.")] = None,
+    assignee: Annotated[
+        str | None, typer.Option(help="Only items assigned to this person.")
+    ] = None,
+    association: Annotated[str | None, typer.Option(help="Only this association's code.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Open items by priority, oldest first."""
+    with cli_session(current_settings()) as session:
+        association_id = None
+        if association is not None:
+            association_id = session.scalar(
+                select(Association.id).where(Association.code == association)
+            )
+            if association_id is None:
+                raise NotFound("协会不存在", f"no association {association}")
+        statuses = [status] if status else (list(ItemStatus) if every else None)
+        items = queue.list_items(
+            session,
+            statuses=statuses,
+            association_id=association_id,
+            assignee=assignee,
+            kind=kind,
+        )
+        rows = [_item_row(i) for i in items]
+    if json_out:
+        keys = ["id", "kind", "priority", "status", "night_state", "sub_account"]
+        keys += ["actual", "expected", "seen", "assignee"]
+        typer.echo(json.dumps([dict(zip(keys, r, strict=True)) for r in rows], ensure_ascii=False))
+        return
+    table = Table(title="对账差错 mismatch queue")
+    for header in (
+        "ID",
+        "类型 Kind",
+        "优先级",
+        "状态 Status",
+        "本次 Night",
+        "子账户",
+        "银行 Bank",
+        "账面 Books",
+        "出现 Seen",
+        "处理人",
+    ):
+        table.add_column(header)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+@queue_app.command("show")
+def queue_show(item_id: Annotated[int, typer.Argument(help="Queue item id.")]) -> None:
+    """One item: its evidence and its history."""
+    with cli_session(current_settings()) as session:
+        item = queue.get_item(session, item_id)
+        console.print(f"[bold]差错 {item.id}[/] {item.kind} · {item.status.value}", markup=True)
+        console.print(item.explanation, markup=False)
+        for label, value in (
+            ("子账户 sub-account", item.sub_account or "-"),
+            ("银行 bank", _fen(item.actual_fen) or "-"),
+            ("账面 books", _fen(item.expected_fen) or "-"),
+            ("流水 lines", ", ".join(queue.item_line_ids(item)) or "-"),
+            ("账务 entries", ", ".join(queue.item_entry_ids(item)) or "-"),
+            ("出现 seen", f"{item.first_seen} .. {item.last_seen} ({item.times_seen}×)"),
+            ("处理人 assignee", item.assignee or "-"),
+            ("处理 resolution", item.resolution.value if item.resolution else "-"),
+            ("说明 note", item.resolution_note or "-"),
+        ):
+            console.print(f"  {label}: {value}", markup=False, highlight=False)
+        table = Table(title="处理记录 history")
+        for header in ("时间 At", "人员 By", "动作 Action", "说明 Note"):
+            table.add_column(header)
+        for event in queue.history(session, item_id):
+            table.add_row(
+                event.at.isoformat(timespec="seconds"), event.actor, event.action, event.note
+            )
+        console.print(table)
+
+
+@queue_app.command("assign")
+def queue_assign(
+    item_id: Annotated[int, typer.Argument(help="Queue item id.")],
+    to: Annotated[str, typer.Option("--to", help="Who works the item.")],
+    by: Annotated[str, typer.Option("--by", help="Who assigns it.")],
+    priority: Annotated[int | None, typer.Option(help="Priority 1 (low) .. 9 (high).")] = None,
+) -> None:
+    """Assign an item (and optionally set its priority)."""
+    with cli_session(current_settings()) as session:
+        item = queue.assign(session, item_id, assignee=to, actor=by, priority=priority)
+        console.print(f"差错 {item.id} → {item.assignee} (优先级 {item.priority})", markup=False)
+
+
+@queue_app.command("resolve")
+def queue_resolve(
+    item_id: Annotated[int, typer.Argument(help="Queue item id.")],
+    how: Annotated[Resolution, typer.Option("--as", help="How the item is resolved.")],
+    by: Annotated[str, typer.Option("--by", help="Who resolves it.")],
+    note: Annotated[
+        str, typer.Option(help="Reason, justification or what was raised with the bank.")
+    ] = "",
+    line: Annotated[list[str] | None, typer.Option(help="Manual match: a bank line id.")] = None,
+    entry: Annotated[list[str] | None, typer.Option(help="Manual match: a book entry id.")] = None,
+    association: Annotated[
+        str | None, typer.Option(help="Reassign: the right association's code.")
+    ] = None,
+    counter_account: Annotated[
+        str, typer.Option(help="Adjusting entry: the counter account code.")
+    ] = AccountCode.SUSPENSE.value,
+    on: Annotated[
+        str | None, typer.Option("--date", help="Adjusting entry: business date.")
+    ] = None,
+) -> None:
+    """Resolve an item: manual_match, adjusting_entry, bank_error, write_off, reassign, dismiss."""
+    settings = current_settings()
+    with cli_session(settings) as session:
+        if how is Resolution.MANUAL_MATCH:
+            item = queue.resolve_manual_match(
+                session, item_id, actor=by, line_ids=line, entry_ids=entry, note=note
+            )
+        elif how is Resolution.ADJUSTING_ENTRY:
+            try:
+                account = AccountCode(counter_account)
+            except ValueError:
+                raise typer.BadParameter(f"unknown account code {counter_account!r}") from None
+            item = queue.resolve_adjusting_entry(
+                session,
+                item_id,
+                actor=by,
+                reason=note,
+                counter_account=account,
+                on=_date(on) if on else settings.today(),
+                config=queue_config(settings.config_dir),
+            )
+        elif how is Resolution.BANK_ERROR:
+            item = queue.resolve_bank_error(session, item_id, actor=by, note=note)
+        elif how is Resolution.WRITE_OFF:
+            item = queue.request_write_off(session, item_id, actor=by, note=note)
+        elif how is Resolution.REASSIGN:
+            if association is None:
+                raise typer.BadParameter("--association is needed to reassign")
+            target = session.scalar(select(Association.id).where(Association.code == association))
+            if target is None:
+                raise NotFound("协会不存在", f"no association {association}")
+            item = queue.reassign(session, item_id, actor=by, association_id=target, note=note)
+        elif how is Resolution.DISMISS:
+            item = queue.dismiss(session, item_id, actor=by, justification=note)
+        else:
+            raise typer.BadParameter(f"{how.value} is set by the reconciliation, not by hand")
+        console.print(f"差错 {item.id}: {item.status.value}", markup=False)
+
+
+@queue_app.command("approve")
+def queue_approve(
+    item_id: Annotated[int, typer.Argument(help="Queue item id.")],
+    by: Annotated[str, typer.Option("--by", help="The second person, who approves.")],
+) -> None:
+    """Approve a proposed adjusting entry (someone other than who proposed it)."""
+    with cli_session(current_settings()) as session:
+        item = queue.approve_adjustment(session, item_id, actor=by)
+        console.print(f"差错 {item.id}: {item.status.value}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("reconcile")(reconcile)
+    app.add_typer(queue_app, name="queue")
