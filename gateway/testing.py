@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.capital.models import CapitalSource
@@ -183,3 +184,31 @@ def build_world(
 
 
 WorldFactory = Callable[..., World]
+
+
+def load_world(session: Session, cipher: FieldCipher) -> World:
+    """The world :func:`build_world` stored earlier in this database (e.g. a template copy)."""
+    county = session.scalars(select(County).where(County.code == "TC")).one()
+    a = session.scalars(select(Association).where(Association.code == "TC-1")).one()
+    b = session.scalars(select(Association).where(Association.code == "TC-2")).one()
+
+    def members_of(association: Association) -> list[Member]:
+        return list(
+            session.scalars(
+                select(Member)
+                .where(Member.association_id == association.id)
+                .order_by(Member.member_no)
+            )
+        )
+
+    return World(
+        session=session,
+        cipher=cipher,
+        county=county,
+        a=a,
+        b=b,
+        members_a=members_of(a),
+        members_b=members_of(b),
+        # Another seed than build_world's, so new members never repeat the stored numbers.
+        rng=random.Random(8),  # noqa: S311 - test data, not secrets
+    )

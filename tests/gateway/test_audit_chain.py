@@ -138,7 +138,7 @@ def test_verify_command_exits_nonzero_naming_the_row(
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+@pytest.mark.parametrize("db_backend", ["postgres"], indirect=True)
 def test_concurrent_appends_never_fork_a_chain(
     world: World, session_factory: sessionmaker[Session]
 ) -> None:
@@ -167,7 +167,7 @@ def test_concurrent_appends_never_fork_a_chain(
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+@pytest.mark.parametrize("db_backend", ["postgres"], indirect=True)
 def test_a_new_chain_is_started_once_by_concurrent_first_appends(
     world: World, session_factory: sessionmaker[Session]
 ) -> None:

@@ -163,6 +163,7 @@ def test_database_refuses_an_unbalanced_raw_insert(world: World, session: Sessio
     assert ledger.balance(session, world.a.id, AccountCode.DONATIONS) == 0
 
 
+@pytest.mark.real_db
 def test_database_refuses_legs_without_a_header_at_commit(world: World, session: Session) -> None:
     account = session.scalar(
         select(LedgerAccount.id).where(

@@ -19,7 +19,7 @@ from gateway.testing import WorldFactory
 
 pytestmark = [
     pytest.mark.postgres,
-    pytest.mark.parametrize("db_url", ["postgres"], indirect=True),
+    pytest.mark.parametrize("db_backend", ["postgres"], indirect=True),
 ]
 
 
