@@ -29,6 +29,9 @@ ENDPOINT_MODULES: tuple[str, ...] = (
     "gateway.org.endpoints",
     "gateway.members.endpoints",
     "gateway.loans.endpoints",
+    "gateway.payments.endpoints",
+    "gateway.batches.endpoints",
+    "gateway.reconcile.endpoints",
     "gateway.audit.endpoints",
 )
 

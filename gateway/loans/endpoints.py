@@ -28,6 +28,7 @@ from gateway.loans import service as loans
 from gateway.loans.models import Loan, LoanStatus
 from gateway.loans.schemas import LoanApplication
 from gateway.org.endpoints import visible_association
+from gateway.payments import service as payments
 
 router = domain_router("借款 loans")
 
@@ -234,7 +235,7 @@ def county_approve(
 @router.post(
     "/loans/{loan_id}/release",
     response_model=LoanOut,
-    summary="放行代付 Release for payment by the bank",
+    summary="放行代付 Release for payment: creates the disbursement instruction",
     responses=WRITE_PROBLEM_STATUSES,
 )
 def release(
@@ -245,7 +246,7 @@ def release(
         principal,
         loan_id,
         Permission.RELEASE_LOANS,
-        lambda s, i, d, a: loans.release_for_payment(s, i, on=d, actor=a),
+        lambda s, i, d, a: payments.release_loan(s, i, on=d, actor=a),
         body.on,
     )
 

@@ -11,6 +11,7 @@ refusal 409/422 for a write whose business rule says no).
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass, field
 from datetime import date
@@ -21,22 +22,44 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session, sessionmaker
 
+from adapters.records import Direction
+from gateway.batches.models import BatchStatus, PaymentBatch
+from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
 from gateway.loans.models import Loan
 from gateway.members.models import Member
+from gateway.org.models import Association
+from gateway.payments.models import InstructionStatus, PaymentInstruction
 from gateway.security.fieldcrypt import FieldCipher
 from gateway.testing import World
 from tests.api.conftest import USERS, ClientFor, Seeded
 
-READ_ALL = {"org", "members", "loans", "ledger", "audit"}
+READ_ALL = {"org", "members", "loans", "ledger", "audit", "files", "payments", "statements"}
+WRITE_ALL = {"members.write", "unmask", "loans.write", "loans.county", "release", "download"}
 # What each user may do, by capability (not by the code's permission names).
 CAN: dict[str, set[str]] = {
-    "admin": READ_ALL | {"members.write", "unmask", "loans.write", "loans.county", "release"},
-    "officer": READ_ALL | {"members.write", "unmask", "loans.write", "loans.county", "release"},
-    "officer_other": READ_ALL | {"members.write", "loans.write", "loans.county", "release"},
+    "admin": READ_ALL | WRITE_ALL,
+    "officer": READ_ALL | WRITE_ALL,
+    "officer_other": READ_ALL | WRITE_ALL - {"unmask"},
     "reviewer": READ_ALL | {"loans.county"},
-    "treasurer_a": {"org", "members", "members.write", "loans", "loans.write", "ledger"},
-    "treasurer_b": {"org", "members", "members.write", "loans", "loans.write", "ledger"},
-    "bank_op": set(),
+    "treasurer_a": {
+        "org",
+        "members",
+        "members.write",
+        "loans",
+        "loans.write",
+        "ledger",
+        "payments",
+    },
+    "treasurer_b": {
+        "org",
+        "members",
+        "members.write",
+        "loans",
+        "loans.write",
+        "ledger",
+        "payments",
+    },
+    "bank_op": {"files", "download"},
     "auditor": READ_ALL,
     "auditor_a": READ_ALL - {"audit"},  # the audit log is county-wide only
 }
@@ -50,6 +73,7 @@ class Spec:
     then: str | None = None  # a second capability checked after the scope (unmask)
 
 
+PATH_PARAM = {"file": "file", "account": "account"}
 STEP: dict[str, Any] = {"on": "2024-06-28"}
 REASON: dict[str, Any] = {"reason": "测试 test"}
 
@@ -77,6 +101,19 @@ SPECS: dict[tuple[str, str], Spec] = {
     ("POST", "/api/v1/loans/{loan_id}/release"): Spec("release", "loan", body=STEP),
     ("POST", "/api/v1/loans/{loan_id}/reject"): Spec("loans.write", "loan", body=REASON),
     ("POST", "/api/v1/loans/{loan_id}/cancel"): Spec("loans.write", "loan", body=REASON),
+    ("GET", "/api/v1/associations/{association_id}/instructions"): Spec("payments", "association"),
+    ("GET", "/api/v1/instructions/{instruction_id}"): Spec("payments", "instruction"),
+    ("GET", "/api/v1/batches"): Spec("files", None),
+    ("GET", "/api/v1/batches/{batch_id}"): Spec("files", "batch"),
+    ("GET", "/api/v1/batches/{batch_id}/content"): Spec("download", "batch"),
+    ("GET", "/api/v1/bank-files"): Spec("files", None),
+    ("GET", "/api/v1/bank-files/{file_id}"): Spec("files", "file"),
+    ("GET", "/api/v1/bank-files/{file_id}/content"): Spec("download", "file"),
+    ("GET", "/api/v1/special-accounts"): Spec("statements", None),
+    ("GET", "/api/v1/special-accounts/{account_id}/statement-lines"): Spec("statements", "account"),
+    ("GET", "/api/v1/special-accounts/{account_id}/reconciliation-runs"): Spec(
+        "statements", "account"
+    ),
     ("GET", "/api/v1/audit-events"): Spec("audit", None),
     ("GET", "/api/v1/audit-events/verification"): Spec("audit", None),
 }
@@ -112,6 +149,65 @@ def _loan_in(session: Session, seeded: Seeded, association_id: int) -> int:
     return loan.id
 
 
+def add_bank_side(session: Session, association: Association, tag: str) -> dict[str, int]:
+    """A batch file and an inbound result file at the association's special account."""
+    account = association.special_account
+    batch = PaymentBatch(
+        bank_code=account.bank.code,
+        special_account_id=account.id,
+        direction=Direction.DISBURSEMENT,
+        business_date=date(2024, 6, 28),
+        sequence=1,
+        message_id=f"MSG-{tag}",
+        file_name=f"DF_{tag}.txt",
+        status=BatchStatus.SENT,
+        line_count=1,
+        total_fen=300_000,
+        content=b"batch bytes",
+        sha256=hashlib.sha256(b"batch bytes").hexdigest(),
+    )
+    session.add(batch)
+    session.flush()
+    result = InboundFile(
+        bank_code=account.bank.code,
+        name=f"RESULT_{tag}.txt",
+        remote_path=f"out/RESULT_{tag}.txt",
+        kind=InboundKind.RESULT,
+        sha256=hashlib.sha256(tag.encode()).hexdigest(),
+        size=len(tag),
+        content=tag.encode(),
+        status=InboundStatus.APPLIED,
+        business_date=date(2024, 6, 28),
+        batch_id=batch.id,
+    )
+    session.add(result)
+    session.flush()
+    return {"batch": batch.id, "file": result.id, "account": account.id}
+
+
+def add_instruction(session: Session, association_id: int) -> int:
+    loan = session.query(Loan).filter(Loan.association_id == association_id).first()
+    assert loan is not None
+    association = session.get(Association, association_id)
+    assert association is not None
+    instruction = PaymentInstruction(
+        end_to_end_id=f"E2E-{association_id}",
+        direction=Direction.DISBURSEMENT,
+        status=InstructionStatus.PENDING,
+        association_id=association_id,
+        special_account_id=association.special_account_id,
+        loan_id=loan.id,
+        member_id=loan.member_id,
+        amount_fen=loan.amount_fen,
+        principal_fen=loan.amount_fen,
+        fee_fen=0,
+        requested_date=date(2024, 6, 28),
+    )
+    session.add(instruction)
+    session.flush()
+    return instruction.id
+
+
 @pytest.fixture
 def objects(
     seeded: Seeded, api_sessions: sessionmaker[Session], field_cipher: FieldCipher
@@ -135,6 +231,10 @@ def objects(
         world.apply(world.members_b[0], amount_fen=300_000, association=b)
         foreign = [world.new_member(other, member_no=f"{n:04d}") for n in range(1, 4)]
         world.apply(foreign[0], foreign[1:], amount_fen=300_000, association=other)
+        bank_files = {
+            key: add_bank_side(session, association, key)
+            for key, association in (("own", a), ("foreign", other))
+        }
         session.commit()
         ids = {
             "own": {
@@ -142,20 +242,27 @@ def objects(
                 "association": a.id,
                 "member": world.members_a[1].id,
                 "loan": _loan_in(session, seeded, a.id),
+                **bank_files["own"],
+                "instruction": add_instruction(session, a.id),
             },
             "sibling": {
                 "county": world.county.id,
                 "association": b.id,
                 "member": world.members_b[1].id,
                 "loan": _loan_in(session, seeded, b.id),
+                **bank_files["own"],  # the same special account and bank as a
+                "instruction": add_instruction(session, b.id),
             },
             "foreign": {
                 "county": seeded.other_county_id,
                 "association": other.id,
                 "member": foreign[1].id,
                 "loan": _loan_in(session, seeded, other.id),
+                **bank_files["foreign"],
+                "instruction": add_instruction(session, other.id),
             },
         }
+        session.commit()  # the instructions added while listing the ids
         members_by_association = {
             a.id: [m.id for m in world.members_a],
             b.id: [m.id for m in world.members_b],
@@ -171,6 +278,9 @@ def objects(
 objects_members: dict[int, list[int]] = {}
 
 
+COUNTY_LEVEL_KINDS = {"batch", "file", "account"}
+
+
 # Where each user stands relative to the three places: in scope or not.
 def in_scope(username: str, place: str, kind: str) -> bool:
     """``own`` and ``sibling`` lie in the test county (under its bank), ``foreign`` in the
@@ -178,6 +288,8 @@ def in_scope(username: str, place: str, kind: str) -> bool:
     scope = USERS[username][1]
     if scope == "none":
         return True
+    if scope in ("a", "b") and kind in COUNTY_LEVEL_KINDS:
+        return False  # batches, bank files and special accounts are county-wide
     if scope == "county" or (kind == "county" and scope in ("a", "b")):
         return place in ("own", "sibling")
     if scope == "other":
@@ -254,7 +366,9 @@ def test_matrix(client_for: ClientFor, objects: Objects) -> None:
         association_id = objects.ids["own"]["association"]
         if spec.kind and place:
             target = objects.ids[place][spec.kind]
-            url = path.replace("{" + f"{spec.kind}_id" + "}", str(target))
+            url = path.replace(
+                "{" + f"{PATH_PARAM.get(spec.kind, spec.kind)}_id" + "}", str(target)
+            )
             association_id = objects.ids[place]["association"]
         response = clients[username].request(
             method, url, json=body_for(spec, association_id) if method == "POST" else None
