@@ -276,7 +276,12 @@ def reconcile_account(
     closed_lines = set(pairs["line_id"].to_list())
     closed_entries = set(pairs["entry_id"].drop_nulls().to_list())
     posted = 0
+    undone = _undone_lines(session, special_account_id)
     for proposal in result.proposals:
+        if undone.intersection(proposal.line_ids):
+            # a person undid this booking before: it is theirs to resolve, never rebooked
+            exceptions += (_not_rebooked(proposal),)
+            continue
         if _book_proposal(session, run, proposal, lines, book.associations, actor):
             closed_lines.update(proposal.line_ids)
             closed_entries.update(proposal.entry_ids)
@@ -396,6 +401,29 @@ def _kept_exceptions(result: ReconciliationResult) -> tuple[ReconException, ...]
             continue
         kept.append(x)
     return tuple(kept)
+
+
+def _undone_lines(session: Session, special_account_id: int) -> set[str]:
+    texts = session.scalars(
+        select(AutoPosting.lines_json)
+        .join(ReconRun, ReconRun.id == AutoPosting.run_id)
+        .where(
+            ReconRun.special_account_id == special_account_id,
+            AutoPosting.undone_at.is_not(None),
+        )
+    )
+    return {line["line_id"] for text in texts for line in json.loads(text)}
+
+
+def _not_rebooked(proposal: ProposedPosting) -> ReconException:
+    return ReconException(
+        ExceptionKind.UNMATCHED_BANK,
+        line_ids=tuple(sorted(proposal.line_ids)),
+        sub_account=proposal.sub_account,
+        subject="undone",
+        actual_fen=proposal.amount_fen if proposal.credit else -proposal.amount_fen,
+        detail="自动记账已撤销，待人工处理 / automatic posting undone: for a person to resolve",
+    )
 
 
 def _copies(exceptions: Sequence[ReconException], lines: pl.DataFrame) -> set[str]:

@@ -1,0 +1,109 @@
+"""Nights of reconciliation for the queue and reconcile tests, without a bank server.
+
+``Nights`` holds the small test county of :mod:`gateway.testing` (special account ``6200001``,
+sub-accounts ``6200001-1`` and ``6200001-2`` with 100,000 yuan each in the books) and plays
+the bank: each :meth:`Nights.night` writes that day's statement from the lines given (balances
+carried from day to day, so only what a test breaks breaks) and reconciles it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from settle_support import Settle, migrated_sqlite
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters.records import CreditDebit, Statement, StatementEntry, SubAccountBalance
+from adapters.sandbox.clock import BANK_TZ
+from gateway.ledger.models import AccountCode
+from gateway.ledger.service import balance
+from gateway.org.models import SpecialAccount
+from gateway.queue.models import QueueItem
+from gateway.reconcile.service import AccountOutcome, reconcile_account
+
+FIRST = date(2024, 7, 1)
+ACCOUNT = "6200001"
+
+
+class Nights:
+    def __init__(self, tmp_path: Path) -> None:
+        self.settle = Settle(migrated_sqlite(tmp_path))
+        self.session: Session = self.settle.session
+        self.world = self.settle.world
+        self.sub_a = self.world.a.sub_account_number
+        self.sub_b = self.world.b.sub_account_number
+        self.special_id = self.session.scalars(select(SpecialAccount.id)).one()
+        self.bank: dict[str, int] = {
+            a.sub_account_number: balance(self.session, a.id, AccountCode.BANK_SUB_ACCOUNT)
+            for a in (self.world.a, self.world.b)
+        }
+        self.day = FIRST
+        self._txn = 0
+
+    def line(self, sub: str, amount_fen: int, *, credit: bool = True, **kw: Any) -> StatementEntry:
+        self._txn += 1
+        kw.setdefault("bank_transaction_id", f"T{self._txn:06d}")
+        kw.setdefault("booking_date", self.day)
+        return StatementEntry(
+            amount_fen=amount_fen,
+            credit_debit=CreditDebit.CREDIT if credit else CreditDebit.DEBIT,
+            sub_account=sub,
+            **kw,
+        )
+
+    def statement(
+        self, entries: Iterable[StatementEntry], closing_delta: Mapping[str, int] | None = None
+    ) -> Statement:
+        entries = tuple(entries)
+        opening = dict(self.bank)
+        closing = dict(opening)
+        for e in entries:
+            assert e.sub_account is not None
+            closing[e.sub_account] += e.signed_amount_fen
+        for sub, delta in (closing_delta or {}).items():
+            closing[sub] += delta
+        self.bank = closing
+        return Statement(
+            statement_id=f"STMT{self.day:%Y%m%d}",
+            account=ACCOUNT,
+            created_at=datetime.combine(self.day, datetime.min.time(), tzinfo=BANK_TZ),
+            from_date=self.day,
+            to_date=self.day,
+            entries=entries,
+            opening_balance_fen=sum(opening.values()),
+            closing_balance_fen=sum(closing.values()),
+            sub_account_balances=tuple(
+                SubAccountBalance(sub, opening[sub], closing[sub]) for sub in sorted(opening)
+            ),
+        )
+
+    def night(
+        self,
+        entries: Iterable[StatementEntry] = (),
+        *,
+        closing_delta: Mapping[str, int] | None = None,
+        with_statement: bool = True,
+    ) -> AccountOutcome:
+        """Reconcile the current day, commit, and move on to the next day."""
+        statement = self.statement(entries, closing_delta) if with_statement else None
+        outcome = reconcile_account(self.session, self.special_id, self.day, statement=statement)
+        self.session.commit()
+        self.day += timedelta(days=1)
+        return outcome
+
+    def items(self, kind: str | None = None) -> list[QueueItem]:
+        query = select(QueueItem).order_by(QueueItem.id)
+        if kind is not None:
+            query = query.where(QueueItem.kind == kind)
+        return list(self.settle.fresh().scalars(query))
+
+    def item(self, kind: str) -> QueueItem:
+        (found,) = self.items(kind)
+        return found
+
+    def close(self) -> None:
+        self.settle.close()
