@@ -399,6 +399,13 @@ class AdapterConformance:
         with pytest.raises(RenderError):
             self.render(adapter, batch)
 
+    def test_result_for_an_unknown_instruction_refused(self, adapter: Adapter) -> None:
+        batch = self.make_batch(Direction.DISBURSEMENT)
+        result = self.make_result(batch)
+        stranger = dataclasses.replace(result.results[0], end_to_end_id="NOT-IN-THE-BATCH")
+        with pytest.raises(RenderError):
+            adapter.render_result(dataclasses.replace(result, results=(stranger,)), batch)
+
     def test_control_sum_mismatch_refused(self, adapter: Adapter) -> None:
         batch = self.make_batch(Direction.DISBURSEMENT)
         data = self.corrupt_control_sum(adapter.render_disbursement(batch), batch)
