@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Query
-from pydantic import BaseModel
-from sqlalchemy import select
+from pydantic import BaseModel, Field
+from sqlalchemy import select, true
+from sqlalchemy.orm import Session
 
 from gateway.api.deps import CurrentPrincipal, DbSession
 from gateway.api.pagination import Page, Paging, paginate
@@ -16,11 +17,14 @@ from gateway.audit import service as audit
 from gateway.audit.models import AuditEvent
 from gateway.auth.errors import Forbidden
 from gateway.auth.permissions import Permission, Principal
+from gateway.org.models import Association, Town
 
 router = domain_router("审计 audit")
 
 
 class AuditEventOut(BaseModel):
+    id: int
+    chain: str = Field(description="global, or association:<id> for an association's events")
     seq: int
     at: datetime
     actor: str
@@ -37,18 +41,28 @@ class ChainReportOut(BaseModel):
     problems: list[str]
 
 
-def require_audit_reader(principal: Principal) -> None:
-    """The log spans the whole installation: readers need the permission and a county-wide
-    (or unrestricted) scope; an association-scoped auditor is refused."""
+def visible_chains(session: Session, principal: Principal) -> Any:
+    """The condition on ``AuditEvent.chain`` for what the caller may read: everything for an
+    administrator; the global chain and the county's associations' chains for a county-wide
+    reader; an association's own chain for an association-scoped reader."""
     principal.require(Permission.READ_AUDIT)
     if principal.association_id is not None:
-        raise Forbidden(
-            "审计日志仅向县级及以上用户开放", "the audit log is open to county-wide users only"
-        )
+        return AuditEvent.chain == audit.association_chain(principal.association_id)
+    if principal.county_id is None:
+        return true()
+    ids = session.scalars(
+        select(Association.id)
+        .join(Town, Town.id == Association.town_id)
+        .where(Town.county_id == principal.county_id)
+    )
+    chains = [audit.GLOBAL_CHAIN, *(audit.association_chain(i) for i in ids)]
+    return AuditEvent.chain.in_(chains)
 
 
 def event_out(event: AuditEvent) -> AuditEventOut:
     return AuditEventOut(
+        id=event.id,
+        chain=event.chain,
         seq=event.seq,
         at=as_utc(event.at),
         actor=event.actor,
@@ -71,8 +85,7 @@ def list_audit_events(
     object_type: Annotated[str | None, Query(max_length=60)] = None,
     object_id: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Page[AuditEventOut]:
-    require_audit_reader(principal)
-    statement = select(AuditEvent)
+    statement = select(AuditEvent).where(visible_chains(session, principal))
     if action:
         statement = statement.where(AuditEvent.action == action)
     if object_type:
@@ -96,7 +109,11 @@ def list_audit_events(
     summary="校验审计链 Verify the hash chain",
 )
 def verify_chain(principal: CurrentPrincipal, session: DbSession) -> ChainReportOut:
-    require_audit_reader(principal)
+    principal.require(Permission.READ_AUDIT)
+    if principal.association_id is not None:
+        raise Forbidden(
+            "审计链校验仅向县级及以上用户开放", "verifying the chains is for county-wide users"
+        )
     report = audit.verify(session)
     return ChainReportOut(
         checked=report.checked, ok=report.ok, problems=[str(p) for p in report.problems]

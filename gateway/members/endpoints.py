@@ -143,6 +143,7 @@ def unmask_member(
         object_type="member",
         object_id=member.id,
         payload={"association_id": member.association_id, "fields": ["card", "resident_id"]},
+        chain=audit.association_chain(member.association_id),
     )
     return UnmaskedOut(
         member_id=member.id,

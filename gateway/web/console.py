@@ -21,7 +21,7 @@ from gateway.api.pagination import PageRequest, paginate
 from gateway.api.problems import Problem
 from gateway.api.routing import TransactionalRoute
 from gateway.audit import service as audit
-from gateway.audit.endpoints import require_audit_reader
+from gateway.audit.endpoints import visible_chains
 from gateway.audit.models import AuditEvent
 from gateway.auth import credentials
 from gateway.auth.endpoints import set_session_cookie, sign_in
@@ -298,6 +298,7 @@ def member_unmask(
         object_type="member",
         object_id=member.id,
         payload={"association_id": member.association_id, "fields": ["card", "resident_id"]},
+        chain=audit.association_chain(member.association_id),
     )
     revealed = {
         "card": members.card_number(session, cipher, member.id),
@@ -314,12 +315,11 @@ def member_unmask(
 
 @router.get("/console/audit")
 def audit_page(current: CurrentPage, session: DbSession, cursor: str | None = None) -> Any:
-    require_audit_reader(current.principal)
     events, next_cursor = paginate(
         session,
-        select(AuditEvent),
-        order=[AuditEvent.seq],
-        key=lambda e: [e.seq],
+        select(AuditEvent).where(visible_chains(session, current.principal)),
+        order=[AuditEvent.id],
+        key=lambda e: [e.id],
         page=PageRequest(cursor, 100),
         descending=True,
     )

@@ -34,13 +34,21 @@ from gateway.testing import World
 from tests.api.conftest import USERS, ClientFor, Seeded
 
 READ_ALL = {"org", "members", "loans", "ledger", "audit", "files", "payments", "statements"}
-WRITE_ALL = {"members.write", "unmask", "loans.write", "loans.county", "release", "download"}
+WRITE_ALL = {
+    "audit.verify",
+    "members.write",
+    "unmask",
+    "loans.write",
+    "loans.county",
+    "release",
+    "download",
+}
 # What each user may do, by capability (not by the code's permission names).
 CAN: dict[str, set[str]] = {
     "admin": READ_ALL | WRITE_ALL,
     "officer": READ_ALL | WRITE_ALL,
     "officer_other": READ_ALL | WRITE_ALL - {"unmask"},
-    "reviewer": READ_ALL | {"loans.county"},
+    "reviewer": READ_ALL | {"loans.county", "audit.verify"},
     "treasurer_a": {
         "org",
         "members",
@@ -60,8 +68,8 @@ CAN: dict[str, set[str]] = {
         "payments",
     },
     "bank_op": {"files", "download"},
-    "auditor": READ_ALL,
-    "auditor_a": READ_ALL - {"audit"},  # the audit log is county-wide only
+    "auditor": READ_ALL | {"audit.verify"},
+    "auditor_a": READ_ALL,
 }
 
 
@@ -115,7 +123,7 @@ SPECS: dict[tuple[str, str], Spec] = {
         "statements", "account"
     ),
     ("GET", "/api/v1/audit-events"): Spec("audit", None),
-    ("GET", "/api/v1/audit-events/verification"): Spec("audit", None),
+    ("GET", "/api/v1/audit-events/verification"): Spec("audit.verify", None),
 }
 # Reachable without signing in.
 PUBLIC = {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/logout")}
