@@ -353,9 +353,23 @@ def found(
     )
 
 
-def _duckdb_join(con: duckdb.DuckDBPyConnection, lines: pl.DataFrame, entries: pl.DataFrame) -> int:
-    con.register("bank_lines", lines.to_arrow())
-    con.register("book_entries", entries.to_arrow())
+def _duckdb_join(
+    con: duckdb.DuckDBPyConnection, lines: pl.DataFrame, entries: pl.DataFrame, *, slim: bool
+) -> int:
+    """The plain hash join: bank lines to book entries on the end-to-end id, result materialised.
+
+    ``slim`` hands DuckDB only the two columns each side needs, zero-copy (Arrow string views);
+    otherwise the frames are handed over whole, as a caller registering them would.
+    """
+    if slim:
+        newest = pl.CompatLevel.newest()
+        lines = lines.select("line_id", "end_to_end_id")
+        entries = entries.select("entry_id", "end_to_end_id")
+        con.register("bank_lines", lines.to_arrow(compat_level=newest))
+        con.register("book_entries", entries.to_arrow(compat_level=newest))
+    else:
+        con.register("bank_lines", lines.to_arrow())
+        con.register("book_entries", entries.to_arrow())
     table = con.sql(
         "SELECT l.line_id, e.entry_id FROM bank_lines l "
         "JOIN book_entries e ON l.end_to_end_id = e.end_to_end_id"
@@ -371,18 +385,26 @@ def run(n: int = 1_000_000, repeat: int = 3) -> Section:
     config = MatchConfig()
     con = duckdb.connect()
     engine_times: list[float] = []
-    duck_times: list[float] = []
+    whole_times: list[float] = []
+    slim_times: list[float] = []
     result = None
-    for _ in range(repeat):  # interleaved, so both see the same load on the machine
+    for _ in range(repeat):  # interleaved, so all three see the same load on the machine
         t = time.perf_counter()
         result = reconcile_frames(data.request, data.lines, data.entries, config)
         engine_times.append(time.perf_counter() - t)
         t = time.perf_counter()
-        _duckdb_join(con, data.lines, data.entries)
-        duck_times.append(time.perf_counter() - t)
+        _duckdb_join(con, data.lines, data.entries, slim=False)
+        whole_times.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        _duckdb_join(con, data.lines, data.entries, slim=True)
+        slim_times.append(time.perf_counter() - t)
     assert result is not None
-    engine_s, duck_s = statistics.median(engine_times), statistics.median(duck_times)
-    ratio = engine_s / duck_s
+    engine_s = statistics.median(engine_times)
+    whole_s = statistics.median(whole_times)
+    slim_s = statistics.median(slim_times)
+    t = time.perf_counter()
+    pairs = len(result.match_pairs)
+    materialise_s = time.perf_counter() - t
     got = found(result)
     missed = data.expected - got
     false = got - data.expected
@@ -393,9 +415,25 @@ def run(n: int = 1_000_000, repeat: int = 3) -> Section:
         "1,000,000 each",
         len(data.lines) >= n and len(data.entries) >= n,
     )
-    section.add("engine time (median of 3)", f"{engine_s:.2f} s", "", True)
-    section.add("DuckDB hash join of the same pairs (median of 3)", f"{duck_s:.2f} s", "", True)
-    section.add("engine / DuckDB", f"{ratio:.2f}×", "≤ 3×", ratio <= 3)
+    section.add(f"engine (median of {repeat})", f"{engine_s:.2f} s", "", True)
+    section.add(
+        f"DuckDB join, frames handed over whole (median of {repeat})", f"{whole_s:.2f} s", "", True
+    )
+    section.add(
+        f"DuckDB join, two key columns zero-copy (median of {repeat})", f"{slim_s:.2f} s", "", True
+    )
+    section.add(
+        "engine / DuckDB (frames whole)",
+        f"{engine_s / whole_s:.2f}×",
+        "≤ 3×",
+        engine_s <= 3 * whole_s,
+    )
+    section.add(
+        "engine / DuckDB (key columns only)",
+        f"{engine_s / slim_s:.2f}×",
+        "≤ 3×",
+        engine_s <= 3 * slim_s,
+    )
     section.add(
         "injected anomalies found",
         f"{len(data.expected) - len(missed):,} of {len(data.expected):,}",
@@ -408,11 +446,15 @@ def run(n: int = 1_000_000, repeat: int = 3) -> Section:
         "anomalies injected: " + ", ".join(f"{k} {v:,}" for k, v in sorted(data.injected.items()))
     )
     section.notes.append(
-        f"matched {len(result.match_pairs):,} pairs; {len(result.proposals):,} proposals; "
-        f"{len(result.pending_entry_ids):,} pending; generation took {gen_s:.1f} s (not timed)"
+        f"matched {pairs:,} pairs; {len(result.proposals_frame):,} proposals; "
+        f"{len(result.pending_entry_ids):,} pending; generation took {gen_s:.1f} s (not timed); "
+        f"turning the matched pairs' row indices into id strings on first access took "
+        f"{materialise_s:.2f} s (not in the engine time)"
     )
     section.notes.append(
-        "DuckDB side: both frames registered through Arrow and joined on the end-to-end id, "
-        "result materialised; engine side: every pass, check, exception and the daily statement"
+        "engine: validation, every pass, every check, exceptions, proposals (as a frame) and "
+        "the daily statement; DuckDB: the plain join on the end-to-end id, result materialised; "
+        "the runs are interleaved on a 2-core machine shared with other work, so absolute times "
+        "vary from run to run and the ratios are what to read"
     )
     return section

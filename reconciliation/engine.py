@@ -436,7 +436,8 @@ class _Run:
         ``cover_lines`` limits which lines are covered (the rest are evidence only). The
         sub-account, when not given, is filled in at the end from the first line or entry.
         """
-        ls, es = tuple(sorted(set(line_ids))), tuple(sorted(set(entry_ids)))
+        ls = line_ids if isinstance(line_ids, tuple) else tuple(sorted(set(line_ids)))
+        es = entry_ids if isinstance(entry_ids, tuple) else tuple(sorted(set(entry_ids)))
         self.covered_lines.update(ls if cover_lines is None else cover_lines)
         self.covered_entries.update(es)
         self.exceptions.append(
@@ -824,7 +825,7 @@ class _Run:
             }
         )
         for row in differ.iter_rows(named=True):
-            self._amount_mismatch([row["line_id"]], [row["entry_id"]], row, "end_to_end")
+            self._amount_mismatch((row["line_id"],), (row["entry_id"],), row, "end_to_end")
         used_l = np.zeros(len(self.L), dtype=bool)
         used_e = np.zeros(len(self.E), dtype=bool)
         used_l[li_np[single]] = True
@@ -860,7 +861,7 @@ class _Run:
         )
 
     def _amount_mismatch(
-        self, line_ids: list[str], entry_ids: list[str], row: dict[str, object], via: str
+        self, line_ids: Sequence[str], entry_ids: Sequence[str], row: dict[str, object], via: str
     ) -> None:
         expected = row["e_amount"]
         actual = row["l_amount"]
@@ -1191,13 +1192,17 @@ class _Run:
         cash_entries = flagged_entries.filter(cash_entry)["entry_id"].to_list()
         non_member = flagged_entries.filter(non_member_entry)["entry_id"].to_list()
 
-        # compared on 64-bit hashes: different hashes mean different strings
-        paired = pairs.filter(pl.col("_ei").is_not_null())
-        li, ei = paired["_li"].to_numpy(), paired["_ei"].to_numpy()
+        # on numpy arrays over the pairs; strings compared on 64-bit hashes (different hashes
+        # mean different strings, so nothing is flagged that is not different)
+        g_all = pairs["_g"].to_numpy()
+        li_all = pairs["_li"].to_numpy()
+        ei_all = pairs["_ei"].fill_null(-1).to_numpy()
+        has_entry = ei_all >= 0
+        g, li, ei = g_all[has_entry], li_all[has_entry], ei_all[has_entry]
         l_sub_h = lines["l_sub"].hash(seed=0).to_numpy()
         e_sub_h = entries["e_sub"].hash(seed=0).to_numpy()
         l_sub_set = lines["l_sub"].is_not_null().to_numpy()
-        wrong_sub = paired.filter(pl.Series(l_sub_set[li] & (l_sub_h[li] != e_sub_h[ei])))
+        wrong_sub_groups = np.unique(g[l_sub_set[li] & (l_sub_h[li] != e_sub_h[ei])])
         collected = (
             entries.select(
                 pl.col("kind").is_in(list(_COLLECTED))
@@ -1207,23 +1212,22 @@ class _Run:
             .to_series()
             .to_numpy()
         )
-        inbound = paired.filter(pl.Series(collected[ei]))
-        ili, iei = inbound["_li"].to_numpy(), inbound["_ei"].to_numpy()
+        inbound = collected[ei]
+        gi, ili, iei = g[inbound], li[inbound], ei[inbound]
         cp_h = cp_hash.to_numpy()
         card_h = entries["card"].hash(seed=0).to_numpy()
         cp_set = lines["cp"].is_not_null().to_numpy()
-        not_borrower = inbound.filter(pl.Series(cp_set[ili] & (cp_h[ili] != card_h[iei])))
+        not_borrower_groups = np.unique(gi[cp_set[ili] & (cp_h[ili] != card_h[iei])])
 
-        hit = self._with_ids(
-            pairs.filter(
-                pl.col("_li").is_in(flagged_lines["_li"].implode())
-                | pl.col("_ei").is_in(flagged_entries["_ei"].implode())
-            )
-        )
+        flag_l = np.zeros(len(lines), dtype=bool)
+        flag_l[flagged_lines["_li"].to_numpy()] = True
+        flag_e = np.zeros(len(entries) + 1, dtype=bool)  # the last slot stands for "no entry"
+        flag_e[flagged_entries["_ei"].to_numpy()] = True
+        hit = self._with_ids(pairs.filter(pl.Series(flag_l[li_all] | flag_e[ei_all])))
         group_of_l = dict(hit.select("line_id", "_g").drop_nulls().iter_rows())
         group_of_e = dict(hit.select("entry_id", "_g").drop_nulls().iter_rows())
         groups = set(group_of_l.values()) | set(group_of_e.values())
-        groups.update(wrong_sub["_g"].to_list(), not_borrower["_g"].to_list())
+        groups.update(wrong_sub_groups.tolist(), not_borrower_groups.tolist())
         members = self._group_members(pairs, sorted(groups)) if groups else {}
 
         def raise_for(
@@ -1260,7 +1264,7 @@ class _Run:
             K.VILLAGE_CASH,
             (),
             (),
-            not_borrower["_g"].unique().to_list(),
+            not_borrower_groups.tolist(),
             "非借款人代缴 / paid in by someone who is not the borrower",
         )
         raise_for(
@@ -1281,7 +1285,7 @@ class _Run:
             K.CROSS_ASSOCIATION,
             (),
             (),
-            wrong_sub["_g"].unique().to_list(),
+            wrong_sub_groups.tolist(),
             "记入其他协会子账户 / booked on another association's sub-account",
         )
 
@@ -1441,7 +1445,7 @@ class _Run:
         ):
             self._raise(
                 K.UNMATCHED_BANK,
-                [line_id],
+                (line_id,),
                 actual_fen=amount if credit else -amount,
             )
         open_entries = entries.filter(~pl.col("entry_id").is_in(list(self.covered_entries)))
@@ -1459,8 +1463,8 @@ class _Run:
         ):
             self._raise(
                 K.UNMATCHED_BOOK,
-                [],
-                [entry_id],
+                (),
+                (entry_id,),
                 expected_fen=amount if credit else -amount,
             )
         return tuple(open_entries.filter(~overdue)["entry_id"].sort().to_list())

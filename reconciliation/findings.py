@@ -93,8 +93,8 @@ class ReconException:
         ]
         return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
-    def sort_key(self) -> tuple[str, str, str, str]:
-        return (self.kind.value, self.subject, ",".join(self.line_ids), ",".join(self.entry_ids))
+    def sort_key(self) -> tuple[str, str, tuple[str, ...], tuple[str, ...]]:
+        return (self.kind.value, self.subject, self.line_ids, self.entry_ids)
 
 
 class PostingKind(StrEnum):
@@ -121,5 +121,5 @@ class ProposedPosting:
     auto: bool = True
     reason: str = ""
 
-    def sort_key(self) -> tuple[str, str, str]:
-        return (self.kind.value, ",".join(self.line_ids), ",".join(self.entry_ids))
+    def sort_key(self) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+        return (self.kind.value, self.line_ids, self.entry_ids)
