@@ -7,13 +7,11 @@ payment side needs it to build a disbursement or collection instruction).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.audit import service as audit
-from gateway.errors import Conflict, NotFound, ValidationFailed
+from gateway.errors import NotFound, ValidationFailed
 from gateway.members.models import Member, MemberStatus
 from gateway.members.schemas import FieldProblem, MemberInput, MemberView
 from gateway.org.models import CreditGradeLimit
@@ -154,17 +152,6 @@ def register_member(
     return member
 
 
-def register_members(
-    session: Session,
-    cipher: FieldCipher,
-    association_id: int,
-    rows: Sequence[MemberInput],
-    *,
-    actor: str = "system",
-) -> list[Member]:
-    return [register_member(session, cipher, association_id, row, actor=actor) for row in rows]
-
-
 def get_member(session: Session, member_id: int) -> Member:
     found = session.get(Member, member_id)
     if found is None:
@@ -220,20 +207,3 @@ def members_of(session: Session, association_id: int) -> list[Member]:
             select(Member).where(Member.association_id == association_id).order_by(Member.member_no)
         )
     )
-
-
-def ensure_unique_in_batch(rows: Sequence[MemberInput]) -> None:
-    """Refuse a batch that registers the same card, ID or member number twice."""
-    seen: dict[tuple[str, str], int] = {}
-    for index, row in enumerate(rows):
-        for key in (
-            ("card_number", row.card_number.strip()),
-            ("resident_id", normalise_resident_id(row.resident_id)),
-            ("member_no", row.member_no.strip()),
-        ):
-            if key in seen:
-                raise Conflict(
-                    f"第 {index + 1} 条与第 {seen[key] + 1} 条的 {key[0]} 重复",
-                    f"entries {seen[key] + 1} and {index + 1} share the same {key[0]}",
-                )
-            seen[key] = index
