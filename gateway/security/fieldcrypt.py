@@ -112,7 +112,10 @@ def _read_or_create(settings: Settings) -> str:
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     text = generate_key_text()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first: use theirs
+        return path.read_text(encoding="ascii")
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(text + "\n")
     return text
