@@ -711,14 +711,15 @@ def undo_auto_posting(
         loan = loans.get_loan(session, line.loan_id)
         loan.principal_repaid_fen -= auto.principal_fen
         loan.fee_paid_fen -= auto.fee_fen
-        if loan.status is LoanStatus.REPAID:
-            loan.status = (
-                LoanStatus.OVERDUE
-                if line.status is ScheduleLineStatus.OVERDUE
-                else (LoanStatus.REPAYING)
-            )
+        if loan.status in (LoanStatus.REPAID, LoanStatus.REPAYING):
             loan.repaid_on = None
             loan.repaid_on_time = None
+            if line.status is ScheduleLineStatus.OVERDUE:
+                loan.status = LoanStatus.OVERDUE
+            elif loan.principal_repaid_fen == 0 and loan.fee_paid_fen == 0:
+                loan.status = LoanStatus.DISBURSED
+            else:
+                loan.status = LoanStatus.REPAYING
     auto.undone_at = utcnow()
     auto.undone_by = actor
     auto.undo_reason = reason[:400]
