@@ -25,7 +25,6 @@ How a ``Batch`` maps onto the message (the same both ways, so files round-trip):
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation, localcontext
@@ -37,6 +36,7 @@ from adapters.iso20022.accounts import is_iban
 from adapters.iso20022.messages import CREDIT_TRANSFER, DIRECT_DEBIT, MessageType, expect_root
 from adapters.iso20022.schemas import Schemas
 from adapters.iso20022.xmlread import Reader, minor_exponent, parse_document
+from adapters.iso20022.xmlwrite import XmlLines
 from adapters.records import Batch, Direction, PaymentInstruction
 
 # 18 significant digits (ActiveOrHistoricCurrencyAndAmount and DecimalNumber totalDigits).
@@ -61,7 +61,7 @@ class InitiationLayout:
     date_is_choice: bool  # ReqdExctnDt is Dt/DtTm from pain.001.001.08 on
     own: str  # Dbtr | Cdtr: the special account's side, at PmtInf level
     counter: str  # Cdtr | Dbtr: the member's side, per transaction
-    amount: str  # Amt/InstdAmt | InstdAmt
+    amount: str  # Amt/InstdAmt | InstdAmt (the transaction's amount path)
 
     @property
     def render_name(self) -> str:
@@ -170,39 +170,37 @@ def check_renderable(batch: Batch, direction: Direction) -> None:
 
 
 class InitiationRenderer:
-    """Builds one initiation message with lxml and validates it before it leaves."""
+    """Writes one initiation message and validates it against its schema before it leaves.
+
+    The text is built directly (one pass, no per-element objects) and then parsed once for
+    validation, which keeps a 100,000-payment file fast to produce.
+    """
 
     def __init__(self, layout: InitiationLayout, schemas: Schemas) -> None:
         self.layout = layout
         self.schemas = schemas
         self.ns = layout.message.namespace(layout.render_version)
 
-    def _q(self, name: str) -> str:
-        return f"{{{self.ns}}}{name}"
-
     def render(self, batch: Batch) -> bytes:
         layout = self.layout
         check_renderable(batch, layout.direction)
-        q = self._q
-        sub: Callable[..., etree._Element] = etree.SubElement
-        try:
-            root = etree.Element(q("Document"), nsmap={None: self.ns})  # type: ignore[dict-item]
-            body = sub(root, q(layout.message.root))
-            header = sub(body, q("GrpHdr"))
-            sub(header, q("MsgId")).text = batch.message_id
-            sub(header, q("CreDtTm")).text = batch.created_at.isoformat()
-            sub(header, q("NbOfTxs")).text = str(len(batch.instructions))
-            sub(header, q("CtrlSum")).text = self._sum(batch.instructions)
-            initiator = sub(header, q("InitgPty"))
-            if batch.initiator_name:
-                sub(initiator, q("Nm")).text = batch.initiator_name
-            for block_id, items in payment_blocks(layout, batch):
-                self._block(body, batch, block_id, items)
-        except ValueError as exc:  # lxml refuses text that XML cannot carry
-            raise RenderError(f"batch {batch.message_id!r}: {exc}") from None
-        tree = etree.ElementTree(root)
+        out = XmlLines()
+        out.open("Document", self.ns)
+        out.open(layout.message.root)
+        out.open("GrpHdr")
+        out.leaf("MsgId", batch.message_id)
+        out.leaf("CreDtTm", batch.created_at.isoformat())
+        out.leaf("NbOfTxs", str(len(batch.instructions)))
+        out.leaf("CtrlSum", self._sum(batch.instructions))
+        self._party(out, "InitgPty", batch.initiator_name)
+        out.close("GrpHdr")
+        for block_id, items in payment_blocks(layout, batch):
+            self._block(out, batch, block_id, items)
+        out.close(layout.message.root)
+        out.close("Document")
+        data, tree = out.finish(f"batch {batch.message_id!r}")
         self.schemas.validate(layout.render_name, tree)
-        return etree.tostring(tree, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+        return data
 
     def _sum(self, items: list[PaymentInstruction] | tuple[PaymentInstruction, ...]) -> str:
         with localcontext() as exact:
@@ -212,96 +210,130 @@ class InitiationRenderer:
             )
         return f"{total:f}"
 
-    def _account(self, parent: etree._Element, tag: str, number: str, name: str = "") -> None:
-        q = self._q
-        account = etree.SubElement(parent, q(tag))
-        ident = etree.SubElement(account, q("Id"))
-        if is_iban(number):
-            etree.SubElement(ident, q("IBAN")).text = number
-        else:
-            etree.SubElement(etree.SubElement(ident, q("Othr")), q("Id")).text = number
+    @staticmethod
+    def _party(out: XmlLines, tag: str, name: str) -> None:
         if name:
-            etree.SubElement(account, q("Nm")).text = name
-
-    def _agent(self, parent: etree._Element, tag: str, bank_code: str) -> None:
-        q = self._q
-        institution = etree.SubElement(etree.SubElement(parent, q(tag)), q("FinInstnId"))
-        if _BIC.match(bank_code):
-            etree.SubElement(institution, q("BICFI")).text = bank_code
+            out.open(tag)
+            out.leaf("Nm", name)
+            out.close(tag)
         else:
-            other = etree.SubElement(institution, q("Othr"))
-            etree.SubElement(other, q("Id")).text = bank_code or NOT_PROVIDED
+            out.empty(tag)
+
+    @staticmethod
+    def _account(out: XmlLines, tag: str, number: str, name: str = "") -> None:
+        out.open(tag)
+        out.open("Id")
+        if is_iban(number):
+            out.leaf("IBAN", number)
+        else:
+            out.open("Othr")
+            out.leaf("Id", number)
+            out.close("Othr")
+        out.close("Id")
+        if name:
+            out.leaf("Nm", name)
+        out.close(tag)
+
+    @staticmethod
+    def _agent(out: XmlLines, tag: str, bank_code: str) -> None:
+        out.open(tag)
+        out.open("FinInstnId")
+        if _BIC.match(bank_code):
+            out.leaf("BICFI", bank_code)
+        else:
+            out.open("Othr")
+            out.leaf("Id", bank_code or NOT_PROVIDED)
+            out.close("Othr")
+        out.close("FinInstnId")
+        out.close(tag)
 
     def _block(
-        self, body: etree._Element, batch: Batch, block_id: str, items: list[PaymentInstruction]
+        self, out: XmlLines, batch: Batch, block_id: str, items: list[PaymentInstruction]
     ) -> None:
         layout = self.layout
-        q = self._q
-        sub = etree.SubElement
         first = items[0]
         own_account, own_name = own_side_of(layout, first)
-        block = sub(body, q("PmtInf"))
-        sub(block, q("PmtInfId")).text = block_id
-        sub(block, q("PmtMtd")).text = layout.payment_method
-        sub(block, q("NbOfTxs")).text = str(len(items))
-        sub(block, q("CtrlSum")).text = self._sum(items)
-        when = sub(block, q(layout.date))
+        out.open("PmtInf")
+        out.leaf("PmtInfId", block_id)
+        out.leaf("PmtMtd", layout.payment_method)
+        out.leaf("NbOfTxs", str(len(items)))
+        out.leaf("CtrlSum", self._sum(items))
         if layout.date_is_choice:
-            sub(when, q("Dt")).text = first.requested_date.isoformat()
+            out.open(layout.date)
+            out.leaf("Dt", first.requested_date.isoformat())
+            out.close(layout.date)
         else:
-            when.text = first.requested_date.isoformat()
-        holder = sub(block, q(layout.own))
+            out.leaf(layout.date, first.requested_date.isoformat())
+        out.open(layout.own)
         if batch.special_account_name:
-            sub(holder, q("Nm")).text = batch.special_account_name
-        other = sub(sub(sub(holder, q("Id")), q("OrgId")), q("Othr"))
-        sub(other, q("Id")).text = batch.special_account
-        sub(sub(other, q("SchmeNm")), q("Prtry")).text = SPECIAL_ACCOUNT_SCHEME
-        self._account(block, f"{layout.own}Acct", own_account, own_name)
-        self._agent(block, f"{layout.own}Agt", batch.bank_code)
+            out.leaf("Nm", batch.special_account_name)
+        out.open("Id")
+        out.open("OrgId")
+        out.open("Othr")
+        out.leaf("Id", batch.special_account)
+        out.open("SchmeNm")
+        out.leaf("Prtry", SPECIAL_ACCOUNT_SCHEME)
+        out.close("SchmeNm")
+        out.close("Othr")
+        out.close("OrgId")
+        out.close("Id")
+        out.close(layout.own)
+        self._account(out, f"{layout.own}Acct", own_account, own_name)
+        self._agent(out, f"{layout.own}Agt", batch.bank_code)
         if layout.direction is Direction.COLLECTION and batch.creditor_scheme_id:
-            scheme = sub(sub(sub(block, q("CdtrSchmeId")), q("Id")), q("PrvtId"))
-            scheme_other = sub(scheme, q("Othr"))
-            sub(scheme_other, q("Id")).text = batch.creditor_scheme_id
-            sub(sub(scheme_other, q("SchmeNm")), q("Prtry")).text = "SEPA"
+            out.open("CdtrSchmeId")
+            out.open("Id")
+            out.open("PrvtId")
+            out.open("Othr")
+            out.leaf("Id", batch.creditor_scheme_id)
+            out.open("SchmeNm")
+            out.leaf("Prtry", "SEPA")
+            out.close("SchmeNm")
+            out.close("Othr")
+            out.close("PrvtId")
+            out.close("Id")
+            out.close("CdtrSchmeId")
         for item in items:
-            self._transaction(block, item)
+            self._transaction(out, item)
+        out.close("PmtInf")
 
-    def _transaction(self, block: etree._Element, item: PaymentInstruction) -> None:
+    def _transaction(self, out: XmlLines, item: PaymentInstruction) -> None:
         layout = self.layout
-        q = self._q
-        sub = etree.SubElement
-        tx = sub(block, q(layout.transaction))
-        sub(sub(tx, q("PmtId")), q("EndToEndId")).text = item.end_to_end_id
-        amount_parent = tx
-        amount_tag = layout.amount
-        if "/" in amount_tag:
-            outer, _, amount_tag = amount_tag.partition("/")
-            amount_parent = sub(tx, q(outer))
-        amount = sub(amount_parent, q(amount_tag), Ccy=item.currency)
-        amount.text = format_amount(item.amount_fen, item.currency)
-        if layout.direction is Direction.COLLECTION:
-            if item.mandate_id or item.mandate_signed_on:
-                mandate = sub(sub(tx, q("DrctDbtTx")), q("MndtRltdInf"))
-                if item.mandate_id:
-                    sub(mandate, q("MndtId")).text = item.mandate_id
-                if item.mandate_signed_on:
-                    sub(mandate, q("DtOfSgntr")).text = item.mandate_signed_on.isoformat()
-            self._agent(tx, "DbtrAgt", "")
-            counter_account, counter_name = item.debtor_account, item.debtor_name
-        else:
+        out.open(layout.transaction)
+        out.open("PmtId")
+        out.leaf("EndToEndId", item.end_to_end_id)
+        out.close("PmtId")
+        amount = format_amount(item.amount_fen, item.currency)
+        if layout.direction is Direction.DISBURSEMENT:
+            out.open("Amt")
+            out.leaf("InstdAmt", amount, Ccy=item.currency)
+            out.close("Amt")
             counter_account, counter_name = item.creditor_account, item.creditor_name
-        party = sub(tx, q(layout.counter))
-        if counter_name:
-            sub(party, q("Nm")).text = counter_name
-        self._account(tx, f"{layout.counter}Acct", counter_account)
+        else:
+            out.leaf("InstdAmt", amount, Ccy=item.currency)
+            if item.mandate_id or item.mandate_signed_on:
+                out.open("DrctDbtTx")
+                out.open("MndtRltdInf")
+                if item.mandate_id:
+                    out.leaf("MndtId", item.mandate_id)
+                if item.mandate_signed_on:
+                    out.leaf("DtOfSgntr", item.mandate_signed_on.isoformat())
+                out.close("MndtRltdInf")
+                out.close("DrctDbtTx")
+            self._agent(out, "DbtrAgt", "")
+            counter_account, counter_name = item.debtor_account, item.debtor_name
+        self._party(out, layout.counter, counter_name)
+        self._account(out, f"{layout.counter}Acct", counter_account)
         if item.purpose:
-            purpose = sub(tx, q("Purp"))
-            code = "Cd" if _PURPOSE_CODE.match(item.purpose) else "Prtry"
-            sub(purpose, q(code)).text = item.purpose
+            out.open("Purp")
+            out.leaf("Cd" if _PURPOSE_CODE.match(item.purpose) else "Prtry", item.purpose)
+            out.close("Purp")
         if item.remittance:
-            remittance = sub(tx, q("RmtInf"))
-            for piece in text_lines(item.remittance):
-                sub(remittance, q("Ustrd")).text = piece
+            out.open("RmtInf")
+            for line in text_lines(item.remittance):
+                out.leaf("Ustrd", line)
+            out.close("RmtInf")
+        out.close(layout.transaction)
 
 
 class InitiationParser:
