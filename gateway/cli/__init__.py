@@ -28,6 +28,8 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "serve",
     "users",
     "reconcile",
+    "reports",
+    "liquidation",
 )
 
 
