@@ -16,6 +16,7 @@ from gateway.api import health, problems
 from gateway.api.health import TransportFactory
 from gateway.api.metrics import Metrics
 from gateway.auth.credentials import LoginPolicy
+from gateway.cli.reconcile import queue_config
 from gateway.db import make_engine, make_session_factory
 from gateway.errors import ConfigurationError
 from gateway.security.fieldcrypt import FieldCipher
@@ -32,6 +33,7 @@ ENDPOINT_MODULES: tuple[str, ...] = (
     "gateway.payments.endpoints",
     "gateway.batches.endpoints",
     "gateway.reconcile.endpoints",
+    "gateway.queue.endpoints",
     "gateway.audit.endpoints",
 )
 
@@ -110,6 +112,7 @@ def create_app(
     )
     app.state.cookie_secure = cookie_secure
     app.state.login_policy = login_policy or LoginPolicy()
+    app.state.queue_config = queue_config(chosen.config_dir)
 
     problems.install(app)
     metrics = Metrics(app.state.session_factory)

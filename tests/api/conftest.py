@@ -7,6 +7,7 @@ with its own bank and association, so every scope has an object outside it.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,9 +29,12 @@ from gateway.db import make_engine, make_session_factory
 from gateway.migrations import upgrade
 from gateway.org import service as org
 from gateway.org.models import Association, PilotLevel
+from gateway.queue import service as queue
+from gateway.reconcile.models import OpenItem
 from gateway.security.fieldcrypt import FieldCipher
 from gateway.settings import PolicyDefaults, Settings
 from gateway.testing import World, build_world
+from reconciliation.findings import ExceptionKind, ReconException
 
 PASSWORD = "correct-horse-42"
 CIPHER_KEY = bytes(range(32))
@@ -221,3 +225,52 @@ def postgres_api(postgres_database: str, tmp_path: Path) -> Iterator[PostgresApi
         yield PostgresApi(seeded, sessions, app)
     finally:
         engine.dispose()
+
+
+def file_village_cash(
+    session: Session, association: Association, *, tag: str, amount_fen: int = 500_000
+) -> int:
+    """A cash deposit on the association's sub-account, filed by the nightly queue service as
+    a village-cash item, with the bank line kept open as its evidence. Returns the item id."""
+    line_id = f"STMT-{tag}:1"
+    line = {
+        "line_id": line_id,
+        "special_account": association.special_account.account_number,
+        "sub_account": association.sub_account_number,
+        "booking_date": "2024-06-27",
+        "credit": True,
+        "amount_fen": amount_fen,
+        "channel": "cash",
+        "counterparty_account": None,
+        "counterparty_name": "现金存入",
+        "remittance": "柜台现金存款",
+        "end_to_end_id": None,
+    }
+    session.add(
+        OpenItem(
+            special_account_id=association.special_account_id,
+            item_type="line",
+            item_id=line_id,
+            since=date(2024, 6, 27),
+            line_json=json.dumps(line, ensure_ascii=False),
+        )
+    )
+    summary = queue.sync_run(
+        session,
+        special_account_id=association.special_account_id,
+        business_date=date(2024, 6, 27),
+        exceptions=[
+            ReconException(
+                kind=ExceptionKind.VILLAGE_CASH,
+                line_ids=(line_id,),
+                sub_account=association.sub_account_number,
+                actual_fen=amount_fen,
+                detail="子账户现金存入 cash deposited on the sub-account",
+            )
+        ],
+        associations={association.sub_account_number: association.id},
+        entry_associations={},
+        actor="nightly",
+    )
+    session.flush()
+    return summary.new[0]

@@ -31,10 +31,21 @@ from gateway.org.models import Association
 from gateway.payments.models import InstructionStatus, PaymentInstruction
 from gateway.security.fieldcrypt import FieldCipher
 from gateway.testing import World
-from tests.api.conftest import USERS, ClientFor, Seeded
+from tests.api.conftest import USERS, ClientFor, Seeded, file_village_cash
 
-READ_ALL = {"org", "members", "loans", "ledger", "audit", "files", "payments", "statements"}
+READ_ALL = {
+    "org",
+    "members",
+    "loans",
+    "ledger",
+    "audit",
+    "files",
+    "payments",
+    "statements",
+    "queue",
+}
 WRITE_ALL = {
+    "queue.work",
     "audit.verify",
     "members.write",
     "unmask",
@@ -48,7 +59,7 @@ CAN: dict[str, set[str]] = {
     "admin": READ_ALL | WRITE_ALL,
     "officer": READ_ALL | WRITE_ALL,
     "officer_other": READ_ALL | WRITE_ALL - {"unmask"},
-    "reviewer": READ_ALL | {"loans.county", "audit.verify"},
+    "reviewer": READ_ALL | {"loans.county", "audit.verify", "queue.work"},
     "treasurer_a": {
         "org",
         "members",
@@ -121,6 +132,17 @@ SPECS: dict[tuple[str, str], Spec] = {
     ("GET", "/api/v1/special-accounts/{account_id}/statement-lines"): Spec("statements", "account"),
     ("GET", "/api/v1/special-accounts/{account_id}/reconciliation-runs"): Spec(
         "statements", "account"
+    ),
+    ("GET", "/api/v1/queue-items"): Spec("queue", None),
+    ("GET", "/api/v1/queue-items/{item_id}"): Spec("queue", "item"),
+    ("POST", "/api/v1/queue-items/{item_id}/assign"): Spec(
+        "queue.work", "item", body={"assignee": "reviewer"}
+    ),
+    ("POST", "/api/v1/queue-items/{item_id}/resolve"): Spec(
+        "queue.work", "item", body={"action": "bank_error", "note": "已向银行反映"}
+    ),
+    ("POST", "/api/v1/queue-items/{item_id}/review"): Spec(
+        "queue.work", "item", body={"approve": True}
     ),
     ("GET", "/api/v1/audit-events"): Spec("audit", None),
     ("GET", "/api/v1/audit-events/verification"): Spec("audit.verify", None),
@@ -252,6 +274,7 @@ def objects(
                 "loan": _loan_in(session, seeded, a.id),
                 **bank_files["own"],
                 "instruction": add_instruction(session, a.id),
+                "item": file_village_cash(session, a, tag="own"),
             },
             "sibling": {
                 "county": world.county.id,
@@ -260,6 +283,7 @@ def objects(
                 "loan": _loan_in(session, seeded, b.id),
                 **bank_files["own"],  # the same special account and bank as a
                 "instruction": add_instruction(session, b.id),
+                "item": file_village_cash(session, b, tag="sibling"),
             },
             "foreign": {
                 "county": seeded.other_county_id,
@@ -268,6 +292,7 @@ def objects(
                 "loan": _loan_in(session, seeded, other.id),
                 **bank_files["foreign"],
                 "instruction": add_instruction(session, other.id),
+                "item": file_village_cash(session, other, tag="foreign"),
             },
         }
         session.commit()  # the instructions added while listing the ids
