@@ -8,12 +8,13 @@ from __future__ import annotations
 import re
 
 _IBAN_SHAPE = re.compile(r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")
+# ISO 13616: A=10, B=11 ... Z=35
+_LETTER_DIGITS = str.maketrans({chr(ord("A") + n): str(10 + n) for n in range(26)})
 
 
 def is_iban(value: str) -> bool:
     """True when ``value`` has the IBAN shape and its ISO 7064 mod-97 check digits hold."""
     if not _IBAN_SHAPE.match(value):
         return False
-    rearranged = value[4:] + value[:4]
-    digits = "".join(str(int(ch, 36)) for ch in rearranged)
+    digits = (value[4:] + value[:4]).translate(_LETTER_DIGITS)
     return int(digits) % 97 == 1

@@ -107,6 +107,41 @@ def format_amount(minor: int, currency: str) -> str:
     return f"{whole}.{part:0{exponent}d}"
 
 
+class AmountFormat:
+    """Amount text for one file: each currency's exponent looked up once, exact totals."""
+
+    def __init__(self) -> None:
+        self._exponents: dict[str, int] = {}
+
+    def exponent(self, currency: str) -> int:
+        found = self._exponents.get(currency)
+        if found is None:
+            try:
+                found = minor_exponent(currency)
+            except FileFormatError as exc:
+                raise RenderError(f"currency {currency!r}: {exc.reason}") from None
+            self._exponents[currency] = found
+        return found
+
+    def format(self, minor: int, currency: str) -> str:
+        exponent = self.exponent(currency)
+        if exponent == 0:
+            return str(minor)
+        whole, part = divmod(minor, 10**exponent)
+        return f"{whole}.{part:0{exponent}d}"
+
+    def total(self, items: list[PaymentInstruction] | tuple[PaymentInstruction, ...]) -> str:
+        """The control sum: the plain decimal sum of every amount as written."""
+        if len({self.exponent(i.currency) for i in items}) == 1:
+            return self.format(sum(i.amount_fen for i in items), items[0].currency)
+        with localcontext() as exact:
+            exact.prec = 80
+            total = sum(
+                (Decimal(self.format(i.amount_fen, i.currency)) for i in items), start=Decimal(0)
+            )
+        return f"{total:f}"
+
+
 def text_lines(text: str) -> list[str]:
     """Free text as repeated elements: one per line (the schema limits each line's length)."""
     return text.split("\n")
@@ -180,10 +215,12 @@ class InitiationRenderer:
         self.layout = layout
         self.schemas = schemas
         self.ns = layout.message.namespace(layout.render_version)
+        self._amounts = AmountFormat()
 
     def render(self, batch: Batch) -> bytes:
         layout = self.layout
         check_renderable(batch, layout.direction)
+        self._amounts = AmountFormat()
         out = XmlLines()
         out.open("Document", self.ns)
         out.open(layout.message.root)
@@ -203,12 +240,7 @@ class InitiationRenderer:
         return data
 
     def _sum(self, items: list[PaymentInstruction] | tuple[PaymentInstruction, ...]) -> str:
-        with localcontext() as exact:
-            exact.prec = 80
-            total = sum(
-                (Decimal(format_amount(i.amount_fen, i.currency)) for i in items), start=Decimal(0)
-            )
-        return f"{total:f}"
+        return self._amounts.total(items)
 
     @staticmethod
     def _party(out: XmlLines, tag: str, name: str) -> None:
@@ -303,14 +335,14 @@ class InitiationRenderer:
         out.open("PmtId")
         out.leaf("EndToEndId", item.end_to_end_id)
         out.close("PmtId")
-        amount = format_amount(item.amount_fen, item.currency)
+        amount = self._amounts.format(item.amount_fen, item.currency)
         if layout.direction is Direction.DISBURSEMENT:
             out.open("Amt")
-            out.leaf("InstdAmt", amount, Ccy=item.currency)
+            out.amount("InstdAmt", amount, item.currency)
             out.close("Amt")
             counter_account, counter_name = item.creditor_account, item.creditor_name
         else:
-            out.leaf("InstdAmt", amount, Ccy=item.currency)
+            out.amount("InstdAmt", amount, item.currency)
             if item.mandate_id or item.mandate_signed_on:
                 out.open("DrctDbtTx")
                 out.open("MndtRltdInf")

@@ -51,9 +51,13 @@ class XmlLines:
         self._indent = "  " * self._depth
         self.parts.append(f"{self._indent}</{tag}>\n")
 
-    def leaf(self, tag: str, text: str, **attributes: str) -> None:
-        attrs = "".join(f' {k}="{v.translate(_ATTRIBUTE)}"' for k, v in attributes.items())
-        self.parts.append(f"{self._indent}<{tag}{attrs}>{text.translate(_TEXT)}</{tag}>\n")
+    def leaf(self, tag: str, text: str) -> None:
+        self.parts.append(f"{self._indent}<{tag}>{text.translate(_TEXT)}</{tag}>\n")
+
+    def amount(self, tag: str, text: str, currency: str) -> None:
+        """An amount element with its ``Ccy`` attribute."""
+        ccy = currency.translate(_ATTRIBUTE)
+        self.parts.append(f'{self._indent}<{tag} Ccy="{ccy}">{text.translate(_TEXT)}</{tag}>\n')
 
     def empty(self, tag: str) -> None:
         self.parts.append(f"{self._indent}<{tag}/>\n")
