@@ -255,6 +255,27 @@ def generate(n: int = 1_000_000, seed: int = 20260310, anomaly_share: float = 0.
     )
     lines[-1] = moved
     expected.update(("cross_association", (a,), (b,), "") for a, b in zip(ls, es, strict=True))
+    # cross-association: a disbursement paid to a card that is not a member of the association
+    k = m // 2
+    e2e = _ids("NM", 0, k)
+    ls, es = add(
+        k, {"end_to_end_id": e2e}, {"end_to_end_id": e2e, "card_is_member": False}, credit=False
+    )
+    expected.update(("cross_association", (a,), (b,), "") for a, b in zip(ls, es, strict=True))
+    # village cash: a lump deposit naming a loan, paid from a card that is not the borrower's
+    contracts = _ids("LUMP", 0, k)
+    ls, es = add(
+        k,
+        {
+            "remittance": pl.select(pl.format("代缴 {}", pl.lit(contracts))).to_series(),
+            "counterparty_account": cards(k),
+        },
+        {"contract_number": contracts, "status": "expected"},
+    )
+    expected.update(("village_cash", (a,), (b,), "") for a, b in zip(ls, es, strict=True))
+    # village cash: the books record a repayment taken in cash
+    ls, es = add(k, None, {"channel": "cash"})
+    expect("village_cash", ls, es)
     # returned after settlement: a return of a disbursement reconciled days ago
     e2e = _ids("RET", 0, m)
     ls, _ = add(m, {"end_to_end_id": e2e, "return_reason_code": "AC04"}, None)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
@@ -253,6 +254,35 @@ def _union_components(pairs: Iterable[tuple[str, str]]) -> list[tuple[list[str],
     return sorted(out)
 
 
+@dataclass(frozen=True, slots=True)
+class _Matched:
+    """What the matching passes leave for the checks."""
+
+    ordinary: pl.DataFrame  # bank lines left unmatched
+    active: pl.DataFrame  # book entries left unmatched
+    returns: pl.DataFrame  # returns and reversals left unexplained
+    not_copy: np.ndarray  # lines that are not a repeated bank transaction id
+
+
+@dataclass(frozen=True, slots=True)
+class _Flags:
+    """Lines and entries flagged from the inputs alone, and hashed columns for pair checks."""
+
+    flagged_lines: pl.DataFrame
+    cash_lines: list[str]
+    inter_sub: list[str]
+    flagged_entries: pl.DataFrame
+    cash_entries: list[str]
+    non_member: list[str]
+    cp_h: np.ndarray
+    cp_set: np.ndarray
+    l_sub_h: np.ndarray
+    l_sub_set: np.ndarray
+    e_sub_h: np.ndarray
+    card_h: np.ndarray
+    collected: np.ndarray
+
+
 class _Run:
     """One reconciliation run.
 
@@ -282,7 +312,8 @@ class _Run:
 
     # ---------------------------------------------------------------- preparation
 
-    def _validate(self) -> None:
+    def _problems(self) -> list[str]:
+        """Everything that makes the input unusable (empty when it is fine)."""
         lines, entries = self.lines, self.entries
         problems: list[str] = []
         for frame, id_col, what in ((lines, "line_id", "line"), (entries, "entry_id", "entry")):
@@ -318,8 +349,7 @@ class _Run:
             unknown = set(entries[col].drop_nulls().unique().to_list()) - allowed
             if unknown:
                 problems.append(f"unknown entry {col}: {', '.join(sorted(unknown))}")
-        if problems:
-            raise ReconciliationInputError("; ".join(problems))
+        return problems
 
     def _with_ordinal(self, frame: pl.DataFrame, date_col: str, out: str) -> pl.DataFrame:
         if self._ordinals is None:
@@ -556,9 +586,25 @@ class _Run:
     # ---------------------------------------------------------------- the run
 
     def run(self) -> ReconciliationResult:
-        self._validate()
-        lines, entries = self._prepare()
-        self.L, self.E = lines, entries
+        self.L, self.E = self._prepare()
+        # Validation and the input-only checks run beside the matching passes; an invalid
+        # input is refused whole before anything is returned.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            problems = pool.submit(self._problems)
+            flags = pool.submit(self._check_inputs)
+            try:
+                state = self._match()
+            except Exception as exc:
+                if problems.result():
+                    raise ReconciliationInputError("; ".join(problems.result())) from exc
+                raise
+            if problems.result():
+                raise ReconciliationInputError("; ".join(problems.result()))
+            totals = pool.submit(self._totals)
+            return self._finish(state, flags.result(), totals)
+
+    def _match(self) -> _Matched:
+        lines, entries = self.L, self.E
         # masks over the full frames, so the bulk pass never copies a million rows
         is_settled = entries["status"].eq(BookStatus.SETTLED.value).to_numpy()
         settled = entries.filter(pl.Series(is_settled))
@@ -583,13 +629,25 @@ class _Run:
         returns = self._returns_after_settlement(returns, entries)
         ordinary = self._settled_duplicates(ordinary, settled)
 
+        return _Matched(ordinary, active, returns, not_copy)
+
+    def _finish(
+        self, state: _Matched, flags: _Flags, totals_future: Future[dict[str | None, SubTotals]]
+    ) -> ReconciliationResult:
+        lines, entries = self.L, self.E
+        ordinary, active, returns, not_copy = (
+            state.ordinary,
+            state.active,
+            state.returns,
+            state.not_copy,
+        )
         pairs = pl.concat([pl.DataFrame(schema=_PAIR_TYPES), *self.pairs])
-        self._checks(pairs)
+        self._checks(pairs, flags)
         proposals = self._proposals(pairs, ordinary)
         leftover = pl.concat([ordinary, returns], how="diagonal_relaxed")
         self._content_duplicates(leftover, lines, not_copy)
         pending = self._unmatched(leftover, active, proposals)
-        totals = self._totals()
+        totals = totals_future.result()
         self._balances_and_continuity(totals)
         self._fill_sub_accounts(lines, entries)
 
@@ -1164,7 +1222,8 @@ class _Run:
             mask = mask | pl.col("remittance").str.contains_any(list(self.config.cash_words))
         return mask.fill_null(False)
 
-    def _checks(self, pairs: pl.DataFrame) -> None:
+    def _check_inputs(self) -> _Flags:
+        """What the checks need from the inputs alone (runs beside the matching passes)."""
         lines, entries = self.L, self.E
         subs = set(self.request.sub_accounts)
         if self.request.statement:
@@ -1192,6 +1251,35 @@ class _Run:
         cash_entries = flagged_entries.filter(cash_entry)["entry_id"].to_list()
         non_member = flagged_entries.filter(non_member_entry)["entry_id"].to_list()
 
+        return _Flags(
+            flagged_lines=flagged_lines,
+            cash_lines=cash_lines,
+            inter_sub=inter_sub,
+            flagged_entries=flagged_entries,
+            cash_entries=cash_entries,
+            non_member=non_member,
+            cp_h=cp_hash.to_numpy(),
+            cp_set=lines["cp"].is_not_null().to_numpy(),
+            l_sub_h=lines["l_sub"].hash(seed=0).to_numpy(),
+            l_sub_set=lines["l_sub"].is_not_null().to_numpy(),
+            e_sub_h=entries["e_sub"].hash(seed=0).to_numpy(),
+            card_h=entries["card"].hash(seed=0).to_numpy(),
+            collected=entries.select(
+                pl.col("kind").is_in(list(_COLLECTED))
+                & pl.col("e_credit")
+                & pl.col("card").is_not_null()
+            )
+            .to_series()
+            .to_numpy(),
+        )
+
+    def _checks(self, pairs: pl.DataFrame, flags: _Flags) -> None:
+        lines, entries = self.L, self.E
+        flagged_lines, flagged_entries = flags.flagged_lines, flags.flagged_entries
+        cash_lines, inter_sub = flags.cash_lines, flags.inter_sub
+        cash_entries, non_member = flags.cash_entries, flags.non_member
+        l_sub_h, e_sub_h, l_sub_set = flags.l_sub_h, flags.e_sub_h, flags.l_sub_set
+        collected, cp_h, card_h, cp_set = flags.collected, flags.cp_h, flags.card_h, flags.cp_set
         # on numpy arrays over the pairs; strings compared on 64-bit hashes (different hashes
         # mean different strings, so nothing is flagged that is not different)
         g_all = pairs["_g"].to_numpy()
@@ -1199,24 +1287,9 @@ class _Run:
         ei_all = pairs["_ei"].fill_null(-1).to_numpy()
         has_entry = ei_all >= 0
         g, li, ei = g_all[has_entry], li_all[has_entry], ei_all[has_entry]
-        l_sub_h = lines["l_sub"].hash(seed=0).to_numpy()
-        e_sub_h = entries["e_sub"].hash(seed=0).to_numpy()
-        l_sub_set = lines["l_sub"].is_not_null().to_numpy()
         wrong_sub_groups = np.unique(g[l_sub_set[li] & (l_sub_h[li] != e_sub_h[ei])])
-        collected = (
-            entries.select(
-                pl.col("kind").is_in(list(_COLLECTED))
-                & pl.col("e_credit")
-                & pl.col("card").is_not_null()
-            )
-            .to_series()
-            .to_numpy()
-        )
         inbound = collected[ei]
         gi, ili, iei = g[inbound], li[inbound], ei[inbound]
-        cp_h = cp_hash.to_numpy()
-        card_h = entries["card"].hash(seed=0).to_numpy()
-        cp_set = lines["cp"].is_not_null().to_numpy()
         not_borrower_groups = np.unique(gi[cp_set[ili] & (cp_h[ili] != card_h[iei])])
 
         flag_l = np.zeros(len(lines), dtype=bool)
