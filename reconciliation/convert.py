@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from adapters.records import Statement, StatementEntry
-from reconciliation.model import BankLine
+from reconciliation.model import BankLine, StatementBalances
 
 
 def _content(entry: StatementEntry) -> tuple[object, ...]:
@@ -77,3 +77,21 @@ def lines_from_statement(statement: Statement) -> tuple[BankLine, ...]:
         )
         seen[content] += 1
     return tuple(lines)
+
+
+def balances_from_statement(statement: Statement) -> StatementBalances:
+    """The statement's balances for the engine; refuses a statement that lacks them."""
+    if statement.opening_balance_fen is None or statement.closing_balance_fen is None:
+        raise ValueError(
+            f"statement {statement.statement_id} has no opening or closing balance "
+            "/ 对账单缺少期初或期末余额"
+        )
+    day = statement.to_date or statement.from_date
+    if day is None:
+        raise ValueError(f"statement {statement.statement_id} names no date / 对账单缺少日期")
+    return StatementBalances(
+        statement_date=day,
+        opening_fen=statement.opening_balance_fen,
+        closing_fen=statement.closing_balance_fen,
+        sub_accounts=statement.sub_account_balances,
+    )

@@ -13,7 +13,9 @@ from adapters.records import (
     CreditDebit,
     Statement,
     StatementEntry,
+    SubAccountBalance,
 )
+from reconciliation import balances_from_statement
 from reconciliation.calendar import BankingCalendar
 from reconciliation.config import MatchConfig
 from reconciliation.convert import lines_from_statement
@@ -133,3 +135,27 @@ def test_pending_counts_banking_days_across_a_holiday() -> None:
     assert scenario.run().pending_entry_ids == ("B1",)
     scenario.business_date = date(2026, 10, 9)
     assert [x.kind.value for x in scenario.run().exceptions] == ["unmatched_book"]
+
+
+def test_statement_balances_for_the_request() -> None:
+    statement = Statement(
+        statement_id="ST-1",
+        account=ACCOUNT,
+        created_at=None,
+        from_date=DAY,
+        to_date=DAY,
+        entries=(),
+        opening_balance_fen=1_500_000,
+        closing_balance_fen=1_450_000,
+        sub_account_balances=(SubAccountBalance(SUB_A, 1_000_000, 950_000),),
+    )
+    balances = balances_from_statement(statement)
+    assert (balances.statement_date, balances.opening_fen, balances.closing_fen) == (
+        DAY,
+        1_500_000,
+        1_450_000,
+    )
+    assert balances.sub_accounts[0].closing_fen == 950_000
+    without = Statement("ST-2", ACCOUNT, None, DAY, DAY, ())
+    with pytest.raises(ValueError, match="ST-2 has no opening or closing balance"):
+        balances_from_statement(without)
