@@ -409,6 +409,7 @@ def request_refunds(
     """One payout per member: exactly the deposit they paid in, to their own card."""
     liquidation, association = _open(session, liquidation_id)
     _require_books_closed(liquidation)
+    capital_plan(session, association.id)  # refuses when deposits cannot be refunded in full
     members = list(
         session.scalars(
             select(Member)
