@@ -19,13 +19,12 @@ from sqlalchemy import select
 from adapters.money import format_yuan
 from gateway.cli._common import cli_session, console, current_settings
 from gateway.errors import NotFound
-from gateway.jobs.pipeline import profile_loader
 from gateway.ledger.models import AccountCode
 from gateway.org.models import Association, SpecialAccount
-from gateway.payments.config import load_payments_config
 from gateway.queue import service as queue
 from gateway.queue.models import ItemStatus, QueueItem, Resolution
 from gateway.reconcile.service import reconcile_account
+from gateway.reconcile.source import adapter_loader
 
 queue_app = typer.Typer(help="对账差错队列 the mismatch queue.", no_args_is_help=True)
 
@@ -60,7 +59,7 @@ def reconcile(
     """Reconcile the bank's statement of a business date against the books (对账)."""
     settings = current_settings()
     day = _date(on)
-    loader = profile_loader(settings.config_dir, load_payments_config(settings.config_dir))
+    adapter_for = adapter_loader(settings.config_dir)
     outcomes = []
     with cli_session(settings) as session:
         query = select(SpecialAccount).order_by(SpecialAccount.id)
@@ -75,7 +74,7 @@ def reconcile(
                     session,
                     special.id,
                     day,
-                    adapter_for=lambda code: loader(code).adapter,
+                    adapter_for=adapter_for,
                     actor="huzhu reconcile",
                 )
             )

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from gateway.audit import service as audit
@@ -135,8 +135,12 @@ def sync_run(
     entry_associations: Mapping[str, int],
     actor: str,
 ) -> SyncSummary:
-    """File one run's exceptions into the queue (see the module's docstring)."""
+    """File one run's exceptions into the queue (see the module's docstring).
+
+    Each item's history gets its own event; the audit log gets one event for the run naming
+    every item it raised, reopened, confirmed or cleared (a run may raise thousands)."""
     summary = SyncSummary()
+    today = {x.fingerprint: x for x in exceptions}
     items = {
         item.fingerprint: item
         for item in session.scalars(
@@ -146,40 +150,43 @@ def sync_run(
             )
         )
     }
-    seen: set[str] = set()
-    for x in exceptions:
-        fingerprint = x.fingerprint
-        if fingerprint in seen:
-            continue
-        seen.add(fingerprint)
+    missing = sorted(f for f in today if f not in items)
+    for chunk in range(0, len(missing), 500):
+        for found in session.scalars(
+            select(QueueItem).where(
+                QueueItem.special_account_id == special_account_id,
+                QueueItem.fingerprint.in_(missing[chunk : chunk + 500]),
+            )
+        ):
+            items[found.fingerprint] = found
+    events: list[tuple[QueueItem, str, str]] = []
+    created: list[QueueItem] = []
+    stamp = business_date.isoformat()
+    for fingerprint, x in today.items():
         item = items.get(fingerprint)
         if item is None:
-            item = _closed_item(session, special_account_id, fingerprint)
-        if item is None:
-            item = QueueItem(
-                special_account_id=special_account_id,
-                association_id=_association_for(x, associations, entry_associations),
-                fingerprint=fingerprint,
-                kind=x.kind.value,
-                severity=int(x.severity),
-                priority=int(x.severity),
-                status=ItemStatus.OPEN,
-                night_state=NightState.NEW,
-                first_seen=business_date,
-                last_seen=business_date,
-                times_seen=1,
-                sub_account=x.sub_account,
-                subject=x.subject[:200],
-                line_ids_json=json.dumps(list(x.line_ids)),
-                entry_ids_json=json.dumps(list(x.entry_ids)),
-                expected_fen=x.expected_fen,
-                actual_fen=x.actual_fen,
-                explanation=x.explanation[:600],
+            created.append(
+                QueueItem(
+                    special_account_id=special_account_id,
+                    association_id=_association_for(x, associations, entry_associations),
+                    fingerprint=fingerprint,
+                    kind=x.kind.value,
+                    severity=int(x.severity),
+                    priority=int(x.severity),
+                    status=ItemStatus.OPEN,
+                    night_state=NightState.NEW,
+                    first_seen=business_date,
+                    last_seen=business_date,
+                    times_seen=1,
+                    sub_account=x.sub_account,
+                    subject=x.subject[:200],
+                    line_ids_json=json.dumps(list(x.line_ids)),
+                    entry_ids_json=json.dumps(list(x.entry_ids)),
+                    expected_fen=x.expected_fen,
+                    actual_fen=x.actual_fen,
+                    explanation=x.explanation[:600],
+                )
             )
-            session.add(item)
-            session.flush()
-            _event(session, item, actor=actor, action="raised", note=business_date.isoformat())
-            summary.new.append(item.id)
             continue
         item.last_seen = business_date
         item.times_seen += 1
@@ -189,56 +196,70 @@ def sync_run(
             item.status = ItemStatus.OPEN
             item.night_state = NightState.REOPENED
             item.resolution = None
-            _event(
-                session,
-                item,
-                actor=actor,
-                action="reopened",
-                note=f"{business_date.isoformat()}: 处理后仍出现 still there after "
-                f"{before.value if before else 'resolution'}",
+            events.append(
+                (
+                    item,
+                    "reopened",
+                    f"{stamp}: 处理后仍出现 still there after "
+                    f"{before.value if before else 'resolution'}",
+                )
             )
             summary.reopened.append(item.id)
         else:
             item.night_state = NightState.PERSISTING
             summary.persisting.append(item.id)
     for fingerprint, item in items.items():
-        if fingerprint in seen:
+        if fingerprint in today or item.status is ItemStatus.CLOSED:
             continue
         item.night_state = NightState.GONE
         if item.status in (ItemStatus.RESOLVED, *PARKED):
             item.status = ItemStatus.CLOSED
-            _event(
-                session,
-                item,
-                actor=actor,
-                action="confirmed",
-                note=f"{business_date.isoformat()}: 对账确认已解决 the run confirms the resolution",
-            )
+            events.append((item, "confirmed", f"{stamp}: 对账确认已解决 the run confirms it"))
             summary.confirmed.append(item.id)
         elif item.status is ItemStatus.OPEN and item.kind not in EVENT_KINDS:
             item.status = ItemStatus.CLOSED
             item.resolution = Resolution.CLEARED
             item.resolved_by = actor
             item.resolved_at = utcnow()
-            _event(
-                session,
-                item,
-                actor=actor,
-                action="cleared",
-                note=f"{business_date.isoformat()}: 对账未再出现 no longer found by the run",
-            )
+            events.append((item, "cleared", f"{stamp}: 对账未再出现 no longer found by the run"))
             summary.cleared.append(item.id)
+    session.add_all(created)
     session.flush()
-    return summary
-
-
-def _closed_item(session: Session, special_account_id: int, fingerprint: str) -> QueueItem | None:
-    return session.scalars(
-        select(QueueItem).where(
-            QueueItem.special_account_id == special_account_id,
-            QueueItem.fingerprint == fingerprint,
+    summary.new = [item.id for item in created]
+    events = [(item, "raised", stamp) for item in created] + events
+    now = utcnow()
+    if events:
+        session.execute(
+            insert(QueueEvent),
+            [
+                {
+                    "item_id": item.id,
+                    "at": now,
+                    "actor": actor,
+                    "action": action,
+                    "note": note[:600],
+                    "data_json": "{}",
+                }
+                for item, action, note in events
+            ],
         )
-    ).first()
+    if events or summary.persisting:
+        audit.record(
+            session,
+            actor=actor,
+            action="queue.synced",
+            object_type="special_account",
+            object_id=special_account_id,
+            payload={
+                "business_date": stamp,
+                "raised": summary.new,
+                "reopened": summary.reopened,
+                "confirmed": summary.confirmed,
+                "cleared": summary.cleared,
+                "persisting": len(summary.persisting),
+            },
+        )
+    return summary
 
 
 # --- reading -------------------------------------------------------------------------------

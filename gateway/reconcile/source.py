@@ -15,14 +15,18 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from adapters.bankconfig import load_bank_config
 from adapters.base import Adapter
 from adapters.records import Statement
+from adapters.registry import load_adapter
+from gateway.errors import ConfigurationError
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
 from gateway.ledger.models import (
     AccountCode,
@@ -45,6 +49,30 @@ from reconciliation.frames import ENTRY_SCHEMA, LINE_SCHEMA
 from reconciliation.model import BookKind, BookStatus
 
 AdapterFor = Callable[[str], Adapter]
+
+
+def adapter_loader(config_dir: Path) -> AdapterFor:
+    """Each bank's adapter from ``<config_dir>/banks/<code>.toml`` (read once per code).
+
+    Only the file format is needed to read a statement: no keys, no connection."""
+    cache: dict[str, Adapter] = {}
+
+    def load(code: str) -> Adapter:
+        if code not in cache:
+            path = config_dir / "banks" / f"{code}.toml"
+            if not path.exists():
+                raise ConfigurationError(
+                    f"银行 {code} 没有配置文件 {path}",
+                    f"bank {code} has no configuration file {path}",
+                )
+            config = load_bank_config(path)
+            cache[code] = load_adapter(
+                config.adapter.name, config.adapter.options, config_dir=config.config_dir
+            )
+        return cache[code]
+
+    return load
+
 
 # How far after the business date a statement file of that date may have been fetched.
 STATEMENT_FETCH_DAYS = 14
@@ -446,6 +474,7 @@ def ledger_balances(session: Session, special_account_id: int, day: date) -> dic
 __all__ = [
     "AdapterFor",
     "Book",
+    "adapter_loader",
     "entry_id_of",
     "expected_repayments",
     "find_statement",
