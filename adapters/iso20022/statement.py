@@ -122,7 +122,8 @@ class _Header:
 
 
 class StatementReader:
-    """Streams camt.053/camt.054: memory stays bounded by one entry, not the file."""
+    """Streams camt.053/camt.054: beyond the file's bytes and the records it yields, memory
+    holds one entry's elements at a time (each is cleared once read)."""
 
     def parse(self, data: bytes) -> tuple[Statement, ...]:
         if not isinstance(data, bytes | bytearray):
