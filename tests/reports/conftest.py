@@ -35,6 +35,28 @@ def report_session(tmp_path: Path, reports_template: Path) -> Iterator[Session]:
     engine.dispose()
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def seeded_any_db(
+    request: pytest.FixtureRequest, tmp_path: Path, reports_template: Path
+) -> Iterator[Seeded]:
+    """The seeded county on SQLite and on PostgreSQL (the latter marked ``postgres``)."""
+    if request.param == "sqlite":
+        target = tmp_path / "huzhu.db"
+        shutil.copyfile(reports_template, target)
+        url = f"sqlite:///{target}"
+    else:
+        url = request.getfixturevalue("postgres_database")
+        upgrade(url)
+    engine = make_engine(url)
+    session = make_session_factory(engine)()
+    built = seed_county(session, FieldCipher(bytes(range(32))))
+    session.commit()
+    yield built
+    session.rollback()
+    session.close()
+    engine.dispose()
+
+
 @pytest.fixture
 def seeded(report_session: Session) -> Seeded:
     built = seed_county(report_session, FieldCipher(bytes(range(32))))

@@ -37,7 +37,8 @@ def _legs(session: Session, association_id: int) -> list[tuple[str, str, int, in
     ]
 
 
-def test_every_figure_matches_the_raw_rows(seeded: Seeded) -> None:
+def test_every_figure_matches_the_raw_rows(seeded_any_db: Seeded) -> None:
+    seeded = seeded_any_db
     session, a = seeded.session, seeded.world.a
     figures = evaluate(session, a.id, as_of=AS_OF)
 
