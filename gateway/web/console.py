@@ -4,7 +4,7 @@ same domain services, and renders server-side. Forms carry the session's CSRF to
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.api.deps import SESSION_COOKIE, DbSession, authenticate, db
@@ -27,26 +27,59 @@ from gateway.auth import credentials
 from gateway.auth.endpoints import set_session_cookie, sign_in
 from gateway.auth.errors import CsrfRejected
 from gateway.auth.permissions import ROLE_LABELS, Permission, Principal
+from gateway.batches.endpoints import (
+    batch_detail,
+    list_bank_files,
+    list_batches,
+    visible_batch,
+)
+from gateway.batches.models import PaymentBatch
 from gateway.loans.endpoints import loan_out
 from gateway.loans.models import Loan
 from gateway.members import service as members
 from gateway.members.endpoints import member_out, visible_member
 from gateway.members.models import Member
 from gateway.org.endpoints import association_out, summary, visible_association
-from gateway.org.models import Association, Town
+from gateway.org.models import Association, SpecialAccount, Town
+from gateway.queue import service as queue_service
+from gateway.queue.endpoints import (
+    QueueSort,
+    ResolutionAction,
+    ResolveIn,
+    detail,
+    filtered,
+    list_page,
+    resolve,
+    visible_item,
+)
+from gateway.queue.models import ItemStatus
+from gateway.reconcile.models import ReconRun
 from gateway.web.charts import Bar, bar_chart
-from gateway.web.i18n import LANGUAGES, language, translate, yuan
+from gateway.web.i18n import (
+    KIND_LABELS,
+    LANGUAGES,
+    action_label,
+    kind_label,
+    language,
+    translate,
+    yuan,
+)
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters["yuan"] = yuan
+templates.env.filters["json_text"] = lambda value: json.dumps(
+    value, ensure_ascii=False, sort_keys=True, default=str
+)
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
 # Navigation: (path, text key, permission needed).
 NAV: tuple[tuple[str, str, Permission | None], ...] = (
     ("/console", "dashboard", Permission.READ_ORG),
+    ("/console/queue", "queue", Permission.READ_QUEUE),
     ("/console/associations", "associations", Permission.READ_ORG),
+    ("/console/batches", "batches", Permission.READ_FILES),
     ("/console/audit", "audit", Permission.READ_AUDIT),
 )
 
@@ -180,11 +213,6 @@ def associations_in_scope(session: Session, principal: Principal) -> list[Associ
     return list(session.scalars(statement.order_by(Association.code)))
 
 
-# Sections other domains add to the dashboard: (template, context builder).
-DashboardSection = tuple[str, Callable[[Session, Principal], dict[str, Any]]]
-DASHBOARD_SECTIONS: list[DashboardSection] = []
-
-
 @router.get("/console")
 def dashboard(current: CurrentPage, session: DbSession) -> Any:
     current.principal.require(Permission.READ_ORG)
@@ -207,16 +235,76 @@ def dashboard(current: CurrentPage, session: DbSession) -> Any:
         "overdue": sum(f.overdue_fen for _, f in rows),
         "cash": sum(f.cash_flagged_count for _, f in rows),
     }
-    sections = [
-        (template, build(session, current.principal)) for template, build in DASHBOARD_SECTIONS
-    ]
     return current.render(
         "dashboard.html",
         rows=rows,
         totals=totals,
         chart=bar_chart(bars, title=current.t("balances_chart")),
-        sections=sections,
+        night=last_night(session, current.principal),
+        queue_chart=queue_chart(session, current),
     )
+
+
+def last_night(session: Session, principal: Principal) -> dict[str, Any] | None:
+    """The latest business date's batches and each special account's latest reconciliation."""
+    if not principal.has(Permission.READ_FILES) or principal.association_id is not None:
+        return None
+    accounts = select(SpecialAccount.id)
+    if principal.county_id is not None:
+        accounts = accounts.where(SpecialAccount.county_id == principal.county_id)
+    if principal.bank_id is not None:
+        accounts = accounts.where(SpecialAccount.bank_id == principal.bank_id)
+    latest = session.scalar(
+        select(func.max(PaymentBatch.business_date)).where(
+            PaymentBatch.special_account_id.in_(accounts)
+        )
+    )
+    batches = (
+        list(
+            session.scalars(
+                select(PaymentBatch)
+                .where(
+                    PaymentBatch.special_account_id.in_(accounts),
+                    PaymentBatch.business_date == latest,
+                )
+                .order_by(PaymentBatch.id)
+            )
+        )
+        if latest
+        else []
+    )
+    runs: list[ReconRun] = []
+    if principal.has(Permission.READ_STATEMENTS):
+        newest = (
+            select(ReconRun.special_account_id, func.max(ReconRun.id).label("run_id"))
+            .where(ReconRun.special_account_id.in_(accounts))
+            .group_by(ReconRun.special_account_id)
+            .subquery()
+        )
+        runs = list(session.scalars(select(ReconRun).join(newest, newest.c.run_id == ReconRun.id)))
+    return {"business_date": latest, "batches": batches, "runs": runs}
+
+
+def queue_chart(session: Session, current: Page) -> Any:
+    """Open queue items by type, as bars (village cash and cross-association in warning)."""
+    if not current.principal.has(Permission.READ_QUEUE):
+        return None
+    statement = filtered(
+        current.principal, status=None, kind=None, association_id=None, assignee=None
+    ).subquery()
+    counts = session.execute(
+        select(statement.c.kind, func.count()).group_by(statement.c.kind).order_by(statement.c.kind)
+    ).all()
+    bars = [
+        Bar(
+            label=kind_label(current.lang, str(kind)),
+            value=int(n),
+            text=str(n),
+            warn=str(kind) in ("village_cash", "cross_association"),
+        )
+        for kind, n in counts
+    ]
+    return bar_chart(bars, title=current.t("open_items"))
 
 
 @router.get("/console/associations")
@@ -345,3 +433,124 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(router)
     app.state.html_error_page = html_error_page
+
+
+# --- the mismatch queue ----------------------------------------------------------------------
+
+
+@router.get("/console/queue")
+def queue_page(
+    current: CurrentPage,
+    session: DbSession,
+    kind: str | None = None,
+    status: str | None = None,
+    cursor: str | None = None,
+    done: int | None = None,
+) -> Any:
+    current.principal.require(Permission.READ_QUEUE)
+    chosen_status = ItemStatus(status) if status in {s.value for s in ItemStatus} else None
+    statement = filtered(
+        current.principal,
+        status=chosen_status,
+        kind=kind or None,
+        association_id=None,
+        assignee=None,
+    )
+    items, next_cursor = list_page(session, statement, QueueSort.PRIORITY, PageRequest(cursor, 50))
+    names = dict(session.execute(select(Association.id, Association.name)).all())
+    return current.render(
+        "queue.html",
+        items=items,
+        names=names,
+        kinds=sorted(KIND_LABELS),
+        statuses=[s.value for s in ItemStatus],
+        chosen_kind=kind or "",
+        chosen_status=status or "",
+        next_cursor=next_cursor,
+        kind_label=lambda k: kind_label(current.lang, k),
+        done=done,
+    )
+
+
+@router.get("/console/queue/{item_id}")
+def queue_item_page(item_id: int, current: CurrentPage, session: DbSession) -> Any:
+    item = visible_item(session, current.principal, item_id, Permission.READ_QUEUE)
+    shown = detail(session, item)
+    siblings = []
+    if current.principal.has(Permission.WORK_QUEUE):
+        siblings = list(
+            session.scalars(
+                select(Association)
+                .where(Association.special_account_id == item.special_account_id)
+                .order_by(Association.code)
+            )
+        )
+    return current.render(
+        "queue_item.html",
+        item=shown,
+        association=session.get(Association, item.association_id) if item.association_id else None,
+        can_work=current.principal.has(Permission.WORK_QUEUE),
+        actions=[(a.value, action_label(current.lang, a.value)) for a in ResolutionAction],
+        siblings=siblings,
+        kind_label=lambda k: kind_label(current.lang, k),
+    )
+
+
+@router.post("/console/queue/{item_id}/resolve")
+def queue_item_resolve(
+    item_id: int,
+    current: CurrentPage,
+    session: DbSession,
+    csrf_token: Annotated[str, Form()],
+    action: Annotated[ResolutionAction, Form()],
+    note: Annotated[str, Form(max_length=600)],
+    association_id: Annotated[str, Form()] = "",
+) -> Any:
+    current.require_csrf(csrf_token)
+    body = ResolveIn(
+        action=action,
+        note=note.strip() or " ",
+        association_id=int(association_id) if association_id.isdigit() else None,
+    )
+    resolve(current.request, session, current.principal, item_id, body)
+    return RedirectResponse(f"/console/queue?done={item_id}", status_code=303)
+
+
+@router.post("/console/queue/{item_id}/assign")
+def queue_item_assign(
+    item_id: int,
+    current: CurrentPage,
+    session: DbSession,
+    csrf_token: Annotated[str, Form()],
+    assignee: Annotated[str, Form(max_length=100)],
+) -> Any:
+    current.require_csrf(csrf_token)
+    visible_item(session, current.principal, item_id, Permission.WORK_QUEUE)
+    queue_service.assign(session, item_id, assignee=assignee, actor=current.principal.actor)
+    return RedirectResponse(f"/console/queue/{item_id}", status_code=303)
+
+
+# --- batches and bank files ------------------------------------------------------------------
+
+
+@router.get("/console/batches")
+def batches_page(current: CurrentPage, session: DbSession) -> Any:
+    current.principal.require(Permission.READ_FILES)
+    batches = list_batches(current.principal, session, PageRequest(None, 100), None, None)
+    files = list_bank_files(current.principal, session, PageRequest(None, 100), None, None)
+    return current.render(
+        "batches.html",
+        batches=batches.items,
+        files=files.items,
+        can_download=current.principal.has(Permission.DOWNLOAD_FILES),
+    )
+
+
+@router.get("/console/batches/{batch_id}")
+def batch_page(batch_id: int, current: CurrentPage, session: DbSession) -> Any:
+    batch = visible_batch(session, current.principal, batch_id, Permission.READ_FILES)
+    return current.render(
+        "batch.html",
+        batch=batch_detail(session, batch),
+        can_download=current.principal.has(Permission.DOWNLOAD_FILES),
+    )

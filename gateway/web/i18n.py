@@ -63,7 +63,76 @@ TEXT: dict[str, tuple[str, str]] = {
     "signed_in_as": ("当前用户", "Signed in as"),
     "skip": ("跳到正文", "Skip to content"),
     "total": ("合计", "Total"),
+    "type": ("类型", "Type"),
+    "priority": ("优先级", "Priority"),
+    "first_seen": ("首次发现", "First seen"),
+    "assignee": ("处理人", "Assignee"),
+    "filter": ("筛选", "Filter"),
+    "all": ("全部", "All"),
+    "bank_lines": ("银行流水", "Bank lines"),
+    "book_entries": ("候选账务", "Candidate book entries"),
+    "evidence": ("证据", "Evidence"),
+    "history": ("处理记录", "History"),
+    "resolve": ("处理", "Resolve"),
+    "justification": ("理由/说明（必填）", "Justification (required)"),
+    "target_association": ("目标协会（改归时）", "Target association (reassign)"),
+    "confirm_resolve": (
+        "确认执行此处理？此操作将记入审计日志。",
+        "Carry out this resolution? It is recorded in the audit log.",
+    ),
+    "assign": ("分派", "Assign"),
+    "resolved_notice": ("已处理，已移出待办列表", "Resolved and removed from the work list"),
+    "business_date": ("业务日期", "Business date"),
+    "file": ("文件", "File"),
+    "lines": ("笔数", "Lines"),
+    "matched": ("已匹配", "Matched"),
+    "exceptions": ("异常", "Exceptions"),
+    "opening": ("期初", "Opening"),
+    "closing": ("期末", "Closing"),
+    "inbound_files": ("银行来文", "Files from banks"),
+    "download": ("下载", "Download"),
+    "kbd_help": (
+        "快捷键：j / k 在列表中上下移动，Enter 打开",
+        "Keys: j / k move through the list, Enter opens",
+    ),
+    "description": ("摘要", "Description"),
+    "counterparty": ("对方", "Counterparty"),
+    "open": ("未核销", "open"),
+    "not_found_line": ("（流水已不在未达项中）", "(no longer open)"),
 }
+
+
+KIND_LABELS: dict[str, tuple[str, str]] = {
+    "unmatched_bank": ("银行流水未匹配", "Unmatched bank line"),
+    "unmatched_book": ("账务未匹配", "Unmatched book entry"),
+    "amount_mismatch": ("金额不符", "Amount mismatch"),
+    "ambiguous": ("匹配不唯一", "Ambiguous match"),
+    "duplicate": ("重复流水", "Duplicate"),
+    "village_cash": ("村级现金", "Village cash"),
+    "cross_association": ("跨协会资金", "Cross-association"),
+    "balance_break": ("余额不符", "Balance break"),
+    "statement_gap": ("对账单缺失", "Statement gap"),
+    "returned_after_settlement": ("入账后退汇", "Returned after settlement"),
+}
+
+ACTION_LABELS: dict[str, tuple[str, str]] = {
+    "dismiss": ("说明理由后驳回", "Dismiss with a justification"),
+    "bank_error": ("银行差错，跟进更正", "Bank error: follow up"),
+    "write_off": ("申请核销", "Request write-off"),
+    "manual_match": ("人工匹配", "Match by hand"),
+    "adjusting_entry": ("调整分录", "Adjusting entry"),
+    "reassign": ("改归其他协会", "Reassign to another association"),
+}
+
+
+def kind_label(lang: str, kind: str) -> str:
+    zh, en = KIND_LABELS.get(kind, (kind, kind))
+    return en if lang == "en" else zh
+
+
+def action_label(lang: str, action: str) -> str:
+    zh, en = ACTION_LABELS.get(action, (action, action))
+    return en if lang == "en" else zh
 
 
 def language(request: Request) -> str:

@@ -64,7 +64,7 @@ USERS: dict[str, tuple[Role, str]] = {
 
 
 # Users who sign in with a password in the tests (argon2 is slow on purpose).
-SIGN_IN_USERS = ("officer", "reviewer", "treasurer_a")
+SIGN_IN_USERS = ("officer", "reviewer", "treasurer_a", "auditor")
 
 
 def seed(session: Session, cipher: FieldCipher) -> Seeded:

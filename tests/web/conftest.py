@@ -9,16 +9,19 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.api.app import create_app
 from gateway.security.fieldcrypt import FieldCipher
 from gateway.settings import Settings
 from tests.api.conftest import (  # noqa: F401 - fixtures shared with the API tests
     PASSWORD,
+    Seeded,
     api_db_url,
     api_engine,
     api_sessions,
     field_cipher,
+    file_village_cash,
     seeded,
     seeded_template,
 )
@@ -50,3 +53,17 @@ def browser(console_app: FastAPI) -> Iterator[SignIn]:
     yield sign_in
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def cash_items(api_sessions: sessionmaker[Session], seeded: Seeded) -> dict[str, int]:  # noqa: F811
+    """A village-cash item in association a and one in b, filed by the queue service."""
+    with api_sessions() as session:
+        a = session.merge(seeded.world.a)
+        b = session.merge(seeded.world.b)
+        items = {
+            "a": file_village_cash(session, a, tag="web-a"),
+            "b": file_village_cash(session, b, tag="web-b", amount_fen=120_000),
+        }
+        session.commit()
+    return items

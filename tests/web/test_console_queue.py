@@ -1,0 +1,78 @@
+"""Working the mismatch queue in the console: the work list, the evidence side by side, a
+resolution with its justification, and who may do what."""
+
+from __future__ import annotations
+
+import re
+
+from tests.api.conftest import Seeded
+from tests.web.conftest import SignIn
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found
+    return found.group(1)
+
+
+def test_work_list_shows_village_cash_first_class(
+    browser: SignIn, cash_items: dict[str, int], seeded: Seeded
+) -> None:
+    page = browser("reviewer").get("/console/queue").text
+    assert f'href="/console/queue/{cash_items["a"]}"' in page
+    assert f'href="/console/queue/{cash_items["b"]}"' in page
+    assert "村级现金" in page
+    assert "5,000.00" in page
+    assert seeded.world.a.name in page
+
+
+def test_item_shows_the_bank_line_and_resolving_removes_it(
+    browser: SignIn, cash_items: dict[str, int]
+) -> None:
+    client = browser("reviewer")
+    item = cash_items["a"]
+    page = client.get(f"/console/queue/{item}").text
+    assert "柜台现金存款" in page  # the bank line's text
+    assert "+5,000.00" in page
+    assert 'id="resolve-form"' in page
+    empty = client.post(
+        f"/console/queue/{item}/resolve",
+        data={"csrf_token": csrf_of(page), "action": "dismiss", "note": "   "},
+        headers={"Accept": "text/html"},
+    )
+    assert empty.status_code == 422  # a dismissal needs a justification
+    done = client.post(
+        f"/console/queue/{item}/resolve",
+        data={"csrf_token": csrf_of(page), "action": "dismiss", "note": "已核实：误存，已退回"},
+    )
+    assert done.status_code == 303
+    listing = client.get(done.headers["location"]).text
+    assert f'href="/console/queue/{item}"' not in listing
+    assert 'id="done-notice"' in listing
+    audit = client.get("/console/audit").text
+    assert "queue.dismissed" in audit
+    assert "已核实：误存，已退回" in audit
+
+
+def test_treasurer_and_bank_operator_cannot_see_the_queue(
+    browser: SignIn, cash_items: dict[str, int]
+) -> None:
+    client = browser("treasurer_a")
+    page = client.get(f"/console/queue/{cash_items['a']}", headers={"Accept": "text/html"})
+    assert page.status_code == 403
+    assert "/console/queue" not in client.get("/console").text  # not in the navigation
+
+
+def test_auditor_reads_but_cannot_resolve(browser: SignIn, cash_items: dict[str, int]) -> None:
+    reviewer_page = browser("reviewer").get(f"/console/queue/{cash_items['b']}").text
+    auditor = browser("auditor")
+    page = auditor.get(f"/console/queue/{cash_items['b']}").text
+    assert "柜台现金存款" in page
+    assert 'id="resolve-form"' not in page
+    refused = auditor.post(
+        f"/console/queue/{cash_items['b']}/resolve",
+        data={"csrf_token": csrf_of(page), "action": "dismiss", "note": "x"},
+        headers={"Accept": "text/html"},
+    )
+    assert refused.status_code == 403
+    assert 'id="resolve-form"' in reviewer_page
