@@ -142,9 +142,8 @@ def find_statement(
         )
         .order_by(InboundFile.id.desc())
     )
-    adapter = adapter_for(bank_code)
     for file in files:
-        for statement in adapter.parse_statements(file.content):
+        for statement in adapter_for(bank_code).parse_statements(file.content):
             if statement.account == special.account_number and statement_date(statement) == day:
                 return statement
     return None
