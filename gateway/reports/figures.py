@@ -123,7 +123,7 @@ class EvaluationFigures:
     low_income_loans: CountAmount
     # 2.5 monthly fee rate, weighted by amount (hundredths of a per mille times fen)
     fee_rate_weighted_sum: int
-    # 2.6 recovery of loans due by as_of (principal)
+    # 2.6 recovery of loans due by as_of: principal repaid (a write-off is not a recovery)
     due_principal_fen: int
     recovered_principal_fen: int
     # 2.7 income and expenses in the period
@@ -582,7 +582,9 @@ def evaluate(
             loan.amount_fen * loan.monthly_fee_rate_centipermille for loan in period
         ),
         due_principal_fen=sum(loan.amount_fen for loan in due),
-        recovered_principal_fen=sum(loan.amount_fen - loan.outstanding_fen for loan in due),
+        recovered_principal_fen=sum(
+            min(loan.principal_repaid_fen, loan.amount_fen) for loan in due
+        ),
         fee_income_fen=fee_credits - fee_reversed,
         deposit_interest_fen=net(AccountCode.DEPOSIT_INTEREST, credit_normal=True),
         expense_staff_fen=net(AccountCode.EXPENSE_STAFF, credit_normal=False),

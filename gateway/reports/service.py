@@ -58,7 +58,7 @@ def county_summary(
         figures, suggestion = suggestion_for(
             session, association.id, scoring, as_of=as_of, since=since
         )
-        rows.append(summary_row(session, figures, county, suggestion))
+        rows.append(summary_row(session, figures, suggestion))
     return CountySummary(county_name=county.name, since=since, as_of=as_of, rows=tuple(rows))
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from gateway.ledger.service import county_of
 from gateway.loans.models import Loan
 from gateway.members.models import Member
-from gateway.org.models import County, PilotLevel
+from gateway.org.models import PilotLevel
 from gateway.org.service import get_association
 from gateway.reports.figures import EvaluationFigures, evaluate, guarantor_names
 from gateway.reports.models import AssociationEvaluation
@@ -460,7 +460,6 @@ def latest_evaluation(
 def summary_row(
     session: Session,
     figures: EvaluationFigures,
-    county: County,
     suggestion: SuggestedGrade | None,
 ) -> CountySummaryRow:
     association = get_association(session, figures.association_id)
@@ -470,7 +469,7 @@ def summary_row(
         name=figures.association_name,
         pilot_level=figures.pilot_level,
         founded_on=association.start_date,
-        certified_by=county.fund_office_name,
+        certified_by="",  # 发证单位 and 法人代表 are not kept by the system
         legal_representative="",
         members=figures.members,
         low_income_members=figures.low_income_members,

@@ -21,6 +21,7 @@ from gateway.liquidation.models import CapitalLevel, LiquidationPayout, PayoutKi
 from gateway.loans import service as loans
 from gateway.loans.models import LoanStatus
 from gateway.org.models import AssociationStatus
+from gateway.reports.figures import evaluate
 from gateway.testing import World
 
 ON = date(2024, 7, 10)
@@ -167,6 +168,9 @@ def test_a_loss_beyond_fiscal_capital_stops_before_any_payout(small_world: World
         session, opened.id, loan.id, on=ON, reason="无力偿还", actor="会计"
     )
     liquidation.decide_write_off(session, review.id, approve=True, on=ON, actor="县办")
+    later = evaluate(session, world.a.id, as_of=date(2026, 1, 1))
+    assert (later.due_principal_fen, later.recovered_principal_fen) == (1_000_000, 0)
+    assert later.overdue.count == 0  # written off: nothing left to collect
     # fiscal capital 1,000,000 covers the 1,000,000 loss exactly: deposits still refundable
     liquidation.close_books(session, opened.id, on=ON, actor="县办")
     plan = liquidation.capital_plan(session, world.a.id)
