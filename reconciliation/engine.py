@@ -463,8 +463,10 @@ class _Run:
     ) -> None:
         """Record an exception; the items it covers get no other (unmatched) exception.
 
-        ``cover_lines`` limits which lines are covered (the rest are evidence only). The
-        sub-account, when not given, is filled in at the end from the first line or entry.
+        Ids given as a tuple are taken as already sorted and distinct; any other iterable is
+        sorted here. ``cover_lines`` limits which lines are covered (the rest are evidence
+        only). The sub-account, when not given, is filled in at the end from the first line or
+        entry.
         """
         ls = line_ids if isinstance(line_ids, tuple) else tuple(sorted(set(line_ids)))
         es = entry_ids if isinstance(entry_ids, tuple) else tuple(sorted(set(entry_ids)))
@@ -1390,6 +1392,12 @@ class _Run:
             & pl.col("status").eq(BookStatus.EXPECTED.value)
             & pl.col("kind").is_in(list(_COLLECTED))
         )
+        # a group an exception already speaks for is never booked automatically
+        covered = rows.filter(
+            pl.col("line_id").is_in(list(self.covered_lines))
+            | pl.col("entry_id").is_in(list(self.covered_entries))
+        )["_g"]
+        rows = rows.filter(~pl.col("_g").is_in(covered.implode()))
         # most groups are one line and one entry: those need no grouping
         g = rows["_g"].to_numpy()
         alone = pl.Series((np.bincount(g, minlength=len(self.L)) == 1)[g])
@@ -1448,12 +1456,6 @@ class _Run:
             .then(pl.lit("银行手续费 / bank fee"))
             .otherwise(pl.lit("利息收入 / interest"))
             .alias("reason"),
-        )
-        covered_l = pl.Series(list(self.covered_lines), dtype=pl.String)
-        covered_e = pl.Series(list(self.covered_entries), dtype=pl.String)
-        repayments = repayments.filter(
-            ~pl.col("line_ids").list.eval(pl.element().is_in(covered_l.implode())).list.any()
-            & ~pl.col("entry_ids").list.eval(pl.element().is_in(covered_e.implode())).list.any()
         )
         return pl.concat([repayments, fees.cast(repayments.schema)])
 
