@@ -227,6 +227,20 @@ def _rows_with(frame: pl.DataFrame, col: str, ids: Iterable[str]) -> pl.DataFram
     return near.filter(pl.col(col).is_in(wanted.implode()))
 
 
+def _rows_matching(frame: pl.DataFrame, wanted: dict[str, pl.Series]) -> pl.DataFrame:
+    """Rows where any column holds one of its wanted values: hashes first, strings to confirm."""
+
+    def hashed(col: str, values: pl.Series) -> pl.Expr:
+        return pl.col(col).hash(seed=0).is_in(values.drop_nulls().unique().hash(seed=0).implode())
+
+    def exact(col: str, values: pl.Series) -> pl.Expr:
+        return pl.col(col).is_in(values.drop_nulls().unique().implode())
+
+    items = list(wanted.items())
+    near = frame.filter(pl.any_horizontal(hashed(c, v) for c, v in items))
+    return near.filter(pl.any_horizontal(exact(c, v) for c, v in items).fill_null(False))
+
+
 def _union_components(pairs: Iterable[tuple[str, str]]) -> list[tuple[list[str], list[str]]]:
     """Connected components of a bipartite graph of (line id, entry id) edges, sorted."""
     parent: dict[str, str] = {}
@@ -773,10 +787,7 @@ class _Run:
         """
         if returns.is_empty():
             return returns
-        orig = lines.filter(
-            pl.col("l_e2e").is_in(returns["l_e2e"].drop_nulls().unique().implode())
-            | pl.col("cp").is_in(returns["cp"].drop_nulls().unique().implode())
-        )
+        orig = _rows_matching(lines, {"l_e2e": returns["l_e2e"], "cp": returns["cp"]})
         orig = orig.filter(pl.Series(usable[orig["_li"].to_numpy()])).with_columns(
             self._ref().alias("ref")
         )
@@ -1135,10 +1146,7 @@ class _Run:
         """A return or reversal whose original is a payment the books hold as settled."""
         if returns.is_empty():
             return returns
-        near = entries.filter(
-            pl.col("e_e2e").is_in(returns["l_e2e"].drop_nulls().unique().implode())
-            | pl.col("card").is_in(returns["cp"].drop_nulls().unique().implode())
-        )
+        near = _rows_matching(entries, {"e_e2e": returns["l_e2e"], "card": returns["cp"]})
         near = near.filter(
             pl.col("status").is_in(list(_IN_LEDGER))
             | pl.Series(self.e_matched[near["_ei"].to_numpy()])
