@@ -108,22 +108,33 @@ def test_approvals_in_different_associations_do_not_wait_for_each_other(
         ids.append(loan.id)
     session.commit()
 
-    start = threading.Barrier(2)
-    outcome: dict[int, str] = {}
+    holding = threading.Event()
+    release = threading.Event()
+    outcome: dict[str, str] = {}
 
-    def approve(loan_id: int) -> None:
+    def approve_and_hold() -> None:
         with session_factory() as s:
-            start.wait(timeout=10)
-            loans.council_approve(s, loan_id, on=world.today)
-            time.sleep(0.3)
+            loans.council_approve(s, ids[0], on=world.today)
+            holding.set()
+            release.wait(timeout=30)  # keeps association a's row lock and its audit chain
             s.commit()
-            outcome[loan_id] = "approved"
+            outcome["a"] = "approved"
 
-    began = time.monotonic()
-    threads = [threading.Thread(target=approve, args=(i,)) for i in ids]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert list(outcome.values()) == ["approved", "approved"]
-    assert time.monotonic() - began < 0.59  # the two 0.3 s pauses overlapped
+    def approve_other() -> None:
+        with session_factory() as s:
+            loans.council_approve(s, ids[1], on=world.today)
+            s.commit()
+            outcome["b"] = "approved"
+
+    first = threading.Thread(target=approve_and_hold)
+    first.start()
+    assert holding.wait(timeout=30)
+    second = threading.Thread(target=approve_other)
+    second.start()
+    second.join(timeout=20)
+    finished_while_held = not second.is_alive()
+    release.set()
+    first.join(timeout=30)
+    second.join(timeout=30)
+    assert finished_while_held, "association b waited for association a's transaction"
+    assert outcome == {"a": "approved", "b": "approved"}
