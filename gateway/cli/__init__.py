@@ -21,6 +21,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "demo",
     "members",
     "audit",
+    "ledger",
     "files",
     "sandbox",
     "batches",
