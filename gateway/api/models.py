@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db import Base, BigIntId, utcnow
+from gateway.queue.models import QueueItem
 
 
 class IdempotencyRecord(Base):
@@ -30,3 +39,8 @@ class IdempotencyRecord(Base):
     media_type: Mapped[str] = mapped_column(String(100))
     body: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# The queue's work list is read in priority order, newest first within a priority, a page at a
+# time (keyset on ``(priority, id)``): this index serves every page from its first row.
+QUEUE_WORKLIST_INDEX = Index("ix_queue_items_priority_id", QueueItem.priority, QueueItem.id)

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import Session
 
 from gateway.errors import ValidationFailed
@@ -73,14 +73,12 @@ def decode_cursor(cursor: str, width: int) -> list[Any]:
 
 
 def _after(columns: Sequence[Any], values: Sequence[Any], descending: bool) -> Any:
-    """Rows strictly after ``values`` in the order of ``columns`` (expanded, so every
-    backend and index can use it)."""
-    clauses = []
-    for i, column in enumerate(columns):
-        equal = [columns[j] == values[j] for j in range(i)]
-        beyond = column < values[i] if descending else column > values[i]
-        clauses.append(and_(*equal, beyond))
-    return or_(*clauses)
+    """Rows strictly after ``values`` in the order of ``columns``: a row-value comparison,
+    which PostgreSQL and SQLite turn into an index range on a matching composite index."""
+    if len(columns) == 1:
+        return columns[0] < values[0] if descending else columns[0] > values[0]
+    left, right = tuple_(*columns), tuple_(*values)
+    return left < right if descending else left > right
 
 
 def paginate(
