@@ -1,5 +1,5 @@
-"""A migrated SQLite database per test (copied from one template) and the seeded county of
-:mod:`county_seed`."""
+"""The seeded county of :mod:`county_seed`, built once into a SQLite template that each test
+copies; ``seeded_any_db`` builds it afresh on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from county_seed import Seeded, seed_county
+from county_seed import Seeded, load_seeded, seed_county
 from sqlalchemy.orm import Session
 
 from gateway.db import make_engine, make_session_factory
 from gateway.migrations import upgrade
 from gateway.security.fieldcrypt import FieldCipher
+
+CIPHER = FieldCipher(bytes(range(32)))
 
 
 @pytest.fixture(scope="session")
@@ -23,10 +25,24 @@ def reports_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def seeded_template(tmp_path_factory: pytest.TempPathFactory, reports_template: Path) -> Path:
+    """The seeded county, built once per test session; each test works on a copy."""
+    path = tmp_path_factory.mktemp("reports_seeded") / "seeded.db"
+    shutil.copyfile(reports_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    session = make_session_factory(engine)()
+    seed_county(session, CIPHER)
+    session.commit()
+    session.close()
+    engine.dispose()
+    return path
+
+
 @pytest.fixture
-def report_session(tmp_path: Path, reports_template: Path) -> Iterator[Session]:
+def report_session(tmp_path: Path, seeded_template: Path) -> Iterator[Session]:
     target = tmp_path / "huzhu.db"
-    shutil.copyfile(reports_template, target)
+    shutil.copyfile(seeded_template, target)
     engine = make_engine(f"sqlite:///{target}")
     session = make_session_factory(engine)()
     yield session
@@ -49,7 +65,7 @@ def seeded_any_db(
         upgrade(url)
     engine = make_engine(url)
     session = make_session_factory(engine)()
-    built = seed_county(session, FieldCipher(bytes(range(32))))
+    built = seed_county(session, CIPHER)
     session.commit()
     yield built
     session.rollback()
@@ -59,6 +75,4 @@ def seeded_any_db(
 
 @pytest.fixture
 def seeded(report_session: Session) -> Seeded:
-    built = seed_county(report_session, FieldCipher(bytes(range(32))))
-    report_session.commit()
-    return built
+    return load_seeded(report_session, CIPHER)

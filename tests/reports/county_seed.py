@@ -5,9 +5,11 @@ statement; association B with a plain loan and no statement."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.capital.models import CapitalSource
@@ -19,6 +21,7 @@ from gateway.loans import service as loans
 from gateway.loans.models import Loan
 from gateway.loans.schemas import LoanApplication
 from gateway.members.models import Member
+from gateway.org.models import Association, County
 from gateway.security.fieldcrypt import FieldCipher
 from gateway.testing import World, build_world
 
@@ -338,4 +341,36 @@ def seed_county(session: Session, cipher: FieldCipher) -> Seeded:
         ],
     )
     session.flush()
+    return Seeded(world=world, loans=made)
+
+
+def load_seeded(session: Session, cipher: FieldCipher) -> Seeded:
+    """The seeded county read back from a database :func:`seed_county` filled (a copy of the
+    once-built template), with the same handles the tests use."""
+    county = session.scalars(select(County).where(County.code == "TC")).one()
+    a, b = session.scalars(select(Association).order_by(Association.code)).all()
+
+    def members(association: Association) -> list[Member]:
+        return list(
+            session.scalars(
+                select(Member)
+                .where(Member.association_id == association.id)
+                .order_by(Member.member_no)
+            )
+        )
+
+    world = World(
+        session=session,
+        cipher=cipher,
+        county=county,
+        a=a,
+        b=b,
+        members_a=members(a),
+        members_b=members(b),
+        rng=random.Random(7),
+    )
+    made = {
+        loan.contract_no.split("-", 1)[1] if loan.contract_no.startswith("A-") else "B1": loan
+        for loan in session.scalars(select(Loan))
+    }
     return Seeded(world=world, loans=made)
