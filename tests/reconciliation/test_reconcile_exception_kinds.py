@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from conftest import (
 
 from reconciliation.calendar import BankingCalendar
 from reconciliation.config import MatchConfig
+from reconciliation.engine import reconcile
 from reconciliation.findings import ExceptionKind, Severity
 from reconciliation.model import PreviousDay
 
@@ -318,3 +320,62 @@ def test_no_statement_on_a_banking_day_is_a_gap() -> None:
     assert [(x.kind.value, x.subject) for x in result.exceptions] == [
         ("statement_gap", "missing:2026-03-10"),
     ]
+
+
+def test_a_bank_transaction_id_seen_on_an_earlier_statement_is_a_duplicate() -> None:
+    scenario = Scenario(
+        lines=[line("L7", 50_000, counterparty_account=CARD_1, bank_transaction_id="T-OLD")],
+        entries=[entry("B1", 50_000, member_card=CARD_1)],
+    )
+    request = scenario.request()
+    seen = replace(request, known_bank_transaction_ids=frozenset({"T-OLD"}))
+    result = reconcile(seen, scenario.lines, scenario.entries, scenario.config)
+    assert kinds(result) == [("duplicate", ("L7",), ())]
+    assert result.pending_entry_ids == ("B1",)  # the copy confirms nothing
+
+
+def test_return_without_end_to_end_id_found_by_card_and_amount() -> None:
+    scenario = Scenario(
+        lines=[line("L1", 120_000, counterparty_account=CARD_2, return_reason_code="AC01")],
+        entries=[
+            entry(
+                "B1",
+                120_000,
+                BookKind.DISBURSEMENT,
+                member_card=CARD_2,
+                status=SETTLED,
+                business_date=DAY - timedelta(days=20),
+            )
+        ],
+    )
+    assert kinds(scenario.run()) == [("returned_after_settlement", ("L1",), ("B1",))]
+
+
+def test_return_older_than_the_window_is_unmatched() -> None:
+    scenario = Scenario(
+        lines=[line("L1", 120_000, counterparty_account=CARD_2, return_reason_code="AC01")],
+        entries=[
+            entry(
+                "B1",
+                120_000,
+                BookKind.DISBURSEMENT,
+                member_card=CARD_2,
+                status=SETTLED,
+                business_date=DAY - timedelta(days=90),
+            )
+        ],
+    )
+    assert kinds(scenario.run()) == [("unmatched_bank", ("L1",), ())]
+
+
+def test_a_reversal_that_fits_two_originals_is_ambiguous() -> None:
+    scenario = Scenario(
+        lines=[
+            line("L1", 5_000, OUT, counterparty_account=CARD_3),
+            line("L2", 5_000, OUT, counterparty_account=CARD_3, remittance="第二笔"),
+            line("L3", 5_000, counterparty_account=CARD_3, reversal=True),
+        ],
+    )
+    result = scenario.run()
+    assert ("ambiguous", ("L1", "L2", "L3"), ()) in kinds(result)
+    assert matched(result) == []
