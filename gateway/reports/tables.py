@@ -19,7 +19,7 @@ from gateway.org.models import PilotLevel
 from gateway.org.service import get_association
 from gateway.reports.figures import EvaluationFigures, evaluate, guarantor_names
 from gateway.reports.models import AssociationEvaluation
-from gateway.reports.numbers import NOT_APPLICABLE, Ratio, permille, yuan
+from gateway.reports.numbers import NOT_APPLICABLE, CountAmount, Ratio, permille, yuan
 from gateway.reports.scoring import SuggestedGrade
 
 PILOT_LABEL = {PilotLevel.PROVINCIAL.value: "省级", PilotLevel.MUNICIPAL.value: "市级"}
@@ -499,3 +499,68 @@ def summary_row(
         county_grade=recorded.decided_grade.value if recorded else "",
         county_method=recorded.method if recorded else "",
     )
+
+
+# --- for the console's charts ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One bar of a chart: a value in fen or a count, the text shown, and a warning mark."""
+
+    label: str
+    value: int
+    text: str
+    warn: bool = False
+
+
+@dataclass(frozen=True)
+class ChartGroup:
+    title: str
+    measures: tuple[Measure, ...]
+
+
+def _moved(label: str, moved: CountAmount, *, warn: bool = False) -> Measure:
+    text = f"{moved.count} 笔 {yuan(moved.amount_fen)} 元"
+    return Measure(label, moved.amount_fen, text, warn=warn and moved.count > 0)
+
+
+def _amount(label: str, fen: int) -> Measure:
+    return Measure(label, fen, yuan(fen))
+
+
+def chart_groups(figures: EvaluationFigures) -> list[ChartGroup]:
+    """The evaluation figures grouped as the console draws them; cash and overdue warn."""
+    f = figures
+    current = sum(x.outstanding_fen for x in f.loans) - f.overdue.amount_fen
+    return [
+        ChartGroup(
+            "借款支付方式 Disbursements",
+            (
+                _moved("银行转账 transfer", f.disbursed_transfer),
+                _moved("现金 cash", f.disbursed_cash, warn=True),
+            ),
+        ),
+        ChartGroup(
+            "还款方式 Repayments",
+            (
+                _moved("银行转账 transfer", f.repaid_transfer),
+                _moved("现金 cash", f.repaid_cash, warn=True),
+            ),
+        ),
+        ChartGroup(
+            "借款余额 Loans outstanding",
+            (_amount("正常 current", current), _moved("逾期 overdue", f.overdue, warn=True)),
+        ),
+        ChartGroup(
+            "收支 Income and expenses",
+            (
+                _amount("占用费 fees", f.fee_income_fen),
+                _amount("存款利息 interest", f.deposit_interest_fen),
+                _amount("人员补助 staff", f.expense_staff_fen),
+                _amount("办公费 office", f.expense_office_fen),
+                _amount("分红 dividends", f.expense_dividends_fen),
+                _amount("其他 other", f.expense_other_fen),
+            ),
+        ),
+    ]

@@ -18,7 +18,7 @@ from gateway.reports import export
 from gateway.reports.figures import evaluate
 from gateway.reports.scoring import EvaluationScoring, load_grading_config, suggest_grade
 from gateway.reports.service import county_summary
-from gateway.reports.tables import LOAN_DETAIL_HEADERS, evaluation_rows, loan_detail
+from gateway.reports.tables import LOAN_DETAIL_HEADERS, chart_groups, evaluation_rows, loan_detail
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -177,3 +177,15 @@ def test_evaluation_table_lists_figures_suggestion_and_flags(
     assert str(by_item["4、系统建议等级"]).startswith(suggestion.grade.value)
     assert export.evaluation_csv(rows).splitlines()[0] == "项目,单位,调查内容,备注"
     assert date(2024, 6, 30) == figures.as_of
+
+
+def test_chart_groups_carry_the_same_figures(seeded: Seeded) -> None:
+    figures = evaluate(seeded.session, seeded.world.a.id, as_of=AS_OF)
+    groups = {g.title: g.measures for g in chart_groups(figures)}
+    paid = groups["借款支付方式 Disbursements"]
+    assert [(m.value, m.warn) for m in paid] == [(5_600_000, False), (1_000_000, True)]
+    outstanding = groups["借款余额 Loans outstanding"]
+    assert outstanding[1].text == "2 笔 28000.00 元"
+    assert outstanding[0].value + outstanding[1].value == sum(
+        x.outstanding_fen for x in figures.loans
+    )
