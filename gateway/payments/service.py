@@ -32,7 +32,7 @@ from gateway.ledger.models import JournalTransaction, TransactionKind
 from gateway.ledger.service import county_of, reverse
 from gateway.loans import service as loans
 from gateway.loans.models import Loan, LoanStatus
-from gateway.org.models import Association
+from gateway.org.models import Association, County, Town
 from gateway.payments.config import CollectionPolicy, PaymentsConfig
 from gateway.payments.models import (
     OPEN_STATUSES,
@@ -210,24 +210,14 @@ def create_schedule(
 ) -> list[RepaymentScheduleLine]:
     if loan.disbursed_on is None:
         raise Conflict("借款尚未放款", f"loan {loan.contract_no} is not disbursed")
-    existing = session.scalar(
-        select(func.count())
-        .select_from(RepaymentScheduleLine)
-        .where(
-            RepaymentScheduleLine.loan_id == loan.id,
-            RepaymentScheduleLine.status != ScheduleLineStatus.CANCELLED,
+    earlier = session.execute(
+        select(RepaymentScheduleLine.instalment_no, RepaymentScheduleLine.status).where(
+            RepaymentScheduleLine.loan_id == loan.id
         )
-    )
-    if existing:
+    ).all()
+    if any(status is not ScheduleLineStatus.CANCELLED for _, status in earlier):
         raise Conflict("还款计划已存在", f"loan {loan.contract_no} has a schedule already")
-    first_no = 1 + int(
-        session.scalar(
-            select(func.coalesce(func.max(RepaymentScheduleLine.instalment_no), 0)).where(
-                RepaymentScheduleLine.loan_id == loan.id
-            )
-        )
-        or 0
-    )
+    first_no = 1 + max((number for number, _ in earlier), default=0)
     lines = []
     for due in build_schedule(
         amount_fen=loan.amount_fen,
@@ -299,7 +289,8 @@ def create_due_collections(
             )
         )
     )
-    created = []
+    created: list[PaymentInstruction] = []
+    causes: list[str] = []
     loans_by_id = {
         loan.id: loan
         for loan in session.scalars(select(Loan).where(Loan.id.in_({ln.loan_id for ln in due})))
@@ -315,36 +306,59 @@ def create_due_collections(
         loan = loans_by_id[line.loan_id]
         line.attempts += 1
         line.next_attempt_on = None
-        instruction = PaymentInstruction(
-            end_to_end_id=f"HZC{line.id:012d}{line.attempts:02d}",
-            direction=Direction.COLLECTION,
-            status=InstructionStatus.PENDING,
-            association_id=loan.association_id,
-            special_account_id=accounts[loan.association_id],
-            loan_id=loan.id,
-            member_id=loan.member_id,
-            schedule_line_id=line.id,
-            attempt=line.attempts,
-            amount_fen=amount,
-            principal_fen=line.outstanding_principal_fen,
-            fee_fen=line.outstanding_fee_fen,
-            requested_date=business_date,
-            settled_amount_fen=0,
+        created.append(
+            PaymentInstruction(
+                end_to_end_id=f"HZC{line.id:012d}{line.attempts:02d}",
+                direction=Direction.COLLECTION,
+                status=InstructionStatus.PENDING,
+                association_id=loan.association_id,
+                special_account_id=accounts[loan.association_id],
+                loan_id=loan.id,
+                member_id=loan.member_id,
+                schedule_line_id=line.id,
+                attempt=line.attempts,
+                amount_fen=amount,
+                principal_fen=line.outstanding_principal_fen,
+                fee_fen=line.outstanding_fee_fen,
+                requested_date=business_date,
+                settled_amount_fen=0,
+            )
         )
-        _created(
-            session,
-            instruction,
-            business_date,
+        causes.append(
             f"借款 {loan.contract_no} 第 {line.instalment_no} 期到期 due {line.due_on}"
-            + (f"，第 {line.attempts} 次扣款 attempt" if line.attempts > 1 else ""),
+            + (f"，第 {line.attempts} 次扣款 attempt" if line.attempts > 1 else "")
         )
-        created.append(instruction)
+    session.add_all(created)
+    session.flush()
+    session.add_all(
+        InstructionTransition(
+            instruction_id=instruction.id,
+            from_status=None,
+            to_status=InstructionStatus.PENDING.value,
+            business_date=business_date,
+            cause=cause,
+        )
+        for instruction, cause in zip(created, causes, strict=True)
+    )
     session.flush()
     return created
 
 
 def _policy(session: Session, association_id: int, config: PaymentsConfig) -> CollectionPolicy:
     return config.policy_for(county_of(session, association_id).code)
+
+
+def policies_for(
+    session: Session, association_ids: Iterable[int], config: PaymentsConfig
+) -> dict[int, CollectionPolicy]:
+    """Each association's collection policy (its county's), in one query."""
+    rows = session.execute(
+        select(Association.id, County.code)
+        .join(Town, Town.id == Association.town_id)
+        .join(County, County.id == Town.county_id)
+        .where(Association.id.in_(set(association_ids)))
+    ).all()
+    return {association_id: config.policy_for(code) for association_id, code in rows}
 
 
 def _make_overdue(session: Session, loan: Loan) -> None:
@@ -408,8 +422,11 @@ def apply_result(
     business_date: date,
     inbound_file_id: int,
     config: PaymentsConfig,
+    policy: CollectionPolicy | None = None,
 ) -> str:
     """Apply the bank's answer for one instruction; returns what happened, for the summary.
+
+    ``policy`` is the county's collection policy (looked up when not given).
 
     An answer for an instruction already settled, failed or returned changes nothing."""
     if instruction.status not in (InstructionStatus.SENT, InstructionStatus.ACCEPTED):
@@ -453,10 +470,11 @@ def apply_result(
             cause=("部分扣款 partial: " + reason) if partial else "银行已入账 settled",
             inbound_file_id=inbound_file_id,
         )
+        policy = policy or _policy(session, instruction.association_id, config)
         if instruction.direction is Direction.DISBURSEMENT:
-            _settle_disbursement(session, instruction, booked_on, config)
+            _settle_disbursement(session, instruction, booked_on, policy)
             return "settled"
-        _settle_collection(session, instruction, booked_on, business_date, config, partial)
+        _settle_collection(session, instruction, booked_on, business_date, policy, partial)
         return "partial" if partial else "settled"
     instruction.reason_code = result.reason_code
     instruction.reason_text = (result.reason_text or result.reason_code or "")[:400] or None
@@ -487,7 +505,8 @@ def apply_result(
             "back to approved: check the card and release it again",
         )
     else:
-        cause = _collection_failed(session, instruction, business_date, config, reason)
+        policy = policy or _policy(session, instruction.association_id, config)
+        cause = _collection_failed(session, instruction, business_date, policy, reason)
     transition(
         session,
         instruction,
@@ -500,7 +519,7 @@ def apply_result(
 
 
 def _settle_disbursement(
-    session: Session, instruction: PaymentInstruction, booked_on: date, config: PaymentsConfig
+    session: Session, instruction: PaymentInstruction, booked_on: date, policy: CollectionPolicy
 ) -> None:
     loan = loans.mark_disbursed(
         session,
@@ -511,7 +530,7 @@ def _settle_disbursement(
     instruction.journal_transaction_id = _journal_id(
         session, instruction.end_to_end_id, TransactionKind.DISBURSEMENT
     )
-    create_schedule(session, loan, _policy(session, loan.association_id, config).repayment_method)
+    create_schedule(session, loan, policy.repayment_method)
 
 
 def _settle_collection(
@@ -519,7 +538,7 @@ def _settle_collection(
     instruction: PaymentInstruction,
     booked_on: date,
     business_date: date,
-    config: PaymentsConfig,
+    policy: CollectionPolicy,
     partial: bool,
 ) -> None:
     line = _line(session, instruction)
@@ -548,9 +567,7 @@ def _settle_collection(
     if loan.status is LoanStatus.REPAID:
         line.status = ScheduleLineStatus.OVERDUE
     _make_overdue(session, loan)
-    _schedule_retry(
-        session, line, instruction, _policy(session, loan.association_id, config), business_date
-    )
+    _schedule_retry(session, line, instruction, policy, business_date)
     follow_up(
         session,
         FollowUpKind.COLLECTION_PARTIAL,
@@ -571,15 +588,13 @@ def _collection_failed(
     session: Session,
     instruction: PaymentInstruction,
     business_date: date,
-    config: PaymentsConfig,
+    policy: CollectionPolicy,
     reason: str,
 ) -> str:
     line = _line(session, instruction)
     loan = loans.get_loan(session, instruction.loan_id)
     _make_overdue(session, loan)
-    _schedule_retry(
-        session, line, instruction, _policy(session, loan.association_id, config), business_date
-    )
+    _schedule_retry(session, line, instruction, policy, business_date)
     follow_up(
         session,
         FollowUpKind.COLLECTION_FAILED,
