@@ -23,7 +23,10 @@ reports_app = typer.Typer(help="评估与报表 Evaluation and reports.", no_arg
 AssociationOpt = Annotated[str, typer.Option("--association", help="Association code.")]
 CountyOpt = Annotated[str, typer.Option("--county", help="County code.")]
 AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="End of period (YYYY-MM-DD).")]
-SinceOpt = Annotated[str | None, typer.Option("--since", help="Start of period (YYYY-MM-DD).")]
+SinceOpt = Annotated[
+    str | None,
+    typer.Option("--since", help="Start of period (YYYY-MM-DD); evaluation: after the last one."),
+]
 XlsxOpt = Annotated[Path | None, typer.Option("--xlsx", help="Write an XLSX file here.")]
 CsvOpt = Annotated[Path | None, typer.Option("--csv", help="Write a CSV file here.")]
 
@@ -59,7 +62,7 @@ def evaluation_command(
 ) -> None:
     """附件1 等级评估表 with the suggested grade and its reasons."""
     from gateway.reports import export
-    from gateway.reports.service import suggestion_for
+    from gateway.reports.service import default_since, suggestion_for
     from gateway.reports.tables import evaluation_rows, latest_evaluation
 
     settings = current_settings()
@@ -67,8 +70,11 @@ def evaluation_command(
     start = date.fromisoformat(since) if since else None
     scoring = grading(settings).evaluation
     with cli_session(settings) as session:
+        association_id = _association_id(session, association)
+        if start is None:
+            start = default_since(session, association_id, end)
         figures, suggestion = suggestion_for(
-            session, _association_id(session, association), scoring, as_of=end, since=start
+            session, association_id, scoring, as_of=end, since=start
         )
         recorded = latest_evaluation(session, figures.association_id, end)
         rows = evaluation_rows(figures, suggestion, recorded)

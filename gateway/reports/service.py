@@ -31,6 +31,21 @@ def get_county(session: Session, county_id: int) -> County:
     return county
 
 
+def default_since(session: Session, association_id: int, as_of: date) -> date | None:
+    """Where an evaluation period starts (温扶办〔2016〕4号): the day after the previous
+    evaluation's period, or the association's start (None) when it was never evaluated."""
+    previous = session.scalar(
+        select(AssociationEvaluation.period_end)
+        .where(
+            AssociationEvaluation.association_id == association_id,
+            AssociationEvaluation.period_end < as_of,
+        )
+        .order_by(AssociationEvaluation.period_end.desc())
+        .limit(1)
+    )
+    return None if previous is None else previous + timedelta(days=1)
+
+
 def suggestion_for(
     session: Session,
     association_id: int,
@@ -94,6 +109,8 @@ def record_grade(
             f"{period_end}",
             code="evaluation_exists",
         )
+    if period_start is None:
+        period_start = default_since(session, association_id, period_end)
     _figures, suggestion = suggestion_for(
         session, association_id, scoring, as_of=period_end, since=period_start
     )

@@ -21,7 +21,12 @@ from gateway.reports.scoring import (
     load_grading_config,
     suggest_grade,
 )
-from gateway.reports.service import county_summary, evaluations_of, record_grade
+from gateway.reports.service import (
+    county_summary,
+    default_since,
+    evaluations_of,
+    record_grade,
+)
 from gateway.reports.tables import evaluation_rows
 
 REPO = Path(__file__).resolve().parents[2]
@@ -138,3 +143,18 @@ def test_the_county_records_its_grade_with_who_and_when(seeded: Seeded) -> None:
     rows = evaluation_rows(evaluate(session, world.a.id, as_of=AS_OF), None, recorded)
     assert rows[-1].content == "C"
     assert rows[-1].note.startswith("张主任 ")
+
+
+def test_the_next_evaluation_starts_after_the_last_one(seeded: Seeded) -> None:
+    session, a = seeded.session, seeded.world.a
+    assert default_since(session, a.id, AS_OF) is None
+    record_grade(
+        session, a.id, SCORING, period_end=date(2023, 12, 31), decided_grade=AssociationGrade.B,
+        method="委托联合会评估", actor="县办",
+    )  # fmt: skip
+    assert default_since(session, a.id, AS_OF) == date(2024, 1, 1)
+    second = record_grade(
+        session, a.id, SCORING, period_end=AS_OF, decided_grade=AssociationGrade.C,
+        method="委托联合会评估", actor="县办",
+    )  # fmt: skip
+    assert second.period_start == date(2024, 1, 1)
