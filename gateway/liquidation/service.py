@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.audit import service as audit
@@ -799,8 +799,10 @@ class StatementMatch:
 
 def confirm_from_statement(session: Session, liquidation_id: int, *, actor: str) -> StatementMatch:
     """Settle every requested payout the bank's statement shows paid out of the sub-account
-    under its end-to-end id; fail one the statement shows refused or returned."""
+    under its end-to-end id (a line without a sub-account counts when it is on the special
+    account); fail one the statement shows refused or returned."""
     liquidation, association = _open(session, liquidation_id)
+    special_account = association.special_account.account_number
     outcome = StatementMatch()
     for payout in _active_payouts(session, liquidation.id):
         if payout.status is not PayoutStatus.REQUESTED:
@@ -810,7 +812,13 @@ def confirm_from_statement(session: Session, liquidation_id: int, *, actor: str)
                 select(StatementLine)
                 .where(
                     StatementLine.end_to_end_id == payout.end_to_end_id,
-                    StatementLine.sub_account == association.sub_account_number,
+                    or_(
+                        StatementLine.sub_account == association.sub_account_number,
+                        and_(
+                            StatementLine.sub_account.is_(None),
+                            StatementLine.account == special_account,
+                        ),
+                    ),
                 )
                 .order_by(StatementLine.booking_date, StatementLine.id)
             )
