@@ -1,0 +1,58 @@
+"""``huzhu demo``'s nightly cycle, shortened: a small county, three business days against the
+sandbox bank over SFTP, with the bank refusing connections on the first morning."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from settle_support import CIPHER, REPO, migrated_sqlite
+
+from gateway.db import make_engine, make_session_factory, session_scope
+from gateway.demo.config import load_demo_config
+from gateway.demo.cycle import run_cycle, summary_tables
+from gateway.demo.seed import seed_county
+from gateway.settings import PolicyDefaults
+
+
+def test_three_days_against_the_sandbox_bank(tmp_path: Path) -> None:
+    base = load_demo_config(REPO / "config" / "demo.toml")
+    config = base.model_copy(
+        update={
+            "towns": base.towns[:1],
+            "members_min": 12,
+            "members_max": 14,
+            "loans_per_association": 2,
+        }
+    )
+    engine = make_engine(migrated_sqlite(tmp_path))
+    try:
+        factory = make_session_factory(engine)
+        with session_scope(factory) as session:
+            seeded = seed_county(session, CIPHER, config, PolicyDefaults())
+        lines: list[str] = []
+        summary = run_cycle(
+            factory,
+            CIPHER,
+            config,
+            seeded,
+            state_dir=tmp_path / "demo",
+            days=3,
+            report=lines.append,
+        )
+    finally:
+        engine.dispose()
+    assert summary.first_day == date(2024, 7, 1)
+    assert summary.business_days == 3
+    assert summary.batches >= 1
+    assert summary.instructions[("disbursement", "settled")] >= 1
+    assert summary.inbound_files["result:applied"] == summary.batches
+    assert summary.inbound_files["statement:applied"] >= 2
+    assert summary.quarantined == []
+    # config/sandbox.toml has the bank refuse SFTP on 1 July 09:00-11:30: the morning's
+    # fetch and batches failed, were recorded, and ran again at noon
+    retried = [line for line in summary.failed_step_runs if line.startswith("2024-07-01")]
+    assert any("fetch" in line for line in retried)
+    assert summary.bank_faults["sftp_refused"] >= 1
+    assert len(summary_tables(summary)) == 3
+    assert "sandbox bank on sftp://127.0.0.1:" in lines[0]
