@@ -29,13 +29,7 @@ class BankingCalendar:
     covers_through: date | None = None
 
     def is_banking_day(self, day: date) -> bool:
-        if self.covers_through is not None and day > self.covers_through:
-            log.warning(
-                "calendar %s covers dates through %s only; %s is judged by weekday alone",
-                self.name,
-                self.covers_through,
-                day,
-            )
+        """Past ``covers_through`` only weekends count as closed (see :func:`calendar_for`)."""
         if day in self.makeup_workdays:
             return True
         return day.weekday() < 5 and day not in self.holidays
@@ -104,7 +98,17 @@ def calendar_for(bank: BankConfig, config_dir: Path, default: Path) -> BankingCa
     path = bank.cutoff.holiday_calendar or (
         default if default.is_absolute() else config_dir / default
     )
-    return load_calendar(path)
+    calendar = load_calendar(path)
+    today = datetime.now(ZoneInfo(bank.bank.timezone)).date()
+    if calendar.covers_through is not None and today > calendar.covers_through:
+        log.warning(
+            "holiday calendar %s (%s) covers dates through %s only: add this year's public "
+            "holidays, until then only weekends count as closed",
+            calendar.name,
+            path,
+            calendar.covers_through,
+        )
+    return calendar
 
 
 def cutoff_time(bank: BankConfig, direction: Direction) -> time:

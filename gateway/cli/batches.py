@@ -137,6 +137,58 @@ def batches_resend(
     console.print(f"{delivery.status.value}: {delivery.path}")
 
 
+@batches_app.command("cutoffs")
+def batches_cutoffs() -> None:
+    """Each bank's next cut-offs (Asia/Shanghai, banking days) and what is waiting for them."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from adapters.bankconfig import load_bank_configs
+    from adapters.records import Direction
+    from gateway.batches.calendar import calendar_for, next_cutoff
+    from gateway.org.models import Bank, SpecialAccount
+    from gateway.payments.config import load_payments_config
+    from gateway.payments.models import InstructionStatus
+
+    settings = current_settings()
+    payments = load_payments_config(settings.config_dir)
+    banks = load_bank_configs(settings.config_dir / "banks")
+    table = Table(title="截止时间 Next cut-offs")
+    for header in (
+        "银行 Bank",
+        "今日 Today",
+        "代付截止 Disbursements",
+        "代扣截止 Collections",
+        "待发 Waiting",
+    ):
+        table.add_column(header)
+    with cli_session(settings) as session:
+        waiting = dict(
+            session.execute(
+                select(Bank.code, func.count(PaymentInstruction.id))
+                .join(SpecialAccount, SpecialAccount.bank_id == Bank.id)
+                .join(
+                    PaymentInstruction,
+                    PaymentInstruction.special_account_id == SpecialAccount.id,
+                )
+                .where(PaymentInstruction.status == InstructionStatus.PENDING)
+                .group_by(Bank.code)
+            ).all()
+        )
+    for code, bank in sorted(banks.items()):
+        calendar = calendar_for(bank, settings.config_dir, payments.calendar.default)
+        now = datetime.now(ZoneInfo(bank.bank.timezone))
+        today = "营业 banking day" if calendar.is_banking_day(now.date()) else "休息 closed"
+        table.add_row(
+            f"{code} {bank.bank.name}",
+            today,
+            next_cutoff(bank, calendar, Direction.DISBURSEMENT, now).strftime("%Y-%m-%d %H:%M %Z"),
+            next_cutoff(bank, calendar, Direction.COLLECTION, now).strftime("%Y-%m-%d %H:%M %Z"),
+            str(waiting.get(code, 0)),
+        )
+    console.print(table)
+
+
 def files_list(
     kind: Annotated[InboundKind | None, typer.Option(help="result or statement.")] = None,
     status: Annotated[InboundStatus | None, typer.Option(help="Only files in this state.")] = None,

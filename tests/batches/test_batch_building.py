@@ -22,6 +22,7 @@ from gateway.batches.sender import resend
 from gateway.errors import Conflict
 from gateway.jobs.models import JobRun, RunStatus
 from gateway.jobs.pipeline import run_date
+from gateway.members.models import Member
 from gateway.payments.models import FollowUpItem, FollowUpKind, InstructionStatus
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -149,3 +150,30 @@ def test_resend_delivers_stored_bytes_only_while_the_bank_lacks_them(settle: Set
     run_date(settle.nightly, DAY1 + timedelta(days=1))
     with pytest.raises(Conflict, match="answered"):
         resend(settle.factory, settle.profile, settle.server, batch.id, business_date=DAY1)
+
+
+def test_a_batch_that_cannot_be_rendered_stays_pending_and_the_others_go(
+    settle: Settle,
+) -> None:
+    settle.profile = bank_profile(limits={"max_lines_per_file": 1})
+    first = settle.released_loan(100_000)
+    settle.released_loan(200_000)
+    borrower = settle.session.get(Member, first.member_id)
+    assert borrower is not None
+    borrower.name = "王|五"  # the bank's delimiter inside a field: the file cannot be written
+    settle.session.commit()
+    outcomes = run_date(settle.nightly, DAY1)
+    assert outcomes[-1].status == "ran"
+    assert outcomes[-1].summary["refused"] == 1
+    (batch,) = _batches(settle)
+    assert (batch.file_name, batch.line_count, batch.status) == (
+        "DF_tbank_20240701_001.txt",
+        1,
+        BatchStatus.SENT,
+    )
+    stuck, sent = settle.instructions()
+    assert stuck.status is InstructionStatus.PENDING
+    assert stuck.batch_id is None
+    assert sent.status is InstructionStatus.SENT
+    (item,) = settle.fresh().scalars(select(FollowUpItem)).all()
+    assert item.kind is FollowUpKind.BATCH_NOT_BUILT
