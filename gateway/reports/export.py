@@ -85,6 +85,29 @@ def _write_row(
             cell.border = BOX
 
 
+def _text_width(text: str) -> int:
+    """Columns a text takes in a spreadsheet: a Chinese character is about two."""
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
+def _fit_heights(sheet: Worksheet, first_row: int, last_row: int, *, line: float = 15) -> None:
+    """Give wrapped rows the height their longest cell needs (spreadsheet programs do not
+    all recompute it when opening the file)."""
+    widths = {
+        column: (dimension.width or 8.43) for column, dimension in sheet.column_dimensions.items()
+    }
+    for row in range(first_row, last_row + 1):
+        lines = 1
+        for cell in sheet[row]:
+            if cell.value is None or cell.coordinate in sheet.merged_cells:
+                continue
+            width = max(widths.get(cell.column_letter, 8.43) - 1, 1)
+            for part in str(cell.value).split("\n"):
+                lines = max(lines, -(-_text_width(part) // int(width)))
+        if lines > 1:
+            sheet.row_dimensions[row].height = line * lines
+
+
 def _title(sheet: Worksheet, row: int, text: str, width: int) -> None:
     sheet.cell(row=row, column=1, value=text).font = TITLE
     sheet.cell(row=row, column=1).alignment = CENTER
@@ -120,6 +143,7 @@ def evaluation_sheet(book: Workbook, rows: Sequence[EvaluationRow], association:
         if not item.unit and not item.content and not item.note:
             sheet.cell(row=4 + offset, column=1).font = BOLD
     _widths(sheet, [30, 8, 70, 28])
+    _fit_heights(sheet, 4, 3 + len(rows))
     _landscape(sheet)
     return sheet
 
@@ -163,6 +187,7 @@ def loan_detail_sheet(book: Workbook, table: LoanDetailTable) -> Worksheet:
     )
     sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=width)
     _widths(sheet, [5, 13, 8, 12, 10, 7, 11, 8, 11, 6, 11, 7, 14, 11, 11, 9, 14])
+    _fit_heights(sheet, 5, 4 + len(table.rows))
     _landscape(sheet)
     return sheet
 

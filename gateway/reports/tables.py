@@ -65,6 +65,12 @@ def evaluation_rows(
         EvaluationRow("1.2 扶贫资金互助会地址", "", f.address),
         EvaluationRow("1.3 试点级别", "", PILOT_LABEL.get(f.pilot_level, f.pilot_level)),
         EvaluationRow("1.4 启动年份", "", str(f.start_year)),
+        EvaluationRow(
+            "1.5 管理人员及电话（理事长、监事长、会计）",
+            "",
+            "理事长：    监事长：    会计：",
+            "手填",
+        ),
         EvaluationRow("1.6 经费来源", "元", yuan(f.fund_total_fen)),
         EvaluationRow("    其中：财政资金", "元", yuan(f.fiscal_capital_fen)),
         EvaluationRow("    农户互助金", "元", yuan(f.member_deposits_fen)),
@@ -164,18 +170,22 @@ def evaluation_rows(
         reasons = "；".join(r.message_zh for r in suggestion.reasons) or "无扣分"
         rows.append(
             EvaluationRow(
-                "4、系统建议等级", "", f"{suggestion.grade.value}（{suggestion.score} 分）", reasons
-            )
-        )
-    if recorded is not None:
-        rows.append(
-            EvaluationRow(
-                "7、县级评估工作领导小组审定评估等级",
+                "4、自评等级和存在主要问题",
                 "",
-                recorded.decided_grade.value,
-                f"{recorded.decided_by} {recorded.decided_at:%Y-%m-%d}",
+                f"系统建议 {suggestion.grade.value}（{suggestion.score} 分）",
+                reasons,
             )
         )
+    rows.append(EvaluationRow("5、乡镇（街道）审核意见（分管领导签字盖章）", "", ""))
+    rows.append(EvaluationRow("6、评估人 / 评估等级 / 时间", "", ""))
+    rows.append(
+        EvaluationRow(
+            "7、县级评估工作领导小组审定评估等级",
+            "",
+            recorded.decided_grade.value if recorded else "",
+            f"{recorded.decided_by} {recorded.decided_at:%Y-%m-%d}" if recorded else "时间：",
+        )
+    )
     return rows
 
 

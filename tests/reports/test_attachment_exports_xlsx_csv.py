@@ -174,7 +174,10 @@ def test_evaluation_table_lists_figures_suggestion_and_flags(
     assert by_item["2.6 到期回收率"] == "33.33"
     assert by_item["3.4 借款支付方式"] == ("现金支付 1 笔，10000.00 元；银行转账 6 笔，56000.00 元")
     assert "超过 20000.00 元且无县级审批记录" in str(by_item["审核提示（需重点核查）"])
-    assert str(by_item["4、系统建议等级"]).startswith(suggestion.grade.value)
+    assert by_item["4、自评等级和存在主要问题"] == (
+        f"系统建议 {suggestion.grade.value}（{suggestion.score} 分）"
+    )
+    assert by_item["7、县级评估工作领导小组审定评估等级"] in ("", None)
     assert export.evaluation_csv(rows).splitlines()[0] == "项目,单位,调查内容,备注"
     assert date(2024, 6, 30) == figures.as_of
 
