@@ -16,6 +16,7 @@ from gateway.jobs.pipeline import run_date
 from gateway.ledger.models import AccountCode
 from gateway.ledger.service import balance
 from gateway.loans.models import LoanStatus
+from gateway.migrations import upgrade
 from gateway.payments.models import (
     FollowUpItem,
     FollowUpKind,
@@ -25,9 +26,16 @@ from gateway.payments.models import (
 )
 
 
-@pytest.fixture
-def settle(tmp_path: Path) -> Iterator[Settle]:
-    yield from settle_in(tmp_path)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def settle(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settle]:
+    if request.param == "sqlite":
+        yield from settle_in(tmp_path)
+        return
+    url: str = request.getfixturevalue("postgres_database")
+    upgrade(url)
+    built = Settle(url)
+    yield built
+    built.close()
 
 
 def _path(settle: Settle, instruction_id: int) -> list[tuple[str | None, str]]:
