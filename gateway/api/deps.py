@@ -25,16 +25,16 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def db(request: Request) -> Session:
+async def db(request: Request) -> Session:
     return request_session(request)
 
 
-def settings(request: Request) -> Settings:
+async def settings(request: Request) -> Settings:
     configured: Settings = request.app.state.settings
     return configured
 
 
-def cipher(request: Request) -> FieldCipher:
+async def cipher(request: Request) -> FieldCipher:
     field_cipher: FieldCipher = request.app.state.cipher
     return field_cipher
 

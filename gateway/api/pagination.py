@@ -41,7 +41,7 @@ class PageRequest:
     limit: int
 
 
-def page_request(
+async def page_request(
     cursor: Annotated[
         str | None, Query(max_length=512, description="opaque cursor from the previous page")
     ] = None,

@@ -105,6 +105,13 @@ def _complete(session: Session, pending: PendingIdempotency, response: Response)
     session.flush()
 
 
+def _finish(session: Session, pending: PendingIdempotency | None, response: Response) -> None:
+    """Store the idempotent response (if any) and commit, in one trip to a worker thread."""
+    if pending is not None:
+        _complete(session, pending, response)
+    session.commit()
+
+
 class TransactionalRoute(APIRoute):
     """One session per request: commit after the endpoint returns, roll back if it raises."""
 
@@ -121,9 +128,7 @@ class TransactionalRoute(APIRoute):
                 except IdempotentReplay as replay:
                     return _replay(replay.record)
                 pending: PendingIdempotency | None = getattr(request.state, "idempotency", None)
-                if pending is not None:
-                    await run_in_threadpool(_complete, session, pending, response)
-                await run_in_threadpool(session.commit)
+                await run_in_threadpool(_finish, session, pending, response)
                 return response
             except BaseException:
                 await run_in_threadpool(session.rollback)

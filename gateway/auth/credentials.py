@@ -262,12 +262,18 @@ def issue_token(
 
 
 def authenticate_token(session: Session, token: str) -> Authenticated:
-    record = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
-    if (
-        record is None
-        or record.revoked_at is not None
-        or (record.expires_at is not None and _aware(record.expires_at) <= utcnow())
+    found = session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == _digest(token))
+    ).one_or_none()
+    if found is None:
+        raise Unauthenticated("访问令牌无效或已过期", "the bearer token is invalid or expired")
+    record, user = found
+    if record.revoked_at is not None or (
+        record.expires_at is not None and _aware(record.expires_at) <= utcnow()
     ):
         raise Unauthenticated("访问令牌无效或已过期", "the bearer token is invalid or expired")
-    user = _active_user(session, record.user_id)
+    if not user.active:
+        raise Unauthenticated("账户已停用", "the account is disabled")
     return Authenticated(principal_for(session, user), None)
