@@ -181,7 +181,7 @@ def _journal(session: Session, *, first: int, count: int, business_date: date) -
         tid = "lpad(to_hex(n + :first), 32, '0')::uuid"
         ref = "'BE' || lpad((n + :first)::text, 10, '0')"
         source = (
-            "generate_series(0, :count - 1) AS g(n) "
+            "generate_series(0::bigint, :count - 1) AS g(n) "
             "JOIN bench_map m ON m.idx = (n + :first) % :assocs"
         )
     amount = "(100 + ((n + :first) * 7919) % 3000000)"
@@ -330,6 +330,9 @@ def _prepare(url: str) -> None:
             session.commit()
             _book(session)
             _store_statement(session, _statement_bytes())
+            session.commit()
+            # what autovacuum does after a bulk load: the planner sees the tables' real sizes
+            session.execute(text("ANALYZE"))
             session.commit()
     finally:
         engine.dispose()

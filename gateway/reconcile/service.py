@@ -210,6 +210,9 @@ def reconcile_account(
     )
     since = {(o.item_type, o.item_id): o.since for o in carried}
     today = statement_lines_frame(statement) if statement is not None else None
+    balances = _balances(statement, business_date) if statement is not None else None
+    statement_id = statement.statement_id if statement is not None else None
+    statement = None  # its lines are in the frame now: let a large statement go
     old_lines = lines_from_json(o.line_json for o in carried if o.item_type == LINE and o.line_json)
     frames = [f for f in (today, old_lines) if f is not None and not f.is_empty()]
     lines = (
@@ -240,7 +243,7 @@ def reconcile_account(
     request = ReconciliationRequest(
         special_account=special.account_number,
         business_date=business_date,
-        statement=_balances(statement, business_date) if statement is not None else None,
+        statement=balances,
         previous=prev_day,
         ledger_balances_fen=ledger_balances(session, special_account_id, business_date),
         sub_accounts=frozenset(book.associations),
@@ -251,8 +254,8 @@ def reconcile_account(
     run = ReconRun(
         special_account_id=special_account_id,
         business_date=business_date,
-        has_statement=statement is not None,
-        statement_id=statement.statement_id if statement is not None else None,
+        has_statement=balances is not None,
+        statement_id=statement_id,
         opening_fen=request.statement.opening_fen if request.statement else None,
         closing_fen=request.statement.closing_fen if request.statement else None,
         sub_closings_json=json.dumps(
@@ -338,7 +341,7 @@ def reconcile_account(
         special_account_id=special_account_id,
         business_date=business_date,
         run_id=run.id,
-        has_statement=statement is not None,
+        has_statement=balances is not None,
         lines=len(lines),
         entries=len(book.entries),
         matched_lines=run.matched_count,

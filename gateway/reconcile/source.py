@@ -131,8 +131,8 @@ def find_statement(
     """
     bank_code = session.scalar(select(Bank.code).where(Bank.id == special.bank_id))
     assert bank_code is not None
-    files = session.scalars(
-        select(InboundFile)
+    file_ids = session.scalars(
+        select(InboundFile.id)
         .where(
             InboundFile.bank_code == bank_code,
             InboundFile.kind == InboundKind.STATEMENT,
@@ -141,9 +141,12 @@ def find_statement(
             InboundFile.business_date <= day + timedelta(days=STATEMENT_FETCH_DAYS),
         )
         .order_by(InboundFile.id.desc())
-    )
-    for file in files:
-        for statement in adapter_for(bank_code).parse_statements(file.content):
+    ).all()
+    for file_id in file_ids:
+        # the bytes only, not the stored file object: a statement file may be large
+        content = session.scalar(select(InboundFile.content).where(InboundFile.id == file_id))
+        assert content is not None
+        for statement in adapter_for(bank_code).parse_statements(content):
             if statement.account == special.account_number and statement_date(statement) == day:
                 return statement
     return None
@@ -252,26 +255,67 @@ def _journal_rows(
     return list(session.execute(query).all())
 
 
-def _journal_frame(rows: Sequence[Any], status: BookStatus) -> pl.DataFrame:
-    """One entry per journal transaction: its net movement on the bank sub-account."""
-    if not rows:
-        return pl.DataFrame(schema=ENTRY_SCHEMA)
+_RAW_SCHEMA: dict[str, pl.DataType] = {
+    "entry_id": pl.String(),
+    "association_id": pl.String(),
+    "sub_account": pl.String(),
+    "business_date": pl.Date(),
+    "net": pl.Int64(),
+    "kind": pl.String(),
+    "end_to_end_id": pl.String(),
+    "channel": pl.String(),
+}
+_CHUNK = 100_000  # rows fetched at a time: the book may hold millions
+
+
+def _raw_frame(rows: Sequence[Any]) -> pl.DataFrame:
+    """One row per bank-account leg: its signed movement (into the sub-account > 0)."""
     ids, assoc, subs, dates, debits, credits, kinds, refs, channels, _rev = zip(*rows, strict=True)
-    raw = pl.DataFrame(
-        {
-            "entry_id": [entry_id_of(i) for i in ids],
-            "association_id": [str(a) for a in assoc],
-            "sub_account": list(subs),
-            "business_date": list(dates),
-            "net": [int(d) - int(c) for d, c in zip(debits, credits, strict=True)],
-            "kind": [KIND_OF.get(str(k), BookKind.OTHER).value for k in kinds],
-            "end_to_end_id": list(refs),
-            "channel": [
-                "cash" if LedgerChannel(c) is LedgerChannel.CASH else "transfer" for c in channels
-            ],
-        },
-        schema_overrides={"business_date": pl.Date, "end_to_end_id": pl.String},
+    data: dict[str, list[Any]] = {
+        "entry_id": [entry_id_of(i) for i in ids],
+        "association_id": [str(a) for a in assoc],
+        "sub_account": list(subs),
+        "business_date": list(dates),
+        "net": [int(d) - int(c) for d, c in zip(debits, credits, strict=True)],
+        "kind": [KIND_OF.get(str(k), BookKind.OTHER).value for k in kinds],
+        "end_to_end_id": list(refs),
+        "channel": [
+            "cash" if LedgerChannel(c) is LedgerChannel.CASH else "transfer" for c in channels
+        ],
+    }
+    return pl.DataFrame(
+        {name: pl.Series(name, values, dtype=_RAW_SCHEMA[name]) for name, values in data.items()}
     )
+
+
+def _journal(
+    session: Session, special_account_id: int, *conditions: ColumnElement[bool]
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """The legs on bank sub-accounts that ``conditions`` select, fetched a chunk at a time,
+    and which of their transactions reverse which."""
+    query = (
+        select(*_JOURNAL_COLUMNS)
+        .select_from(JournalLeg)
+        .join(JournalTransaction, JournalTransaction.id == JournalLeg.transaction_id)
+        .join(LedgerAccount, LedgerAccount.id == JournalLeg.account_id)
+        .join(Association, Association.id == JournalTransaction.association_id)
+        .where(
+            LedgerAccount.code == AccountCode.BANK_SUB_ACCOUNT,
+            Association.special_account_id == special_account_id,
+            *conditions,
+        )
+        .execution_options(yield_per=_CHUNK)
+    )
+    frames = [pl.DataFrame(schema=_RAW_SCHEMA)]
+    reversals: dict[str, str] = {}
+    for part in session.execute(query).partitions():
+        frames.append(_raw_frame(part))
+        reversals.update(_reversals(part))
+    return pl.concat(frames, how="vertical"), reversals
+
+
+def _entries(raw: pl.DataFrame, status: BookStatus) -> pl.DataFrame:
+    """One entry per journal transaction: its net movement on the bank sub-account."""
     net = raw.group_by("entry_id", maintain_order=True).agg(
         pl.exclude("net").first(), pl.col("net").sum()
     )
@@ -322,44 +366,44 @@ def load_book(
     }
     up_to = JournalTransaction.business_date <= day
     if previous_date is None:
-        new_rows = _journal_rows(
+        new_raw, reversal_of = _journal(
             session, special_account_id, JournalTransaction.business_date == day
         )
     else:
         since = JournalTransaction.business_date > previous_date
         if previous_started is not None:
             since = or_(since, JournalTransaction.created_at > previous_started)
-        new_rows = _journal_rows(session, special_account_id, up_to, since)
-    settled = set(settled_entry_ids)
-    new_rows = [r for r in new_rows if entry_id_of(r[0]) not in settled]
+        new_raw, reversal_of = _journal(session, special_account_id, up_to, since)
+    settled = sorted(set(settled_entry_ids))
+    if settled:
+        new_raw = new_raw.filter(~pl.col("entry_id").is_in(settled))
     open_ids = [transaction_id_of(i) for i in open_entry_ids]
     wanted = [i for i in open_ids if i is not None]
-    open_rows: list[Any] = []
+    raws = [new_raw]
     for chunk in range(0, len(wanted), 500):
-        open_rows += _journal_rows(
+        part, more = _journal(
             session, special_account_id, JournalTransaction.id.in_(wanted[chunk : chunk + 500])
         )
-    seen = {r[0] for r in new_rows}
-    rows = new_rows + [r for r in open_rows if r[0] not in seen]
-    posted = _journal_frame(rows, BookStatus.POSTED)
-    reversal_of = _reversals(rows)
+        raws.append(part.filter(~pl.col("entry_id").is_in(new_raw["entry_id"].implode())))
+        reversal_of.update(more)
+    posted = _entries(pl.concat(raws, how="vertical"), BookStatus.POSTED)
 
     # entries reconciled earlier, as references for returns and lines seen again
     references = pl.DataFrame(schema=ENTRY_SCHEMA)
     refs = line_refs.drop_nulls().unique()
     if previous_date is not None and len(refs):
-        old_rows = _journal_rows(
+        old_raw, _old = _journal(
             session,
             special_account_id,
             JournalTransaction.external_ref.is_not(None),
             JournalTransaction.business_date >= day - timedelta(days=return_window_days),
             JournalTransaction.business_date <= previous_date,
         )
-        known = set(posted["entry_id"].to_list())
-        old_rows = [r for r in old_rows if entry_id_of(r[0]) not in known]
-        references = _journal_frame(old_rows, BookStatus.SETTLED).filter(
-            pl.col("end_to_end_id").is_in(refs.implode())
+        old_raw = old_raw.filter(
+            ~pl.col("entry_id").is_in(posted["entry_id"].implode())
+            & pl.col("end_to_end_id").is_in(refs.implode())
         )
+        references = _entries(old_raw, BookStatus.SETTLED)
     expected = expected_repayments(session, special_account_id, day)
     entries = pl.concat([posted, references, expected], how="vertical")
     return Book(entries=entries, reversal_of=reversal_of, associations=associations)
