@@ -19,6 +19,7 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -90,8 +91,10 @@ class Nightly:
 
 
 def profile_loader(
-    config_dir: Any, payments: PaymentsConfig, root: Any = None
+    config_dir: Path, payments: PaymentsConfig, root: Path | None = None
 ) -> Callable[[str], BankProfile]:
+    """Loads ``config_dir/banks/<code>.toml``; relative paths in it resolve against ``root``."""
+
     def load(code: str) -> BankProfile:
         return load_profile(code, config_dir=config_dir, payments=payments, root=root)
 
@@ -280,7 +283,7 @@ def _execute(ctx: Nightly, run_id: int, step: str, day: date, partition: str) ->
         guard.finish(session, run_id, ok=True, summary=json.dumps(summary, ensure_ascii=False))
     log.info(
         "step done",
-        extra={"step": step, "business_date": str(day), "partition": partition, **summary},
+        extra={"step": step, "business_date": str(day), "partition": partition, "summary": summary},
     )
     return StepOutcome(step, day, partition, "ran", summary)
 

@@ -474,7 +474,7 @@ def apply_result(
         if instruction.direction is Direction.DISBURSEMENT:
             _settle_disbursement(session, instruction, booked_on, policy)
             return "settled"
-        _settle_collection(session, instruction, booked_on, business_date, policy, partial)
+        _settle_collection(session, instruction, booked_on, business_date, policy)
         return "partial" if partial else "settled"
     instruction.reason_code = result.reason_code
     instruction.reason_text = (result.reason_text or result.reason_code or "")[:400] or None
@@ -539,8 +539,8 @@ def _settle_collection(
     booked_on: date,
     business_date: date,
     policy: CollectionPolicy,
-    partial: bool,
 ) -> None:
+    """Book what was collected; what is still due makes the loan overdue and is retried."""
     line = _line(session, instruction)
     principal, fee = split_payment(
         instruction.settled_amount_fen,
@@ -581,7 +581,6 @@ def _settle_collection(
         f"{instruction.settled_amount_fen} fen; "
         f"{line.outstanding_principal_fen + line.outstanding_fee_fen} fen still due, overdue",
     )
-    assert partial
 
 
 def _collection_failed(
