@@ -28,6 +28,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "nightly",
     "serve",
     "users",
+    "keys",
     "reconcile",
     "reports",
     "liquidation",

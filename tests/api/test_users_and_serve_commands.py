@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import subprocess
@@ -13,10 +14,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from gateway.cli import app as cli
-from tests.api.conftest import Seeded
+from gateway.members import service as members
+from gateway.security.fieldcrypt import FieldCipher
+from tests.api.conftest import CIPHER_KEY, Seeded
 
 
 @pytest.fixture
@@ -112,3 +116,22 @@ def test_serve_answers_health_and_readiness(cli_env: dict[str, str], tmp_path: P
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_keys_generate_and_rotate(
+    cli_env: dict[str, str], tmp_path: Path, api_sessions: sessionmaker[Session], seeded: Seeded
+) -> None:
+    Path(cli_env["HUZHU_FIELD_KEY_FILE"]).write_text(
+        base64.b64encode(CIPHER_KEY).decode() + "\n", encoding="ascii"
+    )
+    runner = CliRunner()
+    new_key = tmp_path / "keys" / "field-2.key"
+    assert runner.invoke(cli, ["keys", "generate", str(new_key)]).exit_code == 0
+    assert oct(new_key.stat().st_mode & 0o777) == "0o600"
+    rotated = runner.invoke(cli, ["keys", "rotate", "--new-key-file", str(new_key)])
+    assert rotated.exit_code == 0, rotated.output
+    new = FieldCipher(base64.b64decode(new_key.read_text().strip()))
+    member_id = seeded.world.members_a[0].id
+    with api_sessions() as session:
+        card = members.card_number(session, new, member_id)
+    assert card.endswith(seeded.world.members_a[0].card_last4)

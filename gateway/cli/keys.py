@@ -1,0 +1,51 @@
+"""``huzhu keys``: make a field-encryption key, and rotate the members' card and ID numbers
+from the configured key to a new one."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gateway.cli._common import cli_session, console, current_settings
+from gateway.security.fieldcrypt import FieldCipher, generate_key_text
+
+keys_app = typer.Typer(help="字段加密密钥 Field-encryption keys.", no_args_is_help=True)
+
+
+@keys_app.command("generate")
+def generate(path: Annotated[Path, typer.Argument(help="Where to write the new key.")]) -> None:
+    """Write a new random key (base64, 32 bytes) to a file readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(generate_key_text() + "\n")
+    console.print(f"已生成密钥 key written to {path}")
+
+
+@keys_app.command("rotate")
+def rotate(
+    new_key_file: Annotated[Path, typer.Option(help="The new key (from `huzhu keys generate`).")],
+) -> None:
+    """Re-encrypt every member's card and resident-ID number under the new key, in one
+    transaction; then point ``field_key_file`` (or ``field_key_env``) at the new key."""
+    from gateway.security.rotation import rotate_field_key
+
+    settings = current_settings()
+    old = FieldCipher.from_settings(settings)
+    new = FieldCipher.from_settings(
+        settings.model_copy(update={"field_key_file": new_key_file, "field_key_env": None})
+    )
+    with cli_session(settings) as session:
+        report = rotate_field_key(session, old, new, actor="cli")
+    console.print(
+        f"已轮换 rotated {report.rotated} members ({report.already_new} already under the new "
+        f"key). Now set field_key_file = {new_key_file} and keep the old key until backups "
+        "made with it have expired."
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(keys_app, name="keys")
