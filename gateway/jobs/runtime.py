@@ -38,13 +38,27 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False, default=str)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of each record."""
+
+    @property
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        return
+
+
 def configure_logging(json_logs: bool, level: int = logging.INFO) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    """Our one stderr handler on the root logger (replacing an earlier one of ours only)."""
+    handler = _StderrHandler()
     handler.setFormatter(
         JsonFormatter() if json_logs else logging.Formatter("%(levelname)s %(name)s: %(message)s")
     )
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, _StderrHandler)]
+    root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("paramiko").setLevel(max(level, logging.CRITICAL))
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
