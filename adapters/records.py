@@ -6,9 +6,14 @@ by ``Direction`` or ``CreditDebit``, never by a sign.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any, TypeVar
+
+_Record = TypeVar("_Record")
+_ABSENT = object()  # a default factory's field left out of a positional construction
 
 
 class Direction(StrEnum):
@@ -187,3 +192,45 @@ class SubAccountBalance:
     sub_account: str
     opening_fen: int
     closing_fen: int
+
+
+def positional_constructor(cls: type[_Record]) -> Callable[..., _Record]:
+    """A fast constructor for a frozen, slotted record taking its fields positionally.
+
+    ``build(*values)`` returns the same instance as ``cls(*values)`` (defaults and default
+    factories apply to fields left out; equality, hash, repr, ``dataclasses.replace``,
+    ``asdict`` and pickling behave alike), but stores each value through its slot directly
+    instead of the frozen ``__init__``'s ``object.__setattr__`` per field: about twice as
+    fast, which counts when a parser builds a million statement entries. Classes with a
+    ``__post_init__`` or fields kept out of ``__init__`` are refused: constructing them does
+    more than store the values.
+    """
+    record_fields = fields(cls)  # type: ignore[arg-type]
+    if hasattr(cls, "__post_init__") or any(not f.init for f in record_fields):
+        raise TypeError(f"{cls.__name__} needs its own __init__")
+    if {f.name for f in record_fields} - set(getattr(cls, "__slots__", ())):
+        raise TypeError(f"{cls.__name__} is not a slotted record")
+    scope: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_absent": _ABSENT}
+    parameters: list[str] = []
+    body: list[str] = []
+    for f in record_fields:
+        name = f.name
+        scope[f"_set_{name}"] = getattr(cls, name).__set__
+        if f.default is not MISSING:
+            scope[f"_default_{name}"] = f.default
+            parameters.append(f"{name}=_default_{name}")
+        elif f.default_factory is not MISSING:
+            scope[f"_factory_{name}"] = f.default_factory
+            parameters.append(f"{name}=_absent")
+            body.append(f"    if {name} is _absent:\n        {name} = _factory_{name}()\n")
+        else:
+            parameters.append(name)
+        body.append(f"    _set_{name}(record, {name})\n")
+    source = (
+        f"def build({', '.join(parameters)}):\n"
+        "    record = _new(_cls)\n" + "".join(body) + "    return record\n"
+    )
+    exec(source, scope)  # noqa: S102 - generated from the class's own fields, as dataclasses does
+    build: Callable[..., _Record] = scope["build"]
+    build.__qualname__ = f"{cls.__name__}.build"
+    return build

@@ -24,6 +24,7 @@ from adapters.records import (
     Statement,
     StatementEntry,
     SubAccountBalance,
+    positional_constructor,
 )
 
 _DETAIL_NAMES = (
@@ -72,6 +73,7 @@ if tuple(f.name for f in fields(StatementEntry))[: len(_ENTRY_ORDER)] != _ENTRY_
     raise ImportError(
         "adapters.records.StatementEntry changed its field order; update statements.py"
     )
+_new_entry = positional_constructor(StatementEntry)
 
 
 def statement_spec(layout: Layout) -> FileSpec:
@@ -173,7 +175,7 @@ def _parse(layout: Layout, data: bytes) -> tuple[Statement, ...]:
     CREDIT, DEBIT = CreditDebit.CREDIT, CreditDebit.DEBIT  # noqa: N806 - local aliases
     entries: list[StatementEntry] = []
     append = entries.append
-    new_entry = StatementEntry
+    new_entry = _new_entry
     credit_count = credit_sum = debit_count = debit_sum = 0
     first = raw.first_detail_line
     # The hot path: delimited lines are cut right here; fixed-width ones come cut.
