@@ -34,6 +34,7 @@ ENDPOINT_MODULES: tuple[str, ...] = (
     "gateway.batches.endpoints",
     "gateway.reconcile.endpoints",
     "gateway.queue.endpoints",
+    "gateway.reports.endpoints",
     "gateway.audit.endpoints",
 )
 

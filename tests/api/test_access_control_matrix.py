@@ -34,6 +34,8 @@ from gateway.testing import World
 from tests.api.conftest import USERS, ClientFor, Seeded, file_village_cash
 
 READ_ALL = {
+    "reports",
+    "reports.county",
     "org",
     "members",
     "loans",
@@ -54,33 +56,20 @@ WRITE_ALL = {
     "release",
     "download",
 }
+TREASURER = {
+    "org", "members", "members.write", "loans", "loans.write", "ledger", "payments", "reports"
+}  # fmt: skip
 # What each user may do, by capability (not by the code's permission names).
 CAN: dict[str, set[str]] = {
     "admin": READ_ALL | WRITE_ALL,
     "officer": READ_ALL | WRITE_ALL,
     "officer_other": READ_ALL | WRITE_ALL - {"unmask"},
     "reviewer": READ_ALL | {"loans.county", "audit.verify", "queue.work"},
-    "treasurer_a": {
-        "org",
-        "members",
-        "members.write",
-        "loans",
-        "loans.write",
-        "ledger",
-        "payments",
-    },
-    "treasurer_b": {
-        "org",
-        "members",
-        "members.write",
-        "loans",
-        "loans.write",
-        "ledger",
-        "payments",
-    },
+    "treasurer_a": TREASURER,
+    "treasurer_b": TREASURER,
     "bank_op": {"files", "download"},
     "auditor": READ_ALL | {"audit.verify"},
-    "auditor_a": READ_ALL,
+    "auditor_a": READ_ALL - {"reports.county"},  # the county summary is county-wide
 }
 
 
@@ -90,6 +79,7 @@ class Spec:
     kind: str | None  # the object in the path: association, member, loan, county; None: list
     body: Any = None
     then: str | None = None  # a second capability checked after the scope (unmask)
+    query: dict[str, str] | None = None
 
 
 PATH_PARAM = {"file": "file", "account": "account"}
@@ -143,6 +133,15 @@ SPECS: dict[tuple[str, str], Spec] = {
     ),
     ("POST", "/api/v1/queue-items/{item_id}/review"): Spec(
         "queue.work", "item", body={"approve": True}
+    ),
+    ("GET", "/api/v1/associations/{association_id}/reports/period"): Spec(
+        "reports", "association", query={"start": "2024-06-01", "end": "2024-06-30"}
+    ),
+    ("GET", "/api/v1/associations/{association_id}/reports/loan-detail"): Spec(
+        "reports", "association", query={"as_of": "2024-06-30", "format": "csv"}
+    ),
+    ("GET", "/api/v1/counties/{county_id}/reports/summary"): Spec(
+        "reports.county", "county", query={"as_of": "2024-06-30", "format": "csv"}
     ),
     ("GET", "/api/v1/audit-events"): Spec("audit", None),
     ("GET", "/api/v1/audit-events/verification"): Spec("audit.verify", None),
@@ -404,7 +403,10 @@ def test_matrix(client_for: ClientFor, objects: Objects) -> None:
             )
             association_id = objects.ids[place]["association"]
         response = clients[username].request(
-            method, url, json=body_for(spec, association_id) if method == "POST" else None
+            method,
+            url,
+            json=body_for(spec, association_id) if method == "POST" else None,
+            params=spec.query,
         )
         want = expected(username, spec, place)
         got = outcome(response.status_code)
