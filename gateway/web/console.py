@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from gateway.api.deps import SESSION_COOKIE, DbSession, authenticate, db
 from gateway.api.pagination import PageRequest, paginate
 from gateway.api.problems import Problem
+from gateway.api.router import business_today
 from gateway.api.routing import TransactionalRoute
 from gateway.audit import service as audit
 from gateway.audit.endpoints import visible_chains
@@ -80,6 +81,7 @@ NAV: tuple[tuple[str, str, Permission | None], ...] = (
     ("/console/queue", "queue", Permission.READ_QUEUE),
     ("/console/associations", "associations", Permission.READ_ORG),
     ("/console/batches", "batches", Permission.READ_FILES),
+    ("/console/reports", "reports", Permission.READ_REPORTS),
     ("/console/audit", "audit", Permission.READ_AUDIT),
 )
 
@@ -553,4 +555,21 @@ def batch_page(batch_id: int, current: CurrentPage, session: DbSession) -> Any:
         "batch.html",
         batch=batch_detail(session, batch),
         can_download=current.principal.has(Permission.DOWNLOAD_FILES),
+    )
+
+
+# --- report downloads --------------------------------------------------------------------------
+
+
+@router.get("/console/reports")
+def reports_page(current: CurrentPage, session: DbSession) -> Any:
+    current.principal.require(Permission.READ_REPORTS)
+    today = business_today()
+    month_start = today.replace(day=1)
+    return current.render(
+        "reports.html",
+        associations=associations_in_scope(session, current.principal),
+        county_id=current.principal.county_id,
+        today=today,
+        month_start=month_start,
     )

@@ -98,6 +98,16 @@ TEXT: dict[str, tuple[str, str]] = {
     "description": ("摘要", "Description"),
     "counterparty": ("对方", "Counterparty"),
     "open": ("未核销", "open"),
+    "period_report": ("月报/年报（科目发生额）", "Period report (account movements)"),
+    "loan_detail": ("借款明细表（附件2）", "Loan detail table (attachment 2)"),
+    "county_summary": (
+        "县汇总表（附件3，含建议等级）",
+        "County summary (attachment 3, suggested grades)",
+    ),
+    "start": ("起始日", "From"),
+    "end": ("截止日", "To"),
+    "as_of": ("截至", "As of"),
+    "format": ("格式", "Format"),
     "not_found_line": ("（流水已不在未达项中）", "(no longer open)"),
 }
 
