@@ -110,6 +110,13 @@ def create_app(
         **({} if is_sqlite(chosen.database_url) else {"pool_reset_on_return": None}),
     )
     app.state.session_factory = make_session_factory(app.state.engine)
+    # Reads (GET, HEAD) need no transaction of their own on PostgreSQL: autocommit spares the
+    # BEGIN and COMMIT round trips. SQLite keeps its explicit transactions.
+    app.state.read_session_factory = (
+        app.state.session_factory
+        if app.state.engine.dialect.name == "sqlite"
+        else make_session_factory(app.state.engine.execution_options(isolation_level="AUTOCOMMIT"))
+    )
     app.state.cipher = cipher or FieldCipher.from_settings(chosen)
     app.state.bank_transports = (
         dict(bank_transports)

@@ -2,7 +2,8 @@
 
 :class:`TransactionalRoute` opens one database session per request, hands it to the
 dependencies through ``request.state.session``, commits when the endpoint returns and rolls
-back when it raises. Domain services never commit.
+back when it raises. Domain services never commit. Reads (GET, HEAD) change nothing and run
+without a transaction of their own on PostgreSQL (``read_session_factory``).
 
 :class:`IdempotentRoute` adds the ``Idempotency-Key`` guard to each POST: the first request
 with a key runs and its response is stored in the same transaction; a retry with the same key
@@ -30,6 +31,7 @@ from gateway.auth.permissions import Principal
 from gateway.errors import ValidationFailed
 
 REPLAY_HEADER = "Idempotent-Replayed"
+READ_METHODS = frozenset({"GET", "HEAD"})
 MAX_KEY_LENGTH = 200
 
 
@@ -119,7 +121,11 @@ class TransactionalRoute(APIRoute):
         original = super().get_route_handler()
 
         async def handler(request: Request) -> Response:
-            factory: sessionmaker[Session] = request.app.state.session_factory
+            factory: sessionmaker[Session] = (
+                request.app.state.read_session_factory
+                if request.method in READ_METHODS
+                else request.app.state.session_factory
+            )
             session = factory()
             request.state.session = session
             try:

@@ -111,3 +111,6 @@ def test_concurrent_duplicates_apply_once_on_postgres(postgres_api: PostgresApi)
     assert sorted(r.status_code for r in responses) == [201, 201, 201, 201]
     assert len({r.json()["id"] for r in responses}) == 1
     assert loans_with(api_sessions, "I-RACE") == 1
+    read = postgres_api.client("treasurer_a").get(f"/api/v1/loans/{responses[0].json()['id']}")
+    assert read.status_code == 200  # reads run without a transaction of their own
+    assert read.json()["contract_no"] == "I-RACE"
