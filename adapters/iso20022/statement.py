@@ -29,7 +29,7 @@ Reading rules (documented here because reconciliation depends on them):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time
 
 from lxml import etree
@@ -42,11 +42,14 @@ from adapters.iso20022.schemas import Schemas
 from adapters.iso20022.xmlread import (
     SAFE_PARSER_OPTIONS,
     Flat,
+    Paths,
     Reader,
     local_name,
+    minor_exponent,
     pull,
     sniff_root,
     syntax_error,
+    to_minor,
 )
 from adapters.records import (
     Balance,
@@ -56,6 +59,7 @@ from adapters.records import (
     Statement,
     StatementEntry,
     SubAccountBalance,
+    positional_constructor,
 )
 
 RENDER_VERSION = 8
@@ -84,6 +88,10 @@ _REFERENCE_KINDS = (
     "PrcgId",
 )
 _NOT_PROVIDED = "NOTPROVIDED"
+# Statements are streamed with whitespace-only text between elements left out: no reader
+# looks at it (texts are stripped, names are leaves), and libxml2 then builds a third fewer
+# nodes. Whitespace that is an element's whole content, or that sits beside text, is kept.
+_STREAM_OPTIONS = SAFE_PARSER_OPTIONS | {"remove_blank_text": True}
 
 
 def classify(code: str) -> Channel:
@@ -136,9 +144,9 @@ class StatementReader:
         body_path = f"/Document/{message.root}"
         q_entry, q_record, q_header = (f"{{{ns}}}{t}" for t in ("Ntry", record_tag, "GrpHdr"))
         q_body = f"{{{ns}}}{message.root}"
-        strip = len(ns) + 2
+        reader = _EntryReader(strip=len(ns) + 2)
         parser = etree.XMLPullParser(
-            events=("end",), tag=(q_entry, q_record, q_header), **SAFE_PARSER_OPTIONS
+            events=("end",), tag=(q_entry, q_record, q_header), **_STREAM_OPTIONS
         )
         statements: list[Statement] = []
         entries: list[StatementEntry] = []
@@ -153,16 +161,17 @@ class StatementReader:
                 if parent is None:
                     continue
                 if tag == q_header and parent.tag == q_body:
-                    reader = Reader(ns, element, f"{body_path}/GrpHdr")
-                    message_created = reader.datetime_at(element, "CreDtTm")
+                    group = Reader(ns, element, f"{body_path}/GrpHdr")
+                    message_created = group.datetime_at(element, "CreDtTm")
                 elif tag == q_entry and parent.tag == q_record:
                     record_path = f"{body_path}/{record_tag}[{record_index + 1}]"
                     if header is None:
                         header = self._header(Reader(ns, parent, record_path), parent)
                     entry_index += 1
-                    flat = Flat(element, f"{record_path}/Ntry[{entry_index}]", strip, _DETAILS)
+                    flat = reader.flat(element, f"{record_path}/Ntry[{entry_index}]")
                     fallback = header.created_at or message_created
-                    entries.extend(self._entry(flat, strip, header, fallback))
+                    entries.extend(reader.read(flat, header, fallback))
+                    del flat  # its element proxies go before the subtree is cleared
                 elif tag == q_record and parent.tag == q_body:
                     record_index += 1
                     record_path = f"{body_path}/{record_tag}[{record_index}]"
@@ -283,97 +292,6 @@ class StatementReader:
         indicator = r.require(parent, "CdtDbtInd")
         return _sign_of(indicator, r.where_path(parent, "CdtDbtInd"))
 
-    def _entry(
-        self, flat: Flat, strip: int, header: _Header, fallback: datetime | None
-    ) -> list[StatementEntry]:
-        found = flat.amount("Amt")
-        if found is None:
-            raise FileFormatError("entry has no amount", location=flat.where("Amt"), field="Amt")
-        amount, currency = found
-        direction = _direction(flat, "CdtDbtInd", required=True) or CreditDebit.CREDIT
-        status = flat.first_text("Sts/Cd", "Sts/Prtry", "Sts")
-        if status is None:
-            raise FileFormatError("entry has no status", location=flat.where("Sts"), field="Sts")
-        if status != "BOOK":
-            return []
-        reversal_text = flat.text("RvslInd")
-        if reversal_text not in (None, "true", "false", "1", "0"):
-            raise FileFormatError(
-                "reversal indicator must be true or false",
-                location=flat.where("RvslInd"),
-                field="RvslInd",
-                value=reversal_text,
-            )
-        value_date = flat.date_choice("ValDt")
-        booking = flat.date_choice("BookgDt") or value_date
-        if booking is None:
-            if fallback is None:
-                raise FileFormatError(
-                    "entry has no booking date, value date or creation date to fall back on",
-                    location=flat.where("BookgDt"),
-                    field="BookgDt",
-                )
-            booking = fallback.date()
-        code = _code(flat)
-        channel_text = flat.text("TechInptChanl/Prtry")
-        details = [
-            Flat(element, f"{flat.prefix}/{_DETAILS}[{n}]", strip)
-            for n, element in enumerate(flat.elements(_DETAILS), start=1)
-        ]
-        entry_refs: list[tuple[str, str]] = []
-        entry_ref = flat.text("NtryRef")
-        if entry_ref is not None:
-            entry_refs.append(("NtryRef", entry_ref))
-        for kind in ("MsgId", "PmtInfId"):
-            for value in flat.texts(f"NtryDtls/Btch/{kind}"):
-                if value.strip():
-                    entry_refs.append((f"Btch{kind}", value.strip()))
-        base: dict[str, object] = {
-            "booking_date": booking,
-            "value_date": value_date,
-            "reversal": reversal_text in ("true", "1"),
-            "currency": currency,
-            "sub_account": None,
-        }
-        entry_servicer = flat.text("AcctSvcrRef")
-        parts = _split(details, amount, currency, direction) if len(details) > 1 else None
-        if parts is not None:
-            records: list[StatementEntry] = []
-            for detail, (part_amount, part_direction) in zip(details, parts, strict=True):
-                info = _read_detail(detail, part_direction, header)
-                tx_code = _code(detail) or code
-                records.append(
-                    StatementEntry(
-                        amount_fen=part_amount,
-                        credit_debit=part_direction,
-                        bank_transaction_id=info.pop_servicer() or entry_servicer,
-                        channel=_channel(channel_text, tx_code),
-                        bank_transaction_code=tx_code,
-                        references=tuple(entry_refs + info.references),
-                        **(base | info.fields()),  # type: ignore[arg-type]
-                    )
-                )
-            return records
-        infos = [_read_detail(detail, direction, header) for detail in details]
-        first = infos[0] if infos else _Detail()
-        servicer = entry_servicer or first.pop_servicer()
-        references = list(entry_refs)
-        for info in infos:
-            references.extend(info.references)
-        fields = first.fields()
-        fields["remittance"] = first.remittance or flat.raw_text("AddtlNtryInf") or ""
-        return [
-            StatementEntry(
-                amount_fen=amount,
-                credit_debit=direction,
-                bank_transaction_id=servicer,
-                channel=_channel(channel_text, code),
-                bank_transaction_code=code,
-                references=tuple(references),
-                **(base | fields),  # type: ignore[arg-type]
-            )
-        ]
-
 
 _DETAILS = "NtryDtls/TxDtls"
 
@@ -433,57 +351,263 @@ def _split(
     return parts if total == sign * amount else None
 
 
+# StatementEntry is built positionally on the hot path; this is the order that assumes.
+_ENTRY_ORDER = (
+    "booking_date",
+    "amount_fen",
+    "credit_debit",
+    "currency",
+    "bank_transaction_id",
+    "value_date",
+    "reversal",
+    "channel",
+    "bank_transaction_code",
+    "counterparty_account",
+    "counterparty_name",
+    "end_to_end_id",
+    "references",
+    "remittance",
+    "sub_account",
+    "return_reason_code",
+)
+if tuple(f.name for f in fields(StatementEntry))[: len(_ENTRY_ORDER)] != _ENTRY_ORDER:
+    raise ImportError(
+        "adapters.records.StatementEntry changed its field order; update iso20022/statement.py"
+    )
+_new_entry = positional_constructor(StatementEntry)
+
+_REFERENCE_PATHS = tuple((kind, f"Refs/{kind}") for kind in _REFERENCE_KINDS)
+_REVERSAL_TEXTS = (None, "true", "false", "1", "0")
+
+
+@dataclass(frozen=True)
+class _Sides:
+    """Where a TxDtls names the counterparty and the own account, for one direction."""
+
+    names: tuple[str, str]  # the counterparty's name, with and without Pty
+    agents: tuple[str, str, str]  # else its agent's name or BIC
+    counter_accounts: tuple[str, str]
+    own_accounts: tuple[str, str]
+
+    @classmethod
+    def of(cls, counter: str, own: str) -> _Sides:
+        parties = "RltdPties"
+        agent = f"{parties}/{counter}/Agt/FinInstnId"
+        return cls(
+            names=(f"{parties}/{counter}/Pty/Nm", f"{parties}/{counter}/Nm"),
+            agents=(f"{agent}/Nm", f"{agent}/BICFI", f"{agent}/BIC"),
+            counter_accounts=(
+                f"{parties}/{counter}Acct/Id/IBAN",
+                f"{parties}/{counter}Acct/Id/Othr/Id",
+            ),
+            own_accounts=(f"{parties}/{own}Acct/Id/IBAN", f"{parties}/{own}Acct/Id/Othr/Id"),
+        )
+
+
+_CREDIT_SIDES = _Sides.of("Dbtr", "Cdtr")
+_DEBIT_SIDES = _Sides.of("Cdtr", "Dbtr")
+
+
+class _EntryReader:
+    """Turns statement entries into records, with the lookups one parse repeats cached.
+
+    Dates, currencies' minor units and channels repeat from entry to entry; each distinct
+    text is converted once per parse (the caches live and die with this reader).
+    """
+
+    def __init__(self, strip: int) -> None:
+        self.entry_paths = Paths(strip, stop=_DETAILS)
+        self.detail_paths = Paths(strip)
+        self._days: dict[str, date] = {}
+        self._exponents: dict[str, int] = {}
+        self._channels: dict[tuple[str | None, str], Channel] = {}
+
+    def flat(self, element: etree._Element, prefix: str) -> Flat:
+        return Flat(element, prefix, self.entry_paths)
+
+    def _amount(self, flat: Flat, path: str) -> tuple[int, str] | None:
+        element = flat.first.get(path)
+        if element is None:
+            return None
+        currency = element.get("Ccy")
+        exponent = None if currency is None else self._exponents.get(currency)
+        if currency is None or exponent is None:
+            found = flat.amount(path)  # names the problem, if there is one
+            if found is not None:
+                self._exponents[found[1]] = minor_exponent(found[1])
+            return found
+        try:
+            return to_minor(element.text or "", exponent, location=None, field="Amt"), currency
+        except FileFormatError:
+            return flat.amount(path)  # the same refusal, naming where it happened
+
+    def _date(self, flat: Flat, path: str) -> date | None:
+        """``Flat.date_choice`` with the ``Dt`` texts already seen answered from the cache."""
+        text = flat.text(f"{path}/Dt")
+        if text is not None:
+            found = self._days.get(text)
+            if found is not None:
+                return found
+        found = flat.date_choice(path)
+        if text is not None and found is not None:
+            self._days[text] = found
+        return found
+
+    def _channel(self, explicit: str | None, code: str) -> Channel:
+        key = (explicit, code)
+        found = self._channels.get(key)
+        if found is None:
+            found = self._channels[key] = _channel(explicit, code)
+        return found
+
+    def read(self, flat: Flat, header: _Header, fallback: datetime | None) -> list[StatementEntry]:
+        text = flat.text
+        found = self._amount(flat, "Amt")
+        if found is None:
+            raise FileFormatError("entry has no amount", location=flat.where("Amt"), field="Amt")
+        amount, currency = found
+        direction = _direction(flat, "CdtDbtInd", required=True) or CreditDebit.CREDIT
+        status = text("Sts/Cd") or text("Sts/Prtry") or text("Sts")
+        if status is None:
+            raise FileFormatError("entry has no status", location=flat.where("Sts"), field="Sts")
+        if status != "BOOK":
+            return []
+        reversal_text = text("RvslInd")
+        if reversal_text not in _REVERSAL_TEXTS:
+            raise FileFormatError(
+                "reversal indicator must be true or false",
+                location=flat.where("RvslInd"),
+                field="RvslInd",
+                value=reversal_text,
+            )
+        value_date = self._date(flat, "ValDt")
+        booking = self._date(flat, "BookgDt") or value_date
+        if booking is None:
+            if fallback is None:
+                raise FileFormatError(
+                    "entry has no booking date, value date or creation date to fall back on",
+                    location=flat.where("BookgDt"),
+                    field="BookgDt",
+                )
+            booking = fallback.date()
+        code = _code(flat)
+        channel_text = text("TechInptChanl/Prtry")
+        details = [
+            Flat(element, f"{flat.prefix}/{_DETAILS}[{n}]", self.detail_paths)
+            for n, element in enumerate(flat.elements(_DETAILS), start=1)
+        ]
+        entry_refs: list[tuple[str, str]] = []
+        entry_ref = text("NtryRef")
+        if entry_ref is not None:
+            entry_refs.append(("NtryRef", entry_ref))
+        if "NtryDtls/Btch" in flat.first:
+            for kind in ("MsgId", "PmtInfId"):
+                for value in flat.texts(f"NtryDtls/Btch/{kind}"):
+                    if value.strip():
+                        entry_refs.append((f"Btch{kind}", value.strip()))
+        reversal = reversal_text in ("true", "1")
+        entry_servicer = text("AcctSvcrRef")
+        parts = _split(details, amount, currency, direction) if len(details) > 1 else None
+        if parts is not None:
+            records: list[StatementEntry] = []
+            for detail, (part_amount, part_direction) in zip(details, parts, strict=True):
+                info = _read_detail(detail, part_direction, header)
+                tx_code = _code(detail) or code
+                records.append(
+                    _new_entry(
+                        booking,
+                        part_amount,
+                        part_direction,
+                        currency,
+                        info.pop_servicer() or entry_servicer,
+                        value_date,
+                        reversal,
+                        self._channel(channel_text, tx_code),
+                        tx_code,
+                        info.counterparty_account,
+                        info.counterparty_name,
+                        info.end_to_end_id,
+                        tuple(entry_refs + info.references),
+                        info.remittance,
+                        info.sub_account or None,
+                        info.return_reason_code,
+                    )
+                )
+            return records
+        infos = [_read_detail(detail, direction, header) for detail in details]
+        first = infos[0] if infos else _Detail()
+        servicer = entry_servicer or first.pop_servicer()
+        references = entry_refs
+        for info in infos:
+            references.extend(info.references)
+        return [
+            _new_entry(
+                booking,
+                amount,
+                direction,
+                currency,
+                servicer,
+                value_date,
+                reversal,
+                self._channel(channel_text, code),
+                code,
+                first.counterparty_account,
+                first.counterparty_name,
+                first.end_to_end_id,
+                tuple(references),
+                first.remittance or flat.raw_text("AddtlNtryInf") or "",
+                first.sub_account or None,
+                first.return_reason_code,
+            )
+        ]
+
+
 def _read_detail(detail: Flat, direction: CreditDebit, header: _Header) -> _Detail:
     info = _Detail()
-    for name in _REFERENCE_KINDS:
-        text = detail.text(f"Refs/{name}")
-        if text is None:
-            continue
-        if name == "EndToEndId":
-            if text != _NOT_PROVIDED:
-                info.end_to_end_id = text
-        elif name == "AcctSvcrRef":
-            info.servicer = text
-        else:
-            info.references.append((name, text))
-    for other in detail.elements("Refs/Prtry"):
-        kind = value = None
-        for child in other:
-            name = local_name(child.tag)
-            if name == "Tp" and child.text and child.text.strip():
-                kind = child.text.strip()
-            elif name == "Ref" and child.text and child.text.strip():
-                value = child.text.strip()
-        if value is not None:
-            info.references.append((kind or "Prtry", value))
+    text = detail.text
+    if "Refs" in detail.first:
+        for name, path in _REFERENCE_PATHS:
+            value = text(path)
+            if value is None:
+                continue
+            if name == "EndToEndId":
+                if value != _NOT_PROVIDED:
+                    info.end_to_end_id = value
+            elif name == "AcctSvcrRef":
+                info.servicer = value
+            else:
+                info.references.append((name, value))
+        for other in detail.elements("Refs/Prtry"):
+            kind = found = None
+            for child in other:
+                name = local_name(child.tag)
+                if name == "Tp" and child.text and child.text.strip():
+                    kind = child.text.strip()
+                elif name == "Ref" and child.text and child.text.strip():
+                    found = child.text.strip()
+            if found is not None:
+                info.references.append((kind or "Prtry", found))
     for reference in detail.texts("RmtInf/Strd/CdtrRefInf/Ref"):
         if reference.strip():
             info.references.append(("CdtrRef", reference.strip()))
-    counter, own = ("Dbtr", "Cdtr") if direction is CreditDebit.CREDIT else ("Cdtr", "Dbtr")
+    sides = _CREDIT_SIDES if direction is CreditDebit.CREDIT else _DEBIT_SIDES
+    with_party, without_party = sides.names
     info.counterparty_name = (
-        detail.raw_text(f"RltdPties/{counter}/Pty/Nm")
-        or detail.raw_text(f"RltdPties/{counter}/Nm")
-        or detail.first_text(
-            f"RltdPties/{counter}/Agt/FinInstnId/Nm",
-            f"RltdPties/{counter}/Agt/FinInstnId/BICFI",
-            f"RltdPties/{counter}/Agt/FinInstnId/BIC",
-        )
+        detail.raw_text(with_party)
+        or detail.raw_text(without_party)
+        or detail.first_text(*sides.agents)
     )
-    info.counterparty_account = detail.first_text(
-        f"RltdPties/{counter}Acct/Id/IBAN", f"RltdPties/{counter}Acct/Id/Othr/Id"
-    )
-    own_account = detail.first_text(
-        f"RltdPties/{own}Acct/Id/IBAN", f"RltdPties/{own}Acct/Id/Othr/Id"
-    )
+    info.counterparty_account = detail.first_text(*sides.counter_accounts)
+    own_account = detail.first_text(*sides.own_accounts)
     if own_account is not None and own_account not in (header.account, header.sub_account):
         info.sub_account = own_account
     pieces = detail.texts("RmtInf/Ustrd")
     info.remittance = "\n".join(pieces) or detail.raw_text("AddtlTxInf") or ""
-    info.return_reason_code = detail.first_text("RtrInf/Rsn/Cd", "RtrInf/Rsn/Prtry")
+    info.return_reason_code = text("RtrInf/Rsn/Cd") or text("RtrInf/Rsn/Prtry")
     return info
 
 
-@dataclass
+@dataclass(slots=True)
 class _Detail:
     """What one TxDtls contributes to a statement entry."""
 
@@ -499,18 +623,6 @@ class _Detail:
     def pop_servicer(self) -> str | None:
         value, self.servicer = self.servicer, None
         return value
-
-    def fields(self) -> dict[str, object]:
-        result: dict[str, object] = {
-            "end_to_end_id": self.end_to_end_id,
-            "counterparty_name": self.counterparty_name,
-            "counterparty_account": self.counterparty_account,
-            "remittance": self.remittance,
-            "return_reason_code": self.return_reason_code,
-        }
-        if self.sub_account:
-            result["sub_account"] = self.sub_account
-        return result
 
 
 # --------------------------------------------------------------------------- writing

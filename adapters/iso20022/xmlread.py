@@ -388,66 +388,94 @@ def children(element: etree._Element) -> Iterator[etree._Element]:
             yield child
 
 
+class Paths:
+    """Relative path names of one kind of subtree (statement entries, their ``TxDtls``).
+
+    Each (parent path, tag) pair is named once and the name reused for every subtree of the
+    kind, so indexing a subtree costs a dictionary lookup per element rather than string
+    slicing and joining. ``stop`` names a relative path whose subtrees are not descended
+    into (they are read as their own ``Flat``). One table serves one parse.
+    """
+
+    __slots__ = ("base", "steps", "stop", "strip")
+
+    def __init__(self, strip: int, stop: str | None = None, base: str = "") -> None:
+        self.strip = strip  # length of the "{namespace}" prefix of tags
+        self.stop = stop
+        self.base = base  # this level's path plus "/", empty at the subtree's root
+        # tag -> (relative path, the level below or None when not descended into)
+        self.steps: dict[str, tuple[str, Paths | None]] = {}
+
+    def step(self, tag: str) -> tuple[str, Paths | None]:
+        name = self.base + tag[self.strip :]
+        below = None if name == self.stop else Paths(self.strip, self.stop, name + "/")
+        found = self.steps[tag] = (name, below)
+        return found
+
+
 class Flat:
     """One element's descendants indexed by relative path, read in a single pass.
 
     Streaming readers meet the same small subtree (a statement entry) a hundred thousand
-    times; indexing it once makes every later lookup a dictionary access. ``stop`` names a
-    relative path whose subtrees are not descended into (they are read as their own
-    ``Flat``). Errors name ``prefix`` plus the relative path.
+    times; indexing it once makes every later lookup a dictionary access. ``first`` holds
+    the first element at each path, ``more`` the later ones where a path repeats. Errors
+    name ``prefix`` plus the relative path.
     """
 
-    __slots__ = ("nodes", "prefix")
+    __slots__ = ("first", "more", "prefix")
 
-    def __init__(
-        self, element: etree._Element, prefix: str, strip: int, stop: str | None = None
-    ) -> None:
+    def __init__(self, element: etree._Element, prefix: str, paths: Paths) -> None:
         self.prefix = prefix
-        self.nodes: dict[str, list[etree._Element]] = {}
-        self._walk(element, "", strip, stop)
+        self.first: dict[str, etree._Element] = {}
+        self.more: dict[str, list[etree._Element]] = {}
+        self._walk(element, paths)
 
-    def _walk(self, element: etree._Element, base: str, strip: int, stop: str | None) -> None:
-        nodes = self.nodes
+    def _walk(self, element: etree._Element, level: Paths) -> None:
+        first = self.first
+        steps = level.steps
         for child in element:
             tag = child.tag
-            if not isinstance(tag, str):
-                continue
-            name = base + tag[strip:]
-            found = nodes.get(name)
-            if found is None:
-                nodes[name] = [child]
-            else:
-                found.append(child)
-            if len(child) and name != stop:
-                self._walk(child, name + "/", strip, stop)
+            step = steps.get(tag)
+            if step is None:
+                if not isinstance(tag, str):
+                    continue  # comments and processing instructions
+                step = level.step(tag)
+            name, below = step
+            if first.setdefault(name, child) is not child:
+                self.more.setdefault(name, []).append(child)
+            if below is not None and len(child):
+                self._walk(child, below)
 
     def where(self, path: str) -> str:
         return f"{self.prefix}/{path}"
 
     def elements(self, path: str) -> list[etree._Element]:
-        return self.nodes.get(path, [])
+        found = self.first.get(path)
+        if found is None:
+            return []
+        return [found, *self.more.get(path, ())]
 
     def has(self, path: str) -> bool:
-        return path in self.nodes
+        return path in self.first
 
     def text(self, path: str) -> str | None:
-        found = self.nodes.get(path)
+        found = self.first.get(path)
         if found is None:
             return None
-        value = found[0].text
+        value = found.text
         if value is None:
             return None
         value = value.strip()
         return value or None
 
     def raw_text(self, path: str) -> str | None:
-        found = self.nodes.get(path)
-        if found is None or not found[0].text:
+        found = self.first.get(path)
+        if found is None or not found.text:
             return None
-        return str(found[0].text)
+        return str(found.text)
 
     def texts(self, path: str) -> list[str]:
-        return [e.text or "" for e in self.nodes.get(path, [])]
+        return [e.text or "" for e in self.elements(path)]
 
     def first_text(self, *paths: str) -> str | None:
         for path in paths:
@@ -482,7 +510,7 @@ class Flat:
                 return to_datetime(stamp, location=None, field="DtTm").date()
         except FileFormatError as exc:
             raise self._placed(exc, f"{path}/{'Dt' if day is not None else 'DtTm'}") from None
-        if path in self.nodes:
+        if path in self.first:
             raise FileFormatError(
                 "date element holds neither Dt nor DtTm",
                 location=self.where(path),
@@ -491,10 +519,9 @@ class Flat:
         return None
 
     def amount(self, path: str) -> tuple[int, str] | None:
-        found = self.nodes.get(path)
-        if found is None:
+        element = self.first.get(path)
+        if element is None:
             return None
-        element = found[0]
         currency = element.get("Ccy")
         try:
             if currency is None:
