@@ -63,7 +63,7 @@ STATE_GAUGES: tuple[StateGauge, ...] = (
     StateGauge(
         "huzhu_queue_items",
         "Mismatch-queue items by type and state (差异队列)",
-        "mismatch_items",
+        "queue_items",
         ("kind", "status"),
         ("type", "state"),
     ),
@@ -145,6 +145,21 @@ class Metrics:
         )
         self.registry.register(DatabaseCollector(factory))
 
+    @staticmethod
+    def _template(request: Request) -> str:
+        """The matched route's full path template (``/api/v1/loans/{loan_id}``), so labels
+        stay few: a route of an included router matches the end of the path, and what comes
+        before it is the router's prefix."""
+        route = request.scope.get("route")
+        pattern = getattr(route, "path_regex", None)
+        if route is None or pattern is None:
+            return "unmatched"
+        path = request.scope.get("path", "")
+        for start in range(len(path)):
+            if path[start] == "/" and pattern.fullmatch(path[start:]):
+                return f"{path[:start]}{route.path}"
+        return str(route.path)
+
     def render(self) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -153,8 +168,7 @@ class Metrics:
     ) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
+        template = self._template(request)
         self.latency.labels(template).observe(time.perf_counter() - started)
         self.requests.labels(request.method, template, str(response.status_code)).inc()
         return response
