@@ -28,6 +28,7 @@ Reading rules (documented here because reconciliation depends on them):
 
 from __future__ import annotations
 
+import gc
 import re
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time
@@ -92,6 +93,8 @@ _NOT_PROVIDED = "NOTPROVIDED"
 # looks at it (texts are stripped, names are leaves), and libxml2 then builds a third fewer
 # nodes. Whitespace that is an element's whole content, or that sits beside text, is kept.
 _STREAM_OPTIONS = SAFE_PARSER_OPTIONS | {"remove_blank_text": True}
+_PAUSE_GC_BYTES = 1 << 20
+_MAX_DIGITS = 30  # as many integer digits as ``to_minor`` accepts
 
 
 def classify(code: str) -> Channel:
@@ -137,6 +140,19 @@ class StatementReader:
         if not isinstance(data, bytes | bytearray):
             raise FileFormatError("file content must be bytes", value=type(data).__name__)
         data = bytes(data)
+        # A large statement makes the cyclic garbage collector scan its growing list of
+        # records again and again; records cannot form cycles, so collection waits until
+        # the statement is read.
+        paused = len(data) > _PAUSE_GC_BYTES and gc.isenabled()
+        if paused:
+            gc.disable()
+        try:
+            return self._parse(data)
+        finally:
+            if paused:
+                gc.enable()
+
+    def _parse(self, data: bytes) -> tuple[Statement, ...]:
         root = sniff_root(data)
         message, _, ns = expect_root(root, STATEMENT, NOTIFICATION)
         kind = message.kind
@@ -378,6 +394,8 @@ _new_entry = positional_constructor(StatementEntry)
 
 _REFERENCE_PATHS = tuple((kind, f"Refs/{kind}") for kind in _REFERENCE_KINDS)
 _REVERSAL_TEXTS = (None, "true", "false", "1", "0")
+_DIRECTIONS = {"CRDT": CreditDebit.CREDIT, "DBIT": CreditDebit.DEBIT}
+_CREDITOR_REFERENCE = "RmtInf/Strd/CdtrRefInf/Ref"
 
 
 @dataclass(frozen=True)
@@ -436,14 +454,25 @@ class _EntryReader:
             if found is not None:
                 self._exponents[found[1]] = minor_exponent(found[1])
             return found
+        raw = (element.text or "").strip()
+        whole, dot, fraction = raw.partition(".")
+        if (
+            raw.isascii()
+            and whole.isdigit()
+            and len(whole) <= _MAX_DIGITS
+            and (not dot or (fraction.isdigit() and len(fraction) <= exponent))
+        ):
+            # The usual plain decimal within the currency's minor unit; anything else
+            # (trailing zeros past it, refusals) goes through ``to_minor``.
+            return int(whole) * 10**exponent + int(fraction.ljust(exponent, "0") or "0"), currency
         try:
             return to_minor(element.text or "", exponent, location=None, field="Amt"), currency
         except FileFormatError:
             return flat.amount(path)  # the same refusal, naming where it happened
 
-    def _date(self, flat: Flat, path: str) -> date | None:
+    def _date(self, flat: Flat, path: str, day_path: str) -> date | None:
         """``Flat.date_choice`` with the ``Dt`` texts already seen answered from the cache."""
-        text = flat.text(f"{path}/Dt")
+        text = flat.text(day_path)
         if text is not None:
             found = self._days.get(text)
             if found is not None:
@@ -466,7 +495,9 @@ class _EntryReader:
         if found is None:
             raise FileFormatError("entry has no amount", location=flat.where("Amt"), field="Amt")
         amount, currency = found
-        direction = _direction(flat, "CdtDbtInd", required=True) or CreditDebit.CREDIT
+        direction = _DIRECTIONS.get(text("CdtDbtInd"))  # type: ignore[arg-type]
+        if direction is None:  # missing or not CRDT/DBIT: say which
+            direction = _direction(flat, "CdtDbtInd", required=True) or CreditDebit.CREDIT
         status = text("Sts/Cd") or text("Sts/Prtry") or text("Sts")
         if status is None:
             raise FileFormatError("entry has no status", location=flat.where("Sts"), field="Sts")
@@ -480,8 +511,8 @@ class _EntryReader:
                 field="RvslInd",
                 value=reversal_text,
             )
-        value_date = self._date(flat, "ValDt")
-        booking = self._date(flat, "BookgDt") or value_date
+        value_date = self._date(flat, "ValDt", "ValDt/Dt")
+        booking = self._date(flat, "BookgDt", "BookgDt/Dt") or value_date
         if booking is None:
             if fallback is None:
                 raise FileFormatError(
@@ -565,8 +596,11 @@ class _EntryReader:
 def _read_detail(detail: Flat, direction: CreditDebit, header: _Header) -> _Detail:
     info = _Detail()
     text = detail.text
-    if "Refs" in detail.first:
+    first = detail.first
+    if "Refs" in first:
         for name, path in _REFERENCE_PATHS:
+            if path not in first:
+                continue
             value = text(path)
             if value is None:
                 continue
@@ -587,9 +621,10 @@ def _read_detail(detail: Flat, direction: CreditDebit, header: _Header) -> _Deta
                     found = child.text.strip()
             if found is not None:
                 info.references.append((kind or "Prtry", found))
-    for reference in detail.texts("RmtInf/Strd/CdtrRefInf/Ref"):
-        if reference.strip():
-            info.references.append(("CdtrRef", reference.strip()))
+    if _CREDITOR_REFERENCE in first:
+        for reference in detail.texts(_CREDITOR_REFERENCE):
+            if reference.strip():
+                info.references.append(("CdtrRef", reference.strip()))
     sides = _CREDIT_SIDES if direction is CreditDebit.CREDIT else _DEBIT_SIDES
     with_party, without_party = sides.names
     info.counterparty_name = (
@@ -597,13 +632,16 @@ def _read_detail(detail: Flat, direction: CreditDebit, header: _Header) -> _Deta
         or detail.raw_text(without_party)
         or detail.first_text(*sides.agents)
     )
-    info.counterparty_account = detail.first_text(*sides.counter_accounts)
-    own_account = detail.first_text(*sides.own_accounts)
+    iban, other_id = sides.counter_accounts
+    info.counterparty_account = text(iban) or text(other_id)
+    iban, other_id = sides.own_accounts
+    own_account = text(iban) or text(other_id)
     if own_account is not None and own_account not in (header.account, header.sub_account):
         info.sub_account = own_account
-    pieces = detail.texts("RmtInf/Ustrd")
+    pieces = detail.texts("RmtInf/Ustrd") if "RmtInf/Ustrd" in first else ()
     info.remittance = "\n".join(pieces) or detail.raw_text("AddtlTxInf") or ""
-    info.return_reason_code = text("RtrInf/Rsn/Cd") or text("RtrInf/Rsn/Prtry")
+    if "RtrInf" in first:
+        info.return_reason_code = text("RtrInf/Rsn/Cd") or text("RtrInf/Rsn/Prtry")
     return info
 
 

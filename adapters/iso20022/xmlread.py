@@ -435,14 +435,16 @@ class Flat:
         steps = level.steps
         for child in element:
             tag = child.tag
-            step = steps.get(tag)
-            if step is None:
+            try:
+                name, below = steps[tag]
+            except KeyError:
                 if not isinstance(tag, str):
                     continue  # comments and processing instructions
-                step = level.step(tag)
-            name, below = step
-            if first.setdefault(name, child) is not child:
+                name, below = level.step(tag)
+            if name in first:
                 self.more.setdefault(name, []).append(child)
+            else:
+                first[name] = child
             if below is not None and len(child):
                 self._walk(child, below)
 
