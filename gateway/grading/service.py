@@ -1,4 +1,10 @@
-"""The yearly credit-grade review (信用等级年度评定).
+"""The yearly credit-grade review (信用等级年度评定), the one thing that moves a member's grade.
+
+A member's stored ``credit_grade`` is the single source of truth for their borrowing limit:
+the loan rules (:func:`gateway.loans.rules.credit_standing`) read it and take its limit from
+the county's credit-grade table. Repayments do not touch it, so a member downgraded by a
+review stays downgraded until the next review, however they repay in between. Between
+reviews the county may still adjust a grade (:func:`adjust_grade`), audited with its reason.
 
 For each member of a county: a member who was late in the year (a loan repaid after its due
 date or after being overdue, or a loan past due and unpaid at the year's end) goes down
@@ -17,40 +23,25 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.audit import service as audit
-from gateway.errors import RuleViolation
+from gateway.errors import ValidationFailed
+from gateway.grading.ladder import Ladder, ladder
 from gateway.grading.models import MemberCreditReview
+from gateway.ledger.service import county_of
 from gateway.loans.models import OUTSTANDING_STATUSES, Loan, LoanStatus
 from gateway.members.models import Member, MemberStatus
-from gateway.org.models import CreditGradeLimit
+from gateway.members.service import get_member
 from gateway.org.service import associations_of_county
 from gateway.reports.scoring import CreditReviewRules
 
-
-@dataclass(frozen=True)
-class Ladder:
-    """The county's grades from lowest to highest, with their limits."""
-
-    grades: tuple[str, ...]
-    limits: dict[str, int]
-
-    def move(self, grade: str, steps: int) -> str:
-        index = self.grades.index(grade) if grade in self.grades else 0
-        return self.grades[max(0, min(len(self.grades) - 1, index + steps))]
-
-
-def ladder(session: Session, county_id: int) -> Ladder:
-    steps = list(
-        session.scalars(
-            select(CreditGradeLimit)
-            .where(CreditGradeLimit.county_id == county_id)
-            .order_by(CreditGradeLimit.min_on_time_loans)
-        )
-    )
-    if not steps:
-        raise RuleViolation(
-            "该县未设置信用等级表", "the county has no credit-grade table", code="no_credit_table"
-        )
-    return Ladder(tuple(s.grade for s in steps), {s.grade: s.limit_fen for s in steps})
+__all__ = [
+    "Ladder",
+    "RepaymentRecord",
+    "adjust_grade",
+    "ladder",
+    "repayment_record",
+    "review_year",
+    "reviews_of",
+]
 
 
 @dataclass(frozen=True)
@@ -114,9 +105,12 @@ def review_year(
             elif record.on_time:
                 after = grades.move(before, rules.steps_up)
                 reason = f"{year} 年按期还清 {record.on_time} 笔借款，升级"
-            else:
+            elif before in grades.grades:
                 after = before
                 reason = f"{year} 年无到期借款，等级不变"
+            else:
+                after = grades.entry_grade
+                reason = f"原等级 {before} 不在本县信用等级表中，按入门等级 {after} 评定"
             review = MemberCreditReview(
                 member_id=member.id,
                 association_id=association.id,
@@ -162,3 +156,35 @@ def reviews_of(session: Session, member_id: int) -> list[MemberCreditReview]:
             .order_by(MemberCreditReview.year)
         )
     )
+
+
+def adjust_grade(
+    session: Session, member_id: int, grade: str, *, reason: str, actor: str
+) -> Member:
+    """Set a member's grade between yearly reviews (e.g. a correction the county decides).
+
+    The grade must be one of the county's table and a reason is required; the change is
+    audited (``member.credit_grade_adjust``, with the old and new grade, the new limit, the
+    reason and who made it). Setting the grade the member already holds changes nothing and
+    records nothing."""
+    if not reason.strip():
+        raise ValidationFailed(
+            "调整信用等级须说明理由", "a credit-grade adjustment needs a reason", field="reason"
+        )
+    member = get_member(session, member_id)
+    limit_fen = ladder(session, county_of(session, member.association_id).id).limit_of(grade)
+    before = member.credit_grade
+    if before == grade:
+        return member
+    member.credit_grade = grade
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="member.credit_grade_adjust",
+        chain=audit.association_chain(member.association_id),
+        object_type="member",
+        object_id=member.id,
+        payload={"from": before, "to": grade, "limit_fen": limit_fen, "reason": reason.strip()},
+    )
+    return member

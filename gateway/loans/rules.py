@@ -2,7 +2,8 @@
 
 Each check raises :class:`~gateway.errors.RuleViolation` with a stable ``code`` and a message a
 treasurer understands (Chinese first, English after). The county's own settings (cap, county
-approval threshold, guarantors, notice days, credit-grade table, cash mode) drive them.
+approval threshold, guarantors, notice days, credit-grade table, cash mode) drive them; the
+credit-grade limit follows the member's stored grade (see :func:`credit_standing`).
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from sqlalchemy.orm import Session
 
 from adapters.money import format_yuan
 from gateway.errors import RuleViolation
+from gateway.grading.ladder import ladder
+from gateway.grading.models import MemberCreditReview
 from gateway.ledger.models import AccountCode, LedgerChannel
 from gateway.ledger.service import balance
 from gateway.ledger.service import check_channel as ledger_check_channel
 from gateway.loans.models import COMMITTED_STATUSES, OUTSTANDING_STATUSES, Loan, LoanStatus
 from gateway.members.models import Member, MemberStatus
-from gateway.org.models import Association, AssociationStatus, County, CreditGradeLimit
+from gateway.org.models import Association, AssociationStatus, County
 
 
 def _yuan(fen: int) -> str:
@@ -145,39 +148,31 @@ def check_guarantors(
 
 @dataclass(frozen=True)
 class CreditStanding:
-    on_time_loans: int
+    """A member's credit grade, the limit it carries, and the year of their latest review
+    (``None`` while the member has never been reviewed)."""
+
     grade: str
     limit_fen: int
+    reviewed_year: int | None
 
 
 def credit_standing(session: Session, county: County, member: Member) -> CreditStanding:
-    """The member's grade and limit from the county table and their on-time repaid loans."""
-    on_time = int(
-        session.scalar(
-            select(func.count())
-            .select_from(Loan)
-            .where(
-                Loan.member_id == member.id,
-                Loan.status == LoanStatus.REPAID,
-                Loan.repaid_on_time.is_(True),
-            )
-        )
-        or 0
+    """The member's limit: what the county's credit-grade table gives their stored grade.
+
+    The stored ``Member.credit_grade`` is the single source of truth. A member starts at the
+    county's entry grade; the yearly review (:func:`gateway.grading.service.review_year`)
+    moves on-time repayers up and late repayers down, and an adjustment between reviews
+    (:func:`gateway.grading.service.adjust_grade`) is audited like a review. Repayments
+    never change the grade, so a downgrade holds until the next review. The limit is read
+    from the county's current table, so a county that changes its table changes the limit
+    of every member at that grade from then on."""
+    limit_fen = ladder(session, county.id).limit_of(member.credit_grade)
+    reviewed_year = session.scalar(
+        select(func.max(MemberCreditReview.year)).where(MemberCreditReview.member_id == member.id)
     )
-    steps = list(
-        session.scalars(
-            select(CreditGradeLimit)
-            .where(CreditGradeLimit.county_id == county.id)
-            .order_by(CreditGradeLimit.min_on_time_loans)
-        )
+    return CreditStanding(
+        grade=member.credit_grade, limit_fen=limit_fen, reviewed_year=reviewed_year
     )
-    reached = [s for s in steps if s.min_on_time_loans <= on_time]
-    if not reached:
-        raise RuleViolation(
-            "该县未设置信用等级表", "the county has no credit-grade table", code="no_credit_table"
-        )
-    top = reached[-1]
-    return CreditStanding(on_time_loans=on_time, grade=top.grade, limit_fen=top.limit_fen)
 
 
 def member_exposure_fen(session: Session, member_id: int, exclude_loan_id: int | None) -> int:
@@ -201,14 +196,21 @@ def check_credit_limit(
     standing = credit_standing(session, county, member)
     exposure = member_exposure_fen(session, member.id, exclude_loan_id)
     if exposure + amount_fen > standing.limit_fen:
+        if standing.reviewed_year is None:
+            reviewed_zh, reviewed_en = "尚未评定", "not reviewed yet"
+        else:
+            reviewed_zh = f"最近一次评定为 {standing.reviewed_year} 年度"
+            reviewed_en = f"last reviewed for {standing.reviewed_year}"
         raise RuleViolation(
             f"信用等级 {standing.grade} 的借款限额为 {_yuan(standing.limit_fen)} 元，"
             f"本笔 {_yuan(amount_fen)} 元加未还 {_yuan(exposure)} 元超过限额"
-            f"（按时还清 {standing.on_time_loans} 笔后限额会提高）",
+            f"（信用等级每年评定一次，按期还款者升级、限额随之提高；{reviewed_zh}）",
             f"credit grade {standing.grade} allows {_yuan(standing.limit_fen)} yuan; this loan "
             f"of {_yuan(amount_fen)} plus {_yuan(exposure)} still owed exceeds it "
-            f"({standing.on_time_loans} loans repaid on time so far)",
+            f"(grades are reviewed yearly: on-time repayers go up and their limit grows; "
+            f"{reviewed_en})",
             code="credit_limit_exceeded",
+            grade=standing.grade,
             limit_fen=standing.limit_fen,
         )
     return standing

@@ -310,7 +310,8 @@ def record_repayment(
     """A repayment collected into the sub-account: Dr bank, Cr loans receivable and fee income.
 
     When the principal is fully repaid the loan is repaid, on time if it was never overdue
-    and paid by its due date; on-time repayment raises the member's credit grade."""
+    and paid by its due date. The member's credit grade is left as it is: the yearly review
+    (:func:`gateway.grading.service.review_year`) counts this repayment, on time or late."""
     loan = get_loan(session, loan_id)
     _require_status(loan, LoanStatus.DISBURSED, LoanStatus.REPAYING, LoanStatus.OVERDUE)
     for name, value in (("principal_fen", principal_fen), ("fee_fen", fee_fen)):
@@ -354,8 +355,6 @@ def record_repayment(
     elif loan.status == LoanStatus.DISBURSED:
         loan.status = LoanStatus.REPAYING
     session.flush()
-    if loan.status == LoanStatus.REPAID:
-        refresh_credit_grade(session, loan.member_id)
     _audit(
         session,
         loan,
@@ -396,27 +395,6 @@ def cancel(session: Session, loan_id: int, *, reason: str, actor: str = "system"
     session.flush()
     _audit(session, loan, "cancel", actor, reason=reason)
     return loan
-
-
-def refresh_credit_grade(session: Session, member_id: int) -> str:
-    """Set the member's stored credit grade from the county table and their record."""
-    member = get_member(session, member_id)
-    county = county_of(session, member.association_id)
-    standing = rules.credit_standing(session, county, member)
-    if member.credit_grade != standing.grade:
-        before = member.credit_grade
-        member.credit_grade = standing.grade
-        session.flush()
-        audit.record(
-            session,
-            actor="system",
-            action="member.credit_grade",
-            chain=audit.association_chain(member.association_id),
-            object_type="member",
-            object_id=member.id,
-            payload={"from": before, "to": standing.grade, "on_time": standing.on_time_loans},
-        )
-    return standing.grade
 
 
 def loans_of(session: Session, association_id: int) -> list[Loan]:

@@ -11,11 +11,13 @@ import pytest
 from sqlalchemy.orm import Session
 
 from gateway.errors import RuleViolation
+from gateway.grading.service import review_year
 from gateway.ledger.models import LedgerChannel
 from gateway.loans import service as loans
 from gateway.loans.models import LoanStatus
 from gateway.members.models import MemberStatus
 from gateway.org.models import AssociationStatus
+from gateway.reports.scoring import CreditReviewRules
 from gateway.settings import CreditGradeStep, PolicyDefaults
 from gateway.testing import World, WorldFactory
 
@@ -149,12 +151,19 @@ def test_amount_above_the_entry_grade_limit_is_refused(world: World, session: Se
         world.apply(world.members_a[0], amount_fen=1_500_000)
 
 
-def test_limit_grows_after_an_on_time_repayment(world: World, session: Session) -> None:
+def test_limit_grows_at_the_review_after_an_on_time_repayment(
+    world: World, session: Session
+) -> None:
     borrower = world.members_a[0]
     first = world.approve(world.apply(borrower, amount_fen=1_000_000))
     world.release(first)
     world.disburse_and_repay(first, on_time=True)
     assert first.repaid_on_time is True
+    # the repayment alone does not move the grade: the yearly review does
+    assert borrower.credit_grade == "C"
+    with refused("credit_limit_exceeded", "尚未评定", "not reviewed yet"):
+        world.apply(borrower, amount_fen=1_500_000)
+    review_year(session, world.county.id, 2024, CreditReviewRules(), actor="县办王")
     assert borrower.credit_grade == "B"
     second = world.apply(borrower, amount_fen=1_500_000)
     assert second.status == LoanStatus.APPLIED
@@ -166,8 +175,9 @@ def test_late_repayment_does_not_raise_the_limit(world: World, session: Session)
     world.release(first)
     world.disburse_and_repay(first, on_time=False)
     assert first.repaid_on_time is False
+    review_year(session, world.county.id, 2024, CreditReviewRules(), actor="县办王")
     assert borrower.credit_grade == "C"
-    with refused("credit_limit_exceeded", "限额", "grade C"):
+    with refused("credit_limit_exceeded", "最近一次评定为 2024 年度", "grade C"):
         world.apply(borrower, amount_fen=1_500_000)
 
 
