@@ -573,3 +573,22 @@ def reports_page(current: CurrentPage, session: DbSession) -> Any:
         today=today,
         month_start=month_start,
     )
+
+
+@router.post("/console/queue/{item_id}/review")
+def queue_item_review(
+    item_id: int,
+    current: CurrentPage,
+    session: DbSession,
+    csrf_token: Annotated[str, Form()],
+    decision: Annotated[str, Form(pattern="^(approve|return)$")],
+    note: Annotated[str, Form(max_length=600)] = "",
+) -> Any:
+    """A second person approves a large adjusting entry, or returns it with a reason."""
+    current.require_csrf(csrf_token)
+    visible_item(session, current.principal, item_id, Permission.WORK_QUEUE)
+    if decision == "approve":
+        queue_service.approve_adjustment(session, item_id, actor=current.principal.actor)
+        return RedirectResponse(f"/console/queue?done={item_id}", status_code=303)
+    queue_service.reject_adjustment(session, item_id, actor=current.principal.actor, note=note)
+    return RedirectResponse(f"/console/queue/{item_id}", status_code=303)

@@ -108,6 +108,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "end": ("截止日", "To"),
     "as_of": ("截至", "As of"),
     "format": ("格式", "Format"),
+    "second_review": (
+        "第二人复核（大额调整分录）",
+        "Second person's review (large adjusting entry)",
+    ),
+    "proposed_by": ("提出人", "Proposed by"),
+    "approve": ("批准并记账", "Approve and post"),
+    "return": ("退回", "Return"),
     "not_found_line": ("（流水已不在未达项中）", "(no longer open)"),
 }
 

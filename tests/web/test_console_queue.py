@@ -76,3 +76,38 @@ def test_auditor_reads_but_cannot_resolve(browser: SignIn, cash_items: dict[str,
     )
     assert refused.status_code == 403
     assert 'id="resolve-form"' in reviewer_page
+
+
+def test_large_adjusting_entry_needs_a_second_person(
+    browser: SignIn, cash_items: dict[str, int]
+) -> None:
+    item = cash_items["a"]
+    reviewer = browser("reviewer")
+    page = reviewer.get(f"/console/queue/{item}").text
+    proposed = reviewer.post(
+        f"/console/queue/{item}/resolve",
+        data={
+            "csrf_token": csrf_of(page),
+            "action": "adjusting_entry",
+            "note": "现金存入转暂记，待查明来源",
+        },
+    )
+    assert proposed.status_code == 303
+    waiting = reviewer.get(f"/console/queue/{item}").text
+    assert "awaiting_approval" in waiting
+    assert 'action="/console/queue/' + str(item) + '/review"' in waiting
+    own = reviewer.post(
+        f"/console/queue/{item}/review",
+        data={"csrf_token": csrf_of(waiting), "decision": "approve"},
+        headers={"Accept": "text/html"},
+    )
+    assert own.status_code == 422
+    assert "second_person_required" in own.text
+    officer = browser("officer")
+    officer_page = officer.get(f"/console/queue/{item}").text
+    approved = officer.post(
+        f"/console/queue/{item}/review",
+        data={"csrf_token": csrf_of(officer_page), "decision": "approve"},
+    )
+    assert approved.status_code == 303
+    assert f'href="/console/queue/{item}"' not in officer.get("/console/queue").text
