@@ -44,8 +44,10 @@ class CashMode(StrEnum):
 
 
 class CreditGradeStep(BaseModel):
-    """One row of the credit-grade table: members with at least ``min_on_time_loans`` loans
-    repaid on time earn ``grade`` and may borrow up to ``limit_fen``."""
+    """One row of the credit-grade table: a member holding ``grade`` may owe up to
+    ``limit_fen``. ``min_on_time_loans`` orders the grades (the entry grade has 0); the grade a
+    member holds is stored, moved by the yearly review or an audited adjustment (see
+    gateway.grading), never by a repayment."""
 
     grade: str = Field(min_length=1, max_length=8)
     min_on_time_loans: int = Field(ge=0)

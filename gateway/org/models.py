@@ -68,7 +68,8 @@ class County(Base):
 
 
 class CreditGradeLimit(Base):
-    """The county's credit-grade table: the limit grows with loans repaid on time."""
+    """The county's credit-grade table: each grade's limit, ordered by ``min_on_time_loans``.
+    A member's stored grade picks the row; the yearly review moves it (gateway.grading)."""
 
     __tablename__ = "credit_grade_limits"
     __table_args__ = (
