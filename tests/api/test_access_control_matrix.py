@@ -463,3 +463,19 @@ def test_members_masked_for_everyone_and_unmask_is_audited(
     log = client_for("auditor").get("/api/v1/audit-events", params={"action": "member.unmask"})
     events = log.json()["items"]
     assert [(e["actor"], e["object_id"]) for e in events] == [("user:officer", str(member_id))]
+
+
+def test_bank_operator_lists_only_its_banks_files(client_for: ClientFor, objects: Objects) -> None:
+    own_batch, foreign_batch = objects.ids["own"]["batch"], objects.ids["foreign"]["batch"]
+    seen = {b["id"] for b in client_for("bank_op").get("/api/v1/batches").json()["items"]}
+    assert own_batch in seen
+    assert foreign_batch not in seen
+    files = {f["id"] for f in client_for("bank_op").get("/api/v1/bank-files").json()["items"]}
+    assert objects.ids["own"]["file"] in files
+    assert objects.ids["foreign"]["file"] not in files
+    download = client_for("bank_op").get(f"/api/v1/batches/{own_batch}/content")
+    assert download.content == b"batch bytes"
+    assert download.headers["X-Content-SHA256"] == hashlib.sha256(b"batch bytes").hexdigest()
+    assert client_for("officer_other").get("/api/v1/batches").json()["items"][0]["id"] == (
+        foreign_batch
+    )
