@@ -316,7 +316,7 @@ def reconcile_account(
         business_date=business_date,
         exceptions=exceptions,
         associations=book.associations,
-        entry_associations=_entry_associations(book.entries),
+        entry_associations=_entry_associations(book.entries, exceptions),
         actor=actor,
     )
     kinds: dict[str, int] = {}
@@ -432,7 +432,10 @@ def _not_rebooked(proposal: ProposedPosting) -> ReconException:
 def _copies(exceptions: Sequence[ReconException], lines: pl.DataFrame) -> set[str]:
     """The copies a duplicate exception names: not real movements, so never kept open."""
     copies: set[str] = set()
-    dates = dict(lines.select("line_id", "booking_date").iter_rows())
+    named = sorted({i for x in exceptions if x.kind is ExceptionKind.DUPLICATE for i in x.line_ids})
+    dates = dict(
+        lines.filter(pl.col("line_id").is_in(named)).select("line_id", "booking_date").iter_rows()
+    )
     for x in exceptions:
         if x.kind is not ExceptionKind.DUPLICATE:
             continue
@@ -482,10 +485,16 @@ def _returns_and_their_reversals(
     return lines_out, entries_out
 
 
-def _entry_associations(entries: pl.DataFrame) -> dict[str, int]:
+def _entry_associations(
+    entries: pl.DataFrame, exceptions: Sequence[ReconException]
+) -> dict[str, int]:
+    """The association of each entry an exception names."""
+    named = sorted({e for x in exceptions for e in x.entry_ids})
     return {
         entry_id: int(assoc)
-        for entry_id, assoc in entries.select("entry_id", "association_id").iter_rows()
+        for entry_id, assoc in entries.filter(pl.col("entry_id").is_in(named))
+        .select("entry_id", "association_id")
+        .iter_rows()
         if assoc is not None and assoc.isdigit()
     }
 

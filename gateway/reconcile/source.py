@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, String, and_, cast, func, select
 from sqlalchemy.orm import Session
 
 from adapters.bankconfig import load_bank_config
 from adapters.base import Adapter
-from adapters.records import Statement
+from adapters.records import CreditDebit, Statement
 from adapters.registry import load_adapter
 from gateway.errors import ConfigurationError
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
@@ -155,36 +155,45 @@ def find_statement(
 def statement_lines_frame(statement: Statement) -> pl.DataFrame:
     """The statement's entries as engine lines, ids ``<statement id>:<position>`` from 1.
 
-    Built column by column (a statement may hold a million lines); lines of identical content
-    are numbered 0, 1, 2... in ``occurrence`` in file order, as ``lines_from_statement`` does.
+    Built one column at a time (a statement may hold a million lines); lines of identical
+    content are numbered 0, 1, 2... in ``occurrence`` in file order, as
+    ``lines_from_statement`` does.
     """
     entries = statement.entries
     n = len(entries)
     default_sub = statement.sub_account
-    columns: dict[str, list[object]] = {
-        "line_id": [f"{statement.statement_id}:{i}" for i in range(1, n + 1)],
-        "special_account": [statement.account] * n,
-        "sub_account": [e.sub_account or default_sub for e in entries],
-        "booking_date": [e.booking_date for e in entries],
-        "credit": [e.credit_debit.value == "CRDT" for e in entries],
-        "amount_fen": [e.amount_fen for e in entries],
-        "value_date": [e.value_date for e in entries],
-        "bank_transaction_id": [e.bank_transaction_id for e in entries],
-        "end_to_end_id": [e.end_to_end_id for e in entries],
-        "remittance": [e.remittance for e in entries],
-        "counterparty_account": [e.counterparty_account for e in entries],
-        "counterparty_name": [e.counterparty_name for e in entries],
-        "channel": [e.channel.value for e in entries],
-        "bank_transaction_code": [e.bank_transaction_code for e in entries],
-        "reversal": [e.reversal for e in entries],
-        "return_reason_code": [e.return_reason_code for e in entries],
+    columns: dict[str, Callable[[], list[Any]]] = {
+        "sub_account": lambda: [e.sub_account or default_sub for e in entries],
+        "booking_date": lambda: [e.booking_date for e in entries],
+        "credit": lambda: [e.credit_debit is CreditDebit.CREDIT for e in entries],
+        "amount_fen": lambda: [e.amount_fen for e in entries],
+        "value_date": lambda: [e.value_date for e in entries],
+        "bank_transaction_id": lambda: [e.bank_transaction_id for e in entries],
+        "end_to_end_id": lambda: [e.end_to_end_id for e in entries],
+        "remittance": lambda: [e.remittance for e in entries],
+        "counterparty_account": lambda: [e.counterparty_account for e in entries],
+        "counterparty_name": lambda: [e.counterparty_name for e in entries],
+        "channel": lambda: [e.channel.value for e in entries],
+        "bank_transaction_code": lambda: [e.bank_transaction_code for e in entries],
+        "reversal": lambda: [e.reversal for e in entries],
+        "return_reason_code": lambda: [e.return_reason_code for e in entries],
     }
-    frame = pl.DataFrame(
-        {name: pl.Series(name, values, dtype=LINE_SCHEMA[name]) for name, values in columns.items()}
-    )
+    series = [
+        pl.select(
+            pl.format(f"{statement.statement_id}:{{}}", pl.int_range(1, n + 1)).alias("line_id")
+        ).to_series(),
+        pl.repeat(statement.account, n, dtype=pl.String, eager=True).alias("special_account"),
+    ]
+    for name, values in columns.items():
+        series.append(pl.Series(name, values(), dtype=LINE_SCHEMA[name]))
+    frame = pl.DataFrame(series)
     content = [c for c in LINE_SCHEMA if c not in ("line_id", "occurrence")]
+    # identical lines share a content hash; numbering within each hash is the occurrence
     return frame.with_columns(
-        pl.int_range(pl.len()).over(content).cast(pl.Int64).alias("occurrence")
+        pl.int_range(pl.len())
+        .over(pl.struct(content).hash(seed=0))
+        .cast(pl.Int64)
+        .alias("occurrence")
     ).select(list(LINE_SCHEMA))
 
 
@@ -223,18 +232,50 @@ class Book:
     associations: dict[str, int]  # sub-account number -> association id
 
 
+# Plain text and integers: a million rows are turned into columns without per-row conversion.
 _JOURNAL_COLUMNS = (
-    JournalTransaction.id,
+    cast(JournalTransaction.id, String),
     JournalTransaction.association_id,
     Association.sub_account_number,
-    JournalTransaction.business_date,
+    cast(JournalTransaction.business_date, String),
     JournalLeg.debit_fen,
     JournalLeg.credit_fen,
     JournalTransaction.kind,
     JournalTransaction.external_ref,
-    JournalTransaction.channel,
-    JournalTransaction.reversal_of,
+    cast(JournalTransaction.channel, String),
+    cast(JournalTransaction.reversal_of, String),
 )
+
+
+# The legs of a night's book: read by bank account, joined to nothing but their transaction.
+_LEG_COLUMNS = (
+    cast(JournalTransaction.id, String),
+    JournalLeg.account_id,
+    cast(JournalTransaction.business_date, String),
+    JournalLeg.debit_fen,
+    JournalLeg.credit_fen,
+    JournalTransaction.kind,
+    JournalTransaction.external_ref,
+    cast(JournalTransaction.channel, String),
+    cast(JournalTransaction.reversal_of, String),
+)
+
+
+def _bank_accounts(session: Session, special_account_id: int) -> pl.DataFrame:
+    """account_id, association_id, sub_account of each association's bank account (1002)."""
+    rows = session.execute(
+        select(LedgerAccount.id, LedgerAccount.association_id, Association.sub_account_number)
+        .join(Association, Association.id == LedgerAccount.association_id)
+        .where(
+            Association.special_account_id == special_account_id,
+            LedgerAccount.code == AccountCode.BANK_SUB_ACCOUNT,
+        )
+    ).all()
+    return pl.DataFrame(
+        [(int(a), str(b), str(c)) for a, b, c in rows],
+        schema={"account_id": pl.Int64, "association_id": pl.String, "sub_account": pl.String},
+        orient="row",
+    )
 
 
 def _journal_rows(
@@ -268,23 +309,40 @@ _RAW_SCHEMA: dict[str, pl.DataType] = {
 _CHUNK = 100_000  # rows fetched at a time: the book may hold millions
 
 
-def _raw_frame(rows: Sequence[Any]) -> pl.DataFrame:
+def _uuid_text(value: str) -> str:
+    return f"{ENTRY_PREFIX}{value.replace('-', '')}"
+
+
+def _raw_frame(rows: Sequence[Any], accounts: pl.DataFrame) -> pl.DataFrame:
     """One row per bank-account leg: its signed movement (into the sub-account > 0)."""
-    ids, assoc, subs, dates, debits, credits, kinds, refs, channels, _rev = zip(*rows, strict=True)
-    data: dict[str, list[Any]] = {
-        "entry_id": [entry_id_of(i) for i in ids],
-        "association_id": [str(a) for a in assoc],
-        "sub_account": list(subs),
-        "business_date": list(dates),
-        "net": [int(d) - int(c) for d, c in zip(debits, credits, strict=True)],
-        "kind": [KIND_OF.get(str(k), BookKind.OTHER).value for k in kinds],
-        "end_to_end_id": list(refs),
-        "channel": [
-            "cash" if LedgerChannel(c) is LedgerChannel.CASH else "transfer" for c in channels
-        ],
-    }
-    return pl.DataFrame(
-        {name: pl.Series(name, values, dtype=_RAW_SCHEMA[name]) for name, values in data.items()}
+    ids, account_ids, dates, debits, credits, kinds, refs, channels, _rev = zip(*rows, strict=True)
+    frame = pl.DataFrame(
+        {
+            "entry_id": pl.Series(ids, dtype=pl.String),
+            "account_id": pl.Series(account_ids, dtype=pl.Int64),
+            "business_date": pl.Series(dates, dtype=pl.String),
+            "debit": pl.Series(debits, dtype=pl.Int64),
+            "credit": pl.Series(credits, dtype=pl.Int64),
+            "kind": pl.Series(kinds, dtype=pl.String),
+            "end_to_end_id": pl.Series(refs, dtype=pl.String),
+            "channel": pl.Series(channels, dtype=pl.String),
+        }
+    ).join(accounts, on="account_id", how="left")
+    kinds_map = {k: v.value for k, v in KIND_OF.items()}
+    return frame.select(
+        (pl.lit(ENTRY_PREFIX) + pl.col("entry_id").str.replace_all("-", "", literal=True)).alias(
+            "entry_id"
+        ),
+        "association_id",
+        "sub_account",
+        pl.col("business_date").str.slice(0, 10).str.to_date("%Y-%m-%d"),
+        (pl.col("debit") - pl.col("credit")).alias("net"),
+        pl.col("kind").replace_strict(kinds_map, default=BookKind.OTHER.value),
+        "end_to_end_id",
+        pl.when(pl.col("channel") == LedgerChannel.CASH.value)
+        .then(pl.lit("cash"))
+        .otherwise(pl.lit("transfer"))
+        .alias("channel"),
     )
 
 
@@ -293,23 +351,20 @@ def _journal(
 ) -> tuple[pl.DataFrame, dict[str, str]]:
     """The legs on bank sub-accounts that ``conditions`` select, fetched a chunk at a time,
     and which of their transactions reverse which."""
-    query = (
-        select(*_JOURNAL_COLUMNS)
-        .select_from(JournalLeg)
-        .join(JournalTransaction, JournalTransaction.id == JournalLeg.transaction_id)
-        .join(LedgerAccount, LedgerAccount.id == JournalLeg.account_id)
-        .join(Association, Association.id == JournalTransaction.association_id)
-        .where(
-            LedgerAccount.code == AccountCode.BANK_SUB_ACCOUNT,
-            Association.special_account_id == special_account_id,
-            *conditions,
-        )
-        .execution_options(yield_per=_CHUNK)
-    )
+    accounts = _bank_accounts(session, special_account_id)
     frames = [pl.DataFrame(schema=_RAW_SCHEMA)]
     reversals: dict[str, str] = {}
+    if accounts.is_empty():
+        return frames[0], reversals
+    query = (
+        select(*_LEG_COLUMNS)
+        .select_from(JournalTransaction)
+        .join(JournalLeg, JournalLeg.transaction_id == JournalTransaction.id)
+        .where(JournalLeg.account_id.in_(accounts["account_id"].to_list()), *conditions)
+        .execution_options(yield_per=_CHUNK)
+    )
     for part in session.execute(query).partitions():
-        frames.append(_raw_frame(part))
+        frames.append(_raw_frame(part, accounts))
         reversals.update(_reversals(part))
     return pl.concat(frames, how="vertical"), reversals
 
@@ -340,7 +395,7 @@ def _entries(raw: pl.DataFrame, status: BookStatus) -> pl.DataFrame:
 
 
 def _reversals(rows: Sequence[Any]) -> dict[str, str]:
-    return {entry_id_of(r[0]): entry_id_of(r[9]) for r in rows if r[9] is not None}
+    return {_uuid_text(r[0]): _uuid_text(r[8]) for r in rows if r[8] is not None}
 
 
 def load_book(
@@ -364,16 +419,33 @@ def load_book(
             )
         )
     }
-    up_to = JournalTransaction.business_date <= day
     if previous_date is None:
         new_raw, reversal_of = _journal(
             session, special_account_id, JournalTransaction.business_date == day
         )
     else:
-        since = JournalTransaction.business_date > previous_date
+        new_raw, reversal_of = _journal(
+            session,
+            special_account_id,
+            JournalTransaction.business_date > previous_date,
+            JournalTransaction.business_date <= day,
+        )
         if previous_started is not None:
-            since = or_(since, JournalTransaction.created_at > previous_started)
-        new_raw, reversal_of = _journal(session, special_account_id, up_to, since)
+            # booked since the last night with an earlier date (a late or back-dated entry)
+            late = session.scalars(
+                select(JournalTransaction.id).where(
+                    JournalTransaction.created_at > previous_started,
+                    JournalTransaction.business_date <= previous_date,
+                )
+            ).all()
+            for chunk in range(0, len(late), 500):
+                part, more = _journal(
+                    session,
+                    special_account_id,
+                    JournalTransaction.id.in_(late[chunk : chunk + 500]),
+                )
+                new_raw = pl.concat([new_raw, part], how="vertical")
+                reversal_of.update(more)
     settled = sorted(set(settled_entry_ids))
     if settled:
         new_raw = new_raw.filter(~pl.col("entry_id").is_in(settled))
@@ -485,32 +557,47 @@ def expected_repayments(session: Session, special_account_id: int, day: date) ->
 
 
 def ledger_balances(session: Session, special_account_id: int, day: date) -> dict[str, int]:
-    """Each sub-account's bank balance in the books (account 1002) at the end of ``day``."""
+    """Each sub-account's bank balance in the books (account 1002) at the end of ``day``.
+
+    Summed as every leg on the bank accounts less the legs of transactions dated after
+    ``day`` (usually none): both read the legs by account, never the whole journal by date.
+    """
+    accounts = dict(
+        session.execute(
+            select(LedgerAccount.id, Association.sub_account_number)
+            .join(Association, Association.id == LedgerAccount.association_id)
+            .where(
+                Association.special_account_id == special_account_id,
+                LedgerAccount.code == AccountCode.BANK_SUB_ACCOUNT,
+            )
+        ).all()
+    )
     subs = session.scalars(
         select(Association.sub_account_number).where(
             Association.special_account_id == special_account_id
         )
     )
     balances = dict.fromkeys(subs, 0)
-    rows = session.execute(
+    if not accounts:
+        return balances
+    totals = (
         select(
-            Association.sub_account_number,
+            JournalLeg.account_id,
             func.coalesce(func.sum(JournalLeg.debit_fen), 0),
             func.coalesce(func.sum(JournalLeg.credit_fen), 0),
         )
-        .select_from(JournalLeg)
-        .join(JournalTransaction, JournalTransaction.id == JournalLeg.transaction_id)
-        .join(LedgerAccount, LedgerAccount.id == JournalLeg.account_id)
-        .join(Association, Association.id == JournalTransaction.association_id)
-        .where(
-            Association.special_account_id == special_account_id,
-            LedgerAccount.code == AccountCode.BANK_SUB_ACCOUNT,
-            JournalTransaction.business_date <= day,
+        .where(JournalLeg.account_id.in_(list(accounts)))
+        .group_by(JournalLeg.account_id)
+    )
+    later = totals.where(
+        JournalLeg.transaction_id.in_(
+            select(JournalTransaction.id).where(JournalTransaction.business_date > day)
         )
-        .group_by(Association.sub_account_number)
-    ).all()
-    for sub, debit, credit in rows:
-        balances[sub] = int(debit) - int(credit)
+    )
+    for query, sign in ((totals, 1), (later, -1)):
+        for account_id, debit, credit in session.execute(query).all():
+            sub = accounts[account_id]
+            balances[sub] = balances.get(sub, 0) + sign * (int(debit) - int(credit))
     return balances
 
 
@@ -543,7 +630,7 @@ def entry_amounts(
         )
     out: dict[str, tuple[int, int]] = {}
     for row in rows:
-        key = entry_id_of(row[0])
+        key = _uuid_text(row[0])
         amount, assoc = out.get(key, (0, int(row[1])))
         out[key] = (amount + int(row[4]) - int(row[5]), assoc)
     return out
