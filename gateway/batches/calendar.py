@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from adapters.bankconfig import BankConfig
 from adapters.records import Direction
 from gateway.errors import ConfigurationError
+from reconciliation.calendar import BankingCalendar as MatchingCalendar
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,10 @@ class BankingCalendar:
             f"日历 {self.name} 在 {day} 之后 40 天内没有银行工作日",
             f"calendar {self.name} has no banking day within 40 days after {day}",
         )
+
+    def for_matching(self) -> MatchingCalendar:
+        """The same days for the reconciliation engine, so both read one calendar file."""
+        return MatchingCalendar.of(self.holidays, self.makeup_workdays)
 
     def banking_days(self, start: date, count: int) -> list[date]:
         """The first ``count`` banking days from ``start`` (inclusive)."""
