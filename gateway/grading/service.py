@@ -1,4 +1,4 @@
-"""The yearly credit-grade review (信用等级年度评定), the one thing that moves a member's grade.
+"""The yearly credit-grade review (信用等级年度评定): what moves a member's credit grade.
 
 A member's stored ``credit_grade`` is the single source of truth for their borrowing limit:
 the loan rules (:func:`gateway.loans.rules.credit_standing`) read it and take its limit from
@@ -10,8 +10,9 @@ For each member of a county: a member who was late in the year (a loan repaid af
 date or after being overdue, or a loan past due and unpaid at the year's end) goes down
 ``steps_down`` grades of the county's credit-grade table; otherwise a member who repaid a loan
 on time in the year goes up ``steps_up`` grades. The member's limit is the limit of the grade
-reached. Each member is reviewed once a year (a second run for the same year skips members
-already reviewed, so an interrupted run can simply be run again); every change is audited.
+reached; a member whose grade is not in the table is put at its entry grade. Each member is
+reviewed once a year (a second run for the same year skips members already reviewed, so an
+interrupted run can simply be run again); every change is audited.
 """
 
 from __future__ import annotations

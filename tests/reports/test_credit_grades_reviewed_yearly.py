@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from gateway.audit.models import AuditEvent
 from gateway.grading.service import ladder, review_year, reviews_of
+from gateway.loans.rules import credit_standing
 from gateway.reports.scoring import CreditReviewRules
 
 
@@ -29,6 +30,8 @@ def test_on_time_up_late_down_each_change_audited(seeded: Seeded) -> None:
         assert review.to_grade != review.from_grade
         assert member.credit_grade == review.to_grade
         assert review.limit_fen == table.limits[review.to_grade]
+        # the loan rules apply the reviewed limit from now on
+        assert credit_standing(session, world.county, member).limit_fen == review.limit_fen
     # nobody else had a loan fall due in 2023
     for member in (m[1], m[2], m[3], m[4]):
         assert by_member[member.id].to_grade == grades_before[member.id]
