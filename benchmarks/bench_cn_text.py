@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
-import resource
-import time
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
-from adapters.cn_text import CnTextAdapter
 from benchmarks import Section
 
 TITLE = "cn_text statement parsing"
@@ -61,27 +62,59 @@ def build_statement(lines: int) -> bytes:
     return ("\r\n".join([header, *balances, *details, trailer]) + "\r\n").encode("gb18030")
 
 
+# Parsing runs in a fresh interpreter so that its peak memory is the parser's own (the
+# file's bytes and the statement), not the generator's.
+_CHILD = """
+import json, sys, time
+from pathlib import Path
+from adapters.cn_text import CnTextAdapter
+options = {"layout": "layouts/rcb_pipe.toml"}
+adapter = CnTextAdapter.from_options(options, config_dir=Path(sys.argv[2]))
+data = Path(sys.argv[1]).read_bytes()
+wall = cpu = float("inf")
+entries = 0
+for _ in range(2):
+    start, started_cpu = time.perf_counter(), time.process_time()
+    (statement,) = adapter.parse_statements(data)
+    wall = min(wall, time.perf_counter() - start)
+    cpu = min(cpu, time.process_time() - started_cpu)
+    entries = len(statement.entries)
+    del statement
+status = Path("/proc/self/status").read_text()
+peak_kb = int(status.split("VmHWM:")[1].split()[0])
+print(json.dumps({"wall": wall, "cpu": cpu, "entries": entries, "peak_kb": peak_kb}))
+"""
+
+
+def _parse_in_child(path: Path) -> dict[str, float]:
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(path), str(BANKS)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=True,
+    )
+    result: dict[str, float] = json.loads(done.stdout)
+    return result
+
+
 def run() -> Section:
     section = Section(TITLE)
-    adapter = CnTextAdapter.from_options({"layout": "layouts/rcb_pipe.toml"}, config_dir=BANKS)
     data = build_statement(LINES)
-    best = cpu_best = float("inf")
-    entries = 0
     load_before = os.getloadavg()[0]
-    for _ in range(2):
-        started, cpu_started = time.perf_counter(), time.process_time()
-        (statement,) = adapter.parse_statements(data)
-        best = min(best, time.perf_counter() - started)
-        cpu_best = min(cpu_best, time.process_time() - cpu_started)
-        entries = len(statement.entries)
-        del statement
-    assert entries == LINES
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "statement.txt"
+        path.write_bytes(data)
+        child = _parse_in_child(path)
+    load_after = os.getloadavg()[0]
+    entries, best, cpu_best = int(child["entries"]), child["wall"], child["cpu"]
     section.add(
         f"parse {LINES:,}-line statement ({len(data) / 1e6:.0f} MB GB18030), wall clock",
         f"{best:.2f} s ({entries / best / 1e3:.0f}k lines/s)",
         f"< {TARGET_SECONDS:.0f} s",
-        best < TARGET_SECONDS,
+        best < TARGET_SECONDS and entries == LINES,
     )
     section.add(
         "same, CPU time of the parsing process",
@@ -90,17 +123,19 @@ def run() -> Section:
         True,
     )
     section.add(
-        "peak resident memory of the process (file bytes and statement included)",
-        f"{peak_kib / 1024:.0f} MiB",
+        "peak resident memory of the parsing process (file bytes and statement included)",
+        f"{child['peak_kb'] / 1024:.0f} MiB",
         "reported",
         True,
     )
     section.notes.append(
-        f"load average when the run started: {load_before:.1f} on {os.cpu_count()} cores "
-        "(wall clock includes waiting for a core; CPU time does not)."
+        f"load average {load_before:.1f} when parsing started and {load_after:.1f} when it "
+        f"ended, on {os.cpu_count()} cores (wall clock includes waiting for a core; CPU time "
+        "does not)."
     )
     section.notes.append(
-        "best of two runs; every line is decoded, split, checked (dates, amounts, debit/credit "
-        "marks, sub-account known, control totals) and turned into a StatementEntry."
+        "best of two runs in a fresh process; every line is decoded, split, checked (dates, "
+        "amounts, debit/credit marks, sub-account known, control totals) and turned into a "
+        "StatementEntry."
     )
     return section

@@ -146,15 +146,20 @@ from pathlib import Path
 from adapters.iso20022 import Iso20022Adapter
 data = Path(sys.argv[1]).read_bytes()
 adapter = Iso20022Adapter()
-start, cpu = time.perf_counter(), time.process_time()
-(statement,) = adapter.parse_statements(data)
-seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+seconds = cpu = float("inf")
+entries = 0
+for _ in range(2):  # best of two: the machine may be busy with other work
+    start, started_cpu = time.perf_counter(), time.process_time()
+    (statement,) = adapter.parse_statements(data)
+    seconds = min(seconds, time.perf_counter() - start)
+    cpu = min(cpu, time.process_time() - started_cpu)
+    entries = len(statement.entries)
+    del statement
 # VmHWM is this address space's own peak; ru_maxrss would also count the parent's
 # memory, which Linux carries over into a spawned child's figure.
 status = Path("/proc/self/status").read_text()
 peak_kb = int(status.split("VmHWM:")[1].split()[0])
-print(json.dumps({"seconds": seconds, "cpu": cpu, "entries": len(statement.entries),
-                  "peak_kb": peak_kb}))
+print(json.dumps({"seconds": seconds, "cpu": cpu, "entries": entries, "peak_kb": peak_kb}))
 """
 
 
@@ -200,7 +205,9 @@ def run() -> Section:
         path = Path(tmp) / "camt053.xml"
         path.write_bytes(Iso20022Adapter().render_statement(_statement()))
         size = path.stat().st_size
+        load_before = os.getloadavg()[0]
         child = _parse_in_child(path)
+        load_after = os.getloadavg()[0]
     megabytes = child["peak_kb"] / 1024
     section.add(
         f"camt.053: read {int(child['entries']):,} entries ({size / 1e6:.0f} MB file)",
@@ -214,10 +221,10 @@ def run() -> Section:
         f"< {PARSE_MEGABYTES_TARGET:.0f} MB",
         megabytes < PARSE_MEGABYTES_TARGET,
     )
-    load = os.getloadavg()[0]
     section.notes.append(
-        f"Load average when the run ended: {load:.1f} on {os.cpu_count()} cores; other work on "
-        "the machine stretches wall time, CPU time shows the reader's own cost."
+        f"camt.053 reading: best of two runs in a fresh process; load average {load_before:.1f} "
+        f"when it started and {load_after:.1f} when it ended, on {os.cpu_count()} cores. Other "
+        "work on the machine stretches wall time; CPU time shows the reader's own cost."
     )
     section.notes.append(
         "sepaxml validates with the pure-Python xmlschema package; ours writes the text in one "
