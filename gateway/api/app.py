@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from gateway.api import health, problems
 from gateway.api.health import TransportFactory
-from gateway.api.metrics import Metrics
+from gateway.api.metrics import Metrics, MetricsMiddleware
 from gateway.auth.credentials import LoginPolicy
 from gateway.cli.reconcile import queue_config
 from gateway.db import is_sqlite, make_engine, make_session_factory
@@ -130,7 +130,7 @@ def create_app(
     problems.install(app)
     metrics = Metrics(app.state.session_factory)
     app.state.metrics = metrics
-    app.middleware("http")(metrics.middleware)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     for module_name in ENDPOINT_MODULES:
         module = importlib.import_module(module_name)

@@ -8,10 +8,10 @@ nothing is counted twice. A table is reported once its domain registers it on th
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from fastapi import Request, Response
+from fastapi import Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -23,6 +23,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.db import Base
 
@@ -145,16 +146,21 @@ class Metrics:
         )
         self.registry.register(DatabaseCollector(factory))
 
+    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        template = self._template(scope)
+        self.latency.labels(template).observe(seconds)
+        self.requests.labels(scope.get("method", ""), template, str(status)).inc()
+
     @staticmethod
-    def _template(request: Request) -> str:
+    def _template(scope: Scope) -> str:
         """The matched route's full path template (``/api/v1/loans/{loan_id}``), so labels
         stay few: a route of an included router matches the end of the path, and what comes
         before it is the router's prefix."""
-        route = request.scope.get("route")
+        route = scope.get("route")
         pattern = getattr(route, "path_regex", None)
         if route is None or pattern is None:
             return "unmatched"
-        path = request.scope.get("path", "")
+        path = scope.get("path", "")
         for start in range(len(path)):
             if path[start] == "/" and pattern.fullmatch(path[start:]):
                 return f"{path[:start]}{route.path}"
@@ -163,12 +169,29 @@ class Metrics:
     def render(self) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
-    async def middleware(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+
+class MetricsMiddleware:
+    """A plain ASGI middleware (no per-request wrapping objects): times each HTTP request and
+    counts it by method, route template and status."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        template = self._template(request)
-        self.latency.labels(template).observe(time.perf_counter() - started)
-        self.requests.labels(request.method, template, str(response.status_code)).inc()
-        return response
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            self.metrics.observe(scope, status, time.perf_counter() - started)
