@@ -10,9 +10,11 @@ lines are cut with ``str.split`` and converted with per-file caches.
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterable
 from dataclasses import fields
 from datetime import date
 from operator import itemgetter
+from typing import Any
 
 from adapters.cn_text.codec import TOTAL_LIMIT_FEN, Codec, Values, field_getter
 from adapters.cn_text.layout import FileSpec, Layout
@@ -165,7 +167,10 @@ def _parse(layout: Layout, data: bytes) -> tuple[Statement, ...]:
     debit_texts = set(layout.debit_texts)
     reversal_texts = set(layout.reversal_texts)
     normal_texts = {*layout.normal_texts, ""}
-    channels: dict[str, Channel] = {}
+    # Summaries and sub-accounts repeat on every line: each entry shares one string per
+    # distinct text (the first seen) rather than keeping its own copy.
+    channels: dict[str, tuple[Channel, str]] = {}
+    subs = {sub: sub for sub in known_subs}
     dates: dict[str, date] = {}
     amount = values.amount
     yuan = layout.amount_unit == "yuan"
@@ -181,14 +186,13 @@ def _parse(layout: Layout, data: bytes) -> tuple[Statement, ...]:
     # The hot path: delimited lines are cut right here; fixed-width ones come cut.
     codec = raw.codec
     fast = layout.format == "delimited" and not any(f.const for f in detail.fields[1:])
-    source = raw.detail_lines if fast else raw.details()
+    source: Iterable[Any] = raw.detail_lines if fast else raw.details()
     delimiter = layout.delimiter
     trailing = layout.trailing_delimiter
     expected = width + 1 if trailing else width
     dtag = detail.tag
     for offset, line in enumerate(source):
         if fast:
-            assert isinstance(line, str)
             if not line.isprintable():
                 codec.check_line(line, first + offset)
             row = line.split(delimiter)
@@ -197,7 +201,6 @@ def _parse(layout: Layout, data: bytes) -> tuple[Statement, ...]:
             if not trailing:
                 row.append("")  # what a field the layout lacks reads as
         else:
-            assert isinstance(line, list)
             row = [*line, ""]
         (
             seq,
@@ -276,17 +279,22 @@ def _parse(layout: Layout, data: bytes) -> tuple[Statement, ...]:
                 field="reversal",
                 value=reversal_text,
             )
-        channel = channels.get(summary)
-        if channel is None:
-            channel = channels[summary] = layout.channel_for(summary)
+        seen = channels.get(summary)
+        if seen is None:
+            seen = channels[summary] = (layout.channel_for(summary), summary)
+        channel, summary = seen
         sub = sub.strip()
-        if check_subs and sub and sub not in known_subs:
-            raise FileFormatError(
-                "sub-account has no balance record in this statement",
-                location=f"line {lineno}",
-                field="sub_account",
-                value=sub,
-            )
+        if sub:
+            known = subs.get(sub)
+            if known is not None:
+                sub = known
+            elif check_subs:
+                raise FileFormatError(
+                    "sub-account has no balance record in this statement",
+                    location=f"line {lineno}",
+                    field="sub_account",
+                    value=sub,
+                )
         append(
             new_entry(
                 booking,
