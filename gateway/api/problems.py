@@ -149,10 +149,6 @@ def error_headers(error: HuzhuError) -> dict[str, str] | None:
     return None
 
 
-# An HTML page renderer for browser requests may be installed by the console.
-HtmlErrorRenderer = Any
-
-
 def install(app: FastAPI) -> None:
     """Register the handlers: domain errors, request validation, HTTP errors, the rest."""
 
