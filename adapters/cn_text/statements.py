@@ -182,7 +182,6 @@ def _parse(layout: Layout, data: bytes) -> tuple[Statement, ...]:
     append = entries.append
     new_entry = _new_entry
     credit_count = credit_sum = debit_count = debit_sum = 0
-    first = raw.first_detail_line
     # The hot path: delimited lines are cut right here; fixed-width ones come cut.
     codec = raw.codec
     fast = layout.format == "delimited" and not any(f.const for f in detail.fields[1:])
@@ -191,13 +190,14 @@ def _parse(layout: Layout, data: bytes) -> tuple[Statement, ...]:
     trailing = layout.trailing_delimiter
     expected = width + 1 if trailing else width
     dtag = detail.tag
-    for offset, line in enumerate(source):
+    before = raw.first_detail_line - 1  # a detail's line is before + its sequence number
+    for number, line in enumerate(source, start=1):
         if fast:
             if not line.isprintable():
-                codec.check_line(line, first + offset)
+                codec.check_line(line, before + number)
             row = line.split(delimiter)
             if len(row) != expected or row[0] != dtag or (trailing and row[-1]):
-                codec.detail_problem(spec, line, first + offset)
+                codec.detail_problem(spec, line, before + number)
             if not trailing:
                 row.append("")  # what a field the layout lacks reads as
         else:
@@ -220,22 +220,25 @@ def _parse(layout: Layout, data: bytes) -> tuple[Statement, ...]:
             return_code,
             line_currency,
         ) = pick(row)
-        lineno = first + offset
-        if seq and seq != str(offset + 1) and not (seq.isdigit() and int(seq) == offset + 1):
+        if seq and seq != str(number) and not (seq.isdigit() and int(seq) == number):
             raise FileFormatError(
-                f"sequence number out of order (expected {offset + 1})",
-                location=f"line {lineno}",
+                f"sequence number out of order (expected {number})",
+                location=f"line {before + number}",
                 field="seq",
                 value=seq,
             )
         booking = dates.get(booking_text)
         if booking is None:
-            booking = dates[booking_text] = parse_date(booking_text, lineno, "booking_date")
+            booking = dates[booking_text] = parse_date(
+                booking_text, before + number, "booking_date"
+            )
         value_date = None
         if value_text:
             value_date = dates.get(value_text)
             if value_date is None:
-                value_date = dates[value_text] = parse_date(value_text, lineno, "value_date")
+                value_date = dates[value_text] = parse_date(
+                    value_text, before + number, "value_date"
+                )
         if cd_text in credit_texts:
             credit_debit = CREDIT
         elif cd_text in debit_texts:
@@ -244,24 +247,25 @@ def _parse(layout: Layout, data: bytes) -> tuple[Statement, ...]:
             raise FileFormatError(
                 f"not a debit/credit mark (expected one of "
                 f"{', '.join(layout.credit_texts + layout.debit_texts)})",
-                location=f"line {lineno}",
+                location=f"line {before + number}",
                 field="credit_debit",
                 value=cd_text,
             )
         # Fast path for the usual "1234.56" in a yuan layout; anything else (and every
         # refusal) goes through Values.amount, which names the problem.
+        whole, _, cents = amount_text.partition(".")
         if (
             yuan
-            and amount_text[-3:-2] == "."
+            and len(cents) == 2
             and amount_text.isascii()
-            and amount_text[:-3].isdigit()
-            and amount_text[-2:].isdigit()
-            and 0 < (fen := int(amount_text[:-3]) * 100 + int(amount_text[-2:])) <= max_fen
+            and whole.isdigit()
+            and cents.isdigit()
             and len(amount_text) < 24
+            and 0 < (fen := int(whole) * 100 + int(cents)) <= max_fen
         ):
             pass
         else:
-            fen = amount(amount_text, lineno, "amount")
+            fen = amount(amount_text, before + number, "amount")
         if credit_debit is CREDIT:
             credit_count += 1
             credit_sum += fen
@@ -275,7 +279,7 @@ def _parse(layout: Layout, data: bytes) -> tuple[Statement, ...]:
         else:
             raise FileFormatError(
                 "not a reversal flag",
-                location=f"line {lineno}",
+                location=f"line {before + number}",
                 field="reversal",
                 value=reversal_text,
             )
@@ -291,7 +295,7 @@ def _parse(layout: Layout, data: bytes) -> tuple[Statement, ...]:
             elif check_subs:
                 raise FileFormatError(
                     "sub-account has no balance record in this statement",
-                    location=f"line {lineno}",
+                    location=f"line {before + number}",
                     field="sub_account",
                     value=sub,
                 )
@@ -315,7 +319,11 @@ def _parse(layout: Layout, data: bytes) -> tuple[Statement, ...]:
                 return_code.strip() or None,
                 (
                     amount(
-                        balance_text, lineno, "balance_after", signed=True, limit=TOTAL_LIMIT_FEN
+                        balance_text,
+                        before + number,
+                        "balance_after",
+                        signed=True,
+                        limit=TOTAL_LIMIT_FEN,
                     )
                     if balance_text
                     else None
