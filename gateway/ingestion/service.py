@@ -31,6 +31,7 @@ from gateway.batches.models import BatchStatus, PaymentBatch
 from gateway.db import session_scope, utcnow
 from gateway.errors import HuzhuError
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus, StatementLine
+from gateway.ingestion.settle import SetSettlement
 from gateway.loans.models import Loan
 from gateway.payments.config import PaymentsConfig
 from gateway.payments.models import (
@@ -224,18 +225,43 @@ def apply_result_file(
             cause=f"银行已回盘 answered by {file.name}",
         )
     # Load what the answers touch in a few queries instead of a few per instruction.
-    session.scalars(
-        select(Loan).where(Loan.id.in_({i.loan_id for i in instructions.values()}))
-    ).all()
-    lines = {i.schedule_line_id for i in instructions.values() if i.schedule_line_id}
-    if lines:
-        session.scalars(
-            select(RepaymentScheduleLine).where(RepaymentScheduleLine.id.in_(lines))
-        ).all()
+    loans_by_id = {
+        loan.id: loan
+        for loan in session.scalars(
+            select(Loan).where(
+                Loan.id.in_({i.loan_id for i in instructions.values() if i.loan_id is not None})
+            )
+        )
+    }
+    line_ids = {i.schedule_line_id for i in instructions.values() if i.schedule_line_id}
+    lines = (
+        {
+            line.id: line
+            for line in session.scalars(
+                select(RepaymentScheduleLine).where(RepaymentScheduleLine.id.in_(line_ids))
+            )
+        }
+        if line_ids
+        else {}
+    )
     policies = policies_for(session, {i.association_id for i in instructions.values()}, config)
+    in_full = SetSettlement.start(
+        session, inbound_file_id=file.id, file_name=file.name, business_date=business_date
+    )
     outcome: Counter[str] = Counter()
     for result in parsed.results:
         instruction = instructions[result.end_to_end_id]
+        policy = policies[instruction.association_id]
+        # a loan-less payout (liquidation) always takes the single-instruction path
+        if instruction.loan_id is not None and in_full.take(
+            instruction,
+            result,
+            loan=loans_by_id.get(instruction.loan_id),
+            line=lines.get(instruction.schedule_line_id or 0),
+            policy=policy,
+        ):
+            outcome["settled"] += 1
+            continue
         outcome[
             apply_result(
                 session,
@@ -244,9 +270,10 @@ def apply_result_file(
                 business_date=business_date,
                 inbound_file_id=file.id,
                 config=config,
-                policy=policies[instruction.association_id],
+                policy=policy,
             )
         ] += 1
+    in_full.book()
     if all(i.status not in (InstructionStatus.SENT,) for i in instructions.values()):
         batch.status = BatchStatus.ANSWERED
     file.batch_id = batch.id

@@ -8,8 +8,9 @@ same in code first so the user gets a clear, typed error.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import case, func, insert, select
@@ -229,6 +230,159 @@ def post(
     posted = session.get(JournalTransaction, transaction_id)
     assert posted is not None
     return posted
+
+
+@dataclass(frozen=True)
+class PostingRequest:
+    """One balanced transaction for :func:`post_many` (the arguments of :func:`post`)."""
+
+    association_id: int
+    business_date: date
+    description: str
+    kind: TransactionKind | str
+    legs: Sequence[Posting]
+    channel: LedgerChannel = LedgerChannel.TRANSFER
+    external_ref: str | None = None
+    actor: str = "system"
+    note: Mapping[str, object] = field(default_factory=dict)
+    """What the posting settles (instruction, loan, status), kept in its audit entry."""
+
+
+def post_many(
+    session: Session,
+    requests: Sequence[PostingRequest],
+    *,
+    audit_action: str = "ledger.post_many",
+    audit_payload: dict[str, object] | None = None,
+) -> list[uuid.UUID]:
+    """Post many balanced transactions in a few statements; returns their ids in order.
+
+    Every transaction is checked in code as :func:`post` checks it (balanced legs of
+    non-negative integer fen, an open association with a chart of accounts, no cash outside
+    the transitional mode) before anything is written; the legs go in with one multi-row
+    insert, the headers with another, and the database triggers check each header against
+    its legs as for a single posting. The audit log gets one event per association chain
+    naming every transaction, its reference, kind and total (``audit_payload`` is added to
+    each event)."""
+    if not requests:
+        return []
+    totals = []
+    for index, request in enumerate(requests, start=1):
+        try:
+            totals.append(validate_postings(request.legs))
+        except LedgerError as exc:
+            name = request.external_ref or request.description
+            raise LedgerError(
+                f"第 {index} 笔凭证（{name}）：{exc.message_zh}",
+                f"transaction {index} ({name}): {exc.message_en}",
+            ) from exc
+    association_ids = {r.association_id for r in requests}
+    found = {
+        a.id: a
+        for a in session.scalars(select(Association).where(Association.id.in_(association_ids)))
+    }
+    for association_id in sorted(association_ids):
+        association = found.get(association_id)
+        if association is None:
+            raise NotFound("协会不存在", f"association {association_id} not found")
+        if association.status == AssociationStatus.CLOSED:
+            raise RuleViolation(
+                "协会已撤销，不能再记账",
+                f"association {association.code} is closed: no further postings",
+                code="association_closed",
+            )
+    cash_flags = {
+        (r.association_id, r.channel): check_channel(session, r.association_id, r.channel)
+        for r in requests
+    }
+    account_ids: dict[tuple[int, AccountCode], int] = {
+        (association_id, code): account_id
+        for association_id, code, account_id in session.execute(
+            select(LedgerAccount.association_id, LedgerAccount.code, LedgerAccount.id).where(
+                LedgerAccount.association_id.in_(association_ids)
+            )
+        )
+    }
+    uncharted = sorted(association_ids - {association_id for association_id, _ in account_ids})
+    if uncharted:
+        raise NotFound(
+            "该协会尚未建立会计科目",
+            f"association {uncharted[0]} has no chart of accounts",
+            association_id=uncharted[0],
+        )
+    ids = [uuid.uuid4() for _ in requests]
+    session.flush()
+    session.execute(
+        insert(JournalLeg),
+        [
+            {
+                "transaction_id": transaction_id,
+                "account_id": account_ids[(request.association_id, leg.account)],
+                "debit_fen": leg.debit_fen,
+                "credit_fen": leg.credit_fen,
+                "memo": leg.memo,
+            }
+            for transaction_id, request in zip(ids, requests, strict=True)
+            for leg in request.legs
+        ],
+    )
+    now = utcnow()
+    session.execute(
+        insert(JournalTransaction),
+        [
+            {
+                "id": transaction_id,
+                "association_id": request.association_id,
+                "business_date": request.business_date,
+                "description": request.description,
+                "kind": str(request.kind),
+                "channel": request.channel,
+                "cash_flagged": cash_flags[(request.association_id, request.channel)],
+                "external_ref": request.external_ref,
+                "total_fen": total,
+                "reversal_of": None,
+                "created_by": request.actor,
+                "created_at": now,
+            }
+            for transaction_id, request, total in zip(ids, requests, totals, strict=True)
+        ],
+    )
+    by_association: dict[int, list[dict[str, object]]] = {}
+    total_by_association: Counter[int] = Counter()
+    for transaction_id, request, total in zip(ids, requests, totals, strict=True):
+        total_by_association[request.association_id] += total
+        legs = request.legs
+        by_association.setdefault(request.association_id, []).append(
+            {
+                **request.note,
+                "id": str(transaction_id),
+                "business_date": request.business_date.isoformat(),
+                "kind": str(request.kind),
+                "channel": request.channel.value,
+                "cash_flagged": cash_flags[(request.association_id, request.channel)],
+                "total_fen": total,
+                "external_ref": request.external_ref,
+                "legs": [[leg.account.value, leg.debit_fen, leg.credit_fen] for leg in legs],
+            }
+        )
+    actors = sorted({r.actor for r in requests})
+    for association_id, transactions in sorted(by_association.items()):
+        audit.record(
+            session,
+            actor=actors[0] if len(actors) == 1 else ",".join(actors),
+            action=audit_action,
+            chain=audit.association_chain(association_id),
+            object_type="journal_transactions",
+            object_id=association_id,
+            payload={
+                **(audit_payload or {}),
+                "association_id": association_id,
+                "count": len(transactions),
+                "total_fen": total_by_association[association_id],
+                "transactions": transactions,
+            },
+        )
+    return ids
 
 
 def get_transaction(session: Session, transaction_id: uuid.UUID) -> JournalTransaction:
