@@ -313,7 +313,9 @@ from gateway.cli import app
 try:
     app(sys.argv[1:], standalone_mode=False)
 finally:
-    print("MAXRSS_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print("MAXRSS_KB", usage.ru_maxrss, file=sys.stderr)
+    print("CPU_S", usage.ru_utime + usage.ru_stime, file=sys.stderr)
 """
 
 
@@ -341,7 +343,7 @@ def _prepare(url: str) -> None:
 ARGS = ("--account", ACCOUNT, "--json")
 
 
-def _reconcile_process(url: str, workdir: Path) -> tuple[float, int, str]:
+def _reconcile_process(url: str, workdir: Path) -> tuple[float, int, float, str]:
     settings = workdir / "settings.toml"
     settings.write_text(f'database_url = "{url}"\n', encoding="utf-8")
     env = {**os.environ, "HUZHU_CONFIG": str(settings), "HUZHU_CONFIG_DIR": str(REPO / "config")}
@@ -358,10 +360,10 @@ def _reconcile_process(url: str, workdir: Path) -> tuple[float, int, str]:
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"huzhu reconcile failed: {done.stderr[-2000:]}")
-    rss = max(
-        int(line.split()[1]) for line in done.stderr.splitlines() if line.startswith("MAXRSS_KB")
+    figures = dict(
+        line.split()[:2] for line in done.stderr.splitlines() if line[:3] in ("MAX", "CPU")
     )
-    return seconds, rss // 1024, done.stdout
+    return seconds, int(figures["MAXRSS_KB"]) // 1024, float(figures["CPU_S"]), done.stdout
 
 
 def _found(url: str) -> tuple[Counter[str], int]:
@@ -381,7 +383,9 @@ def _measure(section: Section, label: str, url: str, workdir: Path) -> None:
     started = time.perf_counter()
     _prepare(url)
     prepared = time.perf_counter() - started
-    seconds, memory_mb, stdout = _reconcile_process(url, workdir)
+    load_before = os.getloadavg()[0]
+    seconds, memory_mb, cpu, stdout = _reconcile_process(url, workdir)
+    load_after = os.getloadavg()[0]
     kinds, lines = _found(url)
     summary = json.loads(stdout)[0]
     section.add(
@@ -402,6 +406,11 @@ def _measure(section: Section, label: str, url: str, workdir: Path) -> None:
         ", ".join(f"{k} {v:,}" for k, v in sorted(kinds.items())),
         ", ".join(f"{k} {v:,}" for k, v in sorted(EXPECTED.items())),
         exact,
+    )
+    section.notes.append(
+        f"{label}: the reconcile process used {cpu:.1f} s of CPU (user + system) in its "
+        f"{seconds:.1f} s; the machine's load average was {load_before:.1f} before and "
+        f"{load_after:.1f} after (2 cores, shared)"
     )
     section.notes.append(
         f"{label}: the database was prepared in {prepared:.0f} s (not timed): migrations, "

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -162,22 +163,27 @@ def statement_lines_frame(statement: Statement) -> pl.DataFrame:
     entries = statement.entries
     n = len(entries)
     default_sub = statement.sub_account
-    columns: dict[str, Callable[[], list[Any]]] = {
-        "sub_account": lambda: [e.sub_account or default_sub for e in entries],
-        "booking_date": lambda: [e.booking_date for e in entries],
-        "credit": lambda: [e.credit_debit is CreditDebit.CREDIT for e in entries],
-        "amount_fen": lambda: [e.amount_fen for e in entries],
-        "value_date": lambda: [e.value_date for e in entries],
-        "bank_transaction_id": lambda: [e.bank_transaction_id for e in entries],
-        "end_to_end_id": lambda: [e.end_to_end_id for e in entries],
-        "remittance": lambda: [e.remittance for e in entries],
-        "counterparty_account": lambda: [e.counterparty_account for e in entries],
-        "counterparty_name": lambda: [e.counterparty_name for e in entries],
-        "channel": lambda: [e.channel.value for e in entries],
-        "bank_transaction_code": lambda: [e.bank_transaction_code for e in entries],
-        "reversal": lambda: [e.reversal for e in entries],
-        "return_reason_code": lambda: [e.return_reason_code for e in entries],
-    }
+    plain = (
+        "booking_date",
+        "amount_fen",
+        "value_date",
+        "bank_transaction_id",
+        "end_to_end_id",
+        "remittance",
+        "counterparty_account",
+        "counterparty_name",
+        "bank_transaction_code",
+        "reversal",
+        "return_reason_code",
+    )
+
+    def attribute(name: str) -> Callable[[], list[Any]]:
+        return lambda: list(map(attrgetter(name), entries))
+
+    columns: dict[str, Callable[[], list[Any]]] = {name: attribute(name) for name in plain}
+    columns["sub_account"] = lambda: [e.sub_account or default_sub for e in entries]
+    columns["credit"] = lambda: [e.credit_debit is CreditDebit.CREDIT for e in entries]
+    columns["channel"] = lambda: [e.channel.value for e in entries]
     series = [
         pl.select(
             pl.format(f"{statement.statement_id}:{{}}", pl.int_range(1, n + 1)).alias("line_id")
