@@ -29,8 +29,13 @@ from gateway.loans.models import Loan
 from gateway.members.models import Member
 from gateway.members.service import CARD_FIELD
 from gateway.org.models import Association, Bank, County, SpecialAccount
-from gateway.payments.models import FollowUpKind, InstructionStatus, PaymentInstruction
-from gateway.payments.service import follow_up, transition
+from gateway.payments.models import (
+    FollowUpKind,
+    InstructionStatus,
+    PaymentInstruction,
+    PaymentPurpose,
+)
+from gateway.payments.service import follow_up, payout_failed, transition
 from gateway.security.fieldcrypt import FieldCipher
 
 log = logging.getLogger(__name__)
@@ -169,7 +174,10 @@ def _refuse_over_limit(
     transition(
         session, instruction, InstructionStatus.FAILED, business_date=business_date, cause=cause
     )
-    if instruction.direction is Direction.DISBURSEMENT:
+    if instruction.purpose is not PaymentPurpose.LOAN:
+        payout_failed(session, instruction, reason=cause, business_date=business_date)
+        return
+    if instruction.direction is Direction.DISBURSEMENT and instruction.loan_id is not None:
         loans.payment_failed(session, instruction.loan_id, reason=cause)
     follow_up(
         session,
@@ -263,7 +271,9 @@ def _records(
     people = {
         m.id: m
         for m in session.scalars(
-            select(Member).where(Member.id.in_({i.member_id for i in members}))
+            select(Member).where(
+                Member.id.in_({i.member_id for i in members if i.member_id is not None})
+            )
         )
     }
     villages = {
@@ -272,22 +282,26 @@ def _records(
             select(Association).where(Association.id.in_({i.association_id for i in members}))
         )
     }
+    loan_ids = {i.loan_id for i in members if i.loan_id is not None}
     contracts = dict(
-        session.execute(
-            select(Loan.id, Loan.contract_no).where(Loan.id.in_({i.loan_id for i in members}))
-        ).all()
+        session.execute(select(Loan.id, Loan.contract_no).where(Loan.id.in_(loan_ids))).all()
     )
     signed = dict(
         session.execute(
             select(Loan.id, func.coalesce(Loan.disbursed_on, Loan.applied_on)).where(
-                Loan.id.in_({i.loan_id for i in members})
+                Loan.id.in_(loan_ids)
             )
         ).all()
     )
     out: list[InstructionRecord] = []
     for instruction in members:
-        member = people[instruction.member_id]
         association = villages[instruction.association_id]
+        if instruction.purpose is not PaymentPurpose.LOAN:
+            out.append(_payout_record(instruction, association, people, cipher))
+            continue
+        assert instruction.loan_id is not None
+        assert instruction.member_id is not None
+        member = people[instruction.member_id]
         contract = contracts[instruction.loan_id]
         card = cipher.decrypt(CARD_FIELD, member.card_cipher)
         if direction is Direction.DISBURSEMENT:
@@ -321,3 +335,36 @@ def _records(
             )
         )
     return tuple(out)
+
+
+def _payout_record(
+    instruction: PaymentInstruction,
+    association: Association,
+    people: dict[int, Member],
+    cipher: FieldCipher,
+) -> InstructionRecord:
+    """A liquidation payout out of the sub-account: a deposit onto the member's card, or
+    capital onto the account the county named."""
+    if instruction.purpose is PaymentPurpose.DEPOSIT_REFUND:
+        assert instruction.member_id is not None
+        member = people[instruction.member_id]
+        account = cipher.decrypt(CARD_FIELD, member.card_cipher)
+        name = member.name
+        remittance = f"{association.name}撤销清算退还入会互助金"
+    else:
+        assert instruction.payee_account is not None
+        assert instruction.payee_name is not None
+        account = instruction.payee_account
+        name = instruction.payee_name
+        remittance = f"{association.name}撤销清算退还财政资金"
+    return InstructionRecord(
+        end_to_end_id=instruction.end_to_end_id,
+        amount_fen=instruction.amount_fen,
+        debtor_account=association.sub_account_number,
+        debtor_name=association.name,
+        creditor_account=account,
+        creditor_name=name,
+        requested_date=instruction.requested_date,
+        remittance=remittance,
+        purpose="OTHR",
+    )

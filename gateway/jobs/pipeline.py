@@ -41,6 +41,7 @@ from gateway.org.models import Bank, SpecialAccount
 from gateway.payments.config import PaymentsConfig
 from gateway.payments.service import create_due_collections
 from gateway.security.fieldcrypt import FieldCipher
+from reconciliation.config import MatchConfig
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +169,20 @@ def _reconcile(ctx: Nightly, day: date) -> dict[str, Any]:
     if runner is None:
         return {"ran": False, "note": "reconciliation has no reconcile_business_date: nothing run"}
     with session_scope(ctx.factory) as session:
-        # the statements of the days before ``day``, read with each bank's adapter
-        outcomes = runner(session, day, adapter_for=lambda code: ctx.profile(code).adapter)
+        # the statements of the days before ``day``, read with each bank's adapter; banking
+        # days counted on the banks' own holiday calendar (the one batches are sent on)
+        codes = session.scalars(
+            select(Bank.code).join(SpecialAccount, SpecialAccount.bank_id == Bank.id).distinct()
+        ).all()
+        calendars = {ctx.profile(code).calendar for code in sorted(codes)}
+        config = None
+        if calendars:
+            if len(calendars) > 1:
+                log.warning("banks keep different holiday calendars: matching on the first")
+            config = MatchConfig(calendar=sorted(calendars, key=lambda c: c.name)[0].for_matching())
+        outcomes = runner(
+            session, day, adapter_for=lambda code: ctx.profile(code).adapter, config=config
+        )
         return {"ran": True, "accounts": [o.summary() for o in outcomes]}
 
 

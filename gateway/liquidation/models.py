@@ -44,8 +44,8 @@ class PayoutKind(StrEnum):
 
 class PayoutStatus(StrEnum):
     REQUESTED = "requested"  # 已提交银行代发
-    SETTLED = "settled"  # 银行已付出（对账单确认）
-    FAILED = "failed"  # 银行退回，需重新提交
+    SETTLED = "settled"  # 银行已付出（回盘或对账单确认）
+    FAILED = "failed"  # 银行拒绝或退回，待重新支付
 
 
 class WriteOffDecision(StrEnum):
@@ -106,6 +106,10 @@ class LiquidationPayout(Base):
     settled_on: Mapped[date | None] = mapped_column(Date, default=None)
     journal_transaction_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     failure_reason: Mapped[str | None] = mapped_column(String(400), default=None)
+    # The disbursement instruction that carries it through the batch sender.
+    instruction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("payment_instructions.id"), default=None, unique=True
+    )
 
 
 class WriteOffReview(Base):

@@ -9,22 +9,26 @@
 5. :func:`request_refunds` creates one payout per member, exactly their deposit, to their
    card; :func:`request_capital_returns` one per fiscal level to the account the county named
    (central and provincial together, municipal, county), the remainder (donations, other
-   capital, net income) with the county's; a loss is borne by fiscal capital pro rata.
-6. Payouts are settled from the bank's statement lines carrying their end-to-end id
-   (:func:`confirm_from_statement`); a returned payout fails and can be requested again.
+   capital, net income) with the county's; a loss is borne by fiscal capital pro rata. Each
+   payout is carried by a loan-less disbursement instruction of the payments module
+   (:func:`gateway.payments.service.create_payout`), so it travels in the normal batches,
+   delivered exactly once by the batch sender.
+6. The bank's result file settles a payout (:func:`payout_instruction_settled` books it: Dr
+   member deposits or fiscal capital by level, Cr bank sub-account); a refusal or a return
+   after settlement (:func:`payout_instruction_failed`, :func:`payout_instruction_returned`)
+   marks it failed with the bank's reason, to be requested again. A statement line carrying
+   the payout's end-to-end id settles it as well (:func:`confirm_from_statement`).
 7. :func:`close` closes the association once every account is zero and the bank's statement
    shows the sub-account at zero.
 
-Payment hand-off: the payments module's instructions belong to a loan, so a payout that is
-not a loan cannot yet travel in its batches. Until it offers that (a ``create_payout`` that
-puts a loan-less disbursement into the normal batch builder and sender), the requested
-payouts are handed to the bank as a disbursement list (:func:`payout_orders`, ``huzhu
-liquidation payout-list``); either way the payout is only booked when the bank's statement
-shows it. Services never commit: the caller owns the transaction.
+:func:`payout_orders` (``huzhu liquidation payout-list``) prints the payouts still with the
+bank as a 代发清单 for the association's file. Services never commit: the caller owns the
+transaction.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -62,6 +66,8 @@ from gateway.members.models import Member, MemberStatus
 from gateway.members.service import card_number
 from gateway.org.models import Association, AssociationStatus
 from gateway.org.service import get_association, lock_association, set_association_status
+from gateway.payments.models import InstructionStatus, PaymentInstruction, PaymentPurpose
+from gateway.payments.service import create_payout
 from gateway.reports.figures import statement_balance
 from gateway.reports.numbers import yuan
 from gateway.security.fieldcrypt import FieldCipher
@@ -77,6 +83,7 @@ LEVEL_LABEL = {
     CapitalLevel.MUNICIPAL: "市级财政资金",
     CapitalLevel.COUNTY: "县级财政资金",
 }
+BANK_ACTOR = "bank"  # who settles or fails a payout from the bank's files
 CLOSING_KIND = "closing"
 CAPITAL_RETURN_KIND = "capital_return"
 LOSS_KIND = "loss_absorbed"
@@ -403,6 +410,32 @@ def _attempt(session: Session, liquidation_id: int, kind: PayoutKind, **match: o
     return int(session.scalar(query) or 0) + 1
 
 
+def _carry(session: Session, payout: LiquidationPayout, association: Association, on: date) -> None:
+    """Put the payout into the batch sender: a loan-less disbursement with the same
+    end-to-end id, out of the association's sub-account."""
+    if payout.kind is PayoutKind.DEPOSIT_REFUND:
+        cause = f"撤销清算退还会员互助金 deposit refund to {payout.payee_name}"
+        purpose = PaymentPurpose.DEPOSIT_REFUND
+    else:
+        cause = f"撤销清算退还资金 capital returned to {payout.payee_name}"
+        purpose = PaymentPurpose.CAPITAL_RETURN
+    instruction = create_payout(
+        session,
+        purpose=purpose,
+        association_id=association.id,
+        amount_fen=payout.amount_fen,
+        end_to_end_id=payout.end_to_end_id,
+        business_date=on,
+        cause=cause,
+        member_id=payout.member_id,
+        payee_account=payout.payee_account,
+        payee_name=payout.payee_name,
+        attempt=payout.attempt,
+    )
+    payout.instruction_id = instruction.id
+    session.add(payout)
+
+
 def request_refunds(
     session: Session, liquidation_id: int, *, on: date, actor: str
 ) -> list[LiquidationPayout]:
@@ -441,7 +474,7 @@ def request_refunds(
             status=PayoutStatus.REQUESTED,
             requested_on=on,
         )
-        session.add(payout)
+        _carry(session, payout, association, on)
         created.append(payout)
     session.flush()
     if created:
@@ -615,7 +648,7 @@ def request_capital_returns(
             status=PayoutStatus.REQUESTED,
             requested_on=on,
         )
-        session.add(payout)
+        _carry(session, payout, association, on)
         created.append(payout)
     session.flush()
     if created:
@@ -790,6 +823,63 @@ def fail_payout(
     return payout
 
 
+def _payout_of(session: Session, instruction: PaymentInstruction) -> LiquidationPayout:
+    payout = session.scalar(
+        select(LiquidationPayout).where(LiquidationPayout.instruction_id == instruction.id)
+    )
+    if payout is None:
+        raise NotFound(
+            f"指令 {instruction.end_to_end_id} 没有对应的清算付款",
+            f"no liquidation payout is carried by {instruction.end_to_end_id}",
+        )
+    return payout
+
+
+def payout_instruction_settled(
+    session: Session, instruction: PaymentInstruction, booked_on: date
+) -> uuid.UUID | None:
+    """The bank's result file says the payout was paid: book it (once) and return the
+    journal transaction, for the instruction to point at."""
+    payout = _payout_of(session, instruction)
+    settle_payout(session, payout, booked_on=booked_on, actor=BANK_ACTOR)
+    return payout.journal_transaction_id
+
+
+def payout_instruction_failed(
+    session: Session, instruction: PaymentInstruction, *, reason: str
+) -> LiquidationPayout:
+    """The bank refused the payout, or it could not be sent: to be paid again."""
+    return fail_payout(session, _payout_of(session, instruction), reason=reason, actor=BANK_ACTOR)
+
+
+def payout_instruction_returned(
+    session: Session, instruction: PaymentInstruction, *, reason: str
+) -> LiquidationPayout:
+    """The bank returned a payout it had paid (退汇). The payments module has reversed its
+    posting; the member's deposit is owed again and the payout is to be paid again."""
+    payout = _payout_of(session, instruction)
+    if payout.status is PayoutStatus.FAILED:
+        return payout
+    if payout.status is PayoutStatus.SETTLED and payout.kind is PayoutKind.DEPOSIT_REFUND:
+        assert payout.member_id is not None
+        member = session.get(Member, payout.member_id)
+        assert member is not None
+        member.deposit_fen = payout.amount_fen
+        member.status = MemberStatus.ACTIVE
+    payout.status = PayoutStatus.FAILED
+    payout.failure_reason = reason[:400]
+    session.flush()
+    _audit(
+        session,
+        get_liquidation(session, payout.liquidation_id),
+        "payout_returned",
+        BANK_ACTOR,
+        end_to_end_id=payout.end_to_end_id,
+        reason=reason,
+    )
+    return payout
+
+
 @dataclass
 class StatementMatch:
     settled: list[str] = field(default_factory=list)
@@ -921,12 +1011,57 @@ class StepState:
     remaining: tuple[str, ...]
 
 
+INSTRUCTION_STATE = {
+    InstructionStatus.PENDING: "待组批 waiting for the next batch",
+    InstructionStatus.BATCHED: "已组批待发送 batched",
+    InstructionStatus.SENT: "已送银行 with the bank",
+    InstructionStatus.ACCEPTED: "银行已受理 accepted by the bank",
+    InstructionStatus.REJECTED: "银行拒绝 refused by the bank",
+    InstructionStatus.SETTLED: "银行已付出 paid",
+    InstructionStatus.FAILED: "未付出 not paid",
+    InstructionStatus.RETURNED: "已退汇 returned",
+}
+
+
+def _latest_payouts(
+    session: Session, liquidation_id: int
+) -> dict[tuple[PayoutKind, int], LiquidationPayout]:
+    """The latest attempt of each payout: by member for refunds, by level for capital."""
+    latest: dict[tuple[PayoutKind, int], LiquidationPayout] = {}
+    for payout in session.scalars(
+        select(LiquidationPayout)
+        .where(LiquidationPayout.liquidation_id == liquidation_id)
+        .order_by(LiquidationPayout.id)
+    ):
+        subject = (
+            payout.member_id
+            if payout.member_id is not None
+            else list(CapitalLevel).index(payout.level or CapitalLevel.COUNTY)
+        )
+        latest[(payout.kind, subject)] = payout
+    return latest
+
+
+def _payout_state(session: Session, payout: LiquidationPayout | None) -> str:
+    """Where a payout stands, from its instruction's lifecycle."""
+    if payout is None:
+        return "尚未提交代发 not requested"
+    if payout.status is PayoutStatus.FAILED:
+        return f"待重新支付 to be paid again（{payout.failure_reason or '银行未付出'}）"
+    if payout.status is PayoutStatus.SETTLED:
+        return INSTRUCTION_STATE[InstructionStatus.SETTLED]
+    if payout.instruction_id is None:
+        return "待银行确认 waiting for the bank"
+    instruction = session.get(PaymentInstruction, payout.instruction_id)
+    assert instruction is not None
+    return INSTRUCTION_STATE[instruction.status]
+
+
 def progress(session: Session, liquidation_id: int) -> list[StepState]:
     """Each step, whether it is done, and what remains (the console shows this)."""
     liquidation = get_liquidation(session, liquidation_id)
     association = get_association(session, liquidation.association_id)
     closed = liquidation.status is LiquidationStatus.CLOSED
-    payouts = _active_payouts(session, liquidation.id)
     outstanding = [] if closed else _outstanding_loans(session, association.id)
     pending_reviews = session.scalars(
         select(WriteOffReview).where(
@@ -944,11 +1079,16 @@ def progress(session: Session, liquidation_id: int) -> list[StepState]:
     members_owed = session.scalars(
         select(Member).where(Member.association_id == association.id, Member.deposit_fen > 0)
     ).all()
-    refund = tuple(f"会员 {m.name} 应退 {yuan(m.deposit_fen)} 元" for m in members_owed)
+    latest = _latest_payouts(session, liquidation.id)
+    refund = tuple(
+        f"会员 {m.name} 应退 {yuan(m.deposit_fen)} 元，"
+        + _payout_state(session, latest.get((PayoutKind.DEPOSIT_REFUND, m.id)))
+        for m in members_owed
+    )
     capital_waiting = tuple(
-        f"{p.payee_name} {yuan(p.amount_fen)} 元待银行确认"
-        for p in payouts
-        if p.kind is not PayoutKind.DEPOSIT_REFUND and p.status is PayoutStatus.REQUESTED
+        f"{p.payee_name} {yuan(p.amount_fen)} 元，{_payout_state(session, p)}"
+        for key, p in latest.items()
+        if key[0] is not PayoutKind.DEPOSIT_REFUND and p.status is not PayoutStatus.SETTLED
     )
     fiscal_left = (
         0

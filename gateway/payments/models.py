@@ -37,6 +37,15 @@ class InstructionStatus(StrEnum):
     RETURNED = "returned"  # 入账后退汇，已冲销
 
 
+class PaymentPurpose(StrEnum):
+    """What a payment is for. Loans are paid out and collected; liquidation pays out deposits
+    to members' cards and capital to the accounts the county names (no loan behind them)."""
+
+    LOAN = "loan"  # 借款放款或还款
+    DEPOSIT_REFUND = "deposit_refund"  # 清算退还会员入会互助金
+    CAPITAL_RETURN = "capital_return"  # 清算退还财政资金（及结余上交）
+
+
 TRANSITIONS: dict[InstructionStatus, frozenset[InstructionStatus]] = {
     InstructionStatus.PENDING: frozenset({InstructionStatus.BATCHED, InstructionStatus.FAILED}),
     InstructionStatus.BATCHED: frozenset({InstructionStatus.SENT, InstructionStatus.PENDING}),
@@ -64,7 +73,11 @@ OPEN_STATUSES = (
 
 class PaymentInstruction(Base):
     """One payment the bank is asked to make: a disbursement onto a member's card or a
-    collection from it. ``principal_fen + fee_fen == amount_fen``."""
+    collection from it. ``principal_fen + fee_fen == amount_fen``.
+
+    A loan's instruction names its loan; a liquidation payout has none: a deposit refund is
+    paid onto the member's card, a capital return onto ``payee_account`` (named by the county).
+    """
 
     __tablename__ = "payment_instructions"
     __table_args__ = (
@@ -72,6 +85,14 @@ class PaymentInstruction(Base):
         CheckConstraint("principal_fen >= 0 AND fee_fen >= 0", name="split_not_negative"),
         CheckConstraint("principal_fen + fee_fen = amount_fen", name="split_adds_up"),
         CheckConstraint("settled_amount_fen >= 0", name="settled_not_negative"),
+        CheckConstraint("purpose <> 'loan' OR loan_id IS NOT NULL", name="loan_has_loan"),
+        CheckConstraint(
+            "purpose <> 'deposit_refund' OR member_id IS NOT NULL", name="refund_has_member"
+        ),
+        CheckConstraint(
+            "member_id IS NOT NULL OR (payee_account IS NOT NULL AND payee_name IS NOT NULL)",
+            name="has_payee",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
@@ -80,8 +101,15 @@ class PaymentInstruction(Base):
     status: Mapped[InstructionStatus] = mapped_column(enum_column(InstructionStatus), index=True)
     association_id: Mapped[int] = mapped_column(ForeignKey("associations.id"), index=True)
     special_account_id: Mapped[int] = mapped_column(ForeignKey("special_accounts.id"), index=True)
-    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"), index=True)
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    purpose: Mapped[PaymentPurpose] = mapped_column(
+        enum_column(PaymentPurpose, length=16),
+        default=PaymentPurpose.LOAN,
+        server_default=PaymentPurpose.LOAN.value,
+    )
+    loan_id: Mapped[int | None] = mapped_column(ForeignKey("loans.id"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    payee_account: Mapped[str | None] = mapped_column(String(40), default=None)
+    payee_name: Mapped[str | None] = mapped_column(String(200), default=None)
     schedule_line_id: Mapped[int | None] = mapped_column(
         ForeignKey("repayment_schedule_lines.id"), default=None, index=True
     )

@@ -10,6 +10,10 @@ batch or inbound file behind it. Services never commit: the caller owns the tran
   (Dr loans receivable, Cr bank sub-account) and its repayment schedule is created.
 - A refused disbursement puts the loan back to approved with the bank's reason and raises a
   follow-up item; a disbursement returned after settlement (退汇) is reversed in the ledger.
+- A payout that is not a loan (:func:`create_payout`: a member's deposit refunded to their
+  card, capital returned to an account the county named) travels in the same batches; its
+  settlement, refusal or return is handed to the liquidation workflow, which books it
+  (Dr member deposits or fiscal capital, Cr bank sub-account) or marks it to be paid again.
 - Collections are created from the schedule when due; what the bank collects is booked
   fee first, then principal (Dr bank, Cr fee income and loans receivable); a failed or
   partial collection leaves the loan overdue and is retried per the county's policy.
@@ -32,6 +36,7 @@ from gateway.ledger.models import JournalTransaction, TransactionKind
 from gateway.ledger.service import county_of, reverse
 from gateway.loans import service as loans
 from gateway.loans.models import Loan, LoanStatus
+from gateway.members.models import Member
 from gateway.org.models import Association, County, Town
 from gateway.payments.config import CollectionPolicy, PaymentsConfig
 from gateway.payments.models import (
@@ -42,6 +47,7 @@ from gateway.payments.models import (
     InstructionStatus,
     InstructionTransition,
     PaymentInstruction,
+    PaymentPurpose,
     RepaymentMethod,
     RepaymentScheduleLine,
     ScheduleLineStatus,
@@ -203,6 +209,103 @@ def create_disbursement(session: Session, loan: Loan, *, business_date: date) ->
     )
     _created(session, instruction, business_date, f"借款 {loan.contract_no} 放行 released")
     return instruction
+
+
+def create_payout(
+    session: Session,
+    *,
+    purpose: PaymentPurpose,
+    association_id: int,
+    amount_fen: int,
+    end_to_end_id: str,
+    business_date: date,
+    cause: str,
+    member_id: int | None = None,
+    payee_account: str | None = None,
+    payee_name: str | None = None,
+    attempt: int = 1,
+) -> PaymentInstruction:
+    """A disbursement with no loan behind it, out of the association's own sub-account: a
+    deposit refund onto the member's card (a member of that association), or capital onto
+    the account named in ``payee_account``."""
+    if purpose is PaymentPurpose.LOAN:
+        raise Conflict("借款放款请用借款放行", "a loan is paid out by releasing it")
+    if amount_fen <= 0:
+        raise Conflict("付款金额必须大于零", f"{end_to_end_id}: amount must be positive")
+    association = session.get(Association, association_id)
+    if association is None:
+        raise NotFound("协会不存在", f"association {association_id} does not exist")
+    if purpose is PaymentPurpose.DEPOSIT_REFUND:
+        member = session.get(Member, member_id) if member_id is not None else None
+        if member is None or member.association_id != association_id:
+            raise Conflict(
+                "退还互助金只能付给本协会会员的卡",
+                f"{end_to_end_id}: a deposit refund goes to a member of the same association",
+            )
+        payee_account = None
+        payee_name = None
+    elif not (payee_account or "").strip() or not (payee_name or "").strip():
+        raise Conflict(
+            "退还财政资金须指定收款账号和户名",
+            f"{end_to_end_id}: a capital return needs the payee's account and name",
+        )
+    instruction = PaymentInstruction(
+        end_to_end_id=end_to_end_id,
+        direction=Direction.DISBURSEMENT,
+        status=InstructionStatus.PENDING,
+        purpose=purpose,
+        association_id=association_id,
+        special_account_id=association.special_account_id,
+        loan_id=None,
+        member_id=member_id if purpose is PaymentPurpose.DEPOSIT_REFUND else None,
+        payee_account=payee_account.strip() if payee_account else None,
+        payee_name=payee_name.strip() if payee_name else None,
+        attempt=attempt,
+        amount_fen=amount_fen,
+        principal_fen=amount_fen,
+        fee_fen=0,
+        requested_date=business_date,
+        settled_amount_fen=0,
+    )
+    _created(session, instruction, business_date, cause)
+    return instruction
+
+
+def _loan_id(instruction: PaymentInstruction) -> int:
+    if instruction.loan_id is None:
+        raise Conflict(
+            f"指令 {instruction.end_to_end_id} 不属于借款",
+            f"{instruction.end_to_end_id} is a {instruction.purpose.value} payment, not a loan's",
+        )
+    return instruction.loan_id
+
+
+def payout_failed(
+    session: Session,
+    instruction: PaymentInstruction,
+    *,
+    reason: str,
+    business_date: date,
+    inbound_file_id: int | None = None,
+    reason_code: str | None = None,
+) -> str:
+    """A loan-less payout the bank did not make: back to its workflow to be paid again."""
+    from gateway.liquidation import service as liquidation
+
+    liquidation.payout_instruction_failed(session, instruction, reason=reason)
+    follow_up(
+        session,
+        FollowUpKind.DISBURSEMENT_FAILED,
+        business_date=business_date,
+        instruction=instruction,
+        inbound_file_id=inbound_file_id,
+        amount_fen=instruction.amount_fen,
+        reason_code=reason_code,
+        message_zh=f"清算付款 {instruction.end_to_end_id} 未付出：{reason}；待重新支付",
+        message_en=f"liquidation payout {instruction.end_to_end_id} was not paid ({reason}); "
+        "it is to be paid again",
+    )
+    return "清算付款待重新支付 payout to be paid again"
 
 
 def create_schedule(
@@ -470,6 +573,12 @@ def apply_result(
             cause=("部分扣款 partial: " + reason) if partial else "银行已入账 settled",
             inbound_file_id=inbound_file_id,
         )
+        if instruction.purpose is not PaymentPurpose.LOAN:
+            from gateway.liquidation import service as liquidation
+
+            journal = liquidation.payout_instruction_settled(session, instruction, booked_on)
+            instruction.journal_transaction_id = journal
+            return "settled"
         policy = policy or _policy(session, instruction.association_id, config)
         if instruction.direction is Direction.DISBURSEMENT:
             _settle_disbursement(session, instruction, booked_on, policy)
@@ -486,9 +595,18 @@ def apply_result(
         cause=f"银行拒绝 rejected: {reason or '无原因 no reason given'}",
         inbound_file_id=inbound_file_id,
     )
-    if instruction.direction is Direction.DISBURSEMENT:
+    if instruction.purpose is not PaymentPurpose.LOAN:
+        cause = payout_failed(
+            session,
+            instruction,
+            reason=f"银行拒绝 refused: {reason or '无原因 no reason given'}",
+            business_date=business_date,
+            inbound_file_id=inbound_file_id,
+            reason_code=result.reason_code,
+        )
+    elif instruction.direction is Direction.DISBURSEMENT:
         loan = loans.payment_failed(
-            session, instruction.loan_id, reason=reason or "bank refused the payment"
+            session, _loan_id(instruction), reason=reason or "bank refused the payment"
         )
         cause = "借款退回已审批 loan back to approved"
         follow_up(
@@ -523,7 +641,7 @@ def _settle_disbursement(
 ) -> None:
     loan = loans.mark_disbursed(
         session,
-        instruction.loan_id,
+        _loan_id(instruction),
         business_date=booked_on,
         external_ref=instruction.end_to_end_id,
     )
@@ -549,7 +667,7 @@ def _settle_collection(
     )
     loan = loans.record_repayment(
         session,
-        instruction.loan_id,
+        _loan_id(instruction),
         principal_fen=principal,
         fee_fen=fee,
         business_date=booked_on,
@@ -591,7 +709,7 @@ def _collection_failed(
     reason: str,
 ) -> str:
     line = _line(session, instruction)
-    loan = loans.get_loan(session, instruction.loan_id)
+    loan = loans.get_loan(session, _loan_id(instruction))
     _make_overdue(session, loan)
     _schedule_retry(session, line, instruction, policy, business_date)
     follow_up(
@@ -646,7 +764,19 @@ def apply_return(
             business_date=business_date,
             reason=f"{instruction.end_to_end_id} {reason}",
         )
-    loan = loans.get_loan(session, instruction.loan_id)
+    if instruction.purpose is not PaymentPurpose.LOAN:
+        from gateway.liquidation import service as liquidation
+
+        liquidation.payout_instruction_returned(session, instruction, reason=reason)
+        zh = f"清算付款 {instruction.end_to_end_id} 被退汇（{reason_code}），已冲销，待重新支付"
+        en = (
+            f"liquidation payout {instruction.end_to_end_id} returned ({reason_code}); "
+            "reversed, to be paid again"
+        )
+        return _returned(
+            session, instruction, business_date, reason, reason_code, inbound_file_id, zh, en
+        )
+    loan = loans.get_loan(session, _loan_id(instruction))
     if instruction.direction is Direction.DISBURSEMENT:
         before = loan.status
         loan.status = (
@@ -705,6 +835,21 @@ def apply_return(
         session.flush()
         zh = f"借款 {loan.contract_no} 的扣款被退回（{reason_code}），已冲销，借款逾期"
         en = f"collection for loan {loan.contract_no} returned ({reason_code}); reversed, overdue"
+    return _returned(
+        session, instruction, business_date, reason, reason_code, inbound_file_id, zh, en
+    )
+
+
+def _returned(
+    session: Session,
+    instruction: PaymentInstruction,
+    business_date: date,
+    reason: str,
+    reason_code: str | None,
+    inbound_file_id: int,
+    zh: str,
+    en: str,
+) -> str:
     transition(
         session,
         instruction,
