@@ -30,6 +30,7 @@ class BatchStatus(StrEnum):
     STORED = "stored"  # 已生成并保存，待发送
     SENT = "sent"  # 已送达银行
     ANSWERED = "answered"  # 银行已回盘
+    REJECTED = "rejected"  # 银行整份拒绝（拒绝通知）
 
 
 class PaymentBatch(Base):

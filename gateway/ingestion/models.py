@@ -25,6 +25,7 @@ from gateway.db import Base, BigIntId, enum_column, utcnow
 class InboundKind(StrEnum):
     RESULT = "result"  # 回盘 / pain.002
     STATEMENT = "statement"  # 对账单 / camt.053 / camt.054
+    REFUSAL = "refusal"  # 银行拒绝通知 NAME.refused.txt
 
 
 class InboundStatus(StrEnum):

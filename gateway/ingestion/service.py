@@ -31,6 +31,7 @@ from gateway.batches.models import BatchStatus, PaymentBatch
 from gateway.db import session_scope, utcnow
 from gateway.errors import HuzhuError
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus, StatementLine
+from gateway.ingestion.refusals import is_refusal_notice
 from gateway.ingestion.settle import SetSettlement
 from gateway.loans.models import Loan
 from gateway.payments.config import PaymentsConfig
@@ -66,6 +67,8 @@ class FetchReport:
 
 
 def _kind(profile: BankProfile, name: str) -> InboundKind | None:
+    if is_refusal_notice(name):
+        return InboundKind.REFUSAL
     files = profile.config.files
     if any(fnmatch.fnmatchcase(name, p) for p in files.result_patterns):
         return InboundKind.RESULT
@@ -97,7 +100,12 @@ def fetch_inbound(
         digest = hashlib.sha256(raw).hexdigest()
         reason = None
         try:
-            plain = profile.security.unprotect(name, raw, signature)
+            # The bank's refusal notices travel as plain text, neither signed nor encrypted.
+            plain = (
+                raw
+                if kind is InboundKind.REFUSAL
+                else profile.security.unprotect(name, raw, signature)
+            )
         except SecurityError as exc:
             plain, reason = raw, f"签名或解密失败 signature/decryption failed: {exc}"
         with session_scope(factory) as session:

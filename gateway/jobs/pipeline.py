@@ -33,6 +33,7 @@ from gateway.batches.hooks import crash_point
 from gateway.batches.sender import send_stored_batches
 from gateway.db import session_scope
 from gateway.errors import HuzhuError
+from gateway.ingestion import refusals
 from gateway.ingestion import service as ingestion
 from gateway.ingestion.models import InboundFile, InboundKind
 from gateway.jobs import guard
@@ -72,6 +73,9 @@ class Nightly:
     transport_factory: TransportFactory = sftp_transport
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     lease: timedelta = timedelta(minutes=60)
+    # A sent batch with no answer (results or a refusal notice) after this many banking days
+    # raises a follow-up item.
+    answer_within_banking_days: int = 2
     _profiles: dict[str, BankProfile] = field(default_factory=dict)
 
     def profile(self, code: str) -> BankProfile:
@@ -119,6 +123,9 @@ def _fetch(ctx: Nightly, day: date, bank: str) -> dict[str, Any]:
 def _ingest(ctx: Nightly, day: date, kind: InboundKind) -> dict[str, Any]:
     with session_scope(ctx.factory) as session:
         ids = ingestion.pending_files(session, kind)
+        if kind is InboundKind.RESULT:
+            # A refused batch gets no results: its notice is this step's to apply.
+            ids = sorted(ids + ingestion.pending_files(session, InboundKind.REFUSAL))
     applied = quarantined = 0
     for file_id in ids:
         reason = None
@@ -127,7 +134,15 @@ def _ingest(ctx: Nightly, day: date, kind: InboundKind) -> dict[str, Any]:
                 file = session.get(InboundFile, file_id)
                 assert file is not None
                 profile = ctx.profile(file.bank_code)
-                if kind is InboundKind.RESULT:
+                if file.kind is InboundKind.REFUSAL:
+                    summary = refusals.apply_refusal_notice(
+                        session,
+                        file,
+                        refusals.parse_notice(file.name, file.content),
+                        business_date=day,
+                        config=ctx.payments,
+                    )
+                elif kind is InboundKind.RESULT:
                     summary = ingestion.apply_result_file(
                         session,
                         file,
@@ -153,7 +168,18 @@ def _ingest(ctx: Nightly, day: date, kind: InboundKind) -> dict[str, Any]:
             with session_scope(ctx.factory) as session:
                 ingestion.quarantine(session, file_id, reason)
             quarantined += 1
-    return {"applied": applied, "quarantined": quarantined}
+    outcome: dict[str, Any] = {"applied": applied, "quarantined": quarantined}
+    if kind is InboundKind.RESULT:
+        with session_scope(ctx.factory) as session:
+            chased = refusals.chase_unanswered(
+                session,
+                business_date=day,
+                banking_days=ctx.answer_within_banking_days,
+                calendar_of=lambda code: ctx.profile(code).calendar,
+            )
+        if chased:
+            outcome["unanswered_batches"] = len(chased)
+    return outcome
 
 
 def _reconcile(ctx: Nightly, day: date) -> dict[str, Any]:

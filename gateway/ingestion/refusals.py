@@ -1,0 +1,230 @@
+"""The bank's word when it refuses a whole instruction file, and its silence.
+
+A bank that refuses a file (bad signature, undecryptable, unparsable, the wrong special
+account) writes ``NAME.refused.txt`` beside its results, in UTF-8::
+
+    文件被拒绝 (file refused): NAME
+    原因 (reason): the bank's reason
+
+:func:`apply_refusal_notice` rejects the batch sent as ``NAME`` with that reason: each of its
+instructions is refused through the lifecycle (a disbursement's loan goes back to approved,
+a collection leaves its loan overdue and is retried per the county's policy) and a follow-up
+item is raised for the batch. :func:`chase_unanswered` raises a follow-up for every batch the
+bank has not answered within a number of banking days.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters.records import InstructionResult, ResultStatus
+from gateway.batches.calendar import BankingCalendar
+from gateway.batches.models import BatchStatus, PaymentBatch
+from gateway.db import utcnow
+from gateway.errors import HuzhuError
+from gateway.ingestion.models import InboundFile
+from gateway.payments.config import PaymentsConfig
+from gateway.payments.models import (
+    FollowUpItem,
+    FollowUpKind,
+    PaymentInstruction,
+)
+from gateway.payments.service import apply_result, follow_up, mark_sent
+
+REFUSAL_SUFFIX = ".refused.txt"
+REFUSED_CODE = "FILE_REFUSED"  # the follow-up's reason code for a refused file
+NO_ANSWER_CODE = "NO_ANSWER"  # the follow-up's reason code for a batch left unanswered
+_FILE_LABEL = "文件被拒绝"
+_REASON_LABEL = "原因"
+
+
+class NoticeRefused(HuzhuError):  # noqa: N818 - domain vocabulary
+    """A refusal notice that cannot be read or names no batch of ours."""
+
+    code = "file_refused"
+
+
+@dataclass(frozen=True)
+class RefusalNotice:
+    file_name: str
+    reason: str
+
+
+def is_refusal_notice(name: str) -> bool:
+    return name.endswith(REFUSAL_SUFFIX) and len(name) > len(REFUSAL_SUFFIX)
+
+
+def parse_notice(name: str, content: bytes) -> RefusalNotice:
+    """Read a notice; its first line must name the file its own name refers to."""
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NoticeRefused(
+            f"拒绝通知 {name} 不是 UTF-8 文本", f"refusal notice {name} is not UTF-8 text: {exc}"
+        ) from exc
+    fields: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        label, colon, value = line.partition(":")
+        key = label.split("(")[0].strip()
+        if not colon or key not in (_FILE_LABEL, _REASON_LABEL):
+            raise NoticeRefused(
+                f"拒绝通知 {name} 第 {number} 行无法识别：{line[:80]!r}",
+                f"refusal notice {name} line {number}: unrecognised {line[:80]!r}",
+            )
+        fields[key] = value.strip()
+    refused = fields.get(_FILE_LABEL, "")
+    expected = name[: -len(REFUSAL_SUFFIX)] if is_refusal_notice(name) else ""
+    if not refused or refused != expected:
+        raise NoticeRefused(
+            f"拒绝通知 {name} 所称文件 {refused!r} 与通知名不符",
+            f"refusal notice {name} names file {refused!r}, expected {expected!r}",
+        )
+    reason = fields.get(_REASON_LABEL, "")
+    if not reason:
+        raise NoticeRefused(f"拒绝通知 {name} 未注明原因", f"refusal notice {name} gives no reason")
+    return RefusalNotice(file_name=refused, reason=reason)
+
+
+def apply_refusal_notice(
+    session: Session,
+    file: InboundFile,
+    notice: RefusalNotice,
+    *,
+    business_date: date,
+    config: PaymentsConfig,
+) -> dict[str, int]:
+    """Reject the refused batch and its instructions with the bank's reason; refuses the
+    notice whole if it names no batch of ours or a batch the bank already answered."""
+    batch = session.scalar(
+        select(PaymentBatch).where(
+            PaymentBatch.bank_code == file.bank_code, PaymentBatch.file_name == notice.file_name
+        )
+    )
+    if batch is None:
+        raise NoticeRefused(
+            f"拒绝通知 {file.name} 所称文件 {notice.file_name} 不是我方发出的批次",
+            f"refusal notice {file.name} names {notice.file_name}, which we never sent",
+        )
+    file.batch_id = batch.id
+    if batch.status is BatchStatus.REJECTED:
+        return {"already_rejected": 1}
+    if batch.status is BatchStatus.ANSWERED:
+        raise NoticeRefused(
+            f"批次 {batch.file_name} 已回盘，不能再被整份拒绝",
+            f"batch {batch.file_name} was answered already; a refusal of it cannot apply",
+        )
+    instructions = list(
+        session.scalars(
+            select(PaymentInstruction)
+            .where(PaymentInstruction.batch_id == batch.id)
+            .order_by(PaymentInstruction.id)
+        )
+    )
+    if batch.status is BatchStatus.STORED:
+        # The bank refused a batch we had not yet marked sent (a crash in between).
+        batch.sent_at = utcnow()
+        mark_sent(
+            session,
+            instructions,
+            business_date=business_date,
+            batch_id=batch.id,
+            cause=f"银行已拒绝 refused by the bank: {file.name}",
+        )
+    reason = f"银行拒绝整份文件 file refused: {notice.reason}"
+    outcome: Counter[str] = Counter()
+    for instruction in instructions:
+        outcome[
+            apply_result(
+                session,
+                instruction,
+                InstructionResult(
+                    end_to_end_id=instruction.end_to_end_id,
+                    status=ResultStatus.REJECTED,
+                    settled_amount_fen=0,
+                    requested_amount_fen=instruction.amount_fen,
+                    reason_text=reason[:400],
+                ),
+                business_date=business_date,
+                inbound_file_id=file.id,
+                config=config,
+            )
+        ] += 1
+    batch.status = BatchStatus.REJECTED
+    batch.last_error = reason[:1000]
+    follow_up(
+        session,
+        FollowUpKind.DELIVERY_FAILED,
+        business_date=business_date,
+        batch_id=batch.id,
+        inbound_file_id=file.id,
+        amount_fen=batch.total_fen,
+        reason_code=REFUSED_CODE,
+        message_zh=f"银行拒绝了批次文件 {batch.file_name}（{batch.line_count} 笔）："
+        f"{notice.reason}；各笔指令已按失败处理，请核实后重新发起",
+        message_en=f"the bank refused batch file {batch.file_name} ({batch.line_count} "
+        f"instructions): {notice.reason}; each instruction failed, check and send again",
+    )
+    session.flush()
+    return {"rejected_instructions": sum(outcome.values()), **outcome}
+
+
+def answer_due_by(calendar: BankingCalendar, sent_on: date, banking_days: int) -> date:
+    """The last day the bank may answer a batch of ``sent_on``: ``banking_days`` banking
+    days after it."""
+    return calendar.banking_days(sent_on + timedelta(days=1), banking_days)[-1]
+
+
+def chase_unanswered(
+    session: Session,
+    *,
+    business_date: date,
+    banking_days: int,
+    calendar_of: Callable[[str], BankingCalendar],
+) -> list[int]:
+    """Raise a follow-up, once, for each sent batch still unanswered ``banking_days`` banking
+    days after its business date; returns the batches chased."""
+    if banking_days < 1:
+        raise ValueError("banking_days must be at least 1")
+    chased_before = set(
+        session.scalars(
+            select(FollowUpItem.batch_id).where(
+                FollowUpItem.kind == FollowUpKind.DELIVERY_FAILED,
+                FollowUpItem.reason_code == NO_ANSWER_CODE,
+            )
+        )
+    )
+    chased = []
+    for batch in session.scalars(
+        select(PaymentBatch)
+        .where(PaymentBatch.status == BatchStatus.SENT, PaymentBatch.business_date < business_date)
+        .order_by(PaymentBatch.id)
+    ):
+        if batch.id in chased_before:
+            continue
+        due_by = answer_due_by(calendar_of(batch.bank_code), batch.business_date, banking_days)
+        if business_date <= due_by:
+            continue
+        follow_up(
+            session,
+            FollowUpKind.DELIVERY_FAILED,
+            business_date=business_date,
+            batch_id=batch.id,
+            amount_fen=batch.total_fen,
+            reason_code=NO_ANSWER_CODE,
+            message_zh=f"批次 {batch.file_name}（{batch.business_date} 发出，"
+            f"{batch.line_count} 笔）超过 {banking_days} 个银行工作日未回盘，请与银行核实",
+            message_en=f"batch {batch.file_name} sent {batch.business_date} "
+            f"({batch.line_count} instructions) has no answer after {banking_days} banking "
+            "days: check with the bank",
+        )
+        chased.append(batch.id)
+    session.flush()
+    return chased
