@@ -86,6 +86,10 @@ def test_reviewer_resolves_village_cash_and_treasurer_is_kept_out(
             expect(page.locator(f'a[href="/console/queue/{item}"]')).to_be_visible()
             page.screenshot(path=str(ARTIFACTS / "console-queue.png"), full_page=True)
 
+            page.keyboard.press("j")  # keyboard moves through the work list
+            focused = page.evaluate("document.activeElement.getAttribute('href')")
+            assert focused is not None
+            assert focused.startswith("/console/queue/")
             page.click(f'a[href="/console/queue/{item}"]')
             expect(page.locator("#bank-lines")).to_contain_text("柜台现金存款")
             expect(page.locator("#bank-lines")).to_contain_text("+5,000.00")
