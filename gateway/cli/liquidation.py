@@ -166,9 +166,11 @@ def request_payouts_command(association: AssociationOpt, actor: ActorOpt, on: On
 @liquidation_app.command("payout-list")
 def payout_list_command(
     association: AssociationOpt,
-    out: Annotated[Path, typer.Option("--out", help="CSV file for the bank (代发清单).")],
+    out: Annotated[Path, typer.Option("--out", help="CSV file: the 代发清单 for the file.")],
 ) -> None:
-    """Write the payouts awaiting the bank; card numbers are in clear, the file is 0600."""
+    """Write the payouts still with the bank, a 代发清单 for the association's file (the
+    payouts themselves travel in the disbursement batches); card numbers are in clear, the
+    file is 0600."""
     from gateway.liquidation.service import payout_orders
     from gateway.reports.numbers import yuan
     from gateway.security.fieldcrypt import FieldCipher
