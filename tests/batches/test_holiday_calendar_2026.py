@@ -4,8 +4,12 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from settle_support import DAY1, settle_in
 
 from gateway.batches.calendar import load_calendar
+from gateway.jobs.pipeline import run_date
+from gateway.reconcile import service as reconcile_service
+from reconciliation.config import MatchConfig
 
 CALENDAR = Path(__file__).resolve().parents[2] / "config" / "calendar" / "cn.toml"
 
@@ -70,3 +74,28 @@ def test_the_reconciliation_engine_reads_the_same_days() -> None:
     # 9 days closed for the Spring Festival: 2026-02-13 (Fri) to 2026-02-24 (Tue) is 2 days
     # apart: the 14th (a make-up Saturday) and the 24th
     assert matching.banking_days_between(date(2026, 2, 13), date(2026, 2, 24)) == 2
+
+
+def test_the_nightly_reconcile_step_counts_banking_days_on_the_banks_calendar(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[MatchConfig | None] = []
+
+    def recording(session: object, day: date, **kwargs: object) -> list[object]:
+        config = kwargs.get("config")
+        assert config is None or isinstance(config, MatchConfig)
+        seen.append(config)
+        return []
+
+    monkeypatch.setattr(reconcile_service, "reconcile_business_date", recording)
+    for settle in settle_in(tmp_path):
+        outcomes = run_date(settle.nightly, DAY1, ("reconcile",))
+        assert [o.status for o in outcomes] == ["ran"]
+        bank_calendar = settle.profile.calendar
+    assert len(seen) == 1
+    config = seen[0]
+    assert config is not None
+    assert config.calendar is not None
+    assert config.calendar == bank_calendar.for_matching()
+    assert not config.calendar.is_banking_day(date(2026, 10, 7))
+    assert config.calendar.is_banking_day(date(2026, 10, 10))
