@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from settle_support import DAY1, Settle, settle_in
+from settle_support import DAY1, Settle, bank_profile, settle_in
 from sqlalchemy import select
 
 from adapters.records import ResultStatus
@@ -128,3 +128,27 @@ def test_a_paid_refund_is_booked_and_a_refused_return_is_to_be_paid_again(settle
     assert carried.end_to_end_id == again.end_to_end_id != refused.end_to_end_id
     steps = {s.step: s for s in liquidation.progress(session, liquidation_id)}
     assert ["待组批" in line for line in steps[liquidation.Step.RETURN_CAPITAL].remaining] == [True]
+
+
+def test_a_payout_above_the_banks_file_limit_is_to_be_paid_again(settle: Settle) -> None:
+    settle.profile = bank_profile(limits={"max_amount_fen_per_file": 100_000})
+    liquidation_id, refunds, returns = _requested(settle)
+    over = [p for p in returns if p.amount_fen > 100_000]
+    assert over
+    run_date(settle.nightly, DAY1, ("batches",))
+    session = settle.fresh()
+    for payout in over:
+        session.refresh(payout)
+        assert payout.status is PayoutStatus.FAILED
+        assert "上限" in (payout.failure_reason or "")
+        carried = session.get(PaymentInstruction, payout.instruction_id)
+        assert carried is not None
+        assert carried.status is InstructionStatus.FAILED
+    # the refund under the limit went out in the batch
+    [batch] = settle.bank.batches().values()
+    assert [i.end_to_end_id for i in batch.instructions] == [
+        p.end_to_end_id for p in [*refunds, *returns] if p.amount_fen <= 100_000
+    ]
+    steps = {s.step: s for s in liquidation.progress(session, liquidation_id)}
+    remaining = steps[liquidation.Step.RETURN_CAPITAL].remaining
+    assert sum("待重新支付" in line for line in remaining) == len(over)
