@@ -69,15 +69,15 @@ def _batch() -> Batch:
     )
 
 
-def _ours(batch: Batch) -> tuple[float, int]:
+def _ours(batch: Batch) -> tuple[float, float, int]:
     adapter = Iso20022Adapter()
     adapter.schemas.get("pain.001.001.09")  # compile once, outside the timing, as in service
-    start = time.perf_counter()
+    start, started_cpu = time.perf_counter(), time.process_time()
     data = adapter.render_disbursement(batch)
-    return time.perf_counter() - start, len(data)
+    return time.perf_counter() - start, time.process_time() - started_cpu, len(data)
 
 
-def _sepaxml(batch: Batch) -> tuple[float, int]:
+def _sepaxml(batch: Batch) -> tuple[float, float, int]:
     import xmlschema.limits
     from sepaxml import SepaTransfer
 
@@ -92,7 +92,7 @@ def _sepaxml(batch: Batch) -> tuple[float, int]:
         "batch": True,
         "currency": "EUR",
     }
-    start = time.perf_counter()
+    start, started_cpu = time.perf_counter(), time.process_time()
     sepa = SepaTransfer(config, schema="pain.001.001.09", clean=True)
     for item in batch.instructions:
         sepa.add_payment(
@@ -107,7 +107,7 @@ def _sepaxml(batch: Batch) -> tuple[float, int]:
             }
         )
     data = sepa.export(validate=True)
-    return time.perf_counter() - start, len(data)
+    return time.perf_counter() - start, time.process_time() - started_cpu, len(data)
 
 
 def _statement() -> Statement:
@@ -180,24 +180,27 @@ def _parse_in_child(path: Path) -> dict[str, float]:
 def run() -> Section:
     section = Section(TITLE)
     batch = _batch()
-    ours_seconds, ours_bytes = _ours(batch)
-    theirs_seconds, theirs_bytes = _sepaxml(batch)
-    speedup = theirs_seconds / ours_seconds
+    ours_seconds, ours_cpu, ours_bytes = _ours(batch)
+    theirs_seconds, theirs_cpu, theirs_bytes = _sepaxml(batch)
+    # Judged on CPU time: both run in this process one after the other, and on a shared
+    # machine a load spike during the short run would otherwise decide the ratio.
+    speedup = theirs_cpu / ours_cpu
+    wall_speedup = theirs_seconds / ours_seconds
     section.add(
         f"pain.001: render + XSD-validate {PAYMENTS:,} payments (ours)",
-        f"{ours_seconds:.2f} s ({ours_bytes / 1e6:.1f} MB)",
+        f"{ours_seconds:.2f} s wall, {ours_cpu:.2f} s CPU ({ours_bytes / 1e6:.1f} MB)",
         "-",
         True,
     )
     section.add(
         f"pain.001: build + validate the same {PAYMENTS:,} payments (sepaxml)",
-        f"{theirs_seconds:.2f} s ({theirs_bytes / 1e6:.1f} MB)",
+        f"{theirs_seconds:.2f} s wall, {theirs_cpu:.2f} s CPU ({theirs_bytes / 1e6:.1f} MB)",
         "-",
         True,
     )
     section.add(
-        "pain.001 speed-up over sepaxml",
-        f"{speedup:.1f}x",
+        "pain.001 speed-up over sepaxml (CPU time)",
+        f"{speedup:.1f}x ({wall_speedup:.1f}x in wall time)",
         f">= {SPEEDUP_TARGET:.0f}x",
         speedup >= SPEEDUP_TARGET,
     )
@@ -225,6 +228,11 @@ def run() -> Section:
         f"camt.053 reading: best of two runs in a fresh process; load average {load_before:.1f} "
         f"when it started and {load_after:.1f} when it ended, on {os.cpu_count()} cores. Other "
         "work on the machine stretches wall time; CPU time shows the reader's own cost."
+    )
+    section.notes.append(
+        "The pain.001 speed-up compares the CPU time of the two runs (made one after the "
+        "other in this process): on a shared machine a load spike during our few seconds "
+        "would otherwise decide the ratio. Wall times are shown beside it."
     )
     section.notes.append(
         "sepaxml validates with the pure-Python xmlschema package; ours writes the text in one "
