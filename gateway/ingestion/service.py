@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.records import ResultFile, Statement, StatementEntry
@@ -333,6 +333,7 @@ def apply_statement_file(
     """Keep each statement line once and apply returns (退汇) of settled payments."""
     outcome: Counter[str] = Counter()
     for statement in statements:
+        rows: list[dict[str, object]] = []
         keys = dedupe_keys(statement.account, statement.entries)
         known = set(
             session.scalars(
@@ -347,10 +348,14 @@ def apply_statement_file(
                 outcome["duplicate_lines"] += 1
                 continue
             known.add(key)
-            session.add(_line(file, statement, entry, key))
+            rows.append(_line(file, statement, entry, key))
             outcome["new_lines"] += 1
             if entry.return_reason_code and entry.end_to_end_id:
                 outcome[_apply_return(session, file, entry, business_date)] += 1
+        if rows:
+            # Plain rows in one multi-row insert per statement, before the next statement of
+            # the file looks for its lines; the unique (account, dedupe_key) still holds.
+            session.execute(insert(StatementLine), rows)
     session.flush()
     return dict(outcome)
 
@@ -380,8 +385,8 @@ def _apply_return(
 
 def _line(
     file: InboundFile, statement: Statement, entry: StatementEntry, key: str
-) -> StatementLine:
-    return StatementLine(
+) -> dict[str, object]:
+    return dict(
         inbound_file_id=file.id,
         account=statement.account,
         sub_account=entry.sub_account or statement.sub_account,
