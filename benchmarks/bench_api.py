@@ -43,6 +43,7 @@ TITLE = "API: mismatch queue listing, 100,000 open items, 50 concurrent clients 
 ITEMS = 100_000
 CLIENTS = 50
 REQUESTS_PER_CLIENT = 12
+PACED_RUNS = 3
 PAUSE_SECONDS = 2.0  # mean pause of an office user between pages (uniform 1-3 s)
 TARGET_P95_MS = 100.0
 KINDS = (
@@ -203,16 +204,25 @@ def run() -> Section:
                 raise RuntimeError("the API server did not start")
             time.sleep(0.3)
         asyncio.run(_load(base, token, 0.05))  # warm the pools and caches
-        paced, paced_errors, _ = asyncio.run(_load(base, token, PAUSE_SECONDS))
+        runs = [asyncio.run(_load(base, token, PAUSE_SECONDS)) for _ in range(PACED_RUNS)]
+        paced_errors = [e for _, errors, _ in runs for e in errors]
+        p95s = sorted(_p95(latencies) for latencies, _, _ in runs)
+        p95 = statistics.median(p95s)
+        paced = [x for latencies, _, _ in runs for x in latencies]
         flat, flat_errors, flat_seconds = asyncio.run(_load(base, token, 0.0))
-        p95 = _p95(paced)
         section.add(
-            "p95 latency, 50 clients paging the queue (1–3 s between pages)",
+            f"p95 latency, 50 clients paging the queue (1–3 s between pages), median of "
+            f"{PACED_RUNS} runs",
             f"{p95:.1f} ms",
             f"< {TARGET_P95_MS:.0f} ms",
             p95 < TARGET_P95_MS and not paced_errors,
         )
-        section.add("median latency, same run", f"{statistics.median(paced):.1f} ms", "—", True)
+        section.add(
+            "p95 of each run; median latency of all requests",
+            " / ".join(f"{x:.0f}" for x in p95s) + f" ms; {statistics.median(paced):.1f} ms",
+            "—",
+            True,
+        )
         section.add(
             "saturation: 50 clients back to back, p95 / throughput",
             f"{_p95(flat):.0f} ms / {len(flat) / flat_seconds:.0f} requests/s",
