@@ -159,33 +159,33 @@ def sync_run(
             )
         ):
             items[found.fingerprint] = found
-    events: list[tuple[QueueItem, str, str]] = []
-    created: list[QueueItem] = []
+    events: list[tuple[int, str, str]] = []
+    created: list[dict[str, Any]] = []
     stamp = business_date.isoformat()
     for fingerprint, x in today.items():
         item = items.get(fingerprint)
         if item is None:
             created.append(
-                QueueItem(
-                    special_account_id=special_account_id,
-                    association_id=_association_for(x, associations, entry_associations),
-                    fingerprint=fingerprint,
-                    kind=x.kind.value,
-                    severity=int(x.severity),
-                    priority=int(x.severity),
-                    status=ItemStatus.OPEN,
-                    night_state=NightState.NEW,
-                    first_seen=business_date,
-                    last_seen=business_date,
-                    times_seen=1,
-                    sub_account=x.sub_account,
-                    subject=x.subject[:200],
-                    line_ids_json=json.dumps(list(x.line_ids)),
-                    entry_ids_json=json.dumps(list(x.entry_ids)),
-                    expected_fen=x.expected_fen,
-                    actual_fen=x.actual_fen,
-                    explanation=x.explanation[:600],
-                )
+                {
+                    "special_account_id": special_account_id,
+                    "association_id": _association_for(x, associations, entry_associations),
+                    "fingerprint": fingerprint,
+                    "kind": x.kind.value,
+                    "severity": int(x.severity),
+                    "priority": int(x.severity),
+                    "status": ItemStatus.OPEN,
+                    "night_state": NightState.NEW,
+                    "first_seen": business_date,
+                    "last_seen": business_date,
+                    "times_seen": 1,
+                    "sub_account": x.sub_account,
+                    "subject": x.subject[:200],
+                    "line_ids_json": json.dumps(list(x.line_ids)),
+                    "entry_ids_json": json.dumps(list(x.entry_ids)),
+                    "expected_fen": x.expected_fen,
+                    "actual_fen": x.actual_fen,
+                    "explanation": x.explanation[:600],
+                }
             )
             continue
         item.last_seen = business_date
@@ -198,7 +198,7 @@ def sync_run(
             item.resolution = None
             events.append(
                 (
-                    item,
+                    item.id,
                     "reopened",
                     f"{stamp}: 处理后仍出现 still there after "
                     f"{before.value if before else 'resolution'}",
@@ -214,33 +214,38 @@ def sync_run(
         item.night_state = NightState.GONE
         if item.status in (ItemStatus.RESOLVED, *PARKED):
             item.status = ItemStatus.CLOSED
-            events.append((item, "confirmed", f"{stamp}: 对账确认已解决 the run confirms it"))
+            events.append((item.id, "confirmed", f"{stamp}: 对账确认已解决 the run confirms it"))
             summary.confirmed.append(item.id)
         elif item.status is ItemStatus.OPEN and item.kind not in EVENT_KINDS:
             item.status = ItemStatus.CLOSED
             item.resolution = Resolution.CLEARED
             item.resolved_by = actor
             item.resolved_at = utcnow()
-            events.append((item, "cleared", f"{stamp}: 对账未再出现 no longer found by the run"))
+            events.append((item.id, "cleared", f"{stamp}: 对账未再出现 no longer found by the run"))
             summary.cleared.append(item.id)
-    session.add_all(created)
     session.flush()
-    summary.new = [item.id for item in created]
-    events = [(item, "raised", stamp) for item in created] + events
+    if created:
+        now = utcnow()
+        inserted = session.execute(
+            insert(QueueItem).returning(QueueItem.id, sort_by_parameter_order=True),
+            [{**row, "created_at": now, "updated_at": now} for row in created],
+        )
+        summary.new = list(inserted.scalars())
+    events = [(item_id, "raised", stamp) for item_id in summary.new] + events
     now = utcnow()
     if events:
         session.execute(
             insert(QueueEvent),
             [
                 {
-                    "item_id": item.id,
+                    "item_id": item_id,
                     "at": now,
                     "actor": actor,
                     "action": action,
                     "note": note[:600],
                     "data_json": "{}",
                 }
-                for item, action, note in events
+                for item_id, action, note in events
             ],
         )
     if events or summary.persisting:
