@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -140,6 +141,88 @@ def record(
     head.last_hash = digest
     session.flush()
     return event
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One event for :func:`record_many` (the arguments of :func:`record`)."""
+
+    chain: str
+    actor: str
+    action: str
+    object_type: str
+    object_id: object
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+def _lock_heads(session: Session, chains: list[str]) -> dict[str, AuditChainHead]:
+    return {
+        head.chain: head
+        for head in session.scalars(
+            select(AuditChainHead)
+            .where(AuditChainHead.chain.in_(chains))
+            .order_by(AuditChainHead.chain)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    }
+
+
+def record_many(session: Session, entries: Sequence[AuditEntry]) -> int:
+    """Append many events, in order, in the session's transaction; returns how many.
+
+    The same chain rules as :func:`record`: every chain's head is locked (all of them in one
+    statement, in chain order) and each event links to the one before it in its chain; the
+    events go in with one multi-row insert. Returns the number of events written."""
+    if not entries:
+        return 0
+    chains = sorted({entry.chain for entry in entries})
+    heads = _lock_heads(session, chains)
+    missing = [chain for chain in chains if chain not in heads]
+    if missing:
+        values = [{"chain": c, "last_seq": 0, "last_hash": GENESIS_HASH} for c in missing]
+        if session.get_bind().dialect.name == "postgresql":
+            statement: Any = postgresql_insert(AuditChainHead).values(values)
+        else:
+            statement = sqlite_insert(AuditChainHead).values(values)
+        session.execute(statement.on_conflict_do_nothing())
+        heads = _lock_heads(session, chains)
+    at = utcnow()
+    rows = []
+    for entry in entries:
+        head = heads[entry.chain]
+        body = _normalise(entry.payload)
+        seq = head.last_seq + 1
+        digest = event_hash(
+            chain=entry.chain,
+            prev_hash=head.last_hash,
+            seq=seq,
+            at=at,
+            actor=entry.actor,
+            action=entry.action,
+            object_type=entry.object_type,
+            object_id=str(entry.object_id),
+            payload=body,
+        )
+        rows.append(
+            {
+                "chain": entry.chain,
+                "seq": seq,
+                "at": at,
+                "actor": entry.actor,
+                "action": entry.action,
+                "object_type": entry.object_type,
+                "object_id": str(entry.object_id),
+                "payload": body,
+                "prev_hash": head.last_hash,
+                "hash": digest,
+            }
+        )
+        head.last_seq = seq
+        head.last_hash = digest
+    session.execute(insert(AuditEvent), rows)
+    session.flush()
+    return len(rows)
 
 
 @dataclass(frozen=True)

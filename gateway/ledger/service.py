@@ -366,22 +366,26 @@ def post_many(
             }
         )
     actors = sorted({r.actor for r in requests})
-    for association_id, transactions in sorted(by_association.items()):
-        audit.record(
-            session,
-            actor=actors[0] if len(actors) == 1 else ",".join(actors),
-            action=audit_action,
-            chain=audit.association_chain(association_id),
-            object_type="journal_transactions",
-            object_id=association_id,
-            payload={
-                **(audit_payload or {}),
-                "association_id": association_id,
-                "count": len(transactions),
-                "total_fen": total_by_association[association_id],
-                "transactions": transactions,
-            },
-        )
+    audit.record_many(
+        session,
+        [
+            audit.AuditEntry(
+                chain=audit.association_chain(association_id),
+                actor=actors[0] if len(actors) == 1 else ",".join(actors),
+                action=audit_action,
+                object_type="journal_transactions",
+                object_id=association_id,
+                payload={
+                    **(audit_payload or {}),
+                    "association_id": association_id,
+                    "count": len(transactions),
+                    "total_fen": total_by_association[association_id],
+                    "transactions": transactions,
+                },
+            )
+            for association_id, transactions in sorted(by_association.items())
+        ],
+    )
     return ids
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from adapters.records import ResultStatus
 from gateway.audit.models import AuditEvent
-from gateway.audit.service import association_chain, verify
+from gateway.audit.service import AuditEntry, association_chain, record_many, verify
 from gateway.errors import LedgerError, NotFound
 from gateway.ingestion.models import InboundFile
 from gateway.jobs.pipeline import run_date
@@ -165,3 +165,32 @@ def test_post_many_refuses_the_whole_set_for_one_unbalanced_transaction(settle: 
         post_many(session, [_request(a, 100, 100, "OK1"), _request(999_999, 5, 5, "NOPE")])
     session.rollback()
     assert _counts(settle) == before
+
+
+def test_audit_record_many_links_each_event_into_its_chain(settle: Settle) -> None:
+    session = settle.fresh()
+    chain_a = association_chain(settle.world.a.id)
+    before = session.scalar(select(func.max(AuditEvent.seq)).where(AuditEvent.chain == chain_a))
+    written = record_many(
+        session,
+        [
+            AuditEntry(chain_a, "system", "test.one", "thing", 1, {"n": 1}),
+            AuditEntry("test:new-chain", "system", "test.two", "thing", 2, {"n": 2}),
+            AuditEntry(chain_a, "system", "test.three", "thing", 3, {"n": 3}),
+        ],
+    )
+    session.commit()
+    assert written == 3
+    check = settle.fresh()
+    rows = check.execute(
+        select(AuditEvent.chain, AuditEvent.seq, AuditEvent.action)
+        .where(AuditEvent.action.like("test.%"))
+        .order_by(AuditEvent.id)
+    ).all()
+    start = (before or 0) + 1
+    assert [tuple(r) for r in rows] == [
+        (chain_a, start, "test.one"),
+        ("test:new-chain", 1, "test.two"),
+        (chain_a, start + 1, "test.three"),
+    ]
+    assert verify(check).ok
