@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Query
 from pydantic import BaseModel, Field
-from sqlalchemy import select, true
+from sqlalchemy import false, select, true
 from sqlalchemy.orm import Session
 
 from gateway.api.deps import CurrentPrincipal, DbSession
@@ -16,6 +16,7 @@ from gateway.api.router import as_utc, domain_router
 from gateway.audit import service as audit
 from gateway.audit.models import AuditEvent
 from gateway.auth.errors import Forbidden
+from gateway.auth.models import Role
 from gateway.auth.permissions import Permission, Principal
 from gateway.org.models import Association, Town
 
@@ -24,7 +25,10 @@ router = domain_router("审计 audit")
 
 class AuditEventOut(BaseModel):
     id: int
-    chain: str = Field(description="global, or association:<id> for an association's events")
+    chain: str = Field(
+        description="county:<id> for a county's events, association:<id> for an association's, "
+        "global for events of no county"
+    )
     seq: int
     at: datetime
     actor: str
@@ -42,20 +46,23 @@ class ChainReportOut(BaseModel):
 
 
 def visible_chains(session: Session, principal: Principal) -> Any:
-    """The condition on ``AuditEvent.chain`` for what the caller may read: everything for an
-    administrator; the global chain and the county's associations' chains for a county-wide
-    reader; an association's own chain for an association-scoped reader."""
+    """The condition on ``AuditEvent.chain`` for what the caller may read: everything for the
+    system administrator; the county's own chain and its associations' chains for a
+    county-wide reader; an association's own chain for an association-scoped reader. The
+    global chain (events that belong to no county) is the administrator's alone."""
     principal.require(Permission.READ_AUDIT)
+    if principal.role is Role.ADMIN:
+        return true()
     if principal.association_id is not None:
         return AuditEvent.chain == audit.association_chain(principal.association_id)
     if principal.county_id is None:
-        return true()
+        return false()
     ids = session.scalars(
         select(Association.id)
         .join(Town, Town.id == Association.town_id)
         .where(Town.county_id == principal.county_id)
     )
-    chains = [audit.GLOBAL_CHAIN, *(audit.association_chain(i) for i in ids)]
+    chains = [audit.county_chain(principal.county_id), *(audit.association_chain(i) for i in ids)]
     return AuditEvent.chain.in_(chains)
 
 

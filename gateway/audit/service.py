@@ -5,6 +5,11 @@ roll back together. Each chain's head row is locked while appending (``SELECT ..
 on PostgreSQL; SQLite has a single writer), so concurrent appenders to one chain queue and the
 chain never forks; events of different associations go to different chains and do not wait
 for each other.
+
+County-wide events (a county's special account, reconciliation run, unassigned queue item,
+users) go to that county's chain, ``county:<id>``, so a county's readers see their own county
+and nothing of the others; what belongs to no county (field-key rotation, system users) stays
+on the ``global`` chain, which only the system administrator reads.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Select, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -31,6 +36,52 @@ GLOBAL_CHAIN = "global"
 def association_chain(association_id: int) -> str:
     """The chain that holds an association's events."""
     return f"association:{association_id}"
+
+
+def county_chain(county_id: int) -> str:
+    """The chain that holds a county's county-wide events."""
+    return f"county:{county_id}"
+
+
+def _county_of(session: Session, object_type: str, object_id: str) -> int | None:
+    """The county a county-wide event's object lives in, or None when it has none."""
+    # Imported here: these domains record audit events themselves.
+    from gateway.auth.models import User
+    from gateway.loans.models import Loan
+    from gateway.org.models import Association, SpecialAccount, Town
+    from gateway.queue.models import QueueItem
+    from gateway.reconcile.models import ReconRun
+
+    if not object_id.isdigit():
+        return None
+    key = int(object_id)
+    account_county = select(SpecialAccount.county_id)
+    association_county = select(Town.county_id).join(Association, Association.town_id == Town.id)
+    statement: Select[int]
+    if object_type == "county":
+        return key
+    if object_type == "special_account":
+        statement = account_county.where(SpecialAccount.id == key)
+    elif object_type == "recon_run":
+        statement = account_county.join(
+            ReconRun, ReconRun.special_account_id == SpecialAccount.id
+        ).where(ReconRun.id == key)
+    elif object_type == "queue_item":
+        statement = account_county.join(
+            QueueItem, QueueItem.special_account_id == SpecialAccount.id
+        ).where(QueueItem.id == key)
+    elif object_type == "loan":
+        statement = association_county.join(Loan, Loan.association_id == Association.id).where(
+            Loan.id == key
+        )
+    elif object_type == "user":
+        user = session.get(User, key)
+        if user is None or user.county_id is not None or user.association_id is None:
+            return None if user is None else user.county_id
+        statement = association_county.where(Association.id == user.association_id)
+    else:
+        return None
+    return session.scalar(statement)
 
 
 def _canonical_time(at: datetime) -> str:
@@ -100,11 +151,20 @@ def record(
     object_id: object,
     payload: dict[str, Any] | None = None,
     chain: str = GLOBAL_CHAIN,
+    county_id: int | None = None,
 ) -> AuditEvent:
     """Append one event to ``chain`` in the session's transaction.
 
-    Association-scoped changes pass ``chain=association_chain(id)``; everything else goes
-    to the global chain."""
+    Association-scoped changes pass ``chain=association_chain(id)``. An event for the global
+    chain goes to its county's chain instead: ``county_id`` when given, else the county of the
+    object (a county, user, special account, reconciliation run, queue item or loan); an
+    event with no county stays on the global chain."""
+    if chain == GLOBAL_CHAIN:
+        county = county_id
+        if county is None:
+            county = _county_of(session, object_type, str(object_id))
+        if county is not None:
+            chain = county_chain(county)
     head = _lock_head(session, chain)
     if head is None:
         _create_head(session, chain)

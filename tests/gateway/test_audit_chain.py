@@ -90,15 +90,16 @@ def test_a_deleted_row_is_named(world: World, session: Session) -> None:
 
 
 def test_a_deleted_tail_is_noticed(world: World, session: Session) -> None:
-    last = session.scalar(select(func.max(AuditEvent.seq)).where(AuditEvent.chain == "global"))
+    chain = audit.county_chain(world.county.id)
+    last = session.scalar(select(func.max(AuditEvent.seq)).where(AuditEvent.chain == chain))
     _unguard(session)
     session.execute(
-        text("DELETE FROM audit_events WHERE chain = 'global' AND seq = :s"), {"s": last}
+        text("DELETE FROM audit_events WHERE chain = :c AND seq = :s"), {"c": chain, "s": last}
     )
     session.commit()
     problems = audit.verify(session).problems
     assert len(problems) == 1
-    assert problems[0].chain == "global"
+    assert problems[0].chain == chain
     assert f"names event {last}" in problems[0].reason_en
 
 
