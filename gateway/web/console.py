@@ -5,6 +5,7 @@ same domain services, and renders server-side. Forms carry the session's CSRF to
 from __future__ import annotations
 
 import json
+import secrets
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -156,9 +157,47 @@ def root() -> RedirectResponse:
     return RedirectResponse("/console", status_code=303)
 
 
+LOGIN_CSRF_COOKIE = "huzhu_login_csrf"
+LOGIN_CSRF_MAX_AGE = 2 * 60 * 60  # seconds a sign-in form stays usable
+
+
+def _login_page(
+    request: Request,
+    *,
+    next: str | None,
+    error: str | None = None,
+    username: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The sign-in form with its own CSRF token (there is no session yet to hold one): the token
+    is rendered into the form and set as a cookie, and the POST must bring both, equal."""
+    token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if len(token) < 32 or len(token) > 100:
+        token = secrets.token_urlsafe(32)
+    response: Response = _anonymous(
+        request,
+        "login.html",
+        status_code=status_code,
+        next=_safe_next(next),
+        error=error,
+        username=username,
+        csrf_token=token,
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        max_age=LOGIN_CSRF_MAX_AGE,
+        httponly=True,
+        secure=bool(request.app.state.cookie_secure),
+        samesite="strict",
+        path="/login",
+    )
+    return response
+
+
 @router.get("/login")
 def login_form(request: Request, next: str | None = None) -> Any:
-    return _anonymous(request, "login.html", next=_safe_next(next), error=None)
+    return _login_page(request, next=next)
 
 
 @router.post("/login")
@@ -168,23 +207,33 @@ def login_submit(
     username: Annotated[str, Form(max_length=60)],
     password: Annotated[str, Form(max_length=200)],
     next: Annotated[str, Form(max_length=400)] = "/console",
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Any:
+    lang = language(request)
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE)
+    if not expected or not credentials.csrf_matches(expected, csrf_token):
+        # Refused before the password is looked at: no failure is counted for anyone.
+        stale = (
+            "The sign-in form has expired or did not come from this site; please sign in again."
+            if lang == "en"
+            else "登录表单已失效或并非来自本站（安全令牌缺失或不符），请重新登录。"
+        )
+        return _login_page(request, next=next, error=stale, username=username, status_code=403)
     outcome = sign_in(request, session, username, password)
     if isinstance(outcome, Response):
-        lang = language(request)
         problem = Problem.model_validate_json(bytes(outcome.body))
         message = problem.message_en if lang == "en" else problem.message_zh
-        return _anonymous(
+        return _login_page(
             request,
-            "login.html",
-            status_code=outcome.status_code,
-            next=_safe_next(next),
+            next=next,
             error=message,
             username=username,
+            status_code=outcome.status_code,
         )
     _, issued = outcome
     response = RedirectResponse(_safe_next(next), status_code=303)
     set_session_cookie(request, response, issued)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
 

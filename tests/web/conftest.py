@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,6 +38,19 @@ def console_app(api_engine: Engine, field_cipher: FieldCipher, tmp_path: Path) -
 SignIn = Callable[[str], TestClient]
 
 
+def login_form_token(client: TestClient) -> str:
+    """Open the sign-in form (which sets its CSRF cookie) and return the token it carries."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+    assert found, "the sign-in form carries no CSRF token"
+    return found.group(1)
+
+
+def submit_login(client: TestClient, username: str, password: str, **extra: str) -> Response:
+    """Sign in through the form, as a browser does: fetch the form, post it with its token."""
+    data = {"username": username, "password": password, "csrf_token": login_form_token(client)}
+    return client.post("/login", data=data | extra)
+
+
 @pytest.fixture
 def browser(console_app: FastAPI) -> Iterator[SignIn]:
     """A client signed in through the login form as the named user."""
@@ -44,9 +59,7 @@ def browser(console_app: FastAPI) -> Iterator[SignIn]:
     def sign_in(username: str) -> TestClient:
         client = TestClient(console_app, base_url="https://testserver", follow_redirects=False)
         clients.append(client)
-        response = client.post(
-            "/login", data={"username": username, "password": PASSWORD, "next": "/console"}
-        )
+        response = submit_login(client, username, PASSWORD, next="/console")
         assert response.status_code == 303, response.text
         return client
 

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import Seeded
-from tests.web.conftest import SignIn
+from tests.web.conftest import SignIn, submit_login
 
 
 def csrf_of(html: str) -> str:
@@ -26,7 +26,7 @@ def test_anonymous_visitor_is_sent_to_sign_in(console_app: FastAPI) -> None:
 
 def test_wrong_password_is_refused_with_a_message(console_app: FastAPI) -> None:
     with TestClient(console_app, base_url="https://testserver") as c:
-        response = c.post("/login", data={"username": "officer", "password": "nope-nope-1"})
+        response = submit_login(c, "officer", "nope-nope-1")
     assert response.status_code == 401
     assert "用户名或密码错误" in response.text
     assert "huzhu_session" not in response.headers.get("set-cookie", "")
@@ -34,7 +34,7 @@ def test_wrong_password_is_refused_with_a_message(console_app: FastAPI) -> None:
 
 def test_session_cookie_is_secure_and_http_only(console_app: FastAPI) -> None:
     with TestClient(console_app, base_url="https://testserver", follow_redirects=False) as c:
-        response = c.post("/login", data={"username": "officer", "password": "correct-horse-42"})
+        response = submit_login(c, "officer", "correct-horse-42")
     cookie = response.headers["set-cookie"].lower()
     assert "huzhu_session=" in cookie
     assert "httponly" in cookie
