@@ -46,7 +46,12 @@ class MemberIn(BaseModel):
     household_no: str = Field(min_length=1, max_length=40)
     joined_on: date
     low_income: bool = False
-    credit_grade: str | None = Field(default=None, max_length=8)
+    credit_grade: str | None = Field(
+        default=None,
+        max_length=8,
+        description="信用等级：省略则为本县入门等级；给出时须在本县信用等级表中 "
+        "(omitted: the county's entry grade; given: must be in the county's grade table)",
+    )
 
 
 class UnmaskedOut(BaseModel):

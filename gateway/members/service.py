@@ -11,10 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.audit import service as audit
-from gateway.errors import NotFound, ValidationFailed
+from gateway.errors import NotFound, RuleViolation, ValidationFailed
+from gateway.grading.ladder import ladder
 from gateway.members.models import Member, MemberStatus
 from gateway.members.schemas import FieldProblem, MemberInput, MemberView
-from gateway.org.models import CreditGradeLimit
 from gateway.org.service import get_association
 from gateway.security.checks import (
     card_problem,
@@ -51,15 +51,26 @@ def input_problems(data: MemberInput) -> list[FieldProblem]:
 
 
 def entry_grade(session: Session, county_id: int) -> str:
-    grade = session.scalar(
-        select(CreditGradeLimit.grade)
-        .where(CreditGradeLimit.county_id == county_id)
-        .order_by(CreditGradeLimit.min_on_time_loans)
-        .limit(1)
-    )
-    if grade is None:
-        raise NotFound("该县未设置信用等级表", f"county {county_id} has no credit-grade table")
-    return grade
+    return ladder(session, county_id).entry_grade
+
+
+def starting_grade(session: Session, county_id: int, given: str | None) -> str:
+    """The grade a new member starts at: the county's entry grade, or the grade given with the
+    registration when the county's grade table lists it; any other grade is refused."""
+    grades = ladder(session, county_id)
+    if given is None:
+        return grades.entry_grade
+    if given not in grades.grades:
+        raise RuleViolation(
+            f"信用等级 {given} 不在本县信用等级表（{'、'.join(grades.grades)}）中，"
+            "新会员须从入门等级起评或给出表中的等级",
+            f"credit grade {given!r} is not in the county's table "
+            f"({', '.join(grades.grades)}); a new member starts at the entry grade "
+            "or at a grade from the table",
+            code="unknown_credit_grade",
+            grade=given,
+        )
+    return given
 
 
 def database_problems(
@@ -102,6 +113,7 @@ def register_member(
 ) -> Member:
     """Register one member; any problem refuses it with every field problem listed."""
     association = get_association(session, association_id)
+    grade = starting_grade(session, association.town.county_id, data.credit_grade)
     problems = input_problems(data)
     if not problems:
         problems = database_problems(session, cipher, association_id, data)
@@ -121,7 +133,7 @@ def register_member(
         household_no=data.household_no.strip(),
         phone=data.phone.strip(),
         low_income=data.low_income,
-        credit_grade=data.credit_grade or entry_grade(session, association.town.county_id),
+        credit_grade=grade,
         deposit_fen=0,
         status=MemberStatus.ACTIVE,
         joined_on=data.joined_on,
@@ -147,6 +159,8 @@ def register_member(
             "member_no": member.member_no,
             "household_no": member.household_no,
             "card": mask_card_parts(member.card_prefix, member.card_last4),
+            "credit_grade": grade,
+            "credit_grade_given": data.credit_grade is not None,
         },
     )
     return member
