@@ -16,9 +16,9 @@ from gateway.api import health, problems
 from gateway.api.health import TransportFactory
 from gateway.api.metrics import Metrics, MetricsMiddleware
 from gateway.auth.credentials import LoginPolicy
-from gateway.cli.reconcile import queue_config
 from gateway.db import is_sqlite, make_engine, make_session_factory
 from gateway.errors import ConfigurationError
+from gateway.queue.config import queue_config
 from gateway.security.fieldcrypt import FieldCipher
 from gateway.settings import Settings, load_settings
 

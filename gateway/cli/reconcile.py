@@ -7,9 +7,7 @@ Queue actions name who does them (``--by``); a second person approves large adju
 from __future__ import annotations
 
 import json
-import tomllib
 from datetime import date
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -22,6 +20,7 @@ from gateway.errors import NotFound
 from gateway.ledger.models import AccountCode
 from gateway.org.models import Association, SpecialAccount
 from gateway.queue import service as queue
+from gateway.queue.config import queue_config
 from gateway.queue.models import ItemStatus, QueueItem, Resolution
 from gateway.reconcile.service import reconcile_account
 from gateway.reconcile.source import adapter_loader
@@ -38,15 +37,6 @@ def _date(value: str) -> date:
 
 def _fen(value: int | None) -> str:
     return "" if value is None else format_yuan(value)
-
-
-def queue_config(config_dir: Path) -> queue.QueueConfig:
-    """``[queue] approval_above_fen`` from ``<config_dir>/reconcile.toml`` when it exists."""
-    path = config_dir / "reconcile.toml"
-    if not path.exists():
-        return queue.QueueConfig()
-    raw = tomllib.loads(path.read_text(encoding="utf-8")).get("queue", {})
-    return queue.QueueConfig(**raw)
 
 
 def reconcile(
