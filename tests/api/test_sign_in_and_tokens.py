@@ -3,6 +3,8 @@ rate-limited attempts, disabled users shut out at once."""
 
 from __future__ import annotations
 
+import json
+
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
@@ -122,3 +124,16 @@ def test_cursor_pages_cover_every_row_once(client_for: ClientFor, seeded: Seeded
         if cursor is None:
             break
     assert seen == sorted(m.id for m in seeded.world.members_a)
+
+
+def test_api_sign_in_takes_only_json_so_a_cross_site_form_cannot_post_it(app: FastAPI) -> None:
+    # A form on another site can send text/plain or form-encoded bodies without a preflight,
+    # never application/json: the API's sign-in must refuse anything else.
+    body = json.dumps({"username": "officer", "password": PASSWORD})
+    with browser(app) as client:
+        for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+            response = client.post(
+                "/api/v1/auth/login", content=body, headers={"Content-Type": content_type}
+            )
+            assert response.status_code == 422, content_type
+            assert "huzhu_session" not in response.headers.get("set-cookie", "")
