@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Query
 from pydantic import BaseModel, Field
-from sqlalchemy import false, select, true
+from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
 from gateway.api.deps import CurrentPrincipal, DbSession
@@ -45,25 +45,30 @@ class ChainReportOut(BaseModel):
     problems: list[str]
 
 
-def visible_chains(session: Session, principal: Principal) -> Any:
-    """The condition on ``AuditEvent.chain`` for what the caller may read: everything for the
-    system administrator; the county's own chain and its associations' chains for a
-    county-wide reader; an association's own chain for an association-scoped reader. The
-    global chain (events that belong to no county) is the administrator's alone."""
+def readable_chains(session: Session, principal: Principal) -> list[str] | None:
+    """The chains the caller may read, or None for all of them: every chain for the system
+    administrator; the county's own chain and its associations' chains for a county-wide
+    reader; an association's own chain for an association-scoped reader. The global chain
+    (events that belong to no county) is the administrator's alone."""
     principal.require(Permission.READ_AUDIT)
     if principal.role is Role.ADMIN:
-        return true()
+        return None
     if principal.association_id is not None:
-        return AuditEvent.chain == audit.association_chain(principal.association_id)
+        return [audit.association_chain(principal.association_id)]
     if principal.county_id is None:
-        return false()
+        return []
     ids = session.scalars(
         select(Association.id)
         .join(Town, Town.id == Association.town_id)
         .where(Town.county_id == principal.county_id)
     )
-    chains = [audit.county_chain(principal.county_id), *(audit.association_chain(i) for i in ids)]
-    return AuditEvent.chain.in_(chains)
+    return [audit.county_chain(principal.county_id), *(audit.association_chain(i) for i in ids)]
+
+
+def visible_chains(session: Session, principal: Principal) -> Any:
+    """The condition on ``AuditEvent.chain`` for what the caller may read."""
+    chains = readable_chains(session, principal)
+    return true() if chains is None else AuditEvent.chain.in_(chains)
 
 
 def event_out(event: AuditEvent) -> AuditEventOut:
@@ -121,7 +126,7 @@ def verify_chain(principal: CurrentPrincipal, session: DbSession) -> ChainReport
         raise Forbidden(
             "审计链校验仅向县级及以上用户开放", "verifying the chains is for county-wide users"
         )
-    report = audit.verify(session)
+    report = audit.verify(session, chains=readable_chains(session, principal))
     return ChainReportOut(
         checked=report.checked, ok=report.ok, problems=[str(p) for p in report.problems]
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -321,20 +321,20 @@ _EVENT_COLUMNS = (
 )
 
 
-def verify(session: Session) -> VerifyReport:
-    """Walk every chain: gaps (deleted rows), broken links, altered rows and a missing tail
-    are reported by chain and sequence number."""
+def verify(session: Session, chains: Collection[str] | None = None) -> VerifyReport:
+    """Walk every chain (or only ``chains``): gaps (deleted rows), broken links, altered rows
+    and a missing tail are reported by chain and sequence number."""
     # Plain rows, not ORM objects: what the database holds now, never an identity-map copy.
+    head_rows = select(AuditChainHead.chain, AuditChainHead.last_seq, AuditChainHead.last_hash)
+    event_rows = select(*_EVENT_COLUMNS)
+    if chains is not None:
+        head_rows = head_rows.where(AuditChainHead.chain.in_(list(chains)))
+        event_rows = event_rows.where(AuditEvent.chain.in_(list(chains)))
     heads = {
-        chain: (last_seq, last_hash)
-        for chain, last_seq, last_hash in session.execute(
-            select(AuditChainHead.chain, AuditChainHead.last_seq, AuditChainHead.last_hash)
-        )
+        chain: (last_seq, last_hash) for chain, last_seq, last_hash in session.execute(head_rows)
     }
     rows = session.execute(
-        select(*_EVENT_COLUMNS)
-        .order_by(AuditEvent.chain, AuditEvent.seq)
-        .execution_options(yield_per=1000)
+        event_rows.order_by(AuditEvent.chain, AuditEvent.seq).execution_options(yield_per=1000)
     )
     problems: list[ChainProblem] = []
     checked = 0

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
 from gateway.audit import service as audit
 from tests.api.conftest import ClientFor, Seeded
 
@@ -54,3 +57,26 @@ def test_county_readers_see_their_county_and_never_the_other(
     assert ("county", other_county) in {(e["object_type"], e["object_id"]) for e in other}
     treasurer = _all_events(client_for("auditor_a"))
     assert {e["chain"] for e in treasurer} == {audit.association_chain(seeded.world.a.id)}
+
+
+def test_verification_names_only_the_readers_chains(
+    client_for: ClientFor, seeded: Seeded, api_sessions: sessionmaker[Session]
+) -> None:
+    other_chain = audit.county_chain(seeded.other_county_id)
+    with api_sessions() as session:
+        # An attacker with database rights edits the other county's first event.
+        session.execute(text("DROP TRIGGER audit_events_no_update"))
+        session.execute(
+            text("UPDATE audit_events SET actor = 'mallory' WHERE chain = :c AND seq = 1"),
+            {"c": other_chain},
+        )
+        session.commit()
+    admin = client_for("admin").get("/api/v1/audit-events/verification").json()
+    assert not admin["ok"]
+    assert [p.split(" seq ")[0] for p in admin["problems"]] == [other_chain]
+    reviewer = client_for("reviewer").get("/api/v1/audit-events/verification").json()
+    assert reviewer["ok"], reviewer["problems"]
+    assert 0 < reviewer["checked"] < admin["checked"]
+    other = client_for("officer_other").get("/api/v1/audit-events/verification").json()
+    assert not other["ok"]
+    assert [p.split(" seq ")[0] for p in other["problems"]] == [other_chain]
