@@ -22,6 +22,7 @@ from gateway.org.models import Association, SpecialAccount
 from gateway.queue import service as queue
 from gateway.queue.config import queue_config
 from gateway.queue.models import ItemStatus, QueueItem, Resolution
+from gateway.reconcile.calendars import calendar_loader, match_config
 from gateway.reconcile.service import reconcile_account
 from gateway.reconcile.source import adapter_loader
 
@@ -58,6 +59,8 @@ def reconcile(
         specials = list(session.scalars(query))
         if not specials:
             raise NotFound("专户不存在", f"no special account {account}")
+        # the same banking calendar as the nightly step
+        config = match_config(session, calendar_loader(settings.config_dir))
         for special in specials:
             outcomes.append(
                 reconcile_account(
@@ -65,6 +68,7 @@ def reconcile(
                     special.id,
                     day,
                     adapter_for=adapter_for,
+                    config=config,
                     actor="huzhu reconcile",
                 )
             )

@@ -42,7 +42,6 @@ from gateway.org.models import Bank, SpecialAccount
 from gateway.payments.config import PaymentsConfig
 from gateway.payments.service import create_due_collections
 from gateway.security.fieldcrypt import FieldCipher
-from reconciliation.config import MatchConfig
 
 log = logging.getLogger(__name__)
 
@@ -197,15 +196,8 @@ def _reconcile(ctx: Nightly, day: date) -> dict[str, Any]:
     with session_scope(ctx.factory) as session:
         # the statements of the days before ``day``, read with each bank's adapter; banking
         # days counted on the banks' own holiday calendar (the one batches are sent on)
-        codes = session.scalars(
-            select(Bank.code).join(SpecialAccount, SpecialAccount.bank_id == Bank.id).distinct()
-        ).all()
-        calendars = {ctx.profile(code).calendar for code in sorted(codes)}
-        config = None
-        if calendars:
-            if len(calendars) > 1:
-                log.warning("banks keep different holiday calendars: matching on the first")
-            config = MatchConfig(calendar=sorted(calendars, key=lambda c: c.name)[0].for_matching())
+        calendars = importlib.import_module("gateway.reconcile.calendars")
+        config = calendars.match_config(session, lambda code: ctx.profile(code).calendar)
         outcomes = runner(
             session, day, adapter_for=lambda code: ctx.profile(code).adapter, config=config
         )

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from recon_support import Nights
-from settle_support import REPO
 from typer.testing import CliRunner
 
 from gateway.cli import app
@@ -17,13 +16,13 @@ STRANGER = "6230000099998888"
 
 
 @pytest.fixture
-def nights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Nights]:
+def nights(tmp_path: Path, config_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Nights]:
     built = Nights(tmp_path)
     url = str(built.settle.engine.url)
     settings = tmp_path / "settings.toml"
     settings.write_text(f'database_url = "{url}"\n', encoding="utf-8")
     monkeypatch.setenv("HUZHU_CONFIG", str(settings))
-    monkeypatch.setenv("HUZHU_CONFIG_DIR", str(REPO / "config"))
+    monkeypatch.setenv("HUZHU_CONFIG_DIR", str(config_dir))
     yield built
     built.close()
 
