@@ -1572,14 +1572,19 @@ class _Run:
                         for d in range(start.toordinal(), expected_prev.toordinal() + 1)
                     ]
                 )
-                self._raise(
-                    K.STATEMENT_GAP,
-                    subject=f"missing:{missing[0].isoformat()}..{missing[-1].isoformat()}",
-                    expected_fen=req.previous.closing_fen,
-                    actual_fen=stmt.opening_fen if stmt else None,
-                    detail="缺少对账单 / statement missing for "
-                    + ", ".join(d.isoformat() for d in missing),
-                )
+                # one item per missing day, with the subject the night of that day gave it
+                # (``missing:<day>`` below), so the queue carries it over instead of opening
+                # a second item for the same day
+                for day in missing:
+                    self._raise(
+                        K.STATEMENT_GAP,
+                        subject=f"missing:{day.isoformat()}",
+                        expected_fen=req.previous.closing_fen,
+                        actual_fen=stmt.opening_fen if stmt else None,
+                        detail=f"缺少 {day.isoformat()} 的对账单 / statement missing for "
+                        f"{day.isoformat()} (上一份对账单 last statement "
+                        f"{req.previous.statement_date.isoformat()})",
+                    )
             elif stmt is not None:
                 if stmt.opening_fen != req.previous.closing_fen:
                     self._raise(
