@@ -37,6 +37,17 @@ The result carries:
 - ``statement``: the daily reconciliation statement per sub-account, with ``canonical_bytes()``
   and ``digest`` chained to the previous day's (``PreviousDay.statement_hash``).
 
+A duplicated bank line (a repeated bank transaction id, an identical line beyond the expected
+count, a line of an entry reconciled earlier) is one ``duplicate`` exception. Whether the bank
+also booked the copy is read from the statement's own balances, per sub-account: when opening
+plus the lines less the copies equals the closing, the copy was only printed and is left out of
+the balance checks and the daily statement; when opening plus every line equals the closing,
+the bank booked it twice and the copy stays in (the duplicate exception explains the
+difference to the books). A closing that fits neither is a ``balance_break`` as well.
+
+A day with no statement is a ``statement_gap`` with subject ``missing:<day>``: raised that
+night, and again (same subject, same fingerprint) by the next statement that shows the gap.
+
 Invalid input (duplicate ids, amounts that are not positive fen, a line of another special
 account, unknown entry kinds) raises ``ReconciliationInputError`` and nothing is returned.
 """

@@ -318,6 +318,7 @@ class _Run:
         self.exceptions: list[ReconException] = []
         self.pairs: list[pl.DataFrame] = []  # _PAIR_TYPES
         self.covered_lines: set[str] = set()  # lines an exception already speaks for
+        self.copy_lines: set[str] = set()  # lines a duplicate exception calls a copy
         self.covered_entries: set[str] = set()
         self.run_ordinal = 0
         self._ordinals: pl.DataFrame | None = None
@@ -663,8 +664,7 @@ class _Run:
         leftover = pl.concat([ordinary, returns], how="diagonal_relaxed")
         self._content_duplicates(leftover, lines, not_copy)
         pending = self._unmatched(leftover, active, proposals)
-        totals = totals_future.result()
-        self._balances_and_continuity(totals)
+        totals = self._balances_and_continuity(totals_future.result())
         self._fill_sub_accounts(lines, entries)
 
         exceptions = tuple(sorted(self.exceptions, key=ReconException.sort_key))
@@ -766,6 +766,7 @@ class _Run:
                     cover_lines=[line_id],
                 )
                 drop.add(line_id)
+        self.copy_lines.update(drop)
         dropped[dups.filter(pl.col("line_id").is_in(list(drop)))["_li"].to_numpy()] = True
         return dropped
 
@@ -1202,6 +1203,7 @@ class _Run:
                 [entry_id],
                 detail="该笔已于此前对账 / already reconciled on an earlier day",
             )
+        self.copy_lines.update(hits["line_id"].to_list())
         return self._drop(lines, "line_id", set(hits["line_id"].to_list()))
 
     # ---------------------------------------------------------------- checks after matching
@@ -1509,6 +1511,7 @@ class _Run:
                     detail="相同流水超出预期次数 / identical line beyond the expected count",
                     cover_lines=[lid],
                 )
+                self.copy_lines.add(lid)
 
     def _unmatched(
         self,
@@ -1552,10 +1555,61 @@ class _Run:
             )
         return tuple(open_entries.filter(~overdue)["entry_id"].sort().to_list())
 
-    def _balances_and_continuity(self, totals: dict[str | None, SubTotals]) -> None:
+    def _copies_today(self) -> dict[str | None, int]:
+        """Per sub-account, the signed sum of the copies booked on the statement date."""
+        stmt = self.request.statement
+        if not self.copy_lines or stmt is None:
+            return {}
+        sums: dict[str | None, int] = {}
+        rows = _rows_with(self.L, "line_id", self.copy_lines).filter(
+            pl.col("l_date") == stmt.statement_date
+        )
+        for sub, amount, credit in rows.select("l_sub", "l_amount", "l_credit").iter_rows():
+            sums[sub] = sums.get(sub, 0) + (amount if credit else -amount)
+        return sums
+
+    def _without_displayed_copies(
+        self, totals: dict[str | None, SubTotals]
+    ) -> dict[str | None, SubTotals]:
+        """The totals less the copies the bank's own balances show it did not book.
+
+        A duplicated line is either a copy the bank also booked (a double posting: the closing
+        balance includes it, opening plus every line equals the closing) or a copy it only
+        printed (opening plus the lines less the copies equals the closing). The statement's
+        own balances tell the two apart, per sub-account: a printed copy is no movement and
+        no bank item, so it raises no balance break (its duplicate exception is the finding);
+        a booked copy stays in both, so the difference it makes to the books is explained by
+        its duplicate exception. When neither fits, nothing is taken out and the break shows.
+        """
+        stmt = self.request.statement
+        copies = self._copies_today()
+        if stmt is None or not copies:
+            return totals
+        adjusted = dict(totals)
+        for bal in stmt.sub_accounts:
+            sub = bal.sub_account
+            copy_fen = copies.get(sub, 0)
+            current = adjusted.get(sub)
+            if not copy_fen or current is None:
+                continue
+            with_copies = bal.opening_fen + current.day_movement_fen
+            if with_copies != bal.closing_fen and with_copies - copy_fen == bal.closing_fen:
+                adjusted[sub] = replace(
+                    current,
+                    day_movement_fen=current.day_movement_fen - copy_fen,
+                    bank_items_fen=current.bank_items_fen - copy_fen,
+                )
+        return adjusted
+
+    def _balances_and_continuity(
+        self, totals: dict[str | None, SubTotals]
+    ) -> dict[str | None, SubTotals]:
+        """Continuity and balance checks; returns the totals they used (printed copies out,
+        see :meth:`_without_displayed_copies`), which the daily statement reports."""
         req = self.request
         stmt = req.statement
         cal = self.config.calendar
+        totals = self._without_displayed_copies(totals)
         if req.previous is not None:
             expected_prev = (
                 cal.previous_banking_day(req.business_date)
@@ -1613,7 +1667,7 @@ class _Run:
                     subject=f"missing:{req.business_date.isoformat()}",
                     detail="当日无对账单 / no statement for the business date",
                 )
-            return
+            return totals
         moved = {sub: t.day_movement_fen for sub, t in totals.items()}
         bank_items = {sub: t.bank_items_fen for sub, t in totals.items()}
         ledger_items = {sub: t.ledger_items_fen for sub, t in totals.items()}
@@ -1646,3 +1700,4 @@ class _Run:
                         f"不明差额 {bank - ledger - explained} 分 / unexplained difference"
                     ),
                 )
+        return totals

@@ -68,11 +68,16 @@ class Scenario:
     previous: PreviousDay | None = None
     statement: bool = True
     business_date: date = DAY
+    printed_only: frozenset[str] = frozenset()  # lines the bank shows but leaves out of balances
 
     def request(self) -> ReconciliationRequest:
         closing = dict(self.opening)
         for x in self.lines:
-            if x.booking_date == self.business_date and x.sub_account:
+            if (
+                x.booking_date == self.business_date
+                and x.sub_account
+                and x.line_id not in self.printed_only
+            ):
                 closing[x.sub_account] = closing.get(x.sub_account, 0) + x.signed_amount_fen
         # the ledger holds the opening plus what it has posted; open bank lines are explained
         ledger = dict(self.opening)
