@@ -27,7 +27,8 @@ class ReconRun(Base):
     """One special account's reconciliation of one business date, with its daily statement.
 
     ``statement_json`` is the statement's canonical bytes and ``statement_hash`` their SHA-256;
-    ``previous_hash`` is the previous run's hash, so the stored days form a chain."""
+    ``previous_hash`` is the previous run's hash, so the stored days form a chain;
+    ``journal_watermark`` marks which book entries the run was offered."""
 
     __tablename__ = "recon_runs"
     __table_args__ = (UniqueConstraint("special_account_id", "business_date"),)
@@ -53,6 +54,9 @@ class ReconRun(Base):
     actor: Mapped[str] = mapped_column(String(100), default="system")
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The highest journal leg id when the run read the books: the run saw the entries up to
+    # it, the next night offers those after it (None: a run stored before the watermark).
+    journal_watermark: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
 class OpenItem(Base):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import polars as pl
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from adapters.records import Statement
@@ -26,7 +26,7 @@ from gateway.audit import service as audit
 from gateway.db import utcnow
 from gateway.errors import Conflict, NotFound, ValidationFailed
 from gateway.ledger import service as ledger
-from gateway.ledger.models import AccountCode, JournalTransaction, TransactionKind
+from gateway.ledger.models import AccountCode, JournalLeg, JournalTransaction, TransactionKind
 from gateway.loans import service as loans
 from gateway.loans.models import LoanStatus
 from gateway.org.models import SpecialAccount
@@ -193,6 +193,8 @@ def reconcile_account(
             code="already_reconciled",
         )
     started = utcnow()
+    # the books as far as this run reads them; what is posted after is the next night's
+    watermark = session.scalar(select(func.coalesce(func.max(JournalLeg.id), 0))) or 0
     previous = later
     previous_statement = _last_statement_run(session, special_account_id, business_date)
     if statement is None and adapter_for is not None:
@@ -228,6 +230,8 @@ def reconcile_account(
         previous_date=previous.business_date if previous else None,
         previous_started=previous.started_at if previous else None,
         open_entry_ids=[o.item_id for o in carried if o.item_type == ENTRY],
+        watermark=watermark,
+        previous_watermark=previous.journal_watermark if previous else None,
         settled_entry_ids=_settled_since(session, special_account_id, previous),
         line_refs=lines["end_to_end_id"],
         return_window_days=config.return_window_days,
@@ -271,6 +275,7 @@ def reconcile_account(
         statement_json=result.statement.canonical_bytes().decode("utf-8"),
         actor=actor,
         started_at=started,
+        journal_watermark=watermark,
     )
     session.add(run)
     session.flush()

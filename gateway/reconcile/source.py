@@ -3,7 +3,8 @@
 Bank lines come from the statement file the bank sent (read from the stored inbound file and
 parsed by the bank's adapter), plus the lines earlier nights left open. Book entries are the
 journal transactions that move an association's bank sub-account (account 1002), new since the
-previous run or left open by it; the first open instalment of each loan being repaid is offered
+previous run (by journal leg id: above the previous run's watermark, at most this run's) or
+left open by it; the first open instalment of each loan being repaid is offered
 as an expected repayment (a transfer by the borrower may pay it); entries reconciled earlier
 come back as settled references when a line names them (returns, lines seen twice).
 """
@@ -413,11 +414,19 @@ def load_book(
     previous_date: date | None,
     previous_started: datetime | None,
     open_entry_ids: Iterable[str],
+    watermark: int,
+    previous_watermark: int | None,
     settled_entry_ids: Iterable[str],
     line_refs: pl.Series,
     return_window_days: int,
 ) -> Book:
-    """Every entry the night must see (see the module's docstring)."""
+    """Every entry the night must see (see the module's docstring).
+
+    New entries are those whose bank leg id is at most ``watermark`` (the highest journal leg
+    id when the run began reading): one posted while the run is under way is left to the
+    next night, which takes the legs above ``previous_watermark`` dated on or before the
+    previous date. So each entry is offered to exactly one run as new."""
+    seen = JournalLeg.id <= watermark
     associations = {
         sub: assoc_id
         for sub, assoc_id in session.execute(
@@ -428,7 +437,7 @@ def load_book(
     }
     if previous_date is None:
         new_raw, reversal_of = _journal(
-            session, special_account_id, JournalTransaction.business_date == day
+            session, special_account_id, JournalTransaction.business_date == day, seen
         )
     else:
         new_raw, reversal_of = _journal(
@@ -436,14 +445,21 @@ def load_book(
             special_account_id,
             JournalTransaction.business_date > previous_date,
             JournalTransaction.business_date <= day,
+            seen,
         )
-        if previous_started is not None:
-            # booked since the last night with an earlier date (a late or back-dated entry)
+        # booked after the last night read the books, dated on or before its date (a late or
+        # back-dated entry, or one posted while that run was under way)
+        since: ColumnElement[bool] | None = None
+        if previous_watermark is not None:
+            since = JournalLeg.id > previous_watermark
+        elif previous_started is not None:  # a run stored before runs kept a watermark
+            since = JournalTransaction.created_at > previous_started
+        if since is not None:
             late = session.scalars(
-                select(JournalTransaction.id).where(
-                    JournalTransaction.created_at > previous_started,
-                    JournalTransaction.business_date <= previous_date,
-                )
+                select(JournalTransaction.id)
+                .join(JournalLeg, JournalLeg.transaction_id == JournalTransaction.id)
+                .where(since, seen, JournalTransaction.business_date <= previous_date)
+                .distinct()
             ).all()
             for chunk in range(0, len(late), 500):
                 part, more = _journal(
