@@ -13,7 +13,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from settle_support import Settle, migrated_sqlite
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,6 +23,7 @@ from gateway.ledger.service import balance
 from gateway.org.models import SpecialAccount
 from gateway.queue.models import QueueItem
 from gateway.reconcile.service import AccountOutcome, reconcile_account
+from tests.settle_support import Settle, migrated_sqlite
 
 FIRST = date(2024, 7, 1)
 ACCOUNT = "6200001"

@@ -10,7 +10,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from settle_support import DAY1, REPO, Settle, bank_profile, settle_in
 from sqlalchemy import select
 
 from adapters.records import Direction
@@ -24,6 +23,7 @@ from gateway.jobs.models import JobRun, RunStatus
 from gateway.jobs.pipeline import run_date
 from gateway.members.models import Member
 from gateway.payments.models import FollowUpItem, FollowUpKind, InstructionStatus
+from tests.settle_support import DAY1, REPO, Settle, bank_profile, settle_in
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

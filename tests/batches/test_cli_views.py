@@ -10,12 +10,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from settle_support import DAY1, Settle, settle_in
 from typer.testing import CliRunner
 
 from adapters.records import ResultStatus
 from gateway.cli import app
 from gateway.jobs.pipeline import run_date
+from tests.settle_support import DAY1, Settle, settle_in
 
 KEY_ENV = "HUZHU_TEST_FIELD_KEY"
 

@@ -4,12 +4,12 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from settle_support import DAY1, settle_in
 
 from gateway.batches.calendar import load_calendar
 from gateway.jobs.pipeline import run_date
 from gateway.reconcile import service as reconcile_service
 from reconciliation.config import MatchConfig
+from tests.settle_support import DAY1, settle_in
 
 CALENDAR = Path(__file__).resolve().parents[2] / "config" / "calendar" / "cn.toml"
 

@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from settle_support import CIPHER, DAY1, REPO, Settle, bank_raw, migrated_sqlite
 from sqlalchemy import select
 
 from adapters.sandbox.clock import BANK_TZ
@@ -32,6 +31,7 @@ from gateway.ledger.service import balance
 from gateway.org.models import SpecialAccount
 from gateway.payments.config import PaymentsConfig
 from gateway.payments.models import InstructionStatus
+from tests.settle_support import CIPHER, DAY1, REPO, Settle, bank_raw, migrated_sqlite
 
 HUZHU = str(Path(sys.executable).parent / "huzhu")
 KEY_ENV = "HUZHU_TEST_FIELD_KEY"

@@ -9,7 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from settle_support import DAY1, Settle, settle_in
 from sqlalchemy import func, select
 
 from gateway.batches.models import BatchStatus, PaymentBatch
@@ -19,6 +18,7 @@ from gateway.jobs.pipeline import run_date
 from gateway.ledger.models import JournalTransaction
 from gateway.loans.models import Loan, LoanStatus
 from gateway.payments.models import FollowUpItem, FollowUpKind, InstructionStatus
+from tests.settle_support import DAY1, Settle, settle_in
 
 DAY2 = DAY1 + timedelta(days=1)
 

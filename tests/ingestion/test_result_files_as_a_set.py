@@ -9,7 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from settle_support import DAY1, Settle, settle_in
 from sqlalchemy import func, select
 
 from adapters.records import ResultStatus
@@ -23,6 +22,7 @@ from gateway.ledger.service import Posting, PostingRequest, balance, post_many
 from gateway.loans.models import Loan, LoanStatus
 from gateway.migrations import upgrade
 from gateway.payments.models import InstructionStatus, RepaymentScheduleLine
+from tests.settle_support import DAY1, Settle, settle_in
 
 DAY2 = DAY1 + timedelta(days=1)
 

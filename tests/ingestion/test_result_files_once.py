@@ -9,7 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from settle_support import DAY1, Settle, settle_in
 from sqlalchemy import func, select
 
 from adapters.records import InstructionResult, ResultStatus
@@ -18,6 +17,7 @@ from gateway.jobs.pipeline import run_date
 from gateway.ledger.models import AccountCode, JournalTransaction
 from gateway.ledger.service import balance
 from gateway.payments.models import FollowUpItem, FollowUpKind, InstructionStatus
+from tests.settle_support import DAY1, Settle, settle_in
 
 DAY2 = DAY1 + timedelta(days=1)
 DAY3 = DAY1 + timedelta(days=2)

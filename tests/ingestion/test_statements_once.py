@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from settle_support import DAY1, Settle, settle_in, statement
 from sqlalchemy import func, select
 
 from adapters.records import CreditDebit, StatementEntry, SubAccountBalance
@@ -20,6 +19,7 @@ from gateway.ledger.models import AccountCode
 from gateway.ledger.service import balance
 from gateway.loans.models import LoanStatus
 from gateway.payments.models import FollowUpItem, FollowUpKind, InstructionStatus
+from tests.settle_support import DAY1, Settle, settle_in, statement
 
 DAY2 = DAY1 + timedelta(days=1)
 DAY3 = DAY1 + timedelta(days=2)

@@ -6,13 +6,12 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from settle_support import CIPHER, REPO, migrated_sqlite
-
 from gateway.db import make_engine, make_session_factory, session_scope
 from gateway.demo.config import load_demo_config
 from gateway.demo.cycle import run_cycle, summary_tables
 from gateway.demo.seed import seed_county
 from gateway.settings import PolicyDefaults
+from tests.settle_support import CIPHER, REPO, migrated_sqlite
 
 
 def test_three_days_against_the_sandbox_bank(tmp_path: Path) -> None:

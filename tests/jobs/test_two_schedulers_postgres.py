@@ -14,7 +14,6 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from settle_support import CIPHER, DAY1, REPO, Settle, bank_raw
 from sqlalchemy import select
 
 from adapters.sandbox.clock import BANK_TZ
@@ -24,6 +23,7 @@ from gateway.jobs.models import JobRun, RunStatus
 from gateway.jobs.pipeline import STEPS
 from gateway.migrations import upgrade
 from gateway.org.models import SpecialAccount
+from tests.settle_support import CIPHER, DAY1, REPO, Settle, bank_raw
 
 HUZHU = str(Path(sys.executable).parent / "huzhu")
 KEY_ENV = "HUZHU_TEST_FIELD_KEY"

@@ -13,7 +13,6 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
-from settle_support import CIPHER, DAY1, REPO, Settle, bank_raw, settle_in
 from sqlalchemy import select
 
 from adapters.records import ResultStatus
@@ -37,6 +36,7 @@ from gateway.members.service import card_number
 from gateway.org.models import Association, AssociationStatus, SpecialAccount
 from gateway.payments.config import CollectionPolicy
 from gateway.payments.models import InstructionStatus, PaymentInstruction, RepaymentMethod
+from tests.settle_support import CIPHER, DAY1, REPO, Settle, bank_raw, settle_in
 
 DUE = date(2024, 8, 1)
 OPENED = date(2024, 8, 2)  # the sandbox bank opens the accounts (a Friday)

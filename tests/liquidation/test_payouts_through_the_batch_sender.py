@@ -9,7 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from settle_support import DAY1, Settle, bank_profile, settle_in
 from sqlalchemy import select
 
 from adapters.records import ResultStatus
@@ -26,6 +25,7 @@ from gateway.payments.models import (
     PaymentInstruction,
     PaymentPurpose,
 )
+from tests.settle_support import DAY1, Settle, bank_profile, settle_in
 
 DEPOSIT = 15_050
 

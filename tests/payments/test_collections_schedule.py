@@ -8,7 +8,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from settle_support import DAY1, Settle, settle_in
 from sqlalchemy import select
 
 from adapters.records import Direction, ResultStatus
@@ -26,6 +25,7 @@ from gateway.payments.models import (
     ScheduleLineStatus,
 )
 from gateway.payments.schedule import build_schedule, split_payment
+from tests.settle_support import DAY1, Settle, settle_in
 
 DUE = date(2024, 8, 1)  # one month after DAY1, a Thursday
 

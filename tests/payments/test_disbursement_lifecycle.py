@@ -7,7 +7,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from settle_support import DAY1, Settle, settle_in
 from sqlalchemy import select
 
 from adapters.records import ResultStatus
@@ -24,6 +23,7 @@ from gateway.payments.models import (
     InstructionTransition,
     RepaymentScheduleLine,
 )
+from tests.settle_support import DAY1, Settle, settle_in
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -9,7 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from settle_support import CIPHER, DAY1, Settle, settle_in
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -24,6 +23,7 @@ from gateway.payments.models import (
     PaymentPurpose,
 )
 from gateway.payments.service import create_payout
+from tests.settle_support import CIPHER, DAY1, Settle, settle_in
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from recon_support import Nights
 from sqlalchemy import select
 
 from gateway.audit.models import AuditEvent
@@ -18,6 +17,7 @@ from gateway.queue import service as queue
 from gateway.queue.models import ItemStatus, NightState, QueueEvent, Resolution
 from gateway.reconcile.models import ManualMatch, OpenItem
 from gateway.reconcile.source import entry_id_of
+from tests.recon_support import Nights
 
 STRANGER = "6230000099998888"
 

@@ -4,7 +4,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from settle_support import BANK, REPO
+
+from tests.settle_support import BANK, REPO
 
 
 @pytest.fixture

@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from recon_support import Nights
-from settle_support import CIPHER
 from sqlalchemy import select
 
 from gateway.db import utcnow
@@ -19,6 +17,8 @@ from gateway.loans import service as loans
 from gateway.members.service import CARD_FIELD
 from gateway.reconcile import service as reconcile_service
 from gateway.reconcile.models import ReconRun
+from tests.recon_support import Nights
+from tests.settle_support import CIPHER
 
 
 @pytest.fixture

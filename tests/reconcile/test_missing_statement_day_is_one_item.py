@@ -8,9 +8,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from recon_support import Nights
 
 from gateway.queue.models import ItemStatus, NightState
+from tests.recon_support import Nights
 
 
 @pytest.fixture

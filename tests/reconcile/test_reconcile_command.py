@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from recon_support import Nights
 from typer.testing import CliRunner
 
 from gateway.cli import app
+from tests.recon_support import Nights
 
 STRANGER = "6230000099998888"
 

@@ -9,8 +9,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from recon_support import Nights
-from settle_support import BANK, REPO
 from typer.testing import CliRunner
 
 from gateway.batches.calendar import load_calendar
@@ -19,6 +17,8 @@ from gateway.errors import ConfigurationError
 from gateway.loans import service as loans
 from gateway.reconcile.calendars import calendar_loader, match_config
 from reconciliation.config import MatchConfig
+from tests.recon_support import Nights
+from tests.settle_support import BANK, REPO
 
 FRIDAY = date(2024, 7, 5)
 

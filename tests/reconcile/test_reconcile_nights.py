@@ -10,8 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from recon_support import Nights
-from settle_support import CIPHER
 from sqlalchemy import select
 
 from adapters.base import Adapter
@@ -27,6 +25,8 @@ from gateway.payments import service as payments
 from gateway.payments.models import RepaymentMethod, RepaymentScheduleLine, ScheduleLineStatus
 from gateway.reconcile.models import AutoPosting, OpenItem, ReconRun
 from gateway.reconcile.service import reconcile_account, reconcile_business_date, undo_auto_posting
+from tests.recon_support import Nights
+from tests.settle_support import CIPHER
 
 
 @pytest.fixture

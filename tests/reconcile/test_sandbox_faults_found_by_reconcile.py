@@ -14,7 +14,6 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from settle_support import CIPHER, DAY1, REPO, Settle, bank_raw, migrated_sqlite
 from sqlalchemy import select
 
 from adapters.sandbox import FaultKind, InjectedFault
@@ -31,6 +30,7 @@ from gateway.payments.config import PaymentsConfig
 from gateway.payments.models import PaymentInstruction, RepaymentScheduleLine
 from gateway.queue.models import QueueItem
 from gateway.reconcile.models import AutoPosting, ReconRun
+from tests.settle_support import CIPHER, DAY1, REPO, Settle, bank_raw, migrated_sqlite
 
 BASELINE = date(2024, 6, 28)  # the bank opens the sub-accounts; never reconciled
 DAYS = [DAY1 + timedelta(days=n) for n in range(5)]  # Monday 1 July .. Friday 5 July 2024

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from conftest import (
+from reconciliation.model import PreviousDay
+from reconciliation.statement import ACCOUNT_LEVEL, verify_chain
+from tests.reconciliation.conftest import (
     CARD_1,
     CARD_3,
     DAY,
@@ -16,9 +18,6 @@ from conftest import (
     line,
     timedelta,
 )
-
-from reconciliation.model import PreviousDay
-from reconciliation.statement import ACCOUNT_LEVEL, verify_chain
 
 
 def night(day_offset: int, previous: PreviousDay | None, **kw: object) -> Scenario:

@@ -7,9 +7,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from conftest import CARD_1, CARD_3, SUB_A, Scenario, entry, kinds, line
-
 from reconciliation.engine import reconcile
+from tests.reconciliation.conftest import CARD_1, CARD_3, SUB_A, Scenario, entry, kinds, line
 
 
 def _txn_twins() -> dict[str, Any]:

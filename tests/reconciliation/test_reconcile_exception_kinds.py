@@ -6,7 +6,13 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from conftest import (
+
+from reconciliation.calendar import BankingCalendar
+from reconciliation.config import MatchConfig
+from reconciliation.engine import reconcile
+from reconciliation.findings import ExceptionKind, Severity
+from reconciliation.model import PreviousDay
+from tests.reconciliation.conftest import (
     CARD_1,
     CARD_2,
     CARD_3,
@@ -24,12 +30,6 @@ from conftest import (
     matched,
     timedelta,
 )
-
-from reconciliation.calendar import BankingCalendar
-from reconciliation.config import MatchConfig
-from reconciliation.engine import reconcile
-from reconciliation.findings import ExceptionKind, Severity
-from reconciliation.model import PreviousDay
 
 EXPECTED = BookStatus.EXPECTED
 SETTLED = BookStatus.SETTLED

@@ -6,7 +6,6 @@ from datetime import date, datetime
 
 import polars as pl
 import pytest
-from conftest import ACCOUNT, CARD_1, DAY, SUB_A, Scenario, entry, line
 
 from adapters.records import (
     Channel,
@@ -21,6 +20,7 @@ from reconciliation.config import MatchConfig
 from reconciliation.convert import lines_from_statement
 from reconciliation.engine import ReconciliationInputError, reconcile_frames
 from reconciliation.frames import LINE_SCHEMA, entries_frame, lines_frame
+from tests.reconciliation.conftest import ACCOUNT, CARD_1, DAY, SUB_A, Scenario, entry, line
 
 
 def _statement(entries: tuple[StatementEntry, ...]) -> Statement:

@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-from conftest import (
+
+from adapters.records import CreditDebit
+from reconciliation.calendar import BankingCalendar
+from reconciliation.config import MatchConfig
+from reconciliation.findings import PostingKind
+from reconciliation.model import BankLine, BookEntry
+from tests.reconciliation.conftest import (
     CARD_1,
     CARD_2,
     CARD_3,
@@ -22,12 +28,6 @@ from conftest import (
     matched,
     timedelta,
 )
-
-from adapters.records import CreditDebit
-from reconciliation.calendar import BankingCalendar
-from reconciliation.config import MatchConfig
-from reconciliation.findings import PostingKind
-from reconciliation.model import BankLine, BookEntry
 
 NEXT_DAY = DAY + timedelta(days=1)
 EXPECTED = BookStatus.EXPECTED

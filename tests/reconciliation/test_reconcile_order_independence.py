@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from conftest import (
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reconciliation.engine import ReconciliationResult
+from tests.reconciliation.conftest import (
     CARD_1,
     CARD_2,
     CARD_3,
@@ -17,10 +21,6 @@ from conftest import (
     line,
     timedelta,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from reconciliation.engine import ReconciliationResult
 
 EXPECTED = BookStatus.EXPECTED
 

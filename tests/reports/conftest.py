@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from county_seed import Seeded, load_seeded, seed_county
 from sqlalchemy.orm import Session
 
 from gateway.db import make_engine, make_session_factory
 from gateway.migrations import upgrade
 from gateway.security.fieldcrypt import FieldCipher
+from tests.reports.county_seed import Seeded, load_seeded, seed_county
 
 CIPHER = FieldCipher(bytes(range(32)))
 

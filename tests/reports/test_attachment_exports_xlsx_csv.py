@@ -8,7 +8,6 @@ import io
 from datetime import date
 from pathlib import Path
 
-from county_seed import AS_OF, Seeded
 from openpyxl import load_workbook
 from sqlalchemy import select
 
@@ -19,6 +18,7 @@ from gateway.reports.figures import evaluate
 from gateway.reports.scoring import EvaluationScoring, load_grading_config, suggest_grade
 from gateway.reports.service import county_summary
 from gateway.reports.tables import LOAN_DETAIL_HEADERS, chart_groups, evaluation_rows, loan_detail
+from tests.reports.county_seed import AS_OF, Seeded
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,13 +8,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from county_seed import AS_OF, Seeded
 
 from gateway.reports import export
 from gateway.reports.figures import evaluate
 from gateway.reports.scoring import load_grading_config, suggest_grade
 from gateway.reports.service import county_summary
 from gateway.reports.tables import evaluation_rows, loan_detail
+from tests.reports.county_seed import AS_OF, Seeded
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "reports"

@@ -4,13 +4,13 @@ changes nothing."""
 
 from __future__ import annotations
 
-from county_seed import Seeded
 from sqlalchemy import select
 
 from gateway.audit.models import AuditEvent
 from gateway.grading.service import ladder, review_year, reviews_of
 from gateway.loans.rules import credit_standing
 from gateway.reports.scoring import CreditReviewRules
+from tests.reports.county_seed import Seeded
 
 
 def test_on_time_up_late_down_each_change_audited(seeded: Seeded) -> None:

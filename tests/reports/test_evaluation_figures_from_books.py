@@ -7,7 +7,6 @@ from collections import defaultdict
 from datetime import date
 from fractions import Fraction
 
-from county_seed import AS_OF, Seeded
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,6 +15,7 @@ from gateway.loans.models import Loan
 from gateway.members.models import Member
 from gateway.reports.figures import evaluate
 from gateway.reports.numbers import Ratio, round_half_up
+from tests.reports.county_seed import AS_OF, Seeded
 
 
 def _legs(session: Session, association_id: int) -> list[tuple[str, str, int, int, str, date]]:

@@ -7,7 +7,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from county_seed import AS_OF, Seeded, add_statement
 from sqlalchemy import select
 
 from gateway.audit.models import AuditEvent
@@ -28,6 +27,7 @@ from gateway.reports.service import (
     record_grade,
 )
 from gateway.reports.tables import evaluation_rows
+from tests.reports.county_seed import AS_OF, Seeded, add_statement
 
 REPO = Path(__file__).resolve().parents[2]
 SCORING = load_grading_config(REPO / "config" / "grading.toml").evaluation

@@ -10,7 +10,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from county_seed import Seeded
 from openpyxl import load_workbook
 from sqlalchemy import select
 
@@ -23,6 +22,7 @@ from gateway.reports.service import (
     period_report,
     year_bounds,
 )
+from tests.reports.county_seed import Seeded
 
 
 def _raw_movements(seeded: Seeded, start: date, end: date) -> dict[str, tuple[int, int]]:

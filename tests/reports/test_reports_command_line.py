@@ -7,11 +7,11 @@ import csv
 from pathlib import Path
 
 import pytest
-from county_seed import Seeded
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from gateway.cli import app
+from tests.reports.county_seed import Seeded
 
 
 @pytest.fixture

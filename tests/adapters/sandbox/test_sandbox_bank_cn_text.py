@@ -9,7 +9,12 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from sandbox_support import (
+from adapters.base import Adapter
+from adapters.records import Channel, CreditDebit, Direction, ResultStatus
+from adapters.registry import load_adapter
+from adapters.sandbox import BankEngine, CardStatus
+from adapters.sandbox.config import parse_config
+from tests.adapters.sandbox.sandbox_support import (
     CARD_LI,
     CARD_WANG,
     CARD_ZHANG,
@@ -21,12 +26,6 @@ from sandbox_support import (
     seeded_engine,
     submit,
 )
-
-from adapters.base import Adapter
-from adapters.records import Channel, CreditDebit, Direction, ResultStatus
-from adapters.registry import load_adapter
-from adapters.sandbox import BankEngine, CardStatus
-from adapters.sandbox.config import parse_config
 
 REPO = Path(__file__).resolve().parents[3]
 BANKS = REPO / "config" / "banks"
@@ -49,7 +48,7 @@ def _out(engine: BankEngine, name: str) -> bytes:
 
 
 def test_engine_from_config_loads_cn_text_through_the_registry(tmp_path: Path) -> None:
-    from sandbox_support import raw_config
+    from tests.adapters.sandbox.sandbox_support import raw_config
 
     raw = raw_config(tmp_path, adapter="cn_text", adapter_options=OPTIONS)
     config = parse_config(raw, config_dir=BANKS)

@@ -7,16 +7,6 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sandbox_support import (
-    CARD_ZHANG,
-    DAY1,
-    INSTITUTION,
-    SUB_A,
-    JsonRecordsAdapter,
-    batch,
-    make_config,
-    seeded_engine,
-)
 
 from adapters.records import Direction, ResultStatus
 from adapters.sandbox import BankEngine
@@ -30,6 +20,16 @@ from adapters.security import (
     is_envelope,
 )
 from adapters.security.keys import load_public_key, write_private_key, write_public_key
+from tests.adapters.sandbox.sandbox_support import (
+    CARD_ZHANG,
+    DAY1,
+    INSTITUTION,
+    SUB_A,
+    JsonRecordsAdapter,
+    batch,
+    make_config,
+    seeded_engine,
+)
 
 JSON = JsonRecordsAdapter()
 RSA_PSS = SignatureAlgorithm.RSA_PSS_SHA256

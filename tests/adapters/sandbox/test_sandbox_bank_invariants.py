@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sandbox_support import (
+
+from adapters.errors import RenderError
+from adapters.records import Batch, Direction, ResultFile, ResultStatus, Statement
+from adapters.sandbox import BankEngine, FaultKind
+from adapters.sandbox.errors import AccountError
+from tests.adapters.sandbox.sandbox_support import (
     CARD_LI,
     CARD_WANG,
     CARD_ZHANG,
@@ -26,11 +31,6 @@ from sandbox_support import (
     seeded_engine,
     submit,
 )
-
-from adapters.errors import RenderError
-from adapters.records import Batch, Direction, ResultFile, ResultStatus, Statement
-from adapters.sandbox import BankEngine, FaultKind
-from adapters.sandbox.errors import AccountError
 
 JSON = JsonRecordsAdapter()
 CARDS = {CARD_ZHANG: "张三", CARD_LI: "李四", CARD_WANG: "王五"}

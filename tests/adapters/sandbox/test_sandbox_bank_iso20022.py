@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from sandbox_support import (
+from adapters.records import Channel, CreditDebit, Direction, ResultStatus
+from adapters.registry import load_adapter
+from adapters.sandbox import BankEngine
+from tests.adapters.sandbox.sandbox_support import (
     CARD_LI,
     CARD_WANG,
     CARD_ZHANG,
@@ -17,10 +20,6 @@ from sandbox_support import (
     seeded_engine,
     submit,
 )
-
-from adapters.records import Channel, CreditDebit, Direction, ResultStatus
-from adapters.registry import load_adapter
-from adapters.sandbox import BankEngine
 
 DAY2 = DAY1 + timedelta(days=1)
 

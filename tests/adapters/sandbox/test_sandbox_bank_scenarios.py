@@ -6,7 +6,20 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from sandbox_support import (
+
+from adapters.records import (
+    Channel,
+    CreditDebit,
+    Direction,
+    ResultFile,
+    ResultStatus,
+    Statement,
+    StatementEntry,
+    SubAccountBalance,
+)
+from adapters.sandbox import BankEngine, CardStatus, FaultKind
+from adapters.sandbox.errors import BusinessDateError
+from tests.adapters.sandbox.sandbox_support import (
     CARD_LI,
     CARD_WANG,
     CARD_ZHANG,
@@ -21,19 +34,6 @@ from sandbox_support import (
     seeded_engine,
     submit,
 )
-
-from adapters.records import (
-    Channel,
-    CreditDebit,
-    Direction,
-    ResultFile,
-    ResultStatus,
-    Statement,
-    StatementEntry,
-    SubAccountBalance,
-)
-from adapters.sandbox import BankEngine, CardStatus, FaultKind
-from adapters.sandbox.errors import BusinessDateError
 
 DAY2 = DAY1 + timedelta(days=1)
 DAY3 = DAY1 + timedelta(days=2)

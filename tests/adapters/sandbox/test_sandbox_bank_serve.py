@@ -15,7 +15,13 @@ from pathlib import Path
 import asyncssh
 import paramiko
 import pytest
-from sandbox_support import (
+
+from adapters.records import Direction
+from adapters.registry import load_adapter
+from adapters.sandbox import ManualClock
+from adapters.sandbox.config import load_config
+from adapters.sandbox.runner import BankRunner, running_bank
+from tests.adapters.sandbox.sandbox_support import (
     CARD_ZHANG,
     DAY1,
     SUB_A,
@@ -25,12 +31,6 @@ from sandbox_support import (
     seeded_engine,
     submit,
 )
-
-from adapters.records import Direction
-from adapters.registry import load_adapter
-from adapters.sandbox import ManualClock
-from adapters.sandbox.config import load_config
-from adapters.sandbox.runner import BankRunner, running_bank
 
 REPO = Path(__file__).resolve().parents[3]
 BANKS = REPO / "config" / "banks"

@@ -5,7 +5,10 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from sandbox_support import (
+from adapters.records import Direction, ResultStatus
+from adapters.sandbox import BankEngine
+from adapters.sandbox.config import parse_config
+from tests.adapters.sandbox.sandbox_support import (
     CARD_LI,
     CARD_ZHANG,
     DAY1,
@@ -16,10 +19,6 @@ from sandbox_support import (
     batch,
     raw_config,
 )
-
-from adapters.records import Direction, ResultStatus
-from adapters.sandbox import BankEngine
-from adapters.sandbox.config import parse_config
 
 JSON = JsonRecordsAdapter()
 OTHER = "feixian"

@@ -9,17 +9,6 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sandbox_support import (
-    CARD_ZHANG,
-    DAY1,
-    SPECIAL,
-    SUB_A,
-    JsonRecordsAdapter,
-    batch,
-    raw_config,
-    seeded_engine,
-    submit,
-)
 
 from adapters.records import Direction, ResultStatus
 from adapters.registry import load_adapter
@@ -30,6 +19,17 @@ from adapters.sandbox.faults import FaultKind
 from adapters.sandbox.security import ENCRYPT_KEY, SIGN_KEYS, public_path
 from adapters.security import FileSecurity, SignatureAlgorithm, Signer, Verifier
 from adapters.security.keys import load_public_key, write_public_key
+from tests.adapters.sandbox.sandbox_support import (
+    CARD_ZHANG,
+    DAY1,
+    SPECIAL,
+    SUB_A,
+    JsonRecordsAdapter,
+    batch,
+    raw_config,
+    seeded_engine,
+    submit,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 

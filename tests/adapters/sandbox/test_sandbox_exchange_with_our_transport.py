@@ -8,15 +8,6 @@ from pathlib import Path
 
 import asyncssh
 import pytest
-from sandbox_support import (
-    CARD_LI,
-    CARD_ZHANG,
-    DAY1,
-    INSTITUTION,
-    SUB_A,
-    batch,
-    seeded_engine,
-)
 
 from adapters.base import Adapter
 from adapters.records import Direction, ResultStatus
@@ -32,6 +23,15 @@ from adapters.transport.base import (
 )
 from adapters.transport.errors import TransientTransportError
 from adapters.transport.sftp import SftpSettings, SftpTransport
+from tests.adapters.sandbox.sandbox_support import (
+    CARD_LI,
+    CARD_ZHANG,
+    DAY1,
+    INSTITUTION,
+    SUB_A,
+    batch,
+    seeded_engine,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 
