@@ -56,6 +56,7 @@ class MatchPass(StrEnum):
     CARD_AMOUNT = "card_amount"
     GROUP_SUM = "group_sum"
     REVERSAL = "reversal"  # a bank line and its reversal, cancelling each other
+    OPENING = "opening"  # the first run: a line taking up the books' opening balance
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,6 +325,7 @@ class _Run:
         self._ordinals: pl.DataFrame | None = None
         self.l_matched = np.zeros(len(self.lines), dtype=bool)
         self.e_matched = np.zeros(len(self.entries), dtype=bool)
+        self.opening_matched_fen: dict[str, int] = {}  # sub-account -> line taking the opening
 
     # ---------------------------------------------------------------- preparation
 
@@ -634,6 +636,7 @@ class _Run:
         )
         returns = lines.filter(pl.Series(is_return & not_copy))
         usable_l = not_copy & ~is_return
+        usable_l &= ~self._pass_opening(lines, usable_l)
         returns = self._reversal_pairs(returns, lines, usable_l, entries)
 
         ordinary, active = self._pass_end_to_end(lines, entries, usable_l, usable_e)
@@ -846,6 +849,61 @@ class _Run:
         )
         self._add_pairs(both, MatchPass.REVERSAL, pl.col("_g"))
         return self._drop(returns, "line_id", used_r)
+
+    def _pass_opening(self, lines: pl.DataFrame, usable_l: np.ndarray) -> np.ndarray:
+        """The first statement of an account only (``first_statement``): per sub-account whose
+        statement opening differs from the books' start (the ledger balance less the posted
+        entries offered), the one line of the day for exactly that difference.
+
+        Returns the mask of the lines taken; each is recorded in ``opening_matched_fen`` so the
+        balance check counts it as explained by the books' opening. Two or more such lines on
+        one sub-account are not guessed between: none is taken, and the balance check breaks.
+        """
+        taken = np.zeros(len(lines), dtype=bool)
+        req = self.request
+        if not req.first_statement or req.statement is None:
+            return taken
+        offered: dict[str | None, int] = {
+            sub: int(fen)
+            for sub, fen in self.E.filter(pl.col("status") == BookStatus.POSTED.value)
+            .group_by("e_sub")
+            .agg(
+                pl.when(pl.col("e_credit"))
+                .then(pl.col("e_amount"))
+                .otherwise(-pl.col("e_amount"))
+                .sum()
+            )
+            .iter_rows()
+        }
+        signed = (
+            lines.select(
+                pl.when(pl.col("l_credit")).then(pl.col("l_amount")).otherwise(-pl.col("l_amount"))
+            )
+            .to_series()
+            .to_numpy()
+        )
+        subs = lines["l_sub"].to_numpy()
+        today = (lines["l_date"] == req.business_date).fill_null(False).to_numpy()
+        for bal in sorted(req.statement.sub_accounts, key=lambda b: b.sub_account):
+            start = req.ledger_balances_fen.get(bal.sub_account, 0) - offered.get(
+                bal.sub_account, 0
+            )
+            gap = start - bal.opening_fen
+            if gap == 0:
+                continue
+            found = np.flatnonzero(usable_l & today & (subs == bal.sub_account) & (signed == gap))
+            if len(found) != 1:
+                continue
+            taken[found] = True
+            self.opening_matched_fen[bal.sub_account] = gap
+            self._add_pairs(
+                pl.DataFrame(
+                    {"_li": found, "_ei": [None]}, schema={"_li": pl.Int64, "_ei": pl.Int64}
+                ),
+                MatchPass.OPENING,
+                pl.col("_li"),
+            )
+        return taken
 
     def _pass_end_to_end(
         self,
@@ -1687,7 +1745,12 @@ class _Run:
         for sub in sorted(subs):
             ledger = req.ledger_balances_fen.get(sub, 0)
             bank = closing.get(sub, 0)
-            explained = bank_items.get(sub, 0) - ledger_items.get(sub, 0)
+            # a line that took up the books' opening (first run) is explained by the books
+            explained = (
+                bank_items.get(sub, 0)
+                - ledger_items.get(sub, 0)
+                - self.opening_matched_fen.get(sub, 0)
+            )
             if bank - ledger != explained:
                 self._raise(
                     K.BALANCE_BREAK,

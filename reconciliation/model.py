@@ -148,3 +148,9 @@ class ReconciliationRequest:
     ledger_balances_fen: Mapping[str, int] = field(default_factory=dict)
     sub_accounts: frozenset[str] = frozenset()  # every sub-account of this special account
     known_bank_transaction_ids: frozenset[str] = frozenset()  # seen on earlier statements
+    # No earlier run of this account had a statement: the run starts from the books as they
+    # stood before the entries it is given (each ledger balance less those entries). Where the
+    # statement's opening differs from that start, the one line of the day on that sub-account
+    # for exactly the difference is the bank taking up the books' opening (an account funded
+    # with what the books hold); anything else leaves the difference as a balance break.
+    first_statement: bool = False

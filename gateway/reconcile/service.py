@@ -250,6 +250,7 @@ def reconcile_account(
         statement=balances,
         previous=prev_day,
         ledger_balances_fen=ledger_balances(session, special_account_id, business_date),
+        first_statement=previous_statement is None,
         sub_accounts=frozenset(book.associations),
     )
     result = reconcile_frames(request, lines, book.entries, config)
