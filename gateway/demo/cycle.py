@@ -49,8 +49,10 @@ from gateway.org.models import Association, SpecialAccount
 from gateway.payments import service as payments
 from gateway.payments.config import PaymentsConfig
 from gateway.payments.models import FollowUpItem, InstructionStatus, PaymentInstruction
+from gateway.queue.models import ItemStatus, QueueItem
 from gateway.security.fieldcrypt import FieldCipher
 from gateway.settings import REPO_ROOT
+from reconciliation.findings import EXPLANATION, ExceptionKind
 
 Reporter = Callable[[str], None]
 MORNING, RETRY, CUTOFF, EVENING = time(9, 0), time(12, 0), time(16, 0), time(20, 0)
@@ -74,6 +76,11 @@ class CycleSummary:
     failed_step_runs: list[str] = field(default_factory=list)
     bank_faults: Counter[str] = field(default_factory=Counter)
     ledger_vs_bank_fen: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # the mismatch queue after the last night: kind -> items still to handle, items closed,
+    # and the associations the open ones belong to
+    queue_open: Counter[str] = field(default_factory=Counter)
+    queue_closed: Counter[str] = field(default_factory=Counter)
+    queue_associations: dict[str, set[str]] = field(default_factory=dict)
 
 
 def _prepare_loans(
@@ -297,6 +304,16 @@ def _summary(
             f"{r.business_date} {r.step}/{r.partition} still failing: {r.error or ''}"[:140]
             for r in session.scalars(select(JobRun).where(JobRun.status == RunStatus.FAILED))
         ]
+        for q_kind, q_status, code in session.execute(
+            select(QueueItem.kind, QueueItem.status, Association.code).outerjoin(
+                Association, Association.id == QueueItem.association_id
+            )
+        ):
+            if q_status is ItemStatus.CLOSED:
+                summary.queue_closed[q_kind] += 1
+            else:
+                summary.queue_open[q_kind] += 1
+                summary.queue_associations.setdefault(q_kind, set()).add(code or "专户 account")
         for association in session.scalars(select(Association).order_by(Association.code)):
             ours = balance(session, association.id, AccountCode.BANK_SUB_ACCOUNT)
             theirs = exchange.engine.balance_fen(association.sub_account_number)
@@ -367,4 +384,25 @@ def summary_tables(summary: CycleSummary) -> list[Table]:
             format_yuan(theirs - ours) if theirs != ours else "0.00",
         )
     tables.append(recon)
+    queue = Table(
+        title="对账差错队列 Mismatch queue after the last night, for the county fund office",
+        caption="待处理含已提交待复核、待银行更正和核销审核的差错 / open includes items awaiting "
+        "approval, the bank or a write-off review",
+    )
+    queue.add_column("类别 Kind")
+    queue.add_column("待处理 open", justify="right")
+    queue.add_column("已关闭 closed", justify="right")
+    queue.add_column("协会 associations")
+    kinds = sorted(set(summary.queue_open) | set(summary.queue_closed))
+    for kind in kinds:
+        known = kind in {k.value for k in ExceptionKind}
+        queue.add_row(
+            f"{EXPLANATION[ExceptionKind(kind)]} ({kind})" if known else kind,
+            str(summary.queue_open[kind]),
+            str(summary.queue_closed[kind]),
+            ", ".join(sorted(summary.queue_associations.get(kind, set()))),
+        )
+    if not kinds:
+        queue.add_row("无差错 none", "0", "0", "")
+    tables.append(queue)
     return tables
