@@ -62,6 +62,8 @@ def test_three_days_against_the_sandbox_bank(tmp_path: Path) -> None:
     agreeing = [c for c, (ours, theirs) in summary.ledger_vs_bank_fen.items() if ours == theirs]
     assert agreeing, summary.ledger_vs_bank_fen
     assert summary.queue_open["balance_break"] == 0, summary.queue_associations
+    # nor one raised on a night and closed by the next, statement-less one
+    assert summary.queue_closed["balance_break"] == 0, summary.queue_closed
     raised = set().union(*summary.queue_associations.values()) if summary.queue_open else set()
     assert raised.isdisjoint(agreeing), summary.queue_associations
     # the bank sent no statement for 3 July (config/sandbox.toml): that gap is what is left
