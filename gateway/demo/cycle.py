@@ -397,7 +397,7 @@ def summary_tables(summary: CycleSummary) -> list[Table]:
     for kind in kinds:
         known = kind in {k.value for k in ExceptionKind}
         queue.add_row(
-            f"{EXPLANATION[ExceptionKind(kind)]} ({kind})" if known else kind,
+            f"{EXPLANATION[ExceptionKind(kind)].split(' / ')[0]} {kind}" if known else kind,
             str(summary.queue_open[kind]),
             str(summary.queue_closed[kind]),
             ", ".join(sorted(summary.queue_associations.get(kind, set()))),
