@@ -7,6 +7,11 @@ show up (they matched after all) is closed as cleared; an item about an event (a
 statement, a duplicate line, a return, cash, money across associations) stays until a person
 resolves it.
 
+Only a check that ran can clear or confirm an item by not raising it again: a night without a
+statement cannot compare balances, so a balance break (open, resolved or waiting for the bank)
+is left exactly as it was, ``night_state``, ``times_seen`` and ``last_seen`` unchanged, for the
+next night with a statement to judge (:class:`RunChecks`).
+
 Resolutions: manual match, adjusting entry with a reason (a second person approves above
 ``QueueConfig.approval_above_fen``), bank-error follow-up, write-off request, reassignment to
 the right association, dismissal with a justification. Every action is kept in the item's
@@ -60,6 +65,31 @@ class QueueConfig:
             raise ValueError("approval_above_fen must not be negative")
 
 
+@dataclass(frozen=True)
+class RunChecks:
+    """Which checks a night's run could make, for the items that depend on them.
+
+    ``balances_compared`` is false on a night without a statement: no balance check ran.
+    ``balance_sub_accounts``: the sub-accounts whose balances were compared (the statement's
+    and the books'), ``None`` for every one. Every other kind is checked on every run: the
+    lines and entries left open are offered to the matching engine each night, statement or
+    not. The default is a full run, every check made."""
+
+    balances_compared: bool = True
+    balance_sub_accounts: frozenset[str] | None = None
+
+    def ran_for(self, kind: str, sub_account: str | None) -> bool:
+        if kind != ExceptionKind.BALANCE_BREAK.value:
+            return True
+        if not self.balances_compared:
+            return False
+        return (
+            self.balance_sub_accounts is None
+            or sub_account is None
+            or sub_account in self.balance_sub_accounts
+        )
+
+
 @dataclass
 class SyncSummary:
     new: list[int] = field(default_factory=list)
@@ -67,6 +97,7 @@ class SyncSummary:
     reopened: list[int] = field(default_factory=list)
     confirmed: list[int] = field(default_factory=list)
     cleared: list[int] = field(default_factory=list)
+    unchecked: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -75,6 +106,7 @@ class SyncSummary:
             "reopened": len(self.reopened),
             "confirmed": len(self.confirmed),
             "cleared": len(self.cleared),
+            "unchecked": len(self.unchecked),
         }
 
 
@@ -134,11 +166,14 @@ def sync_run(
     associations: Mapping[str, int],
     entry_associations: Mapping[str, int],
     actor: str,
+    checks: RunChecks | None = None,
 ) -> SyncSummary:
-    """File one run's exceptions into the queue (see the module's docstring).
+    """File one run's exceptions into the queue (see the module's docstring); ``checks`` says
+    which checks ran, so an item whose check did not run is neither cleared nor confirmed.
 
     Each item's history gets its own event; the audit log gets one event for the run naming
     every item it raised, reopened, confirmed or cleared (a run may raise thousands)."""
+    checks = checks or RunChecks()
     summary = SyncSummary()
     today = {x.fingerprint: x for x in exceptions}
     items = {
@@ -211,6 +246,9 @@ def sync_run(
     for fingerprint, item in items.items():
         if fingerprint in today or item.status is ItemStatus.CLOSED:
             continue
+        if not checks.ran_for(item.kind, item.sub_account):
+            summary.unchecked.append(item.id)
+            continue
         item.night_state = NightState.GONE
         if item.status in (ItemStatus.RESOLVED, *PARKED):
             item.status = ItemStatus.CLOSED
@@ -248,7 +286,7 @@ def sync_run(
                 for item_id, action, note in events
             ],
         )
-    if events or summary.persisting:
+    if events or summary.persisting or summary.unchecked:
         audit.record(
             session,
             actor=actor,
@@ -262,6 +300,7 @@ def sync_run(
                 "confirmed": summary.confirmed,
                 "cleared": summary.cleared,
                 "persisting": len(summary.persisting),
+                "unchecked": summary.unchecked,
             },
         )
     return summary

@@ -324,6 +324,14 @@ def reconcile_account(
         associations=book.associations,
         entry_associations=_entry_associations(book.entries, exceptions),
         actor=actor,
+        checks=queue.RunChecks(
+            balances_compared=request.statement is not None,
+            balance_sub_accounts=frozenset(request.ledger_balances_fen).union(
+                b.sub_account for b in request.statement.sub_accounts
+            )
+            if request.statement is not None
+            else None,
+        ),
     )
     kinds: dict[str, int] = {}
     for x in exceptions:
