@@ -54,7 +54,7 @@ from gateway.queue.endpoints import (
     resolve,
     visible_item,
 )
-from gateway.queue.models import ItemStatus
+from gateway.queue.models import ItemStatus, QueueItem
 from gateway.reconcile.models import ReconRun
 from gateway.web.charts import Bar, bar_chart
 from gateway.web.i18n import (
@@ -267,24 +267,28 @@ def associations_in_scope(session: Session, principal: Principal) -> list[Associ
 @router.get("/console")
 def dashboard(current: CurrentPage, session: DbSession) -> Any:
     current.principal.require(Permission.READ_ORG)
+    in_scope = associations_in_scope(session, current.principal)
+    bank_cash = open_village_cash(session, [a.id for a in in_scope])
     rows = []
-    for association in associations_in_scope(session, current.principal):
+    for association in in_scope:
         figures = summary(session, association, None)
-        rows.append((association, figures))
+        # Cash flags: cash recorded in the books plus cash the bank showed (open queue items).
+        cash = figures.cash_flagged_count + bank_cash.get(association.id, 0)
+        rows.append((association, figures, cash))
     bars = [
         Bar(
             label=association.name,
             value=figures.sub_account_balance_fen,
             text=yuan(figures.sub_account_balance_fen),
-            warn=figures.cash_flagged_count > 0 or figures.overdue_count > 0,
+            warn=cash > 0 or figures.overdue_count > 0,
         )
-        for association, figures in rows
+        for association, figures, cash in rows
     ]
     totals = {
-        "balance": sum(f.sub_account_balance_fen for _, f in rows),
-        "outstanding": sum(f.loans_outstanding_fen for _, f in rows),
-        "overdue": sum(f.overdue_fen for _, f in rows),
-        "cash": sum(f.cash_flagged_count for _, f in rows),
+        "balance": sum(f.sub_account_balance_fen for _, f, _ in rows),
+        "outstanding": sum(f.loans_outstanding_fen for _, f, _ in rows),
+        "overdue": sum(f.overdue_fen for _, f, _ in rows),
+        "cash": sum(cash for _, _, cash in rows),
     }
     return current.render(
         "dashboard.html",
@@ -294,6 +298,27 @@ def dashboard(current: CurrentPage, session: DbSession) -> Any:
         night=last_night(session, current.principal),
         queue_chart=queue_chart(session, current),
     )
+
+
+_SETTLED_STATUSES = (ItemStatus.RESOLVED, ItemStatus.CLOSED)
+
+
+def open_village_cash(session: Session, association_ids: list[int]) -> dict[int, int]:
+    """Unsettled village-cash mismatch items per association (cash the bank statement showed)."""
+    if not association_ids:
+        return {}
+    counts = session.execute(
+        select(QueueItem.association_id, func.count())
+        .where(
+            QueueItem.association_id.in_(association_ids),
+            QueueItem.kind == "village_cash",
+            QueueItem.status.not_in(_SETTLED_STATUSES),
+        )
+        .group_by(QueueItem.association_id)
+    ).all()
+    return {
+        int(association_id): int(n) for association_id, n in counts if association_id is not None
+    }
 
 
 def last_night(session: Session, principal: Principal) -> dict[str, Any] | None:

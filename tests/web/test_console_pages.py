@@ -52,6 +52,24 @@ def test_dashboard_shows_balances_and_a_chart(browser: SignIn, seeded: Seeded) -
     assert "200,000.00" in page  # their total
 
 
+def test_dashboard_cash_flags_count_the_cash_the_bank_showed(
+    browser: SignIn, seeded: Seeded, cash_items: dict[str, int]
+) -> None:
+    page = browser("officer").get("/console").text
+    tile = re.search(r'<div class="tile warn"><span>现金标记</span><strong>(\d+)</strong>', page)
+    assert tile is not None, "the cash tile is not raised"
+    assert tile.group(1) == "2"  # one open village-cash item in each association
+    for association in (seeded.world.a, seeded.world.b):
+        row = re.search(
+            rf'<tr class="flag">\s*<td>{re.escape(association.code)}</td>.*?'
+            r'<td class="num">(\d+)</td>\s*</tr>',
+            page,
+            re.S,
+        )
+        assert row is not None, f"no flagged row for {association.code}"
+        assert row.group(1) == "1"
+
+
 def test_treasurer_sees_own_association_and_not_the_other(browser: SignIn, seeded: Seeded) -> None:
     client = browser("treasurer_a")
     own = client.get(f"/console/associations/{seeded.world.a.id}")
