@@ -63,6 +63,7 @@ from gateway.web.i18n import (
     action_label,
     kind_label,
     language,
+    status_label,
     translate,
     yuan,
 )
@@ -544,6 +545,7 @@ def queue_page(
         chosen_status=status or "",
         next_cursor=next_cursor,
         kind_label=lambda k: kind_label(current.lang, k),
+        status_label=lambda s: status_label(current.lang, str(s)),
         done=done,
     )
 
@@ -569,6 +571,7 @@ def queue_item_page(item_id: int, current: CurrentPage, session: DbSession) -> A
         actions=[(a.value, action_label(current.lang, a.value)) for a in ResolutionAction],
         siblings=siblings,
         kind_label=lambda k: kind_label(current.lang, k),
+        status_label=lambda s: status_label(current.lang, str(s)),
     )
 
 

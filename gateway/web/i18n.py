@@ -142,6 +142,21 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
 }
 
 
+STATUS_LABELS: dict[str, tuple[str, str]] = {
+    "open": ("待处理", "Open"),
+    "awaiting_approval": ("待第二人复核", "Awaiting approval"),
+    "waiting_bank": ("等待银行更正", "Waiting for the bank"),
+    "write_off_review": ("核销待审", "Write-off review"),
+    "resolved": ("已处理，待对账确认", "Resolved, to be confirmed"),
+    "closed": ("已关闭", "Closed"),
+}
+
+
+def status_label(lang: str, status: str) -> str:
+    zh, en = STATUS_LABELS.get(status, (status, status))
+    return en if lang == "en" else zh
+
+
 def kind_label(lang: str, kind: str) -> str:
     zh, en = KIND_LABELS.get(kind, (kind, kind))
     return en if lang == "en" else zh

@@ -24,6 +24,8 @@ def test_work_list_shows_village_cash_first_class(
     assert "村级现金" in page
     assert "5,000.00" in page
     assert seeded.world.a.name in page
+    assert "<td>待处理</td>" in page  # the item's status in words, not its code
+    assert "<td>open</td>" not in page
 
 
 def test_item_shows_the_bank_line_and_resolving_removes_it(
@@ -94,7 +96,7 @@ def test_large_adjusting_entry_needs_a_second_person(
     )
     assert proposed.status_code == 303
     waiting = reviewer.get(f"/console/queue/{item}").text
-    assert "awaiting_approval" in waiting
+    assert "待第二人复核" in waiting  # awaiting_approval, in words
     assert 'action="/console/queue/' + str(item) + '/review"' in waiting
     own = reviewer.post(
         f"/console/queue/{item}/review",
