@@ -3,9 +3,10 @@ and annual reports (XLSX and CSV), recorded grades and the yearly credit-grade r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -17,6 +18,9 @@ from gateway.errors import NotFound
 from gateway.org.models import AssociationGrade, County
 from gateway.reports.scoring import GradingConfig, load_grading_config
 from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
 
 reports_app = typer.Typer(help="评估与报表 Evaluation and reports.", no_args_is_help=True)
 
@@ -85,12 +89,12 @@ def evaluation_command(
         table.add_row(row.item, row.unit, row.content, row.note)
     console.print(table)
     console.print(f"建议等级 suggested grade: {suggestion.grade.value} ({suggestion.score})")
-    if xlsx:
-        book = export.new_workbook()
-        export.evaluation_sheet(book, rows, figures.association_name)
-        console.print(f"XLSX: {export.save(book, xlsx)}")
-    if csv_path:
-        console.print(f"CSV: {export.write_csv(export.evaluation_csv(rows), csv_path)}")
+    _export(
+        xlsx,
+        csv_path,
+        lambda book: export.evaluation_sheet(book, rows, figures.association_name),
+        lambda: export.evaluation_csv(rows),
+    )
 
 
 @reports_app.command("loans")
@@ -114,12 +118,12 @@ def loans_command(
         f"{detail.association_name}: {len(detail.rows)} 笔借款 loans, "
         f"{export.yuan(detail.total_amount_fen)} 元"
     )
-    if xlsx:
-        book = export.new_workbook()
-        export.loan_detail_sheet(book, detail)
-        console.print(f"XLSX: {export.save(book, xlsx)}")
-    if csv_path:
-        console.print(f"CSV: {export.write_csv(export.loan_detail_csv(detail), csv_path)}")
+    _export(
+        xlsx,
+        csv_path,
+        lambda book: export.loan_detail_sheet(book, detail),
+        lambda: export.loan_detail_csv(detail),
+    )
 
 
 @reports_app.command("county")
@@ -156,12 +160,29 @@ def county_command(
             row.county_grade,
         )
     console.print(table)
+    _export(
+        xlsx,
+        csv_path,
+        lambda book: export.county_summary_sheet(book, summary),
+        lambda: export.county_summary_csv(summary),
+    )
+
+
+def _export(
+    xlsx: Path | None,
+    csv_path: Path | None,
+    fill_sheet: Callable[[Workbook], object],
+    csv_text: Callable[[], str],
+) -> None:
+    """Write the report as XLSX and/or CSV where asked, saying where each went."""
+    from gateway.reports import export
+
     if xlsx:
         book = export.new_workbook()
-        export.county_summary_sheet(book, summary)
+        fill_sheet(book)
         console.print(f"XLSX: {export.save(book, xlsx)}")
     if csv_path:
-        console.print(f"CSV: {export.write_csv(export.county_summary_csv(summary), csv_path)}")
+        console.print(f"CSV: {export.write_csv(csv_text(), csv_path)}")
 
 
 def _period(
