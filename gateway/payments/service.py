@@ -93,20 +93,25 @@ def transition(
     )
 
 
+def _creation(
+    instruction: PaymentInstruction, business_date: date, cause: str
+) -> InstructionTransition:
+    """The first history row of a flushed instruction: created as pending."""
+    return InstructionTransition(
+        instruction_id=instruction.id,
+        from_status=None,
+        to_status=InstructionStatus.PENDING.value,
+        business_date=business_date,
+        cause=cause,
+    )
+
+
 def _created(
     session: Session, instruction: PaymentInstruction, business_date: date, cause: str
 ) -> None:
     session.add(instruction)
     session.flush()
-    session.add(
-        InstructionTransition(
-            instruction_id=instruction.id,
-            from_status=None,
-            to_status=InstructionStatus.PENDING.value,
-            business_date=business_date,
-            cause=cause,
-        )
-    )
+    session.add(_creation(instruction, business_date, cause))
 
 
 def follow_up(
@@ -434,13 +439,7 @@ def create_due_collections(
     session.add_all(created)
     session.flush()
     session.add_all(
-        InstructionTransition(
-            instruction_id=instruction.id,
-            from_status=None,
-            to_status=InstructionStatus.PENDING.value,
-            business_date=business_date,
-            cause=cause,
-        )
+        _creation(instruction, business_date, cause)
         for instruction, cause in zip(created, causes, strict=True)
     )
     session.flush()
