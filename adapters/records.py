@@ -6,7 +6,7 @@ by ``Direction`` or ``CreditDebit``, never by a sign.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from datetime import date, datetime
 from enum import StrEnum
@@ -194,7 +194,9 @@ class SubAccountBalance:
     closing_fen: int
 
 
-def positional_constructor(cls: type[_Record]) -> Callable[..., _Record]:
+def positional_constructor(
+    cls: type[_Record], *, expected_order: Sequence[str] = ()
+) -> Callable[..., _Record]:
     """A fast constructor for a frozen, slotted record taking its fields positionally.
 
     ``build(*values)`` returns the same instance as ``cls(*values)`` (defaults and default
@@ -206,8 +208,18 @@ def positional_constructor(cls: type[_Record]) -> Callable[..., _Record]:
     change between classes of identical layout). Classes with a ``__post_init__`` or
     fields kept out of ``__init__`` are refused: constructing them does more than store
     values.
+
+    ``expected_order`` names the leading fields in the order the caller passes them; if the
+    record's fields no longer start that way, the caller's positional calls would put values
+    in the wrong fields, so the constructor is refused (at the caller's import).
     """
     record_fields = fields(cls)  # type: ignore[arg-type]
+    actual = tuple(f.name for f in record_fields)[: len(expected_order)]
+    if actual != tuple(expected_order):
+        raise TypeError(
+            f"{cls.__name__} changed its field order: callers pass {tuple(expected_order)}, "
+            f"the record now starts {actual}"
+        )
     if hasattr(cls, "__post_init__") or any(not f.init for f in record_fields):
         raise TypeError(f"{cls.__name__} needs its own __init__")
     slots = getattr(cls, "__slots__", ())

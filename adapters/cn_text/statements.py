@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable
-from dataclasses import fields
 from datetime import date
 from operator import itemgetter
 from typing import Any
@@ -71,11 +70,7 @@ _ENTRY_ORDER = (
     "return_reason_code",
     "balance_after_fen",
 )
-if tuple(f.name for f in fields(StatementEntry))[: len(_ENTRY_ORDER)] != _ENTRY_ORDER:
-    raise ImportError(
-        "adapters.records.StatementEntry changed its field order; update statements.py"
-    )
-_new_entry = positional_constructor(StatementEntry)
+_new_entry = positional_constructor(StatementEntry, expected_order=_ENTRY_ORDER)
 
 
 def statement_spec(layout: Layout) -> FileSpec:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import gc
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 from lxml import etree
@@ -386,11 +386,7 @@ _ENTRY_ORDER = (
     "sub_account",
     "return_reason_code",
 )
-if tuple(f.name for f in fields(StatementEntry))[: len(_ENTRY_ORDER)] != _ENTRY_ORDER:
-    raise ImportError(
-        "adapters.records.StatementEntry changed its field order; update iso20022/statement.py"
-    )
-_new_entry = positional_constructor(StatementEntry)
+_new_entry = positional_constructor(StatementEntry, expected_order=_ENTRY_ORDER)
 
 _REFERENCE_PATHS = tuple((kind, f"Refs/{kind}") for kind in _REFERENCE_KINDS)
 _REVERSAL_TEXTS = (None, "true", "false", "1", "0")

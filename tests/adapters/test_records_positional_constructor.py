@@ -106,3 +106,10 @@ def test_records_whose_construction_does_more_are_refused() -> None:
         positional_constructor(_Checked)
     with pytest.raises(TypeError, match="not a slotted record"):
         positional_constructor(_Unslotted)
+
+
+def test_a_caller_whose_field_order_no_longer_holds_is_refused() -> None:
+    build = positional_constructor(StatementEntry, expected_order=("booking_date", "amount_fen"))
+    assert build(DAY, 1, CreditDebit.CREDIT) == StatementEntry(DAY, 1, CreditDebit.CREDIT)
+    with pytest.raises(TypeError, match="changed its field order"):
+        positional_constructor(StatementEntry, expected_order=("amount_fen", "booking_date"))
