@@ -19,7 +19,7 @@ from gateway.db import make_session_factory
 from gateway.errors import HuzhuError
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
 from gateway.jobs.runtime import build_nightly, configure_logging
-from gateway.payments.models import PaymentInstruction
+from gateway.payments.models import FollowUpItem, PaymentInstruction
 
 batches_app = typer.Typer(help="付款批次 payment batches sent to the banks.", no_args_is_help=True)
 
@@ -106,6 +106,23 @@ def batches_show(batch_id: int) -> None:
                 " ".join(x for x in (i.reason_code or "", i.reason_text or "") if x),
             )
         console.print(table)
+        follow_ups = list(
+            session.scalars(
+                select(FollowUpItem).where(FollowUpItem.batch_id == b.id).order_by(FollowUpItem.id)
+            )
+        )
+        if follow_ups:
+            items = Table(title="跟进事项 Follow-ups")
+            for header in ("日期 Date", "类别 Kind", "说明 Message", "已处理 Resolved"):
+                items.add_column(header)
+            for item in follow_ups:
+                items.add_row(
+                    item.business_date.isoformat(),
+                    f"{item.kind.label_zh} {item.kind.label_en} ({item.kind.value})",
+                    item.message_zh,
+                    "是 yes" if item.resolved else "否 no",
+                )
+            console.print(items)
 
 
 @batches_app.command("resend")

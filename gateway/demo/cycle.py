@@ -48,7 +48,12 @@ from gateway.members.models import Member
 from gateway.org.models import Association, SpecialAccount
 from gateway.payments import service as payments
 from gateway.payments.config import PaymentsConfig
-from gateway.payments.models import FollowUpItem, InstructionStatus, PaymentInstruction
+from gateway.payments.models import (
+    FollowUpItem,
+    FollowUpKind,
+    InstructionStatus,
+    PaymentInstruction,
+)
 from gateway.queue.models import ItemStatus, QueueItem
 from gateway.security.fieldcrypt import FieldCipher
 from gateway.settings import REPO_ROOT
@@ -364,7 +369,7 @@ def summary_tables(summary: CycleSummary) -> list[Table]:
     office.add_column("类别 Kind")
     office.add_column("数量 Count", justify="right")
     for kind, count in sorted(summary.follow_ups.items()):
-        office.add_row(kind, str(count))
+        office.add_row(f"{FollowUpKind(kind).label_zh} {kind}", str(count))
     for line in summary.quarantined:
         office.add_row(f"[red]隔离文件 quarantined[/red] {line}", "1")
     for line in summary.failed_step_runs:

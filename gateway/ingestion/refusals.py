@@ -9,8 +9,9 @@ account) writes ``NAME.refused.txt`` beside its results, in UTF-8::
 :func:`apply_refusal_notice` rejects the batch sent as ``NAME`` with that reason: each of its
 instructions is refused through the lifecycle (a disbursement's loan goes back to approved,
 a collection leaves its loan overdue and is retried per the county's policy) and a follow-up
-item is raised for the batch. :func:`chase_unanswered` raises a follow-up for every batch the
-bank has not answered within a number of banking days.
+item of kind ``file_refused`` (银行拒收文件) is raised for the batch. :func:`chase_unanswered`
+raises a ``no_answer`` follow-up (银行逾期未回盘) for every batch the bank has not answered
+within a number of banking days.
 """
 
 from __future__ import annotations
@@ -161,7 +162,7 @@ def apply_refusal_notice(
     batch.last_error = reason[:1000]
     follow_up(
         session,
-        FollowUpKind.DELIVERY_FAILED,
+        FollowUpKind.FILE_REFUSED,
         business_date=business_date,
         batch_id=batch.id,
         inbound_file_id=file.id,
@@ -195,10 +196,7 @@ def chase_unanswered(
         raise ValueError("banking_days must be at least 1")
     chased_before = set(
         session.scalars(
-            select(FollowUpItem.batch_id).where(
-                FollowUpItem.kind == FollowUpKind.DELIVERY_FAILED,
-                FollowUpItem.reason_code == NO_ANSWER_CODE,
-            )
+            select(FollowUpItem.batch_id).where(FollowUpItem.kind == FollowUpKind.NO_ANSWER)
         )
     )
     chased = []
@@ -214,7 +212,7 @@ def chase_unanswered(
             continue
         follow_up(
             session,
-            FollowUpKind.DELIVERY_FAILED,
+            FollowUpKind.NO_ANSWER,
             business_date=business_date,
             batch_id=batch.id,
             amount_fen=batch.total_fen,

@@ -200,9 +200,35 @@ class FollowUpKind(StrEnum):
     RETURNED_AFTER_SETTLEMENT = "returned_after_settlement"  # 入账后退汇
     FILE_QUARANTINED = "file_quarantined"  # 银行文件被隔离
     BATCH_NOT_BUILT = "batch_not_built"  # 批次无法生成
-    DELIVERY_FAILED = "delivery_failed"  # 文件发送失败
+    DELIVERY_FAILED = "delivery_failed"  # 文件发送失败（未能送达银行服务器）
+    FILE_REFUSED = "file_refused"  # 银行拒收文件（拒绝通知）
+    NO_ANSWER = "no_answer"  # 银行逾期未回盘
     OVER_FILE_LIMIT = "over_file_limit"  # 单笔超过文件金额上限
     RETRIES_EXHAUSTED = "retries_exhausted"  # 重扣次数用尽
+
+    @property
+    def label_zh(self) -> str:
+        return FOLLOW_UP_LABELS[self][0]
+
+    @property
+    def label_en(self) -> str:
+        return FOLLOW_UP_LABELS[self][1]
+
+
+# Each follow-up kind in words, Chinese first (the console, the command line, the demo summary).
+FOLLOW_UP_LABELS: dict[FollowUpKind, tuple[str, str]] = {
+    FollowUpKind.DISBURSEMENT_FAILED: ("代付失败，借款退回已审批", "Disbursement failed"),
+    FollowUpKind.COLLECTION_FAILED: ("代扣失败", "Collection failed"),
+    FollowUpKind.COLLECTION_PARTIAL: ("部分扣款", "Collection partly paid"),
+    FollowUpKind.RETURNED_AFTER_SETTLEMENT: ("入账后退汇", "Returned after settlement"),
+    FollowUpKind.FILE_QUARANTINED: ("银行文件被隔离", "Bank file quarantined"),
+    FollowUpKind.BATCH_NOT_BUILT: ("批次无法生成", "Batch could not be built"),
+    FollowUpKind.DELIVERY_FAILED: ("文件发送失败", "File could not be delivered"),
+    FollowUpKind.FILE_REFUSED: ("银行拒收文件", "File refused by the bank"),
+    FollowUpKind.NO_ANSWER: ("银行逾期未回盘", "No answer from the bank in time"),
+    FollowUpKind.OVER_FILE_LIMIT: ("单笔超过文件金额上限", "Over the file's amount limit"),
+    FollowUpKind.RETRIES_EXHAUSTED: ("重扣次数用尽", "Collection retries exhausted"),
+}
 
 
 class FollowUpItem(Base):

@@ -67,10 +67,11 @@ def test_a_refused_file_rejects_its_batch_and_puts_the_loan_back_to_approved(
     items = session.scalars(select(FollowUpItem).order_by(FollowUpItem.id)).all()
     refused = [i for i in items if i.reason_code == REFUSED_CODE]
     assert len(refused) == 1
-    assert refused[0].kind is FollowUpKind.DELIVERY_FAILED
+    assert refused[0].kind is FollowUpKind.FILE_REFUSED
     assert refused[0].batch_id == batch.id
     assert "bad signature" in refused[0].message_zh
     assert FollowUpKind.DISBURSEMENT_FAILED in {i.kind for i in items}
+    assert FollowUpKind.DELIVERY_FAILED not in {i.kind for i in items}  # it was delivered
     # nothing was booked
     assert session.scalar(select(func.count()).select_from(JournalTransaction)) == booked
 
@@ -148,7 +149,7 @@ def test_a_batch_left_unanswered_is_chased_once_after_the_banking_days(settle: S
         assert chased() == []
     run_date(settle.nightly, DAY1 + timedelta(days=3))  # Thursday: two banking days passed
     (item,) = chased()
-    assert item.kind is FollowUpKind.DELIVERY_FAILED
+    assert item.kind is FollowUpKind.NO_ANSWER
     assert item.batch_id is not None
     assert "2" in item.message_zh
     run_date(settle.nightly, DAY1 + timedelta(days=4))
