@@ -83,6 +83,14 @@ class PolicyDefaults(BaseModel):
         return steps
 
 
+class NightlySettings(BaseModel):
+    """The nightly pipeline's settings (``gateway.jobs``): ``[nightly]`` in the TOML files."""
+
+    # A batch sent and still without an answer (result file or refusal notice) this many
+    # banking days after its business date raises a ``no_answer`` follow-up (银行逾期未回盘).
+    answer_within_banking_days: int = Field(default=2, ge=1, le=30)
+
+
 def mask_url(url: str) -> str:
     """``postgresql+psycopg://u:secret@h/db`` -> ``postgresql+psycopg://u:***@h/db``."""
     try:
@@ -108,6 +116,7 @@ class Settings(BaseSettings):
     # Development and demo convenience: create the key file when it does not exist yet.
     field_key_autocreate: bool = True
     policy: PolicyDefaults = Field(default_factory=PolicyDefaults)
+    nightly: NightlySettings = Field(default_factory=NightlySettings)
 
     # One more TOML file layered over default.toml (set on a subclass by load_settings).
     extra_config_file: ClassVar[str | None] = None

@@ -82,5 +82,6 @@ def build_nightly(
         profile_loader=profile_loader(settings.config_dir, payments, root),
         transport_factory=transport_factory,
         lease=timedelta(minutes=payments.scheduler.lease_minutes),
+        answer_within_banking_days=settings.nightly.answer_within_banking_days,
     )
     return nightly, engine
