@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import Query, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -31,7 +32,12 @@ FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 class StateStep(BaseModel):
-    state: str
+    state: str = Field(
+        description="stored, sent, answered (a result file applied), rejected (the bank's "
+        "refusal notice applied: the whole file refused), file_received (a bank file about "
+        "the batch not processed yet), file_quarantined (a bank file about it quarantined, "
+        "nothing of it applied)"
+    )
     at: datetime
     detail: str = ""
 
@@ -157,30 +163,49 @@ def visible_file(
     return item
 
 
+class BatchStep(StrEnum):
+    """A step of a batch's history: its own states, and what each bank file about it did."""
+
+    STORED = BatchStatus.STORED.value  # 已生成并保存，待发送
+    SENT = BatchStatus.SENT.value  # 已送达银行
+    ANSWERED = BatchStatus.ANSWERED.value  # 回盘文件已处理
+    REJECTED = BatchStatus.REJECTED.value  # 拒绝通知已处理：银行拒收整份文件
+    FILE_RECEIVED = "file_received"  # 银行来文已接收，尚未处理
+    FILE_QUARANTINED = "file_quarantined"  # 银行来文已隔离，未做任何处理
+
+
+def file_step(batch: PaymentBatch, item: InboundFile) -> StateStep:
+    """What a bank file naming the batch did to it: only an applied result file answered it,
+    an applied refusal notice refused it whole, a quarantined or unprocessed file did nothing."""
+    at = as_utc(item.received_at)
+    if item.status is InboundStatus.QUARANTINED:
+        reason = (item.reason or "")[:300]
+        return StateStep(state=BatchStep.FILE_QUARANTINED, at=at, detail=f"{item.name}: {reason}")
+    if item.status is InboundStatus.RECEIVED:
+        return StateStep(state=BatchStep.FILE_RECEIVED, at=at, detail=item.name)
+    if item.kind is InboundKind.REFUSAL:
+        why = f": {batch.last_error}" if batch.last_error else ""
+        return StateStep(state=BatchStep.REJECTED, at=at, detail=f"{item.name}{why}")
+    return StateStep(state=BatchStep.ANSWERED, at=at, detail=item.name)
+
+
 def batch_history(session: Session, batch: PaymentBatch) -> tuple[list[StateStep], list[int]]:
-    steps = [StateStep(state=BatchStatus.STORED.value, at=as_utc(batch.created_at))]
+    steps = [StateStep(state=BatchStep.STORED, at=as_utc(batch.created_at))]
     if batch.sent_at is not None:
         steps.append(
             StateStep(
-                state=BatchStatus.SENT.value,
+                state=BatchStep.SENT,
                 at=as_utc(batch.sent_at),
                 detail=f"attempts={batch.delivery_attempts}",
             )
         )
-    results = list(
+    files = list(
         session.scalars(
             select(InboundFile).where(InboundFile.batch_id == batch.id).order_by(InboundFile.id)
         )
     )
-    for result in results:
-        steps.append(
-            StateStep(
-                state=BatchStatus.ANSWERED.value,
-                at=as_utc(result.received_at),
-                detail=f"{result.name} ({result.status.value})",
-            )
-        )
-    return steps, [r.id for r in results]
+    steps.extend(file_step(batch, item) for item in files)
+    return steps, [item.id for item in files]
 
 
 @router.get("/batches", response_model=Page[BatchOut], summary="批次列表 Batches")

@@ -61,6 +61,7 @@ from gateway.web.i18n import (
     KIND_LABELS,
     LANGUAGES,
     action_label,
+    batch_state_label,
     kind_label,
     language,
     status_label,
@@ -113,6 +114,7 @@ class Page:
             template,
             {
                 "t": self.t,
+                "batch_state": lambda state: batch_state_label(self.lang, str(state)),
                 "lang": self.lang,
                 "principal": self.principal,
                 "role_label": en if self.lang == "en" else zh,

@@ -152,6 +152,22 @@ STATUS_LABELS: dict[str, tuple[str, str]] = {
 }
 
 
+# A payment batch's state and the steps of its history (gateway.batches.endpoints.BatchStep).
+BATCH_STATE_LABELS: dict[str, tuple[str, str]] = {
+    "stored": ("已生成，待发送", "Stored, to be sent"),
+    "sent": ("已送达银行，待回盘", "Sent, awaiting the answer"),
+    "answered": ("银行已回盘", "Answered by the bank"),
+    "rejected": ("银行拒收整份文件", "Refused whole by the bank"),
+    "file_received": ("银行来文已接收，待处理", "Bank file received, not processed yet"),
+    "file_quarantined": ("银行来文已隔离，未处理", "Bank file quarantined, nothing applied"),
+}
+
+
+def batch_state_label(lang: str, state: str) -> str:
+    zh, en = BATCH_STATE_LABELS.get(state, (state, state))
+    return en if lang == "en" else zh
+
+
 def status_label(lang: str, status: str) -> str:
     zh, en = STATUS_LABELS.get(status, (status, status))
     return en if lang == "en" else zh
