@@ -206,9 +206,13 @@ def reconcile_frames(
 
 def _repeated(values: pl.Series) -> np.ndarray:
     """Which non-null values occur more than once: found on 64-bit hashes, confirmed on values."""
-    present = values.is_not_null().to_numpy()
     hashes = values.hash(seed=0).to_numpy()
-    ordered = np.sort(hashes[present])
+    if values.null_count():
+        present = values.is_not_null().to_numpy()
+        ordered = np.sort(hashes[present])
+    else:
+        present = np.ones(len(values), dtype=bool)
+        ordered = np.sort(hashes)
     repeats = ordered[1:][ordered[1:] == ordered[:-1]]
     out = np.zeros(len(values), dtype=bool)
     if not len(repeats):
@@ -269,6 +273,12 @@ def _union_components(pairs: Iterable[tuple[str, str]]) -> list[tuple[list[str],
     return sorted(out)
 
 
+# kind, line ids, entry ids, sub-account, subject, expected, actual, detail
+_Raised = tuple[
+    ExceptionKind, tuple[str, ...], tuple[str, ...], str | None, str, int | None, int | None, str
+]
+
+
 @dataclass(frozen=True, slots=True)
 class _Matched:
     """What the matching passes leave for the checks."""
@@ -316,7 +326,8 @@ class _Run:
         self.config = config
         self.lines = check_schema(lines, LINE_SCHEMA, "bank line")
         self.entries = check_schema(entries, ENTRY_SCHEMA, "book entry")
-        self.exceptions: list[ReconException] = []
+        # raised exceptions as ReconException fields, built once their sub-accounts are known
+        self.raised: list[_Raised] = []
         self.pairs: list[pl.DataFrame] = []  # _PAIR_TYPES
         self.covered_lines: set[str] = set()  # lines an exception already speaks for
         self.copy_lines: set[str] = set()  # lines a duplicate exception calls a copy
@@ -489,37 +500,28 @@ class _Run:
         es = entry_ids if isinstance(entry_ids, tuple) else tuple(sorted(set(entry_ids)))
         self.covered_lines.update(ls if cover_lines is None else cover_lines)
         self.covered_entries.update(es)
-        self.exceptions.append(
-            ReconException(kind, ls, es, sub_account, subject, expected_fen, actual_fen, detail)
-        )
+        self.raised.append((kind, ls, es, sub_account, subject, expected_fen, actual_fen, detail))
 
-    def _fill_sub_accounts(self, lines: pl.DataFrame, entries: pl.DataFrame) -> None:
-        want_l = {i for x in self.exceptions if x.sub_account is None for i in x.line_ids}
-        want_e = {i for x in self.exceptions if x.sub_account is None for i in x.entry_ids}
-        l_sub = dict(
+    def _exceptions(self, lines: pl.DataFrame, entries: pl.DataFrame) -> list[ReconException]:
+        """The raised exceptions, each without a sub-account given the one of its first line
+        (or, failing that, first entry) that names one."""
+        raised = self.raised
+        want_l = {i for x in raised if x[3] is None for i in x[1]}
+        want_e = {i for x in raised if x[3] is None for i in x[2]}
+        l_sub: dict[str, str] = dict(
             _rows_with(lines, "line_id", want_l).select("line_id", "l_sub").drop_nulls().iter_rows()
         )
-        e_sub = dict(
+        e_sub: dict[str, str] = dict(
             _rows_with(entries, "entry_id", want_e).select("entry_id", "e_sub").iter_rows()
         )
-        filled = []
-        for x in self.exceptions:
-            if x.sub_account is None:
-                subs = [l_sub[i] for i in x.line_ids if i in l_sub]
-                subs += [e_sub[i] for i in x.entry_ids if i in e_sub]
-                if subs:
-                    x = ReconException(
-                        x.kind,
-                        x.line_ids,
-                        x.entry_ids,
-                        subs[0],
-                        x.subject,
-                        x.expected_fen,
-                        x.actual_fen,
-                        x.detail,
-                    )
-            filled.append(x)
-        self.exceptions = filled
+        out = []
+        for kind, ls, es, sub, subject, expected, actual, detail in raised:
+            if sub is None:
+                sub = next((l_sub[i] for i in ls if i in l_sub), None)
+                if sub is None:
+                    sub = next((e_sub[i] for i in es if i in e_sub), None)
+            out.append(ReconException(kind, ls, es, sub, subject, expected, actual, detail))
+        return out
 
     # ---------------------------------------------------------------- matching helpers
 
@@ -542,13 +544,16 @@ class _Run:
         self.l_matched[frame["_li"].to_numpy()] = True
         self.e_matched[frame["_ei"].drop_nulls().to_numpy()] = True
 
-    def _take_unique(self, cand: pl.DataFrame, match_pass: MatchPass) -> tuple[set[str], set[str]]:
+    def _take_unique(
+        self, cand: pl.DataFrame, match_pass: MatchPass
+    ) -> tuple[pl.Series, pl.Series]:
         """Match the pairs that are each side's only candidate; raise the rest as ambiguous.
 
-        Returns the line and entry ids consumed (matched or raised).
+        Returns the row indices (``_li``, ``_ei``) of the lines and entries consumed (matched
+        or raised).
         """
         if cand.is_empty():
-            return set(), set()
+            return pl.Series("_li", [], pl.Int64), pl.Series("_ei", [], pl.Int64)
         cand = cand.unique(["line_id", "entry_id"])
         # Identical lines are interchangeable: only the first of them is a candidate, so choosing
         # it is not a guess; a later identical one left over is then reported as a duplicate.
@@ -578,13 +583,20 @@ class _Run:
                 es,
                 detail=f"{len(ls)} 笔流水 / lines, {len(es)} 笔账务 / entries ({match_pass.value})",
             )
-        return set(cand["line_id"].to_list()), set(cand["entry_id"].to_list())
+        return cand["_li"].unique(), cand["_ei"].unique()
 
     @staticmethod
     def _drop(frame: pl.DataFrame, col: str, ids: set[str]) -> pl.DataFrame:
         if not ids:
             return frame
         return frame.filter(~pl.col(col).is_in(list(ids)))
+
+    @staticmethod
+    def _drop_rows(frame: pl.DataFrame, col: str, rows: pl.Series) -> pl.DataFrame:
+        """``frame`` less the rows whose index column ``col`` (``_li``, ``_ei``) is in ``rows``."""
+        if rows.is_empty():
+            return frame
+        return frame.filter(~pl.col(col).is_in(rows.implode()))
 
     def _contract_keys(self, lines: pl.DataFrame, entries: pl.DataFrame) -> pl.DataFrame:
         """(line_id, contract) for every contract number of ``entries`` named in a remittance."""
@@ -668,9 +680,7 @@ class _Run:
         self._content_duplicates(leftover, lines, not_copy)
         pending = self._unmatched(leftover, active, proposals)
         totals = self._balances_and_continuity(totals_future.result())
-        self._fill_sub_accounts(lines, entries)
-
-        exceptions = tuple(sorted(self.exceptions, key=ReconException.sort_key))
+        exceptions = tuple(sorted(self._exceptions(lines, entries), key=ReconException.sort_key))
         pending_subs = Counter(
             active.filter(pl.col("entry_id").is_in(list(pending)))["e_sub"].to_list()
         )
@@ -704,8 +714,8 @@ class _Run:
         day = stmt.statement_date if stmt else self.request.business_date
         amount, credit = pl.col("l_amount"), pl.col("l_credit")
         per_line = (
-            self.L.select(
-                pl.col("l_sub").hash(seed=0).alias("_k"),
+            self.L.lazy()
+            .select(
                 "l_sub",
                 signed_l.alias("bank"),
                 pl.when(pl.col("l_date") == day).then(signed_l).otherwise(0).alias("today"),
@@ -713,32 +723,32 @@ class _Run:
                 pl.when(matched & credit).then(amount).otherwise(0).alias("in"),
                 pl.when(matched & ~credit).then(amount).otherwise(0).alias("out"),
             )
-            .group_by("_k")
-            .agg(pl.col("l_sub").first(), pl.exclude("_k", "l_sub").sum())
+            .group_by("l_sub")
+            .agg(pl.exclude("l_sub").sum())
         )
         posted = pl.col("status").eq(BookStatus.POSTED.value)
         per_entry = (
-            self.E.select(
-                pl.col("e_sub").hash(seed=0).alias("_k"),
-                "e_sub",
-                pl.when(posted).then(signed_e).otherwise(0).alias("ledger"),
-            )
-            .group_by("_k")
-            .agg(pl.col("e_sub").first(), pl.col("ledger").sum())
+            self.E.lazy()
+            .select("e_sub", pl.when(posted).then(signed_e).otherwise(0).alias("ledger"))
+            .group_by("e_sub")
+            .agg(pl.col("ledger").sum())
         )
+        by_line, by_entry = pl.collect_all([per_line, per_entry])
+        ledgers: dict[str | None, int] = dict(by_entry.select("e_sub", "ledger").iter_rows())
         totals: dict[str | None, SubTotals] = {}
-        for _k, sub, bank, today, count, m_in, m_out in per_line.select(
-            "_k", "l_sub", "bank", "today", "count", "in", "out"
+        for sub, bank, today, count, m_in, m_out in by_line.select(
+            "l_sub", "bank", "today", "count", "in", "out"
         ).iter_rows():
             totals[sub] = SubTotals(
-                bank_items_fen=int(bank),
-                day_movement_fen=int(today),
-                matched_count=int(count),
-                matched_in_fen=int(m_in),
-                matched_out_fen=int(m_out),
+                bank_items_fen=bank,
+                ledger_items_fen=ledgers.pop(sub, 0),
+                day_movement_fen=today,
+                matched_count=count,
+                matched_in_fen=m_in,
+                matched_out_fen=m_out,
             )
-        for _k, sub, ledger in per_entry.iter_rows():
-            totals[sub] = replace(totals.get(sub, SubTotals()), ledger_items_fen=int(ledger))
+        for sub, ledger in ledgers.items():
+            totals[sub] = SubTotals(ledger_items_fen=ledger)
         return totals
 
     def _duplicate_transaction_ids(self, lines: pl.DataFrame) -> np.ndarray:
@@ -971,7 +981,9 @@ class _Run:
             cand = multi_pairs.join(
                 lines.filter(pl.col("_li").is_in(multi_pairs["_li"].implode())), on="_li"
             ).join(entries.filter(pl.col("_ei").is_in(multi_pairs["_ei"].implode())), on="_ei")
-            taken_l, taken_e = self._take_unique(cand.filter(same_expr), MatchPass.END_TO_END)
+            used_li, used_ei = self._take_unique(cand.filter(same_expr), MatchPass.END_TO_END)
+            taken_l = set(self.L["line_id"].gather(used_li).to_list())
+            taken_e = set(self.E["entry_id"].gather(used_ei).to_list())
             rest = cand.filter(~same_expr)
             for ls, es in _union_components(rest.select("line_id", "entry_id").iter_rows()):
                 if set(ls) & taken_l or set(es) & taken_e:
@@ -1026,7 +1038,7 @@ class _Run:
             .filter(self._window())
         )
         used_l, used_e = self._take_unique(cand, MatchPass.CONTRACT)
-        return self._drop(lines, "line_id", used_l), self._drop(entries, "entry_id", used_e)
+        return self._drop_rows(lines, "_li", used_l), self._drop_rows(entries, "_ei", used_e)
 
     def _pass_card(
         self, lines: pl.DataFrame, entries: pl.DataFrame
@@ -1043,7 +1055,7 @@ class _Run:
         )
         cand = cand.filter(self._window())
         used_l, used_e = self._take_unique(cand, MatchPass.CARD_AMOUNT)
-        return self._drop(lines, "line_id", used_l), self._drop(entries, "entry_id", used_e)
+        return self._drop_rows(lines, "_li", used_l), self._drop_rows(entries, "_ei", used_e)
 
     def _group_keys(
         self, lines: pl.DataFrame, entries: pl.DataFrame
@@ -1118,7 +1130,8 @@ class _Run:
             if all(len(owners["L" + x]) == 1 for x in g[0])
             and all(len(owners["E" + x]) == 1 for x in g[1])
         ]
-        contested = [g for g in groups if g not in set(clean)]
+        clean_set = set(clean)
+        contested = [g for g in groups if g not in clean_set]
         used_l: set[str] = set()
         used_e: set[str] = set()
         rows: list[tuple[str, str, str, bool]] = []
@@ -1267,9 +1280,11 @@ class _Run:
     # ---------------------------------------------------------------- checks after matching
 
     def _group_members(
-        self, pairs: pl.DataFrame, groups: list[int]
+        self, pairs: pl.DataFrame, g_all: np.ndarray, groups: list[int]
     ) -> dict[int, tuple[list[str], list[str]]]:
-        sub = self._with_ids(pairs.filter(pl.col("_g").is_in(groups)))
+        wanted = np.zeros(len(self.L), dtype=bool)
+        wanted[groups] = True
+        sub = self._with_ids(pairs.filter(pl.Series(wanted[g_all])))
         grouped = sub.group_by("_g").agg(
             pl.col("line_id").drop_nulls().unique().sort(),
             pl.col("entry_id").drop_nulls().unique().sort(),
@@ -1287,7 +1302,10 @@ class _Run:
     def _cash_line_mask(self) -> pl.Expr:
         mask = pl.col("l_channel").eq("cash")
         if self.config.cash_codes:
-            mask = mask | pl.col("btc").str.contains_any(list(self.config.cash_codes))
+            # bank transaction codes repeat: search each distinct code once
+            codes = self.L["btc"].drop_nulls().unique()
+            cash_codes = codes.filter(codes.str.contains_any(list(self.config.cash_codes)))
+            mask = mask | pl.col("btc").is_in(cash_codes.implode())
         if self.config.cash_words:
             mask = mask | pl.col("remittance").str.contains_any(list(self.config.cash_words))
         return mask.fill_null(False)
@@ -1304,8 +1322,9 @@ class _Run:
         # counterparty is a sub-account: found on hashes, confirmed on the strings
         cp_hash = lines["cp"].hash(seed=0)
         maybe_sub = cp_hash.is_in(sub_list.hash(seed=0).implode()) & lines["cp"].is_not_null()
-        flagged_lines = lines.filter(self._cash_line_mask() | maybe_sub)
-        cash_lines = flagged_lines.filter(self._cash_line_mask())["line_id"].to_list()
+        cash_mask = self._cash_line_mask()
+        flagged_lines = lines.filter(cash_mask | maybe_sub)
+        cash_lines = flagged_lines.filter(cash_mask)["line_id"].to_list()
         inter_sub = flagged_lines.filter(pl.col("cp").is_in(sub_list.implode()))[
             "line_id"
         ].to_list()
@@ -1354,13 +1373,14 @@ class _Run:
         # mean different strings, so nothing is flagged that is not different)
         g_all = pairs["_g"].to_numpy()
         li_all = pairs["_li"].to_numpy()
-        ei_all = pairs["_ei"].fill_null(-1).to_numpy()
-        has_entry = ei_all >= 0
-        g, li, ei = g_all[has_entry], li_all[has_entry], ei_all[has_entry]
-        wrong_sub_groups = np.unique(g[l_sub_set[li] & (l_sub_h[li] != e_sub_h[ei])])
-        inbound = collected[ei]
-        gi, ili, iei = g[inbound], li[inbound], ei[inbound]
-        not_borrower_groups = np.unique(gi[cp_set[ili] & (cp_h[ili] != card_h[iei])])
+        ei_all = pairs["_ei"].fill_null(-1).to_numpy()  # -1: the last slot, "no entry"
+        has_entry = np.append(np.ones(len(entries), dtype=bool), False)[ei_all]
+        e_sub_h = np.append(e_sub_h, 0)
+        wrong_sub = has_entry & l_sub_set[li_all] & (l_sub_h[li_all] != e_sub_h[ei_all])
+        wrong_sub_groups = np.unique(g_all[wrong_sub])
+        inbound = np.append(collected, False)[ei_all]
+        ili, iei = li_all[inbound], ei_all[inbound]
+        not_borrower_groups = np.unique(g_all[inbound][cp_set[ili] & (cp_h[ili] != card_h[iei])])
 
         flag_l = np.zeros(len(lines), dtype=bool)
         flag_l[flagged_lines["_li"].to_numpy()] = True
@@ -1371,7 +1391,7 @@ class _Run:
         group_of_e = dict(hit.select("entry_id", "_g").drop_nulls().iter_rows())
         groups = set(group_of_l.values()) | set(group_of_e.values())
         groups.update(wrong_sub_groups.tolist(), not_borrower_groups.tolist())
-        members = self._group_members(pairs, sorted(groups)) if groups else {}
+        members = self._group_members(pairs, g_all, sorted(groups)) if groups else {}
 
         def raise_for(
             kind: ExceptionKind,
@@ -1442,9 +1462,12 @@ class _Run:
             .to_series()
             .to_numpy()
         )
-        paired = pairs.filter(pl.col("_ei").is_not_null())
-        groups_wanted = paired.filter(pl.Series(expected[paired["_ei"].to_numpy()]))["_g"]
-        rows = pairs.filter(pl.col("_g").is_in(groups_wanted.unique().implode()))
+        g_all = pairs["_g"].to_numpy()
+        ei_all = pairs["_ei"].fill_null(-1).to_numpy()
+        expected = np.append(expected, False)  # the last slot stands for "no entry"
+        in_group = np.zeros(len(self.L), dtype=bool)
+        in_group[g_all[expected[ei_all]]] = True
+        rows = pairs.filter(pl.Series(in_group[g_all]))
         li, ei = rows["_li"], rows["_ei"]
         rows = self._with_ids(rows).with_columns(
             self.L["l_channel"].gather(li).alias("l_channel"),

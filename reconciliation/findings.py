@@ -85,16 +85,17 @@ class ReconException:
 
     @property
     def fingerprint(self) -> str:
-        parts = [
-            self.kind.value,
+        # ``kind`` is a str enum: as a string it is its value
+        parts = (
+            self.kind,
             self.subject,
             ",".join(sorted(self.line_ids)),
             ",".join(sorted(self.entry_ids)),
-        ]
+        )
         return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
     def sort_key(self) -> tuple[str, str, tuple[str, ...], tuple[str, ...]]:
-        return (self.kind.value, self.subject, self.line_ids, self.entry_ids)
+        return (self.kind, self.subject, self.line_ids, self.entry_ids)
 
 
 class PostingKind(StrEnum):

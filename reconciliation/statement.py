@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -131,9 +130,13 @@ def build_statement(
     proposal_count: int,
 ) -> DailyStatement:
     stmt = request.statement
-    exc_by: dict[str | None, Counter[str]] = {}
+    exc_by: dict[str | None, dict[str, int]] = {}
     for x in exceptions:
-        exc_by.setdefault(x.sub_account, Counter())[x.kind.value] += 1
+        per_sub = exc_by.get(x.sub_account)
+        if per_sub is None:
+            per_sub = exc_by[x.sub_account] = {}
+        kind = str.__str__(x.kind)  # the kind's value, without the enum's attribute lookup
+        per_sub[kind] = per_sub.get(kind, 0) + 1
     opening = {b.sub_account: b.opening_fen for b in stmt.sub_accounts} if stmt else {}
     closing = {b.sub_account: b.closing_fen for b in stmt.sub_accounts} if stmt else {}
     subs = set(opening) | set(request.ledger_balances_fen) | {s for s in totals if s is not None}
@@ -153,12 +156,13 @@ def build_statement(
                 matched_out_fen=t.matched_out_fen,
                 pending_count=pending_by_sub.get(sub, 0),
                 proposal_count=proposals_by.get(sub, 0),
-                exceptions=dict(exc_by.get(sub, Counter())),
+                exceptions=exc_by.get(sub, {}),
             )
         )
-    total_exc: Counter[str] = Counter()
-    for counter in exc_by.values():
-        total_exc.update(counter)
+    total_exc: dict[str, int] = {}
+    for per_sub in exc_by.values():
+        for kind, count in per_sub.items():
+            total_exc[kind] = total_exc.get(kind, 0) + count
     everything = list(totals.values())
     account = StatementLine(
         sub_account=ACCOUNT_LEVEL,
