@@ -24,7 +24,8 @@ from gateway.batches.hooks import crash_point
 from gateway.batches.models import BatchStatus, PaymentBatch
 from gateway.db import session_scope, utcnow
 from gateway.errors import Conflict, NotFound
-from gateway.ingestion.models import InboundFile, InboundKind
+from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
+from gateway.ingestion.refusals import REFUSAL_SUFFIX
 from gateway.payments.models import FollowUpKind, InstructionStatus, PaymentInstruction
 from gateway.payments.service import follow_up, mark_sent
 
@@ -147,6 +148,53 @@ def _mark_batch_sent(
     )
 
 
+def refuse_judged_batch(session: Session, batch: PaymentBatch) -> None:
+    """Refuse to send again a batch the bank has already judged.
+
+    A batch the bank refused whole (its refusal notice applied, or one waiting to be) is
+    never re-delivered: the bank judged these very bytes, and a batch's bytes are never
+    rendered again. The refusal failed each of its instructions through the lifecycle (a
+    disbursement's loan back to approved, a collection retried per the county's policy, a
+    payout marked to be paid again), so the corrected instructions go out in a new batch
+    under a new file name. A batch the bank answered (a result file names it, or its
+    instructions are past ``sent``) is not sent again either."""
+    notice = session.scalar(
+        select(InboundFile.name).where(
+            InboundFile.bank_code == batch.bank_code,
+            InboundFile.kind == InboundKind.REFUSAL,
+            InboundFile.name == f"{batch.file_name}{REFUSAL_SUFFIX}",
+            InboundFile.status != InboundStatus.QUARANTINED,
+        )
+    )
+    if batch.status is BatchStatus.REJECTED or notice is not None:
+        why = batch.last_error or f"拒绝通知 refusal notice {notice}"
+        raise Conflict(
+            f"银行已拒收批次文件 {batch.file_name}（{why}），原文件不再重发："
+            "其各笔指令已按失败处理，核实更正后重新放行，将随新批次以新文件名发出",
+            f"the bank refused batch file {batch.file_name} ({why}); its stored bytes are "
+            "not sent again: its instructions failed, and once corrected and released again "
+            "they go out in a new batch under a new file name",
+            code="batch_refused",
+        )
+    answered = session.scalar(
+        select(InboundFile.id).where(
+            InboundFile.batch_id == batch.id, InboundFile.kind == InboundKind.RESULT
+        )
+    )
+    beyond = session.scalar(
+        select(PaymentInstruction.id).where(
+            PaymentInstruction.batch_id == batch.id,
+            PaymentInstruction.status.not_in((InstructionStatus.BATCHED, InstructionStatus.SENT)),
+        )
+    )
+    if batch.status is BatchStatus.ANSWERED or answered is not None or beyond is not None:
+        raise Conflict(
+            f"银行已回盘批次 {batch.file_name}，不再重发",
+            f"the bank has answered batch {batch.file_name}; it is not sent again",
+            code="batch_answered",
+        )
+
+
 def resend(
     factory: sessionmaker[Session],
     profile: BankProfile,
@@ -157,34 +205,16 @@ def resend(
 ) -> Delivery:
     """Deliver a batch's stored bytes again, only if the bank does not have them already.
 
-    Refused when the bank has answered the batch (a result file names it, or its
-    instructions are past ``sent``); otherwise ``deliver()`` checks the server and sends the
-    stored bytes only when the file is not there."""
+    Refused for a batch the bank refused whole or answered (:func:`refuse_judged_batch`);
+    otherwise ``deliver()`` checks the server and sends the stored bytes only when the file
+    is not there."""
     with session_scope(factory) as session:
         batch = session.get(PaymentBatch, batch_id)
         if batch is None or batch.bank_code != profile.code:
             raise NotFound(
                 f"批次 {batch_id} 不存在", f"batch {batch_id} not found at {profile.code}"
             )
-        answered = session.scalar(
-            select(InboundFile.id).where(
-                InboundFile.batch_id == batch.id, InboundFile.kind == InboundKind.RESULT
-            )
-        )
-        beyond = session.scalar(
-            select(PaymentInstruction.id).where(
-                PaymentInstruction.batch_id == batch.id,
-                PaymentInstruction.status.not_in(
-                    (InstructionStatus.BATCHED, InstructionStatus.SENT)
-                ),
-            )
-        )
-        if answered is not None or beyond is not None:
-            raise Conflict(
-                f"银行已回盘批次 {batch.file_name}，不再重发",
-                f"the bank has answered batch {batch.file_name}; it is not sent again",
-                code="batch_answered",
-            )
+        refuse_judged_batch(session, batch)
         name, data, sha256 = batch.file_name, batch.content, batch.sha256
         sidecars = decode_sidecars(batch.sidecars_json)
     delivery = deliver(

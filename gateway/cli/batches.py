@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from adapters.money import format_yuan
 from gateway.batches.models import BatchStatus, PaymentBatch
-from gateway.batches.sender import resend
+from gateway.batches.sender import refuse_judged_batch, resend
 from gateway.cli._common import cli_session, console, current_settings, err_console
 from gateway.db import make_session_factory
 from gateway.errors import HuzhuError
@@ -130,7 +130,11 @@ def batches_resend(
     batch_id: int,
     json_logs: Annotated[bool, typer.Option("--json-logs")] = False,
 ) -> None:
-    """Deliver a batch's stored bytes again, only if the bank does not have them."""
+    """Deliver a batch's stored bytes again, only if the bank does not have them.
+
+    Refused (exit 1) for a batch the bank answered or refused whole: a refused batch's
+    instructions have failed, and once corrected and released again they go out in a new
+    batch under a new file name."""
     configure_logging(json_logs)
     settings = current_settings()
     pipeline, engine = build_nightly(settings)
@@ -141,6 +145,9 @@ def batches_resend(
             if batch is None:
                 err_console.print(f"[red]批次 {batch_id} 不存在[/red] (batch not found)")
                 raise typer.Exit(1)
+            # Known here, before any connection to the bank: a refused or answered batch
+            # is never sent again (a refused one's instructions go out in a new batch).
+            refuse_judged_batch(session, batch)
             bank_code, day = batch.bank_code, batch.business_date
         profile = pipeline.profile(bank_code)
         try:
