@@ -35,6 +35,7 @@ ENDPOINT_MODULES: tuple[str, ...] = (
     "gateway.reconcile.endpoints",
     "gateway.queue.endpoints",
     "gateway.reports.endpoints",
+    "gateway.grading.endpoints",
     "gateway.audit.endpoints",
 )
 

@@ -34,6 +34,7 @@ class Permission(StrEnum):
     READ_QUEUE = "queue.read"
     WORK_QUEUE = "queue.work"  # assign, resolve, dismiss
     READ_REPORTS = "reports.read"
+    ADJUST_GRADES = "grades.adjust"  # a member's credit grade between yearly reviews
     READ_AUDIT = "audit.read"
 
 

@@ -31,6 +31,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "keys",
     "reconcile",
     "reports",
+    "grades",
     "liquidation",
 )
 

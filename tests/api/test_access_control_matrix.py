@@ -54,6 +54,7 @@ WRITE_ALL = {
     "loans.county",
     "release",
     "download",
+    "grades.adjust",
 }
 TREASURER = {
     "org", "members", "members.write", "loans", "loans.write", "ledger", "payments", "reports"
@@ -98,6 +99,9 @@ SPECS: dict[tuple[str, str], Spec] = {
     ),
     ("GET", "/api/v1/members/{member_id}"): Spec("members", "member"),
     ("POST", "/api/v1/members/{member_id}/unmask"): Spec("members", "member", then="unmask"),
+    ("POST", "/api/v1/members/{member_id}/credit-grade"): Spec(
+        "grades.adjust", "member", body={"grade": "B", "reason": "县办复核后调整 reviewed"}
+    ),
     ("GET", "/api/v1/associations/{association_id}/loans"): Spec("loans", "association"),
     ("POST", "/api/v1/associations/{association_id}/loans"): Spec(
         "loans.write", "association", body="loan"
