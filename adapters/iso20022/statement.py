@@ -43,14 +43,15 @@ from adapters.iso20022.schemas import Schemas
 from adapters.iso20022.xmlread import (
     SAFE_PARSER_OPTIONS,
     Flat,
-    Paths,
     Reader,
-    local_name,
+    Stops,
+    Table,
     minor_exponent,
     pull,
     sniff_root,
     syntax_error,
     to_minor,
+    walker,
 )
 from adapters.records import (
     Balance,
@@ -160,7 +161,9 @@ class StatementReader:
         body_path = f"/Document/{message.root}"
         q_entry, q_record, q_header = (f"{{{ns}}}{t}" for t in ("Ntry", record_tag, "GrpHdr"))
         q_body = f"{{{ns}}}{message.root}"
-        reader = _EntryReader(strip=len(ns) + 2)
+        reader = _EntryReader(ns)
+        walk = reader.walker.walk
+        record_path = ""
         parser = etree.XMLPullParser(
             events=("end",), tag=(q_entry, q_record, q_header), **_STREAM_OPTIONS
         )
@@ -180,14 +183,19 @@ class StatementReader:
                     group = Reader(ns, element, f"{body_path}/GrpHdr")
                     message_created = group.datetime_at(element, "CreDtTm")
                 elif tag == q_entry and parent.tag == q_record:
-                    record_path = f"{body_path}/{record_tag}[{record_index + 1}]"
                     if header is None:
+                        record_path = f"{body_path}/{record_tag}[{record_index + 1}]"
                         header = self._header(Reader(ns, parent, record_path), parent)
                     entry_index += 1
-                    flat = reader.flat(element, f"{record_path}/Ntry[{entry_index}]")
-                    fallback = header.created_at or message_created
-                    entries.extend(reader.read(flat, header, fallback))
-                    del flat  # its element proxies go before the subtree is cleared
+                    entries.extend(
+                        reader.read(
+                            walk(element),
+                            record_path,
+                            entry_index,
+                            header,
+                            header.created_at or message_created,
+                        )
+                    )
                 elif tag == q_record and parent.tag == q_body:
                     record_index += 1
                     record_path = f"{body_path}/{record_tag}[{record_index}]"
@@ -310,6 +318,10 @@ class StatementReader:
 
 
 _DETAILS = "NtryDtls/TxDtls"
+_PROPRIETARY_REFERENCES = "Refs/Prtry"
+# Entries are read as tables (see ``xmlread.Table``); each TxDtls is a table of its own, and
+# so is each proprietary reference within it (its Tp and Ref belong together).
+_ENTRY_STOPS: Stops = {_DETAILS: {_PROPRIETARY_REFERENCES: {}}}
 
 
 def _sign_of(indicator: str, location: str) -> int:
@@ -429,28 +441,26 @@ class _EntryReader:
     text is converted once per parse (the caches live and die with this reader).
     """
 
-    def __init__(self, strip: int) -> None:
-        self.entry_paths = Paths(strip, stop=_DETAILS)
-        self.detail_paths = Paths(strip)
+    def __init__(self, namespace: str) -> None:
+        self.walker = walker(namespace, _ENTRY_STOPS)
         self._days: dict[str, date] = {}
         self._exponents: dict[str, int] = {}
         self._channels: dict[tuple[str | None, str], Channel] = {}
-
-    def flat(self, element: etree._Element, prefix: str) -> Flat:
-        return Flat(element, prefix, self.entry_paths)
+        self._codes: dict[tuple[str | None, ...], tuple[str, Channel]] = {}
 
     def _amount(self, flat: Flat, path: str) -> tuple[int, str] | None:
-        element = flat.first.get(path)
-        if element is None:
+        first = flat.first
+        if path not in first:
             return None
-        currency = element.get("Ccy")
+        text = first[path] or ""
+        currency = first.get(f"{path}/@Ccy")
         exponent = None if currency is None else self._exponents.get(currency)
         if currency is None or exponent is None:
             found = flat.amount(path)  # names the problem, if there is one
             if found is not None:
                 self._exponents[found[1]] = minor_exponent(found[1])
             return found
-        raw = (element.text or "").strip()
+        raw = text.strip()
         whole, dot, fraction = raw.partition(".")
         if (
             raw.isascii()
@@ -462,7 +472,7 @@ class _EntryReader:
             # (trailing zeros past it, refusals) goes through ``to_minor``.
             return int(whole) * 10**exponent + int(fraction.ljust(exponent, "0") or "0"), currency
         try:
-            return to_minor(element.text or "", exponent, location=None, field="Amt"), currency
+            return to_minor(text, exponent, location=None, field="Amt"), currency
         except FileFormatError:
             return flat.amount(path)  # the same refusal, naming where it happened
 
@@ -485,21 +495,210 @@ class _EntryReader:
             found = self._channels[key] = _channel(explicit, code)
         return found
 
-    def read(self, flat: Flat, header: _Header, fallback: datetime | None) -> list[StatementEntry]:
-        text = flat.text
+    def _code_and_channel(self, flat: Flat) -> tuple[str, Channel]:
+        """The entry's bank transaction code and channel, converted once per distinct set of
+        texts: the key is the raw texts, used only when a domain code is given (the
+        proprietary code is read only when it is not)."""
+        get = flat.first.get
+        key = (
+            get("BkTxCd/Domn/Cd"),
+            get("BkTxCd/Domn/Fmly/Cd"),
+            get("BkTxCd/Domn/Fmly/SubFmlyCd"),
+            get("TechInptChanl/Prtry"),
+        )
+        found = self._codes.get(key)
+        if found is None:
+            code = _code(flat)
+            found = (code, self._channel(flat.text("TechInptChanl/Prtry"), code))
+            if flat.text("BkTxCd/Domn/Cd") is not None:
+                self._codes[key] = found
+        return found
+
+    def read(
+        self,
+        table: Table,
+        record_path: str,
+        index: int,
+        header: _Header,
+        fallback: datetime | None,
+    ) -> list[StatementEntry]:
+        """The records of entry ``index`` of the statement at ``record_path``.
+
+        The usual entry is read here straight from its table: a plain amount in a currency
+        already seen, ``CRDT``/``DBIT``, ``Sts/Cd`` ``BOOK``, dates and codes already
+        converted (texts as they were seen before, so no blanks around them), at most one
+        ``TxDtls`` without return information, proprietary or creditor references. Any other
+        entry, and any entry that is refused, goes through ``read_entry``, which reads every
+        case and names the problem; both give the same records.
+        """
+        first, _, subs = table
+        get = first.get
+        text = get("Amt")
+        exponent = self._exponents.get(get("Amt/@Ccy"))  # type: ignore[arg-type]
+        direction = _DIRECTIONS.get(get("CdtDbtInd"))  # type: ignore[arg-type]
+        days = self._days
+        booking = days.get(get("BookgDt/Dt"))  # type: ignore[arg-type]
+        codes = self._codes.get(
+            (
+                get("BkTxCd/Domn/Cd"),
+                get("BkTxCd/Domn/Fmly/Cd"),
+                get("BkTxCd/Domn/Fmly/SubFmlyCd"),
+                get("TechInptChanl/Prtry"),
+            )
+        )
+        details = None if subs is None else subs.get(_DETAILS)
+        if (
+            text is None
+            or exponent is None
+            or direction is None
+            or booking is None
+            or codes is None
+            or get("Sts/Cd") != "BOOK"
+            or "RvslInd" in first
+            or "NtryDtls/Btch" in first
+            or (details is not None and len(details) > 1)
+        ):
+            return self._general(table, record_path, index, header, fallback)
+        whole, dot, fraction = text.partition(".")
+        if not (
+            text.isascii()
+            and whole.isdigit()
+            and len(whole) <= _MAX_DIGITS
+            and (not dot or (fraction.isdigit() and len(fraction) <= exponent))
+        ):
+            return self._general(table, record_path, index, header, fallback)
+        value_text = get("ValDt/Dt")
+        if value_text is None:
+            if "ValDt" in first:
+                return self._general(table, record_path, index, header, fallback)
+            value_date = None
+        else:
+            value_date = days.get(value_text)
+            if value_date is None:
+                return self._general(table, record_path, index, header, fallback)
+        amount = int(whole) * 10**exponent + int(fraction.ljust(exponent, "0") or "0")
+        references: list[tuple[str, str]] = []
+        entry_ref = _stripped(get("NtryRef"))
+        if entry_ref is not None:
+            references.append(("NtryRef", entry_ref))
+        servicer = _stripped(get("AcctSvcrRef"))
+        code, channel = codes
+        if not details:
+            return [
+                _new_entry(
+                    booking,
+                    amount,
+                    direction,
+                    get("Amt/@Ccy"),
+                    servicer,
+                    value_date,
+                    False,
+                    channel,
+                    code,
+                    None,
+                    None,
+                    None,
+                    tuple(references),
+                    get("AddtlNtryInf") or "",
+                    None,
+                    None,
+                )
+            ]
+        detail, more, below = details[0]
+        if below is not None or _CREDITOR_REFERENCE in detail or "RtrInf" in detail:
+            return self._general(table, record_path, index, header, fallback)
+        dget = detail.get
+        end_to_end_id = None
+        if "Refs" in detail:
+            present = _REFERENCE_PATH_SET.intersection(detail)
+            for path in present if len(present) < 2 else sorted(present, key=_REFERENCE_ORDER):
+                value = _stripped(dget(path))
+                if value is None:
+                    continue
+                kind = path[5:]  # after "Refs/"
+                if kind == "EndToEndId":
+                    if value != _NOT_PROVIDED:
+                        end_to_end_id = value
+                elif kind == "AcctSvcrRef":
+                    servicer = servicer or value
+                else:
+                    references.append((kind, value))
+        sides = _CREDIT_SIDES if direction is CreditDebit.CREDIT else _DEBIT_SIDES
+        with_party, without_party = sides.names
+        name = dget(with_party) or dget(without_party)
+        if name is None:
+            name = Flat(details[0], "").first_text(*sides.agents)
+        iban, other_id = sides.counter_accounts
+        counterparty_account = _stripped(dget(iban)) or _stripped(dget(other_id))
+        iban, other_id = sides.own_accounts
+        own_account = _stripped(dget(iban)) or _stripped(dget(other_id))
+        if own_account is not None and own_account in (header.account, header.sub_account):
+            own_account = None
+        if "RmtInf/Ustrd" in detail:
+            pieces = [detail["RmtInf/Ustrd"] or ""]
+            if more is not None and "RmtInf/Ustrd" in more:
+                pieces.extend(piece or "" for piece in more["RmtInf/Ustrd"])
+            remittance = "\n".join(pieces) or dget("AddtlTxInf") or get("AddtlNtryInf") or ""
+        else:
+            remittance = dget("AddtlTxInf") or get("AddtlNtryInf") or ""
+        return [
+            _new_entry(
+                booking,
+                amount,
+                direction,
+                get("Amt/@Ccy"),
+                servicer,
+                value_date,
+                False,
+                channel,
+                code,
+                counterparty_account,
+                name,
+                end_to_end_id,
+                tuple(references),
+                remittance,
+                own_account or None,
+                None,
+            )
+        ]
+
+    def _general(
+        self,
+        table: Table,
+        record_path: str,
+        index: int,
+        header: _Header,
+        fallback: datetime | None,
+    ) -> list[StatementEntry]:
+        return self.read_entry(Flat(table, record_path, f"Ntry[{index}]"), header, fallback)
+
+    def read_entry(
+        self, flat: Flat, header: _Header, fallback: datetime | None
+    ) -> list[StatementEntry]:
+        # The usual texts (CRDT, BOOK, dates and codes seen before, no surrounding blanks)
+        # are answered straight from the table; anything else goes through ``Flat``'s reads,
+        # which name the problem.
+        first = flat.first
+        get = first.get
         found = self._amount(flat, "Amt")
         if found is None:
             raise FileFormatError("entry has no amount", location=flat.where("Amt"), field="Amt")
         amount, currency = found
-        direction = _DIRECTIONS.get(text("CdtDbtInd"))  # type: ignore[arg-type]
-        if direction is None:  # missing or not CRDT/DBIT: say which
-            direction = _direction(flat, "CdtDbtInd", required=True) or CreditDebit.CREDIT
-        status = text("Sts/Cd") or text("Sts/Prtry") or text("Sts")
-        if status is None:
-            raise FileFormatError("entry has no status", location=flat.where("Sts"), field="Sts")
-        if status != "BOOK":
-            return []
-        reversal_text = text("RvslInd")
+        direction = _DIRECTIONS.get(get("CdtDbtInd"))  # type: ignore[arg-type]
+        if direction is None:
+            direction = _DIRECTIONS.get(flat.text("CdtDbtInd"))  # type: ignore[arg-type]
+            if direction is None:  # missing or not CRDT/DBIT: say which
+                direction = _direction(flat, "CdtDbtInd", required=True) or CreditDebit.CREDIT
+        if get("Sts/Cd") != "BOOK":
+            text = flat.text
+            status = text("Sts/Cd") or text("Sts/Prtry") or text("Sts")
+            if status is None:
+                raise FileFormatError(
+                    "entry has no status", location=flat.where("Sts"), field="Sts"
+                )
+            if status != "BOOK":
+                return []
+        reversal_text = None if get("RvslInd") is None else flat.text("RvslInd")
         if reversal_text not in _REVERSAL_TEXTS:
             raise FileFormatError(
                 "reversal indicator must be true or false",
@@ -507,8 +706,13 @@ class _EntryReader:
                 field="RvslInd",
                 value=reversal_text,
             )
-        value_date = self._date(flat, "ValDt", "ValDt/Dt")
-        booking = self._date(flat, "BookgDt", "BookgDt/Dt") or value_date
+        days = self._days
+        value_date = days.get(get("ValDt/Dt")) or self._date(flat, "ValDt", "ValDt/Dt")  # type: ignore[arg-type]
+        booking = (
+            days.get(get("BookgDt/Dt"))  # type: ignore[arg-type]
+            or self._date(flat, "BookgDt", "BookgDt/Dt")
+            or value_date
+        )
         if booking is None:
             if fallback is None:
                 raise FileFormatError(
@@ -517,56 +721,59 @@ class _EntryReader:
                     field="BookgDt",
                 )
             booking = fallback.date()
-        code = _code(flat)
-        channel_text = text("TechInptChanl/Prtry")
-        details = [
-            Flat(element, f"{flat.prefix}/{_DETAILS}[{n}]", self.detail_paths)
-            for n, element in enumerate(flat.elements(_DETAILS), start=1)
-        ]
+        code, channel = self._code_and_channel(flat)
         entry_refs: list[tuple[str, str]] = []
-        entry_ref = text("NtryRef")
+        entry_ref = _stripped(get("NtryRef"))
         if entry_ref is not None:
             entry_refs.append(("NtryRef", entry_ref))
-        if "NtryDtls/Btch" in flat.first:
+        if "NtryDtls/Btch" in first:
             for kind in ("MsgId", "PmtInfId"):
                 for value in flat.texts(f"NtryDtls/Btch/{kind}"):
                     if value.strip():
                         entry_refs.append((f"Btch{kind}", value.strip()))
         reversal = reversal_text in ("true", "1")
-        entry_servicer = text("AcctSvcrRef")
-        parts = _split(details, amount, currency, direction) if len(details) > 1 else None
-        if parts is not None:
-            records: list[StatementEntry] = []
-            for detail, (part_amount, part_direction) in zip(details, parts, strict=True):
-                info = _read_detail(detail, part_direction, header)
-                tx_code = _code(detail) or code
-                records.append(
-                    _new_entry(
-                        booking,
-                        part_amount,
-                        part_direction,
-                        currency,
-                        info.pop_servicer() or entry_servicer,
-                        value_date,
-                        reversal,
-                        self._channel(channel_text, tx_code),
-                        tx_code,
-                        info.counterparty_account,
-                        info.counterparty_name,
-                        info.end_to_end_id,
-                        tuple(entry_refs + info.references),
-                        info.remittance,
-                        info.sub_account or None,
-                        info.return_reason_code,
+        entry_servicer = _stripped(get("AcctSvcrRef"))
+        tables = flat.subs.get(_DETAILS)
+        if tables is not None and len(tables) > 1:
+            details = flat.tables(_DETAILS)
+            parts = _split(details, amount, currency, direction)
+            if parts is not None:
+                channel_text = flat.text("TechInptChanl/Prtry")
+                records: list[StatementEntry] = []
+                for detail, (part_amount, part_direction) in zip(details, parts, strict=True):
+                    info = _read_detail(detail, part_direction, header)
+                    tx_code = _code(detail) or code
+                    records.append(
+                        _new_entry(
+                            booking,
+                            part_amount,
+                            part_direction,
+                            currency,
+                            info.pop_servicer() or entry_servicer,
+                            value_date,
+                            reversal,
+                            self._channel(channel_text, tx_code),
+                            tx_code,
+                            info.counterparty_account,
+                            info.counterparty_name,
+                            info.end_to_end_id,
+                            tuple(entry_refs + info.references),
+                            info.remittance,
+                            info.sub_account or None,
+                            info.return_reason_code,
+                        )
                     )
-                )
-            return records
-        infos = [_read_detail(detail, direction, header) for detail in details]
-        first = infos[0] if infos else _Detail()
-        servicer = entry_servicer or first.pop_servicer()
+                return records
+            infos = [_read_detail(detail, direction, header) for detail in details]
+        elif tables:
+            infos = [_read_detail(Flat(tables[0], flat.prefix, _FIRST_DETAIL), direction, header)]
+        else:
+            infos = []
+        info = infos[0] if infos else _Detail()
+        servicer = entry_servicer or info.pop_servicer()
         references = entry_refs
-        for info in infos:
-            references.extend(info.references)
+        for each in infos:
+            references.extend(each.references)
         return [
             _new_entry(
                 booking,
@@ -576,29 +783,43 @@ class _EntryReader:
                 servicer,
                 value_date,
                 reversal,
-                self._channel(channel_text, code),
+                channel,
                 code,
-                first.counterparty_account,
-                first.counterparty_name,
-                first.end_to_end_id,
+                info.counterparty_account,
+                info.counterparty_name,
+                info.end_to_end_id,
                 tuple(references),
-                first.remittance or flat.raw_text("AddtlNtryInf") or "",
-                first.sub_account or None,
-                first.return_reason_code,
+                info.remittance or flat.raw_text("AddtlNtryInf") or "",
+                info.sub_account or None,
+                info.return_reason_code,
             )
         ]
 
 
+_FIRST_DETAIL = f"{_DETAILS}[1]"
+_REFERENCE_PATH_SET = frozenset(path for _, path in _REFERENCE_PATHS)
+_REFERENCE_ORDER = {path: n for n, (_, path) in enumerate(_REFERENCE_PATHS)}.__getitem__
+
+
+def _stripped(value: str | None) -> str | None:
+    """``Flat.text`` for a text already looked up: stripped, None when absent or empty."""
+    if not value:
+        return None
+    return value.strip() or None
+
+
 def _read_detail(detail: Flat, direction: CreditDebit, header: _Header) -> _Detail:
     info = _Detail()
-    text = detail.text
     first = detail.first
+    get = first.get
     if "Refs" in first:
+        references = info.references
         for name, path in _REFERENCE_PATHS:
-            if path not in first:
+            value = get(path)
+            if not value:
                 continue
-            value = text(path)
-            if value is None:
+            value = value.strip()
+            if not value:
                 continue
             if name == "EndToEndId":
                 if value != _NOT_PROVIDED:
@@ -606,17 +827,13 @@ def _read_detail(detail: Flat, direction: CreditDebit, header: _Header) -> _Deta
             elif name == "AcctSvcrRef":
                 info.servicer = value
             else:
-                info.references.append((name, value))
-        for other in detail.elements("Refs/Prtry"):
-            kind = found = None
-            for child in other:
-                name = local_name(child.tag)
-                if name == "Tp" and child.text and child.text.strip():
-                    kind = child.text.strip()
-                elif name == "Ref" and child.text and child.text.strip():
-                    found = child.text.strip()
+                references.append((name, value))
+        for other in detail.tables(_PROPRIETARY_REFERENCES):
+            # the last Tp and the last Ref with text, as a bank repeating them means it
+            kind = next((t.strip() for t in reversed(other.texts("Tp")) if t.strip()), None)
+            found = next((t.strip() for t in reversed(other.texts("Ref")) if t.strip()), None)
             if found is not None:
-                info.references.append((kind or "Prtry", found))
+                references.append((kind or "Prtry", found))
     if _CREDITOR_REFERENCE in first:
         for reference in detail.texts(_CREDITOR_REFERENCE):
             if reference.strip():
@@ -624,20 +841,20 @@ def _read_detail(detail: Flat, direction: CreditDebit, header: _Header) -> _Deta
     sides = _CREDIT_SIDES if direction is CreditDebit.CREDIT else _DEBIT_SIDES
     with_party, without_party = sides.names
     info.counterparty_name = (
-        detail.raw_text(with_party)
-        or detail.raw_text(without_party)
-        or detail.first_text(*sides.agents)
+        get(with_party) or get(without_party) or detail.first_text(*sides.agents)
     )
     iban, other_id = sides.counter_accounts
-    info.counterparty_account = text(iban) or text(other_id)
+    info.counterparty_account = _stripped(get(iban)) or _stripped(get(other_id))
     iban, other_id = sides.own_accounts
-    own_account = text(iban) or text(other_id)
+    own_account = _stripped(get(iban)) or _stripped(get(other_id))
     if own_account is not None and own_account not in (header.account, header.sub_account):
         info.sub_account = own_account
     pieces = detail.texts("RmtInf/Ustrd") if "RmtInf/Ustrd" in first else ()
-    info.remittance = "\n".join(pieces) or detail.raw_text("AddtlTxInf") or ""
+    info.remittance = "\n".join(pieces) or get("AddtlTxInf") or ""
     if "RtrInf" in first:
-        info.return_reason_code = text("RtrInf/Rsn/Cd") or text("RtrInf/Rsn/Prtry")
+        info.return_reason_code = _stripped(get("RtrInf/Rsn/Cd")) or _stripped(
+            get("RtrInf/Rsn/Prtry")
+        )
     return info
 
 

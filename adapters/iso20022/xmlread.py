@@ -8,15 +8,24 @@ convert (amounts with fractions of a minor unit, dates that do not exist...).
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Protocol
 
 import iso4217
 from lxml import etree
 
 from adapters.errors import FileFormatError
+
+try:
+    from adapters.iso20022._walk import Walker as CompiledWalker
+except ImportError:  # not built: see ``walker``
+    CompiledWalker = None  # type: ignore[assignment,misc]
+
+log = logging.getLogger(__name__)
 
 # Parser settings shared by every reader: no entities, no DTD, no network, no huge trees.
 SAFE_PARSER_OPTIONS: dict[str, Any] = {
@@ -388,96 +397,153 @@ def children(element: etree._Element) -> Iterator[etree._Element]:
             yield child
 
 
-class Paths:
-    """Relative path names of one kind of subtree (statement entries, their ``TxDtls``).
+# --------------------------------------------------------------------------- subtree tables
 
-    Each (parent path, tag) pair is named once and the name reused for every subtree of the
-    kind, so indexing a subtree costs a dictionary lookup per element rather than string
-    slicing and joining. ``stop`` names a relative path whose subtrees are not descended
-    into (they are read as their own ``Flat``). One table serves one parse.
-    """
+# A table is one element's subtree as text, read in one pass (statement entries are met a
+# hundred thousand times; a dictionary access per later lookup is what makes that cheap):
+#   first: relative path ("Amt", "NtryDtls/Btch/MsgId") -> the verbatim text of the first
+#          element at that path (what lxml's ``.text`` gives: None when the element starts
+#          with no text), plus "path/@name" -> the value of each attribute without a
+#          namespace on that first element;
+#   more:  path -> the texts of the later elements at a path that repeats, None if none;
+#   subs:  path -> one table per element at a stop path (their subtrees are not in this
+#          table), None if none.
+# Only elements in the message's namespace are read: an element in another namespace (or
+# none), and everything below it, is left out, as are comments and processing instructions.
+Texts = dict[str, str | None]
+Table = tuple[Texts, dict[str, list[str | None]] | None, dict[str, list["Table"]] | None]
+# Stop paths of a kind of subtree, each with the stop paths of its own tables.
+Stops = Mapping[str, "Stops"]
 
-    __slots__ = ("base", "steps", "stop", "strip")
 
-    def __init__(self, strip: int, stop: str | None = None, base: str = "") -> None:
-        self.strip = strip  # length of the "{namespace}" prefix of tags
-        self.stop = stop
-        self.base = base  # this level's path plus "/", empty at the subtree's root
-        # tag -> (relative path, the level below or None when not descended into)
-        self.steps: dict[str, tuple[str, Paths | None]] = {}
+class ReferenceWalker:
+    """Builds tables with lxml's Python API: the definition of what a table holds, and the
+    walk used where the compiled one (``adapters.iso20022._walk``) is not built or hands a
+    subtree back."""
 
-    def step(self, tag: str) -> tuple[str, Paths | None]:
-        name = self.base + tag[self.strip :]
-        below = None if name == self.stop else Paths(self.strip, self.stop, name + "/")
-        found = self.steps[tag] = (name, below)
-        return found
+    def __init__(self, namespace: str, stops: Stops) -> None:
+        self.prefix = f"{{{namespace}}}"
+        self.stops = stops
+
+    def walk(self, element: etree._Element) -> Table:
+        return self._table(element, self.stops)
+
+    def _table(self, element: etree._Element, stops: Stops) -> Table:
+        first: dict[str, str | None] = {}
+        more: dict[str, list[str | None]] = {}
+        subs: dict[str, list[Table]] = {}
+        self._walk(element, "", stops, first, more, subs)
+        return first, more or None, subs or None
+
+    def _walk(
+        self,
+        element: etree._Element,
+        base: str,
+        stops: Stops,
+        first: dict[str, str | None],
+        more: dict[str, list[str | None]],
+        subs: dict[str, list[Table]],
+    ) -> None:
+        prefix = self.prefix
+        for child in element:
+            tag = child.tag
+            if not isinstance(tag, str) or not tag.startswith(prefix):
+                continue
+            path = base + tag[len(prefix) :]
+            text = child.text
+            if path in first:
+                more.setdefault(path, []).append(text)
+            else:
+                first[path] = text
+                for name, value in child.items():
+                    if isinstance(name, str) and not name.startswith("{"):
+                        first[f"{path}/@{name}"] = str(value)
+            below = stops.get(path)
+            if below is not None:
+                subs.setdefault(path, []).append(self._table(child, below))
+            else:
+                self._walk(child, path + "/", stops, first, more, subs)
+
+
+class Walker(Protocol):
+    def walk(self, element: etree._Element) -> Table: ...
+
+
+_warned = False
+
+
+def walker(namespace: str, stops: Stops) -> Walker:
+    """The compiled walk when the extension is built (as every install builds it), else the
+    reference walk, with a warning logged once per process: results are the same, reading
+    large statements is slower."""
+    global _warned
+    reference = ReferenceWalker(namespace, stops)
+    if CompiledWalker is None:
+        if not _warned:
+            _warned = True
+            log.warning(
+                "adapters.iso20022._walk is not built (reinstall the package to build it); "
+                "statements are read with the slower pure-Python walk"
+            )
+        return reference
+    return CompiledWalker(namespace, stops, reference.walk)
+
+
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
 
 
 class Flat:
-    """One element's descendants indexed by relative path, read in a single pass.
+    """One subtree's table (see ``Table``) with typed, located reads.
 
-    Streaming readers meet the same small subtree (a statement entry) a hundred thousand
-    times; indexing it once makes every later lookup a dictionary access. ``first`` holds
-    the first element at each path, ``more`` the later ones where a path repeats. Errors
-    name ``prefix`` plus the relative path.
+    Errors name the subtree's location plus the relative path: ``prefix``, followed by
+    ``step`` when given (kept apart so that the location is only joined when it is needed).
     """
 
-    __slots__ = ("first", "more", "prefix")
+    __slots__ = ("first", "more", "prefix", "step", "subs")
 
-    def __init__(self, element: etree._Element, prefix: str, paths: Paths) -> None:
+    def __init__(self, table: Table, prefix: str, step: str = "") -> None:
         self.prefix = prefix
-        self.first: dict[str, etree._Element] = {}
-        self.more: dict[str, list[etree._Element]] = {}
-        self._walk(element, paths)
+        self.step = step
+        first, more, subs = table
+        self.first = first
+        self.more: Mapping[str, list[str | None]] = more or _NOTHING
+        self.subs: Mapping[str, list[Table]] = subs or _NOTHING
 
-    def _walk(self, element: etree._Element, level: Paths) -> None:
-        first = self.first
-        steps = level.steps
-        for child in element:
-            tag = child.tag
-            try:
-                name, below = steps[tag]
-            except KeyError:
-                if not isinstance(tag, str):
-                    continue  # comments and processing instructions
-                name, below = level.step(tag)
-            if name in first:
-                self.more.setdefault(name, []).append(child)
-            else:
-                first[name] = child
-            if below is not None and len(child):
-                self._walk(child, below)
+    @property
+    def location(self) -> str:
+        return f"{self.prefix}/{self.step}" if self.step else self.prefix
 
     def where(self, path: str) -> str:
-        return f"{self.prefix}/{path}"
-
-    def elements(self, path: str) -> list[etree._Element]:
-        found = self.first.get(path)
-        if found is None:
-            return []
-        return [found, *self.more.get(path, ())]
+        return f"{self.location}/{path}"
 
     def has(self, path: str) -> bool:
         return path in self.first
 
+    def tables(self, path: str) -> list[Flat]:
+        """The tables of the elements at stop path ``path``, each located by its index."""
+        found = self.subs.get(path)
+        if not found:
+            return []
+        location = self.location
+        return [Flat(table, location, f"{path}[{n}]") for n, table in enumerate(found, start=1)]
+
     def text(self, path: str) -> str | None:
-        found = self.first.get(path)
-        if found is None:
-            return None
-        value = found.text
+        """The first ``path``'s text, stripped; None when absent or empty."""
+        value = self.first.get(path)
         if value is None:
             return None
         value = value.strip()
         return value or None
 
     def raw_text(self, path: str) -> str | None:
-        found = self.first.get(path)
-        if found is None or not found.text:
-            return None
-        return str(found.text)
+        """Like ``text`` but verbatim (names and free text, kept as the bank wrote them)."""
+        return self.first.get(path) or None
 
     def texts(self, path: str) -> list[str]:
-        return [e.text or "" for e in self.elements(path)]
+        """The verbatim texts of every element at ``path`` ("" for one without text)."""
+        if path not in self.first:
+            return []
+        return [self.first[path] or "", *(text or "" for text in self.more.get(path, ()))]
 
     def first_text(self, *paths: str) -> str | None:
         for path in paths:
@@ -521,15 +587,15 @@ class Flat:
         return None
 
     def amount(self, path: str) -> tuple[int, str] | None:
-        element = self.first.get(path)
-        if element is None:
+        first = self.first
+        if path not in first:
             return None
-        currency = element.get("Ccy")
+        currency = first.get(f"{path}/@Ccy")
         try:
             if currency is None:
                 raise FileFormatError("amount has no Ccy attribute", location=None, field="Ccy")
             exponent = minor_exponent(currency, location=None)
             field = path.rpartition("/")[2]
-            return to_minor(element.text or "", exponent, location=None, field=field), currency
+            return to_minor(first[path] or "", exponent, location=None, field=field), currency
         except FileFormatError as exc:
             raise self._placed(exc, path) from None
