@@ -578,10 +578,13 @@ class _EntryReader:
                 return self._general(table, record_path, index, header, fallback)
         amount = int(whole) * 10**exponent + int(fraction.ljust(exponent, "0") or "0")
         references: list[tuple[str, str]] = []
-        entry_ref = _stripped(get("NtryRef"))
-        if entry_ref is not None:
-            references.append(("NtryRef", entry_ref))
-        servicer = _stripped(get("AcctSvcrRef"))
+        entry_ref = get("NtryRef")
+        if entry_ref:
+            entry_ref = entry_ref.strip()
+            if entry_ref:
+                references.append(("NtryRef", entry_ref))
+        servicer = get("AcctSvcrRef")
+        servicer = (servicer.strip() or None) if servicer else None
         code, channel = codes
         if not details:
             return [
@@ -612,8 +615,11 @@ class _EntryReader:
         if "Refs" in detail:
             present = _REFERENCE_PATH_SET.intersection(detail)
             for path in present if len(present) < 2 else sorted(present, key=_REFERENCE_ORDER):
-                value = _stripped(dget(path))
-                if value is None:
+                value = dget(path)
+                if not value:
+                    continue
+                value = value.strip()
+                if not value:
                     continue
                 kind = path[5:]  # after "Refs/"
                 if kind == "EndToEndId":
@@ -629,9 +635,9 @@ class _EntryReader:
         if name is None:
             name = Flat(details[0], "").first_text(*sides.agents)
         iban, other_id = sides.counter_accounts
-        counterparty_account = _stripped(dget(iban)) or _stripped(dget(other_id))
+        counterparty_account = _either(dget(iban), dget(other_id))
         iban, other_id = sides.own_accounts
-        own_account = _stripped(dget(iban)) or _stripped(dget(other_id))
+        own_account = _either(dget(iban), dget(other_id))
         if own_account is not None and own_account in (header.account, header.sub_account):
             own_account = None
         if "RmtInf/Ustrd" in detail:
@@ -806,6 +812,17 @@ def _stripped(value: str | None) -> str | None:
     if not value:
         return None
     return value.strip() or None
+
+
+def _either(value: str | None, other: str | None) -> str | None:
+    """``_stripped(value) or _stripped(other)`` in one call."""
+    if value:
+        value = value.strip()
+        if value:
+            return value
+    if other:
+        return other.strip() or None
+    return None
 
 
 def _read_detail(detail: Flat, direction: CreditDebit, header: _Header) -> _Detail:
