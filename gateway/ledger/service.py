@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from gateway.audit import service as audit
 from gateway.db import utcnow
 from gateway.errors import LedgerError, NotFound, RuleViolation
+from gateway.ledger.fence import enter_journal_write
 from gateway.ledger.models import (
     CHART,
     AccountCode,
@@ -178,6 +179,7 @@ def post(
     cash_flagged = check_channel(session, association_id, channel)
     accounts = _accounts(session, association_id)
     session.flush()
+    enter_journal_write(session)
     transaction_id = uuid.uuid4()
     session.execute(
         insert(JournalLeg),
@@ -312,6 +314,7 @@ def post_many(
         )
     ids = [uuid.uuid4() for _ in requests]
     session.flush()
+    enter_journal_write(session)
     session.execute(
         insert(JournalLeg),
         [

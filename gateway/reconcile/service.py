@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import polars as pl
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.orm import Session
 
 from adapters.records import Statement
@@ -26,7 +26,8 @@ from gateway.audit import service as audit
 from gateway.db import utcnow
 from gateway.errors import Conflict, NotFound, ValidationFailed
 from gateway.ledger import service as ledger
-from gateway.ledger.models import AccountCode, JournalLeg, JournalTransaction, TransactionKind
+from gateway.ledger.fence import journal_watermark
+from gateway.ledger.models import AccountCode, JournalTransaction, TransactionKind
 from gateway.loans import service as loans
 from gateway.loans.models import LoanStatus
 from gateway.org.models import SpecialAccount
@@ -193,8 +194,9 @@ def reconcile_account(
             code="already_reconciled",
         )
     started = utcnow()
-    # the books as far as this run reads them; what is posted after is the next night's
-    watermark = session.scalar(select(func.coalesce(func.max(JournalLeg.id), 0))) or 0
+    # the books as far as this run reads them (every leg up to the watermark committed);
+    # what is posted after is the next night's
+    watermark = journal_watermark(session)
     previous = later
     previous_statement = _last_statement_run(session, special_account_id, business_date)
     if statement is None and adapter_for is not None:
