@@ -92,10 +92,14 @@ cdef class _Level:
         if (
             self.last_text is not None
             and size == self.last_size
-            and memcmp(content, self.last, size) == 0
+            and (size == 0 or memcmp(content, self.last, size) == 0)
         ):
             return self.last_text
         text = PyUnicode_DecodeUTF8(content, <Py_ssize_t>size, NULL)
+        if size == 0:
+            self.last_size = 0
+            self.last_text = text
+            return text
         if size > self.last_capacity:
             grown = <char*>realloc(self.last, size)
             if grown is NULL:
