@@ -142,6 +142,18 @@ def _create_head(session: Session, chain: str) -> None:
         session.execute(sqlite_insert(AuditChainHead).values(values).on_conflict_do_nothing())
 
 
+def _routed(
+    session: Session, chain: str, object_type: str, object_id: object, county_id: int | None
+) -> str:
+    """The chain an event goes to: a global-chain event with a county goes to that county's."""
+    if chain != GLOBAL_CHAIN:
+        return chain
+    county = county_id
+    if county is None:
+        county = _county_of(session, object_type, str(object_id))
+    return chain if county is None else county_chain(county)
+
+
 def record(
     session: Session,
     *,
@@ -159,12 +171,7 @@ def record(
     chain goes to its county's chain instead: ``county_id`` when given, else the county of the
     object (a county, user, special account, reconciliation run, queue item or loan); an
     event with no county stays on the global chain."""
-    if chain == GLOBAL_CHAIN:
-        county = county_id
-        if county is None:
-            county = _county_of(session, object_type, str(object_id))
-        if county is not None:
-            chain = county_chain(county)
+    chain = _routed(session, chain, object_type, object_id, county_id)
     head = _lock_head(session, chain)
     if head is None:
         _create_head(session, chain)
@@ -213,6 +220,7 @@ class AuditEntry:
     object_type: str
     object_id: object
     payload: dict[str, Any] = field(default_factory=dict)
+    county_id: int | None = None  # for a global-chain event: its county, when known
 
 
 def _lock_heads(session: Session, chains: list[str]) -> dict[str, AuditChainHead]:
@@ -231,12 +239,15 @@ def _lock_heads(session: Session, chains: list[str]) -> dict[str, AuditChainHead
 def record_many(session: Session, entries: Sequence[AuditEntry]) -> int:
     """Append many events, in order, in the session's transaction; returns how many.
 
-    The same chain rules as :func:`record`: every chain's head is locked (all of them in one
+    The same chain rules as :func:`record` (a global-chain event goes to its county's chain
+    when it has a county): every chain's head is locked (all of them in one
     statement, in chain order) and each event links to the one before it in its chain; the
     events go in with one multi-row insert. Returns the number of events written."""
     if not entries:
         return 0
-    chains = sorted({entry.chain for entry in entries})
+    # global-chain events go to their county's chain, as with ``record``
+    routed = [_routed(session, e.chain, e.object_type, e.object_id, e.county_id) for e in entries]
+    chains = sorted(set(routed))
     heads = _lock_heads(session, chains)
     missing = [chain for chain in chains if chain not in heads]
     if missing:
@@ -249,12 +260,12 @@ def record_many(session: Session, entries: Sequence[AuditEntry]) -> int:
         heads = _lock_heads(session, chains)
     at = utcnow()
     rows = []
-    for entry in entries:
-        head = heads[entry.chain]
+    for entry, chain in zip(entries, routed, strict=True):
+        head = heads[chain]
         body = _normalise(entry.payload)
         seq = head.last_seq + 1
         digest = event_hash(
-            chain=entry.chain,
+            chain=chain,
             prev_hash=head.last_hash,
             seq=seq,
             at=at,
@@ -266,7 +277,7 @@ def record_many(session: Session, entries: Sequence[AuditEntry]) -> int:
         )
         rows.append(
             {
-                "chain": entry.chain,
+                "chain": chain,
                 "seq": seq,
                 "at": at,
                 "actor": entry.actor,

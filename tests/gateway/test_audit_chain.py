@@ -196,3 +196,44 @@ def test_a_new_chain_is_started_once_by_concurrent_first_appends(
         assert audit.verify(s).ok
         seqs = s.scalars(select(AuditEvent.seq).where(AuditEvent.chain == "new")).all()
         assert sorted(seqs) == [1, 2]
+
+
+def test_many_events_go_to_the_same_chains_as_one_at_a_time(world: World, session: Session) -> None:
+    """A global-chain event with a county lands on that county's chain whether it is recorded
+    alone or with others; one with no county stays on the global chain."""
+    county = audit.county_chain(world.county.id)
+    before = {
+        chain: session.scalar(select(func.count()).where(AuditEvent.chain == chain)) or 0
+        for chain in (county, audit.GLOBAL_CHAIN)
+    }
+    written = audit.record_many(
+        session,
+        [
+            audit.AuditEntry(
+                audit.GLOBAL_CHAIN, "test", "test.by_id", "thing", 1, {}, world.county.id
+            ),
+            audit.AuditEntry(
+                audit.GLOBAL_CHAIN, "test", "test.by_object", "county", world.county.id
+            ),
+            audit.AuditEntry(audit.GLOBAL_CHAIN, "test", "test.nowhere", "thing", 2),
+        ],
+    )
+    session.commit()
+    assert written == 3
+    events = {
+        e.action: e.chain
+        for e in session.scalars(select(AuditEvent).where(AuditEvent.actor == "test"))
+    }
+    assert events == {
+        "test.by_id": county,
+        "test.by_object": county,
+        "test.nowhere": audit.GLOBAL_CHAIN,
+    }
+    after = {
+        chain: session.scalar(select(func.count()).where(AuditEvent.chain == chain))
+        for chain in (county, audit.GLOBAL_CHAIN)
+    }
+    assert after[county] == before[county] + 2
+    assert after[audit.GLOBAL_CHAIN] == before[audit.GLOBAL_CHAIN] + 1
+    report = audit.verify(session)
+    assert report.ok, report.problems
