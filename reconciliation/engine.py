@@ -509,10 +509,10 @@ class _Run:
         want_l = {i for x in raised if x[3] is None for i in x[1]}
         want_e = {i for x in raised if x[3] is None for i in x[2]}
         l_sub: dict[str, str] = dict(
-            _rows_with(lines, "line_id", want_l).select("line_id", "l_sub").drop_nulls().iter_rows()
+            _rows_with(lines.select("line_id", "l_sub"), "line_id", want_l).drop_nulls().iter_rows()
         )
         e_sub: dict[str, str] = dict(
-            _rows_with(entries, "entry_id", want_e).select("entry_id", "e_sub").iter_rows()
+            _rows_with(entries.select("entry_id", "e_sub"), "entry_id", want_e).iter_rows()
         )
         out = []
         for kind, ls, es, sub, subject, expected, actual, detail in raised:
@@ -1319,26 +1319,50 @@ class _Run:
         if not subs:
             subs.update(entries["e_sub"].unique().to_list())
         sub_list = pl.Series(sorted(subs), dtype=pl.String)
-        # counterparty is a sub-account: found on hashes, confirmed on the strings
-        cp_hash = lines["cp"].hash(seed=0)
-        maybe_sub = cp_hash.is_in(sub_list.hash(seed=0).implode()) & lines["cp"].is_not_null()
-        cash_mask = self._cash_line_mask()
-        flagged_lines = lines.filter(cash_mask | maybe_sub)
-        cash_lines = flagged_lines.filter(cash_mask)["line_id"].to_list()
+        # One pass per side, its expressions evaluated side by side. A counterparty that is a
+        # sub-account is found on hashes here and confirmed on the strings below.
+        cp_h = pl.col("cp").hash(seed=0)
+        per_line = lines.select(
+            self._cash_line_mask().alias("cash"),
+            (cp_h.is_in(sub_list.hash(seed=0).implode()) & pl.col("cp").is_not_null()).alias(
+                "maybe_sub"
+            ),
+            cp_h.alias("cp_h"),
+            pl.col("cp").is_not_null().alias("cp_set"),
+            pl.col("l_sub").hash(seed=0).alias("l_sub_h"),
+            pl.col("l_sub").is_not_null().alias("l_sub_set"),
+        )
+        open_entry = pl.col("status").ne(BookStatus.SETTLED.value)
+        per_entry = entries.select(
+            (pl.col("e_channel").eq("cash") & open_entry).alias("cash"),
+            (
+                ~pl.col("card_is_member")
+                & pl.col("kind").eq(BookKind.DISBURSEMENT.value)
+                & open_entry
+            ).alias("non_member"),
+            pl.col("e_sub").hash(seed=0).alias("e_sub_h"),
+            pl.col("card").hash(seed=0).alias("card_h"),
+            (
+                pl.col("kind").is_in(list(_COLLECTED))
+                & pl.col("e_credit")
+                & pl.col("card").is_not_null()
+            ).alias("collected"),
+        )
+        cash_l = per_line["cash"]
+        flagged_lines = lines.filter(cash_l | per_line["maybe_sub"]).with_columns(
+            cash_l.filter(cash_l | per_line["maybe_sub"]).alias("_cash")
+        )
+        cash_lines = flagged_lines.filter(pl.col("_cash"))["line_id"].to_list()
         inter_sub = flagged_lines.filter(pl.col("cp").is_in(sub_list.implode()))[
             "line_id"
         ].to_list()
         flagged_lines = flagged_lines.filter(
-            pl.col("line_id").is_in(pl.Series([*cash_lines, *inter_sub], dtype=pl.String).implode())
-        )
-        open_entry = pl.col("status").ne(BookStatus.SETTLED.value)
-        cash_entry = pl.col("e_channel").eq("cash") & open_entry
-        non_member_entry = (
-            ~pl.col("card_is_member") & pl.col("kind").eq(BookKind.DISBURSEMENT.value) & open_entry
-        )
-        flagged_entries = entries.filter(cash_entry | non_member_entry)
-        cash_entries = flagged_entries.filter(cash_entry)["entry_id"].to_list()
-        non_member = flagged_entries.filter(non_member_entry)["entry_id"].to_list()
+            pl.col("_cash") | pl.col("cp").is_in(sub_list.implode()).fill_null(False)
+        ).drop("_cash")
+        cash_e, non_member_e = per_entry["cash"], per_entry["non_member"]
+        flagged_entries = entries.filter(cash_e | non_member_e)
+        cash_entries = entries["entry_id"].filter(cash_e).to_list()
+        non_member = entries["entry_id"].filter(non_member_e).to_list()
 
         return _Flags(
             flagged_lines=flagged_lines,
@@ -1347,19 +1371,13 @@ class _Run:
             flagged_entries=flagged_entries,
             cash_entries=cash_entries,
             non_member=non_member,
-            cp_h=cp_hash.to_numpy(),
-            cp_set=lines["cp"].is_not_null().to_numpy(),
-            l_sub_h=lines["l_sub"].hash(seed=0).to_numpy(),
-            l_sub_set=lines["l_sub"].is_not_null().to_numpy(),
-            e_sub_h=entries["e_sub"].hash(seed=0).to_numpy(),
-            card_h=entries["card"].hash(seed=0).to_numpy(),
-            collected=entries.select(
-                pl.col("kind").is_in(list(_COLLECTED))
-                & pl.col("e_credit")
-                & pl.col("card").is_not_null()
-            )
-            .to_series()
-            .to_numpy(),
+            cp_h=per_line["cp_h"].to_numpy(),
+            cp_set=per_line["cp_set"].to_numpy(),
+            l_sub_h=per_line["l_sub_h"].to_numpy(),
+            l_sub_set=per_line["l_sub_set"].to_numpy(),
+            e_sub_h=per_entry["e_sub_h"].to_numpy(),
+            card_h=per_entry["card_h"].to_numpy(),
+            collected=per_entry["collected"].to_numpy(),
         )
 
     def _checks(self, pairs: pl.DataFrame, flags: _Flags) -> None:
@@ -1642,9 +1660,11 @@ class _Run:
         if not self.copy_lines or stmt is None:
             return {}
         sums: dict[str | None, int] = {}
-        rows = _rows_with(self.L, "line_id", self.copy_lines).filter(
-            pl.col("l_date") == stmt.statement_date
-        )
+        rows = _rows_with(
+            self.L.select("line_id", "l_date", "l_sub", "l_amount", "l_credit"),
+            "line_id",
+            self.copy_lines,
+        ).filter(pl.col("l_date") == stmt.statement_date)
         for sub, amount, credit in rows.select("l_sub", "l_amount", "l_credit").iter_rows():
             sums[sub] = sums.get(sub, 0) + (amount if credit else -amount)
         return sums
