@@ -632,8 +632,11 @@ class _EntryReader:
         sides = _CREDIT_SIDES if direction is CreditDebit.CREDIT else _DEBIT_SIDES
         with_party, without_party = sides.names
         name = dget(with_party) or dget(without_party)
-        if name is None:
-            name = Flat(details[0], "").first_text(*sides.agents)
+        if name is None:  # the agent's name or BIC, as ``Flat.first_text`` reads them
+            for path in sides.agents:
+                name = _stripped(dget(path))
+                if name is not None:
+                    break
         iban, other_id = sides.counter_accounts
         counterparty_account = _either(dget(iban), dget(other_id))
         iban, other_id = sides.own_accounts
@@ -772,7 +775,7 @@ class _EntryReader:
                 return records
             infos = [_read_detail(detail, direction, header) for detail in details]
         elif tables:
-            infos = [_read_detail(Flat(tables[0], flat.prefix, _FIRST_DETAIL), direction, header)]
+            infos = [_read_detail(Flat(tables[0], flat.location, _FIRST_DETAIL), direction, header)]
         else:
             infos = []
         info = infos[0] if infos else _Detail()
