@@ -163,9 +163,12 @@ class StatementReader:
         q_body = f"{{{ns}}}{message.root}"
         reader = _EntryReader(ns)
         walk = reader.walker.walk
-        record_path = ""
+        # Only start tags raise events: lxml hands each event over holding the interpreter
+        # lock, and asking for end tags as well would take it twice per element of the file.
+        # An element is known to be whole once a later start tag outside it is met (or the
+        # file ends), and is then read as it would be at its end tag, innermost first.
         parser = etree.XMLPullParser(
-            events=("end",), tag=(q_entry, q_record, q_header), **_STREAM_OPTIONS
+            events=("start",), tag=(q_entry, q_record, q_header), **_STREAM_OPTIONS
         )
         statements: list[Statement] = []
         entries: list[StatementEntry] = []
@@ -173,41 +176,65 @@ class StatementReader:
         message_created: datetime | None = None
         record_index = 0
         entry_index = 0
+        record_path = ""
+
+        def finish(element: etree._Element) -> None:
+            """What the end tag of ``element`` (a GrpHdr, Ntry or record) completes."""
+            nonlocal header, message_created, record_index, entry_index, entries, record_path
+            tag = element.tag
+            parent = element.getparent()
+            if parent is None:
+                return
+            if tag == q_entry and parent.tag == q_record:
+                if header is None:
+                    record_path = f"{body_path}/{record_tag}[{record_index + 1}]"
+                    header = self._header(Reader(ns, parent, record_path), parent)
+                entry_index += 1
+                entries.extend(
+                    reader.read(
+                        walk(element),
+                        record_path,
+                        entry_index,
+                        header,
+                        header.created_at or message_created,
+                    )
+                )
+            elif tag == q_header and parent.tag == q_body:
+                group = Reader(ns, element, f"{body_path}/GrpHdr")
+                message_created = group.datetime_at(element, "CreDtTm")
+            elif tag == q_record and parent.tag == q_body:
+                record_index += 1
+                record_path = f"{body_path}/{record_tag}[{record_index}]"
+                if header is None:
+                    header = self._header(Reader(ns, element, record_path), element)
+                statements.append(self._statement(header, entries, kind))
+                header, entries, entry_index = None, [], 0
+            else:
+                return
+            element.clear()
+            while element.getprevious() is not None:
+                del parent[0]
+
+        # Elements started and not yet known to be whole, each inside the one before it.
+        open_: list[etree._Element] = []
         try:
             for _, element in pull(data, parser):
-                tag = element.tag
-                parent = element.getparent()
-                if parent is None:
-                    continue
-                if tag == q_header and parent.tag == q_body:
-                    group = Reader(ns, element, f"{body_path}/GrpHdr")
-                    message_created = group.datetime_at(element, "CreDtTm")
-                elif tag == q_entry and parent.tag == q_record:
-                    if header is None:
-                        record_path = f"{body_path}/{record_tag}[{record_index + 1}]"
-                        header = self._header(Reader(ns, parent, record_path), parent)
-                    entry_index += 1
-                    entries.extend(
-                        reader.read(
-                            walk(element),
-                            record_path,
-                            entry_index,
-                            header,
-                            header.created_at or message_created,
-                        )
-                    )
-                elif tag == q_record and parent.tag == q_body:
-                    record_index += 1
-                    record_path = f"{body_path}/{record_tag}[{record_index}]"
-                    if header is None:
-                        header = self._header(Reader(ns, element, record_path), element)
-                    statements.append(self._statement(header, entries, kind))
-                    header, entries, entry_index = None, [], 0
-                else:
-                    continue
-                element.clear()
-                while element.getprevious() is not None:
-                    del parent[0]
+                if open_:
+                    # Those not enclosing this element have ended: finish them, innermost
+                    # first, as their end tags came.
+                    keep = 0
+                    node = element.getparent()
+                    while node is not None and not keep:
+                        for at in range(len(open_) - 1, -1, -1):
+                            if open_[at] is node:
+                                keep = at + 1
+                                break
+                        node = node.getparent()
+                    while len(open_) > keep:
+                        finish(open_.pop())
+                open_.append(element)
+            while open_:
+                finish(open_.pop())
         except etree.LxmlError as exc:
             raise syntax_error(exc) from exc
         if not statements:
