@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from adapters.errors import FileFormatError
-from adapters.iso20022 import Iso20022Adapter, statement
+from adapters.iso20022 import Iso20022Adapter, statement, xmlread
 from adapters.iso20022.xmlread import ReferenceWalker, Stops, Walker
 from adapters.records import Channel, CreditDebit, Statement, StatementEntry
 
@@ -255,3 +255,13 @@ def test_changed_files_read_or_are_refused_alike_every_way(draw: st.DataObject) 
     for _ in range(draw.draw(st.integers(1, 4))):
         _change(root, draw)
     _assert_same(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 300])
+def test_statements_read_alike_however_the_bytes_arrive(chunk: int) -> None:
+    # Entries are read once a later start tag shows they are whole: however the file is cut
+    # into the pieces fed to the parser, the same entries come out.
+    expected = [_outcome(data) for data in FILES]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(xmlread, "CHUNK", chunk)
+        assert [_outcome(data) for data in FILES] == expected
