@@ -20,10 +20,13 @@ from lxml import etree
 
 from adapters.errors import FileFormatError
 
+_unavailable = ""
 try:
     from adapters.iso20022._walk import Walker as CompiledWalker
-except ImportError:  # not built: see ``walker``
+except (ImportError, ValueError) as exc:  # not built, or built against an lxml of another
+    # layout (Cython refuses such a module with ValueError): see ``walker``
     CompiledWalker = None  # type: ignore[assignment,misc]
+    _unavailable = str(exc)
 
 log = logging.getLogger(__name__)
 
@@ -482,8 +485,9 @@ def walker(namespace: str, stops: Stops) -> Walker:
         if not _warned:
             _warned = True
             log.warning(
-                "adapters.iso20022._walk is not built (reinstall the package to build it); "
-                "statements are read with the slower pure-Python walk"
+                "adapters.iso20022._walk is not built or does not load (%s); reinstall the "
+                "package to build it. Statements are read with the slower pure-Python walk",
+                _unavailable or "not found",
             )
         return reference
     return CompiledWalker(namespace, stops, reference.walk)
