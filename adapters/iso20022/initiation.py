@@ -36,7 +36,7 @@ from adapters.iso20022.accounts import is_iban
 from adapters.iso20022.messages import CREDIT_TRANSFER, DIRECT_DEBIT, MessageType, expect_root
 from adapters.iso20022.schemas import Schemas
 from adapters.iso20022.xmlread import Reader, minor_exponent, parse_document
-from adapters.iso20022.xmlwrite import XmlLines
+from adapters.iso20022.xmlwrite import XmlLines, escape_attribute, escape_text
 from adapters.records import Batch, Direction, PaymentInstruction
 
 # 18 significant digits (ActiveOrHistoricCurrencyAndAmount and DecimalNumber totalDigits).
@@ -244,40 +244,15 @@ class InitiationRenderer:
 
     @staticmethod
     def _party(out: XmlLines, tag: str, name: str) -> None:
-        if name:
-            out.open(tag)
-            out.leaf("Nm", name)
-            out.close(tag)
-        else:
-            out.empty(tag)
+        out.text(_party_text(out.indent, tag, name))
 
     @staticmethod
     def _account(out: XmlLines, tag: str, number: str, name: str = "") -> None:
-        out.open(tag)
-        out.open("Id")
-        if is_iban(number):
-            out.leaf("IBAN", number)
-        else:
-            out.open("Othr")
-            out.leaf("Id", number)
-            out.close("Othr")
-        out.close("Id")
-        if name:
-            out.leaf("Nm", name)
-        out.close(tag)
+        out.text(_account_text(out.indent, tag, number, name))
 
     @staticmethod
     def _agent(out: XmlLines, tag: str, bank_code: str) -> None:
-        out.open(tag)
-        out.open("FinInstnId")
-        if _BIC.match(bank_code):
-            out.leaf("BICFI", bank_code)
-        else:
-            out.open("Othr")
-            out.leaf("Id", bank_code or NOT_PROVIDED)
-            out.close("Othr")
-        out.close("FinInstnId")
-        out.close(tag)
+        out.text(_agent_text(out.indent, tag, bank_code))
 
     def _block(
         self, out: XmlLines, batch: Batch, block_id: str, items: list[PaymentInstruction]
@@ -330,42 +305,82 @@ class InitiationRenderer:
         out.close("PmtInf")
 
     def _transaction(self, out: XmlLines, item: PaymentInstruction) -> None:
+        """One transaction, written as one piece of text (a hundred thousand of them make a
+        large batch, so no call per element)."""
         layout = self.layout
-        out.open(layout.transaction)
-        out.open("PmtId")
-        out.leaf("EndToEndId", item.end_to_end_id)
-        out.close("PmtId")
-        amount = self._amounts.format(item.amount_fen, item.currency)
+        i0 = out.indent
+        i1 = i0 + "  "
+        i2 = i1 + "  "
+        i3 = i2 + "  "
+        tx = layout.transaction
+        amount = escape_text(self._amounts.format(item.amount_fen, item.currency))
+        currency = escape_attribute(item.currency)
+        parts = [
+            f"{i0}<{tx}>\n{i1}<PmtId>\n"
+            f"{i2}<EndToEndId>{escape_text(item.end_to_end_id)}</EndToEndId>\n{i1}</PmtId>\n"
+        ]
         if layout.direction is Direction.DISBURSEMENT:
-            out.open("Amt")
-            out.amount("InstdAmt", amount, item.currency)
-            out.close("Amt")
+            parts.append(
+                f'{i1}<Amt>\n{i2}<InstdAmt Ccy="{currency}">{amount}</InstdAmt>\n{i1}</Amt>\n'
+            )
             counter_account, counter_name = item.creditor_account, item.creditor_name
         else:
-            out.amount("InstdAmt", amount, item.currency)
+            parts.append(f'{i1}<InstdAmt Ccy="{currency}">{amount}</InstdAmt>\n')
             if item.mandate_id or item.mandate_signed_on:
-                out.open("DrctDbtTx")
-                out.open("MndtRltdInf")
+                parts.append(f"{i1}<DrctDbtTx>\n{i2}<MndtRltdInf>\n")
                 if item.mandate_id:
-                    out.leaf("MndtId", item.mandate_id)
+                    parts.append(f"{i3}<MndtId>{escape_text(item.mandate_id)}</MndtId>\n")
                 if item.mandate_signed_on:
-                    out.leaf("DtOfSgntr", item.mandate_signed_on.isoformat())
-                out.close("MndtRltdInf")
-                out.close("DrctDbtTx")
-            self._agent(out, "DbtrAgt", "")
+                    signed = item.mandate_signed_on.isoformat()
+                    parts.append(f"{i3}<DtOfSgntr>{signed}</DtOfSgntr>\n")
+                parts.append(f"{i2}</MndtRltdInf>\n{i1}</DrctDbtTx>\n")
+            parts.append(_agent_text(i1, "DbtrAgt", ""))
             counter_account, counter_name = item.debtor_account, item.debtor_name
-        self._party(out, layout.counter, counter_name)
-        self._account(out, f"{layout.counter}Acct", counter_account)
+        parts.append(_party_text(i1, layout.counter, counter_name))
+        parts.append(_account_text(i1, f"{layout.counter}Acct", counter_account))
         if item.purpose:
-            out.open("Purp")
-            out.leaf("Cd" if _PURPOSE_CODE.match(item.purpose) else "Prtry", item.purpose)
-            out.close("Purp")
+            kind = "Cd" if _PURPOSE_CODE.match(item.purpose) else "Prtry"
+            purpose = escape_text(item.purpose)
+            parts.append(f"{i1}<Purp>\n{i2}<{kind}>{purpose}</{kind}>\n{i1}</Purp>\n")
         if item.remittance:
-            out.open("RmtInf")
-            for line in text_lines(item.remittance):
-                out.leaf("Ustrd", line)
-            out.close("RmtInf")
-        out.close(layout.transaction)
+            parts.append(f"{i1}<RmtInf>\n")
+            parts.extend(
+                f"{i2}<Ustrd>{escape_text(line)}</Ustrd>\n" for line in text_lines(item.remittance)
+            )
+            parts.append(f"{i1}</RmtInf>\n")
+        parts.append(f"{i0}</{tx}>\n")
+        out.text("".join(parts))
+
+
+def _party_text(indent: str, tag: str, name: str) -> str:
+    """A party with its name (an empty element when there is none)."""
+    if not name:
+        return f"{indent}<{tag}/>\n"
+    return f"{indent}<{tag}>\n{indent}  <Nm>{escape_text(name)}</Nm>\n{indent}</{tag}>\n"
+
+
+def _account_text(indent: str, tag: str, number: str, name: str = "") -> str:
+    """An account: ``Id/IBAN`` for a valid IBAN, else ``Id/Othr/Id``; then its name."""
+    i1 = indent + "  "
+    i2 = i1 + "  "
+    if is_iban(number):
+        identity = f"{i2}<IBAN>{escape_text(number)}</IBAN>\n"
+    else:
+        identity = f"{i2}<Othr>\n{i2}  <Id>{escape_text(number)}</Id>\n{i2}</Othr>\n"
+    named = f"{i1}<Nm>{escape_text(name)}</Nm>\n" if name else ""
+    return f"{indent}<{tag}>\n{i1}<Id>\n{identity}{i1}</Id>\n{named}{indent}</{tag}>\n"
+
+
+def _agent_text(indent: str, tag: str, bank_code: str) -> str:
+    """The bank: ``BICFI`` when the code is a BIC, else ``Othr/Id`` (``NOTPROVIDED``: none)."""
+    i1 = indent + "  "
+    i2 = i1 + "  "
+    if _BIC.match(bank_code):
+        identity = f"{i2}<BICFI>{escape_text(bank_code)}</BICFI>\n"
+    else:
+        code = escape_text(bank_code or NOT_PROVIDED)
+        identity = f"{i2}<Othr>\n{i2}  <Id>{code}</Id>\n{i2}</Othr>\n"
+    return f"{indent}<{tag}>\n{i1}<FinInstnId>\n{identity}{i1}</FinInstnId>\n{indent}</{tag}>\n"
 
 
 class InitiationParser:

@@ -27,7 +27,12 @@ _ATTRIBUTE = str.maketrans(
 
 
 def escape_text(text: str) -> str:
-    return text.translate(_TEXT)
+    # letters and digits only (ids, account numbers, most names) need no escaping
+    return text if text.isalnum() else text.translate(_TEXT)
+
+
+def escape_attribute(text: str) -> str:
+    return text.translate(_ATTRIBUTE)
 
 
 class XmlLines:
@@ -39,6 +44,15 @@ class XmlLines:
         self.parts: list[str] = [DECLARATION]
         self._depth = 0
         self._indent = ""
+
+    @property
+    def indent(self) -> str:
+        """The indentation of an element written now."""
+        return self._indent
+
+    def text(self, piece: str) -> None:
+        """Append elements already written as text, laid out from the current ``indent``."""
+        self.parts.append(piece)
 
     def open(self, tag: str, namespace: str | None = None) -> None:
         declared = f' xmlns="{namespace}"' if namespace else ""
@@ -52,7 +66,7 @@ class XmlLines:
         self.parts.append(f"{self._indent}</{tag}>\n")
 
     def leaf(self, tag: str, text: str) -> None:
-        self.parts.append(f"{self._indent}<{tag}>{text.translate(_TEXT)}</{tag}>\n")
+        self.parts.append(f"{self._indent}<{tag}>{escape_text(text)}</{tag}>\n")
 
     def amount(self, tag: str, text: str, currency: str) -> None:
         """An amount element with its ``Ccy`` attribute."""
