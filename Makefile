@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: install demo test lint bench clean
 
-$(STAMP): pyproject.toml
+# reinstalled (and the compiled statement walk rebuilt) when the build or the walk changes
+$(STAMP): pyproject.toml setup.py adapters/iso20022/_walk.pyx
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
