@@ -8,6 +8,7 @@ the files it finds there, through the adapter's bank side.
 
 from __future__ import annotations
 
+import base64
 import shutil
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime
@@ -258,3 +259,22 @@ def settle_in(tmp_path: Path, **kwargs: Any) -> Iterator[Settle]:
     built = Settle(migrated_sqlite(tmp_path), **kwargs)
     yield built
     built.close()
+
+
+CLI_KEY_ENV = "HUZHU_TEST_FIELD_KEY"
+
+
+def cli_environment(settle: Settle, tmp_path: Path, *, columns: int = 240) -> dict[str, str]:
+    """The environment for running ``huzhu`` commands against ``settle``'s database: a
+    settings file naming it, and a field key (all zero bytes) in ``CLI_KEY_ENV``."""
+    settings_file = tmp_path / "settings.toml"
+    settings_file.write_text(
+        f'database_url = "{settle.engine.url.render_as_string(hide_password=False)}"\n'
+        f'field_key_env = "{CLI_KEY_ENV}"\n',
+        encoding="utf-8",
+    )
+    return {
+        "HUZHU_CONFIG": str(settings_file),
+        CLI_KEY_ENV: base64.b64encode(bytes(32)).decode(),
+        "COLUMNS": str(columns),
+    }

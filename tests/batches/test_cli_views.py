@@ -3,7 +3,6 @@ where a batch went out and its answer came back."""
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -15,9 +14,7 @@ from typer.testing import CliRunner
 from adapters.records import ResultStatus
 from gateway.cli import app
 from gateway.jobs.pipeline import run_date
-from tests.settle_support import DAY1, Settle, settle_in
-
-KEY_ENV = "HUZHU_TEST_FIELD_KEY"
+from tests.settle_support import DAY1, Settle, cli_environment, settle_in
 
 
 @pytest.fixture
@@ -39,17 +36,7 @@ def test_views_show_what_went_out_and_what_came_back(settle: Settle, tmp_path: P
     )
     run_date(settle.nightly, DAY1 + timedelta(days=1))
 
-    settings_file = tmp_path / "settings.toml"
-    settings_file.write_text(
-        f'database_url = "{settle.engine.url.render_as_string(hide_password=False)}"\n'
-        f'field_key_env = "{KEY_ENV}"\n',
-        encoding="utf-8",
-    )
-    env = {
-        "HUZHU_CONFIG": str(settings_file),
-        KEY_ENV: base64.b64encode(bytes(32)).decode(),
-        "COLUMNS": "220",
-    }
+    env = cli_environment(settle, tmp_path, columns=220)
     runner = CliRunner()
 
     listed = runner.invoke(app, ["batches", "list"], env=env, terminal_width=200)

@@ -6,7 +6,6 @@ tests/api/test_credit_grade_adjustment.py."""
 
 from __future__ import annotations
 
-import base64
 import getpass
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,10 +17,9 @@ from typer.testing import CliRunner
 from gateway.audit.models import AuditEvent
 from gateway.cli import app as cli
 from gateway.members.models import Member
-from tests.settle_support import Settle, settle_in
+from tests.settle_support import Settle, cli_environment, settle_in
 
 ACTION = "member.credit_grade_adjust"
-KEY_ENV = "HUZHU_TEST_FIELD_KEY"
 
 
 @pytest.fixture
@@ -31,17 +29,7 @@ def settle(tmp_path: Path) -> Iterator[Settle]:
 
 @pytest.fixture
 def cli_env(settle: Settle, tmp_path: Path) -> dict[str, str]:
-    settings_file = tmp_path / "settings.toml"
-    settings_file.write_text(
-        f'database_url = "{settle.engine.url.render_as_string(hide_password=False)}"\n'
-        f'field_key_env = "{KEY_ENV}"\n',
-        encoding="utf-8",
-    )
-    return {
-        "HUZHU_CONFIG": str(settings_file),
-        KEY_ENV: base64.b64encode(bytes(32)).decode(),
-        "COLUMNS": "240",
-    }
+    return cli_environment(settle, tmp_path)
 
 
 def cli_grade(settle: Settle, member_id: int) -> str:

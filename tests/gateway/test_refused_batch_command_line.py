@@ -4,7 +4,6 @@ already judged."""
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -20,9 +19,8 @@ from gateway.errors import Conflict
 from gateway.jobs.pipeline import run_date
 from gateway.payments import service as payments
 from gateway.payments.models import InstructionStatus
-from tests.settle_support import DAY1, Settle, settle_in
+from tests.settle_support import DAY1, Settle, cli_environment, settle_in
 
-KEY_ENV = "HUZHU_TEST_FIELD_KEY"
 DAY2 = DAY1 + timedelta(days=1)
 
 
@@ -33,17 +31,7 @@ def settle(tmp_path: Path) -> Iterator[Settle]:
 
 @pytest.fixture
 def cli_env(settle: Settle, tmp_path: Path) -> dict[str, str]:
-    settings_file = tmp_path / "settings.toml"
-    settings_file.write_text(
-        f'database_url = "{settle.engine.url.render_as_string(hide_password=False)}"\n'
-        f'field_key_env = "{KEY_ENV}"\n',
-        encoding="utf-8",
-    )
-    return {
-        "HUZHU_CONFIG": str(settings_file),
-        KEY_ENV: base64.b64encode(bytes(32)).decode(),
-        "COLUMNS": "240",
-    }
+    return cli_environment(settle, tmp_path)
 
 
 def refuse_first_batch(settle: Settle, reason: str) -> str:
