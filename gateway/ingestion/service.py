@@ -156,13 +156,26 @@ def _quarantine_follow_up(session: Session, file: InboundFile, reason: str) -> N
     )
 
 
-def quarantine(session: Session, file_id: int, reason: str) -> None:
-    """Mark a stored file quarantined with its reason (nothing of it was applied)."""
+def quarantine(
+    session: Session, file_id: int, reason: str, *, answers: str | None = None
+) -> None:
+    """Mark a stored file quarantined with its reason (nothing of it was applied).
+
+    ``answers`` is the message id of the batch the file says it answers, when it could be
+    read that far: the file is then linked to that batch (when we sent one of that id to the
+    file's bank), so the batch shows an answer that came but was quarantined rather than
+    none at all."""
     file = session.get(InboundFile, file_id)
     assert file is not None
     file.status = InboundStatus.QUARANTINED
     file.reason = reason[:1000]
     file.processed_at = utcnow()
+    if answers:
+        file.batch_id = session.scalar(
+            select(PaymentBatch.id).where(
+                PaymentBatch.message_id == answers, PaymentBatch.bank_code == file.bank_code
+            )
+        )
     _quarantine_follow_up(session, file, reason)
 
 

@@ -128,6 +128,7 @@ def _ingest(ctx: Nightly, day: date, kind: InboundKind) -> dict[str, Any]:
     applied = quarantined = 0
     for file_id in ids:
         reason = None
+        answers: str | None = None  # the batch a result file names, once it is read
         try:
             with session_scope(ctx.factory) as session:
                 file = session.get(InboundFile, file_id)
@@ -142,12 +143,10 @@ def _ingest(ctx: Nightly, day: date, kind: InboundKind) -> dict[str, Any]:
                         config=ctx.payments,
                     )
                 elif kind is InboundKind.RESULT:
+                    parsed = profile.adapter.parse_result(file.content)
+                    answers = parsed.original_message_id
                     summary = ingestion.apply_result_file(
-                        session,
-                        file,
-                        profile.adapter.parse_result(file.content),
-                        business_date=day,
-                        config=ctx.payments,
+                        session, file, parsed, business_date=day, config=ctx.payments
                     )
                 else:
                     summary = ingestion.apply_statement_file(
@@ -165,7 +164,7 @@ def _ingest(ctx: Nightly, day: date, kind: InboundKind) -> dict[str, Any]:
         if reason is not None:
             log.warning("inbound file %s quarantined: %s", file_id, reason)
             with session_scope(ctx.factory) as session:
-                ingestion.quarantine(session, file_id, reason)
+                ingestion.quarantine(session, file_id, reason, answers=answers)
             quarantined += 1
     outcome: dict[str, Any] = {"applied": applied, "quarantined": quarantined}
     if kind is InboundKind.RESULT:

@@ -4,6 +4,7 @@ answer it either; a result file applied does."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterator
 from datetime import timedelta
@@ -13,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from adapters.records import InstructionResult, ResultStatus
 from gateway.api.app import create_app
 from gateway.auth import credentials
 from gateway.auth.models import Role
@@ -163,3 +165,46 @@ def test_every_batch_state_and_step_has_words_in_both_languages() -> None:
     assert {status.value for status in BatchStatus} <= set(BATCH_STATE_LABELS)
     assert batch_state_label("zh", "rejected") == "银行拒收整份文件"
     assert batch_state_label("en", "rejected") == "Refused whole by the bank"
+
+
+def test_a_quarantined_answer_shows_on_the_batch_it_names(
+    settle: Settle, officer: TestClient
+) -> None:
+    """The bank answered, but its result file names an instruction the batch does not hold:
+    the file is quarantined whole, and the batch shows that an answer came and was
+    quarantined (it stays sent: nothing of the answer was applied)."""
+    batch_id, _ = send_one_batch(settle)
+    (sent,) = settle.bank.batches().values()
+    (only,) = sent.instructions
+    stranger = dataclasses.replace(only, end_to_end_id="HZD999999999901")
+    settle.bank.put_result(
+        dataclasses.replace(sent, instructions=(stranger,)),
+        [InstructionResult("HZD999999999901", ResultStatus.SETTLED, only.amount_fen)],
+        DAY1,
+    )
+    run_date(settle.nightly, DAY2)
+
+    shown = officer.get(f"/api/v1/batches/{batch_id}").json()
+    assert shown["status"] == "sent"
+    assert [step["state"] for step in shown["history"]] == ["stored", "sent", "file_quarantined"]
+    assert "HZD999999999901" in shown["history"][-1]["detail"]
+    page = officer.get(f"/console/batches/{batch_id}")
+    assert "银行来文已隔离" in page.text
+    assert "银行已回盘" not in page.text
+
+
+def test_a_quarantined_file_that_names_no_batch_of_ours_is_linked_to_none(
+    settle: Settle,
+) -> None:
+    send_one_batch(settle)
+    (sent,) = settle.bank.batches().values()
+    (only,) = sent.instructions
+    settle.bank.put_result(
+        dataclasses.replace(sent, message_id="NOT-OURS-001"),
+        [InstructionResult(only.end_to_end_id, ResultStatus.SETTLED, only.amount_fen)],
+        DAY1,
+    )
+    run_date(settle.nightly, DAY2)
+    (stored,) = settle.fresh().scalars(select(InboundFile)).all()
+    assert stored.status is InboundStatus.QUARANTINED
+    assert stored.batch_id is None
