@@ -13,8 +13,15 @@ from gateway.db import make_engine, make_session_factory, session_scope
 from gateway.errors import HuzhuError
 from gateway.settings import Settings, load_settings
 
-console = Console()
-err_console = Console(stderr=True)
+
+def console() -> Console:
+    """Standard output, as wide as the terminal (or ``COLUMNS``) is when the command prints."""
+    return Console()
+
+
+def err_console() -> Console:
+    """Standard error, sized the same way."""
+    return Console(stderr=True)
 
 
 def current_settings() -> Settings:
@@ -29,7 +36,7 @@ def cli_session(settings: Settings) -> Iterator[Session]:
         with session_scope(make_session_factory(engine)) as session:
             yield session
     except HuzhuError as exc:
-        err_console.print(f"[red]{exc.message_zh}[/red] ({exc.message_en})")
+        err_console().print(f"[red]{exc.message_zh}[/red] ({exc.message_en})")
         raise typer.Exit(1) from exc
     finally:
         engine.dispose()

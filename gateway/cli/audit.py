@@ -17,13 +17,13 @@ def verify_command() -> None:
     with cli_session(current_settings()) as session:
         report = verify(session)
     if report.ok:
-        console.print(
+        console().print(
             f"审计日志完好 audit chain intact: {report.checked} events in {report.chains} chains"
         )
         return
     for problem in report.problems:
-        err_console.print(f"[red]audit event {problem}[/red]")
-    err_console.print(
+        err_console().print(f"[red]audit event {problem}[/red]")
+    err_console().print(
         f"审计日志被改动 audit chain BROKEN: {len(report.problems)} problem(s) "
         f"in {report.checked} events"
     )

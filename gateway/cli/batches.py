@@ -73,7 +73,7 @@ def batches_list(
                 b.status.value,
                 str(b.delivery_attempts),
             )
-        console.print(table)
+        console().print(table)
 
 
 @batches_app.command("show")
@@ -82,9 +82,9 @@ def batches_show(batch_id: int) -> None:
     with cli_session(current_settings()) as session:
         b = session.get(PaymentBatch, batch_id)
         if b is None:
-            err_console.print(f"[red]批次 {batch_id} 不存在[/red] (batch not found)")
+            err_console().print(f"[red]批次 {batch_id} 不存在[/red] (batch not found)")
             raise typer.Exit(1)
-        console.print(
+        console().print(
             f"[bold]{b.file_name}[/bold]  message {b.message_id}  bank {b.bank_code}\n"
             f"SHA-256 {b.sha256}  {len(b.content)} bytes  state {b.status.value}  "
             f"attempts {b.delivery_attempts}  sent {b.sent_at or '-'}"
@@ -105,7 +105,7 @@ def batches_show(batch_id: int) -> None:
                 format_yuan(i.settled_amount_fen) if i.settled_amount_fen else "",
                 " ".join(x for x in (i.reason_code or "", i.reason_text or "") if x),
             )
-        console.print(table)
+        console().print(table)
         follow_ups = list(
             session.scalars(
                 select(FollowUpItem).where(FollowUpItem.batch_id == b.id).order_by(FollowUpItem.id)
@@ -122,7 +122,7 @@ def batches_show(batch_id: int) -> None:
                     item.message_zh,
                     "是 yes" if item.resolved else "否 no",
                 )
-            console.print(items)
+            console().print(items)
 
 
 @batches_app.command("resend")
@@ -143,7 +143,7 @@ def batches_resend(
         with cli_session(settings) as session:
             batch = session.get(PaymentBatch, batch_id)
             if batch is None:
-                err_console.print(f"[red]批次 {batch_id} 不存在[/red] (batch not found)")
+                err_console().print(f"[red]批次 {batch_id} 不存在[/red] (batch not found)")
                 raise typer.Exit(1)
             # Known here, before any connection to the bank: a refused or answered batch
             # is never sent again (a refused one's instructions go out in a new batch).
@@ -154,11 +154,11 @@ def batches_resend(
             with pipeline.transport_factory(profile) as transport:
                 delivery = resend(factory, profile, transport, batch_id, business_date=day)
         except HuzhuError as exc:
-            err_console.print(f"[red]{exc.message_zh}[/red] ({exc.message_en})")
+            err_console().print(f"[red]{exc.message_zh}[/red] ({exc.message_en})")
             raise typer.Exit(1) from exc
     finally:
         engine.dispose()
-    console.print(f"{delivery.status.value}: {delivery.path}")
+    console().print(f"{delivery.status.value}: {delivery.path}")
 
 
 @batches_app.command("cutoffs")
@@ -210,7 +210,7 @@ def batches_cutoffs() -> None:
             next_cutoff(bank, calendar, Direction.COLLECTION, now).strftime("%Y-%m-%d %H:%M %Z"),
             str(waiting.get(code, 0)),
         )
-    console.print(table)
+    console().print(table)
 
 
 def files_list(
@@ -250,7 +250,7 @@ def files_list(
                 str(f.times_seen),
                 outcome,
             )
-        console.print(table)
+        console().print(table)
 
 
 def files_show(file_id: int) -> None:
@@ -258,14 +258,14 @@ def files_show(file_id: int) -> None:
     with cli_session(current_settings()) as session:
         f = session.get(InboundFile, file_id)
         if f is None:
-            err_console.print(f"[red]文件 {file_id} 不存在[/red] (file not found)")
+            err_console().print(f"[red]文件 {file_id} 不存在[/red] (file not found)")
             raise typer.Exit(1)
         instructions = session.scalar(
             select(func.count())
             .select_from(PaymentInstruction)
             .where(PaymentInstruction.batch_id == f.batch_id)
         )
-        console.print(
+        console().print(
             f"[bold]{f.name}[/bold] ({f.kind.value}) from {f.bank_code} at {f.remote_path}\n"
             f"SHA-256 {f.sha256}, {f.size} bytes, seen {f.times_seen} time(s), "
             f"received {f.received_at}, processed {f.processed_at or '-'}\n"
@@ -273,7 +273,7 @@ def files_show(file_id: int) -> None:
             + (f": {f.reason}" if f.reason else "")
             + (f"\nbatch {f.batch_id} ({instructions} instructions)" if f.batch_id else "")
         )
-        console.print_json(json.dumps(json.loads(f.summary_json or "{}"), ensure_ascii=False))
+        console().print_json(json.dumps(json.loads(f.summary_json or "{}"), ensure_ascii=False))
 
 
 def register(app: typer.Typer) -> None:

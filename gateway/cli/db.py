@@ -23,7 +23,7 @@ def upgrade(
     settings = current_settings()
     run_upgrade(settings.database_url, revision)
     heads = ", ".join(current_heads(settings.database_url)) or "(empty)"
-    console.print(f"数据库已升级 database at {mask_url(settings.database_url)}: {heads}")
+    console().print(f"数据库已升级 database at {mask_url(settings.database_url)}: {heads}")
 
 
 @db_app.command("current")
@@ -32,7 +32,7 @@ def current() -> None:
     from gateway.migrations import current_heads
 
     settings = current_settings()
-    console.print(", ".join(current_heads(settings.database_url)) or "(empty)")
+    console().print(", ".join(current_heads(settings.database_url)) or "(empty)")
 
 
 def register(app: typer.Typer) -> None:

@@ -118,22 +118,22 @@ def demo(
                 "✓" if tb.balanced else "✗",
             )
             if detail:
-                console.print(
+                console().print(
                     _trial_balance_table(
                         f"{entry.association.code} {entry.association.name} 试算平衡表", tb
                     )
                 )
-        console.print(table)
+        console().print(table)
         members = sum(len(e.members) for e in seeded.associations)
         loans = sum(len(e.loans) for e in seeded.associations)
-        console.print(
+        console().print(
             f"{len(seeded.associations)} 个协会 associations, {members} 名会员 members, "
             f"{loans} 笔借款 loans — database {mask_url(settings.database_url)}"
         )
         for contract, refusal in seeded.refusals:
-            console.print(f"规则拒绝 refused {contract}: {refusal.message_zh} ({refusal.code})")
+            console().print(f"规则拒绝 refused {contract}: {refusal.message_zh} ({refusal.code})")
         if not all_balanced:
-            err_console.print("[red]试算不平衡 trial balance broken[/red]")
+            err_console().print("[red]试算不平衡 trial balance broken[/red]")
             raise typer.Exit(1)
     if days > 0:
         run_demo_cycle(settings, cipher, demo_config, seeded, days=days)
@@ -161,7 +161,7 @@ def run_demo_cycle(
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            console=console,
+            console=console(),
             transient=True,
         ) as progress:
             task = progress.add_task("营业日 business days", total=days)
@@ -182,14 +182,14 @@ def run_demo_cycle(
                 seeded,
                 state_dir=state_dir,
                 days=days,
-                report=console.print,
+                report=console().print,
                 on_day=day_done,
             )
     finally:
         engine.dispose()
     for table in summary_tables(summary):
-        console.print(table)
-    console.print(
+        console().print(table)
+    console().print(
         f"数据库保留供控制台使用 database kept for the console: {mask_url(settings.database_url)}"
     )
 

@@ -81,9 +81,10 @@ def adjust_command(
         limit_fen = ladder(session, county_of(session, found.association_id).id).limit_of(grade)
         label = f"{found.name}（{found.member_no}，ID {found.id}）"
     if before == grade:
-        console.print(f"{label} 已是 {grade} 级，未作变动 (already grade {grade}; nothing changed)")
+        unchanged = f"{label} 已是 {grade} 级，未作变动 (already grade {grade}; nothing changed)"
+        console().print(unchanged)
         return
-    console.print(
+    console().print(
         f"{label} 信用等级 {before} → {grade}，借款上限 {format_yuan(limit_fen)} 元 "
         f"(credit grade {before} → {grade}, limit {format_yuan(limit_fen)} yuan) by {who}"
     )

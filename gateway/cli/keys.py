@@ -22,7 +22,7 @@ def generate(path: Annotated[Path, typer.Argument(help="Where to write the new k
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(generate_key_text() + "\n")
-    console.print(f"已生成密钥 key written to {path}")
+    console().print(f"已生成密钥 key written to {path}")
 
 
 @keys_app.command("rotate")
@@ -40,7 +40,7 @@ def rotate(
     )
     with cli_session(settings) as session:
         report = rotate_field_key(session, old, new, actor="cli")
-    console.print(
+    console().print(
         f"已轮换 rotated {report.rotated} members ({report.already_new} already under the new "
         f"key). Now set field_key_file = {new_key_file} and keep the old key until backups "
         "made with it have expired."

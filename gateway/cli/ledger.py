@@ -44,8 +44,8 @@ def balances_command(
     table.add_row(
         "合计 Total", format_yuan(tb.total_debit_fen), format_yuan(tb.total_credit_fen), ""
     )
-    console.print(table)
-    console.print("借贷平衡 balanced" if tb.balanced else "[red]借贷不平衡 NOT balanced[/red]")
+    console().print(table)
+    console().print("借贷平衡 balanced" if tb.balanced else "[red]借贷不平衡 NOT balanced[/red]")
     if not tb.balanced:
         raise typer.Exit(1)
 

@@ -43,7 +43,7 @@ def _show(session: Session, liquidation_id: int) -> None:
         table.add_column(header)
     for state in progress(session, liquidation_id):
         table.add_row(state.label, "✓" if state.done else "…", "\n".join(state.remaining))
-    console.print(table)
+    console().print(table)
 
 
 @liquidation_app.command("start")
@@ -96,7 +96,7 @@ def write_off_command(
             reason=reason,
             actor=actor,
         )
-        console.print(f"核销审核编号 review id: {review.id}")
+        console().print(f"核销审核编号 review id: {review.id}")
 
 
 @liquidation_app.command("decide-write-off")
@@ -114,7 +114,7 @@ def decide_command(
         decided = decide_write_off(
             session, review, approve=approve, on=_on(on), actor=actor, note=note
         )
-        console.print(f"核销审核 {decided.id}: {decided.decision.value}")
+        console().print(f"核销审核 {decided.id}: {decided.decision.value}")
 
 
 @liquidation_app.command("close-books")
@@ -148,7 +148,7 @@ def name_account_command(
             account_name=name,
             actor=actor,
         )
-    console.print(f"{level.value}: {account} {name}")
+    console().print(f"{level.value}: {account} {name}")
 
 
 @liquidation_app.command("request-payouts")
@@ -160,7 +160,7 @@ def request_payouts_command(association: AssociationOpt, actor: ActorOpt, on: On
         liquidation_id = _liquidation_id(session, association)
         refunds = request_refunds(session, liquidation_id, on=_on(on), actor=actor)
         capital = request_capital_returns(session, liquidation_id, on=_on(on), actor=actor)
-        console.print(f"退还互助金 refunds: {len(refunds)}, 收回资金 capital: {len(capital)}")
+        console().print(f"退还互助金 refunds: {len(refunds)}, 收回资金 capital: {len(capital)}")
 
 
 @liquidation_app.command("payout-list")
@@ -196,7 +196,7 @@ def payout_list_command(
                     order.remittance,
                 ]
             )
-    console.print(f"{len(orders)} 笔待付 payouts -> {out}")
+    console().print(f"{len(orders)} 笔待付 payouts -> {out}")
 
 
 @liquidation_app.command("confirm")
@@ -207,7 +207,7 @@ def confirm_command(association: AssociationOpt, actor: ActorOpt) -> None:
     with cli_session(current_settings()) as session:
         liquidation_id = _liquidation_id(session, association)
         outcome = confirm_from_statement(session, liquidation_id, actor=actor)
-        console.print(
+        console().print(
             f"已确认 settled {len(outcome.settled)}, 退回 failed {len(outcome.failed)}, "
             f"待确认 waiting {len(outcome.waiting)}"
         )

@@ -21,8 +21,8 @@ def _print_refusal(refused: ImportRefused) -> None:
         table.add_column(header)
     for error in refused.errors:
         table.add_row(str(error.row), error.column, error.value, error.reason)
-    err_console.print(table)
-    err_console.print(f"{refused.message_zh} ({refused.message_en})")
+    err_console().print(table)
+    err_console().print(f"{refused.message_zh} ({refused.message_en})")
 
 
 @members_app.command("import")
@@ -50,7 +50,7 @@ def import_command(
             _print_refusal(refused)
             raise typer.Exit(1) from refused
         count = len(imported)
-    console.print(f"已导入 {count} 名会员到协会 {association} (imported {count} members)")
+    console().print(f"已导入 {count} 名会员到协会 {association} (imported {count} members)")
 
 
 def register(app: typer.Typer) -> None:

@@ -69,7 +69,7 @@ def nightly(
             TextColumn("{task.description}"),
             BarColumn(),
             TimeElapsedColumn(),
-            console=err_console,
+            console=err_console(),
             disable=json_out or json_logs,
             transient=True,
         ) as progress:
@@ -106,7 +106,7 @@ def nightly(
                 f"[{STYLE[o.status]}]{o.status}[/]",
                 detail[:120],
             )
-        console.print(table)
+        console().print(table)
     if any(o.status == "failed" for o in outcomes):
         raise typer.Exit(1)
 

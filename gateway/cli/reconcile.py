@@ -103,7 +103,7 @@ def reconcile(
             f"{o.open_lines}/{o.open_entries}",
             ", ".join(f"{k}={v}" for k, v in o.queue.as_dict().items() if v),
         )
-    console.print(table)
+    console().print(table)
 
 
 def _item_row(item: QueueItem) -> list[str]:
@@ -171,7 +171,7 @@ def queue_list(
         table.add_column(header)
     for row in rows:
         table.add_row(*row)
-    console.print(table)
+    console().print(table)
 
 
 @queue_app.command("show")
@@ -179,8 +179,8 @@ def queue_show(item_id: Annotated[int, typer.Argument(help="Queue item id.")]) -
     """One item: its evidence and its history."""
     with cli_session(current_settings()) as session:
         item = queue.get_item(session, item_id)
-        console.print(f"[bold]差错 {item.id}[/] {item.kind} · {item.status.value}", markup=True)
-        console.print(item.explanation, markup=False)
+        console().print(f"[bold]差错 {item.id}[/] {item.kind} · {item.status.value}", markup=True)
+        console().print(item.explanation, markup=False)
         for label, value in (
             ("子账户 sub-account", item.sub_account or "-"),
             ("银行 bank", _fen(item.actual_fen) or "-"),
@@ -192,7 +192,7 @@ def queue_show(item_id: Annotated[int, typer.Argument(help="Queue item id.")]) -
             ("处理 resolution", item.resolution.value if item.resolution else "-"),
             ("说明 note", item.resolution_note or "-"),
         ):
-            console.print(f"  {label}: {value}", markup=False, highlight=False)
+            console().print(f"  {label}: {value}", markup=False, highlight=False)
         table = Table(title="处理记录 history")
         for header in ("时间 At", "人员 By", "动作 Action", "说明 Note"):
             table.add_column(header)
@@ -200,7 +200,7 @@ def queue_show(item_id: Annotated[int, typer.Argument(help="Queue item id.")]) -
             table.add_row(
                 event.at.isoformat(timespec="seconds"), event.actor, event.action, event.note
             )
-        console.print(table)
+        console().print(table)
 
 
 @queue_app.command("assign")
@@ -213,7 +213,7 @@ def queue_assign(
     """Assign an item (and optionally set its priority)."""
     with cli_session(current_settings()) as session:
         item = queue.assign(session, item_id, assignee=to, actor=by, priority=priority)
-        console.print(f"差错 {item.id} → {item.assignee} (优先级 {item.priority})", markup=False)
+        console().print(f"差错 {item.id} → {item.assignee} (优先级 {item.priority})", markup=False)
 
 
 @queue_app.command("resolve")
@@ -272,7 +272,7 @@ def queue_resolve(
             item = queue.dismiss(session, item_id, actor=by, justification=note)
         else:
             raise typer.BadParameter(f"{how.value} is set by the reconciliation, not by hand")
-        console.print(f"差错 {item.id}: {item.status.value}", markup=False)
+        console().print(f"差错 {item.id}: {item.status.value}", markup=False)
 
 
 @queue_app.command("approve")
@@ -283,7 +283,7 @@ def queue_approve(
     """Approve a proposed adjusting entry (someone other than who proposed it)."""
     with cli_session(current_settings()) as session:
         item = queue.approve_adjustment(session, item_id, actor=by)
-        console.print(f"差错 {item.id}: {item.status.value}", markup=False)
+        console().print(f"差错 {item.id}: {item.status.value}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

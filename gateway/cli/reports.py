@@ -87,8 +87,8 @@ def evaluation_command(
         table.add_column(header)
     for row in rows:
         table.add_row(row.item, row.unit, row.content, row.note)
-    console.print(table)
-    console.print(f"建议等级 suggested grade: {suggestion.grade.value} ({suggestion.score})")
+    console().print(table)
+    console().print(f"建议等级 suggested grade: {suggestion.grade.value} ({suggestion.score})")
     _export(
         xlsx,
         csv_path,
@@ -114,7 +114,7 @@ def loans_command(
     start = date.fromisoformat(since) if since else None
     with cli_session(settings) as session:
         detail = loan_detail(session, _association_id(session, association), as_of=end, since=start)
-    console.print(
+    console().print(
         f"{detail.association_name}: {len(detail.rows)} 笔借款 loans, "
         f"{export.yuan(detail.total_amount_fen)} 元"
     )
@@ -159,7 +159,7 @@ def county_command(
             row.suggested_grade,
             row.county_grade,
         )
-    console.print(table)
+    console().print(table)
     _export(
         xlsx,
         csv_path,
@@ -180,9 +180,9 @@ def _export(
     if xlsx:
         book = export.new_workbook()
         fill_sheet(book)
-        console.print(f"XLSX: {export.save(book, xlsx)}")
+        console().print(f"XLSX: {export.save(book, xlsx)}")
     if csv_path:
-        console.print(f"CSV: {export.write_csv(csv_text(), csv_path)}")
+        console().print(f"CSV: {export.write_csv(csv_text(), csv_path)}")
 
 
 def _period(
@@ -214,11 +214,11 @@ def _period(
             text = export.period_csv(single)
             lines = export.period_rows(single)
     for line in lines:
-        console.print("  ".join(str(cell) for cell in line))
+        console().print("  ".join(str(cell) for cell in line))
     if xlsx:
-        console.print(f"XLSX: {export.save(book, xlsx)}")
+        console().print(f"XLSX: {export.save(book, xlsx)}")
     if csv_path:
-        console.print(f"CSV: {export.write_csv(text, csv_path)}")
+        console().print(f"CSV: {export.write_csv(text, csv_path)}")
 
 
 @reports_app.command("monthly")
@@ -279,7 +279,7 @@ def record_grade_command(
             note=note,
         )
         suggested = recorded.suggested_grade.value
-    console.print(f"已记录 recorded: {grade.value}（建议 suggested {suggested}）by {actor}")
+    console().print(f"已记录 recorded: {grade.value}（建议 suggested {suggested}）by {actor}")
 
 
 @reports_app.command("credit-review")
@@ -297,7 +297,7 @@ def credit_review_command(
             session, _county_id(session, county), year, grading(settings).credit, actor=actor
         )
         changed = sum(1 for r in reviews if r.from_grade != r.to_grade)
-    console.print(f"{year} 年评定 reviewed {len(reviews)} 名会员, {changed} 名等级变动 changed")
+    console().print(f"{year} 年评定 reviewed {len(reviews)} 名会员, {changed} 名等级变动 changed")
 
 
 def register(app: typer.Typer) -> None:

@@ -42,7 +42,7 @@ def serve(
     try:
         settings = load_config(config)
     except AdapterError as exc:
-        err_console.print(f"[red]配置错误 configuration error[/red]: {escape(str(exc))}")
+        err_console().print(f"[red]配置错误 configuration error[/red]: {escape(str(exc))}")
         raise typer.Exit(2) from exc
 
     async def main() -> None:
@@ -56,13 +56,15 @@ def serve(
             port=port,
             speed=speed,
             start=start,
-            report=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True),
+            report=lambda line: console().print(
+                line, markup=False, highlight=False, soft_wrap=True
+            ),
         )
 
     try:
         asyncio.run(main())
     except AdapterError as exc:
-        err_console.print(f"[red]沙箱银行出错 sandbox bank failed[/red]: {escape(str(exc))}")
+        err_console().print(f"[red]沙箱银行出错 sandbox bank failed[/red]: {escape(str(exc))}")
         raise typer.Exit(1) from exc
 
 

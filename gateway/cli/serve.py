@@ -29,7 +29,7 @@ def serve(
     from gateway.api.app import create_app
 
     settings = current_settings()
-    console.print(
+    console().print(
         f"互助资金结算平台 http://{host}:{port}/console · API /api/v1 · "
         f"database {mask_url(settings.database_url)}"
     )

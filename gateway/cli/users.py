@@ -30,7 +30,7 @@ def _password(value: str | None) -> str:
 def create(
     username: Annotated[str, typer.Argument(help="Sign-in name.")],
     role: Annotated[Role, typer.Option(help="Role of the user.")],
-    display_name: Annotated[str | None, typer.Option(help="Name shown in the console.")] = None,
+    display_name: Annotated[str | None, typer.Option(help="Name shown in the console().")] = None,
     county: Annotated[str | None, typer.Option(help="County code (county-wide roles).")] = None,
     association: Annotated[
         str | None, typer.Option(help="Association code (treasurer, association auditor).")
@@ -75,7 +75,7 @@ def create(
             actor=ACTOR,
         )
         credentials.set_password(session, username, secret, actor=ACTOR)
-        console.print(f"已创建用户 created {user.username} ({role.value})")
+        console().print(f"已创建用户 created {user.username} ({role.value})")
 
 
 @users_app.command("password")
@@ -90,7 +90,7 @@ def password(
     secret = _password(password)
     with cli_session(settings) as session:
         credentials.set_password(session, username, secret, actor=ACTOR)
-    console.print(f"已更新密码 password set for {username}")
+    console().print(f"已更新密码 password set for {username}")
 
 
 @users_app.command("disable")
@@ -99,7 +99,7 @@ def disable(username: Annotated[str, typer.Argument()]) -> None:
     settings = current_settings()
     with cli_session(settings) as session:
         credentials.disable_user(session, username, actor=ACTOR)
-    console.print(f"已停用 disabled {username}; sessions and tokens revoked")
+    console().print(f"已停用 disabled {username}; sessions and tokens revoked")
 
 
 @users_app.command("token")
@@ -120,7 +120,7 @@ def token(
             actor=ACTOR,
             lifetime=timedelta(days=days) if days else None,
         )
-    err_console.print("请妥善保存，此令牌只显示一次 / store it now: it is shown only once")
+    err_console().print("请妥善保存，此令牌只显示一次 / store it now: it is shown only once")
     typer.echo(issued)
 
 
