@@ -156,9 +156,7 @@ def _quarantine_follow_up(session: Session, file: InboundFile, reason: str) -> N
     )
 
 
-def quarantine(
-    session: Session, file_id: int, reason: str, *, answers: str | None = None
-) -> None:
+def quarantine(session: Session, file_id: int, reason: str, *, answers: str | None = None) -> None:
     """Mark a stored file quarantined with its reason (nothing of it was applied).
 
     ``answers`` is the message id of the batch the file says it answers, when it could be
