@@ -306,6 +306,7 @@ class _Flags:
     e_sub_h: np.ndarray
     card_h: np.ndarray
     collected: np.ndarray
+    expected_collection: np.ndarray  # entries an automatic booking may confirm
 
 
 class _Run:
@@ -675,7 +676,7 @@ class _Run:
         )
         pairs = pl.concat([pl.DataFrame(schema=_PAIR_TYPES), *self.pairs])
         self._checks(pairs, flags)
-        proposals = self._proposals(pairs, ordinary)
+        proposals = self._proposals(pairs, ordinary, flags.expected_collection)
         leftover = pl.concat([ordinary, returns], how="diagonal_relaxed")
         self._content_duplicates(leftover, lines, not_copy)
         pending = self._unmatched(leftover, active, proposals)
@@ -1347,6 +1348,10 @@ class _Run:
                 & pl.col("e_credit")
                 & pl.col("card").is_not_null()
             ).alias("collected"),
+            (
+                pl.col("status").eq(BookStatus.EXPECTED.value)
+                & pl.col("kind").is_in(list(_COLLECTED))
+            ).alias("expected_collection"),
         )
         cash_l = per_line["cash"]
         flagged_lines = lines.filter(cash_l | per_line["maybe_sub"]).with_columns(
@@ -1378,6 +1383,7 @@ class _Run:
             e_sub_h=per_entry["e_sub_h"].to_numpy(),
             card_h=per_entry["card_h"].to_numpy(),
             collected=per_entry["collected"].to_numpy(),
+            expected_collection=per_entry["expected_collection"].to_numpy(),
         )
 
     def _checks(self, pairs: pl.DataFrame, flags: _Flags) -> None:
@@ -1470,16 +1476,12 @@ class _Run:
             "记入其他协会子账户 / booked on another association's sub-account",
         )
 
-    def _proposals(self, pairs: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
-        """Proposed postings as a frame of ``PROPOSAL_SCHEMA``, sorted by kind and first line."""
-        expected = (
-            self.E.select(
-                pl.col("status").eq(BookStatus.EXPECTED.value)
-                & pl.col("kind").is_in(list(_COLLECTED))
-            )
-            .to_series()
-            .to_numpy()
-        )
+    def _proposals(
+        self, pairs: pl.DataFrame, lines: pl.DataFrame, expected: np.ndarray
+    ) -> pl.DataFrame:
+        """Proposed postings as a frame of ``PROPOSAL_SCHEMA``, sorted by kind and first line.
+
+        ``expected`` marks the entries (by row) that are expected collections."""
         g_all = pairs["_g"].to_numpy()
         ei_all = pairs["_ei"].fill_null(-1).to_numpy()
         expected = np.append(expected, False)  # the last slot stands for "no entry"
