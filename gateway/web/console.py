@@ -5,7 +5,11 @@ same domain services, and renders server-side. Forms carry the session's CSRF to
 from __future__ import annotations
 
 import json
+import re
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -14,6 +18,7 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -36,11 +41,16 @@ from gateway.batches.endpoints import (
     visible_batch,
 )
 from gateway.batches.models import PaymentBatch
-from gateway.loans.endpoints import loan_out
+from gateway.errors import HuzhuError
+from gateway.grading.ladder import ladder
+from gateway.ledger.models import LedgerChannel
+from gateway.loans.endpoints import LoanApplicationIn, loan_out
+from gateway.loans.endpoints import apply_for_loan as api_apply_for_loan
 from gateway.loans.models import Loan
 from gateway.members import service as members
-from gateway.members.endpoints import member_out, visible_member
-from gateway.members.models import Member
+from gateway.members.endpoints import MemberIn, member_out, visible_member
+from gateway.members.endpoints import register_member as api_register_member
+from gateway.members.models import Member, MemberStatus
 from gateway.org.endpoints import association_out, summary, visible_association
 from gateway.org.models import Association, SpecialAccount, Town
 from gateway.queue import service as queue_service
@@ -56,6 +66,7 @@ from gateway.queue.endpoints import (
 )
 from gateway.queue.models import ItemStatus, QueueItem
 from gateway.reconcile.models import ReconRun
+from gateway.settings import CashMode
 from gateway.web.charts import Bar, bar_chart
 from gateway.web.i18n import (
     KIND_LABELS,
@@ -395,11 +406,37 @@ def associations(current: CurrentPage, session: DbSession) -> Any:
 
 @router.get("/console/associations/{association_id}")
 def association_page(
-    association_id: int, current: CurrentPage, session: DbSession, cursor: str | None = None
+    association_id: int,
+    current: CurrentPage,
+    session: DbSession,
+    cursor: str | None = None,
+    registered: int | None = None,
+    applied: int | None = None,
 ) -> Any:
     association = visible_association(
         session, current.principal, association_id, Permission.READ_ORG
     )
+    return render_association(
+        current,
+        session,
+        association,
+        cursor=cursor,
+        notice=entry_notice(current, session, association, registered, applied),
+    )
+
+
+def render_association(
+    current: Page,
+    session: Session,
+    association: Association,
+    *,
+    cursor: str | None = None,
+    notice: str | None = None,
+    member_form: EntryForm | None = None,
+    loan_form: EntryForm | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The association page: figures, members, loans, and the entry forms the user may use."""
     figures = (
         summary(session, association, None)
         if current.principal.has(Permission.READ_LEDGER)
@@ -425,14 +462,73 @@ def association_page(
             .limit(50)
         )
         loan_rows = [loan_out(x) for x in recent]
+    today = business_today().isoformat()
+    county = association.town.county
+    can_register = current.principal.has(Permission.WRITE_MEMBERS)
+    can_apply = current.principal.has(Permission.WRITE_LOANS)
+    active = (
+        list(
+            session.scalars(
+                select(Member)
+                .where(
+                    Member.association_id == association.id,
+                    Member.status == MemberStatus.ACTIVE,
+                )
+                .order_by(Member.member_no)
+            )
+        )
+        if can_apply
+        else []
+    )
     return current.render(
         "association.html",
+        status_code=status_code,
         association=association_out(association),
         figures=figures,
         members=member_rows,
         next_cursor=next_cursor,
         loans=loan_rows,
+        notice=notice,
+        member_form=(member_form or EntryForm({"joined_on": today})) if can_register else None,
+        grades=ladder(session, county.id).grades if can_register else (),
+        loan_form=(loan_form or EntryForm({"applied_on": today, "channel": "transfer"}))
+        if can_apply
+        else None,
+        active_members=active,
+        cash_allowed=county.cash_mode == CashMode.TRANSITIONAL,
     )
+
+
+def entry_notice(
+    current: Page,
+    session: Session,
+    association: Association,
+    registered: int | None,
+    applied: int | None,
+) -> str | None:
+    """The line shown after a form succeeded, naming what was entered (only objects of this
+    association that the user may read)."""
+    english = current.lang == "en"
+    if registered is not None and current.principal.has(Permission.READ_MEMBERS):
+        member = session.get(Member, registered)
+        if member is not None and member.association_id == association.id:
+            if english:
+                return f"Member {member.name} ({member.member_no}) registered"
+            return f"已登记会员 {member.name}（编号 {member.member_no}）"
+    if applied is not None and current.principal.has(Permission.READ_LOANS):
+        loan = session.get(Loan, applied)
+        if loan is not None and loan.association_id == association.id:
+            amount = yuan(loan.amount_fen)
+            if english:
+                return (
+                    f"Loan application {loan.contract_no} for {loan.member.name}, "
+                    f"{amount} yuan, recorded (status: applied)"
+                )
+            return (
+                f"已受理借款申请 {loan.contract_no}：借款人 {loan.member.name}，"
+                f"金额 {amount} 元（状态：已申请）"
+            )
+    return None
 
 
 @router.get("/console/members/{member_id}")
@@ -671,3 +767,345 @@ def queue_item_review(
         return RedirectResponse(f"/console/queue?done={item_id}", status_code=303)
     queue_service.reject_adjustment(session, item_id, actor=current.principal.actor, note=note)
     return RedirectResponse(f"/console/queue/{item_id}", status_code=303)
+
+
+# --- entering members and loans ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FormError:
+    """One refusal shown beside a form: the fields it concerns (none: the whole form) and the
+    reason in Chinese and in English."""
+
+    fields: tuple[str, ...]
+    message_zh: str
+    message_en: str
+
+
+@dataclass
+class EntryForm:
+    """What the user typed into an entry form (kept as typed) and why it was refused."""
+
+    values: dict[str, Any]
+    errors: list[FormError] = field(default_factory=list)
+
+    @property
+    def invalid(self) -> set[str]:
+        return {name for e in self.errors for name in e.fields}
+
+
+class FormInvalid(Exception):  # noqa: N818 - a control-flow signal, not an error
+    def __init__(self, errors: list[FormError]) -> None:
+        super().__init__("; ".join(e.message_en for e in errors))
+        self.errors = errors
+
+
+# Field labels (Chinese, English) used in the refusal messages.
+FIELD_LABELS: dict[str, tuple[str, str]] = {
+    "member_no": ("会员编号", "Member no."),
+    "name": ("姓名", "Name"),
+    "resident_id": ("身份证号", "Resident ID"),
+    "card_number": ("惠农一卡通卡号", "Card number"),
+    "phone": ("电话", "Phone"),
+    "household_no": ("户号", "Household no."),
+    "joined_on": ("入会日期", "Joined on"),
+    "credit_grade": ("信用等级", "Credit grade"),
+    "contract_no": ("合同号", "Contract no."),
+    "member_id": ("借款人", "Borrower"),
+    "purpose": ("借款用途", "Purpose"),
+    "amount_yuan": ("借款金额（元）", "Amount (yuan)"),
+    "term_months": ("期限（月）", "Term (months)"),
+    "fee_rate_permille": ("月费率（‰）", "Monthly fee rate (‰)"),
+    "applied_on": ("申请日期", "Applied on"),
+    "guarantor_ids": ("担保人", "Guarantors"),
+    "channel": ("资金渠道", "Channel"),
+}
+
+# The API models' field names that the forms show under another name.
+FORM_FIELD_OF = {"amount_fen": "amount_yuan", "monthly_fee_rate_centipermille": "fee_rate_permille"}
+
+YUAN_TEXT = re.compile(r"[0-9]{1,10}(?:\.[0-9]{1,2})?")
+PER_MILLE_TEXT = re.compile(r"[0-9]{1,4}(?:\.[0-9]{1,2})?")
+WHOLE_TEXT = re.compile(r"[0-9]{1,6}")
+
+
+def hundredths(text: str, pattern: re.Pattern[str]) -> int | None:
+    """``text`` (digits with at most two decimals, as ``pattern`` allows) times 100, in integer
+    arithmetic: "12000.5" -> 1200050; None if the text does not match."""
+    if not pattern.fullmatch(text):
+        return None
+    whole, _, decimals = text.partition(".")
+    return int(whole) * 100 + int(decimals.ljust(2, "0"))
+
+
+def field_error(name: str, value: str, reason_zh: str, reason_en: str) -> FormError:
+    zh, en = FIELD_LABELS[name]
+    return FormError((name,), f"{zh}“{value}”{reason_zh}", f"{en} {value!r}: {reason_en}")
+
+
+def parse_yuan(name: str, text: str) -> int:
+    fen = hundredths(text, YUAN_TEXT)
+    if fen is None:
+        raise FormInvalid(
+            [
+                field_error(
+                    name,
+                    text,
+                    "不是有效金额：须为数字，最多两位小数（如 12000 或 12000.50）",
+                    "not an amount: digits with at most two decimals (e.g. 12000 or 12000.50)",
+                )
+            ]
+        )
+    return fen
+
+
+def parse_per_mille(name: str, text: str) -> int:
+    """A per-mille rate as hundredths of a per mille (6.5‰ -> 650)."""
+    value = hundredths(text, PER_MILLE_TEXT)
+    if value is None:
+        raise FormInvalid(
+            [
+                field_error(
+                    name,
+                    text,
+                    "不是有效费率：须为千分数的数字，最多两位小数（如 6 或 6.5）",
+                    "not a rate: a per-mille number with at most two decimals (e.g. 6 or 6.5)",
+                )
+            ]
+        )
+    return value
+
+
+def parse_date(name: str, text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise FormInvalid(
+            [field_error(name, text, "不是有效日期（年-月-日）", "not a date (YYYY-MM-DD)")]
+        ) from None
+
+
+def parse_id(name: str, text: str) -> int:
+    if not WHOLE_TEXT.fullmatch(text) or int(text) < 1:
+        raise FormInvalid([field_error(name, text, "未选择或无效", "not chosen or not valid")])
+    return int(text)
+
+
+def collect(*parsers: Callable[[], Any]) -> list[Any]:
+    """Run every field's parser and refuse with every problem at once."""
+    results: list[Any] = []
+    errors: list[FormError] = []
+    for parse in parsers:
+        try:
+            results.append(parse())
+        except FormInvalid as refused:
+            errors.extend(refused.errors)
+            results.append(None)
+    if errors:
+        raise FormInvalid(errors)
+    return results
+
+
+def model_errors(error: ValidationError, values: dict[str, Any]) -> list[FormError]:
+    """The API model's refusals, in the form's words."""
+    found: list[FormError] = []
+    for problem in error.errors():
+        location = problem.get("loc", ())
+        name = FORM_FIELD_OF.get(str(location[0]), str(location[0])) if location else ""
+        shown = values.get(name, "")
+        value = ", ".join(shown) if isinstance(shown, list) else str(shown)
+        context = problem.get("ctx") or {}
+        kind = problem.get("type", "")
+        if kind == "string_too_short" or (kind == "missing"):
+            reason = ("不能为空", "required")
+        elif kind in ("string_too_long", "too_long"):
+            limit = context.get("max_length", "")
+            reason = (f"过长（最多 {limit} 个）", f"too long (at most {limit})")
+        elif kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+            reason = ("超出允许范围", str(problem.get("msg", "out of range")).lower())
+        else:
+            reason = ("不合法", str(problem.get("msg", "invalid")))
+        if name in FIELD_LABELS:
+            found.append(field_error(name, value, *reason))
+        else:
+            found.append(FormError((), f"{name}：{reason[0]}", f"{name}: {reason[1]}"))
+    return found
+
+
+def domain_errors(error: HuzhuError) -> list[FormError]:
+    """A refusal of the domain service, with the fields its details name marked."""
+    fields = tuple(
+        str(problem["field"])
+        for problem in error.details.get("problems", [])
+        if isinstance(problem, dict) and problem.get("field") in FIELD_LABELS
+    )
+    return [FormError(fields, error.message_zh, error.message_en)]
+
+
+def refuse(
+    current: Page,
+    session: Session,
+    association_id: int,
+    *,
+    member_form: EntryForm | None = None,
+    loan_form: EntryForm | None = None,
+) -> HTMLResponse:
+    """Undo anything the refused request wrote, and show the page again with the form as it was
+    typed and the reasons beside it (422)."""
+    session.rollback()
+    association = visible_association(
+        session, current.principal, association_id, Permission.READ_ORG
+    )
+    return render_association(
+        current,
+        session,
+        association,
+        status_code=422,
+        member_form=member_form,
+        loan_form=loan_form,
+    )
+
+
+@router.post("/console/associations/{association_id}/members")
+def association_register_member(
+    association_id: int,
+    current: CurrentPage,
+    session: DbSession,
+    csrf_token: Annotated[str, Form()] = "",
+    member_no: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+    resident_id: Annotated[str, Form()] = "",
+    card_number: Annotated[str, Form()] = "",
+    phone: Annotated[str, Form()] = "",
+    household_no: Annotated[str, Form()] = "",
+    joined_on: Annotated[str, Form()] = "",
+    low_income: Annotated[str, Form()] = "",
+    credit_grade: Annotated[str, Form()] = "",
+) -> Any:
+    """The "register a member" form: the API's registration (same input, same checks, same
+    audit record), then back to the association page naming the member."""
+    current.require_csrf(csrf_token)
+    visible_association(session, current.principal, association_id, Permission.WRITE_MEMBERS)
+    values: dict[str, Any] = {
+        "member_no": member_no,
+        "name": name,
+        "resident_id": resident_id,
+        "card_number": card_number,
+        "phone": phone,
+        "household_no": household_no,
+        "joined_on": joined_on,
+        "low_income": bool(low_income),
+        "credit_grade": credit_grade,
+    }
+    form = EntryForm(values)
+    try:
+        (joined,) = collect(lambda: parse_date("joined_on", joined_on.strip()))
+        body = MemberIn(
+            member_no=member_no,
+            name=name,
+            resident_id=resident_id,
+            card_number=card_number,
+            phone=phone,
+            household_no=household_no,
+            joined_on=joined,
+            low_income=bool(low_income),
+            credit_grade=credit_grade.strip() or None,
+        )
+        member = api_register_member(
+            association_id, body, current.principal, session, current.request.app.state.cipher
+        )
+    except FormInvalid as refused:
+        form.errors = refused.errors
+    except ValidationError as refused:
+        form.errors = model_errors(refused, values)
+    except HuzhuError as refused:
+        form.errors = domain_errors(refused)
+    else:
+        return RedirectResponse(
+            f"/console/associations/{association_id}?registered={member.id}", status_code=303
+        )
+    return refuse(current, session, association_id, member_form=form)
+
+
+@router.post("/console/associations/{association_id}/loans")
+def association_apply_for_loan(
+    association_id: int,
+    current: CurrentPage,
+    session: DbSession,
+    csrf_token: Annotated[str, Form()] = "",
+    contract_no: Annotated[str, Form()] = "",
+    member_id: Annotated[str, Form()] = "",
+    purpose: Annotated[str, Form()] = "",
+    amount_yuan: Annotated[str, Form()] = "",
+    term_months: Annotated[str, Form()] = "",
+    fee_rate_permille: Annotated[str, Form()] = "",
+    applied_on: Annotated[str, Form()] = "",
+    guarantor_ids: Annotated[list[str] | None, Form()] = None,
+    channel: Annotated[str, Form()] = "transfer",
+) -> Any:
+    """The "apply for a loan" form: yuan and per-mille text become integer fen and hundredths
+    of a per mille without floating point, then the API's application runs (same rules)."""
+    current.require_csrf(csrf_token)
+    visible_association(session, current.principal, association_id, Permission.WRITE_LOANS)
+    chosen = [g for g in (guarantor_ids or []) if g]
+    values: dict[str, Any] = {
+        "contract_no": contract_no,
+        "member_id": member_id,
+        "purpose": purpose,
+        "amount_yuan": amount_yuan,
+        "term_months": term_months,
+        "fee_rate_permille": fee_rate_permille,
+        "applied_on": applied_on,
+        "guarantor_ids": chosen,
+        "channel": channel,
+    }
+    form = EntryForm(values)
+
+    def term() -> int:
+        text = term_months.strip()
+        if not WHOLE_TEXT.fullmatch(text):
+            raise FormInvalid(
+                [field_error("term_months", text, "须为整数月数", "a whole number of months")]
+            )
+        return int(text)
+
+    def chosen_channel() -> LedgerChannel:
+        if channel not in (LedgerChannel.TRANSFER.value, LedgerChannel.CASH.value):
+            raise FormInvalid(
+                [field_error("channel", channel, "须为转账或现金", "must be transfer or cash")]
+            )
+        return LedgerChannel(channel)
+
+    try:
+        borrower, amount_fen, months, rate, applied, guarantors, via = collect(
+            lambda: parse_id("member_id", member_id.strip()),
+            lambda: parse_yuan("amount_yuan", amount_yuan.strip()),
+            term,
+            lambda: parse_per_mille("fee_rate_permille", fee_rate_permille.strip()),
+            lambda: parse_date("applied_on", applied_on.strip()),
+            lambda: [parse_id("guarantor_ids", g.strip()) for g in chosen],
+            chosen_channel,
+        )
+        body = LoanApplicationIn(
+            contract_no=contract_no.strip(),
+            member_id=borrower,
+            purpose=purpose.strip(),
+            amount_fen=amount_fen,
+            term_months=months,
+            monthly_fee_rate_centipermille=rate,
+            applied_on=applied,
+            guarantor_ids=guarantors,
+            channel=via,
+        )
+        loan = api_apply_for_loan(association_id, body, current.principal, session)
+    except FormInvalid as refused:
+        form.errors = refused.errors
+    except ValidationError as refused:
+        form.errors = model_errors(refused, values)
+    except HuzhuError as refused:
+        form.errors = domain_errors(refused)
+    else:
+        return RedirectResponse(
+            f"/console/associations/{association_id}?applied={loan.id}", status_code=303
+        )
+    return refuse(current, session, association_id, loan_form=form)
