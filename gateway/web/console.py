@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from gateway.api.deps import SESSION_COOKIE, DbSession, authenticate, db
 from gateway.api.pagination import PageRequest, paginate
 from gateway.api.problems import Problem
-from gateway.api.router import business_today
+from gateway.api.router import MAX_ID, business_today
 from gateway.api.routing import TransactionalRoute
 from gateway.audit import service as audit
 from gateway.audit.endpoints import visible_chains
@@ -827,6 +827,7 @@ FORM_FIELD_OF = {"amount_fen": "amount_yuan", "monthly_fee_rate_centipermille": 
 YUAN_TEXT = re.compile(r"[0-9]{1,10}(?:\.[0-9]{1,2})?")
 PER_MILLE_TEXT = re.compile(r"[0-9]{1,4}(?:\.[0-9]{1,2})?")
 WHOLE_TEXT = re.compile(r"[0-9]{1,6}")
+ID_TEXT = re.compile(r"[0-9]{1,19}")
 
 
 def hundredths(text: str, pattern: re.Pattern[str]) -> int | None:
@@ -886,7 +887,7 @@ def parse_date(name: str, text: str) -> date:
 
 
 def parse_id(name: str, text: str) -> int:
-    if not WHOLE_TEXT.fullmatch(text) or int(text) < 1:
+    if not ID_TEXT.fullmatch(text) or not 1 <= int(text) <= MAX_ID:
         raise FormInvalid([field_error(name, text, "未选择或无效", "not chosen or not valid")])
     return int(text)
 

@@ -381,6 +381,13 @@ def test_every_unreadable_field_is_named_at_once(
     response = post_loan(client, seeded.world.a.id, token, loan_fields(seeded, contract_no=""))
     assert response.status_code == 422
     assert "合同号“”不能为空" in response.text
+    response = post_loan(client, seeded.world.a.id, token, loan_fields(seeded, member_id=""))
+    assert response.status_code == 422
+    assert "借款人“”未选择或无效" in response.text
+    unknown = loan_fields(seeded, member_id="1234567890")  # an id past six digits is read
+    response = post_loan(client, seeded.world.a.id, token, unknown)
+    assert response.status_code == 422
+    assert "会员不存在" in response.text
     assert loans_of(api_sessions, seeded.world.a.id) == []
 
 
@@ -529,3 +536,18 @@ def test_a_bank_operator_gets_no_page_and_no_write(
     assert post_member(client, a, token, new_person(7)).status_code == 403
     assert post_loan(client, a, token, loan_fields(seeded)).status_code == 403
     assert loans_of(api_sessions, a) == []
+
+
+def test_the_forms_speak_english_after_the_switch(
+    treasurer: tuple[TestClient, str], seeded: Seeded
+) -> None:
+    client, token = treasurer
+    client.cookies.set("lang", "en")
+    a = seeded.world.a.id
+    page = client.get(f"/console/associations/{a}").text
+    assert "Register a member" in page
+    assert "Apply for a loan" in page
+    assert '<label for="l-amount_yuan">Amount (yuan)</label>' in page
+    response = post_member(client, a, token, new_person(9))
+    assert response.status_code == 303
+    assert "Member 王秀英 (W0009) registered" in client.get(response.headers["location"]).text
