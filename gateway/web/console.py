@@ -917,7 +917,7 @@ def model_errors(error: ValidationError, values: dict[str, Any]) -> list[FormErr
         value = ", ".join(shown) if isinstance(shown, list) else str(shown)
         context = problem.get("ctx") or {}
         kind = problem.get("type", "")
-        if kind == "string_too_short" or (kind == "missing"):
+        if kind in ("string_too_short", "missing"):
             reason = ("不能为空", "required")
         elif kind in ("string_too_long", "too_long"):
             limit = context.get("max_length", "")
