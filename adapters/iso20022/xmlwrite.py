@@ -70,8 +70,8 @@ class XmlLines:
 
     def amount(self, tag: str, text: str, currency: str) -> None:
         """An amount element with its ``Ccy`` attribute."""
-        ccy = currency.translate(_ATTRIBUTE)
-        self.parts.append(f'{self._indent}<{tag} Ccy="{ccy}">{text.translate(_TEXT)}</{tag}>\n')
+        ccy = escape_attribute(currency)
+        self.parts.append(f'{self._indent}<{tag} Ccy="{ccy}">{escape_text(text)}</{tag}>\n')
 
     def empty(self, tag: str) -> None:
         self.parts.append(f"{self._indent}<{tag}/>\n")
