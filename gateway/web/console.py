@@ -839,42 +839,39 @@ def hundredths(text: str, pattern: re.Pattern[str]) -> int | None:
     return int(whole) * 100 + int(decimals.ljust(2, "0"))
 
 
+def parse_hundredths(name: str, text: str, pattern: re.Pattern[str], zh: str, en: str) -> int:
+    """``hundredths`` of a form field, refused naming the field and why when it does not read."""
+    value = hundredths(text, pattern)
+    if value is None:
+        raise FormInvalid([field_error(name, text, zh, en)])
+    return value
+
+
 def field_error(name: str, value: str, reason_zh: str, reason_en: str) -> FormError:
     zh, en = FIELD_LABELS[name]
     return FormError((name,), f"{zh}“{value}”{reason_zh}", f"{en} {value!r}: {reason_en}")
 
 
 def parse_yuan(name: str, text: str) -> int:
-    fen = hundredths(text, YUAN_TEXT)
-    if fen is None:
-        raise FormInvalid(
-            [
-                field_error(
-                    name,
-                    text,
-                    "不是有效金额：须为数字，最多两位小数（如 12000 或 12000.50）",
-                    "not an amount: digits with at most two decimals (e.g. 12000 or 12000.50)",
-                )
-            ]
-        )
-    return fen
+    """An amount in yuan as fen (12000.50 -> 1200050)."""
+    return parse_hundredths(
+        name,
+        text,
+        YUAN_TEXT,
+        "不是有效金额：须为数字，最多两位小数（如 12000 或 12000.50）",
+        "not an amount: digits with at most two decimals (e.g. 12000 or 12000.50)",
+    )
 
 
 def parse_per_mille(name: str, text: str) -> int:
     """A per-mille rate as hundredths of a per mille (6.5‰ -> 650)."""
-    value = hundredths(text, PER_MILLE_TEXT)
-    if value is None:
-        raise FormInvalid(
-            [
-                field_error(
-                    name,
-                    text,
-                    "不是有效费率：须为千分数的数字，最多两位小数（如 6 或 6.5）",
-                    "not a rate: a per-mille number with at most two decimals (e.g. 6 or 6.5)",
-                )
-            ]
-        )
-    return value
+    return parse_hundredths(
+        name,
+        text,
+        PER_MILLE_TEXT,
+        "不是有效费率：须为千分数的数字，最多两位小数（如 6 或 6.5）",
+        "not a rate: a per-mille number with at most two decimals (e.g. 6 or 6.5)",
+    )
 
 
 def parse_date(name: str, text: str) -> date:
