@@ -74,10 +74,11 @@ class ReconciliationResult:
     """The outcome for one special account and business date.
 
     ``match_pairs`` has one row per (line, entry) pair of a match group: columns ``group_id``,
-    ``match_pass``, ``line_id``, ``entry_id`` (null for the lines of a reversal pair); its row
-    order carries no meaning, ``matches()`` gives the groups sorted. ``proposals_frame`` holds
-    the proposed postings column by column (row order carries no meaning), ``proposals`` as
-    sorted objects.
+    ``match_pass``, ``line_id``, ``entry_id`` (null for the lines of a reversal pair), sorted
+    by group, line and entry; ``matches()`` gives the groups. ``proposals_frame`` holds the
+    proposed postings column by column, sorted by kind and first bank line, ``proposals`` the
+    same as objects. Both are built on first use, from the row indices and the unordered
+    ``proposal_rows`` the run leaves.
     """
 
     request: ReconciliationRequest
@@ -86,7 +87,7 @@ class ReconciliationResult:
     entry_ids: pl.Series  # the input entries' ids, by row index
     exceptions: tuple[ReconException, ...]
     pending_entry_ids: tuple[str, ...]
-    proposals_frame: pl.DataFrame
+    proposal_rows: pl.DataFrame  # PROPOSAL columns, in no particular order
     statement: DailyStatement
 
     @cached_property
@@ -100,14 +101,20 @@ class ReconciliationResult:
                 "entry_id": self.entry_ids.gather(index["_ei"]),
             },
             schema=_PAIR_SCHEMA,
+        ).sort("group_id", "line_id", "entry_id", nulls_last=True)
+
+    @cached_property
+    def proposals_frame(self) -> pl.DataFrame:
+        """The proposed postings, sorted by kind and first bank line."""
+        return (
+            self.proposal_rows.with_columns(pl.col("line_ids").list.first().alias("_first_line"))
+            .sort("kind", "_first_line")
+            .drop("_first_line")
         )
 
     @cached_property
     def proposals(self) -> tuple[ProposedPosting, ...]:
         """The proposals as objects, sorted by kind and first bank line."""
-        ordered = self.proposals_frame.with_columns(
-            pl.col("line_ids").list.first().alias("_first_line")
-        ).sort("kind", "_first_line")
         return tuple(
             ProposedPosting(
                 PostingKind(kind),
@@ -118,7 +125,9 @@ class ReconciliationResult:
                 credit=credit,
                 reason=reason,
             )
-            for kind, line_ids, entry_ids, sub, amount, credit, reason, _ in ordered.iter_rows()
+            for kind, line_ids, entry_ids, sub, amount, credit, reason in (
+                self.proposals_frame.iter_rows()
+            )
         )
 
     def matches(self) -> tuple[Match, ...]:
@@ -1479,7 +1488,7 @@ class _Run:
     def _proposals(
         self, pairs: pl.DataFrame, lines: pl.DataFrame, expected: np.ndarray
     ) -> pl.DataFrame:
-        """Proposed postings as a frame of ``PROPOSAL_SCHEMA``, sorted by kind and first line.
+        """Proposed postings as a frame of the result's ``proposal_rows`` columns, unordered.
 
         ``expected`` marks the entries (by row) that are expected collections."""
         g_all = pairs["_g"].to_numpy()

@@ -58,6 +58,9 @@ def summary(result: ReconciliationResult) -> tuple[object, ...]:
     return (
         result.exceptions,
         result.matches(),
+        # the frames row for row, not only the sorted objects built from them
+        result.match_pairs.rows(),
+        result.proposals_frame.rows(),
         result.proposals,
         result.pending_entry_ids,
         result.statement.canonical_bytes(),
@@ -68,7 +71,7 @@ BASELINE = summary(Scenario(lines=list(LINES), entries=list(ENTRIES)).run())
 
 
 def test_the_pool_exercises_every_path() -> None:
-    exceptions, matches, proposals, pending, _ = BASELINE
+    exceptions, matches, pairs, proposal_rows, proposals, pending, _ = BASELINE
     assert {x.kind.value for x in exceptions} >= {  # type: ignore[attr-defined]
         "duplicate",
         "village_cash",
@@ -78,6 +81,8 @@ def test_the_pool_exercises_every_path() -> None:
     }
     assert len(matches) >= 4  # type: ignore[arg-type]
     assert proposals
+    assert len(proposal_rows) == len(proposals)  # type: ignore[arg-type]
+    assert len(pairs) >= len(matches)  # type: ignore[arg-type]
     assert pending
 
 
