@@ -30,8 +30,9 @@ ACCOUNT = "6200001"
 
 
 class Nights:
-    def __init__(self, tmp_path: Path) -> None:
-        self.settle = Settle(migrated_sqlite(tmp_path))
+    def __init__(self, tmp_path: Path, url: str | None = None) -> None:
+        """On a copy of the migrated SQLite template, or on the (migrated) database at ``url``."""
+        self.settle = Settle(url or migrated_sqlite(tmp_path))
         self.session: Session = self.settle.session
         self.world = self.settle.world
         self.sub_a = self.world.a.sub_account_number

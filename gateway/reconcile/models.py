@@ -77,6 +77,22 @@ class OpenItem(Base):
     line_json: Mapped[str | None] = mapped_column(Text, default=None)
 
 
+class SeenTransaction(Base):
+    """A bank transaction id a statement of the special account has shown, with the line that
+    showed it first. A later statement showing the id again on another line shows a copy (a
+    duplicate), not a second movement. Kept for ``SEEN_TRANSACTION_DAYS`` days after the line's
+    booking date (see :mod:`gateway.reconcile.service`)."""
+
+    __tablename__ = "recon_seen_transactions"
+    __table_args__ = (UniqueConstraint("special_account_id", "bank_transaction_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    special_account_id: Mapped[int] = mapped_column(ForeignKey("special_accounts.id"))
+    bank_transaction_id: Mapped[str] = mapped_column(String(120))
+    line_id: Mapped[str] = mapped_column(String(120))
+    booking_date: Mapped[date] = mapped_column(Date, index=True)
+
+
 class ManualMatch(Base):
     """Lines and entries a person matched (or an adjusting entry matched to its lines)."""
 

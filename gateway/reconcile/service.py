@@ -34,7 +34,13 @@ from gateway.org.models import SpecialAccount
 from gateway.payments.models import RepaymentScheduleLine, ScheduleLineStatus
 from gateway.payments.schedule import split_payment
 from gateway.queue import service as queue
-from gateway.reconcile.models import AutoPosting, ManualMatch, OpenItem, ReconRun
+from gateway.reconcile.models import (
+    AutoPosting,
+    ManualMatch,
+    OpenItem,
+    ReconRun,
+    SeenTransaction,
+)
 from gateway.reconcile.source import (
     AdapterFor,
     entry_id_of,
@@ -58,6 +64,12 @@ LINE, ENTRY = "line", "entry"
 # The nightly step for a run date reconciles the statements of the days before it: a bank
 # writes the statement of a day in its evening, the pipeline fetches it the next morning.
 STATEMENT_LAG_DAYS = 1
+# How long a bank transaction id is remembered after its line's booking date: a statement
+# repeating an id within this many days is reported as a duplicate. Banks reprint a line days
+# after, not seasons after; the window keeps the record from growing without end.
+SEEN_TRANSACTION_DAYS = 60
+# Transaction ids looked up per query (well under SQLite's limit on bound parameters).
+_LOOKUP_CHUNK = 10_000
 
 
 @dataclass(frozen=True)
@@ -246,6 +258,8 @@ def reconcile_account(
             sub_account_closings_fen=json.loads(previous_statement.sub_closings_json),
             statement_hash=previous.statement_hash if previous else "",
         )
+    seen = _seen_transactions(session, special_account_id, lines)
+    present = set(lines["line_id"].filter(lines["line_id"].is_in(list(seen.values()))))
     request = ReconciliationRequest(
         special_account=special.account_number,
         business_date=business_date,
@@ -254,6 +268,11 @@ def reconcile_account(
         ledger_balances_fen=ledger_balances(session, special_account_id, business_date),
         first_statement=previous_statement is None,
         sub_accounts=frozenset(book.associations),
+        # ids an earlier statement showed on another line: this night's line is a copy (the
+        # line that showed it first, when still open and carried in, is not)
+        known_bank_transaction_ids=frozenset(
+            txn for txn, first_line in seen.items() if first_line not in present
+        ),
     )
     result = reconcile_frames(request, lines, book.entries, config)
     exceptions = _kept_exceptions(result)
@@ -297,7 +316,9 @@ def reconcile_account(
             closed_lines.update(proposal.line_ids)
             closed_entries.update(proposal.entry_ids)
             posted += 1
-    closed_lines |= _copies(exceptions, lines)
+    copies = _copies(exceptions, lines)
+    closed_lines |= copies
+    _remember_transactions(session, special_account_id, business_date, today, seen, copies)
     returned_lines, returned_entries = _returns_and_their_reversals(
         exceptions, lines, book.entries, book.reversal_of, closed_entries
     )
@@ -513,6 +534,86 @@ def _entry_associations(
         .iter_rows()
         if assoc is not None and assoc.isdigit()
     }
+
+
+def _seen_transactions(
+    session: Session, special_account_id: int, lines: pl.DataFrame
+) -> dict[str, str]:
+    """Of the lines' bank transaction ids, those an earlier statement showed: id -> the line
+    that showed it first."""
+    ids = lines["bank_transaction_id"].drop_nulls().unique().sort()
+    seen: dict[str, str] = {}
+    for chunk in ids.to_frame().iter_slices(_LOOKUP_CHUNK):
+        rows = session.execute(
+            select(SeenTransaction.bank_transaction_id, SeenTransaction.line_id).where(
+                SeenTransaction.special_account_id == special_account_id,
+                SeenTransaction.bank_transaction_id.in_(chunk.to_series().to_list()),
+            )
+        )
+        seen.update((txn, line_id) for txn, line_id in rows.all())
+    return seen
+
+
+def _remember_transactions(
+    session: Session,
+    special_account_id: int,
+    day: date,
+    today: pl.DataFrame | None,
+    seen: dict[str, str],
+    copies: set[str],
+) -> None:
+    """Record the bank transaction ids today's statement showed for the first time (a copy
+    is never the first), and forget those past ``SEEN_TRANSACTION_DAYS``."""
+    session.execute(
+        delete(SeenTransaction).where(
+            SeenTransaction.special_account_id == special_account_id,
+            SeenTransaction.booking_date < day - timedelta(days=SEEN_TRANSACTION_DAYS),
+        )
+    )
+    if today is None or today.is_empty():
+        return
+    first = (
+        today.select("bank_transaction_id", "line_id", "booking_date")
+        .filter(
+            pl.col("bank_transaction_id").is_not_null()
+            & ~pl.col("bank_transaction_id").is_in(list(seen))
+            & ~pl.col("line_id").is_in(sorted(copies))
+        )
+        .sort("booking_date", "line_id")
+        .unique("bank_transaction_id", keep="first", maintain_order=True)
+    )
+    _bulk_insert(
+        session,
+        SeenTransaction.__tablename__,
+        first.select(
+            pl.lit(special_account_id, pl.Int64).alias("special_account_id"),
+            "bank_transaction_id",
+            "line_id",
+            pl.col("booking_date").cast(pl.String),  # ISO dates, as both databases keep them
+        ),
+    )
+
+
+def _bulk_insert(session: Session, table: str, rows: pl.DataFrame) -> None:
+    """Insert the rows of a frame (columns named as the table's) in the session's transaction,
+    through the driver: a night's statement can hold a million lines, too many for one
+    parameter set a row. PostgreSQL takes them by COPY, SQLite by ``executemany``."""
+    if rows.is_empty():
+        return
+    columns = ", ".join(rows.columns)
+    driver = session.connection().connection.driver_connection
+    if session.get_bind().dialect.name == "postgresql":
+        command = f"COPY {table} ({columns}) FROM STDIN (FORMAT csv)"
+        with driver.cursor() as cursor, cursor.copy(command) as copy:  # type: ignore[union-attr]
+            for chunk in rows.iter_slices(100_000):
+                copy.write(chunk.write_csv(include_header=False))
+        return
+    marks = ", ".join("?" for _ in rows.columns)
+    cursor = driver.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows.iter_rows())
+    finally:
+        cursor.close()
 
 
 def _keep_open(

@@ -71,7 +71,7 @@ def test_0009_moves_refused_and_unanswered_follow_ups_to_their_own_kinds(empty_u
                     },
                 )
 
-        upgrade(empty_url)
+        upgrade(empty_url, REVISION)
         assert current_heads(empty_url) == (REVISION,)
         assert _kinds(engine) == [(after, code) for _, code, after in ROWS]
         with Session(engine) as session:

@@ -1,0 +1,79 @@
+"""A bank transaction id that an earlier night's statement showed, shown again on a later
+statement: the later line is a copy, reported as a duplicate, never booked a second time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from adapters.records import Channel
+from gateway.migrations import upgrade
+from gateway.reconcile.models import AutoPosting, OpenItem, SeenTransaction
+from gateway.reconcile.service import SEEN_TRANSACTION_DAYS
+from tests.recon_support import Nights
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def nights(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Nights]:
+    url = None
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_database")
+        upgrade(url)
+    built = Nights(tmp_path, url)
+    yield built
+    built.close()
+
+
+def test_a_fee_line_printed_again_the_next_day_is_a_duplicate_not_a_second_fee(
+    nights: Nights,
+) -> None:
+    fee = nights.line(nights.sub_a, 300, credit=False, channel=Channel.FEE, remittance="手续费")
+    first = nights.night([fee])
+    assert (first.exceptions, first.auto_postings) == ((), 1)
+
+    # the next statement prints the same transaction again; the bank did not book it twice
+    reprint = replace(fee, booking_date=nights.day)
+    second = nights.night([reprint], closing_delta={nights.sub_a: 300})
+
+    (duplicate,) = second.exceptions
+    assert duplicate.kind.value == "duplicate"
+    assert duplicate.subject == f"txn:{fee.bank_transaction_id}"
+    assert duplicate.line_ids == (f"STMT{reprint.booking_date:%Y%m%d}:1",)  # the copy alone
+    assert second.auto_postings == 0
+    session = nights.settle.fresh()
+    assert sorted(session.scalars(select(AutoPosting.kind))) == ["bank_fee"]  # booked once
+    assert session.scalars(select(OpenItem)).all() == []  # the copy is not carried
+    assert [i.kind for i in nights.items()] == ["duplicate"]
+
+
+def test_a_line_carried_open_is_not_its_own_duplicate(nights: Nights) -> None:
+    stranger = nights.line(nights.sub_a, 70_000, counterparty_account="6230999900000001")
+    first = nights.night([stranger])
+    assert [x.kind.value for x in first.exceptions] == ["unmatched_bank"]
+
+    second = nights.night([])
+    assert [x.kind.value for x in second.exceptions] == ["unmatched_bank"]
+    session = nights.settle.fresh()
+    (kept,) = session.scalars(select(SeenTransaction)).all()
+    assert (kept.bank_transaction_id, kept.line_id) == (
+        stranger.bank_transaction_id,
+        first.exceptions[0].line_ids[0],
+    )
+    assert [i.kind for i in nights.items()] == ["unmatched_bank"]  # one item, persisting
+
+
+def test_the_record_of_seen_ids_forgets_them_after_the_window(nights: Nights) -> None:
+    fee = nights.line(nights.sub_a, 300, credit=False, channel=Channel.FEE, remittance="手续费")
+    nights.night([fee])
+    session = nights.settle.fresh()
+    assert [s.bank_transaction_id for s in session.scalars(select(SeenTransaction))] == [
+        fee.bank_transaction_id
+    ]
+    nights.day += timedelta(days=SEEN_TRANSACTION_DAYS)
+    nights.night()
+    assert nights.settle.fresh().scalars(select(SeenTransaction)).all() == [], "forgotten"
