@@ -1107,8 +1107,11 @@ class BankEngine:
         return self._write_out(inst, name, data, unique=True)
 
     def _write_notice(self, inst: InstitutionConfig, name: str, reason: str) -> None:
+        """A refusal notice travels unencrypted (the county may not be able to decrypt what
+        it sent wrongly), but a bank that signs its files signs it too: a notice fails a
+        whole batch, so the county must be able to trust it."""
         text = f"文件被拒绝 (file refused): {name}\n原因 (reason): {reason}\n"
-        self._write_out(inst, f"{name}.refused.txt", text.encode("utf-8"), protect=False)
+        self._write_out(inst, f"{name}.refused.txt", text.encode("utf-8"), protect=False, sign=True)
 
     def _write_out(
         self,
@@ -1118,11 +1121,12 @@ class BankEngine:
         *,
         unique: bool = False,
         protect: bool = True,
+        sign: bool = False,
     ) -> str:
         """Write an outbound file, its side files, then its marker.
 
-        The institution's security policy encrypts and signs it (``protect``); ``unique``
-        never replaces an earlier file.
+        The institution's security policy encrypts and signs it (``protect``), or only signs
+        it (``sign``, where the policy signs); ``unique`` never replaces an earlier file.
         """
         if "/" in name or name.startswith("."):
             raise SandboxError(f"out file name must be a plain name: {name!r}")
@@ -1137,14 +1141,18 @@ class BankEngine:
             ).exists():
                 n += 1
                 name = f"{stem}_{n}{suffix}"
-        security = self._security.get(inst.name) if protect else None
-        if security is not None:
+        security = self._security.get(inst.name)
+        if security is not None and protect:
             protected = security.protect(data)
             _write_atomic(folder / name, protected.data)
             for suffix, content in protected.sidecars.items():
                 _write_atomic(folder / (name + suffix), content)
         else:
             _write_atomic(folder / name, data)
+            if sign and security is not None and security.signer is not None:
+                _write_atomic(
+                    folder / (name + SIGNATURE_SUFFIX), security.signer.signature_file(data)
+                )
         if inst.out_marker:
             _write_atomic(folder / (name + inst.out_marker), b"")
         return name

@@ -3,7 +3,8 @@
 - :func:`fetch_inbound` lists the bank's outbound folder, stores each new file with its hash
   and kind (a file whose hash is known is a no-op: only its ``times_seen`` grows), and only
   then puts it away on the server as the bank asks. A file failing its signature or
-  decryption is stored quarantined.
+  decryption is stored quarantined; where the bank signs its files, a refusal notice
+  without a valid signature is quarantined too (linked to the batch it names).
 - :func:`apply_result_file` and :func:`apply_statement_file` apply one stored file; any
   defect raises :class:`FileRefused` (or the adapter's ``FileFormatError``) before anything
   is kept: the caller rolls the transaction back and calls :func:`quarantine`.
@@ -24,14 +25,14 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.records import ResultFile, Statement, StatementEntry
-from adapters.security import SIGNATURE_SUFFIX, SecurityError
+from adapters.security import SIGNATURE_SUFFIX, SecurityError, SignatureMissingError
 from adapters.transport.base import Transport, dispose_fetched
 from gateway.batches.banks import BankProfile
 from gateway.batches.models import BatchStatus, PaymentBatch
 from gateway.db import session_scope, utcnow
 from gateway.errors import HuzhuError
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus, StatementLine
-from gateway.ingestion.refusals import is_refusal_notice
+from gateway.ingestion.refusals import REFUSAL_SUFFIX, is_refusal_notice
 from gateway.ingestion.settle import SetSettlement
 from gateway.loans.models import Loan
 from gateway.payments.config import PaymentsConfig
@@ -100,9 +101,8 @@ def fetch_inbound(
         digest = hashlib.sha256(raw).hexdigest()
         reason = None
         try:
-            # The bank's refusal notices travel as plain text, neither signed nor encrypted.
             plain = (
-                raw
+                _verified_notice(profile, name, raw, signature)
                 if kind is InboundKind.REFUSAL
                 else profile.security.unprotect(name, raw, signature)
             )
@@ -131,6 +131,9 @@ def fetch_inbound(
                     business_date=business_date,
                     times_seen=1,
                 )
+                if reason and kind is InboundKind.REFUSAL:
+                    # Nothing of it applies, but the batch it names shows an answer came.
+                    stored.batch_id = _refused_batch_id(session, profile.code, name)
                 session.add(stored)
                 session.flush()
                 if reason:
@@ -143,6 +146,32 @@ def fetch_inbound(
         if signature is not None:
             dispose_fetched(transport, path + SIGNATURE_SUFFIX, sftp.after_fetch)
     return report
+
+
+def _verified_notice(profile: BankProfile, name: str, raw: bytes, signature: bytes | None) -> bytes:
+    """A refusal notice's text once its signature holds, where the bank signs its files.
+
+    A notice fails every instruction of the batch it names, so a bank that signs its files
+    must sign it too (``NAME.sig``, as its result files); it travels unencrypted."""
+    verifier = profile.security.verifier
+    if verifier is not None:
+        if signature is None:
+            raise SignatureMissingError(
+                f"缺少签名文件 {name} came without {name}{SIGNATURE_SUFFIX}; "
+                "this bank signs every file, its refusal notices too"
+            )
+        verifier.verify(raw, signature, name=name)
+    return raw
+
+
+def _refused_batch_id(session: Session, bank_code: str, notice_name: str) -> int | None:
+    """The batch of ours a refusal notice's name says it refuses, if any."""
+    return session.scalar(
+        select(PaymentBatch.id).where(
+            PaymentBatch.bank_code == bank_code,
+            PaymentBatch.file_name == notice_name[: -len(REFUSAL_SUFFIX)],
+        )
+    )
 
 
 def _quarantine_follow_up(session: Session, file: InboundFile, reason: str) -> None:

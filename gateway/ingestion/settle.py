@@ -37,7 +37,7 @@ from gateway.payments.models import (
     ScheduleLineStatus,
 )
 from gateway.payments.schedule import build_schedule, split_payment
-from gateway.payments.service import transition
+from gateway.payments.service import caught_up, transition
 
 SETTLING = (ResultStatus.SETTLED, ResultStatus.PARTIALLY_SETTLED)
 REPAYING = (LoanStatus.DISBURSED, LoanStatus.REPAYING, LoanStatus.OVERDUE)
@@ -124,11 +124,6 @@ class SetSettlement:
         booked_on: date,
         method: RepaymentMethod,
     ) -> None:
-        paying_side = (
-            AccountCode.CASH_ON_HAND
-            if loan.channel == LedgerChannel.CASH
-            else AccountCode.BANK_SUB_ACCOUNT
-        )
         loan.status = LoanStatus.DISBURSED
         loan.disbursed_on = booked_on
         loan.due_on = _add_months(booked_on, loan.term_months)
@@ -140,9 +135,11 @@ class SetSettlement:
                 kind=TransactionKind.DISBURSEMENT,
                 legs=[
                     Posting.debit(AccountCode.LOANS_RECEIVABLE, loan.amount_fen, loan.contract_no),
-                    Posting.credit(paying_side, loan.amount_fen, loan.contract_no),
+                    # The bank paid it: out of the sub-account, even for a loan entered
+                    # as cash (such a loan is paid by the association, not sent to a bank).
+                    Posting.credit(AccountCode.BANK_SUB_ACCOUNT, loan.amount_fen, loan.contract_no),
                 ],
-                channel=loan.channel,
+                channel=LedgerChannel.TRANSFER,
                 external_ref=instruction.end_to_end_id,
                 note=_note(instruction, loan, "settled", instruction.amount_fen, 0),
             )
@@ -177,6 +174,8 @@ class SetSettlement:
         line.paid_fee_fen += fee
         line.status = ScheduleLineStatus.PAID
         line.next_attempt_on = None
+        # Rare (a retry paying off the last arrears): one look at the loan's other lines.
+        caught_up(self.session, loan, as_of=booked_on, end_to_end_id=instruction.end_to_end_id)
         self.requests.append(
             PostingRequest(
                 association_id=loan.association_id,

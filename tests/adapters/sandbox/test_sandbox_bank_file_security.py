@@ -14,6 +14,7 @@ from adapters.sandbox.security import ENCRYPT_KEY, SIGN_KEYS, public_path
 from adapters.security import (
     SIGNATURE_SUFFIX,
     FileSecurity,
+    SecurityError,
     SignatureAlgorithm,
     Signer,
     Verifier,
@@ -158,6 +159,12 @@ def test_a_file_failing_its_checks_is_refused_whole(
     assert report.result_files == ()
     notice = engine.institution_root(INSTITUTION) / "out" / "DF_001.json.refused.txt"
     assert "签名或加密不符" in notice.read_text(encoding="utf-8")
+    # the notice is plain text, signed: the county's verifier accepts it as the bank's
+    signature = notice.with_name(notice.name + SIGNATURE_SUFFIX).read_bytes()
+    assert security.verifier is not None
+    security.verifier.verify(notice.read_bytes(), signature, name=notice.name)
+    with pytest.raises(SecurityError):
+        security.verifier.verify(notice.read_bytes() + b" ", signature, name=notice.name)
     assert engine.balance_fen(SUB_A) == 5_000_000
 
     fixed = security.protect(_plain_batch())  # the county sends it again, correctly
