@@ -43,6 +43,22 @@ class CashMode(StrEnum):
     TRANSITIONAL = "transitional"
 
 
+# The Linyi notice (二(二)三): 最高借款不超过 30000 元. No county setting may lend more.
+LOAN_CEILING_FEN = 3_000_000
+LOAN_CEILING_RULE = (
+    "最高借款不超过 30000 元 / a loan is at most 30,000 yuan (Linyi notice 二(二)三)"
+)
+
+
+def _within_ceiling(setting: str, value: int) -> int:
+    if value > LOAN_CEILING_FEN:
+        raise ValueError(
+            f"{setting} = {value} fen exceeds {LOAN_CEILING_FEN} fen (30,000 yuan): "
+            f"{LOAN_CEILING_RULE}"
+        )
+    return value
+
+
 class CreditGradeStep(BaseModel):
     """One row of the credit-grade table: a member holding ``grade`` may owe up to
     ``limit_fen``. ``min_on_time_loans`` orders the grades (the entry grade has 0); the grade a
@@ -52,6 +68,11 @@ class CreditGradeStep(BaseModel):
     grade: str = Field(min_length=1, max_length=8)
     min_on_time_loans: int = Field(ge=0)
     limit_fen: int = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _limit_within_ceiling(self) -> CreditGradeStep:
+        _within_ceiling(f"policy.credit_grades[grade={self.grade}].limit_fen", self.limit_fen)
+        return self
 
 
 class PolicyDefaults(BaseModel):
@@ -69,6 +90,11 @@ class PolicyDefaults(BaseModel):
             CreditGradeStep(grade="A", min_on_time_loans=2, limit_fen=3_000_000),
         ]
     )
+
+    @field_validator("loan_cap_fen")
+    @classmethod
+    def _cap_within_ceiling(cls, value: int) -> int:
+        return _within_ceiling("policy.loan_cap_fen", value)
 
     @field_validator("credit_grades")
     @classmethod

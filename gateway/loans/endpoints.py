@@ -15,14 +15,17 @@ from sqlalchemy.orm import Session
 from gateway.api.deps import CurrentPrincipal, DbSession
 from gateway.api.pagination import Page, Paging, paginate
 from gateway.api.router import (
+    BUSINESS_ZONE,
     MAX_ID,
     WRITE_PROBLEM_STATUSES,
     ObjectId,
+    as_utc,
     association_scope,
     business_today,
     domain_router,
 )
 from gateway.auth.permissions import Permission, Principal
+from gateway.errors import RuleViolation
 from gateway.ledger.models import LedgerChannel
 from gateway.loans import service as loans
 from gateway.loans.models import Loan, LoanStatus
@@ -74,7 +77,14 @@ class LoanApplicationIn(BaseModel):
 
 
 class LoanStepIn(BaseModel):
-    on: date | None = Field(default=None, description="business date; today if omitted")
+    on: date | None = Field(
+        default=None,
+        description=(
+            "业务日期，缺省为服务器今天；不得早于申请登记日期，不得晚于今天 / business date, "
+            "the server's today if omitted; never before the application was recorded, never "
+            "after today"
+        ),
+    )
 
 
 class LoanReasonIn(BaseModel):
@@ -152,6 +162,15 @@ def apply_for_loan(
     session: DbSession,
 ) -> LoanOut:
     visible_association(session, principal, association_id, Permission.WRITE_LOANS)
+    today = business_today()
+    if body.applied_on > today:
+        raise RuleViolation(
+            f"申请日期 {body.applied_on.isoformat()} 晚于今天 {today.isoformat()}",
+            f"the application date {body.applied_on.isoformat()} is after today, "
+            f"{today.isoformat()}",
+            code="date_in_future",
+            latest=today.isoformat(),
+        )
     data = body.model_dump()
     data["guarantor_ids"] = tuple(body.guarantor_ids)
     loan = loans.apply(session, association_id, LoanApplication(**data), actor=principal.actor)
@@ -163,16 +182,31 @@ def read_loan(loan_id: ObjectId, principal: CurrentPrincipal, session: DbSession
     return loan_out(visible_loan(session, principal, loan_id, Permission.READ_LOANS))
 
 
+# The loan steps take the server's business date, never the caller's clock.
+StepAction = Callable[[Session, int, date, date, str], Loan]
+
+
+def recorded_on(loan: Loan) -> date:
+    """The business date on which the application reached the system."""
+    return as_utc(loan.created_at).astimezone(BUSINESS_ZONE).date()
+
+
 def _step(
     session: Session,
     principal: Principal,
     loan_id: ObjectId,
     permission: Permission,
-    action: Callable[[Session, int, date, str], Loan],
+    action: StepAction,
     on: date | None,
 ) -> LoanOut:
-    visible_loan(session, principal, loan_id, permission)
-    return loan_out(action(session, loan_id, on or business_today(), principal.actor))
+    """Run one loan step on ``on`` (the server's business date if omitted). A date given by
+    the caller must lie between the recorded application and today, so no step, above all
+    the public notice and the release, can be backdated to skip the notice period."""
+    loan = visible_loan(session, principal, loan_id, permission)
+    today = business_today()
+    day = on or today
+    loans.check_step_date(loan, day, today, recorded_on=recorded_on(loan))
+    return loan_out(action(session, loan_id, day, today, principal.actor))
 
 
 @router.post(
@@ -189,7 +223,7 @@ def start_notice(
         principal,
         loan_id,
         Permission.WRITE_LOANS,
-        lambda s, i, d, a: loans.start_notice(s, i, on=d, actor=a),
+        lambda s, i, d, t, a: loans.start_notice(s, i, on=d, today=t, actor=a),
         body.on,
     )
 
@@ -208,7 +242,7 @@ def council_approve(
         principal,
         loan_id,
         Permission.WRITE_LOANS,
-        lambda s, i, d, a: loans.council_approve(s, i, on=d, actor=a),
+        lambda s, i, d, t, a: loans.council_approve(s, i, on=d, actor=a),
         body.on,
     )
 
@@ -227,7 +261,7 @@ def county_approve(
         principal,
         loan_id,
         Permission.COUNTY_APPROVE_LOANS,
-        lambda s, i, d, a: loans.county_approve(s, i, on=d, actor=a),
+        lambda s, i, d, t, a: loans.county_approve(s, i, on=d, actor=a),
         body.on,
     )
 
@@ -246,7 +280,9 @@ def release(
         principal,
         loan_id,
         Permission.RELEASE_LOANS,
-        lambda s, i, d, a: payments.release_loan(s, i, on=d, actor=a),
+        lambda s, i, d, t, a: loans.release_for_payment(
+            s, i, on=d, today=t, actor=a, on_released=payments.on_loan_released
+        ),
         body.on,
     )
 

@@ -156,10 +156,46 @@ def apply(
     return loan
 
 
-def start_notice(session: Session, loan_id: int, *, on: date, actor: str = "system") -> Loan:
-    """Put the loan up for public notice (公告公示) from ``on``."""
+def check_step_date(loan: Loan, on: date, today: date, *, recorded_on: date | None = None) -> None:
+    """A date a caller gives for a loan step lies between the application and the server's
+    business date ``today``: never before ``loan.applied_on`` (nor before ``recorded_on``, the
+    day the application reached the system, when given) and never after today."""
+    floor = max(loan.applied_on, recorded_on) if recorded_on is not None else loan.applied_on
+    if on < floor:
+        raise RuleViolation(
+            f"借款 {loan.contract_no} 的办理日期 {on.isoformat()} 早于申请登记日期 "
+            f"{floor.isoformat()}，不能倒签",
+            f"loan {loan.contract_no}: the date {on.isoformat()} is before the application "
+            f"was recorded on {floor.isoformat()}; steps cannot be backdated",
+            code="date_before_application",
+            earliest=floor.isoformat(),
+        )
+    if on > today:
+        raise RuleViolation(
+            f"借款 {loan.contract_no} 的办理日期 {on.isoformat()} 晚于今天 {today.isoformat()}",
+            f"loan {loan.contract_no}: the date {on.isoformat()} is after today, "
+            f"{today.isoformat()}",
+            code="date_in_future",
+            latest=today.isoformat(),
+        )
+
+
+def start_notice(
+    session: Session,
+    loan_id: int,
+    *,
+    on: date,
+    actor: str = "system",
+    today: date | None = None,
+) -> Loan:
+    """Put the loan up for public notice (公告公示) from ``on``.
+
+    The notice never starts before the application; with ``today`` (the server's business
+    date) it never starts after it either. The HTTP API passes the server's date for both
+    unless a back-office caller gives an earlier ``on`` within that window."""
     loan = get_loan(session, loan_id)
     _require_status(loan, LoanStatus.APPLIED)
+    check_step_date(loan, on, on if today is None else today)
     county = county_of(session, loan.association_id)
     loan.notice_start = on
     loan.notice_end = rules.notice_end(county, on)
@@ -169,7 +205,11 @@ def start_notice(session: Session, loan_id: int, *, on: date, actor: str = "syst
     return loan
 
 
-def _check_for_money(session: Session, loan: Loan, today: date, *, releasing: bool) -> None:
+def _check_for_money(
+    session: Session, loan: Loan, days: tuple[date, ...], *, releasing: bool
+) -> None:
+    """Every rule money depends on; when releasing, the notice has run its period by each of
+    ``days`` (the release date and the server's business date)."""
     association = lock_association(session, loan.association_id)
     county = county_of(session, loan.association_id)
     borrower = get_member(session, loan.member_id)
@@ -181,7 +221,8 @@ def _check_for_money(session: Session, loan: Loan, today: date, *, releasing: bo
     rules.check_channel(session, association, loan.channel)
     if releasing:
         rules.check_county_approval(county, loan)
-        rules.check_notice_elapsed(county, loan, today)
+        for day in days:
+            rules.check_notice_elapsed(county, loan, day)
     rules.check_coverage(session, association, loan.amount_fen, exclude_loan_id=loan.id)
 
 
@@ -192,7 +233,7 @@ def council_approve(session: Session, loan_id: int, *, on: date, actor: str = "s
     one after the other and can never overcommit it."""
     loan = get_loan(session, loan_id)
     _require_status(loan, LoanStatus.NOTICED)
-    _check_for_money(session, loan, on, releasing=False)
+    _check_for_money(session, loan, (on,), releasing=False)
     loan.status = LoanStatus.COUNCIL_APPROVED
     loan.council_approved_on = on
     loan.council_approved_by = actor
@@ -227,15 +268,23 @@ def release_for_payment(
     on: date,
     actor: str = "system",
     on_released: ReleaseHook | None = None,
+    today: date | None = None,
 ) -> Loan:
-    """Check every rule once more and release the loan to the bank for payment.
+    """Check every rule once more and release the loan to the bank for payment on ``on``.
+
+    ``today`` is the server's business date (the HTTP API always passes it): the release
+    date may not be later, and the public notice must have run its full period, counted
+    from its stored start, by today as well as by the release date.
 
     ``on_released(session, loan)`` runs in the same transaction right after the status
     change: the payment side creates its disbursement instruction there. If it raises,
     the whole release is rolled back with the caller's transaction."""
     loan = get_loan(session, loan_id)
     _require_status(loan, *APPROVED_STATUSES)
-    _check_for_money(session, loan, on, releasing=True)
+    if today is not None:
+        check_step_date(loan, on, today)
+    days = (on,) if today is None or today == on else (today, on)
+    _check_for_money(session, loan, days, releasing=True)
     loan.status = LoanStatus.RELEASED
     loan.released_on = on
     session.flush()

@@ -49,8 +49,16 @@ class MemberIn(BaseModel):
     credit_grade: str | None = Field(
         default=None,
         max_length=8,
-        description="信用等级：省略则为本县入门等级；给出时须在本县信用等级表中 "
-        "(omitted: the county's entry grade; given: must be in the county's grade table)",
+        description="信用等级：省略则为本县入门等级；给出其他等级须有调整信用等级权限"
+        "（grades.adjust）并说明理由，记入审计日志 (omitted: the county's entry grade; "
+        "another grade of the county's table needs the grades.adjust permission and a "
+        "reason, and is audited as a grade adjustment)",
+    )
+    credit_grade_reason: str | None = Field(
+        default=None,
+        max_length=200,
+        description="给出非入门等级的理由，记入审计日志 (why a grade other than the entry "
+        "grade is given; recorded in the audit log)",
     )
 
 
@@ -115,13 +123,15 @@ def register_member(
     session: DbSession,
     cipher: Cipher,
 ) -> MemberOut:
-    visible_association(session, principal, association_id, Permission.WRITE_MEMBERS)
+    association = visible_association(session, principal, association_id, Permission.WRITE_MEMBERS)
     member = members.register_member(
         session,
         cipher,
         association_id,
         MemberInput(**body.model_dump()),
         actor=principal.actor,
+        may_set_grade=principal.has(Permission.ADJUST_GRADES)
+        and principal.covers(association_scope(association)),
     )
     return member_out(member)
 

@@ -17,6 +17,8 @@ class MemberInput:
     joined_on: date
     low_income: bool = False
     credit_grade: str | None = None  # None: the county's entry grade
+    # Why a grade other than the entry grade is given (needed, with grades.adjust, for one).
+    credit_grade_reason: str | None = None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.audit import service as audit
+from gateway.auth.errors import Forbidden
 from gateway.errors import NotFound, RuleViolation, ValidationFailed
 from gateway.grading.ladder import ladder
 from gateway.members.models import Member, MemberStatus
@@ -54,9 +55,18 @@ def entry_grade(session: Session, county_id: int) -> str:
     return ladder(session, county_id).entry_grade
 
 
-def starting_grade(session: Session, county_id: int, given: str | None) -> str:
-    """The grade a new member starts at: the county's entry grade, or the grade given with the
-    registration when the county's grade table lists it; any other grade is refused."""
+def starting_grade(
+    session: Session,
+    county_id: int,
+    given: str | None,
+    *,
+    may_set_grade: bool = False,
+    reason: str | None = None,
+) -> str:
+    """The grade a new member is to hold: the county's entry grade unless another grade of the
+    county's table is given. Only a caller allowed to adjust credit grades (``grades.adjust``)
+    may give another grade, and only with a reason; anything else is refused before anything
+    is written. A grade the table does not list is refused for everyone."""
     grades = ladder(session, county_id)
     if given is None:
         return grades.entry_grade
@@ -69,6 +79,27 @@ def starting_grade(session: Session, county_id: int, given: str | None) -> str:
             "or at a grade from the table",
             code="unknown_credit_grade",
             grade=given,
+        )
+    if given == grades.entry_grade:
+        return given
+    if not may_set_grade:
+        raise Forbidden(
+            f"新会员从入门等级 {grades.entry_grade} 起评；登记时给出信用等级 {given} "
+            "须由有权调整信用等级（grades.adjust）的人员办理并说明理由",
+            f"a new member starts at the entry grade {grades.entry_grade}; only someone "
+            f"allowed to adjust credit grades (grades.adjust) may register a member at "
+            f"grade {given}, with a reason",
+            code="credit_grade_not_allowed",
+            grade=given,
+            entry_grade=grades.entry_grade,
+            permission="grades.adjust",
+        )
+    if reason is None or not reason.strip():
+        raise ValidationFailed(
+            f"登记时给出高于入门等级的信用等级 {given} 须说明理由",
+            f"registering a member at grade {given} above the entry grade needs a reason",
+            code="credit_grade_reason_required",
+            field="credit_grade_reason",
         )
     return given
 
@@ -110,10 +141,24 @@ def register_member(
     data: MemberInput,
     *,
     actor: str = "system",
+    may_set_grade: bool = False,
 ) -> Member:
-    """Register one member; any problem refuses it with every field problem listed."""
+    """Register one member; any problem refuses it with every field problem listed.
+
+    The member is registered at the county's entry grade. A different grade is set only when
+    ``may_set_grade`` (the caller holds ``grades.adjust`` for this association) and the input
+    carries a reason; it is then applied as an audited adjustment
+    (``member.credit_grade_adjust``, exactly as the grade-adjust endpoint records it)."""
     association = get_association(session, association_id)
-    grade = starting_grade(session, association.town.county_id, data.credit_grade)
+    county_id = association.town.county_id
+    grade = starting_grade(
+        session,
+        county_id,
+        data.credit_grade,
+        may_set_grade=may_set_grade,
+        reason=data.credit_grade_reason,
+    )
+    entry = entry_grade(session, county_id)
     problems = input_problems(data)
     if not problems:
         problems = database_problems(session, cipher, association_id, data)
@@ -133,7 +178,7 @@ def register_member(
         household_no=data.household_no.strip(),
         phone=data.phone.strip(),
         low_income=data.low_income,
-        credit_grade=grade,
+        credit_grade=entry,
         deposit_fen=0,
         status=MemberStatus.ACTIVE,
         joined_on=data.joined_on,
@@ -159,10 +204,16 @@ def register_member(
             "member_no": member.member_no,
             "household_no": member.household_no,
             "card": mask_card_parts(member.card_prefix, member.card_last4),
-            "credit_grade": grade,
+            "credit_grade": entry,
             "credit_grade_given": data.credit_grade is not None,
         },
     )
+    if grade != entry:
+        # Imported here: the grading service builds on this module.
+        from gateway.grading.service import adjust_grade
+
+        assert data.credit_grade_reason is not None  # checked by starting_grade
+        adjust_grade(session, member.id, grade, reason=data.credit_grade_reason, actor=actor)
     return member
 
 

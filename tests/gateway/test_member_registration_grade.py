@@ -1,10 +1,12 @@
-"""A new member starts at the county's entry grade unless a grade from the county's table is
-given with the registration; the grade is in the ``member.register`` audit event, and a grade
-the table does not list is refused with nothing registered."""
+"""A new member starts at the county's entry grade. Another grade from the county's table is
+set only for a caller allowed to adjust grades, with a reason, and audited as a grade
+adjustment; without that right or reason, and for a grade the table does not list, the
+registration is refused with nothing registered."""
 
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -12,8 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.audit.models import AuditEvent
+from gateway.auth.errors import Forbidden
 from gateway.demo.generate import card_number, person_name, phone, resident_id
-from gateway.errors import RuleViolation
+from gateway.errors import RuleViolation, ValidationFailed
 from gateway.members.models import Member
 from gateway.members.schemas import MemberInput
 from gateway.members.service import register_member
@@ -50,12 +53,59 @@ def test_a_new_member_starts_at_the_entry_grade(world: World, session: Session) 
     assert payload["credit_grade_given"] is False
 
 
-def test_a_grade_from_the_table_is_kept_and_audited(world: World, session: Session) -> None:
-    member = register_member(session, world.cipher, world.a.id, _input("9002", "A", seed=2))
+def test_a_grade_from_the_table_is_set_by_a_grade_adjuster_and_audited(
+    world: World, session: Session
+) -> None:
+    reason = "县办核定：原互助社守信会员转入"
+    member = register_member(
+        session,
+        world.cipher,
+        world.a.id,
+        replace(_input("9002", "A", seed=2), credit_grade_reason=reason),
+        actor="user:officer",
+        may_set_grade=True,
+    )
     assert member.credit_grade == "A"
     payload = _register_event(session, member).payload
-    assert payload["credit_grade"] == "A"
+    assert payload["credit_grade"] == "C"  # registered at the entry grade ...
     assert payload["credit_grade_given"] is True
+    adjusted = session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == "member.credit_grade_adjust",
+            AuditEvent.object_id == str(member.id),
+        )
+    ).one()  # ... then moved by an adjustment, recorded like the adjust endpoint records it
+    assert adjusted.actor == "user:officer"
+    assert adjusted.payload == {"from": "C", "to": "A", "limit_fen": 3_000_000, "reason": reason}
+
+
+def test_a_grade_above_the_entry_grade_without_the_right_is_refused(
+    world: World, session: Session
+) -> None:
+    before = session.scalar(select(func.count()).select_from(Member))
+    events = session.scalar(select(func.count()).select_from(AuditEvent))
+    with pytest.raises(Forbidden) as refused:
+        register_member(
+            session,
+            world.cipher,
+            world.a.id,
+            replace(_input("9004", "A", seed=4), credit_grade_reason="会计认为可靠"),
+        )
+    assert refused.value.code == "credit_grade_not_allowed"
+    assert "新会员从入门等级 C 起评" in refused.value.message_zh
+    assert "grades.adjust" in refused.value.message_en
+    with pytest.raises(ValidationFailed) as unexplained:
+        register_member(
+            session, world.cipher, world.a.id, _input("9004", "B", seed=4), may_set_grade=True
+        )
+    assert unexplained.value.code == "credit_grade_reason_required"
+    assert session.scalar(select(func.count()).select_from(Member)) == before
+    assert session.scalar(select(func.count()).select_from(AuditEvent)) == events
+
+
+def test_the_entry_grade_given_explicitly_needs_no_right(world: World, session: Session) -> None:
+    member = register_member(session, world.cipher, world.a.id, _input("9005", "C", seed=5))
+    assert member.credit_grade == "C"
 
 
 @pytest.mark.parametrize("grade", ["AAA", "a", "D", ""])
