@@ -31,6 +31,7 @@ ENDPOINT_MODULES: tuple[str, ...] = (
     "gateway.members.endpoints",
     "gateway.loans.endpoints",
     "gateway.payments.endpoints",
+    "gateway.payments.follow_up_endpoints",
     "gateway.batches.endpoints",
     "gateway.reconcile.endpoints",
     "gateway.queue.endpoints",

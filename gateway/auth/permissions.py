@@ -33,6 +33,8 @@ class Permission(StrEnum):
     READ_STATEMENTS = "statements.read"
     READ_QUEUE = "queue.read"
     WORK_QUEUE = "queue.work"  # assign, resolve, dismiss
+    READ_FOLLOW_UPS = "follow_ups.read"  # the bank follow-ups (待办事项)
+    WORK_FOLLOW_UPS = "follow_ups.work"  # resolve a bank follow-up with a note
     READ_REPORTS = "reports.read"
     ADJUST_GRADES = "grades.adjust"  # a member's credit grade between yearly reviews
     READ_AUDIT = "audit.read"
@@ -48,6 +50,7 @@ _READ_ALL = frozenset(
         Permission.READ_FILES,
         Permission.READ_STATEMENTS,
         Permission.READ_QUEUE,
+        Permission.READ_FOLLOW_UPS,
         Permission.READ_REPORTS,
         Permission.READ_AUDIT,
     }
@@ -56,7 +59,8 @@ _READ_ALL = frozenset(
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.COUNTY_OFFICER: frozenset(Permission) - {Permission.UNMASK},
-    Role.COUNTY_REVIEWER: _READ_ALL | {Permission.COUNTY_APPROVE_LOANS, Permission.WORK_QUEUE},
+    Role.COUNTY_REVIEWER: _READ_ALL
+    | {Permission.COUNTY_APPROVE_LOANS, Permission.WORK_QUEUE, Permission.WORK_FOLLOW_UPS},
     Role.TREASURER: frozenset(
         {
             Permission.READ_ORG,
@@ -66,6 +70,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.WRITE_LOANS,
             Permission.READ_LEDGER,
             Permission.READ_PAYMENTS,
+            Permission.READ_FOLLOW_UPS,  # its own association's only
             Permission.READ_REPORTS,
         }
     ),

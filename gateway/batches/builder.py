@@ -151,20 +151,37 @@ def _build_for(
                 )
         except (AdapterError, SecurityError, HuzhuError, ValueError) as exc:
             log.warning("batch for %s %s refused: %s", profile.code, direction.value, exc)
-            ids = ", ".join(i.end_to_end_id for i in members[:5])
-            follow_up(
-                session,
-                FollowUpKind.BATCH_NOT_BUILT,
-                business_date=business_date,
-                amount_fen=sum(i.amount_fen for i in members),
-                message_zh=f"批次无法生成（{len(members)} 笔，{ids}…）：{exc}",
-                message_en=f"a {direction.value} batch of {len(members)} instruction(s) could "
-                f"not be built: {exc}",
-            )
+            _batch_not_built(session, members, direction, business_date, exc)
             report.refused.extend(i.end_to_end_id for i in members)
             continue
         report.batches.append(batch.id)
         report.instructions += len(members)
+
+
+def _batch_not_built(
+    session: Session,
+    members: list[PaymentInstruction],
+    direction: Direction,
+    business_date: date,
+    exc: Exception,
+) -> None:
+    """One follow-up per association whose instructions were in the batch that could not be
+    built, so each is seen by the people who look after that association (and its county)."""
+    by_association: dict[int, list[PaymentInstruction]] = {}
+    for instruction in members:
+        by_association.setdefault(instruction.association_id, []).append(instruction)
+    for association_id, held in by_association.items():
+        ids = ", ".join(i.end_to_end_id for i in held[:5]) + ("…" if len(held) > 5 else "")
+        follow_up(
+            session,
+            FollowUpKind.BATCH_NOT_BUILT,
+            business_date=business_date,
+            association_id=association_id,
+            amount_fen=sum(i.amount_fen for i in held),
+            message_zh=f"批次无法生成（本协会 {len(held)} 笔，{ids}）：{exc}",
+            message_en=f"a {direction.value} batch could not be built; this association's "
+            f"{len(held)} instruction(s) ({ids}) wait: {exc}",
+        )
 
 
 def _refuse_over_limit(

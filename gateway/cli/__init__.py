@@ -25,6 +25,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "files",
     "sandbox",
     "batches",
+    "follow_ups",
     "nightly",
     "serve",
     "users",

@@ -253,3 +253,7 @@ class FollowUpItem(Base):
     message_en: Mapped[str] = mapped_column(String(400))
     resolved: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Who marked it dealt with, when, and what was done (gateway.payments.follow_ups).
+    resolved_by: Mapped[str | None] = mapped_column(String(100), default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    resolution_note: Mapped[str | None] = mapped_column(String(600), default=None)

@@ -5,7 +5,9 @@ change is a row in ``instruction_transitions`` with its time, business date, cau
 batch or inbound file behind it. Services never commit: the caller owns the transaction.
 
 - A disbursement is created when a loan is released for payment (:func:`release_loan`, or
-  :func:`on_loan_released` as the loan service's release hook).
+  :func:`on_loan_released` as the loan service's release hook). A cash loan (a county's
+  transitional cash mode) gets none: the association pays it in cash, booked as flagged
+  cash at release (:func:`paid_out_in_cash`).
 - When the bank settles it, the loan is booked as disbursed through the loan service
   (Dr loans receivable, Cr bank sub-account) and its repayment schedule is created.
 - A refused disbursement puts the loan back to approved with the bank's reason and raises a
@@ -16,7 +18,9 @@ batch or inbound file behind it. Services never commit: the caller owns the tran
   (Dr member deposits or fiscal capital, Cr bank sub-account) or marks it to be paid again.
 - Collections are created from the schedule when due; what the bank collects is booked
   fee first, then principal (Dr bank, Cr fee income and loans receivable); a failed or
-  partial collection leaves the loan overdue and is retried per the county's policy.
+  partial collection, or one the bank returns after settlement, leaves the loan overdue and
+  is retried per the county's policy. A collection that pays off the last past-due
+  instalment puts an overdue loan back to repaying.
 """
 
 from __future__ import annotations
@@ -26,13 +30,13 @@ from collections.abc import Iterable
 from datetime import date
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from adapters.records import Direction, InstructionResult, ResultStatus
 from gateway.audit import service as audit
 from gateway.db import utcnow
 from gateway.errors import Conflict, NotFound
-from gateway.ledger.models import JournalTransaction, TransactionKind
+from gateway.ledger.models import JournalTransaction, LedgerChannel, TransactionKind
 from gateway.ledger.service import county_of, reverse
 from gateway.loans import service as loans
 from gateway.loans.models import Loan, LoanStatus
@@ -153,10 +157,28 @@ def follow_up(
 
 
 def on_loan_released(session: Session, loan: Loan) -> None:
-    """The loan service's release hook: create the loan's disbursement instruction."""
+    """The loan service's release hook: create the loan's disbursement instruction, or book
+    a cash loan as paid out in cash (:func:`paid_out_in_cash`): a cash loan never goes to
+    the bank."""
     if loan.released_on is None:
         raise Conflict("借款尚未放行", f"loan {loan.contract_no} has no release date")
+    if loan.channel == LedgerChannel.CASH:
+        paid_out_in_cash(session, loan)
+        return
     create_disbursement(session, loan, business_date=loan.released_on)
+
+
+def paid_out_in_cash(session: Session, loan: Loan) -> Loan:
+    """A cash loan (allowed only while its county is in the transitional cash mode) is paid
+    by the association in cash on its release day, never by the bank: it is booked at once
+    as disbursed (Dr loans receivable, Cr cash on hand) on the cash channel, so the journal
+    flags it as village cash. Its repayment schedule is made by the next collections step,
+    by the county's policy (:func:`_schedule_cash_loans`)."""
+    if loan.released_on is None:
+        raise Conflict("借款尚未放行", f"loan {loan.contract_no} has no release date")
+    return loans.mark_disbursed(
+        session, loan.id, business_date=loan.released_on, external_ref=loan.contract_no
+    )
 
 
 def release_loan(session: Session, loan_id: int, *, on: date, actor: str = "system") -> Loan:
@@ -171,6 +193,12 @@ def create_disbursement(session: Session, loan: Loan, *, business_date: date) ->
         raise Conflict(
             f"借款 {loan.contract_no} 尚未放行，不能生成代付指令",
             f"loan {loan.contract_no} is {loan.status.value}, not released",
+        )
+    if loan.channel == LedgerChannel.CASH:
+        raise Conflict(
+            f"借款 {loan.contract_no} 为现金借款，由协会现金支付，不能生成银行代付指令",
+            f"loan {loan.contract_no} is paid in cash by the association; the bank is "
+            "never asked to pay it",
         )
     open_one = session.scalar(
         select(PaymentInstruction.id).where(
@@ -372,7 +400,10 @@ def create_due_collections(
     """Create a collection for every schedule line due (or due for a retry) by the date.
 
     Idempotent: a line with an instruction still open gets none, and a line is collected at
-    most ``max_attempts`` times."""
+    most ``max_attempts`` times. An instalment whose collection the bank returned gets its
+    retry first (:func:`_schedule_returned_retries`)."""
+    _schedule_cash_loans(session, config)
+    _schedule_returned_retries(session, business_date, config)
     due = session.scalars(
         select(RepaymentScheduleLine)
         .join(Loan, Loan.id == RepaymentScheduleLine.loan_id)
@@ -446,6 +477,85 @@ def create_due_collections(
     return created
 
 
+def _schedule_cash_loans(session: Session, config: PaymentsConfig) -> None:
+    """The repayment schedule of each loan paid out in cash and still without one, by its
+    county's policy (a cash payout is booked at release, where no policy is known)."""
+    scheduled = (
+        select(RepaymentScheduleLine.id)
+        .where(
+            RepaymentScheduleLine.loan_id == Loan.id,
+            RepaymentScheduleLine.status != ScheduleLineStatus.CANCELLED,
+        )
+        .exists()
+    )
+    paid_in_cash = session.scalars(
+        select(Loan)
+        .where(
+            Loan.channel == LedgerChannel.CASH,
+            Loan.status.in_(OUTSTANDING),
+            Loan.disbursed_on.is_not(None),
+            ~scheduled,
+        )
+        .order_by(Loan.id)
+    ).all()
+    if not paid_in_cash:
+        return
+    policies = policies_for(session, {loan.association_id for loan in paid_in_cash}, config)
+    for loan in paid_in_cash:
+        create_schedule(session, loan, policies[loan.association_id].repayment_method)
+
+
+def _schedule_returned_retries(
+    session: Session, business_date: date, config: PaymentsConfig
+) -> None:
+    """Retry each instalment whose last collection the bank returned after settlement (退汇),
+    the way a refused collection is retried: after the county's wait, counted from the day
+    of the return, or, with no attempt left, a "retries exhausted" follow-up, raised once.
+
+    A return is booked from the bank's statement, which knows no county's policy; the
+    collections step does, so such an instalment (overdue, with no next attempt) gets its
+    retry here, before the due lines are read."""
+    later = aliased(PaymentInstruction)
+    rows = session.execute(
+        select(RepaymentScheduleLine, PaymentInstruction, InstructionTransition.business_date)
+        .join(PaymentInstruction, PaymentInstruction.schedule_line_id == RepaymentScheduleLine.id)
+        .join(
+            InstructionTransition,
+            (InstructionTransition.instruction_id == PaymentInstruction.id)
+            & (InstructionTransition.to_status == InstructionStatus.RETURNED.value),
+        )
+        .join(Loan, Loan.id == RepaymentScheduleLine.loan_id)
+        .where(
+            Loan.status.in_(OUTSTANDING),
+            RepaymentScheduleLine.status == ScheduleLineStatus.OVERDUE,
+            RepaymentScheduleLine.next_attempt_on.is_(None),
+            PaymentInstruction.status == InstructionStatus.RETURNED,
+            InstructionTransition.business_date <= business_date,
+            ~select(later.id)
+            .where(
+                later.schedule_line_id == RepaymentScheduleLine.id,
+                later.id > PaymentInstruction.id,
+            )
+            .exists(),
+            ~select(FollowUpItem.id)
+            .where(
+                FollowUpItem.instruction_id == PaymentInstruction.id,
+                FollowUpItem.kind == FollowUpKind.RETRIES_EXHAUSTED,
+            )
+            .exists(),
+        )
+        .order_by(RepaymentScheduleLine.id)
+    ).all()
+    if not rows:
+        return
+    policies = policies_for(session, {i.association_id for _, i, _ in rows}, config)
+    for line, instruction, returned_on in rows:
+        _schedule_retry(
+            session, line, instruction, policies[instruction.association_id], returned_on
+        )
+    session.flush()
+
+
 def _policy(session: Session, association_id: int, config: PaymentsConfig) -> CollectionPolicy:
     return config.policy_for(county_of(session, association_id).code)
 
@@ -466,6 +576,53 @@ def policies_for(
 def _make_overdue(session: Session, loan: Loan) -> None:
     if loan.status in (LoanStatus.DISBURSED, LoanStatus.REPAYING):
         loans.mark_overdue(session, loan.id)
+
+
+def has_past_due_lines(session: Session, loan_id: int, as_of: date) -> bool:
+    """Whether an instalment of the loan is still owed on ``as_of`` although it fell due
+    before that day (or was already found overdue)."""
+    found = session.scalar(
+        select(RepaymentScheduleLine.id)
+        .where(
+            RepaymentScheduleLine.loan_id == loan_id,
+            RepaymentScheduleLine.status.in_((ScheduleLineStatus.OPEN, ScheduleLineStatus.OVERDUE)),
+            (RepaymentScheduleLine.status == ScheduleLineStatus.OVERDUE)
+            | (RepaymentScheduleLine.due_on < as_of),
+            (RepaymentScheduleLine.paid_principal_fen < RepaymentScheduleLine.principal_fen)
+            | (RepaymentScheduleLine.paid_fee_fen < RepaymentScheduleLine.fee_fen),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+def caught_up(
+    session: Session, loan: Loan, *, as_of: date, end_to_end_id: str, actor: str = "system"
+) -> bool:
+    """An overdue loan whose past-due instalments are all paid goes back to repaying.
+
+    The loan keeps ``was_overdue``: it was late once, so it is not repaid on time. Returns
+    whether the status changed."""
+    if loan.status is not LoanStatus.OVERDUE or has_past_due_lines(session, loan.id, as_of):
+        return False
+    loan.status = LoanStatus.REPAYING
+    audit.record(
+        session,
+        actor=actor,
+        action="loan.caught_up",
+        chain=audit.association_chain(loan.association_id),
+        object_type="loan",
+        object_id=loan.id,
+        payload={
+            "contract_no": loan.contract_no,
+            "association_id": loan.association_id,
+            "from": LoanStatus.OVERDUE.value,
+            "to": LoanStatus.REPAYING.value,
+            "as_of": as_of.isoformat(),
+            "end_to_end_id": end_to_end_id,
+        },
+    )
+    return True
 
 
 def _schedule_retry(
@@ -680,6 +837,7 @@ def _settle_collection(
     if line.outstanding_principal_fen == 0 and line.outstanding_fee_fen == 0:
         line.status = ScheduleLineStatus.PAID
         line.next_attempt_on = None
+        caught_up(session, loan, as_of=booked_on, end_to_end_id=instruction.end_to_end_id)
         return
     if loan.status is LoanStatus.REPAID:
         line.status = ScheduleLineStatus.OVERDUE
@@ -832,8 +990,16 @@ def apply_return(
         if loan.status in (LoanStatus.DISBURSED, LoanStatus.REPAYING):
             loan.status = LoanStatus.OVERDUE
         session.flush()
-        zh = f"借款 {loan.contract_no} 的扣款被退回（{reason_code}），已冲销，借款逾期"
-        en = f"collection for loan {loan.contract_no} returned ({reason_code}); reversed, overdue"
+        # The retry (or, with none left, the follow-up) comes with the next collections step,
+        # which knows the county's policy: see _schedule_returned_retries.
+        zh = (
+            f"借款 {loan.contract_no} 第 {line.instalment_no} 期的扣款被退回（{reason_code}），"
+            "已冲销，借款逾期，将按重扣规则再次扣款"
+        )
+        en = (
+            f"collection for loan {loan.contract_no} instalment {line.instalment_no} returned "
+            f"({reason_code}); reversed, overdue, to be collected again per the retry policy"
+        )
     return _returned(
         session, instruction, business_date, reason, reason_code, inbound_file_id, zh, en
     )

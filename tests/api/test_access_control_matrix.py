@@ -27,7 +27,8 @@ from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
 from gateway.loans.models import Loan
 from gateway.members.models import Member
 from gateway.org.models import Association
-from gateway.payments.models import InstructionStatus, PaymentInstruction
+from gateway.payments.models import FollowUpKind, InstructionStatus, PaymentInstruction
+from gateway.payments.service import follow_up
 from gateway.security.fieldcrypt import FieldCipher
 from gateway.testing import World
 from tests.api.conftest import USERS, ClientFor, Seeded, file_village_cash
@@ -44,9 +45,11 @@ READ_ALL = {
     "payments",
     "statements",
     "queue",
+    "follow_ups",
 }
 WRITE_ALL = {
     "queue.work",
+    "follow_ups.work",
     "audit.verify",
     "members.write",
     "unmask",
@@ -57,14 +60,15 @@ WRITE_ALL = {
     "grades.adjust",
 }
 TREASURER = {
-    "org", "members", "members.write", "loans", "loans.write", "ledger", "payments", "reports"
+    "org", "members", "members.write", "loans", "loans.write", "ledger", "payments", "reports",
+    "follow_ups",
 }  # fmt: skip
 # What each user may do, by capability (not by the code's permission names).
 CAN: dict[str, set[str]] = {
     "admin": READ_ALL | WRITE_ALL,
     "officer": READ_ALL | WRITE_ALL,
     "officer_other": READ_ALL | WRITE_ALL - {"unmask"},
-    "reviewer": READ_ALL | {"loans.county", "audit.verify", "queue.work"},
+    "reviewer": READ_ALL | {"loans.county", "audit.verify", "queue.work", "follow_ups.work"},
     "treasurer_a": TREASURER,
     "treasurer_b": TREASURER,
     "bank_op": {"files", "download"},
@@ -137,10 +141,21 @@ SPECS: dict[tuple[str, str], Spec] = {
     ("POST", "/api/v1/queue-items/{item_id}/review"): Spec(
         "queue.work", "item", body={"approve": True}
     ),
+    ("GET", "/api/v1/follow-ups"): Spec("follow_ups", None),
+    ("GET", "/api/v1/follow-ups/{follow_up_id}"): Spec("follow_ups", "follow_up"),
+    ("POST", "/api/v1/follow-ups/{follow_up_id}/resolve"): Spec(
+        "follow_ups.work", "follow_up", body={"note": "已核实卡号，重新放行"}
+    ),
     ("GET", "/api/v1/associations/{association_id}/reports/period"): Spec(
         "reports", "association", query={"start": "2024-06-01", "end": "2024-06-30"}
     ),
     ("GET", "/api/v1/associations/{association_id}/reports/loan-detail"): Spec(
+        "reports", "association", query={"as_of": "2024-06-30", "format": "csv"}
+    ),
+    ("GET", "/api/v1/associations/{association_id}/evaluation"): Spec(
+        "reports", "association", query={"as_of": "2024-06-30"}
+    ),
+    ("GET", "/api/v1/associations/{association_id}/reports/evaluation"): Spec(
         "reports", "association", query={"as_of": "2024-06-30", "format": "csv"}
     ),
     ("GET", "/api/v1/counties/{county_id}/reports/summary"): Spec(
@@ -224,6 +239,22 @@ def add_bank_side(session: Session, association: Association, tag: str) -> dict[
     return {"batch": batch.id, "file": result.id, "account": account.id}
 
 
+def add_follow_up(session: Session, association_id: int) -> int:
+    """A refused disbursement's follow-up for the association, as the lifecycle writes it."""
+    item = follow_up(
+        session,
+        FollowUpKind.DISBURSEMENT_FAILED,
+        business_date=date(2024, 6, 28),
+        association_id=association_id,
+        amount_fen=300_000,
+        reason_code="AC04",
+        message_zh="代付失败：AC04 账户已销户",
+        message_en="disbursement failed: AC04 account closed",
+    )
+    session.flush()
+    return item.id
+
+
 def add_instruction(session: Session, association_id: int) -> int:
     loan = session.query(Loan).filter(Loan.association_id == association_id).first()
     assert loan is not None
@@ -283,6 +314,7 @@ def objects(
                 "loan": _loan_in(session, seeded, a.id),
                 **bank_files["own"],
                 "instruction": add_instruction(session, a.id),
+                "follow_up": add_follow_up(session, a.id),
                 "item": file_village_cash(session, a, tag="own"),
             },
             "sibling": {
@@ -292,6 +324,7 @@ def objects(
                 "loan": _loan_in(session, seeded, b.id),
                 **bank_files["own"],  # the same special account and bank as a
                 "instruction": add_instruction(session, b.id),
+                "follow_up": add_follow_up(session, b.id),
                 "item": file_village_cash(session, b, tag="sibling"),
             },
             "foreign": {
@@ -301,6 +334,7 @@ def objects(
                 "loan": _loan_in(session, seeded, other.id),
                 **bank_files["foreign"],
                 "instruction": add_instruction(session, other.id),
+                "follow_up": add_follow_up(session, other.id),
                 "item": file_village_cash(session, other, tag="foreign"),
             },
         }

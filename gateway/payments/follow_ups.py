@@ -1,0 +1,212 @@
+"""The county fund office's bank follow-ups (待办事项): list them, look at one, resolve one.
+
+A follow-up is written by the payment lifecycle, the batch builder and sender and the
+ingestion of bank files (:func:`gateway.payments.service.follow_up`) whenever the bank's
+answer needs a person: a refused disbursement, a failed or partly paid collection, retries
+used up, a return after settlement, a quarantined or refused file, a batch not built or not
+answered. Resolving one records who did it, when, and a note saying what was done, in the
+audit log as well.
+
+Where a follow-up lives: its association's county when it names an association; otherwise
+its batch's special account's county; otherwise, for a bank file, the county of the batch
+the file answers, or every county with a special account at the file's bank. A follow-up
+naming none of these (a batch that could not be built) belongs to no county.
+
+The functions take the session first and never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy.orm import Session
+
+from gateway.audit import service as audit
+from gateway.batches.models import PaymentBatch
+from gateway.db import utcnow
+from gateway.errors import Conflict, NotFound, ValidationFailed
+from gateway.ingestion.models import InboundFile
+from gateway.org.models import Association, Bank, SpecialAccount, Town
+from gateway.payments.models import FollowUpItem, FollowUpKind, PaymentInstruction
+
+NOTE_MAX = 600
+
+
+def in_county(county_id: int) -> ColumnElement[bool]:
+    """The follow-ups that live in ``county_id`` (see the module's note)."""
+    associations = (
+        select(Association.id)
+        .join(Town, Town.id == Association.town_id)
+        .where(Town.county_id == county_id)
+    )
+    accounts = select(SpecialAccount.id).where(SpecialAccount.county_id == county_id)
+    batches = select(PaymentBatch.id).where(PaymentBatch.special_account_id.in_(accounts))
+    bank_codes = (
+        select(Bank.code)
+        .join(SpecialAccount, SpecialAccount.bank_id == Bank.id)
+        .where(SpecialAccount.county_id == county_id)
+    )
+    files = select(InboundFile.id).where(
+        or_(
+            InboundFile.batch_id.in_(batches),
+            and_(InboundFile.batch_id.is_(None), InboundFile.bank_code.in_(bank_codes)),
+        )
+    )
+    return or_(
+        FollowUpItem.association_id.in_(associations),
+        and_(FollowUpItem.association_id.is_(None), FollowUpItem.batch_id.in_(batches)),
+        and_(
+            FollowUpItem.association_id.is_(None),
+            FollowUpItem.batch_id.is_(None),
+            FollowUpItem.inbound_file_id.in_(files),
+        ),
+    )
+
+
+def follow_ups(
+    *,
+    resolved: bool | None = False,
+    county_id: int | None = None,
+    association_id: int | None = None,
+    kind: FollowUpKind | None = None,
+) -> Select[FollowUpItem]:
+    """The follow-ups matching the filters (``resolved`` None: open and resolved alike),
+    unordered; the caller orders and pages them (newest first is ``id`` descending)."""
+    statement = select(FollowUpItem)
+    if resolved is not None:
+        statement = statement.where(FollowUpItem.resolved.is_(resolved))
+    if county_id is not None:
+        statement = statement.where(in_county(county_id))
+    if association_id is not None:
+        statement = statement.where(FollowUpItem.association_id == association_id)
+    if kind is not None:
+        statement = statement.where(FollowUpItem.kind == kind)
+    return statement
+
+
+def list_follow_ups(
+    session: Session,
+    *,
+    resolved: bool | None = False,
+    county_id: int | None = None,
+    association_id: int | None = None,
+    kind: FollowUpKind | None = None,
+    limit: int | None = None,
+) -> list[FollowUpItem]:
+    """The matching follow-ups, newest first."""
+    statement = follow_ups(
+        resolved=resolved, county_id=county_id, association_id=association_id, kind=kind
+    ).order_by(FollowUpItem.id.desc())
+    if limit is not None:
+        statement = statement.limit(limit)
+    return list(session.scalars(statement))
+
+
+def get_follow_up(session: Session, follow_up_id: int) -> FollowUpItem:
+    item = session.get(FollowUpItem, follow_up_id)
+    if item is None:
+        raise NotFound(f"待办事项 {follow_up_id} 不存在", f"follow-up {follow_up_id} not found")
+    return item
+
+
+def counties_of(session: Session, item: FollowUpItem) -> list[int]:
+    """The counties the follow-up lives in (none, one, or, for a file only known by its bank,
+    every county with a special account at that bank)."""
+    if item.association_id is not None:
+        county = session.scalar(
+            select(Town.county_id)
+            .join(Association, Association.town_id == Town.id)
+            .where(Association.id == item.association_id)
+        )
+        return [county] if county is not None else []
+    batch_id = item.batch_id
+    file = session.get(InboundFile, item.inbound_file_id) if item.inbound_file_id else None
+    if batch_id is None and file is not None:
+        batch_id = file.batch_id
+    if batch_id is not None:
+        county = session.scalar(
+            select(SpecialAccount.county_id)
+            .join(PaymentBatch, PaymentBatch.special_account_id == SpecialAccount.id)
+            .where(PaymentBatch.id == batch_id)
+        )
+        return [county] if county is not None else []
+    if file is not None:
+        return sorted(
+            set(
+                session.scalars(
+                    select(SpecialAccount.county_id)
+                    .join(Bank, Bank.id == SpecialAccount.bank_id)
+                    .where(Bank.code == file.bank_code)
+                )
+            )
+        )
+    return []
+
+
+def loan_id_of(session: Session, item: FollowUpItem) -> int | None:
+    """The loan the follow-up's instruction pays out or collects, if any."""
+    if item.instruction_id is None:
+        return None
+    instruction = session.get(PaymentInstruction, item.instruction_id)
+    return instruction.loan_id if instruction is not None else None
+
+
+def resolve_follow_up(
+    session: Session, follow_up_id: int, *, actor: str, note: str
+) -> FollowUpItem:
+    """Mark the follow-up dealt with: who, when, and the note saying what was done.
+
+    The note is required; a follow-up resolved already is refused (409), so one resolution
+    is never overwritten by a second."""
+    text = note.strip()
+    if not text:
+        raise ValidationFailed(
+            "处理说明必填：请写明已采取的措施",
+            "a note is required: say what was done",
+            field="note",
+        )
+    if len(text) > NOTE_MAX:
+        raise ValidationFailed(
+            f"处理说明过长（最多 {NOTE_MAX} 字）",
+            f"the note is too long (at most {NOTE_MAX} characters)",
+            field="note",
+        )
+    item = session.get(FollowUpItem, follow_up_id, with_for_update=True)
+    if item is None:
+        raise NotFound(f"待办事项 {follow_up_id} 不存在", f"follow-up {follow_up_id} not found")
+    if item.resolved:
+        raise Conflict(
+            f"待办事项 {item.id} 已由 {item.resolved_by or '—'} 处理，不能重复处理",
+            f"follow-up {item.id} was resolved already by {item.resolved_by or '—'}",
+            resolved_by=item.resolved_by,
+        )
+    item.resolved = True
+    item.resolved_by = actor[:100]
+    item.resolved_at = utcnow()
+    item.resolution_note = text
+    payload: dict[str, Any] = {
+        "kind": item.kind.value,
+        "business_date": item.business_date,
+        "amount_fen": item.amount_fen,
+        "association_id": item.association_id,
+        "batch_id": item.batch_id,
+        "instruction_id": item.instruction_id,
+        "note": text,
+    }
+    counties: Sequence[int] = counties_of(session, item)
+    audit.record(
+        session,
+        actor=actor,
+        action="follow_up.resolved",
+        object_type="follow_up",
+        object_id=item.id,
+        payload=payload,
+        chain=audit.association_chain(item.association_id)
+        if item.association_id is not None
+        else audit.GLOBAL_CHAIN,
+        county_id=counties[0] if len(counties) == 1 else None,
+    )
+    session.flush()
+    return item

@@ -1,0 +1,168 @@
+"""A collection the bank returns after settlement (退汇) is collected again: its retry is
+scheduled by the county's policy from the day of the return, the nightly run collects it
+on that day, and once no retry is left the fund office gets the same "retries exhausted"
+follow-up a refused collection raises — once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from adapters.records import CreditDebit, Direction, StatementEntry
+from gateway.jobs.pipeline import run_date
+from gateway.ledger.models import AccountCode
+from gateway.ledger.service import balance
+from gateway.loans.models import Loan, LoanStatus
+from gateway.payments.config import CollectionPolicy
+from gateway.payments.models import (
+    FollowUpItem,
+    FollowUpKind,
+    InstructionStatus,
+    PaymentInstruction,
+    RepaymentMethod,
+    RepaymentScheduleLine,
+    ScheduleLineStatus,
+)
+from tests.settle_support import DAY1, Settle, settle_in, statement
+
+DUE = date(2024, 8, 1)  # a Thursday, one month after DAY1
+SUB = "6200001-1"
+
+
+@pytest.fixture
+def settle(tmp_path: Path) -> Iterator[Settle]:
+    # one retry, three days after a failure: two collection attempts in all
+    policy = CollectionPolicy(repayment_method=RepaymentMethod.LUMP_SUM, retry_after_days=[3])
+    yield from settle_in(tmp_path, policy=policy)
+
+
+def _collected_in_full(settle: Settle) -> Loan:
+    """A 1,000 yuan loan for one month, paid out on DAY1 and collected on its due date."""
+    loan = settle.released_loan(100_000, term_months=1)
+    run_date(settle.nightly, DAY1)
+    settle.bank.answer(DAY1)
+    run_date(settle.nightly, DAY1 + timedelta(days=1))
+    run_date(settle.nightly, DUE)
+    settle.bank.answer(DUE)
+    run_date(settle.nightly, DUE + timedelta(days=1))
+    row = settle.fresh().get(Loan, loan.id)
+    assert row is not None
+    assert row.status is LoanStatus.REPAID
+    return loan
+
+
+def _return(settle: Settle, instruction: PaymentInstruction, on: date, txn: str) -> None:
+    """The bank's statement for ``on`` shows the collection sent back to the borrower."""
+    entry = StatementEntry(
+        booking_date=on,
+        amount_fen=instruction.settled_amount_fen,
+        credit_debit=CreditDebit.DEBIT,
+        bank_transaction_id=txn,
+        sub_account=SUB,
+        counterparty_name="张三",
+        remittance="退汇",
+        end_to_end_id=instruction.end_to_end_id,
+        return_reason_code="MD06",
+        bank_transaction_code="PMNT/IDDT/RRTN",
+    )
+    settle.bank.put_statement(statement(on, [entry]), f"STMT_6200001_{on:%Y%m%d}_{txn}.txt")
+
+
+def _collections(settle: Settle) -> list[PaymentInstruction]:
+    return [i for i in settle.instructions() if i.direction is Direction.COLLECTION]
+
+
+def _line(settle: Settle, loan_id: int) -> RepaymentScheduleLine:
+    return (
+        settle.fresh()
+        .scalars(select(RepaymentScheduleLine).where(RepaymentScheduleLine.loan_id == loan_id))
+        .one()
+    )
+
+
+def _follow_ups(settle: Settle) -> list[FollowUpKind]:
+    return [
+        item.kind for item in settle.fresh().scalars(select(FollowUpItem).order_by(FollowUpItem.id))
+    ]
+
+
+def test_a_returned_collection_is_collected_again_on_the_retry_date(settle: Settle) -> None:
+    loan = _collected_in_full(settle)
+    (first,) = _collections(settle)
+    returned_on = DUE + timedelta(days=1)
+    _return(settle, first, returned_on, "R1")
+    run_date(settle.nightly, returned_on + timedelta(days=1))
+
+    session = settle.fresh()
+    row = session.get(Loan, loan.id)
+    assert row is not None
+    assert row.status is LoanStatus.OVERDUE
+    assert balance(session, settle.world.a.id, AccountCode.LOANS_RECEIVABLE) == 100_000
+    line = _line(settle, loan.id)
+    assert line.status is ScheduleLineStatus.OVERDUE
+    assert line.next_attempt_on == returned_on + timedelta(days=3)
+    assert [i.status for i in _collections(settle)] == [InstructionStatus.RETURNED]
+
+    # nothing on the days before the retry date; on it, the whole instalment again
+    run_date(settle.nightly, returned_on + timedelta(days=2))
+    assert len(_collections(settle)) == 1
+    retry_day = returned_on + timedelta(days=3)  # Monday 5 August
+    run_date(settle.nightly, retry_day)
+    retry = _collections(settle)[-1]
+    assert (retry.attempt, retry.amount_fen, retry.fee_fen, retry.status) == (
+        2,
+        100_600,
+        600,
+        InstructionStatus.SENT,
+    )
+    settle.bank.answer(retry_day)
+    run_date(settle.nightly, retry_day + timedelta(days=1))
+    session = settle.fresh()
+    row = session.get(Loan, loan.id)
+    assert row is not None
+    assert row.status is LoanStatus.REPAID
+    assert row.repaid_on_time is False
+    assert balance(session, settle.world.a.id, AccountCode.LOANS_RECEIVABLE) == 0
+    assert FollowUpKind.RETRIES_EXHAUSTED not in _follow_ups(settle)
+
+
+def test_with_no_retry_left_a_returned_collection_raises_retries_exhausted_once(
+    settle: Settle,
+) -> None:
+    loan = _collected_in_full(settle)
+    (first,) = _collections(settle)
+    _return(settle, first, DUE + timedelta(days=1), "R1")
+    run_date(settle.nightly, DUE + timedelta(days=2))
+    retry_day = DUE + timedelta(days=4)
+    run_date(settle.nightly, retry_day)
+    settle.bank.answer(retry_day)
+    run_date(settle.nightly, retry_day + timedelta(days=1))
+    retry = _collections(settle)[-1]
+    assert (retry.attempt, retry.status) == (2, InstructionStatus.SETTLED)
+
+    # the second attempt is returned too: no third one, the fund office follows up
+    _return(settle, retry, retry_day + timedelta(days=1), "R2")
+    for day in (2, 3, 10, 28):
+        run_date(settle.nightly, retry_day + timedelta(days=day))
+    assert [(i.attempt, i.status) for i in _collections(settle)] == [
+        (1, InstructionStatus.RETURNED),
+        (2, InstructionStatus.RETURNED),
+    ]
+    line = _line(settle, loan.id)
+    assert (line.status, line.next_attempt_on) == (ScheduleLineStatus.OVERDUE, None)
+    assert _follow_ups(settle) == [
+        FollowUpKind.RETURNED_AFTER_SETTLEMENT,
+        FollowUpKind.RETURNED_AFTER_SETTLEMENT,
+        FollowUpKind.RETRIES_EXHAUSTED,
+    ]
+    exhausted = (
+        settle.fresh()
+        .scalars(select(FollowUpItem).where(FollowUpItem.kind == FollowUpKind.RETRIES_EXHAUSTED))
+        .one()
+    )
+    assert exhausted.instruction_id == retry.id
+    assert exhausted.amount_fen == 100_600
