@@ -1,7 +1,9 @@
-"""``huzhu reconcile --date D [--account A]`` and ``huzhu queue list|show|assign|resolve|approve``.
+"""``huzhu reconcile --date D [--account A]`` and
+``huzhu queue list|show|assign|resolve|approve|decide``.
 
 The command reconciles through the same service as the nightly pipeline's ``reconcile`` step.
-Queue actions name who does them (``--by``); a second person approves large adjustments.
+Queue actions name who does them (``--by``); a second person approves large adjustments and
+decides write-off requests.
 """
 
 from __future__ import annotations
@@ -283,6 +285,32 @@ def queue_approve(
     """Approve a proposed adjusting entry (someone other than who proposed it)."""
     with cli_session(current_settings()) as session:
         item = queue.approve_adjustment(session, item_id, actor=by)
+        console().print(f"差错 {item.id}: {item.status.value}", markup=False)
+
+
+@queue_app.command("decide")
+def queue_decide(
+    item_id: Annotated[int, typer.Argument(help="Queue item id.")],
+    by: Annotated[str, typer.Option("--by", help="The second person, who decides.")],
+    approve: Annotated[
+        bool, typer.Option("--approve/--reject", help="Approve, or reject with --note.")
+    ],
+    note: Annotated[str, typer.Option(help="The reason (required to reject).")] = "",
+    on: Annotated[
+        str | None, typer.Option("--date", help="Approved write-off: business date.")
+    ] = None,
+) -> None:
+    """Decide a write-off request or a large adjusting entry (someone other than who asked)."""
+    settings = current_settings()
+    with cli_session(settings) as session:
+        item = queue.review(
+            session,
+            item_id,
+            actor=by,
+            approve=approve,
+            note=note,
+            on=_date(on) if on else settings.today(),
+        )
         console().print(f"差错 {item.id}: {item.status.value}", markup=False)
 
 

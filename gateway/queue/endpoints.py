@@ -1,7 +1,8 @@
 """``/api/v1/queue-items``: the mismatch queue as a work list (filter, sort, paginate) and
 each item's evidence (the bank lines beside the candidate book entries), history and the
 resolution actions: assign, manual match, adjusting entry, bank-error follow-up, write-off
-request, reassignment, dismissal, and the second person's approval of a large adjustment."""
+request, reassignment, dismissal, and the second person's review of a large adjustment or of
+a write-off request."""
 
 from __future__ import annotations
 
@@ -139,7 +140,12 @@ class ResolveIn(BaseModel):
 
 class ReviewIn(BaseModel):
     approve: bool
-    note: str = Field(default="", max_length=600)
+    note: str = Field(
+        default="", max_length=600, description="the reason (required to return or reject)"
+    )
+    on: date | None = Field(
+        default=None, description="business date of an approved write-off (default today)"
+    )
 
 
 def item_out(item: QueueItem) -> QueueItemOut:
@@ -431,15 +437,24 @@ def resolve_item(
 @router.post(
     "/queue-items/{item_id}/review",
     response_model=QueueItemOut,
-    summary="复核 A second person approves or returns a large adjusting entry",
+    summary="复核 A second person approves or returns a large adjusting entry, or approves "
+    "(books it against 呆坏账核销) or rejects a write-off request",
     responses=WRITE_PROBLEM_STATUSES,
 )
 def review_item(
     item_id: ObjectId, body: ReviewIn, principal: CurrentPrincipal, session: DbSession
 ) -> QueueItemOut:
+    """Decides what the item waits for, by its status: ``awaiting_approval`` (an adjusting
+    entry above the limit) or ``write_off_review`` (a write-off request). The person who
+    proposed or requested it may not approve it (422 ``second_person_required``); a write-off
+    request is rejected by another person too, with a reason, and the item is open again."""
     visible_item(session, principal, item_id, Permission.WORK_QUEUE)
-    if body.approve:
-        return item_out(queue.approve_adjustment(session, item_id, actor=principal.actor))
-    return item_out(
-        queue.reject_adjustment(session, item_id, actor=principal.actor, note=body.note)
+    item = queue.review(
+        session,
+        item_id,
+        actor=principal.actor,
+        approve=body.approve,
+        note=body.note,
+        on=body.on or business_today(),
     )
+    return item_out(item)

@@ -13,7 +13,8 @@ is left exactly as it was, ``night_state``, ``times_seen`` and ``last_seen`` unc
 next night with a statement to judge (:class:`RunChecks`).
 
 Resolutions: manual match, adjusting entry with a reason (a second person approves above
-``QueueConfig.approval_above_fen``), bank-error follow-up, write-off request, reassignment to
+``QueueConfig.approval_above_fen``), bank-error follow-up, write-off request (a second person
+approves it, which books it against 呆坏账核销, or rejects it with a reason), reassignment to
 the right association, dismissal with a justification. Every action is kept in the item's
 history and in the audit log. Services never commit.
 """
@@ -33,7 +34,12 @@ from gateway.audit import service as audit
 from gateway.db import utcnow
 from gateway.errors import Conflict, NotFound, RuleViolation, ValidationFailed
 from gateway.ledger import service as ledger
-from gateway.ledger.models import AccountCode, LedgerChannel, TransactionKind
+from gateway.ledger.models import (
+    AccountCode,
+    JournalTransaction,
+    LedgerChannel,
+    TransactionKind,
+)
 from gateway.org.models import Association
 from gateway.queue.models import ItemStatus, NightState, QueueEvent, QueueItem, Resolution
 from gateway.reconcile.models import ManualMatch, OpenItem
@@ -641,17 +647,22 @@ def reject_adjustment(session: Session, item_id: int, *, actor: str, note: str) 
     return item
 
 
-def _post_adjustment(
+def _book_difference(
     session: Session,
     item: QueueItem,
-    proposal: Mapping[str, Any],
     *,
+    amount: int,
+    counter: AccountCode,
+    memo: str,
+    description: str,
+    kind: TransactionKind,
+    on: date,
     actor: str,
-    approver: str | None,
-) -> None:
-    amount = int(proposal["amount_fen"])
-    counter = AccountCode(proposal["counter_account"])
-    reason = str(proposal["reason"])
+    booked_by: str,
+) -> JournalTransaction:
+    """Post ``amount`` (signed, into the sub-account) between the bank sub-account and
+    ``counter`` and match the new entry with the item's lines and entries, so the next run
+    finds nothing left of the item (or raises it again if the books still disagree)."""
     association_id = _association_id(session, item)
     bank = (
         ledger.Posting.debit(AccountCode.BANK_SUB_ACCOUNT, amount, f"差错 {item.id}")
@@ -659,20 +670,20 @@ def _post_adjustment(
         else ledger.Posting.credit(AccountCode.BANK_SUB_ACCOUNT, -amount, f"差错 {item.id}")
     )
     other = (
-        ledger.Posting.credit(counter, amount, reason[:200])
+        ledger.Posting.credit(counter, amount, memo[:200])
         if amount > 0
-        else ledger.Posting.debit(counter, -amount, reason[:200])
+        else ledger.Posting.debit(counter, -amount, memo[:200])
     )
     transaction = ledger.post(
         session,
         association_id=association_id,
-        business_date=date.fromisoformat(proposal["on"]),
-        description=f"对账调整 reconciliation adjustment (差错 {item.id})：{reason}"[:400],
-        kind=TransactionKind.ADJUSTMENT,
+        business_date=on,
+        description=description[:400],
+        kind=kind,
         legs=[bank, other],
         channel=LedgerChannel.INTERNAL,
         external_ref=f"queue:{item.id}",
-        actor=approver or actor,
+        actor=booked_by,
     )
     new_entry = entry_id_of(transaction.id)
     lines, entries = item_line_ids(item), item_entry_ids(item)
@@ -681,7 +692,7 @@ def _post_adjustment(
             special_account_id=item.special_account_id,
             item_type="entry",
             item_id=new_entry,
-            since=date.fromisoformat(proposal["on"]),
+            since=on,
         )
     )
     session.flush()
@@ -692,6 +703,31 @@ def _post_adjustment(
         [*entries, new_entry],
         actor=actor,
         allow_unbalanced=not lines and not entries,
+    )
+    return transaction
+
+
+def _post_adjustment(
+    session: Session,
+    item: QueueItem,
+    proposal: Mapping[str, Any],
+    *,
+    actor: str,
+    approver: str | None,
+) -> None:
+    amount = int(proposal["amount_fen"])
+    reason = str(proposal["reason"])
+    transaction = _book_difference(
+        session,
+        item,
+        amount=amount,
+        counter=AccountCode(proposal["counter_account"]),
+        memo=reason,
+        description=f"对账调整 reconciliation adjustment (差错 {item.id})：{reason}",
+        kind=TransactionKind.ADJUSTMENT,
+        on=date.fromisoformat(proposal["on"]),
+        actor=actor,
+        booked_by=approver or actor,
     )
     item.status = ItemStatus.RESOLVED
     item.resolution = Resolution.ADJUSTING_ENTRY
@@ -729,14 +765,145 @@ def resolve_bank_error(session: Session, item_id: int, *, actor: str, note: str)
 
 
 def request_write_off(session: Session, item_id: int, *, actor: str, note: str) -> QueueItem:
-    """Ask for the amount to be written off; the item waits for review."""
+    """Ask for the item's difference to be written off; the item waits for a second person to
+    decide (:func:`approve_write_off`, :func:`reject_write_off`).
+
+    The amount asked for is the item's own difference, as for an adjusting entry, and is kept
+    with the request so the reviewer decides on the figure the requester saw."""
     item = get_item(session, item_id)
     _workable(item)
     note = _need_text(note, "核销申请须说明理由", "a write-off request needs its grounds")
+    amount = _adjustment_amount(session, item)
+    if amount == 0:
+        raise ValidationFailed(
+            "该差错没有可核销的金额，请用人工匹配或驳回",
+            "nothing to write off: use a manual match or a dismissal",
+        )
+    _association_id(session, item)
+    request = {"amount_fen": amount, "reason": note, "requested_by": actor}
+    item.proposal_json = json.dumps(request, ensure_ascii=False, sort_keys=True)
     item.status = ItemStatus.WRITE_OFF_REVIEW
     _resolved(session, item, Resolution.WRITE_OFF, actor=actor, note=note)
-    _event(session, item, actor=actor, action="write_off_requested", note=note)
+    _event(session, item, actor=actor, action="write_off_requested", note=note, data=request)
     return item
+
+
+def _write_off_request(item: QueueItem, actor: str) -> dict[str, Any]:
+    """The pending request of an item under write-off review, refused to its requester."""
+    _workable(item, ItemStatus.WRITE_OFF_REVIEW)
+    request: dict[str, Any] = json.loads(item.proposal_json or "{}")
+    requested_by = request.get("requested_by") or item.resolved_by
+    if actor == requested_by:
+        raise RuleViolation(
+            "核销申请须由申请人以外的另一人审批",
+            "a write-off request is decided by someone other than the person who made it",
+            code="second_person_required",
+        )
+    request["requested_by"] = requested_by
+    return request
+
+
+def approve_write_off(session: Session, item_id: int, *, actor: str, on: date) -> QueueItem:
+    """A second person approves a write-off request: the difference is booked against
+    呆坏账核销 (5101) on ``on`` (a shortfall as a loss, Dr 5101 / Cr 1002; a surplus the other
+    way), the item is resolved and the next run confirms it or reopens it."""
+    item = get_item(session, item_id)
+    request = _write_off_request(item, actor)
+    current = _adjustment_amount(session, item)
+    amount = int(request.get("amount_fen", current))  # a request made before amounts were kept
+    if current == 0:
+        raise RuleViolation(
+            "该差错已没有可核销的金额，请退回申请",
+            "the item has no difference left to write off: reject the request",
+            code="nothing_to_write_off",
+        )
+    if current != amount:
+        raise Conflict(
+            f"差错金额已变动（申请时 {amount} 分，现为 {current} 分），请退回后重新申请",
+            f"the item's difference has changed since the request ({amount} fen, now "
+            f"{current} fen): reject it and request again",
+            code="write_off_amount_changed",
+        )
+    reason = str(request.get("reason") or item.resolution_note or "")
+    requested_by = str(request["requested_by"])
+    transaction = _book_difference(
+        session,
+        item,
+        amount=amount,
+        counter=AccountCode.WRITE_OFF,
+        memo=reason,
+        description=f"对账核销 reconciliation write-off (差错 {item.id})：{reason}",
+        kind=TransactionKind.WRITE_OFF,
+        on=on,
+        actor=requested_by,
+        booked_by=actor,
+    )
+    item.status = ItemStatus.RESOLVED
+    item.resolution = Resolution.WRITE_OFF
+    item.resolution_note = reason[:600]
+    item.resolved_by = requested_by
+    item.resolved_at = utcnow()
+    item.approved_by = actor
+    item.journal_transaction_id = transaction.id
+    _event(
+        session,
+        item,
+        actor=actor,
+        action="write_off_approved",
+        note=reason,
+        data={
+            "resolution": "write_off",
+            "amount_fen": amount,
+            "on": on.isoformat(),
+            "journal_transaction_id": str(transaction.id),
+            "requested_by": requested_by,
+            "approved_by": actor,
+        },
+    )
+    return item
+
+
+def reject_write_off(session: Session, item_id: int, *, actor: str, note: str) -> QueueItem:
+    """A second person turns a write-off request down with a reason; the item is open again
+    and its history keeps the request and the rejection."""
+    item = get_item(session, item_id)
+    request = _write_off_request(item, actor)
+    note = _need_text(note, "退回须说明原因", "a rejection needs a reason")
+    item.status = ItemStatus.OPEN
+    item.resolution = None
+    item.resolution_note = None
+    item.resolved_by = None
+    item.resolved_at = None
+    item.proposal_json = None
+    _event(
+        session,
+        item,
+        actor=actor,
+        action="write_off_rejected",
+        note=note,
+        data={
+            "amount_fen": request.get("amount_fen"),
+            "requested_by": request["requested_by"],
+            "request_reason": request.get("reason"),
+        },
+    )
+    return item
+
+
+def review(
+    session: Session, item_id: int, *, actor: str, approve: bool, note: str, on: date
+) -> QueueItem:
+    """The second person's decision on whatever the item waits for: a large adjusting entry
+    (awaiting approval) or a write-off request (write-off review)."""
+    item = get_item(session, item_id)
+    _workable(item, ItemStatus.AWAITING_APPROVAL, ItemStatus.WRITE_OFF_REVIEW)
+    if item.status is ItemStatus.WRITE_OFF_REVIEW:
+        if approve:
+            return approve_write_off(session, item_id, actor=actor, on=on)
+        return reject_write_off(session, item_id, actor=actor, note=note)
+    if approve:
+        return approve_adjustment(session, item_id, actor=actor)
+    return reject_adjustment(session, item_id, actor=actor, note=note)
 
 
 def reassign(
