@@ -4,11 +4,14 @@ any step."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import getpass
 import os
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -16,6 +19,9 @@ from sqlalchemy.orm import Session
 
 from gateway.cli._common import cli_session, console, current_settings
 from gateway.liquidation.models import CapitalLevel
+
+if TYPE_CHECKING:
+    from gateway.liquidation.service import PayoutOrder
 
 liquidation_app = typer.Typer(help="撤销清算 Dissolution and liquidation.", no_args_is_help=True)
 
@@ -167,19 +173,50 @@ def request_payouts_command(association: AssociationOpt, actor: ActorOpt, on: On
 def payout_list_command(
     association: AssociationOpt,
     out: Annotated[Path, typer.Option("--out", help="CSV file: the 代发清单 for the file.")],
+    actor: Annotated[
+        str | None,
+        typer.Option("--actor", help="Who exports (audit log); default cli:<login>."),
+    ] = None,
 ) -> None:
     """Write the payouts still with the bank, a 代发清单 for the association's file (the
     payouts themselves travel in the disbursement batches); card numbers are in clear, the
-    file is 0600."""
+    file is 0600, and the export is audited with the members whose cards it holds, in the
+    same transaction: the file is removed again if the event cannot be committed."""
     from gateway.liquidation.service import payout_orders
-    from gateway.reports.numbers import yuan
     from gateway.security.fieldcrypt import FieldCipher
 
     settings = current_settings()
-    with cli_session(settings) as session:
-        orders = payout_orders(
-            session, FieldCipher.from_settings(settings), _liquidation_id(session, association)
-        )
+    writing = False
+    try:
+        with cli_session(settings) as session:
+            orders = payout_orders(
+                session,
+                FieldCipher.from_settings(settings),
+                _liquidation_id(session, association),
+                actor=actor or _default_actor(),
+                written_to=str(out.resolve()),
+            )
+            writing = True
+            _write_payout_list(out, orders)
+    except BaseException:
+        # No event without the file, and no clear card numbers left behind without one.
+        if writing:
+            with contextlib.suppress(OSError):
+                out.unlink(missing_ok=True)
+        raise
+    console().print(f"{len(orders)} 笔待付 payouts -> {out}")
+
+
+def _default_actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name for this process's user
+        return "cli"
+
+
+def _write_payout_list(out: Path, orders: Sequence[PayoutOrder]) -> None:
+    from gateway.reports.numbers import yuan
+
     out.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8-sig", newline="") as handle:
@@ -196,7 +233,6 @@ def payout_list_command(
                     order.remittance,
                 ]
             )
-    console().print(f"{len(orders)} 笔待付 payouts -> {out}")
 
 
 @liquidation_app.command("confirm")

@@ -22,8 +22,9 @@
    shows the sub-account at zero.
 
 :func:`payout_orders` (``huzhu liquidation payout-list``) prints the payouts still with the
-bank as a 代发清单 for the association's file. Services never commit: the caller owns the
-transaction.
+bank as a 代发清单 for the association's file, with members' cards in clear: each call is
+audited (``liquidation.payout_list``, naming the actor and the members). Services never
+commit: the caller owns the transaction.
 """
 
 from __future__ import annotations
@@ -675,16 +676,29 @@ class PayoutOrder:
     remittance: str
 
 
-def payout_orders(session: Session, cipher: FieldCipher, liquidation_id: int) -> list[PayoutOrder]:
-    """Every payout waiting for the bank, with the member's card read in clear for the bank."""
+def payout_orders(
+    session: Session,
+    cipher: FieldCipher,
+    liquidation_id: int,
+    *,
+    actor: str = "system",
+    written_to: str | None = None,
+) -> list[PayoutOrder]:
+    """Every payout waiting for the bank, with the member's card read in clear for the bank.
+
+    Reading cards in clear is audited: an event ``liquidation.payout_list`` in the caller's
+    transaction names ``actor``, the members whose cards were read and, when given, where
+    the list is written (``written_to``)."""
     liquidation = get_liquidation(session, liquidation_id)
     association = get_association(session, liquidation.association_id)
     orders = []
+    unmasked: set[int] = set()
     for payout in _active_payouts(session, liquidation.id):
         if payout.status is not PayoutStatus.REQUESTED:
             continue
         if payout.member_id is not None:
             account = card_number(session, cipher, payout.member_id)
+            unmasked.add(payout.member_id)
             remittance = f"{association.name}撤销清算退还入会互助金"
         else:
             assert payout.payee_account is not None
@@ -703,6 +717,16 @@ def payout_orders(session: Session, cipher: FieldCipher, liquidation_id: int) ->
                 remittance=remittance,
             )
         )
+    _audit(
+        session,
+        liquidation,
+        "payout_list",
+        actor,
+        member_ids=sorted(unmasked),
+        payouts=[o.end_to_end_id for o in orders],
+        fields=["card"],
+        written_to=written_to,
+    )
     return orders
 
 

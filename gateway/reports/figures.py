@@ -11,7 +11,9 @@ Sources, in order of authority:
 
 The period runs from ``since`` (inclusive; the association's start when None) to ``as_of``
 (inclusive). Balances and overdue figures are as at the end of ``as_of``; loans, borrowers,
-income and expenses count what happened within the period.
+income and expenses count what happened within the period. The recovery rate (2.6, 到期回收
+率) takes every loan falling due within the period, whenever it was disbursed, and the
+principal repaid on it by ``as_of``.
 """
 
 from __future__ import annotations
@@ -123,7 +125,8 @@ class EvaluationFigures:
     low_income_loans: CountAmount
     # 2.5 monthly fee rate, weighted by amount (hundredths of a per mille times fen)
     fee_rate_weighted_sum: int
-    # 2.6 recovery of loans due by as_of: principal repaid (a write-off is not a recovery)
+    # 2.6 recovery of the loans falling due within the period (whenever disbursed): their
+    # principal repaid by as_of (a write-off is not a recovery)
     due_principal_fen: int
     recovered_principal_fen: int
     # 2.7 income and expenses in the period
@@ -496,6 +499,12 @@ def _flags(
     return tuple(flags)
 
 
+def _falls_due_within(loan: LoanFacts, since: date | None, as_of: date) -> bool:
+    if loan.due_on is None or loan.due_on > as_of:
+        return False
+    return since is None or loan.due_on >= since
+
+
 def evaluate(
     session: Session, association_id: int, *, as_of: date, since: date | None = None
 ) -> EvaluationFigures:
@@ -527,7 +536,8 @@ def evaluate(
     top = sorted(per_borrower.values(), reverse=True)[:TOP_BORROWERS]
 
     overdue = [loan for loan in facts if loan.overdue_days is not None]
-    due = [loan for loan in period if loan.due_on is not None and loan.due_on <= as_of]
+    # 2.6 counts every loan falling due within the period, whenever it was disbursed.
+    due = [loan for loan in facts if _falls_due_within(loan, since, as_of)]
     moves = _movements(session, association_id, since, as_of)
 
     def moved(kind: TransactionKind, channel: LedgerChannel) -> tuple[CountAmount, int]:

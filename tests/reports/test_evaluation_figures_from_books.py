@@ -177,8 +177,10 @@ def test_a_period_counts_only_its_own_loans_and_income(seeded: Seeded) -> None:
     assert figures.expense_staff_fen == 120_000
     # overdue is a state at as_of, whatever the period
     assert figures.overdue.count == 2
-    # only L5 fell due within the period's loans, nothing of it recovered
-    assert figures.recovery_rate == Ratio(0, 300_000)
+    # loans falling due in the period, whenever disbursed: L1 (due 2024-01-10, repaid in
+    # full), L3 (due 2024-03-01) and L5 (due 2024-06-10), nothing of those two recovered
+    assert figures.due_principal_fen == 800_000 + 2_500_000 + 300_000
+    assert figures.recovery_rate == Ratio(800_000, 3_600_000)
 
 
 def test_without_a_statement_bank_agreement_is_unknown(seeded: Seeded) -> None:
