@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.api.deps import SESSION_COOKIE, DbSession, authenticate, db
@@ -41,7 +42,13 @@ from gateway.batches.endpoints import (
     visible_batch,
 )
 from gateway.batches.models import PaymentBatch
-from gateway.errors import HuzhuError
+from gateway.errors import (
+    Conflict,
+    HuzhuError,
+    LedgerError,
+    RuleViolation,
+    ValidationFailed,
+)
 from gateway.grading.ladder import ladder
 from gateway.ledger.models import LedgerChannel
 from gateway.loans.endpoints import LoanApplicationIn, loan_out
@@ -51,8 +58,12 @@ from gateway.members import service as members
 from gateway.members.endpoints import MemberIn, member_out, visible_member
 from gateway.members.endpoints import register_member as api_register_member
 from gateway.members.models import Member, MemberStatus
+from gateway.members.schemas import MemberInput
 from gateway.org.endpoints import association_out, summary, visible_association
 from gateway.org.models import Association, SpecialAccount, Town
+from gateway.payments import follow_up_endpoints as follow_up_api
+from gateway.payments import follow_ups as follow_up_service
+from gateway.payments.models import FollowUpItem, FollowUpKind
 from gateway.queue import service as queue_service
 from gateway.queue.endpoints import (
     QueueSort,
@@ -66,6 +77,8 @@ from gateway.queue.endpoints import (
 )
 from gateway.queue.models import ItemStatus, QueueItem
 from gateway.reconcile.models import ReconRun
+from gateway.reports import endpoints as report_api
+from gateway.reports.figures import EvaluationFigures
 from gateway.settings import CashMode
 from gateway.web.charts import Bar, bar_chart
 from gateway.web.i18n import (
@@ -73,6 +86,7 @@ from gateway.web.i18n import (
     LANGUAGES,
     action_label,
     batch_state_label,
+    enum_label,
     kind_label,
     language,
     status_label,
@@ -93,6 +107,7 @@ router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 NAV: tuple[tuple[str, str, Permission | None], ...] = (
     ("/console", "dashboard", Permission.READ_ORG),
     ("/console/queue", "queue", Permission.READ_QUEUE),
+    ("/console/follow-ups", "follow_ups", Permission.READ_FOLLOW_UPS),
     ("/console/associations", "associations", Permission.READ_ORG),
     ("/console/batches", "batches", Permission.READ_FILES),
     ("/console/reports", "reports", Permission.READ_REPORTS),
@@ -126,6 +141,7 @@ class Page:
             {
                 "t": self.t,
                 "batch_state": lambda state: batch_state_label(self.lang, str(state)),
+                "label": lambda group, value: enum_label(self.lang, group, str(value)),
                 "lang": self.lang,
                 "principal": self.principal,
                 "role_label": en if self.lang == "en" else zh,
@@ -311,6 +327,9 @@ def dashboard(current: CurrentPage, session: DbSession) -> Any:
         chart=bar_chart(bars, title=current.t("balances_chart")),
         night=last_night(session, current.principal),
         queue_chart=queue_chart(session, current),
+        follow_up_count=follow_up_api.open_count(session, current.principal)
+        if current.principal.has(Permission.READ_FOLLOW_UPS)
+        else None,
     )
 
 
@@ -519,14 +538,15 @@ def entry_notice(
         loan = session.get(Loan, applied)
         if loan is not None and loan.association_id == association.id:
             amount = yuan(loan.amount_fen)
+            state = enum_label(current.lang, "loan_status", loan.status.value)
             if english:
                 return (
                     f"Loan application {loan.contract_no} for {loan.member.name}, "
-                    f"{amount} yuan, recorded (status: applied)"
+                    f"{amount} yuan, recorded (status: {state})"
                 )
             return (
                 f"已受理借款申请 {loan.contract_no}：借款人 {loan.member.name}，"
-                f"金额 {amount} 元（状态：已申请）"
+                f"金额 {amount} 元（状态：{state}）"
             )
     return None
 
@@ -648,8 +668,18 @@ def queue_page(
     )
 
 
-@router.get("/console/queue/{item_id}")
-def queue_item_page(item_id: int, current: CurrentPage, session: DbSession) -> Any:
+def render_queue_item(
+    current: Page,
+    session: Session,
+    item_id: int,
+    *,
+    review_errors: list[FormError] | None = None,
+    review_note: str = "",
+    review_code: str = "",
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The item page; ``review_errors`` are the reasons a second review was refused, shown
+    beside the review form with the note as it was typed."""
     item = visible_item(session, current.principal, item_id, Permission.READ_QUEUE)
     shown = detail(session, item)
     siblings = []
@@ -661,16 +691,30 @@ def queue_item_page(item_id: int, current: CurrentPage, session: DbSession) -> A
                 .order_by(Association.code)
             )
         )
+    # An open item takes any resolution; one parked with the bank or under write-off review
+    # can only be dismissed (a write-off request is decided in the review section).
+    offered = (
+        list(ResolutionAction) if item.status is ItemStatus.OPEN else [ResolutionAction.DISMISS]
+    )
     return current.render(
         "queue_item.html",
+        status_code=status_code,
         item=shown,
         association=session.get(Association, item.association_id) if item.association_id else None,
         can_work=current.principal.has(Permission.WORK_QUEUE),
-        actions=[(a.value, action_label(current.lang, a.value)) for a in ResolutionAction],
-        siblings=siblings,
+        actions=[(a.value, action_label(current.lang, a.value)) for a in offered],
+        siblings=siblings if ResolutionAction.REASSIGN in offered else [],
+        review_errors=review_errors or [],
+        review_note=review_note,
+        review_code=review_code,
         kind_label=lambda k: kind_label(current.lang, k),
         status_label=lambda s: status_label(current.lang, str(s)),
     )
+
+
+@router.get("/console/queue/{item_id}")
+def queue_item_page(item_id: int, current: CurrentPage, session: DbSession) -> Any:
+    return render_queue_item(current, session, item_id)
 
 
 @router.post("/console/queue/{item_id}/resolve")
@@ -705,6 +749,129 @@ def queue_item_assign(
     visible_item(session, current.principal, item_id, Permission.WORK_QUEUE)
     queue_service.assign(session, item_id, assignee=assignee, actor=current.principal.actor)
     return RedirectResponse(f"/console/queue/{item_id}", status_code=303)
+
+
+# --- bank follow-ups --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FollowUpRow:
+    """One follow-up as the page shows it, with what it links to."""
+
+    item: FollowUpItem
+    label: str
+    message: str
+    association: Association | None
+    loan: Loan | None
+    batch: PaymentBatch | None
+
+
+def follow_up_rows(session: Session, current: Page, items: list[FollowUpItem]) -> list[FollowUpRow]:
+    english = current.lang == "en"
+    can_see_batches = current.principal.has(Permission.READ_FILES)
+    rows = []
+    for item in items:
+        loan_id = follow_up_service.loan_id_of(session, item)
+        rows.append(
+            FollowUpRow(
+                item=item,
+                label=item.kind.label_en if english else item.kind.label_zh,
+                message=item.message_en if english else item.message_zh,
+                association=session.get(Association, item.association_id)
+                if item.association_id is not None
+                else None,
+                loan=session.get(Loan, loan_id) if loan_id is not None else None,
+                batch=session.get(PaymentBatch, item.batch_id)
+                if item.batch_id is not None and can_see_batches
+                else None,
+            )
+        )
+    return rows
+
+
+def render_follow_ups(
+    current: Page,
+    session: Session,
+    *,
+    state: str | None = None,
+    kind: str | None = None,
+    cursor: str | None = None,
+    done: int | None = None,
+    refused: tuple[int, str, list[FormError]] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The follow-ups page; ``refused`` is (follow-up id, the note typed, the reasons) of a
+    resolution that was refused, shown beside that follow-up's form."""
+    current.principal.require(Permission.READ_FOLLOW_UPS)
+    states = follow_up_api.FollowUpState
+    chosen_state = states(state) if state in set(states) else states.OPEN
+    chosen_kind = FollowUpKind(kind) if kind in set(FollowUpKind) else None
+    statement = follow_up_api.visible(current.principal, state=chosen_state, kind=chosen_kind)
+    items, next_cursor = follow_up_api.list_page(session, statement, PageRequest(cursor, 50))
+    english = current.lang == "en"
+    rows = follow_up_rows(session, current, items)
+    return current.render(
+        "follow_ups.html",
+        status_code=status_code,
+        rows=rows,
+        kinds=[(k.value, k.label_en if english else k.label_zh) for k in FollowUpKind],
+        states=[
+            (states.OPEN.value, current.t("state_open")),
+            (states.RESOLVED.value, current.t("state_resolved")),
+            (states.ALL.value, current.t("all")),
+        ],
+        chosen_state=chosen_state.value,
+        chosen_kind=chosen_kind.value if chosen_kind else "",
+        next_cursor=next_cursor,
+        can_work=current.principal.has(Permission.WORK_FOLLOW_UPS),
+        done=done,
+        refused_id=refused[0] if refused else None,
+        refused_note=refused[1] if refused else "",
+        refused_errors=refused[2] if refused else [],
+        refused_in_list=refused is not None and any(r.item.id == refused[0] for r in rows),
+    )
+
+
+@router.get("/console/follow-ups")
+def follow_ups_page(
+    current: CurrentPage,
+    session: DbSession,
+    state: str | None = None,
+    kind: str | None = None,
+    cursor: str | None = None,
+    done: int | None = None,
+) -> Any:
+    return render_follow_ups(current, session, state=state, kind=kind, cursor=cursor, done=done)
+
+
+@router.post("/console/follow-ups/{follow_up_id}/resolve")
+def follow_up_resolve(
+    follow_up_id: int,
+    current: CurrentPage,
+    session: DbSession,
+    csrf_token: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+) -> Any:
+    """Mark a follow-up resolved with the note saying what was done (the API's resolution:
+    same checks, same audit record); a refusal is shown beside the form, the note kept."""
+    current.require_csrf(csrf_token)
+    follow_up_api.visible_follow_up(
+        session, current.principal, follow_up_id, Permission.WORK_FOLLOW_UPS
+    )
+    try:
+        follow_up_service.resolve_follow_up(
+            session, follow_up_id, actor=current.principal.actor, note=note
+        )
+    except (ValidationFailed, Conflict) as refused:
+        session.rollback()
+        errors = [FormError(("note",), refused.message_zh, refused.message_en)]
+        return render_follow_ups(
+            current,
+            session,
+            refused=(follow_up_id, note, errors),
+            status_code=409 if isinstance(refused, Conflict) else 422,
+        )
+    return RedirectResponse(f"/console/follow-ups?done={follow_up_id}", status_code=303)
 
 
 # --- batches and bank files ------------------------------------------------------------------
@@ -750,6 +917,114 @@ def reports_page(current: CurrentPage, session: DbSession) -> Any:
     )
 
 
+def evaluation_charts(current: Page, figures: EvaluationFigures) -> list[Any]:
+    """The evaluation's figures as bars: where the money comes from, how loans moved (cash in
+    warning) and the shares the grade is scored on (in hundredths of a per cent)."""
+    english = current.lang == "en"
+
+    def bar(zh: str, en: str, value: int, text: str, *, warn: bool = False) -> Bar:
+        return Bar(label=en if english else zh, value=value, text=text, warn=warn)
+
+    funding = [
+        bar(
+            "财政资金",
+            "Fiscal capital",
+            figures.fiscal_capital_fen,
+            yuan(figures.fiscal_capital_fen),
+        ),
+        bar(
+            "农户互助金",
+            "Members' deposits",
+            figures.member_deposits_fen,
+            yuan(figures.member_deposits_fen),
+        ),
+        bar(
+            "其他投入", "Other capital", figures.other_capital_fen, yuan(figures.other_capital_fen)
+        ),
+    ]
+    moved = [
+        (figures.disbursed_transfer, "发放·转账", "Disbursed by transfer", False),
+        (figures.disbursed_cash, "发放·现金", "Disbursed in cash", True),
+        (figures.repaid_transfer, "还款·转账", "Repaid by transfer", False),
+        (figures.repaid_cash, "还款·现金", "Repaid in cash", True),
+    ]
+    channels = [
+        bar(
+            zh, en, ca.amount_fen, f"{ca.count} · {yuan(ca.amount_fen)}", warn=cash and ca.count > 0
+        )
+        for ca, zh, en, cash in moved
+    ]
+    shares = []
+    for zh, en, ratio, warn_above in (
+        ("低收入农户占会员", "Low-income members", figures.low_income_member_share, None),
+        ("低收入农户占借款户", "Low-income borrowers", figures.low_income_borrower_share, None),
+        ("前10名借款占资金总量", "Top-10 share of fund", figures.top10_share, None),
+        ("逾期占借款余额", "Overdue share", figures.overdue_share, 0),
+        ("到期回收率", "Recovery rate", figures.recovery_rate, None),
+    ):
+        value = ratio.value
+        hundredths = 0 if value is None else int(value * 10_000)
+        text = ratio.percent() + (" %" if value is not None else "")
+        warn = warn_above is not None and hundredths > warn_above
+        shares.append(bar(zh, en, hundredths, text, warn=warn))
+    return [
+        bar_chart(funding, title=current.t("evaluation_funding")),
+        bar_chart(channels, title=current.t("evaluation_channels")),
+        bar_chart(shares, title=current.t("evaluation_shares")),
+    ]
+
+
+@router.get("/console/reports/evaluation")
+def evaluation_page(
+    current: CurrentPage,
+    session: DbSession,
+    association_id: int,
+    as_of: date | None = None,
+    since: date | None = None,
+) -> Any:
+    """附件1 on the console: the figures with their labels, charts, the flags, the suggested
+    grade with the reasons for each deduction, and the XLSX/CSV downloads of the table."""
+    association = visible_association(
+        session, current.principal, association_id, Permission.READ_REPORTS
+    )
+    end = as_of or business_today()
+    evaluation = report_api.association_evaluation(
+        session,
+        association.id,
+        report_api.evaluation_scoring(current.request),
+        as_of=end,
+        since=since,
+    )
+    english = current.lang == "en"
+    figures = evaluation.figures
+    query = f"as_of={end.isoformat()}" + (f"&since={since.isoformat()}" if since else "")
+    return current.render(
+        "evaluation.html",
+        association=association,
+        evaluation=evaluation,
+        figures=figures,
+        indicators=[
+            (
+                i.label_en if english else i.label_zh,
+                i.label_zh if english else i.label_en,
+                i.read(figures),
+                i.unit,
+            )
+            for i in report_api.INDICATORS
+        ],
+        reasons=[
+            (r.message_en if english else r.message_zh, r.value, r.threshold, r.points)
+            for r in evaluation.suggestion.reasons
+        ],
+        flags=[f.message_en if english else f.message_zh for f in figures.flags],
+        charts=evaluation_charts(current, figures),
+        as_of=end,
+        since=since,
+        download=f"/api/v1/associations/{association.id}/reports/evaluation?{query}",
+        json_link=f"/api/v1/associations/{association.id}/evaluation?{query}",
+    )
+
+
 @router.post("/console/queue/{item_id}/review")
 def queue_item_review(
     item_id: int,
@@ -759,13 +1034,35 @@ def queue_item_review(
     decision: Annotated[str, Form(pattern="^(approve|return)$")],
     note: Annotated[str, Form(max_length=600)] = "",
 ) -> Any:
-    """A second person approves a large adjusting entry, or returns it with a reason."""
+    """A second person decides what the item waits for, by the API's review: approves a large
+    adjusting entry or a write-off request (booked on the business date), or returns it with a
+    reason. A refusal (the proposer or requester deciding, a return without a reason) is shown
+    beside the review form, the note kept."""
     current.require_csrf(csrf_token)
     visible_item(session, current.principal, item_id, Permission.WORK_QUEUE)
-    if decision == "approve":
-        queue_service.approve_adjustment(session, item_id, actor=current.principal.actor)
+    approve = decision == "approve"
+    try:
+        queue_service.review(
+            session,
+            item_id,
+            actor=current.principal.actor,
+            approve=approve,
+            note=note,
+            on=business_today(),
+        )
+    except (ValidationFailed, RuleViolation, Conflict, LedgerError) as refused:
+        session.rollback()
+        return render_queue_item(
+            current,
+            session,
+            item_id,
+            review_errors=[FormError(("note",), refused.message_zh, refused.message_en)],
+            review_note=note,
+            review_code=refused.code,
+            status_code=409 if isinstance(refused, Conflict) else 422,
+        )
+    if approve:
         return RedirectResponse(f"/console/queue?done={item_id}", status_code=303)
-    queue_service.reject_adjustment(session, item_id, actor=current.principal.actor, note=note)
     return RedirectResponse(f"/console/queue/{item_id}", status_code=303)
 
 
@@ -940,6 +1237,50 @@ def domain_errors(error: HuzhuError) -> list[FormError]:
     return [FormError(fields, error.message_zh, error.message_en)]
 
 
+# A write that met a unique constraint whose field cannot be told: the API's answer to the
+# same conflict (409 concurrent_change), beside the form.
+CONCURRENT_CHANGE = FormError(
+    (),
+    "数据已被其他请求修改，请刷新后重试",
+    "the data was changed by another request; reload and retry",
+)
+
+
+def taken_meanwhile(name: str, value: str) -> FormError:
+    return field_error(
+        name,
+        value,
+        "已被另一次提交保存（可能重复提交），本次未保存",
+        "already saved by another submission (submitted twice?); nothing saved",
+    )
+
+
+def member_conflicts(
+    session: Session, current: Page, association_id: int, body: MemberIn
+) -> list[FormError]:
+    """The registration met a unique constraint: a submission saved after this one's duplicate
+    check holds the same member number, card or resident ID. Roll back, and name the fields
+    with the service's own duplicate look-up, which now sees that member."""
+    session.rollback()
+    problems = members.database_problems(
+        session,
+        current.request.app.state.cipher,
+        association_id,
+        MemberInput(**body.model_dump()),
+    )
+    found = [taken_meanwhile(p.field, p.value) for p in problems if p.field in FIELD_LABELS]
+    return found or [CONCURRENT_CHANGE]
+
+
+def loan_conflicts(session: Session, body: LoanApplicationIn) -> list[FormError]:
+    """The application met a unique constraint: a loan saved after this one's check holds
+    the same contract number (the service's check, looked at again after the rollback)."""
+    session.rollback()
+    if session.scalar(select(Loan.id).where(Loan.contract_no == body.contract_no)) is not None:
+        return [taken_meanwhile("contract_no", body.contract_no)]
+    return [CONCURRENT_CHANGE]
+
+
 def refuse(
     current: Page,
     session: Session,
@@ -1018,6 +1359,8 @@ def association_register_member(
         form.errors = model_errors(refused, values)
     except HuzhuError as refused:
         form.errors = domain_errors(refused)
+    except IntegrityError:
+        form.errors = member_conflicts(session, current, association_id, body)
     else:
         return RedirectResponse(
             f"/console/associations/{association_id}?registered={member.id}", status_code=303
@@ -1102,6 +1445,8 @@ def association_apply_for_loan(
         form.errors = model_errors(refused, values)
     except HuzhuError as refused:
         form.errors = domain_errors(refused)
+    except IntegrityError:
+        form.errors = loan_conflicts(session, body)
     else:
         return RedirectResponse(
             f"/console/associations/{association_id}?applied={loan.id}", status_code=303

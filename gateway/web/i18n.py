@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from starlette.requests import Request
+
+from adapters.records import Channel, Direction
+from gateway.batches.endpoints import BatchStep
+from gateway.ingestion.models import InboundKind, InboundStatus
+from gateway.ledger.models import LedgerChannel
+from gateway.loans.models import LoanStatus
+from gateway.members.models import MemberStatus
+from gateway.org.models import AssociationStatus
+from gateway.payments.models import InstructionStatus
+from gateway.queue.models import ItemStatus
 
 LANGUAGES = ("zh", "en")
 
@@ -104,6 +116,36 @@ TEXT: dict[str, tuple[str, str]] = {
         "县汇总表（附件3，含建议等级）",
         "County summary (attachment 3, suggested grades)",
     ),
+    "evaluation": ("等级评估（附件1）", "Evaluation (attachment 1)"),
+    "evaluation_intro": (
+        "按账簿计算的附件1数据与系统建议等级；起始日留空时从上次评估之后算起",
+        "Attachment 1 figures from the books with the suggested grade; without a start "
+        "date the period begins after the previous evaluation",
+    ),
+    "show_evaluation": ("查看评估", "Show the evaluation"),
+    "evaluation_figures": ("主要指标", "Figures"),
+    "figure": ("指标", "Figure"),
+    "figure_value": ("数值", "Value"),
+    "unit": ("单位", "Unit"),
+    "evaluation_funding": ("资金来源（元）", "Where the fund comes from (yuan)"),
+    "evaluation_channels": (
+        "借款发放与还款方式（笔 · 元）",
+        "Loans paid out and repaid (count · yuan)",
+    ),
+    "evaluation_shares": ("评分所用比例（%）", "Shares the grade is scored on (%)"),
+    "suggested_grade": ("系统建议等级", "Suggested grade"),
+    "score": ("得分", "Score"),
+    "deductions": ("扣分原因", "Deductions"),
+    "no_deductions": ("无扣分", "No deductions"),
+    "deduction_value": ("实际值", "Value"),
+    "threshold": ("标准", "Threshold"),
+    "points": ("扣分", "Points"),
+    "review_flags": ("审核提示（需重点核查）", "For the reviewer to check"),
+    "no_flags": ("无", "None"),
+    "decided_grade": ("县级审定等级", "Grade decided by the county"),
+    "not_decided": ("尚未审定", "Not decided yet"),
+    "evaluation_table": ("附件1 等级评估表", "Attachment 1 evaluation table"),
+    "period_since_start": ("成立以来", "since the start"),
     "start": ("起始日", "From"),
     "end": ("截止日", "To"),
     "as_of": ("截至", "As of"),
@@ -112,7 +154,17 @@ TEXT: dict[str, tuple[str, str]] = {
         "第二人复核（大额调整分录）",
         "Second person's review (large adjusting entry)",
     ),
+    "second_review_write_off": (
+        "第二人审批（核销申请）",
+        "Second person's decision (write-off request)",
+    ),
     "proposed_by": ("提出人", "Proposed by"),
+    "requested_by": ("申请人", "Requested by"),
+    "write_off_reason": ("核销理由", "Grounds"),
+    "review_note": (
+        "意见（退回时必填）",
+        "Note (required to return it)",
+    ),
     "approve": ("批准并记账", "Approve and post"),
     "return": ("退回", "Return"),
     "not_found_line": ("（流水已不在未达项中）", "(no longer open)"),
@@ -146,6 +198,27 @@ TEXT: dict[str, tuple[str, str]] = {
     "form_refused": ("未能保存，请修改后重试：", "Not saved; correct and retry:"),
     "submit_member": ("登记", "Register"),
     "submit_loan": ("提交申请", "Submit application"),
+    "follow_ups": ("待办事项", "Bank follow-ups"),
+    "open_follow_ups": ("待办银行事项", "Open bank follow-ups"),
+    "follow_ups_intro": (
+        "银行处理失败、退汇、文件被隔离或拒收、批次未生成或未回盘等需要县办跟进的事项。",
+        "What the bank's answers leave for the fund office: failed payments, returns, "
+        "quarantined or refused files, batches not built or not answered.",
+    ),
+    "state_open": ("待处理", "Open"),
+    "state_resolved": ("已处理", "Resolved"),
+    "message": ("说明", "Message"),
+    "links": ("相关", "Related"),
+    "loan": ("借款", "Loan"),
+    "batch": ("批次", "Batch"),
+    "resolution_note": ("处理说明（必填）", "What was done (required)"),
+    "resolved_by": ("处理人", "Resolved by"),
+    "resolve_follow_up": ("标记已处理", "Mark resolved"),
+    "confirm_follow_up": (
+        "确认已处理此事项？处理说明将记入审计日志。",
+        "Mark this follow-up resolved? The note is recorded in the audit log.",
+    ),
+    "follow_up_done": ("已处理，已移出待办列表", "Resolved and removed from the open list"),
 }
 
 
@@ -191,6 +264,96 @@ BATCH_STATE_LABELS: dict[str, tuple[str, str]] = {
     "file_received": ("银行来文已接收，待处理", "Bank file received, not processed yet"),
     "file_quarantined": ("银行来文已隔离，未处理", "Bank file quarantined, nothing applied"),
 }
+
+
+# The other states and kinds the pages show, by the enum they come from: the console prints
+# ``label(group, value)``, never the stored identifier.
+ENUM_LABELS: dict[str, dict[str, tuple[str, str]]] = {
+    "loan_status": {
+        "applied": ("已申请", "Applied"),
+        "noticed": ("公示中", "On public notice"),
+        "council_approved": ("理事会已审批", "Approved by the council"),
+        "county_approved": ("县级已审批", "Approved by the county"),
+        "released": ("已放行，待银行代付", "Released, awaiting the bank's payout"),
+        "disbursed": ("已放款", "Disbursed"),
+        "repaying": ("还款中", "Repaying"),
+        "overdue": ("逾期", "Overdue"),
+        "repaid": ("已结清", "Repaid in full"),
+        "rejected": ("已拒绝", "Rejected"),
+        "cancelled": ("已取消", "Cancelled"),
+        "written_off": ("已核销", "Written off"),
+    },
+    "member_status": {
+        "active": ("正常", "Active"),
+        "suspended": ("已暂停", "Suspended"),
+        "withdrawn": ("已退会", "Withdrawn"),
+    },
+    "association_status": {
+        "active": ("正常运行", "Active"),
+        "suspended": ("暂停运行", "Suspended"),
+        "liquidating": ("撤销清算中", "Being liquidated"),
+        "closed": ("已撤销", "Closed"),
+    },
+    "instruction_status": {
+        "pending": ("待发送", "Pending"),
+        "batched": ("已组批", "Batched"),
+        "sent": ("已送达银行", "Sent to the bank"),
+        "accepted": ("银行已受理", "Accepted by the bank"),
+        "rejected": ("银行拒绝", "Rejected by the bank"),
+        "settled": ("已入账", "Settled"),
+        "failed": ("失败", "Failed"),
+        "returned": ("已退汇冲销", "Returned and reversed"),
+    },
+    "inbound_status": {
+        "received": ("已接收，待处理", "Received, not processed yet"),
+        "applied": ("已处理", "Processed"),
+        "quarantined": ("已隔离", "Quarantined"),
+    },
+    "inbound_kind": {
+        "result": ("回盘文件", "Result file"),
+        "statement": ("对账单", "Statement"),
+        "refusal": ("拒绝通知", "Refusal notice"),
+    },
+    "direction": {
+        "disbursement": ("代付（放款）", "Disbursement"),
+        "collection": ("代扣（收款）", "Collection"),
+    },
+    "bank_channel": {
+        "transfer": ("转账", "Transfer"),
+        "cash": ("现金", "Cash"),
+        "fee": ("手续费", "Bank fee"),
+        "interest": ("利息", "Interest"),
+        "other": ("其他", "Other"),
+    },
+    "ledger_channel": {
+        "transfer": ("银行转账", "Bank transfer"),
+        "cash": ("现金", "Cash"),
+        "internal": ("记账调整", "Book adjustment"),
+    },
+    "item_status": STATUS_LABELS,
+    "batch_step": BATCH_STATE_LABELS,
+}
+
+# The enum each group labels: every value of it has a label in both languages.
+LABELLED_ENUMS: dict[str, type[StrEnum]] = {
+    "loan_status": LoanStatus,
+    "member_status": MemberStatus,
+    "association_status": AssociationStatus,
+    "instruction_status": InstructionStatus,
+    "inbound_status": InboundStatus,
+    "inbound_kind": InboundKind,
+    "direction": Direction,
+    "bank_channel": Channel,
+    "ledger_channel": LedgerChannel,
+    "item_status": ItemStatus,
+    "batch_step": BatchStep,
+}
+
+
+def enum_label(lang: str, group: str, value: str) -> str:
+    """The label of ``value`` of the enum ``group`` names; an unknown value shows as stored."""
+    zh, en = ENUM_LABELS[group].get(value, (value, value))
+    return en if lang == "en" else zh
 
 
 def batch_state_label(lang: str, state: str) -> str:

@@ -179,7 +179,13 @@ def test_treasurer_registers_a_member_through_the_form(
     client, token = treasurer
     a = seeded.world.a.id
     person = new_person(1)
-    response = post_member(client, a, token, person | {"low_income": "1", "credit_grade": "B"})
+    before = member_count(api_sessions, a)
+    # A treasurer cannot give a new member a grade above the entry grade: nothing is written.
+    refused = post_member(client, a, token, person | {"low_income": "1", "credit_grade": "B"})
+    assert refused.status_code == 422, refused.text
+    assert "新会员从入门等级 C 起评" in refused.text
+    assert member_count(api_sessions, a) == before
+    response = post_member(client, a, token, person | {"low_income": "1", "credit_grade": ""})
     assert response.status_code == 303, response.text
     location = response.headers["location"]
     assert location.startswith(f"/console/associations/{a}?registered=")
@@ -191,7 +197,7 @@ def test_treasurer_registers_a_member_through_the_form(
         member = session.scalars(select(Member).where(Member.member_no == "W0001")).one()
         assert member.association_id == a
         assert member.low_income is True
-        assert member.credit_grade == "B"
+        assert member.credit_grade == "C"  # the county's entry grade
         assert member.joined_on == date(2024, 5, 6)
         event = session.scalars(
             select(AuditEvent).where(
@@ -199,7 +205,7 @@ def test_treasurer_registers_a_member_through_the_form(
             )
         ).one()
         assert event.actor == "user:treasurer_a"
-        assert event.payload["credit_grade_given"] is True
+        assert event.payload["credit_grade_given"] is False
         assert event.payload["member_no"] == "W0001"
 
 
