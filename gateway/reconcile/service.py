@@ -31,6 +31,7 @@ from gateway.ledger.models import AccountCode, JournalTransaction, TransactionKi
 from gateway.loans import service as loans
 from gateway.loans.models import LoanStatus
 from gateway.org.models import SpecialAccount
+from gateway.payments import service as payments
 from gateway.payments.models import RepaymentScheduleLine, ScheduleLineStatus
 from gateway.payments.schedule import split_payment
 from gateway.queue import service as queue
@@ -755,6 +756,7 @@ def _book_repayment(
     line.paid_fee_fen += fee
     line.status = ScheduleLineStatus.PAID
     line.next_attempt_on = None
+    payments.caught_up(session, loan, as_of=day, end_to_end_id=reference, actor=actor)
     journal_id = session.scalars(
         select(JournalTransaction.id)
         .where(

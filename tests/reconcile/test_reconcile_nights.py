@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from adapters.base import Adapter
 from adapters.records import Channel
+from gateway.audit.models import AuditEvent
 from gateway.errors import Conflict
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
 from gateway.ledger.models import AccountCode, JournalTransaction
@@ -104,6 +105,49 @@ def test_a_borrowers_exact_transfer_is_booked_automatically_and_can_be_undone(
     after = nights.night()
     assert after.auto_postings == 0
     assert [(x.kind.value, x.subject) for x in after.exceptions] == [("unmatched_bank", "undone")]
+
+
+def test_an_overdue_borrowers_own_transfer_makes_the_loan_repaying_again_until_undone(
+    nights: Nights,
+) -> None:
+    """The bank's collection of instalment 1 failed and it is past due; the borrower then
+    pays it by transfer naming the contract. Booked automatically, the loan is no longer
+    overdue; undoing the booking makes it overdue again."""
+    loan, card, first = _disbursed_loan(nights)
+    session = nights.settle.fresh()
+    line = session.get(RepaymentScheduleLine, first.id)
+    late = session.get(Loan, loan.id)
+    assert line is not None
+    assert late is not None
+    line.due_on = nights.day - timedelta(days=3)
+    line.status = ScheduleLineStatus.OVERDUE
+    late.status = LoanStatus.OVERDUE
+    late.was_overdue = True
+    session.commit()
+
+    transfer = nights.line(
+        nights.sub_a,
+        first.principal_fen + first.fee_fen,
+        counterparty_account=card,
+        remittance=f"还款 {loan.contract_no}",
+    )
+    day = nights.day
+    assert nights.night([transfer]).auto_postings == 1
+    session = nights.settle.fresh()
+    repaying = session.get(Loan, loan.id)
+    assert repaying is not None
+    assert (repaying.status, repaying.was_overdue) == (LoanStatus.REPAYING, True)
+    caught_up = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "loan.caught_up")
+    ).one()
+    assert (caught_up.actor, caught_up.object_id) == ("reconciler", str(loan.id))
+
+    auto = session.scalars(select(AutoPosting)).one()
+    undo_auto_posting(session, auto.id, actor="alice", reason="转账人并非借款人", on=day)
+    session.commit()
+    undone = nights.settle.fresh().get(Loan, loan.id)
+    assert undone is not None
+    assert undone.status is LoanStatus.OVERDUE
 
 
 def test_bank_fees_and_interest_are_booked_automatically(nights: Nights) -> None:
