@@ -484,6 +484,8 @@ def render_association(
     today = business_today().isoformat()
     county = association.town.county
     can_register = current.principal.has(Permission.WRITE_MEMBERS)
+    # only someone who may adjust grades may start a member above the entry grade
+    can_grade = can_register and current.principal.has(Permission.ADJUST_GRADES)
     can_apply = current.principal.has(Permission.WRITE_LOANS)
     active = (
         list(
@@ -509,7 +511,7 @@ def render_association(
         loans=loan_rows,
         notice=notice,
         member_form=(member_form or EntryForm({"joined_on": today})) if can_register else None,
-        grades=ladder(session, county.id).grades if can_register else (),
+        grades=ladder(session, county.id).grades if can_grade else (),
         loan_form=(loan_form or EntryForm({"applied_on": today, "channel": "transfer"}))
         if can_apply
         else None,
@@ -1107,6 +1109,7 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "household_no": ("户号", "Household no."),
     "joined_on": ("入会日期", "Joined on"),
     "credit_grade": ("信用等级", "Credit grade"),
+    "credit_grade_reason": ("等级理由", "Reason for the grade"),
     "contract_no": ("合同号", "Contract no."),
     "member_id": ("借款人", "Borrower"),
     "purpose": ("借款用途", "Purpose"),
@@ -1228,12 +1231,15 @@ def model_errors(error: ValidationError, values: dict[str, Any]) -> list[FormErr
 
 
 def domain_errors(error: HuzhuError) -> list[FormError]:
-    """A refusal of the domain service, with the fields its details name marked."""
-    fields = tuple(
-        str(problem["field"])
+    """A refusal of the domain service, with the fields its details name marked (a list of
+    problems, or the one field the refusal is about)."""
+    named = [
+        problem.get("field")
         for problem in error.details.get("problems", [])
-        if isinstance(problem, dict) and problem.get("field") in FIELD_LABELS
-    )
+        if isinstance(problem, dict)
+    ]
+    named.append(error.details.get("field"))
+    fields = tuple(str(name) for name in named if name in FIELD_LABELS)
     return [FormError(fields, error.message_zh, error.message_en)]
 
 
@@ -1320,6 +1326,7 @@ def association_register_member(
     joined_on: Annotated[str, Form()] = "",
     low_income: Annotated[str, Form()] = "",
     credit_grade: Annotated[str, Form()] = "",
+    credit_grade_reason: Annotated[str, Form()] = "",
 ) -> Any:
     """The "register a member" form: the API's registration (same input, same checks, same
     audit record), then back to the association page naming the member."""
@@ -1335,6 +1342,7 @@ def association_register_member(
         "joined_on": joined_on,
         "low_income": bool(low_income),
         "credit_grade": credit_grade,
+        "credit_grade_reason": credit_grade_reason,
     }
     form = EntryForm(values)
     try:
@@ -1349,6 +1357,7 @@ def association_register_member(
             joined_on=joined,
             low_income=bool(low_income),
             credit_grade=credit_grade.strip() or None,
+            credit_grade_reason=credit_grade_reason.strip() or None,
         )
         member = api_register_member(
             association_id, body, current.principal, session, current.request.app.state.cipher

@@ -177,6 +177,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "joined_on": ("入会日期", "Joined on"),
     "low_income": ("低收入户（建档立卡）", "Low-income household"),
     "entry_grade": ("（默认：本县入门等级）", "(default: the county's entry grade)"),
+    "credit_grade_reason": ("等级理由", "Reason for the grade"),
+    "credit_grade_reason_hint": (
+        "选择入门等级以外的等级时必填，记入审计日志",
+        "required for a grade other than the entry grade; recorded in the audit log",
+    ),
     "purpose": ("借款用途", "Purpose"),
     "amount_yuan": ("借款金额（元）", "Amount (yuan)"),
     "amount_hint": (

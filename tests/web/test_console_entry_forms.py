@@ -516,6 +516,50 @@ def test_the_county_officer_has_the_forms_as_the_api_allows(
     assert 'id="loan-form"' in page
 
 
+def test_only_someone_who_may_adjust_grades_is_offered_a_starting_grade(
+    browser: SignIn, seeded: Seeded, api_sessions: sessionmaker[Session]
+) -> None:
+    """A treasurer's form has no grade menu (a new member starts at the entry grade); the
+    county administrator's form offers the county's grades with a reason, which must be given
+    for a grade above the entry grade and is recorded as a grade adjustment."""
+    a = seeded.world.a.id
+    treasurer_page = browser("treasurer_a").get(f"/console/associations/{a}").text
+    assert 'id="member-form"' in treasurer_page
+    assert 'id="m-credit_grade"' not in treasurer_page
+    assert 'id="m-credit_grade_reason"' not in treasurer_page
+
+    officer = browser("officer")
+    page = officer.get(f"/console/associations/{a}").text
+    assert re.search(r'<select id="m-credit_grade"[^>]*>.*<option value="B"', page, re.S)
+    assert 'id="m-credit_grade_reason"' in page
+    token = csrf_of(page)
+    person = new_person(7)
+    before = member_count(api_sessions, a)
+    refused = post_member(officer, a, token, person | {"credit_grade": "B"})
+    assert refused.status_code == 422, refused.text
+    assert "须说明理由" in refused.text
+    assert re.search(r'<input id="m-credit_grade_reason"[^>]*aria-invalid="true"', refused.text)
+    assert re.search(r'<option value="B" selected>', refused.text)  # the choice is kept
+    assert member_count(api_sessions, a) == before
+
+    reason = "县联社评定为优秀种养户"
+    done = post_member(
+        officer, a, token, person | {"credit_grade": "B", "credit_grade_reason": reason}
+    )
+    assert done.status_code == 303, done.text
+    with api_sessions() as session:
+        member = session.scalars(select(Member).where(Member.member_no == "W0007")).one()
+        assert member.credit_grade == "B"
+        adjusted = session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "member.credit_grade_adjust",
+                AuditEvent.object_id == str(member.id),
+            )
+        ).one()
+        assert adjusted.actor == "user:officer"
+        assert reason in str(adjusted.payload)
+
+
 @pytest.mark.parametrize("username", ["treasurer_b", "officer_other"])
 def test_users_of_another_association_or_county_are_refused_as_not_found(
     signed_in: SignIn, seeded: Seeded, api_sessions: sessionmaker[Session], username: str
