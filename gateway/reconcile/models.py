@@ -12,6 +12,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -84,13 +85,21 @@ class SeenTransaction(Base):
     booking date (see :mod:`gateway.reconcile.service`)."""
 
     __tablename__ = "recon_seen_transactions"
-    __table_args__ = (UniqueConstraint("special_account_id", "bank_transaction_id"),)
+    # Keyed by what it is looked up by, and on SQLite stored in that key's own tree (no rowid):
+    # a night can add a million ids, and each extra index is another million inserts. Rows
+    # arrive night by night in booking-date order, so on PostgreSQL the date that old rows are
+    # forgotten by needs only a block-range index.
+    __table_args__ = (
+        Index("ix_recon_seen_transactions_booking_date", "booking_date", postgresql_using="brin"),
+        {"sqlite_with_rowid": False},
+    )
 
-    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
-    special_account_id: Mapped[int] = mapped_column(ForeignKey("special_accounts.id"))
-    bank_transaction_id: Mapped[str] = mapped_column(String(120))
+    special_account_id: Mapped[int] = mapped_column(
+        ForeignKey("special_accounts.id"), primary_key=True
+    )
+    bank_transaction_id: Mapped[str] = mapped_column(String(120), primary_key=True)
     line_id: Mapped[str] = mapped_column(String(120))
-    booking_date: Mapped[date] = mapped_column(Date, index=True)
+    booking_date: Mapped[date] = mapped_column(Date)
 
 
 class ManualMatch(Base):

@@ -541,18 +541,31 @@ def _seen_transactions(
     session: Session, special_account_id: int, lines: pl.DataFrame
 ) -> dict[str, str]:
     """Of the lines' bank transaction ids, those an earlier statement showed: id -> the line
-    that showed it first."""
-    ids = lines["bank_transaction_id"].drop_nulls().unique().sort()
-    seen: dict[str, str] = {}
-    for chunk in ids.to_frame().iter_slices(_LOOKUP_CHUNK):
-        rows = session.execute(
-            select(SeenTransaction.bank_transaction_id, SeenTransaction.line_id).where(
-                SeenTransaction.special_account_id == special_account_id,
-                SeenTransaction.bank_transaction_id.in_(chunk.to_series().to_list()),
+    that showed it first. Asked through the driver, in key order: a night can bring a million
+    ids, more than a statement of bound parameters each should be built for."""
+    ids = lines["bank_transaction_id"].drop_nulls().unique().sort().to_list()
+    if not ids:
+        return {}
+    table = SeenTransaction.__tablename__
+    query = f"SELECT bank_transaction_id, line_id FROM {table} WHERE special_account_id = "
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if session.get_bind().dialect.name == "postgresql":
+            cursor.execute(
+                query + "%s AND bank_transaction_id = ANY(%s)", (special_account_id, ids)
             )
-        )
-        seen.update((txn, line_id) for txn, line_id in rows.all())
-    return seen
+            return dict(cursor.fetchall())
+        seen: dict[str, str] = {}
+        for start in range(0, len(ids), _LOOKUP_CHUNK):
+            chunk = ids[start : start + _LOOKUP_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            cursor.execute(
+                query + f"? AND bank_transaction_id IN ({marks})", (special_account_id, *chunk)
+            )
+            seen.update(cursor.fetchall())
+        return seen
+    finally:
+        cursor.close()
 
 
 def _remember_transactions(
@@ -582,6 +595,7 @@ def _remember_transactions(
         )
         .sort("booking_date", "line_id")
         .unique("bank_transaction_id", keep="first", maintain_order=True)
+        .sort("bank_transaction_id")  # inserted in key order: the tree fills left to right
     )
     _bulk_insert(
         session,
