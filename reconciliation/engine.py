@@ -44,7 +44,14 @@ from reconciliation.frames import (
     entries_frame,
     lines_frame,
 )
-from reconciliation.model import BankLine, BookEntry, BookKind, BookStatus, ReconciliationRequest
+from reconciliation.model import (
+    BankLine,
+    BookEntry,
+    BookKind,
+    BookStatus,
+    ReconciliationRequest,
+    signed,
+)
 from reconciliation.statement import DailyStatement, SubTotals, build_statement
 
 K = ExceptionKind
@@ -1463,6 +1470,15 @@ class _Run:
             not_borrower_groups.tolist(),
             "非借款人代缴 / paid in by someone who is not the borrower",
         )
+        for cash in self.request.cash_in_hand:
+            self._raise(
+                K.VILLAGE_CASH,
+                (),
+                (cash.entry_id,),
+                sub_account=cash.sub_account,
+                expected_fen=signed(cash.credit_debit, cash.amount_fen),
+                detail="现金收付记账（库存现金）/ cash paid or taken in by hand, in the books",
+            )
         raise_for(
             K.CROSS_ASSOCIATION,
             inter_sub,

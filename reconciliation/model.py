@@ -18,6 +18,7 @@ __all__ = [
     "BookEntry",
     "BookKind",
     "BookStatus",
+    "CashInHand",
     "Channel",
     "CreditDebit",
     "PreviousDay",
@@ -112,6 +113,18 @@ class BookEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class CashInHand:
+    """A ledger entry recorded as cash that moved no bank sub-account: cash the association
+    paid out or took in by hand. No statement will ever show it, so it is matched to nothing;
+    each one is village cash."""
+
+    entry_id: str
+    sub_account: str  # the association's sub-account, naming the association
+    credit_debit: CreditDebit  # CREDIT: cash taken in; DEBIT: cash paid out
+    amount_fen: int
+
+
+@dataclass(frozen=True, slots=True)
 class StatementBalances:
     """The bank's balances for the business date: the whole special account and each sub-account."""
 
@@ -148,6 +161,7 @@ class ReconciliationRequest:
     ledger_balances_fen: Mapping[str, int] = field(default_factory=dict)
     sub_accounts: frozenset[str] = frozenset()  # every sub-account of this special account
     known_bank_transaction_ids: frozenset[str] = frozenset()  # seen on earlier statements
+    cash_in_hand: tuple[CashInHand, ...] = ()  # the day's cash entries away from the bank
     # No earlier run of this account had a statement: the run starts from the books as they
     # stood before the entries it is given (each ledger balance less those entries). Where the
     # statement's opening differs from that start, the one line of the day on that sub-account

@@ -274,6 +274,7 @@ def reconcile_account(
         known_bank_transaction_ids=frozenset(
             txn for txn, first_line in seen.items() if first_line not in present
         ),
+        cash_in_hand=book.cash_in_hand,
     )
     result = reconcile_frames(request, lines, book.entries, config)
     exceptions = _kept_exceptions(result)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import ColumnElement, String, and_, cast, func, select
+from sqlalchemy import ColumnElement, String, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from adapters.bankconfig import load_bank_config
@@ -48,7 +48,7 @@ from gateway.payments.models import (
     ScheduleLineStatus,
 )
 from reconciliation.frames import ENTRY_SCHEMA, LINE_SCHEMA
-from reconciliation.model import BookKind, BookStatus
+from reconciliation.model import BookKind, BookStatus, CashInHand
 
 AdapterFor = Callable[[str], Adapter]
 
@@ -237,6 +237,7 @@ class Book:
     entries: pl.DataFrame  # ENTRY_SCHEMA
     reversal_of: dict[str, str]  # entry id of a reversal -> entry id of its original
     associations: dict[str, int]  # sub-account number -> association id
+    cash_in_hand: tuple[CashInHand, ...] = ()  # new cash entries that moved no sub-account
 
 
 # Plain text and integers: a million rows are turned into columns without per-row conversion.
@@ -435,6 +436,8 @@ def load_book(
             )
         )
     }
+    # which transactions are new tonight (cash entries away from the bank are found by it too)
+    new_tonight: ColumnElement[bool] = JournalTransaction.business_date == day
     if previous_date is None:
         new_raw, reversal_of = _journal(
             session, special_account_id, JournalTransaction.business_date == day, seen
@@ -454,7 +457,14 @@ def load_book(
             since = JournalLeg.id > previous_watermark
         elif previous_started is not None:  # a run stored before runs kept a watermark
             since = JournalTransaction.created_at > previous_started
+        new_tonight = and_(
+            JournalTransaction.business_date > previous_date,
+            JournalTransaction.business_date <= day,
+        )
         if since is not None:
+            new_tonight = or_(
+                new_tonight, and_(since, JournalTransaction.business_date <= previous_date)
+            )
             late = session.scalars(
                 select(JournalTransaction.id)
                 .join(JournalLeg, JournalLeg.transaction_id == JournalTransaction.id)
@@ -501,7 +511,48 @@ def load_book(
         references = _entries(old_raw, BookStatus.SETTLED)
     expected = expected_repayments(session, special_account_id, day)
     entries = pl.concat([posted, references, expected], how="vertical")
-    return Book(entries=entries, reversal_of=reversal_of, associations=associations)
+    on_the_bank = set(posted["entry_id"].to_list())
+    cash = tuple(
+        c
+        for c in cash_in_hand(session, special_account_id, and_(new_tonight, seen))
+        if c.entry_id not in on_the_bank  # it moved the bank too: the engine sees it there
+    )
+    return Book(
+        entries=entries, reversal_of=reversal_of, associations=associations, cash_in_hand=cash
+    )
+
+
+def cash_in_hand(
+    session: Session, special_account_id: int, condition: ColumnElement[bool]
+) -> list[CashInHand]:
+    """The transactions ``condition`` selects that the associations of the special account
+    recorded as cash and that moved their cash on hand (库存现金): by hand, not by the bank."""
+    net = func.sum(JournalLeg.debit_fen - JournalLeg.credit_fen)
+    rows = session.execute(
+        select(cast(JournalTransaction.id, String), Association.sub_account_number, net)
+        .select_from(JournalLeg)
+        .join(JournalTransaction, JournalTransaction.id == JournalLeg.transaction_id)
+        .join(LedgerAccount, LedgerAccount.id == JournalLeg.account_id)
+        .join(Association, Association.id == LedgerAccount.association_id)
+        .where(
+            Association.special_account_id == special_account_id,
+            LedgerAccount.code == AccountCode.CASH_ON_HAND,
+            JournalTransaction.channel == LedgerChannel.CASH,
+            condition,
+        )
+        .group_by(JournalTransaction.id, Association.sub_account_number)
+        .having(net != 0)
+        .order_by(JournalTransaction.id)
+    ).all()
+    return [
+        CashInHand(
+            entry_id=_uuid_text(str(txn)),
+            sub_account=str(sub),
+            credit_debit=CreditDebit.CREDIT if amount > 0 else CreditDebit.DEBIT,
+            amount_fen=abs(int(amount)),
+        )
+        for txn, sub, amount in rows
+    ]
 
 
 def expected_repayments(session: Session, special_account_id: int, day: date) -> pl.DataFrame:

@@ -11,7 +11,7 @@ from reconciliation.calendar import BankingCalendar
 from reconciliation.config import MatchConfig
 from reconciliation.engine import reconcile
 from reconciliation.findings import ExceptionKind, Severity
-from reconciliation.model import PreviousDay
+from reconciliation.model import CashInHand, CreditDebit, PreviousDay
 from tests.reconciliation.conftest import (
     CARD_1,
     CARD_2,
@@ -171,6 +171,24 @@ def test_cash_entry_in_the_books_is_village_cash_even_when_matched() -> None:
     result = scenario.run()
     assert matched(result) == [("card_amount", ("L1",), ("B1",))]
     assert kinds(result) == [("village_cash", ("L1",), ("B1",))]
+
+
+def test_cash_paid_out_by_hand_in_the_books_is_village_cash() -> None:
+    """A cash entry that moved no sub-account (cash on hand) is matched to nothing and raised
+    on its own; it is not a book entry the bank owes, so nothing is pending or unmatched."""
+    scenario = Scenario(lines=[line("L1", 50_000, counterparty_account=CARD_1)])
+    request = replace(
+        scenario.request(),
+        cash_in_hand=(CashInHand("C1", SUB_B, CreditDebit.DEBIT, 30_000),),
+    )
+    result = reconcile(request, scenario.lines, scenario.entries, scenario.config)
+    cash = [x for x in result.exceptions if x.kind is ExceptionKind.VILLAGE_CASH]
+    assert [(x.entry_ids, x.sub_account, x.expected_fen) for x in cash] == [
+        (("C1",), SUB_B, -30_000)
+    ]
+    assert result.pending_entry_ids == ()
+    assert result.statement.line_for(SUB_B).exceptions == {"village_cash": 1}
+    assert cash[0].fingerprint in result.statement.exception_fingerprints
 
 
 def test_lump_deposit_from_someone_who_is_not_the_borrower() -> None:
