@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,6 +28,12 @@ from tests.settle_support import Settle, migrated_sqlite
 
 FIRST = date(2024, 7, 1)
 ACCOUNT = "6200001"
+
+# A module whose nights run on SQLite and again on PostgreSQL says ``pytestmark =
+# ON_EACH_DATABASE`` (the ``nights`` fixture of tests/reconcile takes the parameter).
+ON_EACH_DATABASE = pytest.mark.parametrize(
+    "nights", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
 
 
 class Nights:

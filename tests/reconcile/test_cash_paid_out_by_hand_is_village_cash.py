@@ -5,32 +5,18 @@ queue item stays open for a person on the nights after, and nothing is owed by t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from sqlalchemy import select
 
 from gateway.ledger.models import JournalTransaction, LedgerChannel, TransactionKind
 from gateway.loans import service as loans
-from gateway.migrations import upgrade
 from gateway.payments import service as payments
 from gateway.queue.models import ItemStatus, NightState
 from gateway.reconcile.source import ENTRY_PREFIX
 from gateway.settings import CashMode
 from reconciliation.findings import ExceptionKind
-from tests.recon_support import Nights
+from tests.recon_support import ON_EACH_DATABASE, Nights
 
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def nights(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Nights]:
-    url = None
-    if request.param == "postgres":
-        url = request.getfixturevalue("postgres_database")
-        upgrade(url)
-    built = Nights(tmp_path, url)
-    yield built
-    built.close()
+pytestmark = ON_EACH_DATABASE
 
 
 def test_a_loan_paid_out_in_cash_is_village_cash_on_its_night(nights: Nights) -> None:

@@ -4,9 +4,7 @@ unmatched), and one that did not read it is picked up by the next night."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,13 +17,6 @@ from gateway.reconcile import service as reconcile_service
 from gateway.reconcile.models import ReconRun
 from tests.recon_support import Nights
 from tests.settle_support import CIPHER
-
-
-@pytest.fixture
-def nights(tmp_path: Path) -> Iterator[Nights]:
-    built = Nights(tmp_path)
-    yield built
-    built.close()
 
 
 def _disburse(nights: Nights, ref: str) -> str:

@@ -5,20 +5,11 @@ differs from the books, or two lines that could each be it, is still a balance b
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from tests.recon_support import Nights
-
-
-@pytest.fixture
-def nights(tmp_path: Path) -> Iterator[Nights]:
-    built = Nights(tmp_path)
-    yield built
-    built.close()
 
 
 def _opened_empty(nights: Nights) -> dict[str, int]:

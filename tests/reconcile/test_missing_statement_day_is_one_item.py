@@ -3,21 +3,10 @@ next night (when the statement after it shows the gap), never a second item."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
-
-import pytest
 
 from gateway.queue.models import ItemStatus, NightState
 from tests.recon_support import Nights
-
-
-@pytest.fixture
-def nights(tmp_path: Path) -> Iterator[Nights]:
-    built = Nights(tmp_path)
-    yield built
-    built.close()
 
 
 def test_a_missing_day_is_carried_over_not_raised_twice(nights: Nights) -> None:

@@ -3,21 +3,9 @@ cleared nor confirmed that night, it waits, untouched, for the next night with a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from gateway.queue import service as queue
 from gateway.queue.models import ItemStatus, NightState, QueueItem
 from tests.recon_support import Nights
-
-
-@pytest.fixture
-def nights(tmp_path: Path) -> Iterator[Nights]:
-    built = Nights(tmp_path)
-    yield built
-    built.close()
 
 
 def _ledger_break(nights: Nights) -> QueueItem:

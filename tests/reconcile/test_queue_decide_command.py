@@ -3,9 +3,6 @@ command line; the requester's own decision is refused with the reason in Chinese
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from typer.testing import CliRunner
 
@@ -16,16 +13,7 @@ from gateway.queue import service as queue
 from gateway.queue.models import ItemStatus, Resolution
 from tests.recon_support import Nights
 
-
-@pytest.fixture
-def nights(tmp_path: Path, config_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Nights]:
-    built = Nights(tmp_path)
-    settings = tmp_path / "settings.toml"
-    settings.write_text(f'database_url = "{built.settle.engine.url}"\n', encoding="utf-8")
-    monkeypatch.setenv("HUZHU_CONFIG", str(settings))
-    monkeypatch.setenv("HUZHU_CONFIG_DIR", str(config_dir))
-    yield built
-    built.close()
+pytestmark = pytest.mark.usefixtures("huzhu_env")
 
 
 def _huzhu(*args: str) -> tuple[int, str]:

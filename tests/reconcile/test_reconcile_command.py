@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -15,16 +13,7 @@ from tests.recon_support import Nights
 STRANGER = "6230000099998888"
 
 
-@pytest.fixture
-def nights(tmp_path: Path, config_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Nights]:
-    built = Nights(tmp_path)
-    url = str(built.settle.engine.url)
-    settings = tmp_path / "settings.toml"
-    settings.write_text(f'database_url = "{url}"\n', encoding="utf-8")
-    monkeypatch.setenv("HUZHU_CONFIG", str(settings))
-    monkeypatch.setenv("HUZHU_CONFIG_DIR", str(config_dir))
-    yield built
-    built.close()
+pytestmark = pytest.mark.usefixtures("huzhu_env")
 
 
 def _huzhu(*args: str) -> tuple[int, str]:

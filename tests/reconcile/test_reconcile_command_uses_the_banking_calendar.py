@@ -4,7 +4,6 @@ does: a disbursement the bank has not shown by Sunday is still pending, not an e
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -23,15 +22,7 @@ from tests.settle_support import BANK, REPO
 FRIDAY = date(2024, 7, 5)
 
 
-@pytest.fixture
-def nights(tmp_path: Path, config_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Nights]:
-    built = Nights(tmp_path)
-    settings = tmp_path / "settings.toml"
-    settings.write_text(f'database_url = "{built.settle.engine.url}"\n', encoding="utf-8")
-    monkeypatch.setenv("HUZHU_CONFIG", str(settings))
-    monkeypatch.setenv("HUZHU_CONFIG_DIR", str(config_dir))
-    yield built
-    built.close()
+pytestmark = pytest.mark.usefixtures("huzhu_env")
 
 
 def _reconcile(day: date) -> dict[str, object]:

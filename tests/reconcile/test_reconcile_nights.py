@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -28,13 +26,6 @@ from gateway.reconcile.models import AutoPosting, OpenItem, ReconRun
 from gateway.reconcile.service import reconcile_account, reconcile_business_date, undo_auto_posting
 from tests.recon_support import Nights
 from tests.settle_support import CIPHER
-
-
-@pytest.fixture
-def nights(tmp_path: Path) -> Iterator[Nights]:
-    built = Nights(tmp_path)
-    yield built
-    built.close()
 
 
 def _disbursed_loan(nights: Nights) -> tuple[Loan, str, RepaymentScheduleLine]:

@@ -3,30 +3,17 @@ statement: the later line is a copy, reported as a duplicate, never booked a sec
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from adapters.records import Channel
-from gateway.migrations import upgrade
 from gateway.reconcile.models import AutoPosting, OpenItem, SeenTransaction
 from gateway.reconcile.service import SEEN_TRANSACTION_DAYS
-from tests.recon_support import Nights
+from tests.recon_support import ON_EACH_DATABASE, Nights
 
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def nights(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Nights]:
-    url = None
-    if request.param == "postgres":
-        url = request.getfixturevalue("postgres_database")
-        upgrade(url)
-    built = Nights(tmp_path, url)
-    yield built
-    built.close()
+pytestmark = ON_EACH_DATABASE
 
 
 def test_a_fee_line_printed_again_the_next_day_is_a_duplicate_not_a_second_fee(
