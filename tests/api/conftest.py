@@ -227,24 +227,25 @@ def postgres_api(postgres_database: str, tmp_path: Path) -> Iterator[PostgresApi
         engine.dispose()
 
 
-def file_village_cash(
-    session: Session, association: Association, *, tag: str, amount_fen: int = 500_000
+def file_open_line(
+    session: Session,
+    association: Association,
+    kind: ExceptionKind,
+    line: dict[str, object],
+    *,
+    detail: str = "",
 ) -> int:
-    """A cash deposit on the association's sub-account, filed by the nightly queue service as
-    a village-cash item, with the bank line kept open as its evidence. Returns the item id."""
-    line_id = f"STMT-{tag}:1"
-    line = {
-        "line_id": line_id,
+    """A bank line of the association's sub-account (booked 2024-06-27; ``line`` gives the rest:
+    id, credit, amount, channel, counterparty, remittance), filed by the nightly queue service
+    as an item of ``kind`` with the line kept open as its evidence. Returns the item id."""
+    line_id = str(line["line_id"])
+    amount_fen = int(str(line["amount_fen"]))
+    full = {
         "special_account": association.special_account.account_number,
         "sub_account": association.sub_account_number,
         "booking_date": "2024-06-27",
-        "credit": True,
-        "amount_fen": amount_fen,
-        "channel": "cash",
-        "counterparty_account": None,
-        "counterparty_name": "现金存入",
-        "remittance": "柜台现金存款",
         "end_to_end_id": None,
+        **line,
     }
     session.add(
         OpenItem(
@@ -252,7 +253,7 @@ def file_village_cash(
             item_type="line",
             item_id=line_id,
             since=date(2024, 6, 27),
-            line_json=json.dumps(line, ensure_ascii=False),
+            line_json=json.dumps(full, ensure_ascii=False),
         )
     )
     summary = queue.sync_run(
@@ -261,11 +262,11 @@ def file_village_cash(
         business_date=date(2024, 6, 27),
         exceptions=[
             ReconException(
-                kind=ExceptionKind.VILLAGE_CASH,
+                kind=kind,
                 line_ids=(line_id,),
                 sub_account=association.sub_account_number,
-                actual_fen=amount_fen,
-                detail="子账户现金存入 cash deposited on the sub-account",
+                actual_fen=amount_fen if full["credit"] else -amount_fen,
+                detail=detail,
             )
         ],
         associations={association.sub_account_number: association.id},
@@ -274,3 +275,24 @@ def file_village_cash(
     )
     session.flush()
     return summary.new[0]
+
+
+def file_village_cash(
+    session: Session, association: Association, *, tag: str, amount_fen: int = 500_000
+) -> int:
+    """A cash deposit on the association's sub-account, filed as a village-cash item."""
+    return file_open_line(
+        session,
+        association,
+        ExceptionKind.VILLAGE_CASH,
+        {
+            "line_id": f"STMT-{tag}:1",
+            "credit": True,
+            "amount_fen": amount_fen,
+            "channel": "cash",
+            "counterparty_account": None,
+            "counterparty_name": "现金存入",
+            "remittance": "柜台现金存款",
+        },
+        detail="子账户现金存入 cash deposited on the sub-account",
+    )

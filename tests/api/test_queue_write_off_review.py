@@ -5,7 +5,6 @@ against 呆坏账核销; a rejection needs a reason and leaves the item open aga
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 from sqlalchemy import select
@@ -15,11 +14,9 @@ from gateway.audit.models import AuditEvent
 from gateway.ledger import service as ledger
 from gateway.ledger.models import AccountCode, JournalTransaction
 from gateway.org.models import Association
-from gateway.queue import service as queue
 from gateway.queue.models import QueueItem
-from gateway.reconcile.models import OpenItem
-from reconciliation.findings import ExceptionKind, ReconException
-from tests.api.conftest import ClientFor, Seeded
+from reconciliation.findings import ExceptionKind
+from tests.api.conftest import ClientFor, Seeded, file_open_line
 
 TAKEN_FEN = 45_000
 
@@ -30,47 +27,22 @@ def file_withdrawal(sessions: sessionmaker[Session], association_id: int) -> int
     with sessions() as session:
         association = session.get(Association, association_id)
         assert association is not None
-        line_id = "STMT-WO:1"
-        line = {
-            "line_id": line_id,
-            "special_account": association.special_account.account_number,
-            "sub_account": association.sub_account_number,
-            "booking_date": "2024-06-27",
-            "credit": False,
-            "amount_fen": TAKEN_FEN,
-            "channel": "transfer",
-            "counterparty_account": "6230000011112222",
-            "counterparty_name": "未知",
-            "remittance": "转账",
-            "end_to_end_id": None,
-        }
-        session.add(
-            OpenItem(
-                special_account_id=association.special_account_id,
-                item_type="line",
-                item_id=line_id,
-                since=date(2024, 6, 27),
-                line_json=json.dumps(line, ensure_ascii=False),
-            )
-        )
-        summary = queue.sync_run(
+        item_id = file_open_line(
             session,
-            special_account_id=association.special_account_id,
-            business_date=date(2024, 6, 27),
-            exceptions=[
-                ReconException(
-                    kind=ExceptionKind.UNMATCHED_BANK,
-                    line_ids=(line_id,),
-                    sub_account=association.sub_account_number,
-                    actual_fen=-TAKEN_FEN,
-                )
-            ],
-            associations={association.sub_account_number: association.id},
-            entry_associations={},
-            actor="nightly",
+            association,
+            ExceptionKind.UNMATCHED_BANK,
+            {
+                "line_id": "STMT-WO:1",
+                "credit": False,
+                "amount_fen": TAKEN_FEN,
+                "channel": "transfer",
+                "counterparty_account": "6230000011112222",
+                "counterparty_name": "未知",
+                "remittance": "转账",
+            },
         )
         session.commit()
-        return summary.new[0]
+        return item_id
 
 
 def request_write_off(client_for: ClientFor, item_id: int) -> None:
