@@ -15,6 +15,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,6 +34,9 @@ from adapters.sandbox.clock import BANK_TZ
 from adapters.security import FileSecurity
 from adapters.transport.base import Transport, UploadConventions
 from adapters.transport.memory import MemoryTransport
+from gateway.auth import credentials
+from gateway.auth.models import Role
+from gateway.auth.service import create_user
 from gateway.batches.banks import BankProfile
 from gateway.batches.calendar import load_calendar
 from gateway.db import make_engine, make_session_factory
@@ -42,6 +47,7 @@ from gateway.payments import service as payments
 from gateway.payments.config import CollectionPolicy, PaymentsConfig
 from gateway.payments.models import PaymentInstruction
 from gateway.security.fieldcrypt import FieldCipher
+from gateway.settings import Settings
 from gateway.testing import World, build_world
 
 REPO = Path(__file__).resolve().parents[1]
@@ -278,3 +284,39 @@ def cli_environment(settle: Settle, tmp_path: Path, *, columns: int = 240) -> di
         CLI_KEY_ENV: base64.b64encode(bytes(32)).decode(),
         "COLUMNS": str(columns),
     }
+
+
+def http_app(settle: Settle, tmp_path: Path, *, console: bool = True) -> FastAPI:
+    """The HTTP app (the API and, unless ``console`` is off, the console) over ``settle``'s
+    database, with no bank connections."""
+    from gateway.api.app import create_app  # the app imports every domain: only when wanted
+
+    settings = Settings(database_url=str(settle.engine.url), field_key_file=tmp_path / "unused.key")
+    return create_app(
+        settings, engine=settle.engine, cipher=CIPHER, bank_transports={}, console=console
+    )
+
+
+def client_as(
+    settle: Settle,
+    app: FastAPI,
+    username: str,
+    role: Role,
+    *,
+    county_id: int | None = None,
+    association_id: int | None = None,
+) -> TestClient:
+    """A client of ``app`` signed in by bearer token as a new user of ``role`` (committed)."""
+    create_user(
+        settle.session,
+        username=username,
+        display_name=username,
+        role=role,
+        county_id=county_id,
+        association_id=association_id,
+    )
+    token = credentials.issue_token(settle.session, username, name="test", actor="test")
+    settle.session.commit()
+    client = TestClient(app, base_url="https://testserver", raise_server_exceptions=False)
+    client.headers["Authorization"] = f"Bearer {token}"
+    return client

@@ -15,17 +15,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from adapters.records import InstructionResult, ResultStatus
-from gateway.api.app import create_app
-from gateway.auth import credentials
 from gateway.auth.models import Role
-from gateway.auth.service import create_user
 from gateway.batches.endpoints import BatchStep
 from gateway.batches.models import BatchStatus, PaymentBatch
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
 from gateway.jobs.pipeline import run_date
-from gateway.settings import Settings
 from gateway.web.i18n import BATCH_STATE_LABELS, batch_state_label
-from tests.settle_support import CIPHER, DAY1, Settle, settle_in
+from tests.settle_support import DAY1, Settle, client_as, http_app, settle_in
 
 DAY2 = DAY1 + timedelta(days=1)
 REASON = "签名或加密不符 bad signature"
@@ -39,22 +35,11 @@ def settle(tmp_path: Path) -> Iterator[Settle]:
 @pytest.fixture
 def officer(settle: Settle, tmp_path: Path) -> Iterator[TestClient]:
     """The county officer's client on the app (API and console) over the test's database."""
-    session = settle.session
-    create_user(
-        session,
-        username="officer",
-        display_name="县办",
-        role=Role.COUNTY_OFFICER,
-        county_id=settle.world.county.id,
-    )
-    token = credentials.issue_token(session, "officer", name="test", actor="test")
-    session.commit()
-    settings = Settings(database_url=str(settle.engine.url), field_key_file=tmp_path / "k.key")
-    app = create_app(settings, engine=settle.engine, cipher=CIPHER, bank_transports={})
-    client = TestClient(app, base_url="https://testserver", raise_server_exceptions=False)
-    client.headers["Authorization"] = f"Bearer {token}"
-    yield client
-    client.close()
+    app = http_app(settle, tmp_path)
+    with client_as(
+        settle, app, "officer", Role.COUNTY_OFFICER, county_id=settle.world.county.id
+    ) as client:
+        yield client
 
 
 def send_one_batch(settle: Settle) -> tuple[int, str]:

@@ -14,16 +14,19 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from adapters.records import ResultStatus
-from gateway.api.app import create_app
 from gateway.audit.models import AuditEvent
-from gateway.auth import credentials
 from gateway.auth.models import Role
-from gateway.auth.service import create_user
 from gateway.cli import app as cli_app
 from gateway.jobs.pipeline import run_date
 from gateway.payments.models import FollowUpItem
-from gateway.settings import Settings
-from tests.settle_support import CIPHER, DAY1, Settle, cli_environment, settle_in
+from tests.settle_support import (
+    DAY1,
+    Settle,
+    cli_environment,
+    client_as,
+    http_app,
+    settle_in,
+)
 
 
 @pytest.fixture
@@ -51,29 +54,13 @@ def clients(settle: Settle, tmp_path: Path) -> Iterator[dict[str, TestClient]]:
         "treasurer_a": (Role.TREASURER, None, world.a.id),
         "treasurer_b": (Role.TREASURER, None, world.b.id),
     }
-    tokens = {}
-    for username, (role, county_id, association_id) in scopes.items():
-        create_user(
-            settle.session,
-            username=username,
-            display_name=username,
-            role=role,
-            county_id=county_id,
-            association_id=association_id,
+    app = http_app(settle, tmp_path, console=False)
+    made = {
+        username: client_as(
+            settle, app, username, role, county_id=county_id, association_id=association_id
         )
-        tokens[username] = credentials.issue_token(
-            settle.session, username, name="test", actor="test"
-        )
-    settle.session.commit()
-    settings = Settings(database_url=str(settle.engine.url), field_key_file=tmp_path / "unused.key")
-    app = create_app(
-        settings, engine=settle.engine, cipher=CIPHER, bank_transports={}, console=False
-    )
-    made = {}
-    for username, token in tokens.items():
-        client = TestClient(app, base_url="https://testserver", raise_server_exceptions=False)
-        client.headers["Authorization"] = f"Bearer {token}"
-        made[username] = client
+        for username, (role, county_id, association_id) in scopes.items()
+    }
     yield made
     for client in made.values():
         client.close()

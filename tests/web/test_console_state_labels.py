@@ -15,18 +15,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.auth import credentials
 from gateway.auth.models import Role
-from gateway.auth.service import create_user
 from gateway.batches.models import BatchStatus, PaymentBatch
 from gateway.jobs.pipeline import run_date
 from gateway.loans import service as loans
 from gateway.loans.models import Loan
-from gateway.settings import Settings
 from gateway.web import console
 from gateway.web.i18n import ENUM_LABELS, LABELLED_ENUMS, enum_label
 from tests.api.conftest import Seeded
-from tests.settle_support import CIPHER, DAY1, Settle, settle_in
+from tests.settle_support import DAY1, Settle, client_as, http_app, settle_in
 from tests.web.conftest import SignIn
 
 TEMPLATES = Path(console.__file__).parent / "templates"
@@ -174,24 +171,11 @@ def settle(tmp_path: Path) -> Iterator[Settle]:
 
 @pytest.fixture
 def officer(settle: Settle, tmp_path: Path) -> Iterator[TestClient]:
-    from gateway.api.app import create_app
-
-    session = settle.session
-    create_user(
-        session,
-        username="officer",
-        display_name="县办",
-        role=Role.COUNTY_OFFICER,
-        county_id=settle.world.county.id,
-    )
-    token = credentials.issue_token(session, "officer", name="test", actor="test")
-    session.commit()
-    settings = Settings(database_url=str(settle.engine.url), field_key_file=tmp_path / "k.key")
-    app = create_app(settings, engine=settle.engine, cipher=CIPHER, bank_transports={})
-    client = TestClient(app, base_url="https://testserver", raise_server_exceptions=False)
-    client.headers["Authorization"] = f"Bearer {token}"
-    yield client
-    client.close()
+    app = http_app(settle, tmp_path)
+    with client_as(
+        settle, app, "officer", Role.COUNTY_OFFICER, county_id=settle.world.county.id
+    ) as client:
+        yield client
 
 
 def test_batches_and_bank_files_show_words_for_states_and_kinds(
