@@ -22,6 +22,7 @@ history and in the audit log. Services never commit.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -114,6 +115,25 @@ class SyncSummary:
             "cleared": len(self.cleared),
             "unchecked": len(self.unchecked),
         }
+
+
+def _resolved_by_posting(
+    item: QueueItem,
+    resolution: Resolution,
+    reason: str,
+    transaction_id: uuid.UUID,
+    *,
+    by: str,
+    approver: str | None,
+) -> None:
+    """The item resolved by a journal transaction: who asked, who approved, and why."""
+    item.status = ItemStatus.RESOLVED
+    item.resolution = resolution
+    item.resolution_note = reason[:600]
+    item.resolved_by = by
+    item.resolved_at = utcnow()
+    item.approved_by = approver
+    item.journal_transaction_id = transaction_id
 
 
 def _event(
@@ -729,13 +749,9 @@ def _post_adjustment(
         actor=actor,
         booked_by=approver or actor,
     )
-    item.status = ItemStatus.RESOLVED
-    item.resolution = Resolution.ADJUSTING_ENTRY
-    item.resolution_note = reason[:600]
-    item.resolved_by = actor
-    item.resolved_at = utcnow()
-    item.approved_by = approver
-    item.journal_transaction_id = transaction.id
+    _resolved_by_posting(
+        item, Resolution.ADJUSTING_ENTRY, reason, transaction.id, by=actor, approver=approver
+    )
     _event(
         session,
         item,
@@ -838,13 +854,9 @@ def approve_write_off(session: Session, item_id: int, *, actor: str, on: date) -
         actor=requested_by,
         booked_by=actor,
     )
-    item.status = ItemStatus.RESOLVED
-    item.resolution = Resolution.WRITE_OFF
-    item.resolution_note = reason[:600]
-    item.resolved_by = requested_by
-    item.resolved_at = utcnow()
-    item.approved_by = actor
-    item.journal_transaction_id = transaction.id
+    _resolved_by_posting(
+        item, Resolution.WRITE_OFF, reason, transaction.id, by=requested_by, approver=actor
+    )
     _event(
         session,
         item,
