@@ -74,6 +74,7 @@ def reconcile(
                     actor="huzhu reconcile",
                 )
             )
+            session.commit()  # each account in its own transaction, as in the nightly step
     if json_out:
         typer.echo(
             json.dumps([o.summary() for o in outcomes], ensure_ascii=False, indent=2, default=str)

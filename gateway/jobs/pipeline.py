@@ -181,26 +181,34 @@ def _ingest(ctx: Nightly, day: date, kind: InboundKind) -> dict[str, Any]:
 
 
 def _reconcile(ctx: Nightly, day: date) -> dict[str, Any]:
-    """Runs ``gateway.reconcile.service.reconcile_business_date(session, day)`` when the
-    reconciliation module is installed; otherwise records that there was nothing to run."""
+    """Reconciles every special account and business date the run date asks for
+    (``gateway.reconcile.service.pending_dates``), each in its own transaction: what is done
+    stays done if a later one fails (the retry starts after it), and no run still holds the
+    locks of an earlier one's automatic bookings while it waits for the journal fence."""
     if (
         importlib.util.find_spec("gateway.reconcile") is None
         or importlib.util.find_spec("gateway.reconcile.service") is None
     ):
         return {"ran": False, "note": "对账模块未安装 reconciliation not installed: nothing to run"}
-    module = importlib.import_module("gateway.reconcile.service")
-    runner = getattr(module, "reconcile_business_date", None)
-    if runner is None:
-        return {"ran": False, "note": "reconciliation has no reconcile_business_date: nothing run"}
+    service = importlib.import_module("gateway.reconcile.service")
+    calendars = importlib.import_module("gateway.reconcile.calendars")
     with session_scope(ctx.factory) as session:
         # the statements of the days before ``day``, read with each bank's adapter; banking
         # days counted on the banks' own holiday calendar (the one batches are sent on)
-        calendars = importlib.import_module("gateway.reconcile.calendars")
         config = calendars.match_config(session, lambda code: ctx.profile(code).calendar)
-        outcomes = runner(
-            session, day, adapter_for=lambda code: ctx.profile(code).adapter, config=config
-        )
-        return {"ran": True, "accounts": [o.summary() for o in outcomes]}
+        pending = service.pending_dates(session, day)
+    accounts = []
+    for special_id, business_date in pending:
+        with session_scope(ctx.factory) as session:
+            outcome = service.reconcile_account(
+                session,
+                special_id,
+                business_date,
+                adapter_for=lambda code: ctx.profile(code).adapter,
+                config=config,
+            )
+            accounts.append(outcome.summary())
+    return {"ran": True, "accounts": accounts}
 
 
 def _collections(ctx: Nightly, day: date) -> dict[str, Any]:

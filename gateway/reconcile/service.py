@@ -394,6 +394,23 @@ def reconcile_account(
     )
 
 
+def pending_dates(
+    session: Session, day: date, *, lag_days: int = STATEMENT_LAG_DAYS
+) -> list[tuple[int, date]]:
+    """What the nightly ``reconcile`` step for run date ``day`` has to do: for every special
+    account, every business date from the day after its last reconciled date through
+    ``day - lag_days`` (the first time: that date only), oldest first."""
+    through = day - timedelta(days=lag_days)
+    pending = []
+    for special_id in session.scalars(select(SpecialAccount.id).order_by(SpecialAccount.id)):
+        last = last_run(session, special_id)
+        current = through if last is None else last.business_date + timedelta(days=1)
+        while current <= through:
+            pending.append((special_id, current))
+            current += timedelta(days=1)
+    return pending
+
+
 def reconcile_business_date(
     session: Session,
     day: date,
@@ -403,28 +420,14 @@ def reconcile_business_date(
     lag_days: int = STATEMENT_LAG_DAYS,
     actor: str = RECONCILER,
 ) -> list[AccountOutcome]:
-    """The nightly ``reconcile`` step for run date ``day``: every special account, every
-    business date from the day after its last reconciled date through ``day - lag_days``
-    (the first time: that date only), oldest first, each through :func:`reconcile_account`."""
-    through = day - timedelta(days=lag_days)
-    outcomes = []
-    for special_id in session.scalars(select(SpecialAccount.id).order_by(SpecialAccount.id)):
-        last = last_run(session, special_id)
-        start = through if last is None else last.business_date + timedelta(days=1)
-        current = start
-        while current <= through:
-            outcomes.append(
-                reconcile_account(
-                    session,
-                    special_id,
-                    current,
-                    adapter_for=adapter_for,
-                    config=config,
-                    actor=actor,
-                )
-            )
-            current += timedelta(days=1)
-    return outcomes
+    """Every account and date of :func:`pending_dates`, each through :func:`reconcile_account`,
+    in the caller's one transaction. (The nightly step gives each its own transaction.)"""
+    return [
+        reconcile_account(
+            session, special_id, current, adapter_for=adapter_for, config=config, actor=actor
+        )
+        for special_id, current in pending_dates(session, day, lag_days=lag_days)
+    ]
 
 
 # --- after the engine ----------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session
 
 from gateway.batches.calendar import load_calendar
 from gateway.jobs.pipeline import run_date
@@ -80,14 +82,15 @@ def test_the_nightly_reconcile_step_counts_banking_days_on_the_banks_calendar(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[MatchConfig | None] = []
+    run_for = reconcile_service.reconcile_account
 
-    def recording(session: object, day: date, **kwargs: object) -> list[object]:
+    def recording(session: Session, special_id: int, day: date, **kwargs: Any) -> object:
         config = kwargs.get("config")
         assert config is None or isinstance(config, MatchConfig)
         seen.append(config)
-        return []
+        return run_for(session, special_id, day, **kwargs)
 
-    monkeypatch.setattr(reconcile_service, "reconcile_business_date", recording)
+    monkeypatch.setattr(reconcile_service, "reconcile_account", recording)
     for settle in settle_in(tmp_path):
         outcomes = run_date(settle.nightly, DAY1, ("reconcile",))
         assert [o.status for o in outcomes] == ["ran"]
