@@ -6,11 +6,12 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: install demo test lint bench clean
 
-# reinstalled (and the compiled statement walk rebuilt) when the build or the walk changes
-$(STAMP): pyproject.toml setup.py adapters/iso20022/_walk.pyx
+# reinstalled (and the compiled statement walk rebuilt) when the build, the pinned versions or
+# the walk changes
+$(STAMP): pyproject.toml constraints.txt setup.py adapters/iso20022/_walk.pyx
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -88,6 +88,8 @@ def load_private_key(
 def load_public_key(path: Path) -> PublicKey:
     """Load an Ed25519 or RSA public key (PEM or an OpenSSH public key line)."""
     data = _read(path, "public key")
+    # the PEM and OpenSSH loaders return different unions of key types; both are narrowed below
+    key: object
     try:
         if data.lstrip().startswith(b"-----"):
             key = serialization.load_pem_public_key(data)
