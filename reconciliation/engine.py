@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
 from functools import cached_property
+from operator import itemgetter
 
 import numpy as np
 import polars as pl
@@ -174,6 +175,9 @@ _PAIR_TYPES: dict[str, pl.DataType] = {
     "_li": pl.Int64(),
     "_ei": pl.Int64(),
     "_first": pl.Boolean(),  # the first row of its bank line (a line may pair with many entries)
+    # the pair checks when the pass that made the pair computed them (null: _checks does)
+    "_wrong_sub": pl.Boolean(),  # the line's sub-account is not the entry's
+    "_not_borrower": pl.Boolean(),  # a collection paid in from a card not the borrower's
 }
 
 # The columns a matching pass carries into its joins.
@@ -218,6 +222,24 @@ def reconcile_frames(
 ) -> ReconciliationResult:
     """Reconcile frames of ``LINE_SCHEMA`` and ``ENTRY_SCHEMA``."""
     return _Run(request, config or MatchConfig(), lines, entries).run()
+
+
+# The columns rows are gathered from by index; gathering from a chunked column is many times
+# slower, so these are made one chunk each first.
+_GATHERED_L = ("line_id", "l_e2e", "l_amount", "l_credit", "l_channel", "l_sub", "btc")
+_GATHERED_E = ("entry_id", "e_e2e", "e_amount", "e_credit", "status", "kind")
+
+
+def _one_chunk(frame: pl.DataFrame, columns: Iterable[str]) -> pl.DataFrame:
+    chunked = [c for c in columns if frame[c].n_chunks() > 1]
+    if not chunked:
+        return frame
+    return frame.with_columns(frame[c].rechunk() for c in chunked)
+
+
+def _hash_or_null(col: str) -> pl.Expr:
+    """The column's 64-bit hash, null where the column is null (a hash is never null)."""
+    return pl.when(pl.col(col).is_not_null()).then(pl.col(col).hash(seed=0))
 
 
 def _repeated(values: pl.Series) -> np.ndarray:
@@ -307,7 +329,7 @@ class _Matched:
 
 @dataclass(frozen=True, slots=True)
 class _Flags:
-    """Lines and entries flagged from the inputs alone, and hashed columns for pair checks."""
+    """Lines and entries flagged from the inputs alone, and the collections among the entries."""
 
     flagged_lines: pl.DataFrame
     cash_lines: list[str]
@@ -315,13 +337,7 @@ class _Flags:
     flagged_entries: pl.DataFrame
     cash_entries: list[str]
     non_member: list[str]
-    cp_h: np.ndarray
-    cp_set: np.ndarray
-    l_sub_h: np.ndarray
-    l_sub_set: np.ndarray
-    e_sub_h: np.ndarray
-    card_h: np.ndarray
-    collected: np.ndarray
+    collected: np.ndarray  # collections paid in from a card (repayments, usage fees)
     expected_collection: np.ndarray  # entries an automatic booking may confirm
 
 
@@ -365,7 +381,7 @@ class _Run:
             ids = frame[id_col]
             if ids.null_count():
                 problems.append(f"a {what} has no id")
-            elif _repeated(ids).any():
+            elif ids.hash(seed=0).n_unique() < len(ids) and _repeated(ids).any():
                 dup = frame.filter(pl.col(id_col).is_duplicated())[id_col].unique().sort()
                 problems.append(f"{what} ids not unique: {', '.join(dup.head(5).to_list())}")
             amounts = frame["amount_fen"]
@@ -452,8 +468,12 @@ class _Run:
             }
         )
         return (
-            lines.with_row_index("_li").with_columns(pl.col("_li").cast(pl.Int64)),
-            entries.with_row_index("_ei").with_columns(pl.col("_ei").cast(pl.Int64)),
+            _one_chunk(lines, _GATHERED_L)
+            .with_row_index("_li")
+            .with_columns(pl.col("_li").cast(pl.Int64)),
+            _one_chunk(entries, _GATHERED_E)
+            .with_row_index("_ei")
+            .with_columns(pl.col("_ei").cast(pl.Int64)),
         )
 
     def _enrich(
@@ -520,9 +540,11 @@ class _Run:
         self.raised.append((kind, ls, es, sub_account, subject, expected_fen, actual_fen, detail))
 
     def _exceptions(self, lines: pl.DataFrame, entries: pl.DataFrame) -> list[ReconException]:
-        """The raised exceptions, each without a sub-account given the one of its first line
-        (or, failing that, first entry) that names one."""
-        raised = self.raised
+        """The raised exceptions in ``ReconException.sort_key`` order, each without a
+        sub-account given the one of its first line (or, failing that, first entry) that
+        names one."""
+        # sorted as raw tuples on (kind, subject, line ids, entry ids): the exceptions' order
+        raised = sorted(self.raised, key=itemgetter(0, 4, 1, 2))
         want_l = {i for x in raised if x[3] is None for i in x[1]}
         want_e = {i for x in raised if x[3] is None for i in x[2]}
         l_sub: dict[str, str] = dict(
@@ -549,13 +571,21 @@ class _Run:
         group: pl.Expr,
         first: pl.Expr | None = None,
     ) -> None:
-        """``pairs`` has _li and _ei (null for a reversal); ``group`` gives the anchor's _li."""
+        """``pairs`` has _li and _ei (null for a reversal); ``group`` gives the anchor's _li.
+
+        ``pairs`` may carry the pair checks (``_wrong_sub``, ``_not_borrower``) already.
+        """
+        checked = [
+            pl.col(c) if c in pairs.columns else pl.lit(None, pl.Boolean).alias(c)
+            for c in ("_wrong_sub", "_not_borrower")
+        ]
         frame = pairs.select(
             group.cast(pl.Int64).alias("_g"),
             pl.lit(match_pass.value).alias("match_pass"),
             pl.col("_li").cast(pl.Int64),
             pl.col("_ei").cast(pl.Int64),
             (pl.lit(True) if first is None else first).alias("_first"),
+            *checked,
         )
         self.pairs.append(frame)
         self.l_matched[frame["_li"].to_numpy()] = True
@@ -697,7 +727,7 @@ class _Run:
         self._content_duplicates(leftover, lines, not_copy)
         pending = self._unmatched(leftover, active, proposals)
         totals = self._balances_and_continuity(totals_future.result())
-        exceptions = tuple(sorted(self._exceptions(lines, entries), key=ReconException.sort_key))
+        exceptions = tuple(self._exceptions(lines, entries))
         pending_subs = Counter(
             active.filter(pl.col("entry_id").is_in(list(pending)))["e_sub"].to_list()
         )
@@ -939,34 +969,75 @@ class _Run:
         usable_l: np.ndarray,
         usable_e: np.ndarray,
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """The bulk pass: a join on the end-to-end id's 64-bit hash over row indices only.
+        """The bulk pass: a join on the end-to-end id's 64-bit hash over numbers only.
 
         Equal ids have equal hashes, so no pair is missed; every joined pair is then checked on
-        the ids themselves, so a hash collision never pairs two different ids.
+        the ids themselves, so a hash collision never pairs two different ids. The join carries
+        what the pair checks need (amount, direction, and hashes of the sub-accounts, the
+        counterparty and the borrower's card), so a million pairs are checked as they are made.
         """
         l_side = (
             lines.lazy()
             .filter(pl.lit(pl.Series(usable_l)) & pl.col("l_e2e").is_not_null())
-            .select("_li", pl.col("l_e2e").hash(seed=0).alias("_h"))
+            .select(
+                "_li",
+                pl.col("l_e2e").hash(seed=0).alias("_h"),
+                "l_amount",
+                "l_credit",
+                _hash_or_null("l_sub").alias("_ls"),
+                _hash_or_null("cp").alias("_cp"),
+            )
+        )
+        collected = (
+            pl.col("kind").is_in(list(_COLLECTED))
+            & pl.col("e_credit")
+            & pl.col("card").is_not_null()
         )
         e_side = (
             entries.lazy()
             .filter(pl.lit(pl.Series(usable_e)) & pl.col("e_e2e").is_not_null())
-            .select("_ei", pl.col("e_e2e").hash(seed=0).alias("_h"))
+            .select(
+                "_ei",
+                pl.col("e_e2e").hash(seed=0).alias("_h"),
+                "e_amount",
+                "e_credit",
+                pl.col("e_sub").hash(seed=0).alias("_es"),
+                pl.when(collected).then(pl.col("card").hash(seed=0)).alias("_card"),
+            )
         )
-        joined = l_side.join(e_side, on="_h").collect()
+        # different hashes mean different strings, so no check flags what is not different
+        joined = (
+            l_side.join(e_side, on="_h")
+            .select(
+                "_li",
+                "_ei",
+                (
+                    (pl.col("l_amount") == pl.col("e_amount"))
+                    & (pl.col("l_credit") == pl.col("e_credit"))
+                ).alias("same"),
+                (pl.col("_ls") != pl.col("_es")).fill_null(False).alias("_wrong_sub"),
+                (pl.col("_cp") != pl.col("_card")).fill_null(False).alias("_not_borrower"),
+            )
+            .collect()
+        )
         li, ei = joined["_li"], joined["_ei"]
         verified = (self.L["l_e2e"].gather(li) == self.E["e_e2e"].gather(ei)).to_numpy()
         li_np, ei_np = li.to_numpy()[verified], ei.to_numpy()[verified]
         multi = (np.bincount(li_np, minlength=len(self.L)) > 1)[li_np] | (
             np.bincount(ei_np, minlength=len(self.E)) > 1
         )[ei_np]
-        same = (self.L["l_amount"].to_numpy()[li_np] == self.E["e_amount"].to_numpy()[ei_np]) & (
-            self.L["l_credit"].to_numpy()[li_np] == self.E["e_credit"].to_numpy()[ei_np]
-        )
+        same = joined["same"].to_numpy()[verified]
         single = ~multi
+        take = single & same
         self._add_pairs(
-            pl.DataFrame({"_li": li_np[single & same], "_ei": ei_np[single & same]}),
+            pl.DataFrame(
+                {
+                    "_li": li_np[take],
+                    "_ei": ei_np[take],
+                    "_wrong_sub": joined["_wrong_sub"].to_numpy()[verified][take],
+                    "_not_borrower": joined["_not_borrower"].to_numpy()[verified][take],
+                }
+            ),
             MatchPass.END_TO_END,
             pl.col("_li"),
         )
@@ -1344,10 +1415,6 @@ class _Run:
             (cp_h.is_in(sub_list.hash(seed=0).implode()) & pl.col("cp").is_not_null()).alias(
                 "maybe_sub"
             ),
-            cp_h.alias("cp_h"),
-            pl.col("cp").is_not_null().alias("cp_set"),
-            pl.col("l_sub").hash(seed=0).alias("l_sub_h"),
-            pl.col("l_sub").is_not_null().alias("l_sub_set"),
         )
         open_entry = pl.col("status").ne(BookStatus.SETTLED.value)
         per_entry = entries.select(
@@ -1357,8 +1424,6 @@ class _Run:
                 & pl.col("kind").eq(BookKind.DISBURSEMENT.value)
                 & open_entry
             ).alias("non_member"),
-            pl.col("e_sub").hash(seed=0).alias("e_sub_h"),
-            pl.col("card").hash(seed=0).alias("card_h"),
             (
                 pl.col("kind").is_in(list(_COLLECTED))
                 & pl.col("e_credit")
@@ -1392,12 +1457,6 @@ class _Run:
             flagged_entries=flagged_entries,
             cash_entries=cash_entries,
             non_member=non_member,
-            cp_h=per_line["cp_h"].to_numpy(),
-            cp_set=per_line["cp_set"].to_numpy(),
-            l_sub_h=per_line["l_sub_h"].to_numpy(),
-            l_sub_set=per_line["l_sub_set"].to_numpy(),
-            e_sub_h=per_entry["e_sub_h"].to_numpy(),
-            card_h=per_entry["card_h"].to_numpy(),
             collected=per_entry["collected"].to_numpy(),
             expected_collection=per_entry["expected_collection"].to_numpy(),
         )
@@ -1407,20 +1466,24 @@ class _Run:
         flagged_lines, flagged_entries = flags.flagged_lines, flags.flagged_entries
         cash_lines, inter_sub = flags.cash_lines, flags.inter_sub
         cash_entries, non_member = flags.cash_entries, flags.non_member
-        l_sub_h, e_sub_h, l_sub_set = flags.l_sub_h, flags.e_sub_h, flags.l_sub_set
-        collected, cp_h, card_h, cp_set = flags.collected, flags.cp_h, flags.card_h, flags.cp_set
-        # on numpy arrays over the pairs; strings compared on 64-bit hashes (different hashes
-        # mean different strings, so nothing is flagged that is not different)
         g_all = pairs["_g"].to_numpy()
         li_all = pairs["_li"].to_numpy()
         ei_all = pairs["_ei"].fill_null(-1).to_numpy()  # -1: the last slot, "no entry"
-        has_entry = np.append(np.ones(len(entries), dtype=bool), False)[ei_all]
-        e_sub_h = np.append(e_sub_h, 0)
-        wrong_sub = has_entry & l_sub_set[li_all] & (l_sub_h[li_all] != e_sub_h[ei_all])
+        # The bulk pass checked its pairs as it made them; the others are checked here, on the
+        # strings: a line on another sub-account than its entry, and a collection paid in
+        # from a card that is not the borrower's.
+        wrong_sub = pairs["_wrong_sub"].fill_null(False).to_numpy().copy()
+        not_borrower = pairs["_not_borrower"].fill_null(False).to_numpy().copy()
+        todo = np.flatnonzero(pairs["_wrong_sub"].is_null().to_numpy() & (ei_all >= 0))
+        if len(todo):
+            li, ei = li_all[todo], ei_all[todo]
+            wrong_sub[todo] = (
+                (self.L["l_sub"].gather(li) != self.E["e_sub"].gather(ei)).fill_null(False)
+            ).to_numpy()
+            paid_by_other = (self.L["cp"].gather(li) != self.E["card"].gather(ei)).fill_null(False)
+            not_borrower[todo] = flags.collected[ei] & paid_by_other.to_numpy()
         wrong_sub_groups = np.unique(g_all[wrong_sub])
-        inbound = np.append(collected, False)[ei_all]
-        ili, iei = li_all[inbound], ei_all[inbound]
-        not_borrower_groups = np.unique(g_all[inbound][cp_set[ili] & (cp_h[ili] != card_h[iei])])
+        not_borrower_groups = np.unique(g_all[not_borrower])
 
         flag_l = np.zeros(len(lines), dtype=bool)
         flag_l[flagged_lines["_li"].to_numpy()] = True
