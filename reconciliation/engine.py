@@ -805,7 +805,7 @@ class _Run:
         if known:
             mask = mask | lines["l_txn"].is_in(list(known)).fill_null(False)
         dropped = np.zeros(len(lines), dtype=bool)
-        dups = lines.filter(mask).select("line_id", "l_txn", "l_date", "l_amount", "_li")
+        dups = lines.select("line_id", "l_txn", "l_date", "l_amount", "_li").filter(mask)
         if dups.is_empty():
             return dropped
         drop: set[str] = set()
