@@ -226,8 +226,8 @@ def reconcile_frames(
 
 # The columns rows are gathered from by index; gathering from a chunked column is many times
 # slower, so these are made one chunk each first.
-_GATHERED_L = ("line_id", "l_e2e", "l_amount", "l_credit", "l_channel", "l_sub", "btc")
-_GATHERED_E = ("entry_id", "e_e2e", "e_amount", "e_credit", "status", "kind")
+_GATHERED_L = ("line_id", "l_e2e", "l_amount", "l_credit", "l_channel", "l_sub", "btc", "cp")
+_GATHERED_E = ("entry_id", "e_e2e", "e_amount", "e_credit", "status", "kind", "e_sub", "card")
 
 
 def _one_chunk(frame: pl.DataFrame, columns: Iterable[str]) -> pl.DataFrame:
@@ -547,18 +547,20 @@ class _Run:
         raised = sorted(self.raised, key=itemgetter(0, 4, 1, 2))
         want_l = {i for x in raised if x[3] is None for i in x[1]}
         want_e = {i for x in raised if x[3] is None for i in x[2]}
-        l_sub: dict[str, str] = dict(
-            _rows_with(lines.select("line_id", "l_sub"), "line_id", want_l).drop_nulls().iter_rows()
-        )
-        e_sub: dict[str, str] = dict(
-            _rows_with(entries.select("entry_id", "e_sub"), "entry_id", want_e).iter_rows()
-        )
+        l_rows = _rows_with(lines.select("line_id", "l_sub"), "line_id", want_l).drop_nulls()
+        l_sub = dict(zip(l_rows["line_id"].to_list(), l_rows["l_sub"].to_list(), strict=True))
+        e_rows = _rows_with(entries.select("entry_id", "e_sub"), "entry_id", want_e)
+        e_sub = dict(zip(e_rows["entry_id"].to_list(), e_rows["e_sub"].to_list(), strict=True))
         out = []
         for kind, ls, es, sub, subject, expected, actual, detail in raised:
             if sub is None:
-                sub = next((l_sub[i] for i in ls if i in l_sub), None)
-                if sub is None:
-                    sub = next((e_sub[i] for i in es if i in e_sub), None)
+                for i in ls:
+                    if (sub := l_sub.get(i)) is not None:
+                        break
+                else:
+                    for i in es:
+                        if (sub := e_sub.get(i)) is not None:
+                            break
             out.append(ReconException(kind, ls, es, sub, subject, expected, actual, detail))
         return out
 

@@ -85,12 +85,13 @@ class ReconException:
 
     @property
     def fingerprint(self) -> str:
-        # ``kind`` is a str enum: as a string it is its value
+        # ``kind`` is a str enum: as a string it is its value; one id needs no sorting
+        ls, es = self.line_ids, self.entry_ids
         parts = (
             self.kind,
             self.subject,
-            ",".join(sorted(self.line_ids)),
-            ",".join(sorted(self.entry_ids)),
+            ",".join(ls if len(ls) < 2 else sorted(ls)),
+            ",".join(es if len(es) < 2 else sorted(es)),
         )
         return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
