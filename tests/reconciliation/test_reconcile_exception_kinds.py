@@ -236,6 +236,37 @@ def test_repayment_credited_to_the_wrong_association() -> None:
     assert exc.sub_account == SUB_B
 
 
+@pytest.mark.parametrize(
+    ("line_sub", "paid_from", "expected"),
+    [
+        (SUB_B, CARD_1, [("cross_association", ("L1",), ("B1",))]),
+        (SUB_A, CARD_3, [("village_cash", ("L1",), ("B1",))]),
+        (None, CARD_1, []),  # a line naming no sub-account is not on another one
+        (SUB_A, CARD_1, []),
+    ],
+    ids=["wrong-association", "not-the-borrower", "no-sub-account-named", "clean"],
+)
+def test_checks_on_a_pair_matched_by_end_to_end_id(
+    line_sub: str | None, paid_from: str, expected: list[object]
+) -> None:
+    """The bulk pass checks its pairs as it makes them, like every other pass."""
+    scenario = Scenario(
+        lines=[
+            line(
+                "L1",
+                50_000,
+                end_to_end_id="R-1",
+                counterparty_account=paid_from,
+                sub_account=line_sub,
+            )
+        ],
+        entries=[entry("B1", 50_000, end_to_end_id="R-1", member_card=CARD_1)],
+    )
+    result = scenario.run()
+    assert [m.match_pass.value for m in result.matches()] == ["end_to_end"]
+    assert kinds(result) == expected
+
+
 def test_return_of_a_settled_disbursement() -> None:
     scenario = Scenario(
         lines=[

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+
+import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciliation.engine import ReconciliationResult
+from reconciliation.engine import ReconciliationResult, reconcile_frames
+from reconciliation.frames import entries_frame, lines_frame
 from tests.reconciliation.conftest import (
     CARD_1,
     CARD_2,
@@ -90,4 +94,23 @@ def test_the_pool_exercises_every_path() -> None:
 @given(st.permutations(LINES), st.permutations(ENTRIES))
 def test_shuffled_inputs_give_identical_output(lines: list[object], entries: list[object]) -> None:
     result = Scenario(lines=lines, entries=entries).run()  # type: ignore[arg-type]
+    assert summary(result) == BASELINE
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=len(LINES) - 1), max_size=4, unique=True))
+def test_frames_in_many_chunks_give_identical_output(cuts: list[int]) -> None:
+    """A frame built piece by piece (a statement read in parts, a query fetched in batches) is
+    reconciled exactly like the same frame in one piece."""
+    scenario = Scenario(lines=list(LINES), entries=list(ENTRIES))
+    whole_lines, whole_entries = lines_frame(LINES), entries_frame(ENTRIES)
+    bounds = [0, *sorted(cuts), len(LINES)]
+    chunked_lines = pl.concat(
+        [whole_lines.slice(a, b - a) for a, b in itertools.pairwise(bounds)], rechunk=False
+    )
+    chunked_entries = pl.concat(
+        [whole_entries.slice(0, 3), whole_entries.slice(3, None)], rechunk=False
+    )
+    assert chunked_lines.n_chunks() == len(bounds) - 1
+    result = reconcile_frames(scenario.request(), chunked_lines, chunked_entries, scenario.config)
     assert summary(result) == BASELINE
