@@ -237,6 +237,12 @@ def _one_chunk(frame: pl.DataFrame, columns: Iterable[str]) -> pl.DataFrame:
     return frame.with_columns(frame[c].rechunk() for c in chunked)
 
 
+def _signed(side: str) -> pl.Expr:
+    """The amount in fen, negative for money out (``side``: ``l`` or ``e``)."""
+    amount = pl.col(f"{side}_amount")
+    return pl.when(pl.col(f"{side}_credit")).then(amount).otherwise(-amount)
+
+
 def _hash_or_null(col: str) -> pl.Expr:
     """The column's 64-bit hash, null where the column is null (a hash is never null)."""
     return pl.when(pl.col(col).is_not_null()).then(pl.col(col).hash(seed=0))
@@ -984,8 +990,7 @@ class _Run:
             .select(
                 "_li",
                 pl.col("l_e2e").hash(seed=0).alias("_h"),
-                "l_amount",
-                "l_credit",
+                _signed("l").alias("_amt"),
                 _hash_or_null("l_sub").alias("_ls"),
                 _hash_or_null("cp").alias("_cp"),
             )
@@ -1001,8 +1006,7 @@ class _Run:
             .select(
                 "_ei",
                 pl.col("e_e2e").hash(seed=0).alias("_h"),
-                "e_amount",
-                "e_credit",
+                _signed("e").alias("_amt"),
                 pl.col("e_sub").hash(seed=0).alias("_es"),
                 pl.when(collected).then(pl.col("card").hash(seed=0)).alias("_card"),
             )
@@ -1013,10 +1017,7 @@ class _Run:
             .select(
                 "_li",
                 "_ei",
-                (
-                    (pl.col("l_amount") == pl.col("e_amount"))
-                    & (pl.col("l_credit") == pl.col("e_credit"))
-                ).alias("same"),
+                (pl.col("_amt") == pl.col("_amt_right")).alias("same"),
                 (pl.col("_ls") != pl.col("_es")).fill_null(False).alias("_wrong_sub"),
                 (pl.col("_cp") != pl.col("_card")).fill_null(False).alias("_not_borrower"),
             )
