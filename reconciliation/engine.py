@@ -1023,24 +1023,17 @@ class _Run:
             )
             .collect()
         )
-        li, ei = joined["_li"], joined["_ei"]
-        verified = (self.L["l_e2e"].gather(li) == self.E["e_e2e"].gather(ei)).to_numpy()
-        li_np, ei_np = li.to_numpy()[verified], ei.to_numpy()[verified]
+        verified = self.L["l_e2e"].gather(joined["_li"]) == self.E["e_e2e"].gather(joined["_ei"])
+        if not verified.all():  # a hash collision: those pairs are no pairs
+            joined = joined.filter(verified)
+        li_np, ei_np = joined["_li"].to_numpy(), joined["_ei"].to_numpy()
         multi = (np.bincount(li_np, minlength=len(self.L)) > 1)[li_np] | (
             np.bincount(ei_np, minlength=len(self.E)) > 1
         )[ei_np]
-        same = joined["same"].to_numpy()[verified]
+        same = joined["same"].to_numpy()
         single = ~multi
-        take = single & same
         self._add_pairs(
-            pl.DataFrame(
-                {
-                    "_li": li_np[take],
-                    "_ei": ei_np[take],
-                    "_wrong_sub": joined["_wrong_sub"].to_numpy()[verified][take],
-                    "_not_borrower": joined["_not_borrower"].to_numpy()[verified][take],
-                }
-            ),
+            joined.filter(pl.Series(single & same)).drop("same"),
             MatchPass.END_TO_END,
             pl.col("_li"),
         )
