@@ -541,13 +541,17 @@ def _entry_associations(
     }
 
 
+_SEPARATOR = "\x1f"  # the unit separator (chr(31)): no bank prints it inside an id
+
+
 def _seen_transactions(
     session: Session, special_account_id: int, lines: pl.DataFrame
 ) -> dict[str, str]:
     """Of the lines' bank transaction ids, those an earlier statement showed: id -> the line
     that showed it first. Asked through the driver, in key order: a night can bring a million
     ids, more than a statement of bound parameters each should be built for."""
-    ids = lines["bank_transaction_id"].drop_nulls().unique().sort().to_list()
+    column = lines["bank_transaction_id"].drop_nulls().unique().sort()
+    ids = column.to_list()
     if not ids:
         return {}
     table = SeenTransaction.__tablename__
@@ -555,9 +559,15 @@ def _seen_transactions(
     cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         if session.get_bind().dialect.name == "postgresql":
-            cursor.execute(
-                query + "%s AND bank_transaction_id = ANY(%s)", (special_account_id, ids)
-            )
+            if column.str.contains(_SEPARATOR, literal=True).any():
+                cursor.execute(
+                    query + "%s AND bank_transaction_id = ANY(%s)", (special_account_id, ids)
+                )
+            else:  # one text split by the server: a list of a million is slow to send
+                cursor.execute(
+                    query + "%s AND bank_transaction_id = ANY(string_to_array(%s, chr(31)))",
+                    (special_account_id, _SEPARATOR.join(ids)),
+                )
             return dict(cursor.fetchall())
         seen: dict[str, str] = {}
         for start in range(0, len(ids), _LOOKUP_CHUNK):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from adapters.records import Channel
@@ -36,6 +37,25 @@ def test_a_fee_line_printed_again_the_next_day_is_a_duplicate_not_a_second_fee(
     assert sorted(session.scalars(select(AutoPosting.kind))) == ["bank_fee"]  # booked once
     assert session.scalars(select(OpenItem)).all() == []  # the copy is not carried
     assert [i.kind for i in nights.items()] == ["duplicate"]
+
+
+@pytest.mark.parametrize("txn", ["T-PLAIN-1", "T\x1fODD-1"], ids=["plain", "unit-separator"])
+def test_a_reprinted_id_is_found_whatever_characters_it_holds(nights: Nights, txn: str) -> None:
+    """The earlier ids are looked up in one request; an id holding the character that request
+    splits on is looked up another way, and found just the same."""
+    fee = nights.line(
+        nights.sub_a,
+        300,
+        credit=False,
+        channel=Channel.FEE,
+        remittance="手续费",
+        bank_transaction_id=txn,
+    )
+    nights.night([fee])
+    second = nights.night(
+        [replace(fee, booking_date=nights.day)], closing_delta={nights.sub_a: 300}
+    )
+    assert [(x.kind.value, x.subject) for x in second.exceptions] == [("duplicate", f"txn:{txn}")]
 
 
 def test_a_line_carried_open_is_not_its_own_duplicate(nights: Nights) -> None:
