@@ -243,6 +243,13 @@ def _signed(side: str) -> pl.Expr:
     return pl.when(pl.col(f"{side}_credit")).then(amount).otherwise(-amount)
 
 
+def _collected() -> pl.Expr:
+    """An entry collected from a card: a repayment or usage fee paid in (the borrower's card)."""
+    return (
+        pl.col("kind").is_in(list(_COLLECTED)) & pl.col("e_credit") & pl.col("card").is_not_null()
+    )
+
+
 def _hash_or_null(col: str) -> pl.Expr:
     """The column's 64-bit hash, null where the column is null (a hash is never null)."""
     return pl.when(pl.col(col).is_not_null()).then(pl.col(col).hash(seed=0))
@@ -758,12 +765,7 @@ class _Run:
 
     def _totals(self) -> dict[str | None, SubTotals]:
         """Per sub-account: every line and posted entry, the matched lines, the day's movement."""
-        signed_l = (
-            pl.when(pl.col("l_credit")).then(pl.col("l_amount")).otherwise(-pl.col("l_amount"))
-        )
-        signed_e = (
-            pl.when(pl.col("e_credit")).then(pl.col("e_amount")).otherwise(-pl.col("e_amount"))
-        )
+        signed_l, signed_e = _signed("l"), _signed("e")
         matched = pl.lit(pl.Series("_m", self.l_matched))
         stmt = self.request.statement
         day = stmt.statement_date if stmt else self.request.business_date
@@ -932,21 +934,10 @@ class _Run:
             sub: int(fen)
             for sub, fen in self.E.filter(pl.col("status") == BookStatus.POSTED.value)
             .group_by("e_sub")
-            .agg(
-                pl.when(pl.col("e_credit"))
-                .then(pl.col("e_amount"))
-                .otherwise(-pl.col("e_amount"))
-                .sum()
-            )
+            .agg(_signed("e").sum())
             .iter_rows()
         }
-        signed = (
-            lines.select(
-                pl.when(pl.col("l_credit")).then(pl.col("l_amount")).otherwise(-pl.col("l_amount"))
-            )
-            .to_series()
-            .to_numpy()
-        )
+        signed = lines.select(_signed("l")).to_series().to_numpy()
         subs = lines["l_sub"].to_numpy()
         today = (lines["l_date"] == req.business_date).fill_null(False).to_numpy()
         for bal in sorted(req.statement.sub_accounts, key=lambda b: b.sub_account):
@@ -995,11 +986,6 @@ class _Run:
                 _hash_or_null("cp").alias("_cp"),
             )
         )
-        collected = (
-            pl.col("kind").is_in(list(_COLLECTED))
-            & pl.col("e_credit")
-            & pl.col("card").is_not_null()
-        )
         e_side = (
             entries.lazy()
             .filter(pl.lit(pl.Series(usable_e)) & pl.col("e_e2e").is_not_null())
@@ -1008,7 +994,7 @@ class _Run:
                 pl.col("e_e2e").hash(seed=0).alias("_h"),
                 _signed("e").alias("_amt"),
                 pl.col("e_sub").hash(seed=0).alias("_es"),
-                pl.when(collected).then(pl.col("card").hash(seed=0)).alias("_card"),
+                pl.when(_collected()).then(pl.col("card").hash(seed=0)).alias("_card"),
             )
         )
         # different hashes mean different strings, so no check flags what is not different
@@ -1420,11 +1406,7 @@ class _Run:
                 & pl.col("kind").eq(BookKind.DISBURSEMENT.value)
                 & open_entry
             ).alias("non_member"),
-            (
-                pl.col("kind").is_in(list(_COLLECTED))
-                & pl.col("e_credit")
-                & pl.col("card").is_not_null()
-            ).alias("collected"),
+            _collected().alias("collected"),
             (
                 pl.col("status").eq(BookStatus.EXPECTED.value)
                 & pl.col("kind").is_in(list(_COLLECTED))
