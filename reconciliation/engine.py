@@ -257,17 +257,19 @@ def _hash_or_null(col: str) -> pl.Expr:
 
 def _repeated(values: pl.Series) -> np.ndarray:
     """Which non-null values occur more than once: found on 64-bit hashes, confirmed on values."""
-    hashes = values.hash(seed=0).to_numpy()
+    hashed = values.hash(seed=0)
+    out = np.zeros(len(values), dtype=bool)
     if values.null_count():
         present = values.is_not_null().to_numpy()
-        ordered = np.sort(hashes[present])
+        hashed_present = hashed.filter(pl.Series(present))
     else:
         present = np.ones(len(values), dtype=bool)
-        ordered = np.sort(hashes)
-    repeats = ordered[1:][ordered[1:] == ordered[:-1]]
-    out = np.zeros(len(values), dtype=bool)
-    if not len(repeats):
+        hashed_present = hashed
+    if hashed_present.n_unique() == len(hashed_present):  # no hash repeats: no value does
         return out
+    hashes = hashed.to_numpy()
+    ordered = np.sort(hashed_present.to_numpy())
+    repeats = ordered[1:][ordered[1:] == ordered[:-1]]
     suspect = pl.Series(hashes).is_in(pl.Series(np.unique(repeats)).implode()).to_numpy()
     idx = np.flatnonzero(suspect & present)
     out[idx] = values.gather(idx).is_duplicated().to_numpy()
@@ -394,7 +396,7 @@ class _Run:
             ids = frame[id_col]
             if ids.null_count():
                 problems.append(f"a {what} has no id")
-            elif ids.hash(seed=0).n_unique() < len(ids) and _repeated(ids).any():
+            elif _repeated(ids).any():
                 dup = frame.filter(pl.col(id_col).is_duplicated())[id_col].unique().sort()
                 problems.append(f"{what} ids not unique: {', '.join(dup.head(5).to_list())}")
             amounts = frame["amount_fen"]
