@@ -104,7 +104,7 @@ class ReconciliationResult:
         return pl.DataFrame(
             {
                 "group_id": self.line_ids.gather(index["_g"]),
-                "match_pass": index["match_pass"],
+                "match_pass": index["match_pass"].cast(pl.String),
                 "line_id": self.line_ids.gather(index["_li"]),
                 "entry_id": self.entry_ids.gather(index["_ei"]),
             },
@@ -161,6 +161,8 @@ class ReconciliationInputError(ValueError):
     """The lines or entries handed to the engine are not usable; nothing was reconciled."""
 
 
+_PASS_ENUM = pl.Enum([p.value for p in MatchPass])  # each pair's pass as a small integer code
+
 _PAIR_SCHEMA: dict[str, pl.DataType] = {
     "group_id": pl.String(),
     "match_pass": pl.String(),
@@ -171,7 +173,7 @@ _PAIR_SCHEMA: dict[str, pl.DataType] = {
 # How the engine keeps pairs: with the row index of the line and the entry in the run's frames.
 _PAIR_TYPES: dict[str, pl.DataType] = {
     "_g": pl.Int64(),  # the row index of the group's first line (by id): its id is the group id
-    "match_pass": pl.String(),
+    "match_pass": _PASS_ENUM,
     "_li": pl.Int64(),
     "_ei": pl.Int64(),
     "_first": pl.Boolean(),  # the first row of its bank line (a line may pair with many entries)
@@ -257,21 +259,17 @@ def _hash_or_null(col: str) -> pl.Expr:
 
 def _repeated(values: pl.Series) -> np.ndarray:
     """Which non-null values occur more than once: found on 64-bit hashes, confirmed on values."""
-    hashed = values.hash(seed=0)
     out = np.zeros(len(values), dtype=bool)
-    if values.null_count():
-        present = values.is_not_null().to_numpy()
-        hashed_present = hashed.filter(pl.Series(present))
-    else:
-        present = np.ones(len(values), dtype=bool)
-        hashed_present = hashed
-    if hashed_present.n_unique() == len(hashed_present):  # no hash repeats: no value does
-        return out
-    hashes = hashed.to_numpy()
-    ordered = np.sort(hashed_present.to_numpy())
+    present = values.is_not_null()
+    every = values.hash(seed=0)
+    hashed = every.filter(present) if values.null_count() else every
+    # one sort of the hashes: equal neighbours are the only values that can repeat
+    ordered = np.sort(hashed.to_numpy())
     repeats = ordered[1:][ordered[1:] == ordered[:-1]]
-    suspect = pl.Series(hashes).is_in(pl.Series(np.unique(repeats)).implode()).to_numpy()
-    idx = np.flatnonzero(suspect & present)
+    if not len(repeats):
+        return out
+    suspect = every.is_in(pl.Series(np.unique(repeats)).implode()) & present
+    idx = np.flatnonzero(suspect.to_numpy())
     out[idx] = values.gather(idx).is_duplicated().to_numpy()
     return out
 
@@ -598,7 +596,7 @@ class _Run:
         ]
         frame = pairs.select(
             group.cast(pl.Int64).alias("_g"),
-            pl.lit(match_pass.value).alias("match_pass"),
+            pl.lit(match_pass.value, _PASS_ENUM).alias("match_pass"),
             pl.col("_li").cast(pl.Int64),
             pl.col("_ei").cast(pl.Int64),
             (pl.lit(True) if first is None else first).alias("_first"),
@@ -682,23 +680,27 @@ class _Run:
 
     def run(self) -> ReconciliationResult:
         self.L, self.E = self._prepare()
-        # Validation and the input-only checks run beside the matching passes; an invalid
-        # input is refused whole before anything is returned.
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            problems = pool.submit(self._problems)
-            flags = pool.submit(self._check_inputs)
+        # The million-row passes that need no matching run on a second thread, each where the
+        # matching leaves a core free: the sums first (beside the bulk join), the input checks
+        # beside the residual passes, and validation beside the finishing checks. An invalid
+        # input is refused whole: nothing is returned before validation has passed.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            all_totals = pool.submit(self._all_totals)
             try:
-                state = self._match()
+                state, flags = self._match(pool)
+                problems = pool.submit(self._problems)
+                result = self._finish(state, flags.result(), all_totals)
             except Exception as exc:
-                if problems.result():
-                    raise ReconciliationInputError("; ".join(problems.result())) from exc
+                if found := self._problems():
+                    raise ReconciliationInputError("; ".join(found)) from exc
                 raise
             if problems.result():
                 raise ReconciliationInputError("; ".join(problems.result()))
-            totals = pool.submit(self._totals)
-            return self._finish(state, flags.result(), totals)
+            return result
 
-    def _match(self) -> _Matched:
+    def _match(self, pool: ThreadPoolExecutor) -> tuple[_Matched, Future[_Flags]]:
+        """The matching passes; the input checks are handed to ``pool`` once the bulk pass is
+        done, to run beside the residual passes."""
         lines, entries = self.L, self.E
         # masks over the full frames, so the bulk pass never copies a million rows
         is_settled = entries["status"].eq(BookStatus.SETTLED.value).to_numpy()
@@ -716,6 +718,7 @@ class _Run:
         returns = self._reversal_pairs(returns, lines, usable_l, entries)
 
         ordinary, active = self._pass_end_to_end(lines, entries, usable_l, usable_e)
+        flags = pool.submit(self._check_inputs)
         ordinary, active = self._enrich(ordinary, active)
         returns, settled = self._enrich(returns, settled)
         ordinary, active = self._pass_contract(ordinary, active)
@@ -725,10 +728,13 @@ class _Run:
         returns = self._returns_after_settlement(returns, entries)
         ordinary = self._settled_duplicates(ordinary, settled)
 
-        return _Matched(ordinary, active, returns, not_copy)
+        return _Matched(ordinary, active, returns, not_copy), flags
 
     def _finish(
-        self, state: _Matched, flags: _Flags, totals_future: Future[dict[str | None, SubTotals]]
+        self,
+        state: _Matched,
+        flags: _Flags,
+        all_totals: Future[tuple[pl.DataFrame, dict[str | None, int]]],
     ) -> ReconciliationResult:
         lines, entries = self.L, self.E
         ordinary, active, returns, not_copy = (
@@ -743,7 +749,7 @@ class _Run:
         leftover = pl.concat([ordinary, returns], how="diagonal_relaxed")
         self._content_duplicates(leftover, lines, not_copy)
         pending = self._unmatched(leftover, active, proposals)
-        totals = self._balances_and_continuity(totals_future.result())
+        totals = self._balances_and_continuity(self._totals(all_totals.result()))
         exceptions = tuple(self._exceptions(lines, entries))
         pending_subs = Counter(
             active.filter(pl.col("entry_id").is_in(list(pending)))["e_sub"].to_list()
@@ -765,25 +771,26 @@ class _Run:
             statement,
         )
 
-    def _totals(self) -> dict[str | None, SubTotals]:
-        """Per sub-account: every line and posted entry, the matched lines, the day's movement."""
+    def _all_totals(self) -> tuple[pl.DataFrame, dict[str | None, int]]:
+        """Per sub-account sums over every line and posted entry, before any matching.
+
+        The line sums carry the count and the money in and out of *every* line; the matched
+        figures are these less the few lines left unmatched (``_totals``), so the million-row
+        pass runs beside the matching passes rather than after them.
+        """
         signed_l, signed_e = _signed("l"), _signed("e")
-        matched = pl.lit(pl.Series("_m", self.l_matched))
         stmt = self.request.statement
         day = stmt.statement_date if stmt else self.request.business_date
-        amount, credit = pl.col("l_amount"), pl.col("l_credit")
         per_line = (
             self.L.lazy()
             .select(
                 "l_sub",
                 signed_l.alias("bank"),
                 pl.when(pl.col("l_date") == day).then(signed_l).otherwise(0).alias("today"),
-                pl.Series("count", self.l_matched).cast(pl.Int64),
-                pl.when(matched & credit).then(amount).otherwise(0).alias("in"),
-                pl.when(matched & ~credit).then(amount).otherwise(0).alias("out"),
+                *self._in_out(),
             )
             .group_by("l_sub")
-            .agg(pl.exclude("l_sub").sum())
+            .agg(pl.exclude("l_sub").sum(), pl.len().alias("count"))
         )
         posted = pl.col("status").eq(BookStatus.POSTED.value)
         per_entry = (
@@ -793,11 +800,43 @@ class _Run:
             .agg(pl.col("ledger").sum())
         )
         by_line, by_entry = pl.collect_all([per_line, per_entry])
-        ledgers: dict[str | None, int] = dict(by_entry.select("e_sub", "ledger").iter_rows())
+        return by_line, dict(by_entry.select("e_sub", "ledger").iter_rows())
+
+    @staticmethod
+    def _in_out() -> tuple[pl.Expr, pl.Expr]:
+        amount, credit = pl.col("l_amount"), pl.col("l_credit")
+        return (
+            pl.when(credit).then(amount).otherwise(0).alias("in"),
+            pl.when(~credit).then(amount).otherwise(0).alias("out"),
+        )
+
+    def _totals(
+        self, all_totals: tuple[pl.DataFrame, dict[str | None, int]]
+    ) -> dict[str | None, SubTotals]:
+        """Per sub-account: every line and posted entry, the matched lines, the day's movement."""
+        by_line, by_entry = all_totals
+        ledgers = dict(by_entry)
+        unmatched = (
+            self.L.lazy()
+            .select("l_sub", *self._in_out())
+            .filter(pl.lit(pl.Series("_u", ~self.l_matched)))
+            .group_by("l_sub")
+            .agg(pl.col("in", "out").sum().name.prefix("u_"), pl.len().alias("u_count"))
+        )
+        rows = by_line.lazy().join(unmatched, on="l_sub", how="left", nulls_equal=True)
         totals: dict[str | None, SubTotals] = {}
-        for sub, bank, today, count, m_in, m_out in by_line.select(
-            "l_sub", "bank", "today", "count", "in", "out"
-        ).iter_rows():
+        for sub, bank, today, count, m_in, m_out in (
+            rows.select(
+                "l_sub",
+                "bank",
+                "today",
+                pl.col("count") - pl.col("u_count").fill_null(0),
+                pl.col("in") - pl.col("u_in").fill_null(0),
+                pl.col("out") - pl.col("u_out").fill_null(0),
+            )
+            .collect()
+            .iter_rows()
+        ):
             totals[sub] = SubTotals(
                 bank_items_fen=bank,
                 ledger_items_fen=ledgers.pop(sub, 0),
@@ -1050,9 +1089,10 @@ class _Run:
         taken_l: set[str] = set()
         taken_e: set[str] = set()
         if len(multi_pairs):
-            cand = multi_pairs.join(
-                lines.filter(pl.col("_li").is_in(multi_pairs["_li"].implode())), on="_li"
-            ).join(entries.filter(pl.col("_ei").is_in(multi_pairs["_ei"].implode())), on="_ei")
+            # the few rows involved, gathered by row index (``_li``/``_ei`` are the row numbers)
+            cand = multi_pairs.join(lines[np.unique(li_np[multi])], on="_li").join(
+                entries[np.unique(ei_np[multi])], on="_ei"
+            )
             used_li, used_ei = self._take_unique(cand.filter(same_expr), MatchPass.END_TO_END)
             taken_l = set(self.L["line_id"].gather(used_li).to_list())
             taken_e = set(self.E["entry_id"].gather(used_ei).to_list())

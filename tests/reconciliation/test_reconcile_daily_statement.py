@@ -10,9 +10,12 @@ from tests.reconciliation.conftest import (
     CARD_1,
     CARD_3,
     DAY,
+    OUT,
     SUB_A,
     SUB_B,
+    BookKind,
     BookStatus,
+    ExceptionKind,
     Scenario,
     entry,
     line,
@@ -50,6 +53,31 @@ def test_statement_has_a_line_per_sub_account_and_the_account() -> None:
     total = statement.line_for(ACCOUNT_LEVEL)
     assert total.closing_fen == 1_559_000
     assert dict(total.exceptions) == {"unmatched_bank": 1}
+
+
+def test_matched_figures_count_only_the_matched_lines_in_and_out() -> None:
+    scenario = Scenario(
+        lines=[
+            line("L1", 50_000, end_to_end_id="E2E-1", counterparty_account=CARD_1),
+            line("L2", 30_000, OUT, end_to_end_id="E2E-2", counterparty_account=CARD_1),
+            line("L3", 7_000, counterparty_account=CARD_3),
+            line("L4", 2_000, OUT, counterparty_account=CARD_3),
+            line("L5", 4_000, counterparty_account=CARD_3, sub_account=None),
+        ],
+        entries=[
+            entry("B1", 50_000, end_to_end_id="E2E-1", member_card=CARD_1),
+            entry("B2", 30_000, BookKind.DISBURSEMENT, end_to_end_id="E2E-2", member_card=CARD_1),
+        ],
+    )
+    result = scenario.run()
+    a = result.statement.line_for(SUB_A)
+    assert (a.matched_count, a.matched_in_fen, a.matched_out_fen) == (2, 50_000, 30_000)
+    assert dict(a.exceptions) == {"unmatched_bank": 2}
+    assert sorted(x.line_ids[0] for x in result.by_kind(ExceptionKind.UNMATCHED_BANK)) == [
+        "L3",
+        "L4",
+        "L5",
+    ]
 
 
 def test_canonical_serialisation_is_sorted_compact_utf8() -> None:
