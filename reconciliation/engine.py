@@ -354,6 +354,11 @@ class _Flags:
     expected_collection: np.ndarray  # entries an automatic booking may confirm
 
 
+# Sums taken before matching: per sub-account over every line (bank, today, in, out, count),
+# and each sub-account's posted entries' signed sum.
+_AllTotals = tuple[pl.DataFrame, dict[str | None, int]]
+
+
 class _Run:
     """One reconciliation run.
 
@@ -687,7 +692,7 @@ class _Run:
         with ThreadPoolExecutor(max_workers=1) as pool:
             all_totals = pool.submit(self._all_totals)
             try:
-                state, flags = self._match(pool)
+                state, flags = self._match(pool, all_totals)
                 problems = pool.submit(self._problems)
                 result = self._finish(state, flags.result(), all_totals)
             except Exception as exc:
@@ -698,9 +703,14 @@ class _Run:
                 raise ReconciliationInputError("; ".join(problems.result()))
             return result
 
-    def _match(self, pool: ThreadPoolExecutor) -> tuple[_Matched, Future[_Flags]]:
+    def _match(
+        self,
+        pool: ThreadPoolExecutor,
+        all_totals: Future[_AllTotals],
+    ) -> tuple[_Matched, Future[_Flags]]:
         """The matching passes; the input checks are handed to ``pool`` once the bulk pass is
-        done, to run beside the residual passes."""
+        done, to run beside the residual passes. The opening pass of a first statement reads
+        the posted sums from ``all_totals``."""
         lines, entries = self.L, self.E
         # masks over the full frames, so the bulk pass never copies a million rows
         is_settled = entries["status"].eq(BookStatus.SETTLED.value).to_numpy()
@@ -714,7 +724,7 @@ class _Run:
         )
         returns = lines.filter(pl.Series(is_return & not_copy))
         usable_l = not_copy & ~is_return
-        usable_l &= ~self._pass_opening(lines, usable_l)
+        usable_l &= ~self._pass_opening(lines, usable_l, all_totals)
         returns = self._reversal_pairs(returns, lines, usable_l, entries)
 
         ordinary, active = self._pass_end_to_end(lines, entries, usable_l, usable_e)
@@ -734,7 +744,7 @@ class _Run:
         self,
         state: _Matched,
         flags: _Flags,
-        all_totals: Future[tuple[pl.DataFrame, dict[str | None, int]]],
+        all_totals: Future[_AllTotals],
     ) -> ReconciliationResult:
         lines, entries = self.L, self.E
         ordinary, active, returns, not_copy = (
@@ -771,7 +781,7 @@ class _Run:
             statement,
         )
 
-    def _all_totals(self) -> tuple[pl.DataFrame, dict[str | None, int]]:
+    def _all_totals(self) -> _AllTotals:
         """Per sub-account sums over every line and posted entry, before any matching.
 
         The line sums carry the count and the money in and out of *every* line; the matched
@@ -810,9 +820,7 @@ class _Run:
             pl.when(~credit).then(amount).otherwise(0).alias("out"),
         )
 
-    def _totals(
-        self, all_totals: tuple[pl.DataFrame, dict[str | None, int]]
-    ) -> dict[str | None, SubTotals]:
+    def _totals(self, all_totals: _AllTotals) -> dict[str | None, SubTotals]:
         """Per sub-account: every line and posted entry, the matched lines, the day's movement."""
         by_line, by_entry = all_totals
         ledgers = dict(by_entry)
@@ -958,7 +966,12 @@ class _Run:
         self._add_pairs(both, MatchPass.REVERSAL, pl.col("_g"))
         return self._drop(returns, "line_id", used_r)
 
-    def _pass_opening(self, lines: pl.DataFrame, usable_l: np.ndarray) -> np.ndarray:
+    def _pass_opening(
+        self,
+        lines: pl.DataFrame,
+        usable_l: np.ndarray,
+        all_totals: Future[_AllTotals],
+    ) -> np.ndarray:
         """The first statement of an account only (``first_statement``): per sub-account whose
         statement opening differs from the books' start (the ledger balance less the posted
         entries offered), the one line of the day for exactly that difference.
@@ -971,13 +984,7 @@ class _Run:
         req = self.request
         if not req.first_statement or req.statement is None:
             return taken
-        offered: dict[str | None, int] = {
-            sub: int(fen)
-            for sub, fen in self.E.filter(pl.col("status") == BookStatus.POSTED.value)
-            .group_by("e_sub")
-            .agg(_signed("e").sum())
-            .iter_rows()
-        }
+        offered = all_totals.result()[1]  # the posted entries' signed sum per sub-account
         signed = lines.select(_signed("l")).to_series().to_numpy()
         subs = lines["l_sub"].to_numpy()
         today = (lines["l_date"] == req.business_date).fill_null(False).to_numpy()
