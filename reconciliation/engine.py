@@ -245,11 +245,18 @@ def _signed(side: str) -> pl.Expr:
     return pl.when(pl.col(f"{side}_credit")).then(amount).otherwise(-amount)
 
 
+def _one_of(col: str, values: Iterable[str]) -> pl.Expr:
+    """``col`` is one of a few ``values`` (null where ``col`` is null), as ``is_in`` gives it.
+
+    A chain of equalities: on a million strings and two or three values it is several times
+    faster than ``is_in``.
+    """
+    return pl.any_horizontal(pl.col(col).eq(v) for v in values)
+
+
 def _collected() -> pl.Expr:
     """An entry collected from a card: a repayment or usage fee paid in (the borrower's card)."""
-    return (
-        pl.col("kind").is_in(list(_COLLECTED)) & pl.col("e_credit") & pl.col("card").is_not_null()
-    )
+    return _one_of("kind", _COLLECTED) & pl.col("e_credit") & pl.col("card").is_not_null()
 
 
 def _hash_or_null(col: str) -> pl.Expr:
@@ -274,6 +281,12 @@ def _repeated(values: pl.Series) -> np.ndarray:
     return out
 
 
+def _take(frame: pl.DataFrame, mask: np.ndarray) -> pl.DataFrame:
+    """The rows of ``frame`` where ``mask`` is set, gathered by position: for a few rows of a
+    wide frame, much faster than filtering every column on the mask."""
+    return frame[np.flatnonzero(mask)]
+
+
 def _rows_with(frame: pl.DataFrame, col: str, ids: Iterable[str]) -> pl.DataFrame:
     """The rows whose ``col`` is one of ``ids``: found on hashes, confirmed on the strings."""
     wanted = pl.Series(sorted(set(ids)), dtype=pl.String)
@@ -293,7 +306,8 @@ def _rows_matching(frame: pl.DataFrame, wanted: dict[str, pl.Series]) -> pl.Data
         return pl.col(col).is_in(values.drop_nulls().unique().implode())
 
     items = list(wanted.items())
-    near = frame.filter(pl.any_horizontal(hashed(c, v) for c, v in items))
+    near = frame.select(pl.any_horizontal(hashed(c, v) for c, v in items)).to_series()
+    near = _take(frame, near.to_numpy())
     return near.filter(pl.any_horizontal(exact(c, v) for c, v in items).fill_null(False))
 
 
@@ -422,12 +436,12 @@ class _Run:
             )
         statuses = {s.value for s in BookStatus}
         kinds = {k.value for k in BookKind}
-        for col, allowed in (("status", statuses), ("kind", kinds)):
-            if entries[col].is_in(sorted(allowed)).all():
-                continue
-            unknown = set(entries[col].drop_nulls().unique().to_list()) - allowed
-            if unknown:
-                problems.append(f"unknown entry {col}: {', '.join(sorted(unknown))}")
+        # three statuses are checked by equality; the kinds, more of them, by their distinct values
+        if not entries.select(_one_of("status", statuses).all()).item():
+            unknown = set(entries["status"].drop_nulls().unique().to_list()) - statuses
+            problems.append(f"unknown entry status: {', '.join(sorted(unknown))}")
+        if unknown := set(entries["kind"].drop_nulls().unique().to_list()) - kinds:
+            problems.append(f"unknown entry kind: {', '.join(sorted(unknown))}")
         return problems
 
     def _with_ordinal(self, frame: pl.DataFrame, date_col: str, out: str) -> pl.DataFrame:
@@ -714,7 +728,7 @@ class _Run:
         lines, entries = self.L, self.E
         # masks over the full frames, so the bulk pass never copies a million rows
         is_settled = entries["status"].eq(BookStatus.SETTLED.value).to_numpy()
-        settled = entries.filter(pl.Series(is_settled))
+        settled = _take(entries, is_settled)
         usable_e = ~is_settled
         not_copy = ~self._duplicate_transaction_ids(lines)
         is_return = (
@@ -722,7 +736,7 @@ class _Run:
             .to_series()
             .to_numpy()
         )
-        returns = lines.filter(pl.Series(is_return & not_copy))
+        returns = _take(lines, is_return & not_copy)
         usable_l = not_copy & ~is_return
         usable_l &= ~self._pass_opening(lines, usable_l, all_totals)
         returns = self._reversal_pairs(returns, lines, usable_l, entries)
@@ -932,7 +946,7 @@ class _Run:
             )
         hits = entries.filter(
             pl.col("e_e2e").is_in(unique["l_e2e_o"].drop_nulls().unique().implode())
-            & pl.col("status").is_in(list(_IN_LEDGER))
+            & _one_of("status", _IN_LEDGER)
         )
         posted = dict(hits.select("e_e2e", "entry_id").iter_rows())
         for line_id, original, e2e, amount in unique.select(
@@ -1115,8 +1129,8 @@ class _Run:
                     es,
                     detail="端到端标识重复且金额不一 / end-to-end id repeats, amounts differ",
                 )
-        rest_lines = lines.filter(pl.Series(usable_l & ~used_l))
-        rest_entries = entries.filter(pl.Series(usable_e & ~used_e))
+        rest_lines = _take(lines, usable_l & ~used_l)
+        rest_entries = _take(entries, usable_e & ~used_e)
         return self._drop(rest_lines, "line_id", taken_l), self._drop(
             rest_entries, "entry_id", taken_e
         )
@@ -1339,8 +1353,7 @@ class _Run:
             return returns
         near = _rows_matching(entries, {"e_e2e": returns["l_e2e"], "card": returns["cp"]})
         near = near.filter(
-            pl.col("status").is_in(list(_IN_LEDGER))
-            | pl.Series(self.e_matched[near["_ei"].to_numpy()])
+            _one_of("status", _IN_LEDGER) | pl.Series(self.e_matched[near["_ei"].to_numpy()])
         )
         near = self._enrich(returns, near)[1]
         by_ref = returns.join(near, left_on="l_e2e", right_on="e_e2e").filter(
@@ -1456,10 +1469,9 @@ class _Run:
                 & open_entry
             ).alias("non_member"),
             _collected().alias("collected"),
-            (
-                pl.col("status").eq(BookStatus.EXPECTED.value)
-                & pl.col("kind").is_in(list(_COLLECTED))
-            ).alias("expected_collection"),
+            (pl.col("status").eq(BookStatus.EXPECTED.value) & _one_of("kind", _COLLECTED)).alias(
+                "expected_collection"
+            ),
         )
         cash_l = per_line["cash"]
         flagged_lines = lines.filter(cash_l | per_line["maybe_sub"]).with_columns(
@@ -1616,7 +1628,7 @@ class _Run:
             pl.col("l_channel").eq("transfer")
             & pl.col("l_credit")
             & pl.col("status").eq(BookStatus.EXPECTED.value)
-            & pl.col("kind").is_in(list(_COLLECTED))
+            & _one_of("kind", _COLLECTED)
         )
         # a group an exception already speaks for is never booked automatically
         covered = rows.filter(
