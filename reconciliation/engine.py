@@ -306,8 +306,8 @@ def _rows_matching(frame: pl.DataFrame, wanted: dict[str, pl.Series]) -> pl.Data
         return pl.col(col).is_in(values.drop_nulls().unique().implode())
 
     items = list(wanted.items())
-    near = frame.select(pl.any_horizontal(hashed(c, v) for c, v in items)).to_series()
-    near = _take(frame, near.to_numpy())
+    maybe = frame.select(pl.any_horizontal(hashed(c, v) for c, v in items)).to_series()
+    near = _take(frame, maybe.to_numpy())
     return near.filter(pl.any_horizontal(exact(c, v) for c, v in items).fill_null(False))
 
 
