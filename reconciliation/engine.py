@@ -355,6 +355,26 @@ class _Matched:
 
 
 @dataclass(frozen=True, slots=True)
+class _Pairs:
+    """Every pair the passes made (``_PAIR_TYPES``), one chunk, with its row indices as arrays."""
+
+    frame: pl.DataFrame
+    g: np.ndarray  # the group's anchor line (row index)
+    li: np.ndarray  # the line (row index)
+    ei: np.ndarray  # the entry (row index), -1 for none: the last slot of an entry-sized mask
+
+    @classmethod
+    def of(cls, frames: Sequence[pl.DataFrame]) -> _Pairs:
+        frame = pl.concat([pl.DataFrame(schema=_PAIR_TYPES), *frames], rechunk=True)
+        return cls(
+            frame,
+            frame["_g"].to_numpy(),
+            frame["_li"].to_numpy(),
+            frame["_ei"].fill_null(-1).to_numpy(),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class _Flags:
     """Lines and entries flagged from the inputs alone, and the collections among the entries."""
 
@@ -395,7 +415,7 @@ class _Run:
         self.raised: list[_Raised] = []
         self.pairs: list[pl.DataFrame] = []  # _PAIR_TYPES
         self.covered_lines: set[str] = set()  # lines an exception already speaks for
-        self.copy_lines: set[str] = set()  # lines a duplicate exception calls a copy
+        self.copy_rows: set[int] = set()  # lines (by row) a duplicate exception calls a copy
         self.covered_entries: set[str] = set()
         self.run_ordinal = 0
         self._ordinals: pl.DataFrame | None = None
@@ -767,7 +787,7 @@ class _Run:
             state.returns,
             state.not_copy,
         )
-        pairs = pl.concat([pl.DataFrame(schema=_PAIR_TYPES), *self.pairs])
+        pairs = _Pairs.of(self.pairs)
         self._checks(pairs, flags)
         proposals = self._proposals(pairs, ordinary, flags.expected_collection)
         leftover = pl.concat([ordinary, returns], how="diagonal_relaxed")
@@ -786,7 +806,7 @@ class _Run:
         )
         return ReconciliationResult(
             self.request,
-            pairs.select("_g", "match_pass", "_li", "_ei"),
+            pairs.frame.select("_g", "match_pass", "_li", "_ei"),
             self.lines["line_id"],
             self.entries["entry_id"],
             exceptions,
@@ -899,8 +919,9 @@ class _Run:
                     cover_lines=[line_id],
                 )
                 drop.add(line_id)
-        self.copy_lines.update(drop)
-        dropped[dups.filter(pl.col("line_id").is_in(list(drop)))["_li"].to_numpy()] = True
+        rows = dups.filter(pl.col("line_id").is_in(list(drop)))["_li"]
+        self.copy_rows.update(rows.to_list())
+        dropped[rows.to_numpy()] = True
         return dropped
 
     def _ref(self) -> pl.Expr:
@@ -1406,7 +1427,7 @@ class _Run:
                 [entry_id],
                 detail="该笔已于此前对账 / already reconciled on an earlier day",
             )
-        self.copy_lines.update(hits["line_id"].to_list())
+        self.copy_rows.update(hits["_li"].to_list())
         return self._drop(lines, "line_id", set(hits["line_id"].to_list()))
 
     # ---------------------------------------------------------------- checks after matching
@@ -1500,14 +1521,12 @@ class _Run:
             expected_collection=per_entry["expected_collection"].to_numpy(),
         )
 
-    def _checks(self, pairs: pl.DataFrame, flags: _Flags) -> None:
+    def _checks(self, matched: _Pairs, flags: _Flags) -> None:
         lines, entries = self.L, self.E
         flagged_lines, flagged_entries = flags.flagged_lines, flags.flagged_entries
         cash_lines, inter_sub = flags.cash_lines, flags.inter_sub
         cash_entries, non_member = flags.cash_entries, flags.non_member
-        g_all = pairs["_g"].to_numpy()
-        li_all = pairs["_li"].to_numpy()
-        ei_all = pairs["_ei"].fill_null(-1).to_numpy()  # -1: the last slot, "no entry"
+        pairs, g_all, li_all, ei_all = matched.frame, matched.g, matched.li, matched.ei
         # The bulk pass checked its pairs as it made them; the others are checked here, on the
         # strings: a line on another sub-account than its entry, and a collection paid in
         # from a card that is not the borrower's.
@@ -1604,13 +1623,12 @@ class _Run:
         )
 
     def _proposals(
-        self, pairs: pl.DataFrame, lines: pl.DataFrame, expected: np.ndarray
+        self, matched: _Pairs, lines: pl.DataFrame, expected: np.ndarray
     ) -> pl.DataFrame:
         """Proposed postings as a frame of the result's ``proposal_rows`` columns, unordered.
 
         ``expected`` marks the entries (by row) that are expected collections."""
-        g_all = pairs["_g"].to_numpy()
-        ei_all = pairs["_ei"].fill_null(-1).to_numpy()
+        pairs, g_all, ei_all = matched.frame, matched.g, matched.ei
         expected = np.append(expected, False)  # the last slot stands for "no entry"
         in_group = np.zeros(len(self.L), dtype=bool)
         in_group[g_all[expected[ei_all]]] = True
@@ -1705,8 +1723,9 @@ class _Run:
         left = leftover.filter(~pl.col("line_id").is_in(list(self.covered_lines)))
         if left.is_empty():
             return
-        near = lines.filter(pl.col("l_amount").is_in(left["l_amount"].unique().to_list()))
-        near = near.filter(pl.Series(not_copy[near["_li"].to_numpy()]))
+        # the lines of the same amounts, less the copies already found, in the columns compared
+        same_amount = lines["l_amount"].is_in(left["l_amount"].unique().implode()).to_numpy()
+        near = _take(lines.select("line_id", "occurrence", *content), same_amount & not_copy)
         twins = (
             left.select("line_id", "occurrence", *content)
             .join(
@@ -1726,6 +1745,7 @@ class _Run:
             .agg(pl.col("occurrence").first(), pl.col("occurrence_t"), pl.col("line_id_t"))
         )
         amounts = dict(left.select("line_id", "l_amount").iter_rows())
+        row_of = dict(left.select("line_id", "_li").iter_rows())
         for lid, occurrence, occ_t, ids_t in grouped.iter_rows():
             mine = (int(occurrence), lid)
             others = list(zip(occ_t, ids_t, strict=True))
@@ -1739,7 +1759,7 @@ class _Run:
                     detail="相同流水超出预期次数 / identical line beyond the expected count",
                     cover_lines=[lid],
                 )
-                self.copy_lines.add(lid)
+                self.copy_rows.add(row_of[lid])
 
     def _unmatched(
         self,
@@ -1786,13 +1806,11 @@ class _Run:
     def _copies_today(self) -> dict[str | None, int]:
         """Per sub-account, the signed sum of the copies booked on the statement date."""
         stmt = self.request.statement
-        if not self.copy_lines or stmt is None:
+        if not self.copy_rows or stmt is None:
             return {}
         sums: dict[str | None, int] = {}
-        rows = _rows_with(
-            self.L.select("line_id", "l_date", "l_sub", "l_amount", "l_credit"),
-            "line_id",
-            self.copy_lines,
+        rows = (
+            self.L.select("l_date", "l_sub", "l_amount", "l_credit")[sorted(self.copy_rows)]
         ).filter(pl.col("l_date") == stmt.statement_date)
         for sub, amount, credit in rows.select("l_sub", "l_amount", "l_credit").iter_rows():
             sums[sub] = sums.get(sub, 0) + (amount if credit else -amount)
