@@ -288,12 +288,11 @@ def _take(frame: pl.DataFrame, mask: np.ndarray) -> pl.DataFrame:
 
 
 def _rows_with(frame: pl.DataFrame, col: str, ids: Iterable[str]) -> pl.DataFrame:
-    """The rows whose ``col`` is one of ``ids``: found on hashes, confirmed on the strings."""
-    wanted = pl.Series(sorted(set(ids)), dtype=pl.String)
+    """The rows whose ``col`` is one of ``ids``."""
+    wanted = pl.Series(list(set(ids)), dtype=pl.String)
     if wanted.is_empty():
         return frame.clear()
-    near = frame.filter(pl.col(col).hash(seed=0).is_in(wanted.hash(seed=0).implode()))
-    return near.filter(pl.col(col).is_in(wanted.implode()))
+    return frame.filter(pl.col(col).is_in(wanted.implode()))
 
 
 def _rows_matching(frame: pl.DataFrame, wanted: dict[str, pl.Series]) -> pl.DataFrame:
@@ -422,6 +421,9 @@ class _Run:
         self.l_matched = np.zeros(len(self.lines), dtype=bool)
         self.e_matched = np.zeros(len(self.entries), dtype=bool)
         self.opening_matched_fen: dict[str, int] = {}  # sub-account -> line taking the opening
+        # (line_id, contract) as the contract pass found them; the later passes work on fewer
+        # lines and entries, for which these keys are a superset that joins the same candidates
+        self.contract_tokens: pl.DataFrame | None = None
 
     # ---------------------------------------------------------------- preparation
 
@@ -1179,7 +1181,7 @@ class _Run:
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         if lines.is_empty() or entries["contract"].null_count() == len(entries):
             return lines, entries
-        keys = self._contract_keys(lines, entries)
+        keys = self.contract_tokens = self._contract_keys(lines, entries)
         cand = (
             lines.select(_L_SLIM)
             .join(keys, on="line_id")
@@ -1220,10 +1222,11 @@ class _Run:
             lines.select("line_id", (pl.lit("e2e|") + pl.col("l_e2e")).alias("key")),
         ]
         if not lines.is_empty() and entries["contract"].null_count() < len(entries):
+            tokens = self.contract_tokens
+            if tokens is None:
+                tokens = self._contract_keys(lines, entries)
             l_keys.append(
-                self._contract_keys(lines, entries).select(
-                    "line_id", (pl.lit("contract|") + pl.col("contract")).alias("key")
-                )
+                tokens.select("line_id", (pl.lit("contract|") + pl.col("contract")).alias("key"))
             )
         e_keys = [
             entries.select("entry_id", pl.col("e_key").alias("key")),
