@@ -1727,7 +1727,9 @@ class _Run:
         if left.is_empty():
             return
         # the lines of the same amounts, less the copies already found, in the columns compared
-        same_amount = lines["l_amount"].is_in(left["l_amount"].unique().implode()).to_numpy()
+        same_amount = (
+            lines["l_amount"].is_in(left["l_amount"].unique().implode()).fill_null(False).to_numpy()
+        )
         near = _take(lines.select("line_id", "occurrence", *content), same_amount & not_copy)
         twins = (
             left.select("line_id", "occurrence", *content)

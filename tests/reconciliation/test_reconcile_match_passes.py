@@ -104,6 +104,24 @@ CASES = {
         [("group_sum", ("L1", "L2"), ("B1",))],
         business_date=NEXT_DAY,
     ),
+    # no card on the lines: only the contract their remittance names ties them to the entry
+    "repayment_split_into_two_transfers_naming_the_contract": Case(
+        [
+            line("L1", 30_000, remittance="还款 合同号HZ-2026-0009 第一笔"),
+            line("L2", 20_000, remittance="还款 合同号HZ-2026-0009 第二笔"),
+        ],
+        [
+            entry("B1", 50_000, member_card=CARD_1, contract_number="HZ-2026-0009"),
+            entry("B2", 50_000, member_card=CARD_2, contract_number="HZ-2026-0010"),
+        ],
+        [("group_sum", ("L1", "L2"), ("B1",))],  # B2, another contract, is pending
+    ),
+    "transfer_naming_the_contract_for_another_amount": Case(
+        [line("L1", 45_000, remittance="还款 合同号HZ-2026-0011")],
+        [entry("B1", 50_000, member_card=CARD_1, contract_number="HZ-2026-0011")],
+        [],
+        [("amount_mismatch", ("L1",), ("B1",))],
+    ),
     "two_repayments_in_one_transfer": Case(
         [line("L1", 70_000, counterparty_account=CARD_1)],
         [
