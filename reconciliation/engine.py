@@ -1734,7 +1734,7 @@ class _Run:
         twins = (
             left.select("line_id", "occurrence", *content)
             .join(
-                near.select("line_id", "occurrence", *content),
+                near,
                 on=content,
                 nulls_equal=True,
                 suffix="_t",
