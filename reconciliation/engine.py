@@ -421,9 +421,6 @@ class _Run:
         self.l_matched = np.zeros(len(self.lines), dtype=bool)
         self.e_matched = np.zeros(len(self.entries), dtype=bool)
         self.opening_matched_fen: dict[str, int] = {}  # sub-account -> line taking the opening
-        # (line_id, contract) as the contract pass found them; the later passes work on fewer
-        # lines and entries, for which these keys are a superset that joins the same candidates
-        self.contract_tokens: pl.DataFrame | None = None
 
     # ---------------------------------------------------------------- preparation
 
@@ -702,7 +699,13 @@ class _Run:
         return frame.filter(~pl.col(col).is_in(rows.implode()))
 
     def _contract_keys(self, lines: pl.DataFrame, entries: pl.DataFrame) -> pl.DataFrame:
-        """(line_id, contract) for every contract number of ``entries`` named in a remittance."""
+        """(line_id, contract) for every contract number of ``entries`` named in a remittance.
+
+        Taken once, on what the bulk pass leaves; the later passes work on fewer lines and
+        entries, for which these keys are a superset that joins the same candidates.
+        """
+        if lines.is_empty() or entries["contract"].null_count() == len(entries):
+            return pl.DataFrame(schema={"line_id": pl.String, "contract": pl.String})
         tokens = (
             lines.select(
                 "line_id",
@@ -767,10 +770,11 @@ class _Run:
         flags = pool.submit(self._check_inputs)
         ordinary, active = self._enrich(ordinary, active)
         returns, settled = self._enrich(returns, settled)
-        ordinary, active = self._pass_contract(ordinary, active)
+        contracts = self._contract_keys(ordinary, active)
+        ordinary, active = self._pass_contract(ordinary, active, contracts)
         ordinary, active = self._pass_card(ordinary, active)
-        ordinary, active = self._pass_group_sum(ordinary, active)
-        ordinary, active = self._amount_mismatches(ordinary, active)
+        ordinary, active = self._pass_group_sum(ordinary, active, contracts)
+        ordinary, active = self._amount_mismatches(ordinary, active, contracts)
         returns = self._returns_after_settlement(returns, entries)
         ordinary = self._settled_duplicates(ordinary, settled)
 
@@ -1177,11 +1181,10 @@ class _Run:
         )
 
     def _pass_contract(
-        self, lines: pl.DataFrame, entries: pl.DataFrame
+        self, lines: pl.DataFrame, entries: pl.DataFrame, keys: pl.DataFrame
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        if lines.is_empty() or entries["contract"].null_count() == len(entries):
+        if keys.is_empty():
             return lines, entries
-        keys = self.contract_tokens = self._contract_keys(lines, entries)
         cand = (
             lines.select(_L_SLIM)
             .join(keys, on="line_id")
@@ -1213,21 +1216,17 @@ class _Run:
         used_l, used_e = self._take_unique(cand, MatchPass.CARD_AMOUNT)
         return self._drop_rows(lines, "_li", used_l), self._drop_rows(entries, "_ei", used_e)
 
+    @staticmethod
     def _group_keys(
-        self, lines: pl.DataFrame, entries: pl.DataFrame
+        lines: pl.DataFrame, entries: pl.DataFrame, contracts: pl.DataFrame
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Long frames of (id, key): the card, each contract named and the end-to-end id."""
+        """Long frames of (id, key): the card, each contract named (``contracts``, from
+        ``_contract_keys``) and the end-to-end id."""
         l_keys = [
             lines.select("line_id", pl.col("l_key").alias("key")),
             lines.select("line_id", (pl.lit("e2e|") + pl.col("l_e2e")).alias("key")),
+            contracts.select("line_id", (pl.lit("contract|") + pl.col("contract")).alias("key")),
         ]
-        if not lines.is_empty() and entries["contract"].null_count() < len(entries):
-            tokens = self.contract_tokens
-            if tokens is None:
-                tokens = self._contract_keys(lines, entries)
-            l_keys.append(
-                tokens.select("line_id", (pl.lit("contract|") + pl.col("contract")).alias("key"))
-            )
         e_keys = [
             entries.select("entry_id", pl.col("e_key").alias("key")),
             entries.select("entry_id", (pl.lit("e2e|") + pl.col("e_e2e")).alias("key")),
@@ -1239,11 +1238,11 @@ class _Run:
         )
 
     def _pass_group_sum(
-        self, lines: pl.DataFrame, entries: pl.DataFrame
+        self, lines: pl.DataFrame, entries: pl.DataFrame, contracts: pl.DataFrame
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         if lines.is_empty() or entries.is_empty():
             return lines, entries
-        l_keys, e_keys = self._group_keys(lines, entries)
+        l_keys, e_keys = self._group_keys(lines, entries, contracts)
         l_side = lines.select("line_id", "l_credit", "l_amount", "l_day").join(l_keys, on="line_id")
         e_side = entries.select("entry_id", "e_credit", "e_amount", "e_day").join(
             e_keys, on="entry_id"
@@ -1333,12 +1332,12 @@ class _Run:
         return self._drop(lines, "line_id", used_l), self._drop(entries, "entry_id", used_e)
 
     def _amount_mismatches(
-        self, lines: pl.DataFrame, entries: pl.DataFrame
+        self, lines: pl.DataFrame, entries: pl.DataFrame, contracts: pl.DataFrame
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         """A line and an entry alone under one key, same way, different amounts."""
         if lines.is_empty() or entries.is_empty():
             return lines, entries
-        l_keys, e_keys = self._group_keys(lines, entries)
+        l_keys, e_keys = self._group_keys(lines, entries, contracts)
         cand = (
             lines.select("line_id", "l_credit", "l_day")
             .join(l_keys, on="line_id")
