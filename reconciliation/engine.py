@@ -20,7 +20,7 @@ runs the same code.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date
@@ -311,8 +311,19 @@ def _rows_matching(frame: pl.DataFrame, wanted: dict[str, pl.Series]) -> pl.Data
     return near.filter(pl.any_horizontal(exact(c, v) for c, v in items).fill_null(False))
 
 
+def _edges(frame: pl.DataFrame) -> list[tuple[str, str]]:
+    """The rows of a two-column frame of ids as pairs (much faster than ``iter_rows``)."""
+    a, b = frame.columns
+    return list(zip(frame[a].to_list(), frame[b].to_list(), strict=True))
+
+
 def _union_components(pairs: Iterable[tuple[str, str]]) -> list[tuple[list[str], list[str]]]:
     """Connected components of a bipartite graph of (line id, entry id) edges, sorted."""
+    edges = list(pairs)
+    left = Counter(a for a, _ in edges)
+    right = Counter(b for _, b in edges)
+    # an edge whose two ends have no other edge is a component by itself
+    out = [([a], [b]) for a, b in edges if left[a] == 1 and right[b] == 1]
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:
@@ -323,7 +334,9 @@ def _union_components(pairs: Iterable[tuple[str, str]]) -> list[tuple[list[str],
             parent[x], x = root, parent[x]
         return root
 
-    for line_id, entry_id in pairs:
+    for line_id, entry_id in edges:
+        if left[line_id] == 1 and right[entry_id] == 1:
+            continue
         a, b = "L" + line_id, "E" + entry_id
         parent.setdefault(a, a)
         parent.setdefault(b, b)
@@ -334,7 +347,7 @@ def _union_components(pairs: Iterable[tuple[str, str]]) -> list[tuple[list[str],
     for node in parent:
         side = groups[find(node)]
         (side[0] if node[0] == "L" else side[1]).append(node[1:])
-    out = [(sorted(ls), sorted(es)) for ls, es in groups.values()]
+    out.extend((sorted(ls), sorted(es)) for ls, es in groups.values())
     return sorted(out)
 
 
@@ -677,7 +690,7 @@ class _Run:
         unique = cand.filter((pl.col("_nl") == 1) & (pl.col("_ne") == 1))
         self._add_pairs(unique, match_pass, pl.col("_li"))
         rest = cand.filter((pl.col("_nl") > 1) | (pl.col("_ne") > 1))
-        for ls, es in _union_components(rest.select("line_id", "entry_id").iter_rows()):
+        for ls, es in _union_components(_edges(rest.select("line_id", "entry_id"))):
             self._raise(
                 K.AMBIGUOUS,
                 ls,
@@ -685,6 +698,16 @@ class _Run:
                 detail=f"{len(ls)} 笔流水 / lines, {len(es)} 笔账务 / entries ({match_pass.value})",
             )
         return cand["_li"].unique(), cand["_ei"].unique()
+
+    @staticmethod
+    def _components_with_rows(
+        pairs: pl.DataFrame,
+    ) -> Iterator[tuple[list[str], list[str], list[int], list[int]]]:
+        """``_union_components`` of (line_id, entry_id), each with its rows (_li, _ei)."""
+        l_row = dict(zip(pairs["line_id"].to_list(), pairs["_li"].to_list(), strict=True))
+        e_row = dict(zip(pairs["entry_id"].to_list(), pairs["_ei"].to_list(), strict=True))
+        for ls, es in _union_components(_edges(pairs.select("line_id", "entry_id"))):
+            yield ls, es, [l_row[i] for i in ls], [e_row[i] for i in es]
 
     @staticmethod
     def _drop(frame: pl.DataFrame, col: str, ids: set[str]) -> pl.DataFrame:
@@ -731,9 +754,9 @@ class _Run:
         # input is refused whole: nothing is returned before validation has passed.
         with ThreadPoolExecutor(max_workers=1) as pool:
             all_totals = pool.submit(self._all_totals)
+            problems = pool.submit(self._problems)
             try:
                 state, flags = self._match(pool, all_totals)
-                problems = pool.submit(self._problems)
                 result = self._finish(state, flags.result(), all_totals)
             except Exception as exc:
                 if found := self._problems():
@@ -966,7 +989,7 @@ class _Run:
         unique = cand.filter((pl.col("_nr") == 1) & (pl.col("_no") == 1))
         used_r = set(cand["line_id"].to_list())
         rest = cand.filter((pl.col("_nr") > 1) | (pl.col("_no") > 1))
-        for rs, os_ in _union_components(rest.select("line_id", "line_id_o").iter_rows()):
+        for rs, os_ in _union_components(_edges(rest.select("line_id", "line_id_o"))):
             self._raise(
                 K.AMBIGUOUS,
                 [*rs, *os_],
@@ -1135,33 +1158,27 @@ class _Run:
         )
         # An end-to-end id that repeats on one side: the resolver decides (or raises).
         multi_pairs = pl.DataFrame({"_li": li_np[multi], "_ei": ei_np[multi]})
-        taken_l: set[str] = set()
-        taken_e: set[str] = set()
         if len(multi_pairs):
             # the few rows involved, gathered by row index (``_li``/``_ei`` are the row numbers)
             cand = multi_pairs.join(lines[np.unique(li_np[multi])], on="_li").join(
                 entries[np.unique(ei_np[multi])], on="_ei"
             )
             used_li, used_ei = self._take_unique(cand.filter(same_expr), MatchPass.END_TO_END)
-            taken_l = set(self.L["line_id"].gather(used_li).to_list())
-            taken_e = set(self.E["entry_id"].gather(used_ei).to_list())
+            used_l[used_li.to_numpy()] = True
+            used_e[used_ei.to_numpy()] = True
             rest = cand.filter(~same_expr)
-            for ls, es in _union_components(rest.select("line_id", "entry_id").iter_rows()):
-                if set(ls) & taken_l or set(es) & taken_e:
+            for ls, es, l_rows, e_rows in self._components_with_rows(rest):
+                if used_l[l_rows].any() or used_e[e_rows].any():
                     continue
-                taken_l.update(ls)
-                taken_e.update(es)
+                used_l[l_rows] = True
+                used_e[e_rows] = True
                 self._raise(
                     K.AMBIGUOUS,
                     ls,
                     es,
                     detail="端到端标识重复且金额不一 / end-to-end id repeats, amounts differ",
                 )
-        rest_lines = _take(lines, usable_l & ~used_l)
-        rest_entries = _take(entries, usable_e & ~used_e)
-        return self._drop(rest_lines, "line_id", taken_l), self._drop(
-            rest_entries, "entry_id", taken_e
-        )
+        return _take(lines, usable_l & ~used_l), _take(entries, usable_e & ~used_e)
 
     def _amount_mismatch(
         self, line_ids: Sequence[str], entry_ids: Sequence[str], row: dict[str, object], via: str
@@ -1356,7 +1373,7 @@ class _Run:
         amounts_l = dict(lines.select("line_id", "l_amount").iter_rows())
         amounts_e = dict(entries.select("entry_id", "e_amount").iter_rows())
         credit_l = dict(lines.select("line_id", "l_credit").iter_rows())
-        for ls, es in _union_components(cand.select("line_id", "entry_id").iter_rows()):
+        for ls, es in _union_components(_edges(cand.select("line_id", "entry_id"))):
             if len(ls) == 1 and len(es) == 1:
                 row: dict[str, object] = {
                     "e_amount": amounts_e[es[0]],
@@ -1395,7 +1412,7 @@ class _Run:
         ).unique()
         amounts = dict(returns.select("line_id", "l_amount").iter_rows())
         used: set[str] = set()
-        for ls, es in _union_components(cand.iter_rows()):
+        for ls, es in _union_components(_edges(cand)):
             used.update(ls)
             if len(ls) == 1 and len(es) == 1:
                 self._raise(

@@ -430,3 +430,39 @@ def test_a_reversal_that_fits_two_originals_is_ambiguous() -> None:
     result = scenario.run()
     assert ("ambiguous", ("L1", "L2", "L3"), ()) in kinds(result)
     assert matched(result) == []
+
+
+def test_repeated_end_to_end_id_pairs_the_line_of_the_same_amount() -> None:
+    """Two lines carry one end-to-end id; the entry's amount picks one, the other is left."""
+    scenario = Scenario(
+        lines=[
+            line("L1", 50_000, end_to_end_id="R-7", counterparty_account=CARD_1),
+            line("L2", 70_000, end_to_end_id="R-7", counterparty_account=CARD_1),
+        ],
+        entries=[entry("B1", 50_000, end_to_end_id="R-7", member_card=CARD_1)],
+    )
+    result = scenario.run()
+    assert matched(result) == [("end_to_end", ("L1",), ("B1",))]
+    assert kinds(result) == [("unmatched_bank", ("L2",), ())]
+
+
+def test_repeated_end_to_end_id_with_no_amount_agreeing_is_ambiguous() -> None:
+    scenario = Scenario(
+        lines=[
+            line("L1", 50_000, end_to_end_id="R-8", counterparty_account=CARD_1),
+            line("L2", 70_000, end_to_end_id="R-8", counterparty_account=CARD_1),
+        ],
+        entries=[
+            entry("B1", 60_000, end_to_end_id="R-8", member_card=CARD_1),
+            entry("B2", 80_000, end_to_end_id="R-8", member_card=CARD_1),
+        ],
+    )
+    result = scenario.run()
+    assert matched(result) == []
+    (exc,) = result.exceptions
+    assert (exc.kind, exc.line_ids, exc.entry_ids) == (
+        ExceptionKind.AMBIGUOUS,
+        ("L1", "L2"),
+        ("B1", "B2"),
+    )
+    assert "amounts differ" in exc.detail
