@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 
 import polars as pl
@@ -103,6 +105,27 @@ def test_unknown_entry_status_and_missing_columns_are_refused() -> None:
         reconcile_frames(scenario.request(), lines_frame([]), entries)
     with pytest.raises(ValueError, match="bank line frame lacks columns: remittance"):
         reconcile_frames(scenario.request(), lines_frame([]).drop("remittance"), entries_frame([]))
+
+
+def test_a_run_leaves_the_garbage_collector_as_it_found_it() -> None:
+    """The engine pauses cyclic collection while it runs; the embedding process gets it back."""
+    good = Scenario(lines=[line("L1", 100, counterparty_account=CARD_1)])
+    refused = Scenario(lines=[line("L1", 100)]).request()
+    other_account = lines_frame(good.lines).with_columns(special_account=pl.lit("999"))
+    assert gc.isenabled()
+    with ThreadPoolExecutor(max_workers=2) as pool:  # two runs at once, one of them refused
+        ok = pool.submit(good.run)
+        bad = pool.submit(reconcile_frames, refused, other_account, entries_frame([]))
+        assert ok.result().exceptions
+        with pytest.raises(ReconciliationInputError):
+            bad.result()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        good.run()
+        assert not gc.isenabled()  # left off, as the caller had it
+    finally:
+        gc.enable()
 
 
 def test_frames_round_trip_the_schema() -> None:
