@@ -6,14 +6,14 @@ CLI commands and jobs wrap their work in :func:`session_scope`, which commits on
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, Engine, Integer, MetaData, create_engine, event
+from sqlalchemy import BigInteger, Engine, Integer, MetaData, create_engine, event, insert
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -101,3 +101,23 @@ def enum_column(enum_cls: type[StrEnum], length: int = 24) -> SAEnum:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# Rows one insert statement carries: the rows and their parameters are held one statement at a
+# time, so a night of a million items (say, a statement missing for weeks) stays in bounds.
+INSERT_CHUNK = 10_000
+
+
+def insert_rows(session: Session, model: type[Base], rows: Iterable[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` in statements of ``INSERT_CHUNK`` rows, in the session's transaction.
+
+    ``rows`` may be a generator: each row is built only when its statement is about to go.
+    """
+    chunk: list[Mapping[str, Any]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= INSERT_CHUNK:
+            session.execute(insert(model), chunk)
+            chunk = []
+    if chunk:
+        session.execute(insert(model), chunk)

@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from gateway.audit import service as audit
-from gateway.db import utcnow
+from gateway.db import insert_rows, utcnow
 from gateway.errors import Conflict, NotFound, RuleViolation, ValidationFailed
 from gateway.ledger import service as ledger
 from gateway.ledger.models import (
@@ -221,33 +221,12 @@ def sync_run(
         ):
             items[found.fingerprint] = found
     events: list[tuple[int, str, str]] = []
-    created: list[dict[str, Any]] = []
+    created: list[str] = []  # fingerprints of today's new items
     stamp = business_date.isoformat()
     for fingerprint, x in today.items():
         item = items.get(fingerprint)
         if item is None:
-            created.append(
-                {
-                    "special_account_id": special_account_id,
-                    "association_id": _association_for(x, associations, entry_associations),
-                    "fingerprint": fingerprint,
-                    "kind": x.kind.value,
-                    "severity": int(x.severity),
-                    "priority": int(x.severity),
-                    "status": ItemStatus.OPEN,
-                    "night_state": NightState.NEW,
-                    "first_seen": business_date,
-                    "last_seen": business_date,
-                    "times_seen": 1,
-                    "sub_account": x.sub_account,
-                    "subject": x.subject[:200],
-                    "line_ids_json": json.dumps(list(x.line_ids)),
-                    "entry_ids_json": json.dumps(list(x.entry_ids)),
-                    "expected_fen": x.expected_fen,
-                    "actual_fen": x.actual_fen,
-                    "explanation": x.explanation[:600],
-                }
-            )
+            created.append(fingerprint)
             continue
         item.last_seen = business_date
         item.times_seen += 1
@@ -290,13 +269,41 @@ def sync_run(
     session.flush()
     if created:
         now = utcnow()
-        # A plain many-row insert, then the new ids by fingerprint (unique per special account):
+        # Plain many-row inserts, then the new ids by fingerprint (unique per special account):
         # an insert returning ids in order is sent as statements of thousands of parameters,
         # which the PostgreSQL driver parses in Python, seconds for a night of 10,000 items.
-        session.execute(
-            insert(QueueItem), [{**row, "created_at": now, "updated_at": now} for row in created]
+        # each row is built just before its chunk is inserted (``insert_rows``)
+        insert_rows(
+            session,
+            QueueItem,
+            (
+                {
+                    "special_account_id": special_account_id,
+                    "association_id": _association_for(x, associations, entry_associations),
+                    "fingerprint": fingerprint,
+                    "kind": x.kind.value,
+                    "severity": int(x.severity),
+                    "priority": int(x.severity),
+                    "status": ItemStatus.OPEN,
+                    "night_state": NightState.NEW,
+                    "first_seen": business_date,
+                    "last_seen": business_date,
+                    "times_seen": 1,
+                    "sub_account": x.sub_account,
+                    "subject": x.subject[:200],
+                    "line_ids_json": json.dumps(list(x.line_ids)),
+                    "entry_ids_json": json.dumps(list(x.entry_ids)),
+                    "expected_fen": x.expected_fen,
+                    "actual_fen": x.actual_fen,
+                    "explanation": x.explanation[:600],
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for fingerprint in created
+                for x in (today[fingerprint],)
+            ),
         )
-        new_ids = {row["fingerprint"] for row in created}
+        new_ids = set(created)
         ids = {
             fingerprint: item_id
             for item_id, fingerprint in session.execute(
@@ -307,24 +314,24 @@ def sync_run(
             )
             if fingerprint in new_ids
         }
-        summary.new = [ids[row["fingerprint"]] for row in created]
+        summary.new = [ids[fingerprint] for fingerprint in created]
     events = [(item_id, "raised", stamp) for item_id in summary.new] + events
     now = utcnow()
-    if events:
-        session.execute(
-            insert(QueueEvent),
-            [
-                {
-                    "item_id": item_id,
-                    "at": now,
-                    "actor": actor,
-                    "action": action,
-                    "note": note[:600],
-                    "data_json": "{}",
-                }
-                for item_id, action, note in events
-            ],
-        )
+    insert_rows(
+        session,
+        QueueEvent,
+        (
+            {
+                "item_id": item_id,
+                "at": now,
+                "actor": actor,
+                "action": action,
+                "note": note[:600],
+                "data_json": "{}",
+            }
+            for item_id, action, note in events
+        ),
+    )
     if events or summary.persisting or summary.unchecked:
         audit.record(
             session,

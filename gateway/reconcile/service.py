@@ -11,6 +11,7 @@ and brings the mismatch queue up to date. It never commits: the caller owns the 
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from collections.abc import Iterable, Sequence
@@ -18,12 +19,12 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import polars as pl
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from adapters.records import Statement
 from gateway.audit import service as audit
-from gateway.db import utcnow
+from gateway.db import insert_rows, utcnow
 from gateway.errors import Conflict, NotFound, ValidationFailed
 from gateway.ledger import service as ledger
 from gateway.ledger.fence import journal_watermark
@@ -654,7 +655,7 @@ def _keep_open(
     since: dict[tuple[str, str], date],
 ) -> None:
     session.execute(delete(OpenItem).where(OpenItem.special_account_id == special_account_id))
-    rows: list[dict[str, object]] = [
+    lines = (
         {
             "special_account_id": special_account_id,
             "item_type": LINE,
@@ -663,8 +664,8 @@ def _keep_open(
             "line_json": text,
         }
         for line_id, booked, text in lines_to_json(open_lines)
-    ]
-    rows += [
+    )
+    entries = (
         {
             "special_account_id": special_account_id,
             "item_type": ENTRY,
@@ -673,9 +674,8 @@ def _keep_open(
             "line_json": None,
         }
         for entry_id in open_entries
-    ]
-    if rows:
-        session.execute(insert(OpenItem), rows)
+    )
+    insert_rows(session, OpenItem, itertools.chain(lines, entries))
 
 
 # --- automatic postings --------------------------------------------------------------------

@@ -3,12 +3,14 @@ entries, and the next run confirming a resolution or reopening it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from gateway import db
 from gateway.audit.models import AuditEvent
 from gateway.errors import Conflict, RuleViolation, ValidationFailed
 from gateway.ledger import service as ledger
@@ -87,6 +89,31 @@ def test_items_carry_over_new_then_persisting_then_cleared(nights: Nights) -> No
     assert (item.status, item.resolution) == (ItemStatus.CLOSED, Resolution.MANUAL_MATCH)
     assert _actions(nights, item.id) == ["raised", "resolved", "confirmed"]
     assert nights.settle.fresh().scalars(select(OpenItem)).all() == []
+
+
+def test_a_night_of_more_items_than_one_insert_holds_files_each_once(
+    nights: Nights, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db, "INSERT_CHUNK", 2)
+    strangers = [
+        nights.line(nights.sub_b, 10_000 + n, counterparty_account=f"62300000777700{n:02d}")
+        for n in range(5)
+    ]
+    outcome = nights.night(strangers)
+    assert outcome.kinds == {"unmatched_bank": 5}
+    items = nights.items("unmatched_bank")
+    assert sorted(item.actual_fen or 0 for item in items) == [
+        10_000,
+        10_001,
+        10_002,
+        10_003,
+        10_004,
+    ]
+    assert all(_actions(nights, item.id) == ["raised"] for item in items)
+    assert sorted(outcome.queue.new) == [item.id for item in items]
+    # the unmatched lines are kept open for the next night, each once
+    kept = nights.settle.fresh().scalars(select(OpenItem.item_id)).all()
+    assert sorted(kept) == sorted(json.loads(item.line_ids_json)[0] for item in items)
 
 
 def test_adjusting_entry_above_the_limit_needs_a_second_person(nights: Nights) -> None:
