@@ -272,7 +272,7 @@ def sync_run(
         # Plain many-row inserts, then the new ids by fingerprint (unique per special account):
         # an insert returning ids in order is sent as statements of thousands of parameters,
         # which the PostgreSQL driver parses in Python, seconds for a night of 10,000 items.
-        # each row is built just before its chunk is inserted (``insert_rows``)
+        # Each row is built only when its statement is about to go (``insert_rows``).
         insert_rows(
             session,
             QueueItem,
