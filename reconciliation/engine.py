@@ -792,7 +792,7 @@ class _Run:
                 state, flags = self._match(pool, all_totals)
                 result = self._finish(state, flags.result(), all_totals)
             except Exception as exc:
-                if found := self._problems():
+                if found := problems.result():
                     raise ReconciliationInputError("; ".join(found)) from exc
                 raise
             if problems.result():
