@@ -221,12 +221,12 @@ def sync_run(
         ):
             items[found.fingerprint] = found
     events: list[tuple[int, str, str]] = []
-    created: list[str] = []  # fingerprints of today's new items
+    created: list[tuple[str, ReconException]] = []  # today's new items, by fingerprint
     stamp = business_date.isoformat()
     for fingerprint, x in today.items():
         item = items.get(fingerprint)
         if item is None:
-            created.append(fingerprint)
+            created.append((fingerprint, x))
             continue
         item.last_seen = business_date
         item.times_seen += 1
@@ -299,11 +299,10 @@ def sync_run(
                     "created_at": now,
                     "updated_at": now,
                 }
-                for fingerprint in created
-                for x in (today[fingerprint],)
+                for fingerprint, x in created
             ),
         )
-        new_ids = set(created)
+        new_ids = {fingerprint for fingerprint, _ in created}
         ids = {
             fingerprint: item_id
             for item_id, fingerprint in session.execute(
@@ -314,7 +313,7 @@ def sync_run(
             )
             if fingerprint in new_ids
         }
-        summary.new = [ids[fingerprint] for fingerprint in created]
+        summary.new = [ids[fingerprint] for fingerprint, _ in created]
     events = [(item_id, "raised", stamp) for item_id in summary.new] + events
     now = utcnow()
     insert_rows(
