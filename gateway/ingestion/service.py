@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.records import ResultFile, Statement, StatementEntry
@@ -29,7 +29,7 @@ from adapters.security import SIGNATURE_SUFFIX, SecurityError, SignatureMissingE
 from adapters.transport.base import Transport, dispose_fetched
 from gateway.batches.banks import BankProfile
 from gateway.batches.models import BatchStatus, PaymentBatch
-from gateway.db import session_scope, utcnow
+from gateway.db import insert_rows, session_scope, utcnow
 from gateway.errors import HuzhuError
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus, StatementLine
 from gateway.ingestion.refusals import REFUSAL_SUFFIX, is_refusal_notice
@@ -392,10 +392,10 @@ def apply_statement_file(
             outcome["new_lines"] += 1
             if entry.return_reason_code and entry.end_to_end_id:
                 outcome[_apply_return(session, file, entry, business_date)] += 1
-        if rows:
-            # Plain rows in one multi-row insert per statement, before the next statement of
-            # the file looks for its lines; the unique (account, dedupe_key) still holds.
-            session.execute(insert(StatementLine), rows)
+        # Plain multi-row inserts per statement (``insert_rows``: a statement of a million lines
+        # goes in bounded statements), before the next statement of the file looks for its
+        # lines; the unique (account, dedupe_key) still holds.
+        insert_rows(session, StatementLine, rows)
     session.flush()
     return dict(outcome)
 
