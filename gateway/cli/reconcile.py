@@ -13,6 +13,8 @@ from datetime import date
 from typing import Annotated
 
 import typer
+from rich import box
+from rich.console import JustifyMethod
 from rich.table import Table
 from sqlalchemy import select
 
@@ -23,10 +25,11 @@ from gateway.ledger.models import AccountCode
 from gateway.org.models import Association, SpecialAccount
 from gateway.queue import service as queue
 from gateway.queue.config import queue_config
-from gateway.queue.models import ItemStatus, QueueItem, Resolution
+from gateway.queue.models import ItemStatus, NightState, QueueItem, Resolution
 from gateway.reconcile.calendars import calendar_loader, match_config
 from gateway.reconcile.service import reconcile_account
 from gateway.reconcile.source import adapter_loader
+from gateway.web.i18n import KIND_LABELS, STATUS_LABELS
 
 queue_app = typer.Typer(help="对账差错队列 the mismatch queue.", no_args_is_help=True)
 
@@ -109,19 +112,51 @@ def reconcile(
     console().print(table)
 
 
-def _item_row(item: QueueItem) -> list[str]:
-    return [
+_NIGHT_LABELS = {
+    NightState.NEW: "新增 new",
+    NightState.PERSISTING: "持续 persisting",
+    NightState.REOPENED: "重开 reopened",
+    NightState.GONE: "未再出现 gone",
+}
+
+
+def _item_fields(item: QueueItem) -> dict[str, object]:
+    """An item as ``queue list --json`` prints it: codes, not labels."""
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "priority": item.priority,
+        "status": item.status.value,
+        "night_state": item.night_state.value,
+        "sub_account": item.sub_account or "",
+        "actual": _fen(item.actual_fen),
+        "expected": _fen(item.expected_fen),
+        "seen": f"{item.first_seen}..{item.last_seen}",
+        "assignee": item.assignee or "",
+    }
+
+
+def _item_row(item: QueueItem, association: str, *, wide: bool) -> list[str]:
+    """An item as a row of the table, in Chinese labels (``--json`` gives the codes); a wide
+    terminal also gets the night's state, the sub-account and the assignee."""
+    row = [
         str(item.id),
-        item.kind,
+        KIND_LABELS.get(item.kind, (item.kind, ""))[0],
         str(item.priority),
-        item.status.value,
-        item.night_state.value,
-        item.sub_account or "",
+        STATUS_LABELS.get(item.status.value, (item.status.value, ""))[0],
+        association,
         _fen(item.actual_fen),
         _fen(item.expected_fen),
-        f"{item.first_seen}..{item.last_seen}",
-        item.assignee or "",
+        str(item.first_seen),
+        str(item.times_seen),
     ]
+    if wide:
+        row += [
+            _NIGHT_LABELS[item.night_state].split()[0],
+            item.sub_account or "",
+            item.assignee or "",
+        ]
+    return row
 
 
 @queue_app.command("list")
@@ -152,29 +187,52 @@ def queue_list(
             assignee=assignee,
             kind=kind,
         )
-        rows = [_item_row(i) for i in items]
+        wanted = {i.association_id for i in items if i.association_id is not None}
+        codes = {
+            row.id: row.code
+            for row in session.execute(
+                select(Association.id, Association.code).where(Association.id.in_(wanted))
+            )
+        }
+        fields = [_item_fields(i) for i in items]
+        wide = console().width >= 125
+        rows = [_item_row(i, codes.get(i.association_id or 0, ""), wide=wide) for i in items]
     if json_out:
-        keys = ["id", "kind", "priority", "status", "night_state", "sub_account"]
-        keys += ["actual", "expected", "seen", "assignee"]
-        typer.echo(json.dumps([dict(zip(keys, r, strict=True)) for r in rows], ensure_ascii=False))
+        typer.echo(json.dumps(fields, ensure_ascii=False))
         return
-    table = Table(title="对账差错 mismatch queue")
-    for header in (
-        "ID",
-        "类型 Kind",
-        "优先级",
-        "状态 Status",
-        "本次 Night",
-        "子账户",
-        "银行 Bank",
-        "账面 Books",
-        "出现 Seen",
-        "处理人",
-    ):
-        table.add_column(header)
+    table = Table(
+        title=f"对账差错 mismatch queue ({len(rows)})",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1, 0, 0),
+        show_edge=False,
+    )
+    columns: list[tuple[str, JustifyMethod]] = [
+        ("ID", "right"),
+        ("类型\nKind", "left"),
+        ("级\nPri.", "right"),
+        ("状态\nStatus", "left"),
+        ("协会\nAssoc.", "left"),
+        ("银行\nBank", "right"),
+        ("账面\nBooks", "right"),
+        ("首次出现\nFirst seen", "left"),
+        ("次\nSeen", "right"),
+    ]
+    if wide:
+        columns += [("本次\nLast night", "left"), ("子账户\nSub-account", "left")]
+        columns += [("处理人\nAssignee", "left")]
+    for header, justify in columns:
+        # a cell too long for a narrow terminal folds onto a second line; nothing is cut short
+        table.add_column(header, justify=justify, overflow="fold")
     for row in rows:
         table.add_row(*row)
     console().print(table)
+    if not wide:
+        console().print(
+            "更宽的终端（125 列以上）另显示本次状态、子账户和处理人；--json 给出代码 / "
+            "a terminal of 125 columns or more also shows the night's state, the sub-account and "
+            "the assignee; --json gives the codes",
+            style="dim",
+        )
 
 
 @queue_app.command("show")
@@ -182,9 +240,17 @@ def queue_show(item_id: Annotated[int, typer.Argument(help="Queue item id.")]) -
     """One item: its evidence and its history."""
     with cli_session(current_settings()) as session:
         item = queue.get_item(session, item_id)
-        console().print(f"[bold]差错 {item.id}[/] {item.kind} · {item.status.value}", markup=True)
+        zh_kind = KIND_LABELS.get(item.kind, (item.kind, ""))[0]
+        zh_status = STATUS_LABELS.get(item.status.value, (item.status.value, ""))[0]
+        console().print(
+            f"[bold]差错 {item.id}[/] {zh_kind} {item.kind} · {zh_status} {item.status.value}"
+            f" · {_NIGHT_LABELS[item.night_state]}",
+            markup=True,
+        )
         console().print(item.explanation, markup=False)
+        association = session.get(Association, item.association_id) if item.association_id else None
         for label, value in (
+            ("协会 association", f"{association.code} {association.name}" if association else "-"),
             ("子账户 sub-account", item.sub_account or "-"),
             ("银行 bank", _fen(item.actual_fen) or "-"),
             ("账面 books", _fen(item.expected_fen) or "-"),

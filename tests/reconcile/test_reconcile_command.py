@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from rich.cells import cell_len
 from typer.testing import CliRunner
 
 from gateway.cli import app
@@ -69,3 +70,38 @@ def test_working_an_item_from_the_command_line(nights: Nights) -> None:
     code, out = _huzhu("reconcile", "--date", day)
     assert code == 1
     assert "已对账" in out
+
+
+def test_the_queue_table_reads_in_chinese_on_a_narrow_terminal_and_cuts_no_amount(
+    nights: Nights,
+) -> None:
+    nights.night([nights.line(nights.sub_b, 123_456_789, counterparty_account=STRANGER)])
+    item = nights.item("unmatched_bank")
+    code = nights.world.b.code
+    assert _huzhu("queue", "assign", str(item.id), "--to", "王会计", "--by", "李主任")[0] == 0
+
+    narrow = CliRunner().invoke(app, ["queue", "list"], env={"COLUMNS": "80"})
+    assert narrow.exit_code == 0, narrow.output
+    assert max(cell_len(line) for line in narrow.output.splitlines()) <= 80  # CJK counts 2
+    row = next(line for line in narrow.output.splitlines() if line.split()[:1] == [str(item.id)])
+    # the kind and status as the office says them, the association by its code, the bank's
+    # amount whole
+    assert "银行流水未匹配" in row
+    assert "待处理" in row
+    assert code in row
+    assert "1234567.89" in row
+    assert "unmatched_bank" not in narrow.output
+    assert "王会计" not in narrow.output  # no room: the note says where to find it
+    assert "125" in narrow.output
+
+    wide = CliRunner().invoke(app, ["queue", "list"], env={"COLUMNS": "140"})
+    assert wide.exit_code == 0, wide.output
+    row = next(line for line in wide.output.splitlines() if line.split()[:1] == [str(item.id)])
+    assert "新增" in row  # raised by the last night
+    assert nights.sub_b in row
+    assert "王会计" in row
+    assert "1234567.89" in row
+
+    shown = CliRunner().invoke(app, ["queue", "show", str(item.id)], env={"COLUMNS": "80"})
+    assert f"协会 association: {code} " in shown.output
+    assert "银行流水未匹配 unmatched_bank · 待处理 open · 新增 new" in shown.output
