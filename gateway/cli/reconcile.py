@@ -27,7 +27,7 @@ from gateway.queue import service as queue
 from gateway.queue.config import queue_config
 from gateway.queue.models import ItemStatus, NightState, QueueItem, Resolution
 from gateway.reconcile.calendars import calendar_loader, match_config
-from gateway.reconcile.service import reconcile_account
+from gateway.reconcile.service import AccountOutcome, reconcile_account
 from gateway.reconcile.source import adapter_loader
 from gateway.web.i18n import KIND_LABELS, STATUS_LABELS
 
@@ -83,33 +83,56 @@ def reconcile(
             json.dumps([o.summary() for o in outcomes], ensure_ascii=False, indent=2, default=str)
         )
         return
-    table = Table(title=f"对账 reconciliation {day}")
-    for header in (
-        "专户 Account",
-        "对账单",
-        "流水 Lines",
-        "账务 Entries",
-        "已匹配 Matched",
-        "自动记账 Auto",
-        "差错 Exceptions",
-        "未达 Open",
-        "队列 Queue",
-    ):
-        table.add_column(header)
-    numbers = {s.id: s.account_number for s in specials}
+    console().print(_outcome_table(day, outcomes, {s.id: s.account_number for s in specials}))
+
+
+_SYNC_LABELS = {
+    "new": "新增",
+    "persisting": "持续",
+    "reopened": "重开",
+    "confirmed": "处理已确认",
+    "cleared": "未再出现",
+    "unchecked": "本次未核对",
+}
+
+
+def _outcome_table(day: date, outcomes: list[AccountOutcome], numbers: dict[int, str]) -> Table:
+    """One row per special account; the exceptions and the queue's changes one per line, in
+    Chinese, so the table fits an 80-column terminal."""
+    table = Table(
+        title=f"对账 reconciliation {day}",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1, 0, 0),
+        pad_edge=False,
+        collapse_padding=True,
+        show_edge=False,
+    )
+    columns: list[tuple[str, JustifyMethod]] = [
+        ("专户\nAccount", "left"),
+        ("对账单\nStmt", "left"),
+        ("流水/账务\nLn/En", "right"),
+        ("匹配\nMatch", "right"),
+        ("自动\nAuto", "right"),
+        ("未达\nOpen", "right"),
+        ("差错\nExceptions", "left"),
+        ("队列\nQueue", "left"),
+    ]
+    for header, justify in columns:
+        table.add_column(header, justify=justify, overflow="fold")
     for o in outcomes:
+        kinds = [f"{KIND_LABELS.get(k, (k, ''))[0]} {v}" for k, v in sorted(o.kinds.items()) if v]
+        queue_changes = [f"{_SYNC_LABELS[k]} {v}" for k, v in o.queue.as_dict().items() if v]
         table.add_row(
             numbers[o.special_account_id],
-            "有" if o.has_statement else "[red]缺失 missing[/]",
-            str(o.lines),
-            str(o.entries),
+            "有" if o.has_statement else "[red]缺失[/]",
+            f"{o.lines}/{o.entries}",
             str(o.matched_lines),
             str(o.auto_postings),
-            ", ".join(f"{k}={v}" for k, v in sorted(o.kinds.items())) or "0",
             f"{o.open_lines}/{o.open_entries}",
-            ", ".join(f"{k}={v}" for k, v in o.queue.as_dict().items() if v),
+            "\n".join(kinds) or "0",
+            "\n".join(queue_changes) or "-",
         )
-    console().print(table)
+    return table
 
 
 _NIGHT_LABELS = {

@@ -105,3 +105,22 @@ def test_the_queue_table_reads_in_chinese_on_a_narrow_terminal_and_cuts_no_amoun
     shown = CliRunner().invoke(app, ["queue", "show", str(item.id)], env={"COLUMNS": "80"})
     assert f"协会 association: {code} " in shown.output
     assert "银行流水未匹配 unmatched_bank · 待处理 open · 新增 new" in shown.output
+
+
+def test_the_reconcile_summary_names_each_exception_in_chinese_within_80_columns(
+    nights: Nights,
+) -> None:
+    nights.night([nights.line(nights.sub_b, 33_300, counterparty_account=STRANGER)])
+    # the next night has no statement: a gap is raised, the unmatched line persists
+    out = CliRunner().invoke(
+        app, ["reconcile", "--date", nights.day.isoformat()], env={"COLUMNS": "80"}
+    )
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert max(cell_len(line) for line in lines) <= 80
+    row = next(line for line in lines if line.startswith("6200001"))
+    assert "缺失" in row  # no statement
+    assert "对账单缺失 1" in row
+    assert "新增 1" in row
+    assert any("持续 1" in line for line in lines)
+    assert "statement_gap" not in out.output
