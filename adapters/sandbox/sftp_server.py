@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-import asyncssh
+from cryptography.utils import CryptographyDeprecationWarning
+
+with warnings.catch_warnings():
+    # asyncssh defines its DSA key classes on import, which makes cryptography warn that DSA is
+    # deprecated; the warning is about asyncssh's module, not about keys the bank uses
+    warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+    import asyncssh
 
 from adapters.sandbox.clock import Clock
 from adapters.sandbox.engine import BankEngine

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import date
 from pathlib import Path
+from textwrap import shorten
 from typing import Annotated
 
 import typer
@@ -171,7 +172,7 @@ def run_demo_cycle(
                 for o in failed:
                     progress.console.print(
                         f"[yellow]{o.business_date} {o.step}/{o.partition} failed, "
-                        f"retried later[/yellow]: {(o.error or '')[:100]}"
+                        f"retried later[/yellow]: {shorten(o.error or '', 100, placeholder=' …')}"
                     )
                 progress.update(task, advance=1, description=f"营业日 business day {day}")
 

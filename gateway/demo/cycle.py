@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from textwrap import shorten
 from typing import Any
 
 from rich.table import Table
@@ -301,12 +302,19 @@ def _summary(
         ):
             summary.follow_ups[item_kind.value] = int(count)
         summary.failed_step_runs = [
-            f"{r.business_date} {r.step}/{r.partition} (attempts {r.attempts}): {r.error or ''}"[
-                :140
-            ]
+            shorten(
+                f"{r.business_date} {r.step}/{r.partition} (attempts {r.attempts}): "
+                f"{r.error or ''}",
+                140,
+                placeholder=" …",
+            )
             for r in session.scalars(select(JobRun).where(JobRun.attempts > 1).order_by(JobRun.id))
         ] + [
-            f"{r.business_date} {r.step}/{r.partition} still failing: {r.error or ''}"[:140]
+            shorten(
+                f"{r.business_date} {r.step}/{r.partition} still failing: {r.error or ''}",
+                140,
+                placeholder=" …",
+            )
             for r in session.scalars(select(JobRun).where(JobRun.status == RunStatus.FAILED))
         ]
         for q_kind, q_status, code in session.execute(

@@ -18,7 +18,6 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-import asyncssh
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import select
@@ -93,9 +92,21 @@ def start_sandbox(
     state_dir.mkdir(parents=True, exist_ok=True)
     keys = state_dir / "keys"
     keys.mkdir(exist_ok=True)
-    client = asyncssh.generate_private_key("ssh-ed25519")
-    client.write_private_key(str(keys / "sftp_client"))
-    client.write_public_key(str(keys / "sftp_client.pub"))
+    client = ed25519.Ed25519PrivateKey.generate()
+    private = keys / "sftp_client"
+    private.touch(mode=0o600)
+    private.write_bytes(
+        client.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption(),
+        )
+    )
+    (keys / "sftp_client.pub").write_bytes(
+        client.public_key().public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+        )
+    )
     raw_bank = tomllib.loads(bank_file.read_text(encoding="utf-8"))
     institution = str(raw_bank["sftp"]["username"])
     config = parse_config(
