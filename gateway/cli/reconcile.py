@@ -143,6 +143,11 @@ _NIGHT_LABELS = {
 }
 
 
+def _status(item: QueueItem) -> str:
+    """The item's state as the office reads it, with its code: ``已处理，待对账确认 resolved``."""
+    return f"{STATUS_LABELS.get(item.status.value, ('', ''))[0]} {item.status.value}".strip()
+
+
 def _item_fields(item: QueueItem) -> dict[str, object]:
     """An item as ``queue list --json`` prints it: codes, not labels."""
     return {
@@ -264,9 +269,8 @@ def queue_show(item_id: Annotated[int, typer.Argument(help="Queue item id.")]) -
     with cli_session(current_settings()) as session:
         item = queue.get_item(session, item_id)
         zh_kind = KIND_LABELS.get(item.kind, (item.kind, ""))[0]
-        zh_status = STATUS_LABELS.get(item.status.value, (item.status.value, ""))[0]
         console().print(
-            f"[bold]差错 {item.id}[/] {zh_kind} {item.kind} · {zh_status} {item.status.value}"
+            f"[bold]差错 {item.id}[/] {zh_kind} {item.kind} · {_status(item)}"
             f" · {_NIGHT_LABELS[item.night_state]}",
             markup=True,
         )
@@ -364,7 +368,7 @@ def queue_resolve(
             item = queue.dismiss(session, item_id, actor=by, justification=note)
         else:
             raise typer.BadParameter(f"{how.value} is set by the reconciliation, not by hand")
-        console().print(f"差错 {item.id}: {item.status.value}", markup=False)
+        console().print(f"差错 {item.id}: {_status(item)}", markup=False)
 
 
 @queue_app.command("approve")
@@ -375,7 +379,7 @@ def queue_approve(
     """Approve a proposed adjusting entry (someone other than who proposed it)."""
     with cli_session(current_settings()) as session:
         item = queue.approve_adjustment(session, item_id, actor=by)
-        console().print(f"差错 {item.id}: {item.status.value}", markup=False)
+        console().print(f"差错 {item.id}: {_status(item)}", markup=False)
 
 
 @queue_app.command("decide")
@@ -401,7 +405,7 @@ def queue_decide(
             note=note,
             on=_date(on) if on else settings.today(),
         )
-        console().print(f"差错 {item.id}: {item.status.value}", markup=False)
+        console().print(f"差错 {item.id}: {_status(item)}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -45,7 +45,7 @@ def test_approving_a_write_off_from_the_command_line(nights: Nights) -> None:
     day = nights.day.isoformat()
     code, out = _huzhu("queue", "decide", item_id, "--approve", "--by", "bob", "--date", day)
     assert code == 0, out
-    assert "resolved" in out
+    assert f"差错 {item_id}: 已处理，待对账确认 resolved" in out  # the next night confirms it
     item = nights.item("unmatched_bank")
     assert (item.status, item.resolution, item.approved_by) == (
         ItemStatus.RESOLVED,
