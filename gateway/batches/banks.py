@@ -38,10 +38,22 @@ class BankProfile:
 TransportFactory = Callable[[BankProfile], Transport]
 
 
-def load_profile(
+@dataclass(frozen=True)
+class BankFormat:
+    """What reading a bank's stored files needs: its file format and its banking calendar.
+
+    No keys and no connection: reconciliation reads the statements already fetched with this,
+    so a night when a key cannot be read still reconciles."""
+
+    config: BankConfig
+    adapter: Adapter
+    calendar: BankingCalendar
+
+
+def load_format(
     code: str, *, config_dir: Path, payments: PaymentsConfig, root: Path | None = None
-) -> BankProfile:
-    """Read ``config_dir/banks/<code>.toml`` and build everything it names."""
+) -> BankFormat:
+    """Read ``config_dir/banks/<code>.toml``: its file format and its banking calendar."""
     path = config_dir / "banks" / f"{code}.toml"
     if not path.exists():
         raise ConfigurationError(
@@ -51,9 +63,35 @@ def load_profile(
     adapter = load_adapter(
         config.adapter.name, config.adapter.options, config_dir=config.config_dir
     )
-    security = FileSecurity.from_config(config.security)
-    calendar = calendar_for(config, config_dir, payments.calendar.default)
-    return BankProfile(config=config, adapter=adapter, security=security, calendar=calendar)
+    return BankFormat(config, adapter, calendar_for(config, config_dir, payments.calendar.default))
+
+
+def format_loader(
+    config_dir: Path, payments: PaymentsConfig, root: Path | None = None
+) -> Callable[[str], BankFormat]:
+    """Each bank's file format and calendar from ``config_dir/banks/<code>.toml`` (read once
+    per code), no keys."""
+    loaded: dict[str, BankFormat] = {}
+
+    def load(code: str) -> BankFormat:
+        if code not in loaded:
+            loaded[code] = load_format(code, config_dir=config_dir, payments=payments, root=root)
+        return loaded[code]
+
+    return load
+
+
+def load_profile(
+    code: str, *, config_dir: Path, payments: PaymentsConfig, root: Path | None = None
+) -> BankProfile:
+    """Read ``config_dir/banks/<code>.toml`` and build everything it names, keys included."""
+    fmt = load_format(code, config_dir=config_dir, payments=payments, root=root)
+    return BankProfile(
+        config=fmt.config,
+        adapter=fmt.adapter,
+        security=FileSecurity.from_config(fmt.config.security),
+        calendar=fmt.calendar,
+    )
 
 
 def sftp_transport(profile: BankProfile, policy: RetryPolicy | None = None) -> Transport:

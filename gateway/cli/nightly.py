@@ -8,12 +8,14 @@ import json
 import signal
 import threading
 from datetime import date, datetime
+from textwrap import shorten
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from gateway.cli._common import console, current_settings, err_console
 from gateway.jobs.pipeline import (
@@ -36,6 +38,23 @@ def _parse_date(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _summary_text(summary: dict[str, Any]) -> str:
+    """A step's summary on one line; the reconcile step's accounts as date, lines matched and
+    exceptions each, not as the JSON ``--json`` prints."""
+    parts = []
+    for key, value in summary.items():
+        if key == "accounts" and isinstance(value, list):
+            parts += [
+                f"{a['business_date']} 专户 #{a['special_account_id']}: "
+                f"匹配 matched {a['matched_lines']}/{a['lines']}, "
+                f"差错 exceptions {sum(a['exceptions'].values())}"
+                for a in value
+            ]
+        elif key != "ran":
+            parts.append(f"{key}={value}")
+    return ", ".join(parts)
 
 
 def nightly(
@@ -95,16 +114,18 @@ def nightly(
         typer.echo(json.dumps([outcome_dict(o) for o in outcomes], ensure_ascii=False, indent=2))
     else:
         table = Table(title=f"夜间批处理 nightly run through {day}")
-        for header in ("日期 Date", "步骤 Step", "分区 Partition", "结果 Outcome", "摘要 Summary"):
+        for header in ("日期 Date", "步骤 Step", "分区 Partition", "结果 Outcome"):
             table.add_column(header)
+        # an error is printed whole (a long path folds onto the next line); a summary is cut
+        table.add_column("摘要 Summary", overflow="fold")
         for o in outcomes:
-            detail = o.error or ", ".join(f"{k}={v}" for k, v in o.summary.items())
+            summary = _summary_text(o.summary)
             table.add_row(
                 o.business_date.isoformat(),
                 o.step,
                 o.partition,
                 f"[{STYLE[o.status]}]{o.status}[/]",
-                detail[:120],
+                Text(o.error) if o.error else Text(shorten(summary, 160, placeholder=" …")),
             )
         console().print(table)
     if any(o.status == "failed" for o in outcomes):

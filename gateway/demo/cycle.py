@@ -30,7 +30,7 @@ from adapters.money import format_yuan
 from adapters.records import Direction
 from adapters.sandbox.clock import BANK_TZ
 from adapters.transport.retry import RetryPolicy
-from gateway.batches.banks import BankProfile, sftp_transport
+from gateway.batches.banks import BankProfile, format_loader, sftp_transport
 from gateway.batches.calendar import load_calendar
 from gateway.batches.models import PaymentBatch
 from gateway.db import session_scope
@@ -39,7 +39,13 @@ from gateway.demo.exchange import SandboxExchange, open_accounts, start_sandbox
 from gateway.demo.seed import ACTOR, SeededCounty
 from gateway.ingestion.models import InboundFile, InboundStatus
 from gateway.jobs.models import JobRun, RunStatus
-from gateway.jobs.pipeline import Nightly, StepOutcome, profile_loader, run_date, run_through
+from gateway.jobs.pipeline import (
+    Nightly,
+    StepOutcome,
+    profile_loader,
+    run_date,
+    run_through,
+)
 from gateway.ledger.models import AccountCode
 from gateway.ledger.service import balance
 from gateway.loans import service as loans
@@ -219,6 +225,7 @@ def _cycle(
         payments=payments_config,
         cipher=cipher,
         profile_loader=profile_loader(exchange.config_dir, payments_config),
+        format_loader=format_loader(exchange.config_dir, payments_config),
         transport_factory=transport,
     )
     per_day = max(1, len(waiting) // max(1, len(business_days) // 2))

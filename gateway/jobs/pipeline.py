@@ -27,7 +27,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.errors import AdapterError, FileFormatError
-from gateway.batches.banks import BankProfile, TransportFactory, load_profile, sftp_transport
+from gateway.batches.banks import (
+    BankFormat,
+    BankProfile,
+    TransportFactory,
+    load_profile,
+    sftp_transport,
+)
 from gateway.batches.builder import build_batches
 from gateway.batches.hooks import crash_point
 from gateway.batches.sender import send_stored_batches
@@ -75,12 +81,23 @@ class Nightly:
     # A sent batch with no answer (results or a refusal notice) after this many banking days
     # raises a follow-up item.
     answer_within_banking_days: int = 2
+    # A bank's file format and calendar without its keys, for the reconcile step, read from the
+    # same configuration as ``profile_loader``; None: taken from the profile (which reads keys).
+    format_loader: Callable[[str], BankFormat] | None = None
     _profiles: dict[str, BankProfile] = field(default_factory=dict)
+    _formats: dict[str, BankFormat | BankProfile] = field(default_factory=dict)
 
     def profile(self, code: str) -> BankProfile:
         if code not in self._profiles:
             self._profiles[code] = self.profile_loader(code)
         return self._profiles[code]
+
+    def format(self, code: str) -> BankFormat | BankProfile:
+        """What reading the bank's stored statements needs (``adapter``, ``calendar``)."""
+        if code not in self._formats:
+            loader = self.format_loader
+            self._formats[code] = loader(code) if loader is not None else self.profile(code)
+        return self._formats[code]
 
     def bank_codes(self) -> list[str]:
         with session_scope(self.factory) as session:
@@ -173,7 +190,7 @@ def _ingest(ctx: Nightly, day: date, kind: InboundKind) -> dict[str, Any]:
                 session,
                 business_date=day,
                 banking_days=ctx.answer_within_banking_days,
-                calendar_of=lambda code: ctx.profile(code).calendar,
+                calendar_of=lambda code: ctx.format(code).calendar,
             )
         if chased:
             outcome["unanswered_batches"] = len(chased)
@@ -195,7 +212,7 @@ def _reconcile(ctx: Nightly, day: date) -> dict[str, Any]:
     with session_scope(ctx.factory) as session:
         # the statements of the days before ``day``, read with each bank's adapter; banking
         # days counted on the banks' own holiday calendar (the one batches are sent on)
-        config = calendars.match_config(session, lambda code: ctx.profile(code).calendar)
+        config = calendars.match_config(session, lambda code: ctx.format(code).calendar)
         pending = service.pending_dates(session, day)
     accounts = []
     for special_id, business_date in pending:
@@ -204,7 +221,7 @@ def _reconcile(ctx: Nightly, day: date) -> dict[str, Any]:
                 session,
                 special_id,
                 business_date,
-                adapter_for=lambda code: ctx.profile(code).adapter,
+                adapter_for=lambda code: ctx.format(code).adapter,
                 config=config,
             )
             accounts.append(outcome.summary())

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from gateway.batches.banks import TransportFactory, sftp_transport
+from gateway.batches.banks import TransportFactory, format_loader, sftp_transport
 from gateway.db import make_engine, make_session_factory
 from gateway.jobs.pipeline import Nightly, profile_loader
 from gateway.payments.config import PaymentsConfig, load_payments_config
@@ -18,6 +18,15 @@ from gateway.security.fieldcrypt import FieldCipher
 from gateway.settings import Settings
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+def _extra_fields(record: logging.LogRecord) -> dict[str, object]:
+    """The fields a log call passed in ``extra`` (step, business date, partition, ...)."""
+    return {
+        key: value
+        for key, value in vars(record).items()
+        if key not in _STANDARD and not key.startswith("_")
+    }
 
 
 class JsonFormatter(logging.Formatter):
@@ -30,12 +39,31 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
-                data[key] = value
+        data.update(_extra_fields(record))
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
         return json.dumps(data, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """``LEVEL logger: message key=value ...``: the ``extra`` fields on the same line, so a
+    person reading the terminal sees which step, date and partition a line is about."""
+
+    def __init__(self) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        fields = " ".join(
+            f"{key}={json.dumps(value, ensure_ascii=False, default=str)}"
+            if not isinstance(value, str) or not value or any(c.isspace() for c in value)
+            else f"{key}={value}"
+            for key, value in _extra_fields(record).items()
+        )
+        if not fields:
+            return text
+        head, newline, rest = text.partition("\n")  # a traceback stays below the fields
+        return f"{head} {fields}{newline}{rest}"
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -53,9 +81,7 @@ class _StderrHandler(logging.StreamHandler):
 def configure_logging(json_logs: bool, level: int = logging.INFO) -> None:
     """Our one stderr handler on the root logger (replacing an earlier one of ours only)."""
     handler = _StderrHandler()
-    handler.setFormatter(
-        JsonFormatter() if json_logs else logging.Formatter("%(levelname)s %(name)s: %(message)s")
-    )
+    handler.setFormatter(JsonFormatter() if json_logs else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [h for h in root.handlers if not isinstance(h, _StderrHandler)]
     root.addHandler(handler)
@@ -80,6 +106,7 @@ def build_nightly(
         payments=payments,
         cipher=FieldCipher.from_settings(settings),
         profile_loader=profile_loader(settings.config_dir, payments, root),
+        format_loader=format_loader(settings.config_dir, payments, root),
         transport_factory=transport_factory,
         lease=timedelta(minutes=payments.scheduler.lease_minutes),
         answer_within_banking_days=settings.nightly.answer_within_banking_days,

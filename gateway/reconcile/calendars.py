@@ -15,9 +15,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from adapters.bankconfig import load_bank_config
-from gateway.batches.calendar import BankingCalendar, calendar_for
-from gateway.errors import ConfigurationError
+from gateway.batches.banks import format_loader
+from gateway.batches.calendar import BankingCalendar
 from gateway.org.models import Bank, SpecialAccount
 from gateway.payments.config import load_payments_config
 from reconciliation.config import MatchConfig
@@ -51,15 +50,5 @@ def match_config(session: Session, calendar_of: CalendarOf) -> MatchConfig | Non
 def calendar_loader(config_dir: Path) -> CalendarOf:
     """Each bank's calendar as its profile reads it, from ``<config_dir>/banks/<code>.toml``
     and ``<config_dir>/payments.toml``; no keys or connection are needed."""
-    default = load_payments_config(config_dir).calendar.default
-
-    def load(code: str) -> BankingCalendar:
-        path = config_dir / "banks" / f"{code}.toml"
-        if not path.exists():
-            raise ConfigurationError(
-                f"银行 {code} 没有配置文件 {path}",
-                f"bank {code} has no configuration file {path}",
-            )
-        return calendar_for(load_bank_config(path), config_dir, default)
-
-    return load
+    formats = format_loader(config_dir, load_payments_config(config_dir))
+    return lambda code: formats(code).calendar

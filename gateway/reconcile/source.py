@@ -24,11 +24,9 @@ import polars as pl
 from sqlalchemy import ColumnElement, String, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from adapters.bankconfig import load_bank_config
 from adapters.base import Adapter
 from adapters.records import CreditDebit, Statement
-from adapters.registry import load_adapter
-from gateway.errors import ConfigurationError
+from gateway.batches.banks import format_loader
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
 from gateway.ledger.models import (
     AccountCode,
@@ -40,6 +38,7 @@ from gateway.ledger.models import (
 )
 from gateway.loans.models import Loan, LoanStatus
 from gateway.org.models import Association, Bank, SpecialAccount
+from gateway.payments.config import load_payments_config
 from gateway.payments.models import (
     OPEN_STATUSES,
     Direction,
@@ -57,23 +56,8 @@ def adapter_loader(config_dir: Path) -> AdapterFor:
     """Each bank's adapter from ``<config_dir>/banks/<code>.toml`` (read once per code).
 
     Only the file format is needed to read a statement: no keys, no connection."""
-    cache: dict[str, Adapter] = {}
-
-    def load(code: str) -> Adapter:
-        if code not in cache:
-            path = config_dir / "banks" / f"{code}.toml"
-            if not path.exists():
-                raise ConfigurationError(
-                    f"银行 {code} 没有配置文件 {path}",
-                    f"bank {code} has no configuration file {path}",
-                )
-            config = load_bank_config(path)
-            cache[code] = load_adapter(
-                config.adapter.name, config.adapter.options, config_dir=config.config_dir
-            )
-        return cache[code]
-
-    return load
+    formats = format_loader(config_dir, load_payments_config(config_dir))
+    return lambda code: formats(code).adapter
 
 
 # How far after the business date a statement file of that date may have been fetched.

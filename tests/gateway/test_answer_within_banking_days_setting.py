@@ -48,7 +48,10 @@ def configured_nightly(settle: Settle, tmp_path: Path, toml: str) -> Nightly:
         payments=settle.payments,
         transport_factory=lambda profile: settle.server,
     )
-    return dataclasses.replace(nightly, profile_loader=lambda code: settle.profile)
+    # the test's bank, keys and format alike, comes from its profile
+    return dataclasses.replace(
+        nightly, profile_loader=lambda code: settle.profile, format_loader=None
+    )
 
 
 def first_chased_on(settle: Settle, nightly: Nightly) -> date | None:

@@ -1,4 +1,5 @@
-"""Unattended runs log one JSON object per line, with the step's fields."""
+"""Unattended runs log one JSON object per line, with the step's fields; a terminal gets one
+text line per record with the same fields."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import io
 import json
 import logging
 
-from gateway.jobs.runtime import JsonFormatter
+from gateway.jobs.runtime import JsonFormatter, TextFormatter
 
 
 def test_each_record_is_one_json_line_with_its_extra_fields() -> None:
@@ -36,3 +37,34 @@ def test_each_record_is_one_json_line_with_its_extra_fields() -> None:
     assert first["time"].endswith("+00:00")
     assert second["level"] == "error"
     assert "银行拒绝连接" in second["exception"]
+
+
+def test_a_text_line_names_the_step_date_and_partition_and_keeps_the_traceback_below() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(TextFormatter())
+    logger = logging.getLogger("huzhu.test.textlogs")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        logger.info("step started", extra={"step": "fetch", "business_date": "2024-07-01"})
+        try:
+            raise ConnectionRefusedError("银行拒绝连接")
+        except ConnectionRefusedError:
+            logger.exception(
+                "step failed",
+                extra={"step": "batches", "partition": "rcb", "error": "KeyLoadError: 密钥 x"},
+            )
+        logger.info("plain")
+    finally:
+        logger.removeHandler(handler)
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "INFO huzhu.test.textlogs: step started step=fetch business_date=2024-07-01"
+    assert lines[1] == (
+        "ERROR huzhu.test.textlogs: step failed step=batches partition=rcb "
+        'error="KeyLoadError: 密钥 x"'
+    )
+    assert lines[2] == "Traceback (most recent call last):"
+    assert "ConnectionRefusedError: 银行拒绝连接" in lines
+    assert lines[-1] == "INFO huzhu.test.textlogs: plain"
