@@ -30,7 +30,7 @@ def _password(value: str | None) -> str:
 def create(
     username: Annotated[str, typer.Argument(help="Sign-in name.")],
     role: Annotated[Role, typer.Option(help="Role of the user.")],
-    display_name: Annotated[str | None, typer.Option(help="Name shown in the console().")] = None,
+    display_name: Annotated[str | None, typer.Option(help="Name shown in the web console.")] = None,
     county: Annotated[str | None, typer.Option(help="County code (county-wide roles).")] = None,
     association: Annotated[
         str | None, typer.Option(help="Association code (treasurer, association auditor).")

@@ -68,6 +68,14 @@ TEXT: dict[str, tuple[str, str]] = {
     "error": ("出错了", "Something went wrong"),
     "back": ("返回", "Back"),
     "balances_chart": ("各协会子账户余额（元）", "Sub-account balance by association (yuan)"),
+    "balances_chart_note": (
+        "橙色：该协会有逾期借款或现金标记",
+        "Orange: the association has overdue loans or cash flags",
+    ),
+    "open_items_note": (
+        "橙色：村级现金或跨协会资金，须优先处理",
+        "Orange: village cash or cross-association money, to handle first",
+    ),
     "last_night": ("昨夜批处理", "Last night's batches"),
     "reconciliation": ("对账", "Reconciliation"),
     "open_items": ("待处理差异", "Open items"),

@@ -56,6 +56,9 @@ def test_dashboard_cash_flags_count_the_cash_the_bank_showed(
     browser: SignIn, seeded: Seeded, cash_items: dict[str, int]
 ) -> None:
     page = browser("officer").get("/console").text
+    # orange bars are explained beneath each chart
+    assert "橙色：该协会有逾期借款或现金标记" in page
+    assert "橙色：村级现金或跨协会资金，须优先处理" in page
     tile = re.search(r'<div class="tile warn"><span>现金标记</span><strong>(\d+)</strong>', page)
     assert tile is not None, "the cash tile is not raised"
     assert tile.group(1) == "2"  # one open village-cash item in each association
