@@ -99,6 +99,9 @@ class ReconciliationResult:
     pending_entry_ids: tuple[str, ...]
     proposal_rows: pl.DataFrame  # PROPOSAL columns, in no particular order
     statement: DailyStatement
+    # open posted entries that days without a statement account for, to the fen (the first
+    # statement after those days shows the bank's balance moved by exactly their sum)
+    missing_statement_entry_ids: tuple[str, ...] = ()
 
     @cached_property
     def match_pairs(self) -> pl.DataFrame:
@@ -469,6 +472,9 @@ class _Run:
         self.l_matched = np.zeros(len(self.lines), dtype=bool)
         self.e_matched = np.zeros(len(self.entries), dtype=bool)
         self.opening_matched_fen: dict[str, int] = {}  # sub-account -> line taking the opening
+        # entries the movement on days without a statement accounts for, and that movement
+        self.missing_statement_entries: list[str] = []
+        self.missing_days_moved_fen: dict[str, int] = {}
 
     # ---------------------------------------------------------------- preparation
 
@@ -855,6 +861,7 @@ class _Run:
         proposals = self._proposals(pairs, ordinary, flags.expected_collection)
         leftover = pl.concat([ordinary, returns], how="diagonal_relaxed")
         self._content_duplicates(leftover, lines, not_copy)
+        self._explain_missing_days(active)
         pending = self._unmatched(leftover, active, proposals)
         totals = self._balances_and_continuity(self._totals(all_totals.result()))
         exceptions = tuple(self._exceptions(lines, entries))
@@ -876,6 +883,7 @@ class _Run:
             pending,
             proposals,
             statement,
+            tuple(sorted(self.missing_statement_entries)),
         )
 
     def _all_totals(self) -> _AllTotals:
@@ -1904,6 +1912,64 @@ class _Run:
                 )
         return adjusted
 
+    def _missing_days(self) -> list[date]:
+        """The banking days between the previous statement and this business date that no
+        statement covers (empty on a first run)."""
+        req, cal = self.request, self.config.calendar
+        if req.previous is None:
+            return []
+        expected_prev = (
+            cal.previous_banking_day(req.business_date)
+            if cal
+            else date.fromordinal(req.business_date.toordinal() - 1)
+        )
+        if req.previous.statement_date >= expected_prev:
+            return []
+        start = date.fromordinal(req.previous.statement_date.toordinal() + 1)
+        if cal:
+            return list(cal.banking_days_in(start, expected_prev))
+        return [
+            date.fromordinal(d) for d in range(start.toordinal(), expected_prev.toordinal() + 1)
+        ]
+
+    def _explain_missing_days(self, entries: pl.DataFrame) -> None:
+        """Days the bank sent no statement for still moved money, and the first statement after
+        them shows how much: its opening less the last statement's closing, per sub-account.
+
+        Where that movement equals, to the fen, the signed sum of the posted entries still open
+        from the missing days (or, failing that, from those days and before), the entries are
+        taken as shown by the missing statements: no unmatched-entry exception, they leave the
+        open items (``missing_statement_entry_ids``), and the balance check counts the movement.
+        A movement they do not account for is left to the balance check, which breaks as it
+        would have; the missing days stay statement gaps either way.
+        """
+        req = self.request
+        stmt, prev = req.statement, req.previous
+        missing = self._missing_days()
+        if stmt is None or prev is None or not missing or entries.is_empty():
+            return
+        first, last = missing[0], missing[-1]
+        open_posted = entries.filter(
+            (pl.col("status") == BookStatus.POSTED.value)
+            & (pl.col("e_date") <= last)
+            & ~pl.col("entry_id").is_in(list(self.covered_entries))
+        ).select("entry_id", "e_sub", "e_date", _signed("e").alias("_amount"))
+        if open_posted.is_empty():
+            return
+        for bal in sorted(stmt.sub_accounts, key=lambda b: b.sub_account):
+            before = prev.sub_account_closings_fen.get(bal.sub_account)
+            moved = None if before is None else bal.opening_fen - before
+            if not moved:
+                continue
+            own = open_posted.filter(pl.col("e_sub") == bal.sub_account)
+            for chosen in (own.filter(pl.col("e_date") >= first), own):
+                if not chosen.is_empty() and chosen["_amount"].sum() == moved:
+                    ids = chosen["entry_id"].sort().to_list()
+                    self.covered_entries.update(ids)
+                    self.missing_statement_entries.extend(ids)
+                    self.missing_days_moved_fen[bal.sub_account] = moved
+                    break
+
     def _balances_and_continuity(
         self, totals: dict[str | None, SubTotals]
     ) -> dict[str | None, SubTotals]:
@@ -1913,22 +1979,14 @@ class _Run:
         stmt = req.statement
         cal = self.config.calendar
         totals = self._without_displayed_copies(totals)
+        for sub, moved_fen in self.missing_days_moved_fen.items():
+            # the bank's movement on the days without a statement, which the open entries of
+            # those days account for (``_explain_missing_days``), counts as bank items
+            t = totals.get(sub, SubTotals())
+            totals[sub] = replace(t, bank_items_fen=t.bank_items_fen + moved_fen)
         if req.previous is not None:
-            expected_prev = (
-                cal.previous_banking_day(req.business_date)
-                if cal
-                else date.fromordinal(req.business_date.toordinal() - 1)
-            )
-            if req.previous.statement_date < expected_prev:
-                start = date.fromordinal(req.previous.statement_date.toordinal() + 1)
-                missing = (
-                    cal.banking_days_in(start, expected_prev)
-                    if cal
-                    else [
-                        date.fromordinal(d)
-                        for d in range(start.toordinal(), expected_prev.toordinal() + 1)
-                    ]
-                )
+            missing = self._missing_days()
+            if missing:
                 # one item per missing day, with the subject the night of that day gave it
                 # (``missing:<day>`` below), so the queue carries it over instead of opening
                 # a second item for the same day

@@ -308,6 +308,8 @@ def reconcile_account(
     pairs = result.match_pairs
     closed_lines = set(pairs["line_id"].to_list())
     closed_entries = set(pairs["entry_id"].drop_nulls().to_list())
+    # shown by the statement of a day the bank never sent: the balance moved by their sum
+    closed_entries.update(result.missing_statement_entry_ids)
     posted = 0
     undone = _undone_lines(session, special_account_id)
     for proposal in result.proposals:
@@ -375,6 +377,11 @@ def reconcile_account(
             "previous_hash": run.previous_hash,
             "exceptions": kinds,
             "auto_postings": posted,
+            **(
+                {"shown_by_missing_statement": list(result.missing_statement_entry_ids)}
+                if result.missing_statement_entry_ids
+                else {}
+            ),
         },
     )
     return AccountOutcome(

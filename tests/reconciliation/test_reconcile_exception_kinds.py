@@ -354,6 +354,43 @@ def test_missing_statement_day_is_a_gap() -> None:
     assert "2026-03-09" in monday.detail
 
 
+@pytest.mark.parametrize(
+    ("moved_fen", "shown", "found"),
+    [
+        # the bank's balance moved on the missing Monday by exactly the open payment of Monday
+        (-240_000, ("B1",), [("statement_gap", "missing:2026-03-09")]),
+        # it moved 5 yuan more than the books hold: nothing is guessed, the payment stays open
+        # and the balance breaks
+        (
+            -240_500,
+            (),
+            [("balance_break", "ledger:SUB-A"), ("statement_gap", "missing:2026-03-09")],
+        ),
+        # it did not move: the payment is still on its way, pending as any other
+        (0, (), [("statement_gap", "missing:2026-03-09")]),
+    ],
+)
+def test_payment_on_a_missing_day_is_taken_as_shown_only_when_the_balance_moved_by_it(
+    moved_fen: int, shown: tuple[str, ...], found: list[tuple[str, str]]
+) -> None:
+    previous = PreviousDay(
+        statement_date=DAY - timedelta(days=2),  # Sunday's statement; Monday's never came
+        closing_fen=1_500_000 - moved_fen,
+        sub_account_closings_fen={SUB_A: 1_000_000 - moved_fen, SUB_B: 500_000},
+    )
+    payment = entry("B1", 240_000, BookKind.DISBURSEMENT, business_date=DAY - timedelta(days=1))
+    # the books agreed with Sunday's closing and paid 2,400 yuan on Monday; the bank's
+    # balance moved by ``moved_fen`` on Monday
+    scenario = Scenario(entries=[payment], previous=previous, ledger_delta={SUB_A: -moved_fen})
+    result = scenario.run()
+    assert [(x.kind.value, x.subject) for x in result.exceptions] == found
+    assert result.missing_statement_entry_ids == shown
+    assert result.pending_entry_ids == (() if shown else ("B1",))
+    line = result.statement.line_for(SUB_A)
+    # unaccounted for, the whole of the missing day's movement stays unexplained
+    assert line.unexplained_fen == (-240_500 if moved_fen == -240_500 else 0)
+
+
 def test_opening_that_is_not_the_previous_closing_is_a_gap() -> None:
     previous = PreviousDay(
         statement_date=DAY - timedelta(days=1),
