@@ -152,6 +152,10 @@ def _run_days(night: Night) -> None:
     )
     for day in DAYS:
         exchange.clock.set(datetime.combine(day, MORNING, tzinfo=BANK_TZ))
+        if day == DAYS[3]:
+            # paid out on the day whose statement never comes: the statement gap says it all
+            settle.session.rollback()  # the fixture's session, past what the steps committed
+            night.loans.append(_release(settle, settle.world.members_b[1], 150_000))
         # reconciliation starts with the first business day: the baseline day is not reconciled
         steps = tuple(s for s in STEPS if s != "reconcile") if day == DAYS[0] else STEPS
         outcomes = run_date(nightly, day, steps)
@@ -225,6 +229,12 @@ def test_every_injected_fault_is_found_and_nothing_else(night: Night) -> None:
         (i.kind, i.first_seen, i.sub_account, i.subject) for i in items if not _explained(i, faults)
     ]
     assert unexplained == []
+
+    # the loan paid out on the day without a statement was paid that day, and raised nothing
+    paid_blind = session.scalars(
+        select(PaymentInstruction).where(PaymentInstruction.loan_id == night.loans[3].id)
+    ).one()
+    assert (paid_blind.status.value, paid_blind.settled_on) == ("settled", DAYS[3])
 
     # five business days reconciled in order, each statement chained to the one before
     runs = list(session.scalars(select(ReconRun).order_by(ReconRun.business_date)))
