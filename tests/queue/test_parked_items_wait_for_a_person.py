@@ -1,0 +1,94 @@
+"""A run that no longer sees a problem confirms what was done about it. An event, though, is
+seen only when it happens (a bank line printed twice, a missing day): not seeing it again says
+nothing about whether the bank corrected it, and a write-off request is for its reviewer to
+decide whatever the run sees. Those wait for a person."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.queue import service as queue
+from gateway.queue.models import ItemStatus, NightState, QueueItem, Resolution
+from tests.recon_support import Nights
+
+STRANGER = "6230000099998888"
+
+
+@pytest.fixture
+def nights(tmp_path: Path) -> Iterator[Nights]:
+    built = Nights(tmp_path)
+    yield built
+    built.close()
+
+
+def _printed_twice(nights: Nights) -> QueueItem:
+    """The bank shows one transfer twice, under one transaction id."""
+    first, copy = (
+        nights.line(nights.sub_b, 33_300, counterparty_account=STRANGER, bank_transaction_id="TX1")
+        for _ in range(2)
+    )
+    nights.night([first, copy])
+    return nights.item("duplicate")
+
+
+def test_a_bank_follow_up_on_a_copied_line_waits_until_a_person_closes_it(
+    nights: Nights,
+) -> None:
+    item = _printed_twice(nights)
+    session = nights.settle.fresh()
+    queue.resolve_bank_error(session, item.id, actor="alice", note="请银行冲正重复入账")
+    session.commit()
+
+    nights.night()  # the copy is not shown again: that is not the bank's correction
+    waiting = nights.item("duplicate")
+    assert (waiting.status, waiting.night_state) == (ItemStatus.WAITING_BANK, NightState.GONE)
+
+    session = nights.settle.fresh()
+    queue.dismiss(session, item.id, actor="alice", justification="银行已冲正，见次日对账单")
+    session.commit()
+    nights.night()
+    closed = nights.item("duplicate")
+    assert (closed.status, closed.resolution) == (ItemStatus.CLOSED, Resolution.DISMISS)
+
+
+def test_a_write_off_request_about_an_event_waits_for_its_reviewer(nights: Nights) -> None:
+    item = _printed_twice(nights)
+    session = nights.settle.fresh()
+    queue.request_write_off(session, item.id, actor="alice", note="重复入账，申请核销")
+    session.commit()
+
+    nights.night()
+    nights.night()
+    pending = nights.item("duplicate")
+    assert (pending.status, pending.resolution) == (
+        ItemStatus.WRITE_OFF_REVIEW,
+        Resolution.WRITE_OFF,
+    )
+    assert pending.night_state is NightState.GONE
+    assert "confirmed" not in [e.action for e in queue.history(nights.settle.fresh(), item.id)]
+
+
+def test_a_write_off_request_lapses_when_the_bank_takes_the_line_back(nights: Nights) -> None:
+    came = nights.line(nights.sub_b, 12_300, counterparty_account=STRANGER, end_to_end_id="X1")
+    nights.night([came])
+    item = nights.item("unmatched_bank")
+    session = nights.settle.fresh()
+    queue.request_write_off(session, item.id, actor="alice", note="来源不明，申请核销")
+    session.commit()
+
+    back = nights.line(
+        nights.sub_b,
+        12_300,
+        credit=False,
+        counterparty_account=STRANGER,
+        end_to_end_id="X1",
+        reversal=True,
+    )
+    nights.night([back])  # the bank reverses it: the line and its reversal cancel out
+    closed = nights.item("unmatched_bank")
+    assert (closed.status, closed.resolution) == (ItemStatus.CLOSED, Resolution.CLEARED)
+    (last,) = queue.history(nights.settle.fresh(), item.id)[-1:]
+    assert (last.action, "核销申请失效" in last.note) == ("cleared", True)
