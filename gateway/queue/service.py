@@ -4,10 +4,10 @@ Each night :func:`sync_run` files the run's exceptions by fingerprint: a new fin
 new item, one seen before persists, a resolved item seen again is reopened, and a resolved item
 not seen again is confirmed and closed, as is a bank follow-up on a problem the run no longer
 finds. An open item about lines or entries that no longer show up (they matched after all) is
-closed as cleared, and so is a write-off request about them (nothing is booked); an item about
-an event (a missing statement, a duplicate line, a return, cash, money across associations),
-whether open, waiting for the bank or for a write-off decision, stays until a person resolves
-it: not seeing an event again says nothing about it.
+closed as cleared, and so is a write-off or adjusting entry awaiting a second person's decision
+about them (nothing is booked); an item about an event (a missing statement, a duplicate line,
+a return, cash, money across associations), whether open, waiting for the bank or for a
+decision, stays until a person resolves it: not seeing an event again says nothing about it.
 
 Only a check that ran can clear or confirm an item by not raising it again: a night without a
 statement cannot compare balances, so a balance break (open, resolved or waiting for the bank)
@@ -61,6 +61,8 @@ EVENT_KINDS = frozenset(
 )
 WORKING = (ItemStatus.OPEN, ItemStatus.AWAITING_APPROVAL)
 PARKED = (ItemStatus.WAITING_BANK, ItemStatus.WRITE_OFF_REVIEW)
+# a request a second person has yet to decide: a write-off, an adjusting entry above the limit
+AWAITING_DECISION = (ItemStatus.AWAITING_APPROVAL, ItemStatus.WRITE_OFF_REVIEW)
 
 
 @dataclass(frozen=True)
@@ -259,25 +261,25 @@ def sync_run(
         item.night_state = NightState.GONE
         event = item.kind in EVENT_KINDS
         # Not seeing a problem again confirms what was done about it, or that the bank has
-        # corrected it; a problem nobody acted on, or one a write-off was asked for, is gone
-        # (the request lapses, nothing is booked). Not seeing an event again (a missing day, a
-        # copied line) proves nothing about the bank, and a write-off request about an event
-        # is for its reviewer to decide: both wait for a person.
+        # corrected it; a problem nobody acted on, or one whose write-off or large adjusting
+        # entry awaits a second person, is gone (the request lapses, nothing is booked). Not
+        # seeing an event again (a missing day, a copied line) proves nothing about the bank
+        # or about a request: such items wait for a person.
         if item.status is ItemStatus.RESOLVED or (
             item.status is ItemStatus.WAITING_BANK and not event
         ):
             item.status = ItemStatus.CLOSED
             events.append((item.id, "confirmed", f"{stamp}: 对账确认已解决 the run confirms it"))
             summary.confirmed.append(item.id)
-        elif item.status in (ItemStatus.OPEN, ItemStatus.WRITE_OFF_REVIEW) and not event:
-            lapsed = item.status is ItemStatus.WRITE_OFF_REVIEW
+        elif item.status in (ItemStatus.OPEN, *AWAITING_DECISION) and not event:
+            lapsed = item.status in AWAITING_DECISION
             item.status = ItemStatus.CLOSED
             item.resolution = Resolution.CLEARED
             item.resolved_by = actor
             item.resolved_at = utcnow()
             note = f"{stamp}: 对账未再出现 no longer found by the run"
             if lapsed:
-                note += "; 核销申请失效，未记账 the write-off request lapses, nothing booked"
+                note += "; 待审批的处理失效，未记账 the request awaiting a decision lapses"
             events.append((item.id, "cleared", note))
             summary.cleared.append(item.id)
     session.flush()

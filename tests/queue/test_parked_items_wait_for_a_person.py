@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.errors import Conflict
 from gateway.queue import service as queue
 from gateway.queue.models import ItemStatus, NightState, QueueItem, Resolution
 from tests.recon_support import Nights
@@ -91,4 +92,39 @@ def test_a_write_off_request_lapses_when_the_bank_takes_the_line_back(nights: Ni
     closed = nights.item("unmatched_bank")
     assert (closed.status, closed.resolution) == (ItemStatus.CLOSED, Resolution.CLEARED)
     (last,) = queue.history(nights.settle.fresh(), item.id)[-1:]
-    assert (last.action, "核销申请失效" in last.note) == ("cleared", True)
+    assert (last.action, "待审批的处理失效" in last.note) == ("cleared", True)
+
+
+def test_a_large_adjusting_entry_awaiting_approval_lapses_when_the_problem_goes(
+    nights: Nights,
+) -> None:
+    came = nights.line(nights.sub_b, 250_000, counterparty_account=STRANGER, end_to_end_id="X2")
+    nights.night([came])
+    item = nights.item("unmatched_bank")
+    session = nights.settle.fresh()
+    queue.resolve_adjusting_entry(
+        session,
+        item.id,
+        actor="alice",
+        reason="暂记其他应付款",
+        on=nights.day,
+        config=queue.QueueConfig(approval_above_fen=100_000),
+    )
+    session.commit()
+    assert nights.item("unmatched_bank").status is ItemStatus.AWAITING_APPROVAL
+
+    back = nights.line(
+        nights.sub_b,
+        250_000,
+        credit=False,
+        counterparty_account=STRANGER,
+        end_to_end_id="X2",
+        reversal=True,
+    )
+    nights.night([back])
+    closed = nights.item("unmatched_bank")
+    assert (closed.status, closed.resolution) == (ItemStatus.CLOSED, Resolution.CLEARED)
+    assert closed.journal_transaction_id is None  # nothing was booked
+    session = nights.settle.fresh()
+    with pytest.raises(Conflict):  # and nobody can approve it any more
+        queue.approve_adjustment(session, item.id, actor="bob")
