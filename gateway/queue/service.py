@@ -956,7 +956,9 @@ def review(
 def reassign(
     session: Session, item_id: int, *, actor: str, association_id: int, note: str
 ) -> QueueItem:
-    """The item belongs to another association (money booked to the wrong one)."""
+    """The item belongs to another association (money booked to the wrong one): it is handed
+    over, open, for that association to resolve. The run goes on raising it until the money or
+    the books are put right; handing it over resolves nothing, so nothing is "reopened"."""
     item = get_item(session, item_id)
     _workable(item)
     note = _need_text(note, "改归须说明理由", "a reassignment needs a reason")
@@ -971,8 +973,7 @@ def reassign(
         )
     before = item.association_id
     item.association_id = association_id
-    item.status = ItemStatus.RESOLVED
-    _resolved(session, item, Resolution.REASSIGN, actor=actor, note=note)
+    item.assignee = None  # the other association's people take it up
     _event(
         session,
         item,

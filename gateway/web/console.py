@@ -73,6 +73,7 @@ from gateway.queue.endpoints import (
     filtered,
     list_page,
     resolve,
+    scoped_items,
     visible_item,
 )
 from gateway.queue.models import ItemStatus, QueueItem
@@ -655,6 +656,16 @@ def queue_page(
     )
     items, next_cursor = list_page(session, statement, QueueSort.PRIORITY, PageRequest(cursor, 50))
     names = dict(session.execute(select(Association.id, Association.name)).all())
+    # the state the item just worked is in now (open again when handed to another
+    # association), where this person may still see it
+    done_status = None
+    if done is not None:
+        shown = session.scalar(
+            scoped_items(current.principal)
+            .where(QueueItem.id == done)
+            .with_only_columns(QueueItem.status)
+        )
+        done_status = shown.value if shown is not None else None
     return current.render(
         "queue.html",
         items=items,
@@ -667,6 +678,7 @@ def queue_page(
         kind_label=lambda k: kind_label(current.lang, k),
         status_label=lambda s: status_label(current.lang, str(s)),
         done=done,
+        done_status=done_status,
     )
 
 

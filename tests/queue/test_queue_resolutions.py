@@ -266,10 +266,23 @@ def test_reassignment_to_the_right_association(nights: Nights) -> None:
     )
     session.commit()
     item = nights.item("cross_association")
-    assert (item.association_id, item.status) == (nights.world.b.id, ItemStatus.RESOLVED)
+    # handed over, open, to the association that has to put it right
+    assert (item.association_id, item.status) == (nights.world.b.id, ItemStatus.OPEN)
     audit = session.scalars(select(AuditEvent).where(AuditEvent.action == "queue.reassigned")).one()
     assert audit.chain == f"association:{nights.world.b.id}"
     assert audit.payload["to_association"] == nights.world.b.id
+
+    # the money is still where it should not be: the item stays with the second association,
+    # seen again, not "reopened" as if the hand-over had failed
+    again = nights.night()
+    assert item.id in again.queue.persisting
+    assert again.queue.reopened == []
+    kept = nights.item("cross_association")
+    assert (kept.association_id, kept.status, kept.night_state) == (
+        nights.world.b.id,
+        ItemStatus.OPEN,
+        NightState.PERSISTING,
+    )
 
 
 def test_dismissal_needs_a_justification_and_is_reopened_when_seen_again(

@@ -51,6 +51,7 @@ def test_item_shows_the_bank_line_and_resolving_removes_it(
     listing = client.get(done.headers["location"]).text
     assert f'href="/console/queue/{item}"' not in listing
     assert 'id="done-notice"' in listing
+    assert f"#{item} · 已提交 · 当前状态: 已处理，待对账确认" in listing
     audit = client.get("/console/audit").text
     assert "queue.dismissed" in audit
     assert "已核实：误存，已退回" in audit
@@ -113,3 +114,30 @@ def test_large_adjusting_entry_needs_a_second_person(
     )
     assert approved.status_code == 303
     assert f'href="/console/queue/{item}"' not in officer.get("/console/queue").text
+
+
+def test_reassigning_hands_the_item_over_open_and_says_so(
+    browser: SignIn, cash_items: dict[str, int], seeded: Seeded
+) -> None:
+    client = browser("reviewer")
+    item = cash_items["a"]
+    page = client.get(f"/console/queue/{item}").text
+    done = client.post(
+        f"/console/queue/{item}/resolve",
+        data={
+            "csrf_token": csrf_of(page),
+            "action": "reassign",
+            "note": "二村社员误存入一村子账户",
+            "association_id": str(seeded.world.b.id),
+        },
+    )
+    assert done.status_code == 303
+    listing = client.get(done.headers["location"]).text
+    assert f"#{item} · 已提交 · 当前状态: 待处理" in listing
+    # still to be worked, now under the other association
+    row = re.search(
+        rf'<tr[^>]*>(?:(?!</tr>).)*href="/console/queue/{item}"(?:(?!</tr>).)*</tr>', listing, re.S
+    )
+    assert row is not None
+    assert seeded.world.b.name in row.group(0)
+    assert seeded.world.a.name not in row.group(0)
