@@ -96,29 +96,38 @@ _SYNC_LABELS = {
 }
 
 
-def _outcome_table(day: date, outcomes: list[AccountOutcome], numbers: dict[int, str]) -> Table:
-    """One row per special account; the exceptions and the queue's changes one per line, in
-    Chinese, so the table fits an 80-column terminal."""
+def _compact_table(title: str, columns: list[tuple[str, JustifyMethod]]) -> Table:
+    """A table without side borders that fits an 80-column terminal; a cell too long for a
+    narrow one folds onto a second line, nothing is cut short."""
     table = Table(
-        title=f"对账 reconciliation {day}",
+        title=title,
         box=box.SIMPLE_HEAD,
         padding=(0, 1, 0, 0),
         pad_edge=False,
         collapse_padding=True,
         show_edge=False,
     )
-    columns: list[tuple[str, JustifyMethod]] = [
-        ("专户\nAccount", "left"),
-        ("对账单\nStmt", "left"),
-        ("流水/账务\nLn/En", "right"),
-        ("匹配\nMatch", "right"),
-        ("自动\nAuto", "right"),
-        ("未达\nOpen", "right"),
-        ("差错\nExceptions", "left"),
-        ("队列\nQueue", "left"),
-    ]
     for header, justify in columns:
         table.add_column(header, justify=justify, overflow="fold")
+    return table
+
+
+def _outcome_table(day: date, outcomes: list[AccountOutcome], numbers: dict[int, str]) -> Table:
+    """One row per special account; the exceptions and the queue's changes one per line, in
+    Chinese, so the table fits an 80-column terminal."""
+    table = _compact_table(
+        f"对账 reconciliation {day}",
+        [
+            ("专户\nAccount", "left"),
+            ("对账单\nStmt", "left"),
+            ("流水/账务\nLn/En", "right"),
+            ("匹配\nMatch", "right"),
+            ("自动\nAuto", "right"),
+            ("未达\nOpen", "right"),
+            ("差错\nExceptions", "left"),
+            ("队列\nQueue", "left"),
+        ],
+    )
     for o in outcomes:
         kinds = [f"{KIND_LABELS.get(k, (k, ''))[0]} {v}" for k, v in sorted(o.kinds.items()) if v]
         queue_changes = [f"{_SYNC_LABELS[k]} {v}" for k, v in o.queue.as_dict().items() if v]
@@ -228,12 +237,6 @@ def queue_list(
     if json_out:
         typer.echo(json.dumps(fields, ensure_ascii=False))
         return
-    table = Table(
-        title=f"对账差错 mismatch queue ({len(rows)})",
-        box=box.SIMPLE_HEAD,
-        padding=(0, 1, 0, 0),
-        show_edge=False,
-    )
     columns: list[tuple[str, JustifyMethod]] = [
         ("ID", "right"),
         ("类型\nKind", "left"),
@@ -248,9 +251,7 @@ def queue_list(
     if wide:
         columns += [("本次\nLast night", "left"), ("子账户\nSub-account", "left")]
         columns += [("处理人\nAssignee", "left")]
-    for header, justify in columns:
-        # a cell too long for a narrow terminal folds onto a second line; nothing is cut short
-        table.add_column(header, justify=justify, overflow="fold")
+    table = _compact_table(f"对账差错 mismatch queue ({len(rows)})", columns)
     for row in rows:
         table.add_row(*row)
     console().print(table)
