@@ -425,6 +425,15 @@ class _Pairs:
 
 
 @dataclass(frozen=True, slots=True)
+class _Amounts:
+    """Signed amounts in fen by line id and by entry id, for the lines and entries a check
+    raises an exception about."""
+
+    lines: dict[str, int]
+    entries: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
 class _Flags:
     """Lines and entries flagged from the inputs alone, and the collections among the entries."""
 
@@ -1494,11 +1503,30 @@ class _Run:
     # ---------------------------------------------------------------- checks after matching
 
     def _group_members(
-        self, pairs: pl.DataFrame, g_all: np.ndarray, groups: list[int]
+        self, pairs: pl.DataFrame, g_all: np.ndarray, groups: list[int], amounts: _Amounts
     ) -> dict[int, tuple[list[str], list[str]]]:
+        """The lines and entries of each match group in ``groups``; their signed amounts go
+        into ``amounts``."""
         wanted = np.zeros(len(self.L), dtype=bool)
         wanted[groups] = True
         sub = self._with_ids(pairs.filter(pl.Series(wanted[g_all])))
+        ei = sub["_ei"].fill_null(-1).to_numpy()
+        has_entry = ei >= 0
+        sub = sub.with_columns(
+            self.L.select(_signed("l")).to_series().gather(sub["_li"]).alias("_l_fen"),
+            pl.Series(
+                "_e_fen",
+                np.where(
+                    has_entry,
+                    self.E.select(_signed("e")).to_series().gather(np.where(has_entry, ei, 0)),
+                    0,
+                ),
+            ),
+        )
+        amounts.lines.update(sub.select("line_id", "_l_fen").iter_rows())
+        amounts.entries.update(
+            sub.filter(pl.Series(has_entry)).select("entry_id", "_e_fen").iter_rows()
+        )
         grouped = sub.group_by("_g").agg(
             pl.col("line_id").drop_nulls().unique().sort(),
             pl.col("entry_id").drop_nulls().unique().sort(),
@@ -1613,7 +1641,12 @@ class _Run:
         group_of_e = dict(hit.select("entry_id", "_g").drop_nulls().iter_rows())
         groups = set(group_of_l.values()) | set(group_of_e.values())
         groups.update(wrong_sub_groups.tolist(), not_borrower_groups.tolist())
-        members = self._group_members(pairs, g_all, sorted(groups)) if groups else {}
+        # each line's and entry's signed amount, for the figures the exceptions carry
+        amounts = _Amounts(
+            dict(flagged_lines.select("line_id", _signed("l")).iter_rows()),
+            dict(flagged_entries.select("entry_id", _signed("e")).iter_rows()),
+        )
+        members = self._group_members(pairs, g_all, sorted(groups), amounts) if groups else {}
 
         def raise_for(
             kind: ExceptionKind,
@@ -1636,7 +1669,14 @@ class _Run:
                 if gid in members:
                     ls.update(members[gid][0])
                     es.update(members[gid][1])
-                self._raise(kind, ls, es, detail=detail)
+                self._raise(
+                    kind,
+                    ls,
+                    es,
+                    actual_fen=sum(amounts.lines[i] for i in ls) if ls else None,
+                    expected_fen=sum(amounts.entries[i] for i in es) if es else None,
+                    detail=detail,
+                )
 
         raise_for(
             K.VILLAGE_CASH,

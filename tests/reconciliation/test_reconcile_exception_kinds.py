@@ -161,6 +161,9 @@ def test_a_line_already_reconciled_earlier_is_a_duplicate() -> None:
 def test_village_cash_on_the_sub_account(bank_line: object, why: str) -> None:
     result = Scenario(lines=[bank_line]).run()  # type: ignore[list-item]
     assert kinds(result) == [("village_cash", ("L1",), ())], why
+    # the cash itself, signed as the bank moved it, for the office to see
+    (cash,) = result.exceptions
+    assert (cash.actual_fen, cash.expected_fen) == (bank_line.signed_amount_fen, None)  # type: ignore[attr-defined]
 
 
 def test_cash_entry_in_the_books_is_village_cash_even_when_matched() -> None:
@@ -171,6 +174,7 @@ def test_cash_entry_in_the_books_is_village_cash_even_when_matched() -> None:
     result = scenario.run()
     assert matched(result) == [("card_amount", ("L1",), ("B1",))]
     assert kinds(result) == [("village_cash", ("L1",), ("B1",))]
+    assert (result.exceptions[0].actual_fen, result.exceptions[0].expected_fen) == (50_000, 50_000)
 
 
 def test_cash_paid_out_by_hand_in_the_books_is_village_cash() -> None:
@@ -205,7 +209,9 @@ def test_lump_deposit_from_someone_who_is_not_the_borrower() -> None:
 
 def test_money_between_two_sub_accounts_is_cross_association() -> None:
     scenario = Scenario(lines=[line("L1", 10_000, OUT, counterparty_account=SUB_B)])
-    assert kinds(scenario.run()) == [("cross_association", ("L1",), ())]
+    result = scenario.run()
+    assert kinds(result) == [("cross_association", ("L1",), ())]
+    assert result.exceptions[0].actual_fen == -10_000
 
 
 def test_disbursement_to_a_card_of_another_association() -> None:

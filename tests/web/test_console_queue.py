@@ -4,7 +4,12 @@ resolution with its justification, and who may do what."""
 from __future__ import annotations
 
 import re
+from datetime import date
 
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.queue import service as queue
+from reconciliation.findings import ExceptionKind, ReconException
 from tests.api.conftest import Seeded
 from tests.web.conftest import SignIn
 
@@ -141,3 +146,37 @@ def test_reassigning_hands_the_item_over_open_and_says_so(
     assert row is not None
     assert seeded.world.b.name in row.group(0)
     assert seeded.world.a.name not in row.group(0)
+
+
+def test_a_balance_break_is_listed_by_its_difference_with_both_figures_at_hand(
+    browser: SignIn, api_sessions: sessionmaker[Session], seeded: Seeded
+) -> None:
+    with api_sessions() as session:
+        a = session.merge(seeded.world.a)
+        filed = queue.sync_run(
+            session,
+            special_account_id=a.special_account_id,
+            business_date=date(2024, 6, 27),
+            exceptions=[
+                ReconException(
+                    kind=ExceptionKind.BALANCE_BREAK,
+                    sub_account=a.sub_account_number,
+                    subject=f"ledger:{a.sub_account_number}",
+                    expected_fen=19_154_800,
+                    actual_fen=17_854_800,
+                )
+            ],
+            associations={a.sub_account_number: a.id},
+            entry_associations={},
+            actor="nightly",
+        )
+        session.commit()
+    (item,) = filed.new
+    page = browser("reviewer").get("/console/queue").text
+    row = re.search(
+        rf'<tr[^>]*>(?:(?!</tr>).)*href="/console/queue/{item}"(?:(?!</tr>).)*</tr>', page, re.S
+    )
+    assert row is not None
+    # what is wrong, not the balance: the bank holds 13,000 yuan less than the books
+    assert "差额</span> -13,000.00" in row.group(0)
+    assert 'title="银行 178,548.00 · 账面 191,548.00"' in row.group(0)
