@@ -196,11 +196,23 @@ def _item_row(item: QueueItem, association: str, *, wide: bool) -> list[str]:
     return row
 
 
+def _kind_code(given: str) -> str:
+    """An exception kind named by its code (``village_cash``) or its label (``村级现金``)."""
+    for code, (zh, en) in KIND_LABELS.items():
+        if given.strip().lower() in (code, zh, en.lower()):
+            return code
+    known = ", ".join(f"{code} ({zh})" for code, (zh, _) in KIND_LABELS.items())
+    raise typer.BadParameter(f"未知的差错类型 unknown kind {given!r}; one of: {known}")
+
+
 @queue_app.command("list")
 def queue_list(
     status: Annotated[ItemStatus | None, typer.Option(help="Only items in this state.")] = None,
     every: Annotated[bool, typer.Option("--all", help="Closed items too.")] = False,
-    kind: Annotated[str | None, typer.Option(help="Only this exception kind.")] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(help="Only this exception kind: its code or its Chinese label."),
+    ] = None,
     assignee: Annotated[
         str | None, typer.Option(help="Only items assigned to this person.")
     ] = None,
@@ -208,6 +220,7 @@ def queue_list(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Open items by priority, oldest first."""
+    kind = _kind_code(kind) if kind is not None else None
     with cli_session(current_settings()) as session:
         association_id = None
         if association is not None:

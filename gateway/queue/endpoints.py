@@ -35,6 +35,7 @@ from gateway.queue.models import ItemStatus, QueueEvent, QueueItem
 from gateway.reconcile.models import OpenItem
 from gateway.reconcile.source import transaction_id_of
 from gateway.security.fieldcrypt import mask_card
+from reconciliation.findings import ExceptionKind
 
 router = domain_router("差异队列 mismatch queue")
 
@@ -329,14 +330,18 @@ def list_queue(
     session: DbSession,
     page: Paging,
     status: Annotated[ItemStatus | None, Query()] = None,
-    kind: Annotated[str | None, Query(max_length=32)] = None,
+    kind: Annotated[ExceptionKind | None, Query()] = None,
     association_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     assignee: Annotated[str | None, Query(max_length=100)] = None,
     sort: Annotated[QueueSort, Query()] = QueueSort.PRIORITY,
 ) -> Page[QueueItemOut]:
     principal.require(Permission.READ_QUEUE)
     statement = filtered(
-        principal, status=status, kind=kind, association_id=association_id, assignee=assignee
+        principal,
+        status=status,
+        kind=kind.value if kind is not None else None,
+        association_id=association_id,
+        assignee=assignee,
     )
     rows, cursor = list_page(session, statement, sort, page)
     return Page(items=[item_out(i) for i in rows], next_cursor=cursor)

@@ -124,3 +124,19 @@ def test_the_reconcile_summary_names_each_exception_in_chinese_within_80_columns
     assert "新增 1" in row
     assert any("持续 1" in line for line in lines)
     assert "statement_gap" not in out.output
+
+
+def test_the_kind_filter_takes_the_label_the_table_shows_and_refuses_an_unknown_one(
+    nights: Nights,
+) -> None:
+    nights.night([nights.line(nights.sub_b, 33_300, counterparty_account=STRANGER)])
+    by_label = CliRunner().invoke(app, ["queue", "list", "--kind", "银行流水未匹配", "--json"])
+    by_code = CliRunner().invoke(app, ["queue", "list", "--kind", "unmatched_bank", "--json"])
+    assert by_label.exit_code == by_code.exit_code == 0
+    assert json.loads(by_label.output) == json.loads(by_code.output)
+    assert [i["kind"] for i in json.loads(by_label.output)] == ["unmatched_bank"]
+
+    unknown = CliRunner().invoke(app, ["queue", "list", "--kind", "cash"], env={"COLUMNS": "200"})
+    assert unknown.exit_code == 2  # not an empty list that looks like a clean queue
+    assert "unknown kind 'cash'" in unknown.output
+    assert "village_cash (村级现金)" in unknown.output
