@@ -31,6 +31,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "users",
     "keys",
     "reconcile",
+    "auto_postings",
     "reports",
     "grades",
     "liquidation",

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import polars as pl
-from sqlalchemy import delete, or_, select
+from sqlalchemy import Select, delete, or_, select
 from sqlalchemy.orm import Session
 
 from adapters.records import Statement
@@ -847,6 +847,32 @@ def _record_auto(
             "auto": True,
         },
     )
+
+
+def auto_postings(
+    *,
+    special_account_id: int | None = None,
+    association_id: int | None = None,
+    undone: bool | None = False,
+) -> Select[AutoPosting]:
+    """The automatic postings matching the filters (``undone``: None for all), as a query."""
+    statement = select(AutoPosting)
+    if special_account_id is not None:
+        statement = statement.join(ReconRun, ReconRun.id == AutoPosting.run_id).where(
+            ReconRun.special_account_id == special_account_id
+        )
+    if association_id is not None:
+        statement = statement.where(AutoPosting.association_id == association_id)
+    if undone is not None:
+        statement = statement.where(
+            AutoPosting.undone_at.is_not(None) if undone else AutoPosting.undone_at.is_(None)
+        )
+    return statement
+
+
+def auto_posting_line_ids(auto: AutoPosting) -> list[str]:
+    """The bank lines an automatic posting booked."""
+    return [str(data["line_id"]) for data in json.loads(auto.lines_json)]
 
 
 def undo_auto_posting(
