@@ -1,5 +1,6 @@
-"""``/api/v1`` special accounts, their statement lines (counterparty cards masked) and the
-nightly reconciliation runs (the daily statement figures and what matched)."""
+"""``/api/v1`` special accounts, their statement lines (counterparty cards masked), the
+nightly reconciliation runs (the daily statement figures and what matched), and the postings
+the reconciler booked without a person, which the county fund office may undo."""
 
 from __future__ import annotations
 
@@ -7,18 +8,26 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.api.deps import CurrentPrincipal, DbSession
 from gateway.api.pagination import Page, Paging, paginate
-from gateway.api.router import ObjectId, as_utc, domain_router
+from gateway.api.router import (
+    WRITE_PROBLEM_STATUSES,
+    ObjectId,
+    as_utc,
+    business_today,
+    domain_router,
+)
 from gateway.api.scopes import special_account_scope
-from gateway.auth.permissions import Permission, Principal
+from gateway.auth.permissions import ObjectScope, Permission, Principal
+from gateway.errors import NotFound
 from gateway.ingestion.models import StatementLine
-from gateway.org.models import Bank, SpecialAccount
-from gateway.reconcile.models import ReconRun
+from gateway.org.models import Association, Bank, SpecialAccount
+from gateway.reconcile import service
+from gateway.reconcile.models import AutoPosting, ReconRun
 from gateway.security.fieldcrypt import mask_card
 
 router = domain_router("对账 statements and reconciliation")
@@ -67,6 +76,30 @@ class ReconRunOut(BaseModel):
     open_entry_count: int
     started_at: datetime
     finished_at: datetime
+
+
+class AutoPostingOut(BaseModel):
+    id: int
+    run_id: int
+    business_date: date
+    kind: str  # repayment | bank_fee | interest
+    association_id: int
+    amount_fen: int
+    principal_fen: int
+    fee_fen: int
+    line_ids: list[str]
+    journal_transaction_id: str
+    reason: str
+    created_at: datetime
+    undone_at: datetime | None
+    undone_by: str | None
+    undo_reason: str | None
+    reversal_transaction_id: str | None
+
+
+class UndoIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=400, description="why it is undone (audited)")
+    on: date | None = Field(default=None, description="business date of the reversal")
 
 
 def line_out(line: StatementLine) -> StatementLineOut:
@@ -190,3 +223,90 @@ def list_runs(
         session, statement, order=[ReconRun.id], key=lambda r: [r.id], page=page, descending=True
     )
     return Page(items=[run_out(r) for r in rows], next_cursor=cursor)
+
+
+def auto_posting_out(session: Session, auto: AutoPosting) -> AutoPostingOut:
+    day = session.scalar(select(ReconRun.business_date).where(ReconRun.id == auto.run_id))
+    assert day is not None  # a foreign key
+    return AutoPostingOut(
+        id=auto.id,
+        run_id=auto.run_id,
+        business_date=day,
+        kind=auto.kind,
+        association_id=auto.association_id,
+        amount_fen=auto.amount_fen,
+        principal_fen=auto.principal_fen,
+        fee_fen=auto.fee_fen,
+        line_ids=service.auto_posting_line_ids(auto),
+        journal_transaction_id=str(auto.journal_transaction_id),
+        reason=auto.reason,
+        created_at=as_utc(auto.created_at),
+        undone_at=as_utc(auto.undone_at) if auto.undone_at else None,
+        undone_by=auto.undone_by,
+        undo_reason=auto.undo_reason,
+        reversal_transaction_id=(
+            str(auto.reversal_transaction_id) if auto.reversal_transaction_id else None
+        ),
+    )
+
+
+@router.get(
+    "/special-accounts/{account_id}/auto-postings",
+    response_model=Page[AutoPostingOut],
+    summary="自动记账 Postings the reconciler booked without a person, newest first",
+)
+def list_auto_postings(
+    account_id: ObjectId,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    page: Paging,
+    undone: Annotated[
+        bool | None, Query(description="true: only the undone; false: only the standing")
+    ] = None,
+) -> Page[AutoPostingOut]:
+    visible_account(session, principal, account_id, Permission.READ_STATEMENTS)
+    statement = service.auto_postings(special_account_id=account_id, undone=undone)
+    rows, cursor = paginate(
+        session,
+        statement,
+        order=[AutoPosting.id],
+        key=lambda a: [a.id],
+        page=page,
+        descending=True,
+    )
+    return Page(items=[auto_posting_out(session, a) for a in rows], next_cursor=cursor)
+
+
+@router.post(
+    "/auto-postings/{auto_posting_id}/undo",
+    response_model=AutoPostingOut,
+    summary="撤销自动记账 Undo an automatic posting: reversed, its bank lines open again",
+    responses=WRITE_PROBLEM_STATUSES,
+)
+def undo_auto_posting(
+    auto_posting_id: ObjectId, body: UndoIn, principal: CurrentPrincipal, session: DbSession
+) -> AutoPostingOut:
+    """The posting's journal transaction is reversed, a repayment goes back to its instalment,
+    and its bank lines are open again: the next night they are a person's to resolve, never
+    booked automatically again. Undoing twice is refused (409)."""
+    principal.require(Permission.WORK_QUEUE)
+    auto = session.get(AutoPosting, auto_posting_id)
+    association = session.get(Association, auto.association_id) if auto else None
+    if auto is None or association is None:
+        raise NotFound("自动记账不存在", f"automatic posting {auto_posting_id} not found")
+    principal.require(
+        Permission.WORK_QUEUE,
+        ObjectScope(
+            county_id=association.town.county_id,
+            association_id=association.id,
+            bank_id=association.special_account.bank_id,
+        ),
+    )
+    undone = service.undo_auto_posting(
+        session,
+        auto_posting_id,
+        actor=principal.actor,
+        reason=body.reason,
+        on=body.on or business_today(),
+    )
+    return auto_posting_out(session, undone)

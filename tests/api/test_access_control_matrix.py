@@ -12,9 +12,11 @@ refusal 409/422 for a write whose business rule says no).
 from __future__ import annotations
 
 import hashlib
+import json
 import random
+import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -29,6 +31,7 @@ from gateway.members.models import Member
 from gateway.org.models import Association
 from gateway.payments.models import FollowUpKind, InstructionStatus, PaymentInstruction
 from gateway.payments.service import follow_up
+from gateway.reconcile.models import AutoPosting, ReconRun
 from gateway.security.fieldcrypt import FieldCipher
 from gateway.testing import World
 from tests.api.conftest import USERS, ClientFor, Seeded, file_village_cash
@@ -129,6 +132,11 @@ SPECS: dict[tuple[str, str], Spec] = {
     ("GET", "/api/v1/special-accounts/{account_id}/statement-lines"): Spec("statements", "account"),
     ("GET", "/api/v1/special-accounts/{account_id}/reconciliation-runs"): Spec(
         "statements", "account"
+    ),
+    ("GET", "/api/v1/special-accounts/{account_id}/auto-postings"): Spec("statements", "account"),
+    # an undone posting: allowed means reaching the service, which refuses a second undo (409)
+    ("POST", "/api/v1/auto-postings/{auto_posting_id}/undo"): Spec(
+        "queue.work", "auto_posting", body={"reason": "测试 test"}
     ),
     ("GET", "/api/v1/queue-items"): Spec("queue", None),
     ("GET", "/api/v1/queue-items/{item_id}"): Spec("queue", "item"),
@@ -255,6 +263,35 @@ def add_follow_up(session: Session, association_id: int) -> int:
     return item.id
 
 
+def add_auto_posting(session: Session, association: Association, day: date) -> int:
+    """An automatic posting of the association, undone already, from a run of ``day``."""
+    run = ReconRun(
+        special_account_id=association.special_account_id,
+        business_date=day,
+        has_statement=True,
+        previous_hash="",
+        statement_hash="0" * 64,
+        statement_json="{}",
+    )
+    session.add(run)
+    session.flush()
+    auto = AutoPosting(
+        run_id=run.id,
+        kind="bank_fee",
+        association_id=association.id,
+        journal_transaction_id=uuid.uuid4(),
+        amount_fen=250,
+        lines_json=json.dumps([{"line_id": f"STMT-{day}:1", "booking_date": str(day)}]),
+        reason="银行手续费",
+        undone_at=datetime(2024, 6, 28, tzinfo=UTC),
+        undone_by="officer",
+        undo_reason="测试 test",
+    )
+    session.add(auto)
+    session.flush()
+    return auto.id
+
+
 def add_instruction(session: Session, association_id: int) -> int:
     loan = session.query(Loan).filter(Loan.association_id == association_id).first()
     assert loan is not None
@@ -316,6 +353,7 @@ def objects(
                 "instruction": add_instruction(session, a.id),
                 "follow_up": add_follow_up(session, a.id),
                 "item": file_village_cash(session, a, tag="own"),
+                "auto_posting": add_auto_posting(session, a, date(2024, 6, 25)),
             },
             "sibling": {
                 "county": world.county.id,
@@ -326,6 +364,7 @@ def objects(
                 "instruction": add_instruction(session, b.id),
                 "follow_up": add_follow_up(session, b.id),
                 "item": file_village_cash(session, b, tag="sibling"),
+                "auto_posting": add_auto_posting(session, b, date(2024, 6, 26)),
             },
             "foreign": {
                 "county": seeded.other_county_id,
@@ -336,6 +375,7 @@ def objects(
                 "instruction": add_instruction(session, other.id),
                 "follow_up": add_follow_up(session, other.id),
                 "item": file_village_cash(session, other, tag="foreign"),
+                "auto_posting": add_auto_posting(session, other, date(2024, 6, 25)),
             },
         }
         session.commit()  # the instructions added while listing the ids
