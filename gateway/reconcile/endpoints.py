@@ -5,7 +5,7 @@ the reconciler booked without a person, which the county fund office may undo.""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Query
 from pydantic import BaseModel, Field
@@ -225,6 +225,42 @@ def list_runs(
     return Page(items=[run_out(r) for r in rows], next_cursor=cursor)
 
 
+def scoped_auto_postings(principal: Principal, *, undone: bool | None) -> Any:
+    """The automatic postings of the associations in the caller's scope."""
+    statement = service.auto_postings(undone=undone)
+    if principal.association_id is not None:
+        statement = statement.where(AutoPosting.association_id == principal.association_id)
+    elif principal.county_id is not None:
+        in_county = (
+            select(Association.id)
+            .join(SpecialAccount, SpecialAccount.id == Association.special_account_id)
+            .where(SpecialAccount.county_id == principal.county_id)
+        )
+        statement = statement.where(AutoPosting.association_id.in_(in_county))
+    return statement
+
+
+def workable_auto_posting(
+    session: Session, principal: Principal, auto_posting_id: int
+) -> AutoPosting:
+    """The posting, if the caller may undo it (``queue.work`` in its association); 404 when
+    it lies outside their scope."""
+    principal.require(Permission.WORK_QUEUE)
+    auto = session.get(AutoPosting, auto_posting_id)
+    association = session.get(Association, auto.association_id) if auto else None
+    if auto is None or association is None:
+        raise NotFound("自动记账不存在", f"automatic posting {auto_posting_id} not found")
+    principal.require(
+        Permission.WORK_QUEUE,
+        ObjectScope(
+            county_id=association.town.county_id,
+            association_id=association.id,
+            bank_id=association.special_account.bank_id,
+        ),
+    )
+    return auto
+
+
 def auto_posting_out(session: Session, auto: AutoPosting) -> AutoPostingOut:
     day = session.scalar(select(ReconRun.business_date).where(ReconRun.id == auto.run_id))
     assert day is not None  # a foreign key
@@ -289,19 +325,7 @@ def undo_auto_posting(
     """The posting's journal transaction is reversed, a repayment goes back to its instalment,
     and its bank lines are open again: the next night they are a person's to resolve, never
     booked automatically again. Undoing twice is refused (409)."""
-    principal.require(Permission.WORK_QUEUE)
-    auto = session.get(AutoPosting, auto_posting_id)
-    association = session.get(Association, auto.association_id) if auto else None
-    if auto is None or association is None:
-        raise NotFound("自动记账不存在", f"automatic posting {auto_posting_id} not found")
-    principal.require(
-        Permission.WORK_QUEUE,
-        ObjectScope(
-            county_id=association.town.county_id,
-            association_id=association.id,
-            bank_id=association.special_account.bank_id,
-        ),
-    )
+    workable_auto_posting(session, principal, auto_posting_id)
     undone = service.undo_auto_posting(
         session,
         auto_posting_id,

@@ -77,7 +77,9 @@ from gateway.queue.endpoints import (
     visible_item,
 )
 from gateway.queue.models import ItemStatus, QueueItem
-from gateway.reconcile.models import ReconRun
+from gateway.reconcile import endpoints as reconcile_api
+from gateway.reconcile import service as reconcile_service
+from gateway.reconcile.models import AutoPosting, ReconRun
 from gateway.reports import endpoints as report_api
 from gateway.reports.figures import EvaluationFigures
 from gateway.settings import CashMode
@@ -109,6 +111,7 @@ NAV: tuple[tuple[str, str, Permission | None], ...] = (
     ("/console", "dashboard", Permission.READ_ORG),
     ("/console/queue", "queue", Permission.READ_QUEUE),
     ("/console/follow-ups", "follow_ups", Permission.READ_FOLLOW_UPS),
+    ("/console/auto-postings", "auto_postings", Permission.READ_STATEMENTS),
     ("/console/associations", "associations", Permission.READ_ORG),
     ("/console/batches", "batches", Permission.READ_FILES),
     ("/console/reports", "reports", Permission.READ_REPORTS),
@@ -886,6 +889,112 @@ def follow_up_resolve(
             status_code=409 if isinstance(refused, Conflict) else 422,
         )
     return RedirectResponse(f"/console/follow-ups?done={follow_up_id}", status_code=303)
+
+
+# --- automatic postings --------------------------------------------------------------------
+
+
+def render_auto_postings(
+    current: Page,
+    session: Session,
+    *,
+    state: str | None = None,
+    cursor: str | None = None,
+    done: int | None = None,
+    refused: tuple[int, str, list[FormError]] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """What the reconciler booked without a person, newest first, each standing one with a
+    form to undo it; ``refused`` is (posting id, the reason typed, why it was refused)."""
+    current.principal.require(Permission.READ_STATEMENTS)
+    undone = {"standing": False, "undone": True}.get(state or "standing")
+    statement = reconcile_api.scoped_auto_postings(current.principal, undone=undone)
+    postings, next_cursor = paginate(
+        session,
+        statement,
+        order=[AutoPosting.id],
+        key=lambda a: [a.id],
+        page=PageRequest(cursor, 50),
+        descending=True,
+    )
+    names = dict(session.execute(select(Association.id, Association.name)).all())
+    days = dict(
+        session.execute(
+            select(ReconRun.id, ReconRun.business_date).where(
+                ReconRun.id.in_({a.run_id for a in postings})
+            )
+        ).all()
+    )
+    rows = [
+        {
+            "posting": a,
+            "day": days.get(a.run_id),
+            "association": names.get(a.association_id, "—"),
+            "lines": reconcile_service.auto_posting_line_ids(a),
+        }
+        for a in postings
+    ]
+    return current.render(
+        "auto_postings.html",
+        status_code=status_code,
+        rows=rows,
+        states=[
+            ("standing", current.t("auto_standing")),
+            ("undone", current.t("auto_undone")),
+            ("all", current.t("all")),
+        ],
+        chosen_state=state or "standing",
+        next_cursor=next_cursor,
+        can_work=current.principal.has(Permission.WORK_QUEUE),
+        done=done,
+        refused_id=refused[0] if refused else None,
+        refused_reason=refused[1] if refused else "",
+        refused_errors=refused[2] if refused else [],
+    )
+
+
+@router.get("/console/auto-postings")
+def auto_postings_page(
+    current: CurrentPage,
+    session: DbSession,
+    state: str | None = None,
+    cursor: str | None = None,
+    done: int | None = None,
+) -> Any:
+    return render_auto_postings(current, session, state=state, cursor=cursor, done=done)
+
+
+@router.post("/console/auto-postings/{auto_posting_id}/undo")
+def auto_posting_undo(
+    auto_posting_id: int,
+    current: CurrentPage,
+    session: DbSession,
+    csrf_token: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form(max_length=400)] = "",
+) -> Any:
+    """Undo an automatic posting (the API's undo: same checks, same audit record); a refusal
+    is shown beside the form, the reason kept."""
+    current.require_csrf(csrf_token)
+    reconcile_api.workable_auto_posting(session, current.principal, auto_posting_id)
+    try:
+        reconcile_service.undo_auto_posting(
+            session,
+            auto_posting_id,
+            actor=current.principal.actor,
+            reason=reason,
+            on=business_today(),
+        )
+    except (ValidationFailed, Conflict) as refused:
+        session.rollback()
+        errors = [FormError(("reason",), refused.message_zh, refused.message_en)]
+        return render_auto_postings(
+            current,
+            session,
+            state="all",
+            refused=(auto_posting_id, reason, errors),
+            status_code=409 if isinstance(refused, Conflict) else 422,
+        )
+    return RedirectResponse(f"/console/auto-postings?done={auto_posting_id}", status_code=303)
 
 
 # --- batches and bank files ------------------------------------------------------------------

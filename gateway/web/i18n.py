@@ -236,6 +236,26 @@ TEXT: dict[str, tuple[str, str]] = {
         "Mark this follow-up resolved? The note is recorded in the audit log.",
     ),
     "follow_up_done": ("已处理，已移出待办列表", "Resolved and removed from the open list"),
+    "auto_postings": ("自动记账", "Automatic postings"),
+    "auto_postings_intro": (
+        "对账时无需人工即记入账簿的款项：借款人按合同金额转账还款、银行手续费、存款利息。"
+        "如记错，撤销后冲回该笔分录，对应流水次日交由人工处理，不再自动记账。",
+        "What the reconciler booked without a person: a borrower's exact transfer, a bank fee, "
+        "interest. Undoing one reverses its entry; its bank line goes to a person the next "
+        "night and is never booked automatically again.",
+    ),
+    "auto_standing": ("有效", "Standing"),
+    "auto_undone": ("已撤销", "Undone"),
+    "auto_undo": ("撤销", "Undo"),
+    "auto_undo_reason": ("撤销原因（必填）", "Why (required)"),
+    "auto_undo_confirm": (
+        "确认撤销这笔自动记账？将冲回分录并记入审计日志。",
+        "Undo this automatic posting? Its entry is reversed and the audit log records it.",
+    ),
+    "auto_undone_notice": ("已撤销，分录已冲回", "Undone; the entry is reversed"),
+    "auto_kind_repayment": ("借款人转账还款", "Borrower's transfer"),
+    "auto_kind_bank_fee": ("银行手续费", "Bank fee"),
+    "auto_kind_interest": ("存款利息", "Interest"),
 }
 
 

@@ -26,11 +26,13 @@ from gateway.auth import credentials
 from gateway.auth.models import Role
 from gateway.auth.service import create_user
 from gateway.db import make_engine, make_session_factory
+from gateway.ledger import service as ledger
+from gateway.ledger.models import AccountCode
 from gateway.migrations import upgrade
 from gateway.org import service as org
 from gateway.org.models import Association, PilotLevel
 from gateway.queue import service as queue
-from gateway.reconcile.models import OpenItem
+from gateway.reconcile.models import AutoPosting, OpenItem, ReconRun
 from gateway.security.fieldcrypt import FieldCipher
 from gateway.settings import PolicyDefaults, Settings
 from gateway.testing import World, build_world
@@ -296,3 +298,58 @@ def file_village_cash(
         },
         detail="子账户现金存入 cash deposited on the sub-account",
     )
+
+
+FEE_FEN = 250
+
+
+def book_fee_automatically(sessions: sessionmaker[Session], seeded: Seeded) -> tuple[int, int]:
+    """A 2.50 yuan bank fee the reconciler booked for association a, as its run records it.
+    Returns (posting id, special account id)."""
+    with sessions() as session:
+        a = session.merge(seeded.world.a)
+        run = ReconRun(
+            special_account_id=a.special_account_id,
+            business_date=date(2024, 6, 27),
+            has_statement=True,
+            previous_hash="",
+            statement_hash="0" * 64,
+            statement_json="{}",
+        )
+        session.add(run)
+        session.flush()
+        fee = ledger.post(
+            session,
+            association_id=a.id,
+            business_date=date(2024, 6, 27),
+            description="银行手续费（自动）bank fee",
+            kind="bank_fee",
+            legs=[
+                ledger.Posting.credit(AccountCode.BANK_SUB_ACCOUNT, FEE_FEN, "T-FEE"),
+                ledger.Posting.debit(AccountCode.EXPENSE_OTHER, FEE_FEN, "T-FEE"),
+            ],
+            external_ref="T-FEE",
+            actor="reconciler",
+        )
+        line = {
+            "line_id": "STMT-FEE:1",
+            "special_account": a.special_account.account_number,
+            "sub_account": a.sub_account_number,
+            "booking_date": date(2024, 6, 27).isoformat(),
+            "amount_fen": FEE_FEN,
+            "credit": False,
+            "channel": "fee",
+            "remittance": "手续费",
+        }
+        auto = AutoPosting(
+            run_id=run.id,
+            kind="bank_fee",
+            association_id=a.id,
+            journal_transaction_id=fee.id,
+            amount_fen=FEE_FEN,
+            lines_json=json.dumps([line], ensure_ascii=False),
+            reason="银行手续费",
+        )
+        session.add(auto)
+        session.commit()
+        return auto.id, a.special_account_id

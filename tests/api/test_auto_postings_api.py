@@ -4,78 +4,21 @@ journal transaction is reversed, the bank line is open again, and undoing twice 
 
 from __future__ import annotations
 
-import json
 import uuid
-from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.ledger import service as ledger
 from gateway.ledger.models import AccountCode, JournalTransaction
-from gateway.reconcile.models import AutoPosting, OpenItem, ReconRun
-from tests.api.conftest import ClientFor, Seeded
-
-FEE_FEN = 250
-DAY = date(2024, 6, 27)
-
-
-def _booked_fee(sessions: sessionmaker[Session], seeded: Seeded) -> tuple[int, int]:
-    """A 2.50 yuan bank fee the reconciler booked for association a, as its run records it.
-    Returns (posting id, special account id)."""
-    with sessions() as session:
-        a = session.merge(seeded.world.a)
-        run = ReconRun(
-            special_account_id=a.special_account_id,
-            business_date=DAY,
-            has_statement=True,
-            previous_hash="",
-            statement_hash="0" * 64,
-            statement_json="{}",
-        )
-        session.add(run)
-        session.flush()
-        fee = ledger.post(
-            session,
-            association_id=a.id,
-            business_date=DAY,
-            description="银行手续费（自动）bank fee",
-            kind="bank_fee",
-            legs=[
-                ledger.Posting.credit(AccountCode.BANK_SUB_ACCOUNT, FEE_FEN, "T-FEE"),
-                ledger.Posting.debit(AccountCode.EXPENSE_OTHER, FEE_FEN, "T-FEE"),
-            ],
-            external_ref="T-FEE",
-            actor="reconciler",
-        )
-        line = {
-            "line_id": "STMT-FEE:1",
-            "special_account": a.special_account.account_number,
-            "sub_account": a.sub_account_number,
-            "booking_date": DAY.isoformat(),
-            "amount_fen": FEE_FEN,
-            "credit": False,
-            "channel": "fee",
-            "remittance": "手续费",
-        }
-        auto = AutoPosting(
-            run_id=run.id,
-            kind="bank_fee",
-            association_id=a.id,
-            journal_transaction_id=fee.id,
-            amount_fen=FEE_FEN,
-            lines_json=json.dumps([line], ensure_ascii=False),
-            reason="银行手续费",
-        )
-        session.add(auto)
-        session.commit()
-        return auto.id, a.special_account_id
+from gateway.reconcile.models import AutoPosting, OpenItem
+from tests.api.conftest import FEE_FEN, ClientFor, Seeded, book_fee_automatically
 
 
 def test_the_office_lists_and_undoes_an_automatic_posting(
     client_for: ClientFor, seeded: Seeded, api_sessions: sessionmaker[Session]
 ) -> None:
-    auto_id, account_id = _booked_fee(api_sessions, seeded)
+    auto_id, account_id = book_fee_automatically(api_sessions, seeded)
     officer = client_for("officer")
     listed = officer.get(f"/api/v1/special-accounts/{account_id}/auto-postings")
     assert listed.status_code == 200, listed.text

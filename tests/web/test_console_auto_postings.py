@@ -1,0 +1,56 @@
+"""The console's 自动记账 page: what the reconciler booked without a person, and undoing one
+with a reason; a blank reason is refused beside the form, and a read-only auditor sees the
+postings without a form."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.ledger import service as ledger
+from gateway.ledger.models import AccountCode
+from tests.api.conftest import Seeded, book_fee_automatically
+from tests.web.conftest import SignIn
+from tests.web.test_console_queue import csrf_of
+
+
+def test_the_office_undoes_an_automatic_posting_with_a_reason(
+    browser: SignIn, seeded: Seeded, api_sessions: sessionmaker[Session]
+) -> None:
+    auto_id, _ = book_fee_automatically(api_sessions, seeded)
+    client = browser("reviewer")
+    page = client.get("/console/auto-postings").text
+    assert 'href="/console/auto-postings"' in page  # in the navigation
+    assert f'id="auto-posting-{auto_id}"' in page
+    assert "银行手续费" in page
+    assert "STMT-FEE:1" in page
+    assert f'action="/console/auto-postings/{auto_id}/undo"' in page
+
+    blank = client.post(
+        f"/console/auto-postings/{auto_id}/undo",
+        data={"csrf_token": csrf_of(page), "reason": "  "},
+    )
+    assert blank.status_code == 422
+    assert "撤销必须说明原因" in blank.text
+
+    done = client.post(
+        f"/console/auto-postings/{auto_id}/undo",
+        data={"csrf_token": csrf_of(page), "reason": "短信费应由协会自付"},
+    )
+    assert done.status_code == 303
+    listing = client.get(done.headers["location"]).text
+    assert 'id="done-notice"' in listing
+    assert f'id="auto-posting-{auto_id}"' not in listing  # no longer standing
+    undone = client.get("/console/auto-postings?state=undone").text
+    assert f'id="auto-posting-{auto_id}"' in undone
+    assert "短信费应由协会自付" in undone
+    with api_sessions() as session:
+        assert ledger.balance(session, seeded.world.a.id, AccountCode.EXPENSE_OTHER) == 0
+
+
+def test_a_read_only_auditor_sees_the_postings_without_a_form(
+    browser: SignIn, seeded: Seeded, api_sessions: sessionmaker[Session]
+) -> None:
+    auto_id, _ = book_fee_automatically(api_sessions, seeded)
+    page = browser("auditor").get("/console/auto-postings").text
+    assert f'id="auto-posting-{auto_id}"' in page
+    assert f'action="/console/auto-postings/{auto_id}/undo"' not in page
