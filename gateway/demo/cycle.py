@@ -52,16 +52,21 @@ from gateway.loans import service as loans
 from gateway.loans.models import Loan, LoanStatus
 from gateway.loans.schemas import LoanApplication
 from gateway.members.models import Member
+from gateway.members.service import CARD_FIELD
 from gateway.org.models import Association, SpecialAccount
 from gateway.payments import service as payments
 from gateway.payments.config import PaymentsConfig
 from gateway.payments.models import (
+    OPEN_STATUSES,
     FollowUpItem,
     FollowUpKind,
     InstructionStatus,
     PaymentInstruction,
+    RepaymentScheduleLine,
+    ScheduleLineStatus,
 )
 from gateway.queue.models import ItemStatus, QueueItem
+from gateway.reconcile.models import AutoPosting
 from gateway.security.fieldcrypt import FieldCipher
 from gateway.settings import REPO_ROOT
 from reconciliation.findings import EXPLANATION, ExceptionKind
@@ -93,6 +98,7 @@ class CycleSummary:
     queue_open: Counter[str] = field(default_factory=Counter)
     queue_closed: Counter[str] = field(default_factory=Counter)
     queue_associations: dict[str, set[str]] = field(default_factory=dict)
+    auto_postings: Counter[str] = field(default_factory=Counter)  # kind -> booked, standing
 
 
 def _prepare_loans(
@@ -241,6 +247,11 @@ def _cycle(
             outcomes += run_date(nightly, day)
         if on_day is not None:
             on_day(day, outcomes)
+        if day == business_days[len(business_days) // 2]:
+            with session_scope(factory) as session:
+                paid = _borrower_pays_by_transfer(session, exchange, cipher, day)
+            if paid:
+                report(paid)
         exchange.clock.set(datetime.combine(day, CUTOFF, tzinfo=BANK_TZ))
         exchange.engine.run_cutoff(day)
         exchange.clock.set(datetime.combine(day, EVENING, tzinfo=BANK_TZ))
@@ -249,6 +260,53 @@ def _cycle(
     exchange.clock.set(datetime.combine(last, MORNING, tzinfo=BANK_TZ))
     run_date(nightly, last, ("fetch", "results", "statements", "reconcile"))
     return _summary(factory, exchange, business_days)
+
+
+def _borrower_pays_by_transfer(
+    session: Session, exchange: SandboxExchange, cipher: FieldCipher, day: date
+) -> str | None:
+    """A borrower pays their next instalment, exactly, by their own transfer into the special
+    account, naming the contract: the next night's reconciliation books it without a person.
+    Returns what happened, for the report (None: no instalment to pay)."""
+    in_flight = select(PaymentInstruction.schedule_line_id).where(
+        PaymentInstruction.direction == Direction.COLLECTION,
+        PaymentInstruction.status.in_(OPEN_STATUSES),
+        PaymentInstruction.schedule_line_id.is_not(None),
+    )
+    for loan in session.scalars(
+        select(Loan)
+        .where(Loan.status.in_((LoanStatus.DISBURSED, LoanStatus.REPAYING)))
+        .order_by(Loan.id)
+    ):
+        line = session.scalars(
+            select(RepaymentScheduleLine)
+            .where(
+                RepaymentScheduleLine.loan_id == loan.id,
+                RepaymentScheduleLine.status == ScheduleLineStatus.OPEN,
+            )
+            .order_by(RepaymentScheduleLine.instalment_no)
+            .limit(1)
+        ).first()
+        if line is None or line.due_on <= day or line.id in set(session.scalars(in_flight)):
+            continue
+        member = session.get(Member, loan.member_id)
+        association = session.get(Association, loan.association_id)
+        assert member is not None
+        assert association is not None
+        amount = line.principal_fen + line.fee_fen - line.paid_principal_fen - line.paid_fee_fen
+        exchange.engine.deposit(
+            association.sub_account_number,
+            amount,
+            on=day,
+            counterparty_name=member.name,
+            counterparty_account=cipher.decrypt(CARD_FIELD, member.card_cipher),
+            remittance=f"还款 {loan.contract_no}",
+        )
+        return (
+            f"{day} 借款人自行转账还款 a borrower repays by own transfer: {association.code} "
+            f"{loan.contract_no} 第 {line.instalment_no} 期 {format_yuan(amount)} 元"
+        )
+    return None
 
 
 def _summary(
@@ -334,6 +392,12 @@ def _summary(
             else:
                 summary.queue_open[q_kind] += 1
                 summary.queue_associations.setdefault(q_kind, set()).add(code or "专户 account")
+        for auto_kind, count in session.execute(
+            select(AutoPosting.kind, func.count())
+            .where(AutoPosting.undone_at.is_(None))
+            .group_by(AutoPosting.kind)
+        ):
+            summary.auto_postings[auto_kind] = int(count)
         for association in session.scalars(select(Association).order_by(Association.code)):
             ours = balance(session, association.id, AccountCode.BANK_SUB_ACCOUNT)
             theirs = exchange.engine.balance_fen(association.sub_account_number)
@@ -377,6 +441,8 @@ def summary_tables(summary: CycleSummary) -> list[Table]:
         f"{format_yuan(summary.collected_fen)} ({summary.collections_settled} 笔)",
     )
     head.add_row("逾期借款 loans overdue", str(summary.loans_overdue))
+    for auto_kind, count in sorted(summary.auto_postings.items()):
+        head.add_row(f"对账自动记账 booked by the reconciler: {auto_kind}", str(count))
     for kind, count in sorted(summary.bank_faults.items()):
         head.add_row(f"银行侧故障 bank fault injected: {kind}", str(count))
     tables = [head]

@@ -3,8 +3,11 @@ sandbox bank over SFTP, with the bank refusing connections on the first morning.
 
 from __future__ import annotations
 
+import io
 from datetime import date
 from pathlib import Path
+
+from rich.console import Console
 
 from gateway.db import make_engine, make_session_factory, session_scope
 from gateway.demo.config import load_demo_config
@@ -69,3 +72,11 @@ def test_three_days_against_the_sandbox_bank(tmp_path: Path) -> None:
     # the bank sent no statement for 3 July (config/sandbox.toml): that gap is what is left
     assert summary.queue_open["statement_gap"] == 1
     assert "sandbox bank on sftp://127.0.0.1:" in lines[0]
+    # on the middle day a borrower paid their next instalment exactly, by their own transfer:
+    # the next night's reconciliation booked it without a person
+    (paid,) = [line for line in lines if "a borrower repays by own transfer" in line]
+    assert paid.startswith("2024-07-02")
+    assert summary.auto_postings == {"repayment": 1}
+    printed = Console(width=200, record=True, file=io.StringIO())
+    printed.print(tables[0])
+    assert "booked by the reconciler: repayment │" in printed.export_text()
