@@ -63,7 +63,7 @@ from gateway.org.endpoints import association_out, summary, visible_association
 from gateway.org.models import Association, SpecialAccount, Town
 from gateway.payments import follow_up_endpoints as follow_up_api
 from gateway.payments import follow_ups as follow_up_service
-from gateway.payments.models import FollowUpItem, FollowUpKind
+from gateway.payments.models import FollowUpItem, FollowUpKind, RepaymentScheduleLine
 from gateway.queue import service as queue_service
 from gateway.queue.endpoints import (
     QueueSort,
@@ -925,12 +925,25 @@ def render_auto_postings(
             )
         ).all()
     )
+    instalments = {
+        line_id: (contract, number)
+        for line_id, contract, number in session.execute(
+            select(RepaymentScheduleLine.id, Loan.contract_no, RepaymentScheduleLine.instalment_no)
+            .join(Loan, Loan.id == RepaymentScheduleLine.loan_id)
+            .where(
+                RepaymentScheduleLine.id.in_(
+                    {a.schedule_line_id for a in postings if a.schedule_line_id}
+                )
+            )
+        )
+    }
     rows = [
         {
             "posting": a,
             "day": days.get(a.run_id),
             "association": names.get(a.association_id, "—"),
             "lines": reconcile_service.auto_posting_line_ids(a),
+            "instalment": instalments.get(a.schedule_line_id) if a.schedule_line_id else None,
         }
         for a in postings
     ]

@@ -256,6 +256,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "auto_kind_repayment": ("借款人转账还款", "Borrower's transfer"),
     "auto_kind_bank_fee": ("银行手续费", "Bank fee"),
     "auto_kind_interest": ("存款利息", "Interest"),
+    "instalment": ("期次", "instalment"),
 }
 
 
