@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 
 import typer
 from rich.console import Console
@@ -40,3 +41,11 @@ def cli_session(settings: Settings) -> Iterator[Session]:
         raise typer.Exit(1) from exc
     finally:
         engine.dispose()
+
+
+def parse_date(value: str) -> date:
+    """A ``--date`` option's value (YYYY-MM-DD), refused as a bad parameter otherwise."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"not a date (YYYY-MM-DD): {value!r}") from None

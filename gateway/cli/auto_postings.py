@@ -4,7 +4,6 @@ exact transfer, a bank fee, interest), and undoing one with a reason (audited)."
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Annotated
 
 import typer
@@ -12,7 +11,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from adapters.money import format_yuan
-from gateway.cli._common import cli_session, console, current_settings
+from gateway.cli._common import cli_session, console, current_settings, parse_date
 from gateway.org.models import Association
 from gateway.org.service import get_association_by_code
 from gateway.reconcile import service
@@ -24,13 +23,6 @@ auto_postings_app = typer.Typer(
 )
 
 KIND_LABELS = {"repayment": "借款人转账还款", "bank_fee": "银行手续费", "interest": "存款利息"}
-
-
-def _date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
 @auto_postings_app.command("list")
@@ -115,7 +107,7 @@ def undo_command(
             auto_posting_id,
             actor=by,
             reason=reason,
-            on=_date(on) if on else settings.today(),
+            on=parse_date(on) if on else settings.today(),
         )
         console().print(
             f"已撤销 undone #{auto.id} {KIND_LABELS.get(auto.kind, auto.kind)} "

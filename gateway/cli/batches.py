@@ -4,7 +4,6 @@ banks and what came back."""
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Annotated
 
 import typer
@@ -14,7 +13,7 @@ from sqlalchemy import func, select
 from adapters.money import format_yuan
 from gateway.batches.models import BatchStatus, PaymentBatch
 from gateway.batches.sender import refuse_judged_batch, resend
-from gateway.cli._common import cli_session, console, current_settings, err_console
+from gateway.cli._common import cli_session, console, current_settings, err_console, parse_date
 from gateway.db import make_session_factory
 from gateway.errors import HuzhuError
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
@@ -22,15 +21,6 @@ from gateway.jobs.runtime import build_nightly, configure_logging
 from gateway.payments.models import FollowUpItem, PaymentInstruction
 
 batches_app = typer.Typer(help="付款批次 payment batches sent to the banks.", no_args_is_help=True)
-
-
-def _date(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
 @batches_app.command("list")
@@ -43,7 +33,7 @@ def batches_list(
     with cli_session(current_settings()) as session:
         query = select(PaymentBatch).order_by(PaymentBatch.id)
         if on:
-            query = query.where(PaymentBatch.business_date == _date(on))
+            query = query.where(PaymentBatch.business_date == parse_date(on))
         if status:
             query = query.where(PaymentBatch.status == status)
         if bank:

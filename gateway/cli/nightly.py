@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
-from datetime import date, datetime
+from datetime import datetime
 from textwrap import shorten
 from types import FrameType
 from typing import Annotated, Any
@@ -17,7 +17,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from gateway.cli._common import console, current_settings, err_console
+from gateway.cli._common import console, current_settings, err_console, parse_date
 from gateway.jobs.pipeline import (
     EXTRA_STEPS,
     STEPS,
@@ -31,13 +31,6 @@ from gateway.jobs.runtime import build_nightly, configure_logging
 from gateway.jobs.scheduler import BusinessClock, run_scheduler
 
 STYLE = {"ran": "green", "skipped": "dim", "failed": "red"}
-
-
-def _parse_date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
 def _summary_text(summary: dict[str, Any]) -> str:
@@ -81,7 +74,7 @@ def nightly(
     if unknown:
         raise typer.BadParameter(f"unknown step(s) {', '.join(unknown)}; steps: {', '.join(STEPS)}")
     pipeline, engine = build_nightly(settings)
-    day = _parse_date(on) if on else today_in(pipeline.payments.scheduler.timezone)
+    day = parse_date(on) if on else today_in(pipeline.payments.scheduler.timezone)
     outcomes: list[StepOutcome] = []
     try:
         with Progress(
@@ -153,7 +146,7 @@ def scheduler(
     config = pipeline.payments.scheduler
     clock = BusinessClock(
         timezone=config.timezone,
-        simulate_from=_parse_date(simulate_from) if simulate_from else None,
+        simulate_from=parse_date(simulate_from) if simulate_from else None,
         seconds_per_day=seconds_per_day,
         started=datetime.now().astimezone(),
     )

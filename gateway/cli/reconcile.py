@@ -19,7 +19,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from adapters.money import format_yuan
-from gateway.cli._common import cli_session, console, current_settings
+from gateway.cli._common import cli_session, console, current_settings, parse_date
 from gateway.errors import NotFound
 from gateway.ledger.models import AccountCode
 from gateway.org.models import Association, SpecialAccount
@@ -32,13 +32,6 @@ from gateway.reconcile.source import adapter_loader
 from gateway.web.i18n import KIND_LABELS, STATUS_LABELS
 
 queue_app = typer.Typer(help="对账差错队列 the mismatch queue.", no_args_is_help=True)
-
-
-def _date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
 def _fen(value: int | None) -> str:
@@ -54,7 +47,7 @@ def reconcile(
 ) -> None:
     """Reconcile the bank's statement of a business date against the books (对账)."""
     settings = current_settings()
-    day = _date(on)
+    day = parse_date(on)
     adapter_for = adapter_loader(settings.config_dir)
     outcomes = []
     with cli_session(settings) as session:
@@ -364,7 +357,7 @@ def queue_resolve(
                 actor=by,
                 reason=note,
                 counter_account=account,
-                on=_date(on) if on else settings.today(),
+                on=parse_date(on) if on else settings.today(),
                 config=queue_config(settings.config_dir),
             )
         elif how is Resolution.BANK_ERROR:
@@ -417,7 +410,7 @@ def queue_decide(
             actor=by,
             approve=approve,
             note=note,
-            on=_date(on) if on else settings.today(),
+            on=parse_date(on) if on else settings.today(),
         )
         console().print(f"差错 {item.id}: {_status(item)}", markup=False)
 
