@@ -16,13 +16,17 @@ from gateway.org.models import Association
 from gateway.org.service import get_association_by_code
 from gateway.reconcile import service
 from gateway.reconcile.models import AutoPosting, ReconRun
+from gateway.web.i18n import translate
 
 auto_postings_app = typer.Typer(
     help="自动记账 what the reconciler booked without a person, and undoing it.",
     no_args_is_help=True,
 )
 
-KIND_LABELS = {"repayment": "借款人转账还款", "bank_fee": "银行手续费", "interest": "存款利息"}
+
+def _kind(kind: str) -> str:
+    """The posting's kind as the console names it (借款人转账还款, 银行手续费, 存款利息)."""
+    return translate("zh", f"auto_kind_{kind}")
 
 
 @auto_postings_app.command("list")
@@ -80,7 +84,7 @@ def list_command(
         table.add_row(
             str(auto.id),
             str(day),
-            KIND_LABELS.get(auto.kind, auto.kind),
+            _kind(auto.kind),
             code or "",
             format_yuan(auto.amount_fen),
             ", ".join(service.auto_posting_line_ids(auto)),
@@ -110,7 +114,7 @@ def undo_command(
             on=parse_date(on) if on else settings.today(),
         )
         console().print(
-            f"已撤销 undone #{auto.id} {KIND_LABELS.get(auto.kind, auto.kind)} "
+            f"已撤销 undone #{auto.id} {_kind(auto.kind)} "
             f"{format_yuan(auto.amount_fen)} 元: "
             f"{', '.join(service.auto_posting_line_ids(auto))}",
             markup=False,
