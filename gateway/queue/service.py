@@ -425,6 +425,40 @@ def item_entry_ids(item: QueueItem) -> list[str]:
     return list(json.loads(item.entry_ids_json))
 
 
+def close_gaps_sent_late(
+    session: Session, special_account_id: int, days: Sequence[date], *, on: date, actor: str
+) -> list[int]:
+    """The statement gaps of ``days``, whose statements the bank has now sent and the run of
+    ``on`` reconciled with its own: closed as cleared, with that in their history. Returns
+    their ids."""
+    if not days:
+        return []
+    subjects = [f"missing:{day.isoformat()}" for day in days]
+    closed = []
+    for item in session.scalars(
+        select(QueueItem).where(
+            QueueItem.special_account_id == special_account_id,
+            QueueItem.kind == ExceptionKind.STATEMENT_GAP.value,
+            QueueItem.subject.in_(subjects),
+            QueueItem.status != ItemStatus.CLOSED,
+        )
+    ):
+        item.status = ItemStatus.CLOSED
+        item.resolution = Resolution.CLEARED
+        item.resolved_by = actor
+        item.resolved_at = utcnow()
+        _event(
+            session,
+            item,
+            actor=actor,
+            action="cleared",
+            note=f"{on.isoformat()}: 对账单已补到，已并入当日对账 "
+            f"the statement came late and was reconciled with {on.isoformat()}",
+        )
+        closed.append(item.id)
+    return closed
+
+
 # --- working an item -----------------------------------------------------------------------
 
 

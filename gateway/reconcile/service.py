@@ -139,6 +139,41 @@ def _last_statement_run(session: Session, special_account_id: int, before: date)
     ).first()
 
 
+def _late_statements(
+    session: Session,
+    special: SpecialAccount,
+    after: date,
+    before: date,
+    adapter_for: AdapterFor,
+    config: MatchConfig,
+) -> list[tuple[date, Statement]]:
+    """The statements the bank sent late for the banking days between ``after`` (the last
+    night with a statement) and ``before`` that were reconciled without one, oldest first;
+    empty unless every such day has its statement now (a day still missing stays a gap, and
+    the movement is bridged as before)."""
+    days = [
+        day
+        for day in session.scalars(
+            select(ReconRun.business_date)
+            .where(
+                ReconRun.special_account_id == special.id,
+                ReconRun.has_statement.is_(False),
+                ReconRun.business_date > after,
+                ReconRun.business_date < before,
+            )
+            .order_by(ReconRun.business_date)
+        )
+        if config.calendar is None or config.calendar.is_banking_day(day)
+    ]
+    found = []
+    for day in days:
+        late = find_statement(session, special, day, adapter_for)
+        if late is None:
+            return []
+        found.append((day, late))
+    return found
+
+
 def _balances(statement: Statement, day: date) -> StatementBalances:
     subs = statement.sub_account_balances
     opening = statement.opening_balance_fen
@@ -222,7 +257,15 @@ def reconcile_account(
             f"not {special.account_number}",
         )
 
-    # bank lines: the day's statement and the lines earlier nights left open
+    # statements the bank sent late for days reconciled without one: their lines join this
+    # night's, and the last of them is the previous day the opening must continue
+    late: list[tuple[date, Statement]] = []
+    if statement is not None and adapter_for is not None and previous_statement is not None:
+        late = _late_statements(
+            session, special, previous_statement.business_date, business_date, adapter_for, config
+        )
+
+    # bank lines: the day's statement, the late ones and the lines earlier nights left open
     carried = list(
         session.scalars(select(OpenItem).where(OpenItem.special_account_id == special_account_id))
     )
@@ -232,7 +275,11 @@ def reconcile_account(
     statement_id = statement.statement_id if statement is not None else None
     statement = None  # its lines are in the frame now: let a large statement go
     old_lines = lines_from_json(o.line_json for o in carried if o.item_type == LINE and o.line_json)
-    frames = [f for f in (today, old_lines) if f is not None and not f.is_empty()]
+    late_lines = [statement_lines_frame(s) for _, s in late]
+    late_balances = [_balances(s, day) for day, s in late]
+    late_days = [day for day, _ in late]
+    late = []  # their lines are in the frames now
+    frames = [f for f in (today, *late_lines, old_lines) if f is not None and not f.is_empty()]
     lines = (
         pl.concat(frames, how="vertical").unique("line_id", keep="first", maintain_order=True)
         if frames
@@ -253,7 +300,15 @@ def reconcile_account(
         return_window_days=config.return_window_days,
     )
     prev_day = None
-    if previous_statement is not None:
+    if late_balances:
+        last_late = late_balances[-1]
+        prev_day = PreviousDay(
+            statement_date=last_late.statement_date,
+            closing_fen=last_late.closing_fen,
+            sub_account_closings_fen={b.sub_account: b.closing_fen for b in last_late.sub_accounts},
+            statement_hash=previous.statement_hash if previous else "",
+        )
+    elif previous_statement is not None:
         prev_day = PreviousDay(
             statement_date=previous_statement.business_date,
             closing_fen=previous_statement.closing_fen or 0,
@@ -361,6 +416,9 @@ def reconcile_account(
             else None,
         ),
     )
+    synced.cleared += queue.close_gaps_sent_late(
+        session, special_account_id, late_days, on=business_date, actor=actor
+    )
     kinds: dict[str, int] = {}
     for x in exceptions:
         kinds[x.kind.value] = kinds.get(x.kind.value, 0) + 1
@@ -382,6 +440,7 @@ def reconcile_account(
                 if result.missing_statement_entry_ids
                 else {}
             ),
+            **({"late_statements": [d.isoformat() for d in late_days]} if late_days else {}),
         },
     )
     return AccountOutcome(

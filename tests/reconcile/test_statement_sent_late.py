@@ -1,0 +1,157 @@
+"""A statement the bank sends late, after its day was reconciled without one.
+
+The next night with a statement of its own takes the late one in: its lines are matched like
+any other, the opening continues from its closing, and the day's statement gap is closed with
+that in its history. A day still without its statement is bridged as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters.base import Adapter
+from adapters.records import Statement, StatementEntry
+from gateway.audit.models import AuditEvent
+from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
+from gateway.loans import service as loans
+from gateway.members.service import CARD_FIELD
+from gateway.queue import service as queue
+from gateway.queue.models import ItemStatus, Resolution
+from gateway.reconcile.models import OpenItem
+from gateway.reconcile.service import reconcile_account
+from tests.recon_support import Nights
+from tests.settle_support import CIPHER
+
+
+def _store(session: Session, adapter: Adapter, statement: Statement, fetched: date) -> None:
+    """The statement as a file fetched from the bank on ``fetched``."""
+    data = adapter.render_statement(statement)
+    day = statement.to_date
+    assert day is not None
+    session.add(
+        InboundFile(
+            bank_code="tbank",
+            name=f"STMT_{day:%Y%m%d}.txt",
+            remote_path=f"out/STMT_{day:%Y%m%d}.txt",
+            kind=InboundKind.STATEMENT,
+            sha256=hashlib.sha256(data).hexdigest(),
+            size=len(data),
+            content=data,
+            status=InboundStatus.APPLIED,
+            business_date=fetched,
+        )
+    )
+
+
+def _paid_out_today(nights: Nights, amount_fen: int) -> StatementEntry:
+    loan = nights.settle.released_loan(amount_fen)
+    session = nights.settle.fresh()
+    e2e = f"DSB-{loan.contract_no}"
+    loans.mark_disbursed(session, loan.id, business_date=nights.day, external_ref=e2e)
+    session.commit()
+    card = CIPHER.decrypt(CARD_FIELD, nights.world.members_a[0].card_cipher)
+    return nights.line(
+        nights.sub_a, amount_fen, credit=False, end_to_end_id=e2e, counterparty_account=card
+    )
+
+
+def test_a_statement_sent_late_is_reconciled_with_the_next_night(nights: Nights) -> None:
+    adapter = nights.settle.profile.adapter
+
+    def adapter_for(code: str) -> Adapter:
+        return adapter
+
+    session = nights.settle.fresh()
+    # day 1 in order
+    _store(session, adapter, nights.statement([]), nights.day + timedelta(days=1))
+    reconcile_account(session, nights.special_id, nights.day, adapter_for=adapter_for)
+    session.commit()
+    nights.day += timedelta(days=1)
+
+    # day 2: a loan paid out; the bank's statement does not come in time
+    missing = nights.day
+    paid = _paid_out_today(nights, 240_000)
+    late = nights.statement([paid])
+    session = nights.settle.fresh()
+    gap_night = reconcile_account(session, nights.special_id, missing, adapter_for=adapter_for)
+    session.commit()
+    assert gap_night.kinds == {"statement_gap": 1}
+    nights.day += timedelta(days=1)
+
+    # day 3: the bank sends day 2's statement late, with day 3's
+    session = nights.settle.fresh()
+    _store(session, adapter, late, nights.day + timedelta(days=1))
+    _store(session, adapter, nights.statement([]), nights.day + timedelta(days=1))
+    session.commit()
+    after = reconcile_account(session, nights.special_id, nights.day, adapter_for=adapter_for)
+    session.commit()
+
+    # the late line matched the payment: nothing but the gap's closing to report
+    assert after.kinds == {}
+    assert after.matched_lines == 1
+    assert session.scalars(select(OpenItem)).all() == []
+    (gap,) = nights.items("statement_gap")
+    assert (gap.subject, gap.status, gap.resolution) == (
+        f"missing:{missing.isoformat()}",
+        ItemStatus.CLOSED,
+        Resolution.CLEARED,
+    )
+    assert gap.id in after.queue.cleared
+    (last,) = queue.history(nights.settle.fresh(), gap.id)[-1:]
+    assert "对账单已补到" in last.note
+    run_events = nights.settle.fresh().scalars(
+        select(AuditEvent.payload).where(AuditEvent.action == "reconcile.run")
+    )
+    assert [p.get("late_statements") for p in run_events][-1] == [missing.isoformat()]
+
+    # the next nights go on from day 3 as usual
+    nights.day += timedelta(days=1)
+    session = nights.settle.fresh()
+    _store(session, adapter, nights.statement([]), nights.day + timedelta(days=1))
+    session.commit()
+    assert (
+        reconcile_account(session, nights.special_id, nights.day, adapter_for=adapter_for).kinds
+        == {}
+    )
+
+
+def test_with_one_of_two_missing_days_still_missing_the_movement_is_bridged(
+    nights: Nights,
+) -> None:
+    adapter = nights.settle.profile.adapter
+
+    def adapter_for(code: str) -> Adapter:
+        return adapter
+
+    session = nights.settle.fresh()
+    _store(session, adapter, nights.statement([]), nights.day + timedelta(days=1))
+    reconcile_account(session, nights.special_id, nights.day, adapter_for=adapter_for)
+    session.commit()
+    nights.day += timedelta(days=1)
+    first_missing = nights.day
+    late = nights.statement([_paid_out_today(nights, 240_000)])
+    session = nights.settle.fresh()
+    for _ in range(2):  # two days without a statement
+        reconcile_account(session, nights.special_id, nights.day, adapter_for=adapter_for)
+        session.commit()
+        nights.statement([])
+        nights.day += timedelta(days=1)
+
+    session = nights.settle.fresh()
+    _store(session, adapter, late, nights.day + timedelta(days=1))  # only the first comes
+    _store(session, adapter, nights.statement([]), nights.day + timedelta(days=1))
+    session.commit()
+    after = reconcile_account(session, nights.special_id, nights.day, adapter_for=adapter_for)
+    session.commit()
+    assert after.kinds == {"statement_gap": 2}  # both days stay gaps
+    assert after.matched_lines == 0
+    # the payment is accounted for by the balance's movement over the two days, not unseen
+    assert nights.settle.fresh().scalars(select(OpenItem)).all() == []
+    assert {i.subject for i in nights.items("statement_gap")} == {
+        f"missing:{first_missing.isoformat()}",
+        f"missing:{(first_missing + timedelta(days=1)).isoformat()}",
+    }
