@@ -21,10 +21,12 @@ from adapters.records import CreditDebit, Statement, StatementEntry, SubAccountB
 from adapters.sandbox.clock import BANK_TZ
 from gateway.ledger.models import AccountCode
 from gateway.ledger.service import balance
+from gateway.loans import service as loans
+from gateway.members.service import CARD_FIELD
 from gateway.org.models import SpecialAccount
 from gateway.queue.models import QueueItem
 from gateway.reconcile.service import AccountOutcome, reconcile_account
-from tests.settle_support import Settle, migrated_sqlite
+from tests.settle_support import CIPHER, Settle, migrated_sqlite
 
 FIRST = date(2024, 7, 1)
 ACCOUNT = "6200001"
@@ -61,6 +63,19 @@ class Nights:
             credit_debit=CreditDebit.CREDIT if credit else CreditDebit.DEBIT,
             sub_account=sub,
             **kw,
+        )
+
+    def paid_out_today(self, amount_fen: int) -> StatementEntry:
+        """A loan to the first member of association 1, disbursed in the books today, and the
+        bank's line paying it (end-to-end id ``DSB-<contract>``), for the test to place."""
+        loan = self.settle.released_loan(amount_fen)
+        session = self.settle.fresh()
+        e2e = f"DSB-{loan.contract_no}"
+        loans.mark_disbursed(session, loan.id, business_date=self.day, external_ref=e2e)
+        session.commit()
+        card = CIPHER.decrypt(CARD_FIELD, self.world.members_a[0].card_cipher)
+        return self.line(
+            self.sub_a, amount_fen, credit=False, end_to_end_id=e2e, counterparty_account=card
         )
 
     def statement(

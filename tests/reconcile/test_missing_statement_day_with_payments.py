@@ -10,29 +10,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from adapters.records import Channel, StatementEntry
+from adapters.records import Channel
 from gateway.audit.models import AuditEvent
-from gateway.loans import service as loans
-from gateway.members.service import CARD_FIELD
 from gateway.reconcile.models import OpenItem
 from tests.recon_support import ON_EACH_DATABASE, Nights
-from tests.settle_support import CIPHER
 
 pytestmark = ON_EACH_DATABASE
-
-
-def _paid_out_today(nights: Nights, amount_fen: int) -> tuple[str, StatementEntry]:
-    """A loan disbursed in the books today, and the bank's line paying it."""
-    loan = nights.settle.released_loan(amount_fen)
-    session = nights.settle.fresh()
-    e2e = f"DSB-{loan.contract_no}"
-    loans.mark_disbursed(session, loan.id, business_date=nights.day, external_ref=e2e)
-    session.commit()
-    card = CIPHER.decrypt(CARD_FIELD, nights.world.members_a[0].card_cipher)
-    line = nights.line(
-        nights.sub_a, amount_fen, credit=False, end_to_end_id=e2e, counterparty_account=card
-    )
-    return e2e, line
 
 
 def _open_entries(nights: Nights) -> list[str]:
@@ -44,7 +27,7 @@ def _open_entries(nights: Nights) -> list[str]:
 def test_a_payment_on_a_day_without_statement_is_the_gap_alone(nights: Nights) -> None:
     nights.night()
     missing = nights.day
-    _, paid = _paid_out_today(nights, 240_000)
+    paid = nights.paid_out_today(240_000)
     nights.statement([paid])  # the bank paid it out ...
     assert nights.night(with_statement=False).kinds == {"statement_gap": 1}  # ... and sent nothing
     assert len(_open_entries(nights)) == 1  # waiting for the bank to show it
@@ -73,7 +56,7 @@ def test_money_the_books_do_not_hold_on_a_missing_day_still_breaks_the_balance(
     nights: Nights,
 ) -> None:
     nights.night()
-    _, paid = _paid_out_today(nights, 240_000)
+    paid = nights.paid_out_today(240_000)
     cash = nights.line(nights.sub_a, 500, credit=False, channel=Channel.CASH)
     nights.statement([paid, cash])  # 2,405 yuan left the sub-account that day
     nights.night(with_statement=False)
@@ -89,7 +72,7 @@ def test_a_payment_the_bank_books_after_the_missing_day_is_matched_as_usual(
     nights: Nights,
 ) -> None:
     nights.night()
-    e2e, paid = _paid_out_today(nights, 240_000)
+    paid = nights.paid_out_today(240_000)
     nights.statement([])  # the bank moved nothing that day
     nights.night(with_statement=False)
 
@@ -97,7 +80,7 @@ def test_a_payment_the_bank_books_after_the_missing_day_is_matched_as_usual(
         nights.sub_a,
         paid.amount_fen,
         credit=False,
-        end_to_end_id=e2e,
+        end_to_end_id=paid.end_to_end_id,
         counterparty_account=paid.counterparty_account,
     )
     after = nights.night([booked_late])  # it books the payment the day after

@@ -8,23 +8,21 @@ that in its history. A day still without its statement is bridged as before.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.base import Adapter
-from adapters.records import Statement, StatementEntry
+from adapters.records import Statement
 from gateway.audit.models import AuditEvent
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
-from gateway.loans import service as loans
-from gateway.members.service import CARD_FIELD
 from gateway.queue import service as queue
 from gateway.queue.models import ItemStatus, Resolution
 from gateway.reconcile.models import OpenItem
 from gateway.reconcile.service import reconcile_account
 from tests.recon_support import Nights
-from tests.settle_support import CIPHER
 
 
 def _store(session: Session, adapter: Adapter, statement: Statement, fetched: date) -> None:
@@ -47,34 +45,28 @@ def _store(session: Session, adapter: Adapter, statement: Statement, fetched: da
     )
 
 
-def _paid_out_today(nights: Nights, amount_fen: int) -> StatementEntry:
-    loan = nights.settle.released_loan(amount_fen)
-    session = nights.settle.fresh()
-    e2e = f"DSB-{loan.contract_no}"
-    loans.mark_disbursed(session, loan.id, business_date=nights.day, external_ref=e2e)
-    session.commit()
-    card = CIPHER.decrypt(CARD_FIELD, nights.world.members_a[0].card_cipher)
-    return nights.line(
-        nights.sub_a, amount_fen, credit=False, end_to_end_id=e2e, counterparty_account=card
-    )
-
-
-def test_a_statement_sent_late_is_reconciled_with_the_next_night(nights: Nights) -> None:
+def _first_day_in_order(nights: Nights) -> Callable[[str], Adapter]:
+    """Day 1 reconciled with its stored statement; returns the bank's adapter by code."""
     adapter = nights.settle.profile.adapter
 
     def adapter_for(code: str) -> Adapter:
         return adapter
 
     session = nights.settle.fresh()
-    # day 1 in order
     _store(session, adapter, nights.statement([]), nights.day + timedelta(days=1))
     reconcile_account(session, nights.special_id, nights.day, adapter_for=adapter_for)
     session.commit()
     nights.day += timedelta(days=1)
+    return adapter_for
+
+
+def test_a_statement_sent_late_is_reconciled_with_the_next_night(nights: Nights) -> None:
+    adapter_for = _first_day_in_order(nights)
+    adapter = adapter_for("tbank")
 
     # day 2: a loan paid out; the bank's statement does not come in time
     missing = nights.day
-    paid = _paid_out_today(nights, 240_000)
+    paid = nights.paid_out_today(240_000)
     late = nights.statement([paid])
     session = nights.settle.fresh()
     gap_night = reconcile_account(session, nights.special_id, missing, adapter_for=adapter_for)
@@ -122,18 +114,10 @@ def test_a_statement_sent_late_is_reconciled_with_the_next_night(nights: Nights)
 def test_with_one_of_two_missing_days_still_missing_the_movement_is_bridged(
     nights: Nights,
 ) -> None:
-    adapter = nights.settle.profile.adapter
-
-    def adapter_for(code: str) -> Adapter:
-        return adapter
-
-    session = nights.settle.fresh()
-    _store(session, adapter, nights.statement([]), nights.day + timedelta(days=1))
-    reconcile_account(session, nights.special_id, nights.day, adapter_for=adapter_for)
-    session.commit()
-    nights.day += timedelta(days=1)
+    adapter_for = _first_day_in_order(nights)
+    adapter = adapter_for("tbank")
     first_missing = nights.day
-    late = nights.statement([_paid_out_today(nights, 240_000)])
+    late = nights.statement([nights.paid_out_today(240_000)])
     session = nights.settle.fresh()
     for _ in range(2):  # two days without a statement
         reconcile_account(session, nights.special_id, nights.day, adapter_for=adapter_for)
