@@ -29,7 +29,7 @@ from gateway.queue.models import ItemStatus, NightState, QueueItem, Resolution
 from gateway.reconcile.calendars import calendar_loader, match_config
 from gateway.reconcile.service import AccountOutcome, reconcile_account
 from gateway.reconcile.source import adapter_loader
-from gateway.web.i18n import KIND_LABELS, STATUS_LABELS
+from gateway.web.i18n import KIND_LABELS, STATUS_LABELS, enum_label
 
 queue_app = typer.Typer(help="对账差错队列 the mismatch queue.", no_args_is_help=True)
 
@@ -138,10 +138,7 @@ def _outcome_table(day: date, outcomes: list[AccountOutcome], numbers: dict[int,
 
 
 _NIGHT_LABELS = {
-    NightState.NEW: "新增 new",
-    NightState.PERSISTING: "持续 persisting",
-    NightState.REOPENED: "重开 reopened",
-    NightState.GONE: "未再出现 gone",
+    state: f"{enum_label('zh', 'night_state', state.value)} {state.value}" for state in NightState
 }
 
 

@@ -14,7 +14,7 @@ from gateway.loans.models import LoanStatus
 from gateway.members.models import MemberStatus
 from gateway.org.models import AssociationStatus
 from gateway.payments.models import InstructionStatus
-from gateway.queue.models import ItemStatus
+from gateway.queue.models import ItemStatus, NightState
 
 LANGUAGES = ("zh", "en")
 
@@ -51,6 +51,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "credit_grade": ("信用等级", "Credit grade"),
     "contract_no": ("合同号", "Contract no."),
     "amount": ("金额", "Amount"),
+    "night_seen": ("最近对账", "Last run"),
     "difference": ("差额", "Difference"),
     "bank": ("银行", "Bank"),
     "books": ("账面", "Books"),
@@ -370,6 +371,12 @@ ENUM_LABELS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "item_status": STATUS_LABELS,
     "batch_step": BATCH_STATE_LABELS,
+    "night_state": {
+        "new": ("新增", "New last night"),
+        "persisting": ("持续出现", "Still there"),
+        "reopened": ("处理后仍出现", "Back after its resolution"),
+        "gone": ("未再出现", "Not found by the last run"),
+    },
 }
 
 # The enum each group labels: every value of it has a label in both languages.
@@ -385,6 +392,7 @@ LABELLED_ENUMS: dict[str, type[StrEnum]] = {
     "ledger_channel": LedgerChannel,
     "item_status": ItemStatus,
     "batch_step": BatchStep,
+    "night_state": NightState,
 }
 
 
