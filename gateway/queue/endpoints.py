@@ -23,6 +23,7 @@ from gateway.api.router import (
     WRITE_PROBLEM_STATUSES,
     ObjectId,
     as_utc,
+    association_scope,
     business_today,
     domain_router,
 )
@@ -409,14 +410,7 @@ def resolve(
             )
         target = session.get(Association, body.association_id)
         if target is not None:
-            principal.require(
-                Permission.WORK_QUEUE,
-                ObjectScope(
-                    county_id=target.town.county_id,
-                    association_id=target.id,
-                    bank_id=target.special_account.bank_id,
-                ),
-            )
+            principal.require(Permission.WORK_QUEUE, association_scope(target))
         return queue.reassign(
             session, item_id, actor=actor, association_id=body.association_id, note=body.note
         )

@@ -18,11 +18,12 @@ from gateway.api.router import (
     WRITE_PROBLEM_STATUSES,
     ObjectId,
     as_utc,
+    association_scope,
     business_today,
     domain_router,
 )
 from gateway.api.scopes import special_account_scope
-from gateway.auth.permissions import ObjectScope, Permission, Principal
+from gateway.auth.permissions import Permission, Principal
 from gateway.errors import NotFound
 from gateway.ingestion.models import StatementLine
 from gateway.org.models import Association, Bank, SpecialAccount
@@ -250,14 +251,7 @@ def workable_auto_posting(
     association = session.get(Association, auto.association_id) if auto else None
     if auto is None or association is None:
         raise NotFound("自动记账不存在", f"automatic posting {auto_posting_id} not found")
-    principal.require(
-        Permission.WORK_QUEUE,
-        ObjectScope(
-            county_id=association.town.county_id,
-            association_id=association.id,
-            bank_id=association.special_account.bank_id,
-        ),
-    )
+    principal.require(Permission.WORK_QUEUE, association_scope(association))
     return auto
 
 
