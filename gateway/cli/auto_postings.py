@@ -15,7 +15,7 @@ from gateway.cli._common import cli_session, console, current_settings, parse_da
 from gateway.org.models import Association
 from gateway.org.service import get_association_by_code
 from gateway.reconcile import service
-from gateway.reconcile.models import AutoPosting, ReconRun
+from gateway.reconcile.models import AutoPosting
 from gateway.web.i18n import translate
 
 auto_postings_app = typer.Typer(
@@ -43,21 +43,15 @@ def list_command(
         statement = service.auto_postings(
             association_id=association_id, undone=None if every else False
         )
-        found = [
-            (
-                auto,
-                session.scalar(select(ReconRun.business_date).where(ReconRun.id == auto.run_id)),
-                session.scalar(
-                    select(Association.code).where(Association.id == auto.association_id)
-                ),
-            )
-            for auto in session.scalars(statement.order_by(AutoPosting.id.desc()))
-        ]
+        postings = list(session.scalars(statement.order_by(AutoPosting.id.desc())))
+        days = service.auto_posting_days(session, postings)
+        codes = dict(session.execute(select(Association.id, Association.code)).all())
+        found = [(auto, days[auto.id], codes.get(auto.association_id)) for auto in postings]
     if json_out:
         rows = [
             {
                 "id": auto.id,
-                "business_date": day.isoformat() if day else None,
+                "business_date": day.isoformat(),
                 "kind": auto.kind,
                 "association": code,
                 "amount_fen": auto.amount_fen,

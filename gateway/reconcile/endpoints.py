@@ -255,9 +255,8 @@ def workable_auto_posting(
     return auto
 
 
-def auto_posting_out(session: Session, auto: AutoPosting) -> AutoPostingOut:
-    day = session.scalar(select(ReconRun.business_date).where(ReconRun.id == auto.run_id))
-    assert day is not None  # a foreign key
+def auto_posting_out(auto: AutoPosting, day: date) -> AutoPostingOut:
+    """The posting as the API gives it; ``day`` is its run's business date."""
     return AutoPostingOut(
         id=auto.id,
         run_id=auto.run_id,
@@ -304,7 +303,8 @@ def list_auto_postings(
         page=page,
         descending=True,
     )
-    return Page(items=[auto_posting_out(session, a) for a in rows], next_cursor=cursor)
+    days = service.auto_posting_days(session, rows)
+    return Page(items=[auto_posting_out(a, days[a.id]) for a in rows], next_cursor=cursor)
 
 
 @router.post(
@@ -327,4 +327,4 @@ def undo_auto_posting(
         reason=body.reason,
         on=body.on or business_today(),
     )
-    return auto_posting_out(session, undone)
+    return auto_posting_out(undone, service.auto_posting_days(session, [undone])[undone.id])

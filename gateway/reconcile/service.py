@@ -929,6 +929,17 @@ def auto_postings(
     return statement
 
 
+def auto_posting_days(session: Session, postings: Iterable[AutoPosting]) -> dict[int, date]:
+    """The business date of the run that booked each posting, by posting id, in one query."""
+    runs = {auto.id: auto.run_id for auto in postings}
+    days: dict[int, date] = dict(
+        session.execute(
+            select(ReconRun.id, ReconRun.business_date).where(ReconRun.id.in_(set(runs.values())))
+        ).all()
+    )
+    return {auto_id: days[run_id] for auto_id, run_id in runs.items()}
+
+
 def auto_posting_line_ids(auto: AutoPosting) -> list[str]:
     """The bank lines an automatic posting booked."""
     return [str(data["line_id"]) for data in json.loads(auto.lines_json)]

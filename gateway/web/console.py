@@ -918,13 +918,7 @@ def render_auto_postings(
         descending=True,
     )
     names = dict(session.execute(select(Association.id, Association.name)).all())
-    days = dict(
-        session.execute(
-            select(ReconRun.id, ReconRun.business_date).where(
-                ReconRun.id.in_({a.run_id for a in postings})
-            )
-        ).all()
-    )
+    days = reconcile_service.auto_posting_days(session, postings)
     instalments = {
         line_id: (contract, number)
         for line_id, contract, number in session.execute(
@@ -940,7 +934,7 @@ def render_auto_postings(
     rows = [
         {
             "posting": a,
-            "day": days.get(a.run_id),
+            "day": days[a.id],
             "association": names.get(a.association_id, "—"),
             "lines": reconcile_service.auto_posting_line_ids(a),
             "instalment": instalments.get(a.schedule_line_id) if a.schedule_line_id else None,
