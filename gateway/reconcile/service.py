@@ -46,7 +46,7 @@ from gateway.reconcile.models import (
 from gateway.reconcile.source import (
     AdapterFor,
     entry_id_of,
-    find_statement,
+    find_statements,
     ledger_balances,
     lines_from_json,
     lines_to_json,
@@ -139,24 +139,17 @@ def _last_statement_run(session: Session, special_account_id: int, before: date)
     ).first()
 
 
-def _late_statements(
-    session: Session,
-    special: SpecialAccount,
-    after: date,
-    before: date,
-    adapter_for: AdapterFor,
-    config: MatchConfig,
-) -> list[tuple[date, Statement]]:
-    """The statements the bank sent late for the banking days between ``after`` (the last
-    night with a statement) and ``before`` that were reconciled without one, oldest first;
-    empty unless every such day has its statement now (a day still missing stays a gap, and
-    the movement is bridged as before)."""
-    days = [
+def _days_without_statement(
+    session: Session, special_account_id: int, after: date, before: date, config: MatchConfig
+) -> list[date]:
+    """The banking days between ``after`` (the last night with a statement) and ``before``
+    that were reconciled without one, oldest first."""
+    return [
         day
         for day in session.scalars(
             select(ReconRun.business_date)
             .where(
-                ReconRun.special_account_id == special.id,
+                ReconRun.special_account_id == special_account_id,
                 ReconRun.has_statement.is_(False),
                 ReconRun.business_date > after,
                 ReconRun.business_date < before,
@@ -165,13 +158,6 @@ def _late_statements(
         )
         if config.calendar is None or config.calendar.is_banking_day(day)
     ]
-    found = []
-    for day in days:
-        late = find_statement(session, special, day, adapter_for)
-        if late is None:
-            return []
-        found.append((day, late))
-    return found
 
 
 def _balances(statement: Statement, day: date) -> StatementBalances:
@@ -248,22 +234,36 @@ def reconcile_account(
     watermark = journal_watermark(session)
     previous = later
     previous_statement = _last_statement_run(session, special_account_id, business_date)
-    if statement is None and adapter_for is not None:
-        statement = find_statement(session, special, business_date, adapter_for)
+    # Statements the bank sent late for days reconciled without one: when every such day has
+    # its statement now, their lines join this night's and the last of them is the previous
+    # day the opening must continue (a day still missing stays a gap, its movement bridged).
+    # They are looked for in the same reading of the stored files as the night's own.
+    without = (
+        _days_without_statement(
+            session, special_account_id, previous_statement.business_date, business_date, config
+        )
+        if previous_statement is not None and adapter_for is not None
+        else []
+    )
+    wanted = ([] if statement is not None else [business_date]) + without
+    found = (
+        find_statements(session, special, wanted, adapter_for)
+        if adapter_for is not None and wanted
+        else {}
+    )
+    statement = statement if statement is not None else found.get(business_date)
     if statement is not None and statement.account != special.account_number:
         raise ValidationFailed(
             "对账单不属于该专户",
             f"statement {statement.statement_id} is for {statement.account}, "
             f"not {special.account_number}",
         )
-
-    # statements the bank sent late for days reconciled without one: their lines join this
-    # night's, and the last of them is the previous day the opening must continue
-    late: list[tuple[date, Statement]] = []
-    if statement is not None and adapter_for is not None and previous_statement is not None:
-        late = _late_statements(
-            session, special, previous_statement.business_date, business_date, adapter_for, config
-        )
+    late = (
+        [(day, found[day]) for day in without]
+        if statement is not None and all(day in found for day in without)
+        else []
+    )
+    found = {}  # the statements are in ``statement`` and ``late`` now
 
     # bank lines: the day's statement, the late ones and the lines earlier nights left open
     carried = list(

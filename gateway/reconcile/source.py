@@ -107,35 +107,49 @@ def statement_date(statement: Statement) -> date | None:
     return max(dates) if dates else None
 
 
-def find_statement(
-    session: Session, special: SpecialAccount, day: date, adapter_for: AdapterFor
-) -> Statement | None:
-    """The bank's statement of ``day`` for the special account, from the newest file holding it.
+def find_statements(
+    session: Session, special: SpecialAccount, days: Sequence[date], adapter_for: AdapterFor
+) -> dict[date, Statement]:
+    """The bank's statements of ``days`` for the special account, each from the newest file
+    holding it that was fetched within ``STATEMENT_FETCH_DAYS`` of its day; a day without one
+    is left out. Each file is read once, however many of the days it holds.
 
     A file the adapter cannot read was quarantined when it was ingested; one that fails here
     raises, so the night is not reconciled against half a statement.
     """
+    wanted = set(days)
+    if not wanted:
+        return {}
     bank_code = session.scalar(select(Bank.code).where(Bank.id == special.bank_id))
     assert bank_code is not None
-    file_ids = session.scalars(
-        select(InboundFile.id)
+    window = timedelta(days=STATEMENT_FETCH_DAYS)
+    files = session.execute(
+        select(InboundFile.id, InboundFile.business_date)
         .where(
             InboundFile.bank_code == bank_code,
             InboundFile.kind == InboundKind.STATEMENT,
             InboundFile.status == InboundStatus.APPLIED,
-            InboundFile.business_date >= day,
-            InboundFile.business_date <= day + timedelta(days=STATEMENT_FETCH_DAYS),
+            InboundFile.business_date >= min(wanted),
+            InboundFile.business_date <= max(wanted) + window,
         )
         .order_by(InboundFile.id.desc())
     ).all()
-    for file_id in file_ids:
+    found: dict[date, Statement] = {}
+    for file_id, fetched in files:
+        open_days = {day for day in wanted - found.keys() if day <= fetched <= day + window}
+        if not open_days:
+            continue
         # the bytes only, not the stored file object: a statement file may be large
         content = session.scalar(select(InboundFile.content).where(InboundFile.id == file_id))
         assert content is not None
         for statement in adapter_for(bank_code).parse_statements(content):
-            if statement.account == special.account_number and statement_date(statement) == day:
-                return statement
-    return None
+            day = statement_date(statement)
+            if statement.account == special.account_number and day in open_days:
+                found[day] = statement
+                open_days.discard(day)
+        if len(found) == len(wanted):
+            break
+    return found
 
 
 def statement_lines_frame(statement: Statement) -> pl.DataFrame:
@@ -665,7 +679,7 @@ __all__ = [
     "adapter_loader",
     "entry_id_of",
     "expected_repayments",
-    "find_statement",
+    "find_statements",
     "ledger_balances",
     "lines_from_json",
     "lines_to_json",

@@ -79,8 +79,19 @@ def test_a_statement_sent_late_is_reconciled_with_the_next_night(nights: Nights)
     _store(session, adapter, late, nights.day + timedelta(days=1))
     _store(session, adapter, nights.statement([]), nights.day + timedelta(days=1))
     session.commit()
-    after = reconcile_account(session, nights.special_id, nights.day, adapter_for=adapter_for)
+    read: list[int] = []  # the size of each file the run parses
+
+    def reading(code: str) -> Adapter:
+        class Counting:
+            def parse_statements(self, content: bytes) -> list[Statement]:
+                read.append(len(content))
+                return list(adapter.parse_statements(content))
+
+        return Counting()  # type: ignore[return-value]
+
+    after = reconcile_account(session, nights.special_id, nights.day, adapter_for=reading)
     session.commit()
+    assert len(read) == 2  # the late file and the night's own, each read once
 
     # the late line matched the payment: nothing but the gap's closing to report
     assert after.kinds == {}
