@@ -1510,23 +1510,12 @@ class _Run:
         wanted = np.zeros(len(self.L), dtype=bool)
         wanted[groups] = True
         sub = self._with_ids(pairs.filter(pl.Series(wanted[g_all])))
-        ei = sub["_ei"].fill_null(-1).to_numpy()
-        has_entry = ei >= 0
+        # the group's rows only: a null entry index (a reversal pair) gathers nulls
         sub = sub.with_columns(
-            self.L.select(_signed("l")).to_series().gather(sub["_li"]).alias("_l_fen"),
-            pl.Series(
-                "_e_fen",
-                np.where(
-                    has_entry,
-                    self.E.select(_signed("e")).to_series().gather(np.where(has_entry, ei, 0)),
-                    0,
-                ),
-            ),
-        )
-        amounts.lines.update(sub.select("line_id", "_l_fen").iter_rows())
-        amounts.entries.update(
-            sub.filter(pl.Series(has_entry)).select("entry_id", "_e_fen").iter_rows()
-        )
+            self.L[c].gather(sub["_li"]) for c in ("l_amount", "l_credit")
+        ).with_columns(self.E[c].gather(sub["_ei"]) for c in ("e_amount", "e_credit"))
+        amounts.lines.update(sub.select("line_id", _signed("l")).iter_rows())
+        amounts.entries.update(sub.select("entry_id", _signed("e")).drop_nulls().iter_rows())
         grouped = sub.group_by("_g").agg(
             pl.col("line_id").drop_nulls().unique().sort(),
             pl.col("entry_id").drop_nulls().unique().sort(),
