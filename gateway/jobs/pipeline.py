@@ -85,7 +85,6 @@ class Nightly:
     # same configuration as ``profile_loader``; None: taken from the profile (which reads keys).
     format_loader: Callable[[str], BankFormat] | None = None
     _profiles: dict[str, BankProfile] = field(default_factory=dict)
-    _formats: dict[str, BankFormat | BankProfile] = field(default_factory=dict)
 
     def profile(self, code: str) -> BankProfile:
         if code not in self._profiles:
@@ -93,11 +92,11 @@ class Nightly:
         return self._profiles[code]
 
     def format(self, code: str) -> BankFormat | BankProfile:
-        """What reading the bank's stored statements needs (``adapter``, ``calendar``)."""
-        if code not in self._formats:
-            loader = self.format_loader
-            self._formats[code] = loader(code) if loader is not None else self.profile(code)
-        return self._formats[code]
+        """What reading the bank's stored statements needs (``adapter``, ``calendar``); each
+        loader reads a bank's configuration once."""
+        if self.format_loader is not None:
+            return self.format_loader(code)
+        return self.profile(code)
 
     def bank_codes(self) -> list[str]:
         with session_scope(self.factory) as session:
