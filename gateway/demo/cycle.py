@@ -57,16 +57,15 @@ from gateway.org.models import Association, SpecialAccount
 from gateway.payments import service as payments
 from gateway.payments.config import PaymentsConfig
 from gateway.payments.models import (
-    OPEN_STATUSES,
     FollowUpItem,
     FollowUpKind,
     InstructionStatus,
     PaymentInstruction,
     RepaymentScheduleLine,
-    ScheduleLineStatus,
 )
 from gateway.queue.models import ItemStatus, QueueItem
 from gateway.reconcile.models import AutoPosting
+from gateway.reconcile.source import expected_repayments, schedule_line_id_of
 from gateway.security.fieldcrypt import FieldCipher
 from gateway.settings import REPO_ROOT
 from reconciliation.findings import EXPLANATION, ExceptionKind
@@ -217,6 +216,7 @@ def _cycle(
         open_accounts(exchange, session, cipher, special, on=business_days[0], seed=config.seed)
         scheduled = _backfill_schedules(session, payments_config)
         waiting = _prepare_loans(session, seeded, config, rng, per_association=3)
+        special_id = special.id
     report(
         f"沙箱银行 sandbox bank on sftp://127.0.0.1:{exchange.server.port} (host key pinned); "
         f"{scheduled} loans scheduled, {len(waiting)} approved loans waiting for release"
@@ -249,7 +249,7 @@ def _cycle(
             on_day(day, outcomes)
         if day == business_days[len(business_days) // 2]:
             with session_scope(factory) as session:
-                paid = _borrower_pays_by_transfer(session, exchange, cipher, day)
+                paid = _borrower_pays_by_transfer(session, exchange, cipher, special_id, day)
             if paid:
                 report(paid)
         exchange.clock.set(datetime.combine(day, CUTOFF, tzinfo=BANK_TZ))
@@ -263,50 +263,38 @@ def _cycle(
 
 
 def _borrower_pays_by_transfer(
-    session: Session, exchange: SandboxExchange, cipher: FieldCipher, day: date
+    session: Session,
+    exchange: SandboxExchange,
+    cipher: FieldCipher,
+    special_account_id: int,
+    day: date,
 ) -> str | None:
-    """A borrower pays their next instalment, exactly, by their own transfer into the special
-    account, naming the contract: the next night's reconciliation books it without a person.
-    Returns what happened, for the report (None: no instalment to pay)."""
-    in_flight = select(PaymentInstruction.schedule_line_id).where(
-        PaymentInstruction.direction == Direction.COLLECTION,
-        PaymentInstruction.status.in_(OPEN_STATUSES),
-        PaymentInstruction.schedule_line_id.is_not(None),
+    """A borrower pays an instalment the reconciler offers as expected, exactly, by their own
+    transfer into the special account, naming the contract: the next night's reconciliation
+    books it without a person. Returns what happened, for the report (None: none offered)."""
+    offered = expected_repayments(session, special_account_id, day).sort("entry_id")
+    if offered.is_empty():
+        return None
+    due = offered.row(0, named=True)
+    member = session.get(Member, int(due["borrower_id"]))
+    association = session.get(Association, int(due["association_id"]))
+    line_id = schedule_line_id_of(due["entry_id"])
+    line = session.get(RepaymentScheduleLine, line_id) if line_id is not None else None
+    assert member is not None
+    assert association is not None
+    assert line is not None
+    exchange.engine.deposit(
+        due["sub_account"],
+        due["amount_fen"],
+        on=day,
+        counterparty_name=member.name,
+        counterparty_account=cipher.decrypt(CARD_FIELD, member.card_cipher),
+        remittance=f"还款 {due['contract_number']}",
     )
-    for loan in session.scalars(
-        select(Loan)
-        .where(Loan.status.in_((LoanStatus.DISBURSED, LoanStatus.REPAYING)))
-        .order_by(Loan.id)
-    ):
-        line = session.scalars(
-            select(RepaymentScheduleLine)
-            .where(
-                RepaymentScheduleLine.loan_id == loan.id,
-                RepaymentScheduleLine.status == ScheduleLineStatus.OPEN,
-            )
-            .order_by(RepaymentScheduleLine.instalment_no)
-            .limit(1)
-        ).first()
-        if line is None or line.due_on <= day or line.id in set(session.scalars(in_flight)):
-            continue
-        member = session.get(Member, loan.member_id)
-        association = session.get(Association, loan.association_id)
-        assert member is not None
-        assert association is not None
-        amount = line.principal_fen + line.fee_fen - line.paid_principal_fen - line.paid_fee_fen
-        exchange.engine.deposit(
-            association.sub_account_number,
-            amount,
-            on=day,
-            counterparty_name=member.name,
-            counterparty_account=cipher.decrypt(CARD_FIELD, member.card_cipher),
-            remittance=f"还款 {loan.contract_no}",
-        )
-        return (
-            f"{day} 借款人自行转账还款 a borrower repays by own transfer: {association.code} "
-            f"{loan.contract_no} 第 {line.instalment_no} 期 {format_yuan(amount)} 元"
-        )
-    return None
+    return (
+        f"{day} 借款人自行转账还款 a borrower repays by own transfer: {association.code} "
+        f"{due['contract_number']} 第 {line.instalment_no} 期 {format_yuan(due['amount_fen'])} 元"
+    )
 
 
 def _summary(
