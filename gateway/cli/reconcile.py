@@ -29,7 +29,7 @@ from gateway.queue.models import ItemStatus, NightState, QueueItem, Resolution
 from gateway.reconcile.calendars import calendar_loader, match_config
 from gateway.reconcile.service import AccountOutcome, reconcile_account
 from gateway.reconcile.source import adapter_loader
-from gateway.web.i18n import KIND_LABELS, STATUS_LABELS, enum_label
+from gateway.web.i18n import KIND_LABELS, enum_label, kind_label, status_label
 
 queue_app = typer.Typer(help="对账差错队列 the mismatch queue.", no_args_is_help=True)
 
@@ -122,7 +122,7 @@ def _outcome_table(day: date, outcomes: list[AccountOutcome], numbers: dict[int,
         ],
     )
     for o in outcomes:
-        kinds = [f"{KIND_LABELS.get(k, (k, ''))[0]} {v}" for k, v in sorted(o.kinds.items()) if v]
+        kinds = [f"{kind_label('zh', k)} {v}" for k, v in sorted(o.kinds.items()) if v]
         queue_changes = [f"{_SYNC_LABELS[k]} {v}" for k, v in o.queue.as_dict().items() if v]
         table.add_row(
             numbers[o.special_account_id],
@@ -144,7 +144,7 @@ _NIGHT_LABELS = {
 
 def _status(item: QueueItem) -> str:
     """The item's state as the office reads it, with its code: ``已处理，待对账确认 resolved``."""
-    return f"{STATUS_LABELS.get(item.status.value, ('', ''))[0]} {item.status.value}".strip()
+    return f"{status_label('zh', item.status.value)} {item.status.value}"
 
 
 def _item_fields(item: QueueItem) -> dict[str, object]:
@@ -168,9 +168,9 @@ def _item_row(item: QueueItem, association: str, *, wide: bool) -> list[str]:
     terminal also gets the night's state, the sub-account and the assignee."""
     row = [
         str(item.id),
-        KIND_LABELS.get(item.kind, (item.kind, ""))[0],
+        kind_label("zh", item.kind),
         str(item.priority),
-        STATUS_LABELS.get(item.status.value, (item.status.value, ""))[0],
+        status_label("zh", item.status.value),
         association,
         _fen(item.actual_fen),
         _fen(item.expected_fen),
@@ -272,7 +272,7 @@ def queue_show(item_id: Annotated[int, typer.Argument(help="Queue item id.")]) -
     """One item: its evidence and its history."""
     with cli_session(current_settings()) as session:
         item = queue.get_item(session, item_id)
-        zh_kind = KIND_LABELS.get(item.kind, (item.kind, ""))[0]
+        zh_kind = kind_label("zh", item.kind)
         console().print(
             f"[bold]差错 {item.id}[/] {zh_kind} {item.kind} · {_status(item)}"
             f" · {_NIGHT_LABELS[item.night_state]}",
