@@ -22,8 +22,11 @@ from adapters.sandbox.clock import BANK_TZ
 from gateway.ledger.models import AccountCode
 from gateway.ledger.service import balance
 from gateway.loans import service as loans
+from gateway.loans.models import Loan
 from gateway.members.service import CARD_FIELD
 from gateway.org.models import SpecialAccount
+from gateway.payments import service as payments
+from gateway.payments.models import RepaymentMethod, RepaymentScheduleLine
 from gateway.queue.models import QueueItem
 from gateway.reconcile.service import AccountOutcome, reconcile_account
 from tests.settle_support import CIPHER, Settle, migrated_sqlite
@@ -65,18 +68,38 @@ class Nights:
             **kw,
         )
 
-    def paid_out_today(self, amount_fen: int) -> StatementEntry:
-        """A loan to the first member of association 1, disbursed in the books today, and the
-        bank's line paying it (end-to-end id ``DSB-<contract>``), for the test to place."""
+    def _disburse(self, amount_fen: int) -> tuple[Loan, str, StatementEntry]:
+        """A loan to the first member of association 1, disbursed in the books today: the loan,
+        the borrower's card, and the bank's line paying it (end-to-end id ``DSB-<contract>``)."""
         loan = self.settle.released_loan(amount_fen)
         session = self.settle.fresh()
         e2e = f"DSB-{loan.contract_no}"
         loans.mark_disbursed(session, loan.id, business_date=self.day, external_ref=e2e)
         session.commit()
         card = CIPHER.decrypt(CARD_FIELD, self.world.members_a[0].card_cipher)
-        return self.line(
+        line = self.line(
             self.sub_a, amount_fen, credit=False, end_to_end_id=e2e, counterparty_account=card
         )
+        return loan, card, line
+
+    def paid_out_today(self, amount_fen: int) -> StatementEntry:
+        """A loan disbursed in the books today, and the bank's line paying it, for the test
+        to place on a statement."""
+        return self._disburse(amount_fen)[2]
+
+    def disbursed_loan(self) -> tuple[Loan, str, RepaymentScheduleLine]:
+        """A loan paid out today (the bank's line and the books agree, the night reconciled)
+        with its schedule: the loan, the borrower's card and the first instalment."""
+        loan, card, out = self._disburse(240_000)
+        session = self.settle.fresh()
+        disbursed = session.get(Loan, loan.id)
+        assert disbursed is not None
+        (first, *_rest) = payments.create_schedule(
+            session, disbursed, RepaymentMethod.EQUAL_INSTALMENTS
+        )
+        session.commit()
+        assert self.night([out]).exceptions == ()
+        return loan, card, first
 
     def statement(
         self, entries: Iterable[StatementEntry], closing_delta: Mapping[str, int] | None = None

@@ -6,19 +6,32 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from gateway.jobs.runtime import JsonFormatter, TextFormatter
 
 
-def test_each_record_is_one_json_line_with_its_extra_fields() -> None:
+@contextmanager
+def _logged(
+    name: str, formatter: logging.Formatter
+) -> Iterator[tuple[logging.Logger, io.StringIO]]:
+    """A logger of its own writing through ``formatter`` into a string, for the test's span."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("huzhu.test.jsonlogs")
+    handler.setFormatter(formatter)
+    logger = logging.getLogger(name)
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
     try:
+        yield logger, stream
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_each_record_is_one_json_line_with_its_extra_fields() -> None:
+    with _logged("huzhu.test.jsonlogs", JsonFormatter()) as (logger, stream):
         logger.info(
             "step done",
             extra={"step": "fetch", "business_date": "2024-07-01", "summary": {"stored": 2}},
@@ -27,8 +40,6 @@ def test_each_record_is_one_json_line_with_its_extra_fields() -> None:
             raise ConnectionRefusedError("银行拒绝连接")
         except ConnectionRefusedError:
             logger.exception("step failed", extra={"step": "batches"})
-    finally:
-        logger.removeHandler(handler)
     first, second = (json.loads(line) for line in stream.getvalue().splitlines())
     assert first["message"] == "step done"
     assert first["level"] == "info"
@@ -40,14 +51,7 @@ def test_each_record_is_one_json_line_with_its_extra_fields() -> None:
 
 
 def test_a_text_line_names_the_step_date_and_partition_and_keeps_the_traceback_below() -> None:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(TextFormatter())
-    logger = logging.getLogger("huzhu.test.textlogs")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    try:
+    with _logged("huzhu.test.textlogs", TextFormatter()) as (logger, stream):
         logger.info("step started", extra={"step": "fetch", "business_date": "2024-07-01"})
         try:
             raise ConnectionRefusedError("银行拒绝连接")
@@ -57,8 +61,6 @@ def test_a_text_line_names_the_step_date_and_partition_and_keeps_the_traceback_b
                 extra={"step": "batches", "partition": "rcb", "error": "KeyLoadError: 密钥 x"},
             )
         logger.info("plain")
-    finally:
-        logger.removeHandler(handler)
     lines = stream.getvalue().splitlines()
     assert lines[0] == "INFO huzhu.test.textlogs: step started step=fetch business_date=2024-07-01"
     assert lines[1] == (

@@ -10,13 +10,9 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from gateway.cli import app
-from gateway.loans import service as loans
 from gateway.loans.models import Loan, LoanStatus
-from gateway.members.service import CARD_FIELD
-from gateway.payments import service as payments
-from gateway.payments.models import RepaymentMethod, RepaymentScheduleLine, ScheduleLineStatus
+from gateway.payments.models import RepaymentScheduleLine, ScheduleLineStatus
 from tests.recon_support import Nights
-from tests.settle_support import CIPHER
 
 pytestmark = pytest.mark.usefixtures("huzhu_env")
 
@@ -29,21 +25,7 @@ def _huzhu(*args: str) -> tuple[int, str]:
 def _repaid_by_transfer(nights: Nights) -> tuple[Loan, RepaymentScheduleLine]:
     """A loan paid out, then its first instalment paid by the borrower's own transfer, which
     the reconciler books automatically."""
-    loan = nights.settle.released_loan(240_000)
-    session = nights.settle.fresh()
-    e2e = f"DSB-{loan.contract_no}"
-    loans.mark_disbursed(session, loan.id, business_date=nights.day, external_ref=e2e)
-    disbursed = session.get(Loan, loan.id)
-    assert disbursed is not None
-    (first, *_rest) = payments.create_schedule(
-        session, disbursed, RepaymentMethod.EQUAL_INSTALMENTS
-    )
-    session.commit()
-    card = CIPHER.decrypt(CARD_FIELD, nights.world.members_a[0].card_cipher)
-    paid_out = nights.line(
-        nights.sub_a, 240_000, credit=False, end_to_end_id=e2e, counterparty_account=card
-    )
-    assert nights.night([paid_out]).exceptions == ()
+    loan, card, first = nights.disbursed_loan()
     due = first.principal_fen + first.fee_fen
     transfer = nights.line(
         nights.sub_a, due, counterparty_account=card, remittance=f"还款 {loan.contract_no}"

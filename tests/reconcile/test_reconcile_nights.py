@@ -17,42 +17,17 @@ from gateway.errors import Conflict
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
 from gateway.ledger.models import AccountCode, JournalTransaction
 from gateway.ledger.service import balance
-from gateway.loans import service as loans
 from gateway.loans.models import Loan, LoanStatus
-from gateway.members.service import CARD_FIELD
-from gateway.payments import service as payments
-from gateway.payments.models import RepaymentMethod, RepaymentScheduleLine, ScheduleLineStatus
+from gateway.payments.models import RepaymentScheduleLine, ScheduleLineStatus
 from gateway.reconcile.models import AutoPosting, OpenItem, ReconRun
 from gateway.reconcile.service import reconcile_account, reconcile_business_date, undo_auto_posting
 from tests.recon_support import Nights
-from tests.settle_support import CIPHER
-
-
-def _disbursed_loan(nights: Nights) -> tuple[Loan, str, RepaymentScheduleLine]:
-    """A loan paid out today (the bank's line and the books agree) with its schedule."""
-    loan = nights.settle.released_loan(240_000)
-    session = nights.settle.fresh()
-    e2e = f"DSB-{loan.contract_no}"
-    loans.mark_disbursed(session, loan.id, business_date=nights.day, external_ref=e2e)
-    disbursed = session.get(Loan, loan.id)
-    assert disbursed is not None
-    (first, *_rest) = payments.create_schedule(
-        session, disbursed, RepaymentMethod.EQUAL_INSTALMENTS
-    )
-    session.commit()
-    borrower = nights.world.members_a[0]
-    card = CIPHER.decrypt(CARD_FIELD, borrower.card_cipher)
-    out = nights.line(
-        nights.sub_a, 240_000, credit=False, end_to_end_id=e2e, counterparty_account=card
-    )
-    assert nights.night([out]).exceptions == ()
-    return loan, card, first
 
 
 def test_a_borrowers_exact_transfer_is_booked_automatically_and_can_be_undone(
     nights: Nights,
 ) -> None:
-    loan, card, first = _disbursed_loan(nights)
+    loan, card, first = nights.disbursed_loan()
     due = first.principal_fen + first.fee_fen
     transfer = nights.line(
         nights.sub_a, due, counterparty_account=card, remittance=f"还款 {loan.contract_no}"
@@ -104,7 +79,7 @@ def test_an_overdue_borrowers_own_transfer_makes_the_loan_repaying_again_until_u
     """The bank's collection of instalment 1 failed and it is past due; the borrower then
     pays it by transfer naming the contract. Booked automatically, the loan is no longer
     overdue; undoing the booking makes it overdue again."""
-    loan, card, first = _disbursed_loan(nights)
+    loan, card, first = nights.disbursed_loan()
     session = nights.settle.fresh()
     line = session.get(RepaymentScheduleLine, first.id)
     late = session.get(Loan, loan.id)
