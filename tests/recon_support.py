@@ -8,6 +8,7 @@ carried from day to day, so only what a test breaks breaks) and reconciles it.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -17,8 +18,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from adapters.base import Adapter
 from adapters.records import CreditDebit, Statement, StatementEntry, SubAccountBalance
 from adapters.sandbox.clock import BANK_TZ
+from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
 from gateway.ledger.models import AccountCode
 from gateway.ledger.service import balance
 from gateway.loans import service as loans
@@ -153,3 +156,26 @@ class Nights:
 
     def close(self) -> None:
         self.settle.close()
+
+
+def store_statement(
+    session: Session, adapter: Adapter, statement: Statement, fetched: date
+) -> None:
+    """The statement stored as the test bank's file fetched on ``fetched``, as ingestion
+    stores it (applied)."""
+    data = adapter.render_statement(statement)
+    day = statement.to_date
+    assert day is not None
+    session.add(
+        InboundFile(
+            bank_code="tbank",
+            name=f"STMT_{day:%Y%m%d}.txt",
+            remote_path=f"out/STMT_{day:%Y%m%d}.txt",
+            kind=InboundKind.STATEMENT,
+            sha256=hashlib.sha256(data).hexdigest(),
+            size=len(data),
+            content=data,
+            status=InboundStatus.APPLIED,
+            business_date=fetched,
+        )
+    )

@@ -14,14 +14,13 @@ from adapters.base import Adapter
 from adapters.records import Channel
 from gateway.audit.models import AuditEvent
 from gateway.errors import Conflict
-from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
 from gateway.ledger.models import AccountCode, JournalTransaction
 from gateway.ledger.service import balance
 from gateway.loans.models import Loan, LoanStatus
 from gateway.payments.models import RepaymentScheduleLine, ScheduleLineStatus
 from gateway.reconcile.models import AutoPosting, OpenItem, ReconRun
 from gateway.reconcile.service import reconcile_account, reconcile_business_date, undo_auto_posting
-from tests.recon_support import Nights
+from tests.recon_support import Nights, store_statement
 
 
 def test_a_borrowers_exact_transfer_is_booked_automatically_and_can_be_undone(
@@ -148,20 +147,7 @@ def test_the_nightly_step_reads_stored_statements_and_catches_up_in_order(
         statement = nights.statement(
             [nights.line(nights.sub_b, 10_000 + n, counterparty_account="6230000011112222")]
         )
-        data = adapter.render_statement(statement)
-        session.add(
-            InboundFile(
-                bank_code="tbank",
-                name=f"STMT_{nights.day:%Y%m%d}.txt",
-                remote_path=f"out/STMT_{nights.day:%Y%m%d}.txt",
-                kind=InboundKind.STATEMENT,
-                sha256=hashlib.sha256(data).hexdigest(),
-                size=len(data),
-                content=data,
-                status=InboundStatus.APPLIED,
-                business_date=nights.day + timedelta(days=1),
-            )
-        )
+        store_statement(session, adapter, statement, nights.day + timedelta(days=1))
         nights.day += timedelta(days=1)
     session.commit()
 

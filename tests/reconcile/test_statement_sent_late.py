@@ -7,42 +7,19 @@ that in its history. A day still without its statement is bridged as before.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from adapters.base import Adapter
 from adapters.records import Statement
 from gateway.audit.models import AuditEvent
-from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
 from gateway.queue import service as queue
 from gateway.queue.models import ItemStatus, Resolution
 from gateway.reconcile.models import OpenItem
 from gateway.reconcile.service import reconcile_account
-from tests.recon_support import Nights
-
-
-def _store(session: Session, adapter: Adapter, statement: Statement, fetched: date) -> None:
-    """The statement as a file fetched from the bank on ``fetched``."""
-    data = adapter.render_statement(statement)
-    day = statement.to_date
-    assert day is not None
-    session.add(
-        InboundFile(
-            bank_code="tbank",
-            name=f"STMT_{day:%Y%m%d}.txt",
-            remote_path=f"out/STMT_{day:%Y%m%d}.txt",
-            kind=InboundKind.STATEMENT,
-            sha256=hashlib.sha256(data).hexdigest(),
-            size=len(data),
-            content=data,
-            status=InboundStatus.APPLIED,
-            business_date=fetched,
-        )
-    )
+from tests.recon_support import Nights, store_statement
 
 
 def _first_day_in_order(nights: Nights) -> Callable[[str], Adapter]:
@@ -53,7 +30,7 @@ def _first_day_in_order(nights: Nights) -> Callable[[str], Adapter]:
         return adapter
 
     session = nights.settle.fresh()
-    _store(session, adapter, nights.statement([]), nights.day + timedelta(days=1))
+    store_statement(session, adapter, nights.statement([]), nights.day + timedelta(days=1))
     reconcile_account(session, nights.special_id, nights.day, adapter_for=adapter_for)
     session.commit()
     nights.day += timedelta(days=1)
@@ -76,8 +53,8 @@ def test_a_statement_sent_late_is_reconciled_with_the_next_night(nights: Nights)
 
     # day 3: the bank sends day 2's statement late, with day 3's
     session = nights.settle.fresh()
-    _store(session, adapter, late, nights.day + timedelta(days=1))
-    _store(session, adapter, nights.statement([]), nights.day + timedelta(days=1))
+    store_statement(session, adapter, late, nights.day + timedelta(days=1))
+    store_statement(session, adapter, nights.statement([]), nights.day + timedelta(days=1))
     session.commit()
     read: list[int] = []  # the size of each file the run parses
 
@@ -114,7 +91,7 @@ def test_a_statement_sent_late_is_reconciled_with_the_next_night(nights: Nights)
     # the next nights go on from day 3 as usual
     nights.day += timedelta(days=1)
     session = nights.settle.fresh()
-    _store(session, adapter, nights.statement([]), nights.day + timedelta(days=1))
+    store_statement(session, adapter, nights.statement([]), nights.day + timedelta(days=1))
     session.commit()
     assert (
         reconcile_account(session, nights.special_id, nights.day, adapter_for=adapter_for).kinds
@@ -137,8 +114,8 @@ def test_with_one_of_two_missing_days_still_missing_the_movement_is_bridged(
         nights.day += timedelta(days=1)
 
     session = nights.settle.fresh()
-    _store(session, adapter, late, nights.day + timedelta(days=1))  # only the first comes
-    _store(session, adapter, nights.statement([]), nights.day + timedelta(days=1))
+    store_statement(session, adapter, late, nights.day + timedelta(days=1))  # only the first comes
+    store_statement(session, adapter, nights.statement([]), nights.day + timedelta(days=1))
     session.commit()
     after = reconcile_account(session, nights.special_id, nights.day, adapter_for=adapter_for)
     session.commit()
