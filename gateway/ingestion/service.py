@@ -35,8 +35,10 @@ from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus, St
 from gateway.ingestion.refusals import REFUSAL_SUFFIX, is_refusal_notice
 from gateway.ingestion.settle import SetSettlement
 from gateway.loans.models import Loan
+from gateway.org.models import Bank, SpecialAccount
 from gateway.payments.config import PaymentsConfig
 from gateway.payments.models import (
+    Direction,
     FollowUpKind,
     InstructionStatus,
     PaymentInstruction,
@@ -49,6 +51,8 @@ from gateway.payments.service import (
     mark_sent,
     policies_for,
 )
+from gateway.reconcile.models import ReconRun
+from gateway.reconcile.source import statement_date
 
 log = logging.getLogger(__name__)
 
@@ -370,9 +374,14 @@ def apply_statement_file(
     *,
     business_date: date,
 ) -> dict[str, int]:
-    """Keep each statement line once and apply returns (退汇) of settled payments."""
+    """Keep each statement line once and apply returns (退汇) of settled payments.
+
+    Refused whole (nothing kept) when a statement is for an account that is not one of ours at
+    the file's bank, when it brings new lines for a day already reconciled against a statement
+    (a restatement nobody would reconcile), or when a line does not fit what we store."""
     outcome: Counter[str] = Counter()
     for statement in statements:
+        special = _our_special_account(session, file, statement)
         rows: list[dict[str, object]] = []
         keys = dedupe_keys(statement.account, statement.entries)
         known = set(
@@ -383,15 +392,17 @@ def apply_statement_file(
                 )
             )
         )
-        for key, entry in zip(keys, statement.entries, strict=True):
+        for position, (key, entry) in enumerate(zip(keys, statement.entries, strict=True), 1):
             if key in known:
                 outcome["duplicate_lines"] += 1
                 continue
             known.add(key)
-            rows.append(_line(file, statement, entry, key))
+            rows.append(_line(file, statement, entry, key, position))
             outcome["new_lines"] += 1
             if entry.return_reason_code and entry.end_to_end_id:
-                outcome[_apply_return(session, file, entry, business_date)] += 1
+                outcome[_apply_return(session, file, special, entry, business_date)] += 1
+        if rows:
+            _refuse_restatement(session, file, statement, special, len(rows))
         # Plain multi-row inserts per statement (``insert_rows``: a statement of a million lines
         # goes in bounded statements), before the next statement of the file looks for its
         # lines; the unique (account, dedupe_key) still holds.
@@ -400,18 +411,85 @@ def apply_statement_file(
     return dict(outcome)
 
 
+def _our_special_account(
+    session: Session, file: InboundFile, statement: Statement
+) -> SpecialAccount:
+    special = session.scalar(
+        select(SpecialAccount)
+        .join(Bank, Bank.id == SpecialAccount.bank_id)
+        .where(Bank.code == file.bank_code, SpecialAccount.account_number == statement.account)
+    )
+    if special is None:
+        raise FileRefused(
+            f"对账单 {file.name} 的账户 {statement.account} 不是我方在该行开立的专户",
+            f"statement file {file.name} is for account {statement.account}, which is not one "
+            f"of our special accounts at bank {file.bank_code}",
+        )
+    return special
+
+
+def _refuse_restatement(
+    session: Session,
+    file: InboundFile,
+    statement: Statement,
+    special: SpecialAccount,
+    new_lines: int,
+) -> None:
+    """A statement bringing new lines for a day already reconciled against a statement would
+    never be reconciled: the office must hear of it, so the file is refused whole."""
+    day = statement_date(statement)
+    if day is None:
+        return
+    reconciled = session.scalar(
+        select(ReconRun.id).where(
+            ReconRun.special_account_id == special.id,
+            ReconRun.business_date == day,
+            ReconRun.has_statement.is_(True),
+        )
+    )
+    if reconciled is not None:
+        raise FileRefused(
+            f"对账单 {file.name} 重发了已对账日 {day} 的对账单，"
+            f"并含 {new_lines} 笔原对账单没有的流水",
+            f"statement file {file.name} restates {day}, already reconciled for account "
+            f"{statement.account}, with {new_lines} line(s) the first statement did not hold",
+        )
+
+
 def _apply_return(
-    session: Session, file: InboundFile, entry: StatementEntry, business_date: date
+    session: Session,
+    file: InboundFile,
+    special: SpecialAccount,
+    entry: StatementEntry,
+    business_date: date,
 ) -> str:
     instruction = session.scalar(
         select(PaymentInstruction).where(PaymentInstruction.end_to_end_id == entry.end_to_end_id)
     )
     if instruction is None:
         return "returns_unmatched"
-    if instruction.settled_amount_fen != entry.amount_fen:
+    e2e = instruction.end_to_end_id
+    if instruction.special_account_id != special.id:
         raise FileRefused(
-            f"退汇金额与原指令 {instruction.end_to_end_id} 不符",
-            f"return of {instruction.end_to_end_id} is {entry.amount_fen} fen, "
+            f"退汇 {e2e} 出现在账户 {special.account_number}，原指令不是从该专户发出",
+            f"a return of {e2e} shows on account {special.account_number}; the instruction "
+            "was not paid from or to that special account",
+        )
+    # a payment out comes back in, a collection taken in goes back out
+    returned_in = instruction.direction is Direction.DISBURSEMENT
+    if entry.credit_debit.value != ("CRDT" if returned_in else "DBIT"):
+        expected_zh = "代付退回应为贷方入账" if returned_in else "代扣退回应为借方出账"
+        raise FileRefused(
+            f"退汇 {e2e} 方向不符：{expected_zh}",
+            f"a return of {e2e} must be a {'credit' if returned_in else 'debit'}: the "
+            f"{instruction.direction.value} went {'out' if returned_in else 'in'}",
+        )
+    if instruction.status is InstructionStatus.SETTLED and (
+        instruction.settled_amount_fen != entry.amount_fen
+    ):
+        raise FileRefused(
+            f"退汇金额与原指令 {e2e} 不符",
+            f"return of {e2e} is {entry.amount_fen} fen, "
             f"{instruction.settled_amount_fen} fen were settled",
         )
     return apply_return(
@@ -424,9 +502,9 @@ def _apply_return(
 
 
 def _line(
-    file: InboundFile, statement: Statement, entry: StatementEntry, key: str
+    file: InboundFile, statement: Statement, entry: StatementEntry, key: str, position: int
 ) -> dict[str, object]:
-    return dict(
+    row: dict[str, object] = dict(
         inbound_file_id=file.id,
         account=statement.account,
         sub_account=entry.sub_account or statement.sub_account,
@@ -446,6 +524,34 @@ def _line(
         return_reason_code=entry.return_reason_code,
         balance_after_fen=entry.balance_after_fen,
     )
+    for column, limit in _LINE_TEXT_LIMITS.items():
+        value = row[column]
+        if isinstance(value, str) and len(value) > limit:
+            field_name = "bank_transaction_id" if column == "dedupe_key" else column
+            shown = value if len(value) <= 60 else value[:57] + "..."
+            raise FileRefused(
+                f"对账单 {file.name} 第 {position} 笔流水的 {field_name} 过长",
+                f"statement file {file.name}, line {position} of account {statement.account}: "
+                f"{field_name} {shown!r} is longer than the {limit} characters a bank sends",
+            )
+    return row
+
+
+# Statement-line text columns a bank's value goes into whole: a longer value is refused, the
+# same on every database (SQLite does not enforce a column's length).
+_LINE_TEXT_LIMITS: dict[str, int] = {
+    name: length
+    for name in (
+        "account",
+        "sub_account",
+        "dedupe_key",
+        "bank_transaction_id",
+        "end_to_end_id",
+        "counterparty_account",
+        "return_reason_code",
+    )
+    if isinstance(length := getattr(StatementLine.__table__.c[name].type, "length", None), int)
+}
 
 
 def finish(file: InboundFile, summary: Mapping[str, object]) -> None:
