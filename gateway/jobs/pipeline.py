@@ -24,6 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.errors import AdapterError, FileFormatError
@@ -177,6 +178,10 @@ def _ingest(ctx: Nightly, day: date, kind: InboundKind) -> dict[str, Any]:
             reason = f"文件格式错误 malformed: {exc}"
         except (AdapterError, HuzhuError) as exc:
             reason = str(exc)
+        except (DataError, OverflowError) as exc:
+            # a value the database cannot hold (a number beyond BIGINT, a text too long):
+            # the file is at fault, and left as received it would block every later night
+            reason = f"数据超出可存储范围 a value the database cannot hold: {_first_line(exc)}"
         if reason is not None:
             log.warning("inbound file %s quarantined: %s", file_id, reason)
             with session_scope(ctx.factory) as session:
@@ -214,17 +219,48 @@ def _reconcile(ctx: Nightly, day: date) -> dict[str, Any]:
         config = calendars.match_config(session, lambda code: ctx.format(code).calendar)
         pending = service.pending_dates(session, day)
     accounts = []
+    failed: list[str] = []
+    broken: set[int] = set()  # a later date of an account waits for the one that failed
+    waiting = 0
     for special_id, business_date in pending:
-        with session_scope(ctx.factory) as session:
-            outcome = service.reconcile_account(
-                session,
-                special_id,
-                business_date,
-                adapter_for=lambda code: ctx.format(code).adapter,
-                config=config,
-            )
-            accounts.append(outcome.summary())
+        if special_id in broken:
+            waiting += 1
+            continue
+        try:
+            with session_scope(ctx.factory) as session:
+                outcome = service.reconcile_account(
+                    session,
+                    special_id,
+                    business_date,
+                    adapter_for=lambda code: ctx.format(code).adapter,
+                    config=config,
+                )
+                accounts.append(outcome.summary())
+        except Exception as exc:  # the other accounts are still reconciled; the step fails
+            error = f"special account {special_id} on {business_date}: {type(exc).__name__}: {exc}"
+            log.exception("reconcile failed", extra={"business_date": str(business_date)})
+            failed.append(error)
+            broken.add(special_id)
+    if failed:
+        raise ReconcileIncomplete(len(accounts), failed, waiting)
     return {"ran": True, "accounts": accounts}
+
+
+class ReconcileIncomplete(Exception):  # noqa: N818
+    """Some special accounts could not be reconciled; the others were, and stay so. The step
+    fails, so the next run retries what is left."""
+
+    def __init__(self, done: int, failed: Sequence[str], waiting: int) -> None:
+        later = f", {waiting} later date(s) of those accounts wait for them" if waiting else ""
+        super().__init__(
+            f"{len(failed)} reconciliation(s) failed, {done} done{later}: " + "; ".join(failed)
+        )
+
+
+def _first_line(exc: BaseException) -> str:
+    """A database error's own message, without the statement and parameters it quotes."""
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.strip().splitlines()[0][:300] if text.strip() else type(exc).__name__
 
 
 def _collections(ctx: Nightly, day: date) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from adapters.records import CreditDebit, StatementEntry, SubAccountBalance
+from adapters.records import CreditDebit, Statement, StatementEntry, SubAccountBalance
 from gateway.ingestion.models import InboundFile, InboundStatus, StatementLine
 from gateway.jobs.pipeline import run_date
 from gateway.payments.models import FollowUpItem, FollowUpKind, InstructionStatus
@@ -189,4 +189,31 @@ def test_a_value_longer_than_a_bank_sends_is_refused_on_every_database(settle: S
     # the next night still works: a good statement applies
     settle.bank.put_statement(statement(DAY2, [_entry("T3", 300, on=DAY2)]), "STMT_b.txt")
     run_date(settle.nightly, DAY3, ("fetch", "statements"))
+    assert _lines_of(settle, "STMT_b.txt") == 1
+
+
+def test_a_number_the_database_cannot_hold_is_refused_and_blocks_no_later_file(
+    settle: Settle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an adapter is a plug-in: one that lets through an amount beyond what a BIGINT holds
+    # must not leave its file "received", failing the step again every night
+    real = settle.profile.adapter.parse_statements
+
+    def beyond_bigint(content: bytes) -> tuple[Statement, ...]:
+        parsed = real(content)
+        if b"T666" not in content:
+            return parsed
+        (one,) = parsed
+        huge = dataclasses.replace(one.entries[0], amount_fen=2**63)
+        return (dataclasses.replace(one, entries=(huge, *one.entries[1:])),)
+
+    monkeypatch.setattr(settle.profile.adapter, "parse_statements", beyond_bigint)
+    settle.bank.put_statement(statement(DAY1, [_entry("T666", 100)]), "STMT_a.txt")
+    settle.bank.put_statement(statement(DAY1, [_entry("T1", 100)]), "STMT_b.txt")
+    outcomes = run_date(settle.nightly, DAY2, ("fetch", "statements"))
+
+    assert [o.status for o in outcomes] == ["ran", "ran"]
+    file = _quarantined(settle, "STMT_a.txt")
+    assert "a value the database cannot hold" in (file.reason or "")
+    assert _lines_of(settle, "STMT_a.txt") == 0
     assert _lines_of(settle, "STMT_b.txt") == 1

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.jobs.pipeline import run_date
+from gateway.org.models import SpecialAccount
 from gateway.reconcile import service as reconcile_service
 from gateway.reconcile.models import ReconRun
 from tests.settle_support import DAY1, Settle, settle_in
@@ -61,3 +62,50 @@ def test_a_failing_date_keeps_the_dates_before_it_and_the_retry_starts_after_the
         (broken + timedelta(days=1)).isoformat(),
     ]
     assert _reconciled(settle) == [first + timedelta(days=n) for n in range(4)]
+
+
+def test_an_account_that_fails_does_not_stop_the_others(
+    settle: Settle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = settle.fresh()
+    first = session.scalars(select(SpecialAccount).order_by(SpecialAccount.id)).first()
+    assert first is not None
+    other = SpecialAccount(
+        county_id=first.county_id,
+        bank_id=first.bank_id,
+        level=first.level,
+        account_number="6200002",
+        name="第二个专户",
+    )
+    session.add(other)
+    session.commit()
+    first_id, other_id = first.id, other.id
+
+    real = reconcile_service.reconcile_account
+    attempts: list[tuple[int, date]] = []
+
+    def failing(session: Session, special_id: int, day: date, **kwargs: Any) -> object:
+        attempts.append((special_id, day))
+        if special_id == first_id:
+            raise RuntimeError("对账单存储不可读 statement store unreadable")
+        return real(session, special_id, day, **kwargs)
+
+    run_date(settle.nightly, DAY1, ("reconcile",))  # both accounts: the day before DAY1
+    monkeypatch.setattr(reconcile_service, "reconcile_account", failing)
+    (failed,) = run_date(settle.nightly, DAY1 + timedelta(days=3), ("reconcile",))
+
+    assert failed.status == "failed"
+    assert failed.error is not None
+    assert f"special account {first_id} on {DAY1}" in failed.error
+    assert "statement store unreadable" in failed.error
+    assert "1 reconciliation(s) failed, 3 done, 2 later date(s)" in failed.error
+    runs = settle.fresh().execute(
+        select(ReconRun.special_account_id, ReconRun.business_date).order_by(
+            ReconRun.special_account_id, ReconRun.business_date
+        )
+    )
+    # the second account is reconciled through the run's dates; after the first account's
+    # first date failed, its later dates were not tried out of order
+    days = [DAY1 + timedelta(days=n) for n in range(-1, 3)]
+    assert [tuple(r) for r in runs] == [(first_id, days[0])] + [(other_id, d) for d in days]
+    assert [a for a in attempts if a[0] == first_id] == [(first_id, DAY1)]
