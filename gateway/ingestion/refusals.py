@@ -34,6 +34,7 @@ from gateway.payments.config import PaymentsConfig
 from gateway.payments.models import (
     FollowUpItem,
     FollowUpKind,
+    InstructionStatus,
     PaymentInstruction,
 )
 from gateway.payments.service import apply_result, follow_up, mark_sent
@@ -129,6 +130,20 @@ def apply_refusal_notice(
             .order_by(PaymentInstruction.id)
         )
     )
+    answered = [
+        i
+        for i in instructions
+        if i.status
+        not in (InstructionStatus.BATCHED, InstructionStatus.SENT, InstructionStatus.ACCEPTED)
+    ]
+    if answered:
+        raise NoticeRefused(
+            f"批次 {batch.file_name} 已有 {len(answered)} 笔回盘（如 {answered[0].end_to_end_id} "
+            f"{answered[0].status.value}），不能再被整份拒绝",
+            f"batch {batch.file_name} has {len(answered)} instruction(s) answered already (e.g. "
+            f"{answered[0].end_to_end_id} {answered[0].status.value}); a refusal of the whole "
+            "file contradicts that and cannot apply",
+        )
     if batch.status is BatchStatus.STORED:
         # The bank refused a batch we had not yet marked sent (a crash in between).
         batch.sent_at = utcnow()

@@ -265,6 +265,17 @@ def apply_result_file(
             f"回盘文件 {file.name} 重复列出指令 {repeated[0]}",
             f"result file {file.name} lists instruction {repeated[0]} more than once",
         )
+    for r in parsed.results:
+        if r.booking_date is not None and not (
+            batch.business_date <= r.booking_date <= business_date
+        ):
+            raise FileRefused(
+                f"回盘文件 {file.name} 中指令 {r.end_to_end_id} 的入账日期 {r.booking_date} "
+                f"不在批次日期 {batch.business_date} 与今日 {business_date} 之间",
+                f"result file {file.name}: instruction {r.end_to_end_id} booked on "
+                f"{r.booking_date}, before its batch of {batch.business_date} or after "
+                f"today ({business_date})",
+            )
     if batch.status is BatchStatus.STORED:
         # The bank answered a batch we had not yet marked sent (a crash in between).
         batch.status = BatchStatus.SENT

@@ -205,6 +205,7 @@ class FollowUpKind(StrEnum):
     NO_ANSWER = "no_answer"  # 银行逾期未回盘
     OVER_FILE_LIMIT = "over_file_limit"  # 单笔超过文件金额上限
     RETRIES_EXHAUSTED = "retries_exhausted"  # 重扣次数用尽
+    ANSWER_CONTRADICTED = "answer_contradicted"  # 银行前后回盘不一致
 
     @property
     def label_zh(self) -> str:
@@ -228,6 +229,7 @@ FOLLOW_UP_LABELS: dict[FollowUpKind, tuple[str, str]] = {
     FollowUpKind.NO_ANSWER: ("银行逾期未回盘", "No answer from the bank in time"),
     FollowUpKind.OVER_FILE_LIMIT: ("单笔超过文件金额上限", "Over the file's amount limit"),
     FollowUpKind.RETRIES_EXHAUSTED: ("重扣次数用尽", "Collection retries exhausted"),
+    FollowUpKind.ANSWER_CONTRADICTED: ("银行前后回盘不一致", "Bank's answers contradict"),
 }
 
 

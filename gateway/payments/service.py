@@ -687,9 +687,11 @@ def apply_result(
 
     ``policy`` is the county's collection policy (looked up when not given).
 
-    An answer for an instruction already settled, failed or returned changes nothing."""
+    An answer for an instruction already settled, failed or returned changes nothing; one
+    that contradicts the earlier answer is put before the office (``_later_answer``). A
+    settlement must name what moved: "settled" with no amount is refused."""
     if instruction.status not in (InstructionStatus.SENT, InstructionStatus.ACCEPTED):
-        return "ignored"
+        return _later_answer(session, instruction, result, business_date, inbound_file_id)
     booked_on = result.booking_date or business_date
     reason = " ".join(p for p in (result.reason_code or "", result.reason_text) if p).strip()
     if result.status is ResultStatus.ACCEPTED:
@@ -704,7 +706,13 @@ def apply_result(
             )
         return "accepted"
     settled = result.status in (ResultStatus.SETTLED, ResultStatus.PARTIALLY_SETTLED)
-    if settled and result.settled_amount_fen > 0:
+    if settled and result.settled_amount_fen <= 0:
+        raise Conflict(
+            f"银行称指令 {instruction.end_to_end_id} 已入账，但未给出入账金额",
+            f"the bank says {instruction.end_to_end_id} settled but gives no amount settled; "
+            "it is neither booked nor failed",
+        )
+    if settled:
         if result.settled_amount_fen > instruction.amount_fen:
             raise Conflict(
                 f"指令 {instruction.end_to_end_id} 入账金额超过指令金额",
@@ -895,6 +903,50 @@ def _line(session: Session, instruction: PaymentInstruction) -> RepaymentSchedul
 
 
 # --- returns after settlement ----------------------------------------------------------
+
+
+def _later_answer(
+    session: Session,
+    instruction: PaymentInstruction,
+    result: InstructionResult,
+    business_date: date,
+    inbound_file_id: int,
+) -> str:
+    """The bank answers an instruction it answered before: the same outcome changes nothing;
+    money moved where it said none did, none where it said some did, or another amount, is
+    raised for the office and changes nothing either."""
+    if result.status is ResultStatus.ACCEPTED:
+        return "ignored"
+    paid = instruction.status in (InstructionStatus.SETTLED, InstructionStatus.RETURNED)
+    moved = result.status in (ResultStatus.SETTLED, ResultStatus.PARTIALLY_SETTLED)
+    if paid == moved and (not moved or result.settled_amount_fen == instruction.settled_amount_fen):
+        return "ignored"
+    before = (
+        f"已入账 {instruction.settled_amount_fen} 分"
+        if paid
+        else f"未入账（{instruction.status.value}）"
+    )
+    before_en = (
+        f"settled {instruction.settled_amount_fen} fen"
+        if paid
+        else f"not settled ({instruction.status.value})"
+    )
+    now = f"入账 {result.settled_amount_fen} 分" if moved else "未入账"
+    now_en = f"settled {result.settled_amount_fen} fen" if moved else "not settled"
+    follow_up(
+        session,
+        FollowUpKind.ANSWER_CONTRADICTED,
+        business_date=business_date,
+        instruction=instruction,
+        inbound_file_id=inbound_file_id,
+        amount_fen=result.settled_amount_fen if moved else instruction.amount_fen,
+        reason_code=result.reason_code,
+        message_zh=f"银行对指令 {instruction.end_to_end_id} 的新回盘与此前不符：此前{before}，"
+        f"现称{now}；未做任何处理，请与银行核实",
+        message_en=f"the bank's new answer for {instruction.end_to_end_id} contradicts its "
+        f"earlier one: {before_en} before, {now_en} now; nothing was changed, check with the bank",
+    )
+    return "contradicted"
 
 
 def apply_return(

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from adapters.records import InstructionResult, ResultStatus
 from gateway.batches.models import BatchStatus, PaymentBatch
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
 from gateway.ingestion.refusals import NO_ANSWER_CODE, REFUSED_CODE, NoticeRefused, parse_notice
@@ -95,6 +96,43 @@ def test_a_refusal_of_a_batch_already_answered_is_quarantined(settle: Settle) ->
     assert instruction.status is InstructionStatus.SETTLED
     (batch,) = session.scalars(select(PaymentBatch)).all()
     assert batch.status is BatchStatus.ANSWERED
+
+
+def test_a_refusal_of_a_batch_the_bank_partly_answered_is_quarantined(settle: Settle) -> None:
+    settle.released_loan(400_000)
+    settle.released_loan(300_000)
+    run_date(settle.nightly, DAY1)
+    name = _sent_batch_name(settle)
+    ((_, batch),) = settle.bank.batches().items()
+    first = batch.instructions[0]
+    settle.bank.put_result(
+        batch,
+        [
+            InstructionResult(
+                end_to_end_id=first.end_to_end_id,
+                status=ResultStatus.SETTLED,
+                settled_amount_fen=first.amount_fen,
+                requested_amount_fen=first.amount_fen,
+                booking_date=DAY1,
+            )
+        ],
+        DAY1,
+    )
+    run_date(settle.nightly, DAY2)
+    settle.server.put(f"out/{name}.refused.txt", _notice(name, "文件格式错误"))
+    run_date(settle.nightly, DAY2 + timedelta(days=1))
+
+    session = settle.fresh()
+    notice = session.scalars(
+        select(InboundFile).where(InboundFile.kind == InboundKind.REFUSAL)
+    ).one()
+    assert notice.status is InboundStatus.QUARANTINED
+    assert f"{first.end_to_end_id} settled" in (notice.reason or "")
+    statuses = {i.end_to_end_id: i.status for i in settle.instructions()}
+    assert statuses[first.end_to_end_id] is InstructionStatus.SETTLED
+    assert set(statuses.values()) == {InstructionStatus.SETTLED, InstructionStatus.SENT}
+    (stored,) = session.scalars(select(PaymentBatch)).all()
+    assert stored.status is not BatchStatus.REJECTED
 
 
 def test_a_notice_naming_a_file_we_never_sent_is_quarantined(settle: Settle) -> None:
