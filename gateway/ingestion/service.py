@@ -2,7 +2,9 @@
 
 - :func:`fetch_inbound` lists the bank's outbound folder, stores each new file with its hash
   and kind (a file whose hash is known is a no-op: only its ``times_seen`` grows), and only
-  then puts it away on the server as the bank asks. A file failing its signature or
+  then puts it away on the server as the bank asks, with its signature and marker. Where the
+  bank marks finished files (``sftp.inbound_marker_suffix``), a file without its marker is
+  still being written and is left alone until a later night. A file failing its signature or
   decryption is stored quarantined; where the bank signs its files, a refusal notice
   without a valid signature is quarantined too (linked to the batch it names).
 - :func:`apply_result_file` and :func:`apply_statement_file` apply one stored file; any
@@ -12,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import json
@@ -26,7 +29,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.records import ResultFile, Statement, StatementEntry
 from adapters.security import SIGNATURE_SUFFIX, SecurityError, SignatureMissingError
-from adapters.transport.base import Transport, dispose_fetched
+from adapters.transport.base import InboundAction, Transport, dispose_fetched
+from adapters.transport.errors import RemoteFileNotFoundError
 from gateway.batches.banks import BankProfile
 from gateway.batches.models import BatchStatus, PaymentBatch
 from gateway.db import insert_rows, session_scope, utcnow
@@ -69,6 +73,8 @@ class FetchReport:
     stored: list[str] = field(default_factory=list)
     seen_before: list[str] = field(default_factory=list)
     quarantined: list[str] = field(default_factory=list)
+    # files of ours the bank has not marked finished yet: left where they are
+    waiting: list[str] = field(default_factory=list)
 
 
 def _kind(profile: BankProfile, name: str) -> InboundKind | None:
@@ -89,14 +95,29 @@ def fetch_inbound(
     *,
     business_date: date,
 ) -> FetchReport:
-    """Fetch every result and statement file waiting at the bank and store it."""
+    """Fetch every finished result and statement file waiting at the bank and store it.
+
+    Where the bank marks finished files (``NAME`` + ``sftp.inbound_marker_suffix``), a file
+    without its marker is left untouched, and a marker is never taken for a file: it is put
+    away on the server with its file (as is a marker whose file is gone already)."""
     sftp = profile.config.sftp
+    marker = sftp.inbound_marker_suffix
     report = FetchReport(bank_code=profile.code)
     remote = {f.path: f for f in transport.list(sftp.inbound_folder)}
     for path in sorted(remote):
         name = remote[path].name
+        if marker is not None and name.endswith(marker):
+            file_path = path[: -len(marker)]
+            if file_path not in remote and _kind(profile, name[: -len(marker)]) is not None:
+                # its file was put away on an earlier night, its marker not (a crash between)
+                _put_away_side_file(transport, path, sftp.after_fetch)
+            continue
         kind = _kind(profile, name)
         if kind is None:
+            continue
+        if marker is not None and (path + marker) not in remote:
+            log.info("bank file %s is not marked finished (%s): left for later", path, marker)
+            report.waiting.append(name)
             continue
         raw = transport.fetch(path)
         signature = None
@@ -145,11 +166,21 @@ def fetch_inbound(
                     report.quarantined.append(name)
                 else:
                     report.stored.append(name)
-        # Stored and committed: only now is the file put away on the server.
+        # Stored and committed: only now is the file put away on the server, then its side
+        # files (a marker left behind by a crash in between is put away on a later night).
         dispose_fetched(transport, path, sftp.after_fetch)
         if signature is not None:
-            dispose_fetched(transport, path + SIGNATURE_SUFFIX, sftp.after_fetch)
+            _put_away_side_file(transport, path + SIGNATURE_SUFFIX, sftp.after_fetch)
+        if marker is not None:
+            _put_away_side_file(transport, path + marker, sftp.after_fetch)
     return report
+
+
+def _put_away_side_file(transport: Transport, path: str, action: InboundAction) -> None:
+    """Put a signature or marker away as its file was; one gone already (the bank may clear
+    the side files of a file it sees taken) is no error."""
+    with contextlib.suppress(RemoteFileNotFoundError):
+        dispose_fetched(transport, path, action)
 
 
 def _verified_notice(profile: BankProfile, name: str, raw: bytes, signature: bytes | None) -> bytes:

@@ -129,11 +129,14 @@ def _fetch(ctx: Nightly, day: date, bank: str) -> dict[str, Any]:
     profile = ctx.profile(bank)
     with ctx.transport_factory(profile) as transport:
         report = ingestion.fetch_inbound(ctx.factory, profile, transport, business_date=day)
-    return {
+    outcome: dict[str, Any] = {
         "stored": len(report.stored),
         "seen_before": len(report.seen_before),
         "quarantined": len(report.quarantined),
     }
+    if report.waiting:
+        outcome["waiting"] = len(report.waiting)  # not marked finished yet: a later night's
+    return outcome
 
 
 def _ingest(ctx: Nightly, day: date, kind: InboundKind) -> dict[str, Any]:
