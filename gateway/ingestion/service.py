@@ -6,7 +6,8 @@
   bank marks finished files (``sftp.inbound_marker_suffix``), a file without its marker is
   still being written and is left alone until a later night. A file failing its signature or
   decryption is stored quarantined; where the bank signs its files, a refusal notice
-  without a valid signature is quarantined too (linked to the batch it names).
+  without a valid signature is quarantined too (linked to the batch it names). A file whose
+  name (or path) is longer than we keep is stored quarantined under a name cut to fit.
 - :func:`apply_result_file` and :func:`apply_statement_file` apply one stored file; any
   defect raises :class:`FileRefused` (or the adapter's ``FileFormatError``) before anything
   is kept: the caller rolls the transaction back and calls :func:`quarantine`.
@@ -77,6 +78,10 @@ class FetchReport:
     waiting: list[str] = field(default_factory=list)
 
 
+# The prefix of the reason a file failing its signature or decryption is quarantined with.
+SECURITY_FAILED = "签名或解密失败 signature/decryption failed"
+
+
 def _kind(profile: BankProfile, name: str) -> InboundKind | None:
     if is_refusal_notice(name):
         return InboundKind.REFUSAL
@@ -86,6 +91,27 @@ def _kind(profile: BankProfile, name: str) -> InboundKind | None:
     if any(fnmatch.fnmatchcase(name, p) for p in files.statement_patterns):
         return InboundKind.STATEMENT
     return None
+
+
+def _column_length(column: str) -> int:
+    length = getattr(InboundFile.__table__.c[column].type, "length", None)
+    assert isinstance(length, int)
+    return length
+
+
+# What we keep of a file's name and remote path; checked here, so that a longer one is
+# handled the same on every database (SQLite does not enforce a column's length).
+NAME_MAX = _column_length("name")
+REMOTE_PATH_MAX = _column_length("remote_path")
+
+
+def cut_to_fit(value: str, limit: int) -> str:
+    """``value`` if it fits in ``limit`` characters, else its start with a tail saying it was
+    cut and from how many characters, ``limit`` characters in all."""
+    if len(value) <= limit:
+        return value
+    tail = f"…[截断 cut from {len(value)}]"
+    return value[: limit - len(tail)] + tail
 
 
 def fetch_inbound(
@@ -124,7 +150,7 @@ def fetch_inbound(
         if profile.security.expects_signature and (path + SIGNATURE_SUFFIX) in remote:
             signature = transport.fetch(path + SIGNATURE_SUFFIX)
         digest = hashlib.sha256(raw).hexdigest()
-        reason = None
+        reasons: list[str] = []
         try:
             plain = (
                 _verified_notice(profile, name, raw, signature)
@@ -132,7 +158,22 @@ def fetch_inbound(
                 else profile.security.unprotect(name, raw, signature)
             )
         except SecurityError as exc:
-            plain, reason = raw, f"签名或解密失败 signature/decryption failed: {exc}"
+            plain = raw
+            reasons.append(f"{SECURITY_FAILED}: {exc}")
+        stored_name = cut_to_fit(name, NAME_MAX)
+        stored_path = cut_to_fit(path, REMOTE_PATH_MAX)
+        if stored_name != name:
+            reasons.append(
+                f"文件名过长（{len(name)} 字符，最多保存 {NAME_MAX}），已截断保存 the file name "
+                f"of {len(name)} characters is longer than the {NAME_MAX} we keep: stored cut"
+            )
+        elif stored_path != path:
+            reasons.append(
+                f"远端路径过长（{len(path)} 字符，最多保存 {REMOTE_PATH_MAX}），已截断保存 the "
+                f"remote path of {len(path)} characters is longer than the {REMOTE_PATH_MAX} "
+                "we keep: stored cut"
+            )
+        reason = "; ".join(reasons) or None
         with session_scope(factory) as session:
             known = session.scalar(
                 select(InboundFile).where(
@@ -145,24 +186,28 @@ def fetch_inbound(
             else:
                 stored = InboundFile(
                     bank_code=profile.code,
-                    name=name,
-                    remote_path=path,
+                    name=stored_name,
+                    remote_path=stored_path,
                     kind=kind,
                     sha256=digest,
                     size=len(raw),
                     content=plain,
                     status=InboundStatus.QUARANTINED if reason else InboundStatus.RECEIVED,
-                    reason=reason,
+                    reason=reason[:1000] if reason else None,
                     business_date=business_date,
                     times_seen=1,
                 )
+                if stored_name != name or stored_path != path:
+                    stored.summary_json = json.dumps(
+                        {"full_name": name, "full_remote_path": path}, ensure_ascii=False
+                    )
                 if reason and kind is InboundKind.REFUSAL:
                     # Nothing of it applies, but the batch it names shows an answer came.
                     stored.batch_id = _refused_batch_id(session, profile.code, name)
                 session.add(stored)
                 session.flush()
                 if reason:
-                    _quarantine_follow_up(session, stored, reason)
+                    _quarantine_follow_up(session, stored, reason, full_name=name)
                     report.quarantined.append(name)
                 else:
                     report.stored.append(name)
@@ -209,14 +254,18 @@ def _refused_batch_id(session: Session, bank_code: str, notice_name: str) -> int
     )
 
 
-def _quarantine_follow_up(session: Session, file: InboundFile, reason: str) -> None:
+def _quarantine_follow_up(
+    session: Session, file: InboundFile, reason: str, *, full_name: str | None = None
+) -> None:
+    """``full_name``: the file's name as the bank wrote it, where it was stored cut."""
+    name = full_name or file.name
     follow_up(
         session,
         FollowUpKind.FILE_QUARANTINED,
         business_date=file.business_date,
         inbound_file_id=file.id,
-        message_zh=f"银行文件 {file.name} 已隔离，未做任何处理：{reason}",
-        message_en=f"bank file {file.name} quarantined, nothing of it applied: {reason}",
+        message_zh=f"银行文件 {name} 已隔离，未做任何处理：{reason}",
+        message_en=f"bank file {name} quarantined, nothing of it applied: {reason}",
     )
 
 
@@ -596,7 +645,16 @@ _LINE_TEXT_LIMITS: dict[str, int] = {
 }
 
 
+# What a file's summary keeps when the file is applied: its name and path as the bank wrote
+# them, where they were stored cut.
+_KEPT_SUMMARY = ("full_name", "full_remote_path")
+
+
 def finish(file: InboundFile, summary: Mapping[str, object]) -> None:
     file.status = InboundStatus.APPLIED
-    file.summary_json = json.dumps(summary, ensure_ascii=False, sort_keys=True, default=str)
+    before = json.loads(file.summary_json or "{}")
+    kept = {k: before[k] for k in _KEPT_SUMMARY if isinstance(before, dict) and k in before}
+    file.summary_json = json.dumps(
+        {**kept, **summary}, ensure_ascii=False, sort_keys=True, default=str
+    )
     file.processed_at = utcnow()

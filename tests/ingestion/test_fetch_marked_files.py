@@ -1,5 +1,6 @@
 """Fetching: a bank that marks its finished files (``NAME.done``) has a file fetched only once
-its marker is there, the marker put away with it and never taken for a file."""
+its marker is there, the marker put away with it and never taken for a file; a name longer
+than we keep is stored quarantined, cut, instead of stopping the night's fetch."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from sqlalchemy import func, select
 from adapters.records import CreditDebit, StatementEntry
 from adapters.transport.memory import MemoryTransport
 from gateway.ingestion.models import InboundFile, InboundStatus, StatementLine
+from gateway.ingestion.service import NAME_MAX, REMOTE_PATH_MAX
 from gateway.jobs.pipeline import run_date
+from gateway.migrations import upgrade
+from gateway.payments.models import FollowUpItem, FollowUpKind
 from tests.settle_support import DAY1, Settle, bank_profile, settle_in, statement
 
 DAY2 = DAY1 + timedelta(days=1)
@@ -146,3 +150,60 @@ def test_without_a_marker_rule_a_file_is_fetched_as_it_is(settle: Settle) -> Non
     run_date(settle.nightly, DAY2, ("fetch", "statements"))
     assert [(f.name, f.status) for f in _files(settle)] == [(NAME, InboundStatus.APPLIED)]
     assert set(settle.server.files()) == {f"out/processed/{NAME}", "out/README.txt.done"}
+
+
+# --- names longer than we keep -------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def settle_on(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settle]:
+    if request.param == "sqlite":
+        yield from settle_in(tmp_path)
+        return
+    url: str = request.getfixturevalue("postgres_database")
+    upgrade(url)
+    built = Settle(url)
+    yield built
+    built.close()
+
+
+def test_a_name_longer_than_we_keep_is_stored_cut_and_quarantined_and_blocks_nothing(
+    settle_on: Settle,
+) -> None:
+    settle = settle_on
+    long_name = "STMT_6200001_20240701_" + "x" * 230 + ".txt"  # sorts before the next one
+    longest = "STMT_6200001_20240701_" + "y" * 400 + ".txt"  # its path does not fit either
+    settle.bank.put_statement(statement(DAY1, [_entry("T1", 100)]), long_name)
+    settle.bank.put_statement(statement(DAY1, [_entry("T3", 300)]), longest)
+    later = settle.bank.put_statement(statement(DAY1, [_entry("T2", 200)]), "STMT_6200001_Z.txt")
+
+    outcomes = run_date(settle.nightly, DAY2, ("fetch", "statements"))
+    assert [o.status for o in outcomes] == ["ran", "ran"], outcomes
+    assert outcomes[0].summary == {"stored": 1, "seen_before": 0, "quarantined": 2}
+
+    cut, cut_both, normal = _files(settle)
+    assert (normal.name, normal.status, normal.content) == (
+        "STMT_6200001_Z.txt",
+        InboundStatus.APPLIED,
+        later,
+    )
+    assert cut.status is InboundStatus.QUARANTINED
+    assert len(cut.name) == NAME_MAX
+    assert cut.name.startswith(long_name[:150])
+    assert cut.name.endswith(f"…[截断 cut from {len(long_name)}]")
+    assert cut.remote_path == f"out/{long_name}"  # the path fits: kept whole
+    assert "longer than the 200 we keep" in (cut.reason or "")
+    assert len(cut_both.name) == NAME_MAX
+    assert len(cut_both.remote_path) == REMOTE_PATH_MAX
+    assert cut_both.remote_path.endswith(f"…[截断 cut from {len(longest) + 4}]")
+    session = settle.fresh()
+    items = session.scalars(
+        select(FollowUpItem).where(FollowUpItem.inbound_file_id == cut.id)
+    ).all()
+    assert [i.kind for i in items] == [FollowUpKind.FILE_QUARANTINED]
+    assert long_name in items[0].message_zh  # the name as the bank wrote it
+    # put away on the server as any file is
+    assert set(settle.server.files()) == {
+        f"out/processed/{n}" for n in (long_name, longest, "STMT_6200001_Z.txt")
+    }
+    assert _lines(settle) == 1
