@@ -1,5 +1,5 @@
-"""``huzhu batches list|show|resend`` and ``huzhu files list|show``: what was sent to the
-banks and what came back."""
+"""``huzhu batches list|show|resend`` and ``huzhu files list|show|reapply``: what was sent to
+the banks, what came back, and putting a quarantined file back to be applied."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from gateway.cli._common import cli_session, console, current_settings, err_cons
 from gateway.db import make_session_factory
 from gateway.errors import HuzhuError
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
+from gateway.ingestion.service import reapply_file
 from gateway.jobs.runtime import build_nightly, configure_logging
 from gateway.payments.models import FollowUpItem, PaymentInstruction
 
@@ -266,9 +267,31 @@ def files_show(file_id: int) -> None:
         console().print_json(json.dumps(json.loads(f.summary_json or "{}"), ensure_ascii=False))
 
 
+def files_reapply(
+    file_id: Annotated[int, typer.Argument(metavar="ID", help="The inbound file's id.")],
+    by: Annotated[str, typer.Option("--by", help="Who puts it back (audit log).")],
+    note: Annotated[
+        str, typer.Option("--note", help="Why it can apply now (required; audit log).")
+    ],
+) -> None:
+    """Put a quarantined file back to be applied by the next night (audited).
+
+    Refused (exit 1) for a file that is not quarantined, and for one whose signature or
+    decryption failed: the bank must send that one again."""
+    with cli_session(current_settings()) as session:
+        f = reapply_file(session, file_id, actor=by, note=note)
+        step = "statements" if f.kind is InboundKind.STATEMENT else "results"
+        console().print(
+            f"已放回待处理 put back to be applied: #{f.id} {f.name} ({f.kind.value}); "
+            f"下一晚的 {step} 步骤处理 the next night's {step} step applies it",
+            markup=False,
+        )
+
+
 def register(app: typer.Typer) -> None:
     from gateway.cli.files import files_app
 
     app.add_typer(batches_app, name="batches")
     files_app.command("list")(files_list)
     files_app.command("show")(files_show)
+    files_app.command("reapply")(files_reapply)

@@ -8,6 +8,8 @@
   decryption is stored quarantined; where the bank signs its files, a refusal notice
   without a valid signature is quarantined too (linked to the batch it names). A file whose
   name (or path) is longer than we keep is stored quarantined under a name cut to fit.
+- :func:`reapply_file` puts a quarantined file back to be applied by the next night, for the
+  county fund office (audited), unless its signature or decryption failed.
 - :func:`apply_result_file` and :func:`apply_statement_file` apply one stored file; any
   defect raises :class:`FileRefused` (or the adapter's ``FileFormatError``) before anything
   is kept: the caller rolls the transaction back and calls :func:`quarantine`.
@@ -32,18 +34,21 @@ from adapters.records import ResultFile, Statement, StatementEntry
 from adapters.security import SIGNATURE_SUFFIX, SecurityError, SignatureMissingError
 from adapters.transport.base import InboundAction, Transport, dispose_fetched
 from adapters.transport.errors import RemoteFileNotFoundError
+from gateway.audit import service as audit
 from gateway.batches.banks import BankProfile
 from gateway.batches.models import BatchStatus, PaymentBatch
 from gateway.db import insert_rows, session_scope, utcnow
-from gateway.errors import HuzhuError
+from gateway.errors import Conflict, HuzhuError, NotFound, ValidationFailed
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus, StatementLine
 from gateway.ingestion.refusals import REFUSAL_SUFFIX, is_refusal_notice
 from gateway.ingestion.settle import SetSettlement
 from gateway.loans.models import Loan
 from gateway.org.models import Bank, SpecialAccount
 from gateway.payments.config import PaymentsConfig
+from gateway.payments.follow_ups import file_counties, resolve_follow_up
 from gateway.payments.models import (
     Direction,
+    FollowUpItem,
     FollowUpKind,
     InstructionStatus,
     PaymentInstruction,
@@ -78,7 +83,8 @@ class FetchReport:
     waiting: list[str] = field(default_factory=list)
 
 
-# The prefix of the reason a file failing its signature or decryption is quarantined with.
+# The prefix of the reason a file failing its signature or decryption is quarantined with;
+# such a file is never put back to be applied (:func:`reapply_file`).
 SECURITY_FAILED = "签名或解密失败 signature/decryption failed"
 
 
@@ -288,6 +294,87 @@ def quarantine(session: Session, file_id: int, reason: str, *, answers: str | No
             )
         )
     _quarantine_follow_up(session, file, reason)
+
+
+# A reapplying note goes to the audit log and, prefixed, resolves the file's follow-ups.
+REAPPLY_NOTE_MAX = 500
+
+
+def reapply_file(session: Session, file_id: int, *, actor: str, note: str) -> InboundFile:
+    """Put a quarantined file back to be applied: it is received again, so the next night's
+    ``results`` or ``statements`` step applies it, or quarantines it again with its new reason.
+
+    For the county fund office, once what kept the file from applying has changed (a return
+    shown before the result file settling the payment, which has come since): a file the bank
+    sends again unchanged is only seen again, never applied again by itself. Who and why go to
+    the audit log, and the file's open quarantine follow-ups are resolved with the note.
+    Refused for a file that is not quarantined, and for one quarantined because its signature
+    or decryption failed: applying it again cannot make a bad signature good (the bank must
+    send the file again)."""
+    text = note.strip()
+    if not text:
+        raise ValidationFailed(
+            "重新处理须说明原因", "a note is required: say why the file can apply now", field="note"
+        )
+    if len(text) > REAPPLY_NOTE_MAX:
+        raise ValidationFailed(
+            f"说明过长（最多 {REAPPLY_NOTE_MAX} 字）",
+            f"the note is too long (at most {REAPPLY_NOTE_MAX} characters)",
+            field="note",
+        )
+    file = session.get(InboundFile, file_id, with_for_update=True)
+    if file is None:
+        raise NotFound(f"银行来文 {file_id} 不存在", f"inbound file {file_id} not found")
+    if file.status is not InboundStatus.QUARANTINED:
+        raise Conflict(
+            f"银行来文 {file.id} 未被隔离（状态 {file.status.value}），不能重新处理",
+            f"inbound file {file.id} is {file.status.value}, not quarantined: only a "
+            "quarantined file can be put back to be applied",
+            status=file.status.value,
+        )
+    previous = file.reason or ""
+    if previous.startswith(SECURITY_FAILED):
+        raise Conflict(
+            f"银行来文 {file.id} 因签名或解密失败被隔离，重新处理也无法通过验证，请银行重新发送",
+            f"inbound file {file.id} was quarantined because its signature or decryption "
+            "failed; applying it again cannot make it good: the bank must send it again",
+        )
+    file.status = InboundStatus.RECEIVED
+    file.reason = None
+    file.processed_at = None
+    open_items = session.scalars(
+        select(FollowUpItem.id)
+        .where(
+            FollowUpItem.inbound_file_id == file.id,
+            FollowUpItem.kind == FollowUpKind.FILE_QUARANTINED,
+            FollowUpItem.resolved.is_(False),
+        )
+        .order_by(FollowUpItem.id)
+    ).all()
+    for item_id in open_items:
+        resolve_follow_up(
+            session, item_id, actor=actor, note=f"文件已重新处理 file reapplied: {text}"
+        )
+    counties = file_counties(session, file)
+    audit.record(
+        session,
+        actor=actor,
+        action="inbound_file.reapplied",
+        object_type="inbound_file",
+        object_id=file.id,
+        payload={
+            "bank_code": file.bank_code,
+            "name": file.name,
+            "kind": file.kind.value,
+            "sha256": file.sha256,
+            "business_date": file.business_date,
+            "quarantine_reason": previous,
+            "note": text,
+        },
+        county_id=counties[0] if len(counties) == 1 else None,
+    )
+    session.flush()
+    return file
 
 
 def pending_files(session: Session, kind: InboundKind, bank_code: str | None = None) -> list[int]:

@@ -121,28 +121,35 @@ def counties_of(session: Session, item: FollowUpItem) -> list[int]:
             .where(Association.id == item.association_id)
         )
         return [county] if county is not None else []
-    batch_id = item.batch_id
+    if item.batch_id is not None:
+        return _batch_county(session, item.batch_id)
     file = session.get(InboundFile, item.inbound_file_id) if item.inbound_file_id else None
-    if batch_id is None and file is not None:
-        batch_id = file.batch_id
-    if batch_id is not None:
-        county = session.scalar(
-            select(SpecialAccount.county_id)
-            .join(PaymentBatch, PaymentBatch.special_account_id == SpecialAccount.id)
-            .where(PaymentBatch.id == batch_id)
-        )
-        return [county] if county is not None else []
-    if file is not None:
-        return sorted(
-            set(
-                session.scalars(
-                    select(SpecialAccount.county_id)
-                    .join(Bank, Bank.id == SpecialAccount.bank_id)
-                    .where(Bank.code == file.bank_code)
-                )
+    return file_counties(session, file) if file is not None else []
+
+
+def file_counties(session: Session, file: InboundFile) -> list[int]:
+    """The counties a bank file lives in: the county of the batch it answers, else every
+    county with a special account at the file's bank."""
+    if file.batch_id is not None:
+        return _batch_county(session, file.batch_id)
+    return sorted(
+        set(
+            session.scalars(
+                select(SpecialAccount.county_id)
+                .join(Bank, Bank.id == SpecialAccount.bank_id)
+                .where(Bank.code == file.bank_code)
             )
         )
-    return []
+    )
+
+
+def _batch_county(session: Session, batch_id: int) -> list[int]:
+    county = session.scalar(
+        select(SpecialAccount.county_id)
+        .join(PaymentBatch, PaymentBatch.special_account_id == SpecialAccount.id)
+        .where(PaymentBatch.id == batch_id)
+    )
+    return [county] if county is not None else []
 
 
 def loan_id_of(session: Session, item: FollowUpItem) -> int | None:

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from adapters.records import CreditDebit, StatementEntry
 from adapters.transport.memory import MemoryTransport
 from gateway.ingestion.models import InboundFile, InboundStatus, StatementLine
-from gateway.ingestion.service import NAME_MAX, REMOTE_PATH_MAX
+from gateway.ingestion.service import NAME_MAX, REMOTE_PATH_MAX, reapply_file
 from gateway.jobs.pipeline import run_date
 from gateway.migrations import upgrade
 from gateway.payments.models import FollowUpItem, FollowUpKind
@@ -207,3 +207,16 @@ def test_a_name_longer_than_we_keep_is_stored_cut_and_quarantined_and_blocks_not
         f"out/processed/{n}" for n in (long_name, longest, "STMT_6200001_Z.txt")
     }
     assert _lines(settle) == 1
+
+    # Nothing was wrong with its content: the office puts it back and it applies, the name
+    # as the bank wrote it kept in its summary.
+    reapply_file(session, cut.id, actor="officer", note="文件名过长，内容已核对 content checked")
+    session.commit()
+    run_date(settle.nightly, DAY3, ("fetch", "statements"))
+    session = settle.fresh()
+    applied = session.get(InboundFile, cut.id)
+    assert applied is not None
+    assert applied.status is InboundStatus.APPLIED
+    assert f'"full_name": "{long_name}"' in applied.summary_json
+    assert '"new_lines": 1' in applied.summary_json
+    assert _lines(settle) == 2
