@@ -1,5 +1,6 @@
 """``/api/v1`` batches (instruction files sent to banks) and inbound bank files, with their
-state history; bank operators of the file's bank (and the county office) may download them."""
+state history; bank operators of the file's bank (and the county office) may download them.
+The county office may put a quarantined bank file back to be applied (audited)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ from sqlalchemy.orm import Session
 
 from gateway.api.deps import CurrentPrincipal, DbSession
 from gateway.api.pagination import Page, Paging, paginate
-from gateway.api.router import ObjectId, as_utc, domain_router
+from gateway.api.router import WRITE_PROBLEM_STATUSES, ObjectId, as_utc, domain_router
 from gateway.api.scopes import bank_scope, special_account_scope
 from gateway.auth.permissions import Permission, Principal
 from gateway.batches.models import BatchStatus, PaymentBatch
 from gateway.errors import NotFound
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
+from gateway.ingestion.service import REAPPLY_NOTE_MAX, reapply_file
 from gateway.org.models import Bank, SpecialAccount
 from gateway.payments.models import PaymentInstruction
 
@@ -84,6 +86,14 @@ class InboundFileOut(BaseModel):
 
 class InboundFileDetailOut(InboundFileOut):
     summary: dict[str, Any]
+
+
+class ReapplyFileIn(BaseModel):
+    note: str = Field(
+        min_length=1,
+        max_length=REAPPLY_NOTE_MAX,
+        description="why the file can apply now (required; recorded in the audit log)",
+    )
 
 
 def batch_out(batch: PaymentBatch) -> BatchOut:
@@ -346,3 +356,18 @@ def download_bank_file(
             "X-Content-SHA256": item.sha256,
         },
     )
+
+
+@router.post(
+    "/bank-files/{file_id}/reapply",
+    response_model=InboundFileOut,
+    summary="重新处理隔离文件 Put a quarantined bank file back to be applied by the next night "
+    "(audited; not one whose signature or decryption failed)",
+    responses=WRITE_PROBLEM_STATUSES,
+)
+def reapply_bank_file(
+    file_id: ObjectId, body: ReapplyFileIn, principal: CurrentPrincipal, session: DbSession
+) -> InboundFileOut:
+    """The office works a quarantined file as it works the follow-up the file raised."""
+    visible_file(session, principal, file_id, Permission.WORK_FOLLOW_UPS)
+    return file_out(reapply_file(session, file_id, actor=principal.actor, note=body.note))

@@ -128,6 +128,10 @@ SPECS: dict[tuple[str, str], Spec] = {
     ("GET", "/api/v1/bank-files"): Spec("files", None),
     ("GET", "/api/v1/bank-files/{file_id}"): Spec("files", "file"),
     ("GET", "/api/v1/bank-files/{file_id}/content"): Spec("download", "file"),
+    # an applied file: allowed means reaching the service, which refuses to reapply it (409)
+    ("POST", "/api/v1/bank-files/{file_id}/reapply"): Spec(
+        "follow_ups.work", "file", body={"note": "回盘已到 the result has come"}
+    ),
     ("GET", "/api/v1/special-accounts"): Spec("statements", None),
     ("GET", "/api/v1/special-accounts/{account_id}/statement-lines"): Spec("statements", "account"),
     ("GET", "/api/v1/special-accounts/{account_id}/reconciliation-runs"): Spec(

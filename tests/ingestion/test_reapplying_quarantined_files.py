@@ -1,6 +1,7 @@
 """Putting a quarantined bank file back to be applied (``reapply_file``, ``huzhu files
-reapply``): the county fund office, once what kept the file from applying has changed; never a
-file that is not quarantined, nor one whose signature or decryption failed."""
+reapply``, ``POST /api/v1/bank-files/{id}/reapply``): the county fund office, once what kept
+the file from applying has changed; never a file that is not quarantined, nor one whose
+signature or decryption failed."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -18,6 +20,7 @@ from adapters.records import CreditDebit, StatementEntry, SubAccountBalance
 from adapters.security import FileSecurity, SignatureAlgorithm, Verifier
 from gateway.audit.models import AuditEvent
 from gateway.audit.service import county_chain, verify
+from gateway.auth.models import Role
 from gateway.cli import app
 from gateway.errors import Conflict, ValidationFailed
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus, StatementLine
@@ -31,6 +34,8 @@ from tests.settle_support import (
     DAY1,
     Settle,
     cli_environment,
+    client_as,
+    http_app,
     settle_in,
     statement,
 )
@@ -220,3 +225,34 @@ def test_the_command_puts_a_file_back_and_refuses_one_not_quarantined(
     )
     assert missing.exit_code == 1
     assert "not found" in missing.output
+
+
+@pytest.fixture
+def http(settle: Settle, tmp_path: Path) -> Iterator[tuple[TestClient, TestClient]]:
+    """The county officer's client and a county auditor's, on the API."""
+    web = http_app(settle, tmp_path, console=False)
+    county = settle.world.county.id
+    with (
+        client_as(settle, web, "officer", Role.COUNTY_OFFICER, county_id=county) as officer,
+        client_as(settle, web, "auditor", Role.AUDITOR, county_id=county) as auditor,
+    ):
+        yield officer, auditor
+
+
+def test_the_api_puts_a_file_back_for_the_office_only(
+    settle: Settle, http: tuple[TestClient, TestClient]
+) -> None:
+    officer, auditor = http
+    _, file = _return_shown_before_its_result(settle)
+    url = f"/api/v1/bank-files/{file.id}/reapply"
+
+    assert auditor.post(url, json={"note": NOTE}).status_code == 403  # reads, never works
+    assert officer.post(url, json={"note": ""}).status_code == 422
+    done = officer.post(url, json={"note": NOTE})
+    assert done.status_code == 200, done.text
+    assert (done.json()["id"], done.json()["status"]) == (file.id, "received")
+    (event,) = _events(settle, "inbound_file.reapplied")
+    assert event.actor == "user:officer"
+    again = officer.post(url, json={"note": NOTE})
+    assert again.status_code == 409
+    assert again.json()["code"] == "conflict"
