@@ -15,6 +15,13 @@ from typing import Any, TypeVar
 _Record = TypeVar("_Record")
 _ABSENT = object()  # a default factory's field left out of a positional construction
 
+# The largest amount, balance or control total, in fen, any adapter reads or writes:
+# 999,999,999,999,999 fen is just under 10 trillion yuan (15 digits of fen, 13 of yuan), far
+# beyond any county's fund yet nearly ten thousand times below what a signed 64-bit BIGINT
+# column holds (2**63 - 1, about 9.2 * 10**18), so that even the sum of thousands of amounts
+# at the bound still fits. It is also the largest amount the shipped cn_text layouts declare.
+MAX_AMOUNT_FEN = 10**15 - 1
+
 
 class Direction(StrEnum):
     """Which way a batch moves money, seen from the special account."""

@@ -15,6 +15,7 @@ from typing import NoReturn
 
 from adapters.cn_text.layout import FileSpec, Layout, RecordSpec
 from adapters.errors import ControlTotalError, FileFormatError, RenderError
+from adapters.records import MAX_AMOUNT_FEN
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 _CJK = re.compile("[\u4e00-\u9fff]")
@@ -23,8 +24,9 @@ _CJK = re.compile("[\u4e00-\u9fff]")
 _BAD_CHARS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd\ufffe\uffff\u2028\u2029"
 
 
-# Control sums and balances are bounded only to keep numbers sane, not by the layout.
-TOTAL_LIMIT_FEN = 10**20
+# Control sums and balances are bounded by the adapters' shared bound (what the database's
+# 64-bit columns hold), not by the layout's largest single amount.
+TOTAL_LIMIT_FEN = MAX_AMOUNT_FEN
 _MAX_DIGITS = 24
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from adapters.cn_text.codec import Codec, RawFile, Values, field_getter
 from adapters.cn_text.layout import FileSpec, Layout
 from adapters.errors import FileFormatError, RenderError
-from adapters.records import Batch, Direction, PaymentInstruction
+from adapters.records import MAX_AMOUNT_FEN, Batch, Direction, PaymentInstruction
 
 _KEYS = {Direction.DISBURSEMENT: "disbursement", Direction.COLLECTION: "collection"}
 
@@ -55,6 +55,11 @@ def validate_batch(layout: Layout, batch: Batch) -> FileSpec:
                 f"{where}: requested date differs from the batch's and the layout has no "
                 "per-line date field"
             )
+    if batch.control_sum_fen > MAX_AMOUNT_FEN:
+        raise RenderError(
+            f"batch {batch.message_id}: control sum {batch.control_sum_fen} fen exceeds the "
+            f"largest allowed ({MAX_AMOUNT_FEN} fen); split the batch"
+        )
     return spec
 
 

@@ -20,7 +20,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from adapters.errors import AdapterLoadError
-from adapters.records import Channel, FileKind, ResultStatus
+from adapters.records import MAX_AMOUNT_FEN, Channel, FileKind, ResultStatus
 
 
 class LayoutError(AdapterLoadError):
@@ -521,6 +521,12 @@ def layout_from_mapping(raw: Mapping[str, object], *, origin: str = "<inline>") 
     max_amount = raw.get("max_amount_fen", 99_999_999_999_99)
     if not isinstance(max_amount, int) or isinstance(max_amount, bool) or max_amount <= 0:
         raise _err(origin, "max_amount_fen", f"must be a positive integer, got {max_amount!r}")
+    if max_amount > MAX_AMOUNT_FEN:
+        raise _err(
+            origin,
+            "max_amount_fen",
+            f"must be at most {MAX_AMOUNT_FEN} (the adapters' bound), got {max_amount}",
+        )
 
     status_raw = raw.get("status_texts", {})
     if not isinstance(status_raw, Mapping):

@@ -425,6 +425,12 @@ def render(layout: Layout, statement: Statement) -> bytes:
                 "currency": entry.currency,
             }
         )
+    for name, fen in (("debit_sum", debit_sum), ("credit_sum", credit_sum)):
+        if fen > TOTAL_LIMIT_FEN:
+            raise RenderError(
+                f"statement {statement.statement_id}: {name} {fen} fen exceeds the largest "
+                f"allowed ({TOTAL_LIMIT_FEN} fen)"
+            )
     totals = {
         "count": str(len(details)),
         "debit_count": str(debit_count),

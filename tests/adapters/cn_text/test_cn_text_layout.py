@@ -113,6 +113,7 @@ def test_inline_layout_overrides_reason_codes() -> None:
         (_set("date_format", "%Y"), "date_format: '%Y' loses part of the date"),
         (_set("timezone", "Mars/Olympus"), "timezone: unknown time zone"),
         (_set("max_amount_fen", -5), "max_amount_fen: must be a positive integer"),
+        (_set("max_amount_fen", 10**15), "max_amount_fen: must be at most 999999999999999"),
         (_set("status_texts.rejected", ["成功"]), "'成功' is used twice"),
         (_set("status_texts.bounced", ["退回"]), "status_texts.bounced: unknown key"),
         (_set("channels.工本费", "cheque"), "channels.工本费: must be one of"),

@@ -59,7 +59,8 @@ def batches(draw: st.DrawFn, max_amount: int) -> Batch:
         items.append(
             PaymentInstruction(
                 end_to_end_id=e2e[n],
-                amount_fen=draw(st.integers(1, max_amount)),
+                # the batch's control sum stays within the adapters' bound too
+                amount_fen=draw(st.integers(1, max_amount // count)),
                 debtor_account=debtor[0],
                 debtor_name=debtor[1],
                 creditor_account=creditor[0],
@@ -175,11 +176,13 @@ def statements(draw: st.DrawFn, max_amount: int) -> Statement:
     subs = draw(st.lists(accounts, min_size=1, max_size=3, unique=True))
     day = draw(days)
     entries = []
-    for n in range(draw(st.integers(0, 12))):
+    count = draw(st.integers(0, 12))
+    for n in range(count):
         entries.append(
             StatementEntry(
                 booking_date=day,
-                amount_fen=draw(st.integers(1, max_amount)),
+                # the statement's control sums stay within the adapters' bound too
+                amount_fen=draw(st.integers(1, max_amount // count)),
                 credit_debit=draw(st.sampled_from(list(CreditDebit))),
                 bank_transaction_id=f"BK{n:08d}",
                 value_date=draw(st.one_of(st.none(), days)),
