@@ -15,6 +15,9 @@ from typing import Any, TypeVar
 _Record = TypeVar("_Record")
 _ABSENT = object()  # a default factory's field left out of a positional construction
 
+# The one currency money moves in: every fund, sub-account and member card is in renminbi.
+CURRENCY = "CNY"
+
 # The largest amount, balance or control total, in fen, any adapter reads or writes:
 # 999,999,999,999,999 fen is just under 10 trillion yuan (15 digits of fen, 13 of yuan), far
 # beyond any county's fund yet nearly ten thousand times below what a signed 64-bit BIGINT

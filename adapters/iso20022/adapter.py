@@ -18,7 +18,6 @@ from adapters.errors import AdapterLoadError, FileFormatError
 from adapters.iso20022.initiation import (
     CREDIT_TRANSFER_LAYOUT,
     DIRECT_DEBIT_LAYOUT,
-    MAX_AMOUNT_MINOR,
     InitiationParser,
     InitiationRenderer,
 )
@@ -27,7 +26,7 @@ from adapters.iso20022.schemas import Schemas
 from adapters.iso20022.statement import StatementReader, StatementRenderer
 from adapters.iso20022.status_report import StatusReportRenderer, parse_status_report
 from adapters.iso20022.xmlread import parse_document
-from adapters.records import Batch, FileKind, ResultFile, Statement
+from adapters.records import CURRENCY, MAX_AMOUNT_FEN, Batch, FileKind, ResultFile, Statement
 
 # Keys a bank's [adapter] table may carry that are not options of this adapter.
 _IGNORED_OPTION_KEYS = frozenset({"name", "adapter"})
@@ -37,16 +36,19 @@ class Iso20022Adapter(Adapter):
     """ISO 20022 XML files, both sides."""
 
     name: ClassVar[str] = "iso20022"
-    # Largest amount in minor units: the schemas allow 18 significant digits.
-    max_amount_fen: ClassVar[int] = MAX_AMOUNT_MINOR
+    # Largest amount: the adapters' shared bound (the schemas would allow 18 digits).
+    max_amount_fen: ClassVar[int] = MAX_AMOUNT_FEN
 
-    def __init__(self) -> None:
+    def __init__(self, *, currency: str | None = CURRENCY) -> None:
+        """``currency`` is the one currency status reports and statements may carry (CNY);
+        None reads any ISO 4217 currency, for other projects' sample files only."""
+        self.currency = currency
         self.schemas = Schemas()
         self._credit_transfer = InitiationRenderer(CREDIT_TRANSFER_LAYOUT, self.schemas)
         self._direct_debit = InitiationRenderer(DIRECT_DEBIT_LAYOUT, self.schemas)
         self._credit_transfer_reader = InitiationParser(CREDIT_TRANSFER_LAYOUT)
         self._direct_debit_reader = InitiationParser(DIRECT_DEBIT_LAYOUT)
-        self._statements = StatementReader()
+        self._statements = StatementReader(currency=currency)
         self._statement_writer = StatementRenderer(self.schemas)
         self._status_writer = StatusReportRenderer()
 
@@ -68,7 +70,7 @@ class Iso20022Adapter(Adapter):
         return self._direct_debit.render(batch)
 
     def parse_result(self, data: bytes) -> ResultFile:
-        return parse_status_report(data)
+        return parse_status_report(data, currency=self.currency)
 
     def parse_statements(self, data: bytes) -> tuple[Statement, ...]:
         return self._statements.parse(data)

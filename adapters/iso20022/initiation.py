@@ -37,10 +37,8 @@ from adapters.iso20022.messages import CREDIT_TRANSFER, DIRECT_DEBIT, MessageTyp
 from adapters.iso20022.schemas import Schemas
 from adapters.iso20022.xmlread import Reader, minor_exponent, parse_document
 from adapters.iso20022.xmlwrite import XmlLines, escape_attribute, escape_text
-from adapters.records import Batch, Direction, PaymentInstruction
+from adapters.records import MAX_AMOUNT_FEN, Batch, Direction, PaymentInstruction
 
-# 18 significant digits (ActiveOrHistoricCurrencyAndAmount and DecimalNumber totalDigits).
-MAX_AMOUNT_MINOR = 10**18 - 1
 SPECIAL_ACCOUNT_SCHEME = "SPECIAL_ACCOUNT"
 NOT_PROVIDED = "NOTPROVIDED"
 _BIC = re.compile(r"^[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$")
@@ -191,11 +189,16 @@ def check_renderable(batch: Batch, direction: Direction) -> None:
                 f"instruction {item.end_to_end_id!r}: amount must be positive, "
                 f"got {item.amount_fen}"
             )
-        if item.amount_fen > MAX_AMOUNT_MINOR:
+        if item.amount_fen > MAX_AMOUNT_FEN:
             raise RenderError(
                 f"instruction {item.end_to_end_id!r}: amount {item.amount_fen} exceeds the "
-                f"format's 18 digits"
+                f"largest allowed ({MAX_AMOUNT_FEN} fen)"
             )
+    if batch.control_sum_fen > MAX_AMOUNT_FEN:
+        raise RenderError(
+            f"batch {batch.message_id!r}: control sum {batch.control_sum_fen} exceeds the "
+            f"largest allowed ({MAX_AMOUNT_FEN} fen); split the batch"
+        )
     earliest = min(item.requested_date for item in batch.instructions)
     if batch.requested_date != earliest:
         raise RenderError(
@@ -437,6 +440,14 @@ class InitiationParser:
                 instructions.append(item)
             amounts.extend(block_amounts)
         self._check_totals(r, header, f"{body_path}/GrpHdr", len(instructions), amounts)
+        total = sum(item.amount_fen for item in instructions)
+        if total > MAX_AMOUNT_FEN:
+            raise FileFormatError(
+                f"the instructions add up to more than the largest allowed ({MAX_AMOUNT_FEN} fen)",
+                location=f"{body_path}/GrpHdr/CtrlSum",
+                field="CtrlSum",
+                value=r.text(header, "CtrlSum") or str(total),
+            )
         return Batch(
             message_id=message_id,
             direction=layout.direction,

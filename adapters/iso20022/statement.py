@@ -24,6 +24,17 @@ Reading rules (documented here because reconciliation depends on them):
 - Balances keep their sign from ``CdtDbtInd``; ``OPBD`` (or ``PRCD``) is the opening and
   ``CLBD`` the closing balance. A balance whose ``SubTp/Prtry`` names an account is that
   sub-account's balance.
+- Money is CNY only: an account (``Acct/Ccy``), entry, balance or ``TxDtls`` amount
+  (``Amt``, ``AmtDtls/TxAmt/Amt``, ``AmtDtls/InstdAmt/Amt``) in any other currency refuses
+  the file (a reader built with ``currency=None`` reads any ISO 4217 currency, for other
+  projects' sample files). An entry amount of zero is refused (balances may be zero), and so
+  is any amount, balance or control total above ``MAX_AMOUNT_FEN``.
+- ``TxsSummry`` control totals, when given, must match the statement's ``Ntry`` elements
+  (booked or not): ``TtlNtries/NbOfNtries`` and ``Sum`` (amounts without sign),
+  ``TtlNtries/TtlNetNtry`` (or ``.02``'s ``TtlNetNtryAmt``, credits less debits, signed by
+  ``CdtDbtInd``), ``TtlCdtNtries`` and ``TtlDbtNtries`` (``NbOfNtries``, ``Sum``). Sums are in
+  the statement's currency. Entries are counted as they stream past (they are cleared once
+  read), so the summary may come before them, as the schema puts it, or after.
 """
 
 from __future__ import annotations
@@ -35,7 +46,7 @@ from datetime import date, datetime, time
 
 from lxml import etree
 
-from adapters.errors import FileFormatError, RenderError
+from adapters.errors import ControlTotalError, FileFormatError, RenderError
 from adapters.iso20022.accounts import is_iban
 from adapters.iso20022.initiation import format_amount, text_lines
 from adapters.iso20022.messages import NOTIFICATION, STATEMENT, expect_root
@@ -46,6 +57,7 @@ from adapters.iso20022.xmlread import (
     Reader,
     Stops,
     Table,
+    check_currency,
     minor_exponent,
     pull,
     sniff_root,
@@ -54,6 +66,8 @@ from adapters.iso20022.xmlread import (
     walker,
 )
 from adapters.records import (
+    CURRENCY,
+    MAX_AMOUNT_FEN,
     Balance,
     Channel,
     CreditDebit,
@@ -96,6 +110,10 @@ _NOT_PROVIDED = "NOTPROVIDED"
 _STREAM_OPTIONS = SAFE_PARSER_OPTIONS | {"remove_blank_text": True}
 _PAUSE_GC_BYTES = 1 << 20
 _MAX_DIGITS = 30  # as many integer digits as ``to_minor`` accepts
+_COUNT = re.compile(r"^[0-9]{1,15}$")  # Max15NumericText
+# TxDtls amounts whose currency is checked (those a batch entry is split by).
+_DETAIL_AMOUNTS = ("Amt", "AmtDtls/TxAmt/Amt", "AmtDtls/InstdAmt/Amt")
+_DETAIL_CURRENCIES = tuple(f"{path}/@Ccy" for path in _DETAIL_AMOUNTS)
 
 
 def classify(code: str) -> Channel:
@@ -131,11 +149,41 @@ class _Header:
     opening: int | None = None
     closing: int | None = None
     sub_balances: list[SubAccountBalance] = field(default_factory=list)
+    summary: list[_Declared] | None = None  # None: no TxsSummry seen (yet)
+
+
+@dataclass(frozen=True, slots=True)
+class _Declared:
+    """One control total of a statement's ``TxsSummry``, as written."""
+
+    measure: str  # count, sum, net, credit_count, credit_sum, debit_count or debit_sum
+    text: str
+    location: str
+    field: str
+    sign: int = 1  # the net total's CdtDbtInd
+
+
+_MEASURES = {
+    "count": "number of entries",
+    "sum": "sum of entries",
+    "net": "net sum of entries (credits less debits)",
+    "credit_count": "number of credit entries",
+    "credit_sum": "sum of credit entries",
+    "debit_count": "number of debit entries",
+    "debit_sum": "sum of debit entries",
+}
 
 
 class StatementReader:
     """Streams camt.053/camt.054: beyond the file's bytes and the records it yields, memory
-    holds one entry's elements at a time (each is cleared once read)."""
+    holds one entry's elements at a time (each is cleared once read).
+
+    ``currency`` is the one currency every amount must be in (CNY); None reads any ISO 4217
+    currency, for other projects' sample files.
+    """
+
+    def __init__(self, *, currency: str | None = CURRENCY) -> None:
+        self.currency = currency
 
     def parse(self, data: bytes) -> tuple[Statement, ...]:
         if not isinstance(data, bytes | bytearray):
@@ -161,7 +209,7 @@ class StatementReader:
         body_path = f"/Document/{message.root}"
         q_entry, q_record, q_header = (f"{{{ns}}}{t}" for t in ("Ntry", record_tag, "GrpHdr"))
         q_body = f"{{{ns}}}{message.root}"
-        reader = _EntryReader(ns)
+        reader = _EntryReader(ns, self.currency)
         walk = reader.walker.walk
         # Only start tags raise events: lxml hands each event over holding the interpreter
         # lock, and asking for end tags as well would take it twice per element of the file.
@@ -207,8 +255,13 @@ class StatementReader:
                 record_path = f"{body_path}/{record_tag}[{record_index}]"
                 if header is None:
                     header = self._header(Reader(ns, element, record_path), element)
-                statements.append(self._statement(header, entries, kind))
+                elif header.summary is None:  # a TxsSummry after the entries
+                    header.summary = self._summary(Reader(ns, element, record_path), element)
+                statement = self._statement(header, entries, kind)
+                self._check_summary(header.summary, reader, statement.currency)
+                statements.append(statement)
                 header, entries, entry_index = None, [], 0
+                reader.restart()
             else:
                 return
             element.clear()
@@ -292,6 +345,18 @@ class StatementReader:
             from_date=from_stamp.date() if from_stamp else None,
             to_date=to_stamp.date() if to_stamp else None,
         )
+        if (
+            header.currency is not None
+            and self.currency is not None
+            and header.currency != self.currency
+        ):
+            raise FileFormatError(
+                f"statement account is not in {self.currency} (money here is {self.currency} only)",
+                location=r.where_path(record, "Acct/Ccy"),
+                field="Ccy",
+                value=header.currency,
+            )
+        header.summary = self._summary(r, record)
         pending: dict[str, dict[str, int]] = {}
         for balance in r.findall(record, "Bal"):
             code = r.first_text(balance, "Tp/CdOrPrtry/Cd", "Tp/CdOrPrtry/Prtry")
@@ -299,7 +364,7 @@ class StatementReader:
                 raise FileFormatError(
                     "balance has no type", location=r.where_path(balance, "Tp"), field="Tp"
                 )
-            found = r.amount(balance, "Amt")
+            found = r.amount(balance, "Amt", only=self.currency)
             if found is None:
                 raise FileFormatError(
                     "balance has no amount", location=r.where_path(balance, "Amt"), field="Amt"
@@ -343,12 +408,100 @@ class StatementReader:
         indicator = r.require(parent, "CdtDbtInd")
         return _sign_of(indicator, r.where_path(parent, "CdtDbtInd"))
 
+    def _summary(self, r: Reader, record: etree._Element) -> list[_Declared] | None:
+        """The control totals of the record's ``TxsSummry`` (None when it has none)."""
+        summary = r.find(record, "TxsSummry")
+        if summary is None:
+            return None
+        declared: list[_Declared] = []
+        groups = (("TtlNtries", ""), ("TtlCdtNtries", "credit_"), ("TtlDbtNtries", "debit_"))
+        for group, prefix in groups:
+            totals = r.find(summary, group)
+            if totals is None:
+                continue
+            for name, measure in (("NbOfNtries", "count"), ("Sum", "sum")):
+                text = r.text(totals, name)
+                if text is not None:
+                    location = r.where_path(totals, name)
+                    declared.append(_Declared(prefix + measure, text, location, name))
+            if group != "TtlNtries":
+                continue
+            for amount_path, indicator_path in (
+                ("TtlNetNtry/Amt", "TtlNetNtry/CdtDbtInd"),  # .03 and later
+                ("TtlNetNtryAmt", "CdtDbtInd"),  # .02
+            ):
+                text = r.text(totals, amount_path)
+                if text is None:
+                    continue
+                sign = _sign_of(
+                    r.require(totals, indicator_path), r.where_path(totals, indicator_path)
+                )
+                location = r.where_path(totals, amount_path)
+                declared.append(
+                    _Declared("net", text, location, amount_path.rpartition("/")[2], sign)
+                )
+        return declared
+
+    def _check_summary(
+        self, declared: list[_Declared] | None, reader: _EntryReader, currency: str
+    ) -> None:
+        """Refuse the file when a declared control total differs from the entries read."""
+        if not declared:
+            return
+        try:
+            exponent = minor_exponent(self.currency or currency)
+        except FileFormatError:  # no currency anywhere (any-currency reading only)
+            exponent = 2
+        credits, debits = reader.credits, reader.debits
+        credit_fen, debit_fen = reader.credit_fen, reader.debit_fen
+        actual = {
+            "count": credits + debits,
+            "sum": credit_fen + debit_fen,
+            "net": credit_fen - debit_fen,
+            "credit_count": credits,
+            "credit_sum": credit_fen,
+            "debit_count": debits,
+            "debit_sum": debit_fen,
+        }
+        for item in declared:
+            expected = actual[item.measure]
+            if item.measure.endswith("count"):
+                if not _COUNT.match(item.text):
+                    raise FileFormatError(
+                        "not a number of entries (1 to 15 digits)",
+                        location=item.location,
+                        field=item.field,
+                        value=item.text,
+                    )
+                value = int(item.text)
+                shown = str(expected)
+            else:
+                value = item.sign * to_minor(
+                    item.text, exponent, location=item.location, field=item.field
+                )
+                shown = _decimal_text(expected, exponent)
+            if value != expected:
+                raise ControlTotalError(
+                    f"declared {_MEASURES[item.measure]} differs from the statement's entries "
+                    f"({shown})",
+                    location=item.location,
+                    field=item.field,
+                    value=item.text,
+                )
+
 
 _DETAILS = "NtryDtls/TxDtls"
 _PROPRIETARY_REFERENCES = "Refs/Prtry"
 # Entries are read as tables (see ``xmlread.Table``); each TxDtls is a table of its own, and
 # so is each proprietary reference within it (its Tp and Ref belong together).
 _ENTRY_STOPS: Stops = {_DETAILS: {_PROPRIETARY_REFERENCES: {}}}
+
+
+def _decimal_text(minor: int, exponent: int) -> str:
+    """Signed minor units as decimal text: ``-12345``, 2 -> ``-123.45``."""
+    whole, part = divmod(abs(minor), 10**exponent)
+    sign = "-" if minor < 0 else ""
+    return f"{sign}{whole}.{part:0{exponent}d}" if exponent else f"{sign}{whole}"
 
 
 def _sign_of(indicator: str, location: str) -> int:
@@ -398,8 +551,8 @@ def _split(
             or detail.amount("AmtDtls/TxAmt/Amt")
             or detail.amount("AmtDtls/InstdAmt/Amt")
         )
-        if found is None or found[1] != currency:
-            return None
+        if found is None or found[1] != currency or found[0] == 0:
+            return None  # a part in another currency or of zero: the entry stays whole
         parts.append((found[0], _direction(detail, "CdtDbtInd", required=False) or direction))
     sign = 1 if direction is CreditDebit.CREDIT else -1
     total = sum(a if d is CreditDebit.CREDIT else -a for a, d in parts)
@@ -465,15 +618,27 @@ class _EntryReader:
     """Turns statement entries into records, with the lookups one parse repeats cached.
 
     Dates, currencies' minor units and channels repeat from entry to entry; each distinct
-    text is converted once per parse (the caches live and die with this reader).
+    text is converted once per parse (the caches live and die with this reader). Only the
+    allowed currency (``currency``; any when None) ever enters the exponent cache, so an
+    entry in another currency always takes the general path, which refuses it.
+
+    The entries of the current statement are counted and summed by direction as they are
+    read, booked or not (``credits``, ``credit_fen``...), for its ``TxsSummry``;
+    ``restart`` starts the next statement's.
     """
 
-    def __init__(self, namespace: str) -> None:
+    def __init__(self, namespace: str, currency: str | None = CURRENCY) -> None:
         self.walker = walker(namespace, _ENTRY_STOPS)
+        self.currency = currency
+        self.credits = self.debits = self.credit_fen = self.debit_fen = 0
         self._days: dict[str, date] = {}
         self._exponents: dict[str, int] = {}
         self._channels: dict[tuple[str | None, str], Channel] = {}
         self._codes: dict[tuple[str | None, ...], tuple[str, Channel]] = {}
+
+    def restart(self) -> None:
+        """Start counting the next statement's entries."""
+        self.credits = self.debits = self.credit_fen = self.debit_fen = 0
 
     def _amount(self, flat: Flat, path: str) -> tuple[int, str] | None:
         first = flat.first
@@ -483,7 +648,7 @@ class _EntryReader:
         currency = first.get(f"{path}/@Ccy")
         exponent = None if currency is None else self._exponents.get(currency)
         if currency is None or exponent is None:
-            found = flat.amount(path)  # names the problem, if there is one
+            found = flat.amount(path, only=self.currency)  # names the problem, if any
             if found is not None:
                 self._exponents[found[1]] = minor_exponent(found[1])
             return found
@@ -495,13 +660,26 @@ class _EntryReader:
             and len(whole) <= _MAX_DIGITS
             and (not dot or (fraction.isdigit() and len(fraction) <= exponent))
         ):
-            # The usual plain decimal within the currency's minor unit; anything else
-            # (trailing zeros past it, refusals) goes through ``to_minor``.
-            return int(whole) * 10**exponent + int(fraction.ljust(exponent, "0") or "0"), currency
+            # The usual plain decimal within the currency's minor unit and the bound;
+            # anything else (trailing zeros past it, refusals) goes through ``to_minor``.
+            minor = int(whole) * 10**exponent + int(fraction.ljust(exponent, "0") or "0")
+            if minor <= MAX_AMOUNT_FEN:
+                return minor, currency
         try:
             return to_minor(text, exponent, location=None, field="Amt"), currency
         except FileFormatError:
             return flat.amount(path)  # the same refusal, naming where it happened
+
+    def _check_detail_currencies(self, flat: Flat) -> None:
+        """Refuse a TxDtls amount (those an entry is split by) in another currency."""
+        only = self.currency
+        if only is None:
+            return
+        for detail in flat.tables(_DETAILS):
+            for path in _DETAIL_AMOUNTS:
+                found = detail.first.get(f"{path}/@Ccy")
+                if found is not None:
+                    check_currency(found, only, location=detail.where(path))
 
     def _date(self, flat: Flat, path: str, day_path: str) -> date | None:
         """``Flat.date_choice`` with the ``Dt`` texts already seen answered from the cache."""
@@ -604,6 +782,8 @@ class _EntryReader:
             if value_date is None:
                 return self._general(table, record_path, index, header, fallback)
         amount = int(whole) * 10**exponent + int(fraction.ljust(exponent, "0") or "0")
+        if not 0 < amount <= MAX_AMOUNT_FEN:
+            return self._general(table, record_path, index, header, fallback)
         references: list[tuple[str, str]] = []
         entry_ref = get("NtryRef")
         if entry_ref:
@@ -614,6 +794,12 @@ class _EntryReader:
         servicer = (servicer.strip() or None) if servicer else None
         code, channel = codes
         if not details:
+            if direction is CreditDebit.CREDIT:
+                self.credits += 1
+                self.credit_fen += amount
+            else:
+                self.debits += 1
+                self.debit_fen += amount
             return [
                 _new_entry(
                     booking,
@@ -638,6 +824,12 @@ class _EntryReader:
         if below is not None or _CREDITOR_REFERENCE in detail or "RtrInf" in detail:
             return self._general(table, record_path, index, header, fallback)
         dget = detail.get
+        only = self.currency
+        if only is not None:
+            for path in _DETAIL_CURRENCIES:
+                found = dget(path)
+                if found is not None and found != only:
+                    return self._general(table, record_path, index, header, fallback)
         end_to_end_id = None
         if "Refs" in detail:
             present = _REFERENCE_PATH_SET.intersection(detail)
@@ -677,6 +869,12 @@ class _EntryReader:
             remittance = "\n".join(pieces) or dget("AddtlTxInf") or get("AddtlNtryInf") or ""
         else:
             remittance = dget("AddtlTxInf") or get("AddtlNtryInf") or ""
+        if direction is CreditDebit.CREDIT:
+            self.credits += 1
+            self.credit_fen += amount
+        else:
+            self.debits += 1
+            self.debit_fen += amount
         return [
             _new_entry(
                 booking,
@@ -720,11 +918,26 @@ class _EntryReader:
         if found is None:
             raise FileFormatError("entry has no amount", location=flat.where("Amt"), field="Amt")
         amount, currency = found
+        if amount == 0:
+            raise FileFormatError(
+                "entry amount is zero (an entry moves money; only balances may be zero)",
+                location=flat.where("Amt"),
+                field="Amt",
+                value=get("Amt"),
+            )
         direction = _DIRECTIONS.get(get("CdtDbtInd"))  # type: ignore[arg-type]
         if direction is None:
             direction = _DIRECTIONS.get(flat.text("CdtDbtInd"))  # type: ignore[arg-type]
             if direction is None:  # missing or not CRDT/DBIT: say which
                 direction = _direction(flat, "CdtDbtInd", required=True) or CreditDebit.CREDIT
+        if direction is CreditDebit.CREDIT:  # counted for TxsSummry, booked or not
+            self.credits += 1
+            self.credit_fen += amount
+        else:
+            self.debits += 1
+            self.debit_fen += amount
+        if _DETAILS in flat.subs:
+            self._check_detail_currencies(flat)
         if get("Sts/Cd") != "BOOK":
             text = flat.text
             status = text("Sts/Cd") or text("Sts/Prtry") or text("Sts")

@@ -7,16 +7,27 @@ level) becomes one ``InstructionResult``. ``TxSts`` maps to ``ResultStatus``; th
 inherits its block's ``PmtInfSts``, then the group status. The requested amount is
 ``OrgnlTxRef/Amt/InstdAmt``; the amount that actually moved is ``OrgnlTxRef/IntrBkSttlmAmt``
 when the bank gives it (partial collections), otherwise the requested amount for settled or
-partial transactions and 0 for accepted-not-yet-settled and rejected ones.
+partial transactions and 0 for accepted-not-yet-settled and rejected ones. Both amounts must
+be in CNY (``currency=None`` reads any currency, for other projects' sample files) and
+within ``MAX_AMOUNT_FEN``.
+
+Control totals: each ``NbOfTxsPerSts`` of ``OrgnlGrpInfAndSts`` (or of an
+``OrgnlPmtInfAndSts`` block), when given, must match the transactions the file (or block)
+lists with that status, as written or inherited: ``DtldNbOfTxs`` their number and
+``DtldCtrlSum`` the sum of their requested amounts; a status the transactions carry that no
+``NbOfTxsPerSts`` names does not match either. A report that lists only some transactions
+while its ``NbOfTxsPerSts`` counts all of them is therefore refused.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from lxml import etree
 
-from adapters.errors import FileFormatError, RenderError
+from adapters.errors import ControlTotalError, FileFormatError, RenderError
 from adapters.iso20022.initiation import (
     CREDIT_TRANSFER_LAYOUT,
     DIRECT_DEBIT_LAYOUT,
@@ -25,8 +36,9 @@ from adapters.iso20022.initiation import (
     text_lines,
 )
 from adapters.iso20022.messages import STATUS_REPORT, expect_root
-from adapters.iso20022.xmlread import Reader, parse_document
+from adapters.iso20022.xmlread import Reader, minor_exponent, parse_document, to_minor
 from adapters.records import (
+    CURRENCY,
     Batch,
     Direction,
     InstructionResult,
@@ -37,6 +49,7 @@ from adapters.records import (
 
 RENDER_VERSION = 10
 _REASON_LINE = 105  # AddtlInf is Max105Text
+_COUNT = re.compile(r"^[0-9]{1,15}$")  # Max15NumericText
 
 STATUS_CODES: dict[str, ResultStatus] = {
     "RCVD": ResultStatus.ACCEPTED,
@@ -78,7 +91,17 @@ def _reason(r: Reader, parent: etree._Element) -> tuple[str | None, str]:
     return code, "\n".join(texts)
 
 
-def parse_status_report(data: bytes) -> ResultFile:
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """One transaction status as the control totals see it."""
+
+    code: str  # TxSts as written, or the status it inherits
+    requested: tuple[int, str] | None  # OrgnlTxRef/Amt/InstdAmt, (minor units, currency)
+    where: str
+
+
+def parse_status_report(data: bytes, *, currency: str | None = CURRENCY) -> ResultFile:
+    """Read a pain.002; ``currency`` is the one currency its amounts must be in (None: any)."""
     root = parse_document(data)
     _, _, ns = expect_root(root, STATUS_REPORT)
     r = Reader(ns, root, "/Document")
@@ -103,6 +126,7 @@ def parse_status_report(data: bytes) -> ResultFile:
         _status(group_status, r.where_path(group, "GrpSts"))
     group_reason, _ = _reason(r, group)
     results: list[InstructionResult] = []
+    answers: list[_Answer] = []
     seen: dict[str, str] = {}
     blocks = r.findall(body, "OrgnlPmtInfAndSts")
     body_path = f"/Document/{STATUS_REPORT.root}"
@@ -111,13 +135,21 @@ def parse_status_report(data: bytes) -> ResultFile:
         block_status = r.text(block, "PmtInfSts") or group_status
         if block_status is not None and block_status not in STATUS_CODES:
             _status(block_status, f"{block_path}/PmtInfSts")
+        block_answers: list[_Answer] = []
         for t_index, tx in enumerate(r.findall(block, "TxInfAndSts"), start=1):
             where = f"{block_path}/TxInfAndSts[{t_index}]"
-            results.append(_transaction(r, tx, where, block_status, seen))
+            result, answer = _transaction(r, tx, where, block_status, seen, currency)
+            results.append(result)
+            block_answers.append(answer)
+        _check_per_status(r, block, block_answers, currency)
+        answers.extend(block_answers)
     # pain.002.001.02 style: transaction statuses at message level
     for t_index, tx in enumerate(r.findall(body, "TxInfAndSts"), start=1):
         where = f"{body_path}/TxInfAndSts[{t_index}]"
-        results.append(_transaction(r, tx, where, group_status, seen))
+        result, answer = _transaction(r, tx, where, group_status, seen, currency)
+        results.append(result)
+        answers.append(answer)
+    _check_per_status(r, group, answers, currency)
     if not results and group_status is None:
         raise FileFormatError(
             "status report holds neither a group status nor any transaction status",
@@ -134,9 +166,77 @@ def parse_status_report(data: bytes) -> ResultFile:
     )
 
 
+def _check_per_status(
+    r: Reader, parent: etree._Element, answers: list[_Answer], currency: str | None
+) -> None:
+    """Refuse the file when ``parent``'s ``NbOfTxsPerSts`` differ from its transactions."""
+    declared = r.findall(parent, "NbOfTxsPerSts")
+    if not declared:
+        return
+    by_code: dict[str, list[_Answer]] = {}
+    for answer in answers:
+        by_code.setdefault(answer.code, []).append(answer)
+    named: set[str] = set()
+    for per_status in declared:
+        code = r.require(per_status, "DtldSts")
+        _status(code, r.where_path(per_status, "DtldSts"))
+        named.add(code)
+        listed = by_code.get(code, [])
+        count_text = r.require(per_status, "DtldNbOfTxs")
+        if not _COUNT.match(count_text) or int(count_text) != len(listed):
+            raise ControlTotalError(
+                f"declared number of {code} transactions differs from the {len(listed)} "
+                "the file lists",
+                location=r.where_path(per_status, "DtldNbOfTxs"),
+                field="DtldNbOfTxs",
+                value=count_text,
+            )
+        sum_text = r.text(per_status, "DtldCtrlSum")
+        if sum_text is None:
+            continue
+        where = r.where_path(per_status, "DtldCtrlSum")
+        missing = next((a for a in listed if a.requested is None), None)
+        if missing is not None:
+            raise ControlTotalError(
+                f"declared sum of {code} transactions cannot be checked: {missing.where} "
+                "has no OrgnlTxRef/Amt/InstdAmt",
+                location=where,
+                field="DtldCtrlSum",
+                value=sum_text,
+            )
+        amounts = [a.requested for a in listed if a.requested is not None]
+        exponent = minor_exponent(currency or (amounts[0][1] if amounts else CURRENCY))
+        total = sum(minor for minor, _ in amounts)
+        if to_minor(sum_text, exponent, location=where, field="DtldCtrlSum") != total:
+            whole, part = divmod(total, 10**exponent)
+            shown = f"{whole}.{part:0{exponent}d}" if exponent else str(whole)
+            raise ControlTotalError(
+                f"declared sum of {code} transactions differs from their requested amounts "
+                f"({shown})",
+                location=where,
+                field="DtldCtrlSum",
+                value=sum_text,
+            )
+    unnamed = sorted(set(by_code) - named)
+    if unnamed:
+        code = unnamed[0]
+        raise ControlTotalError(
+            f"the file lists {len(by_code[code])} {code} transactions (first at "
+            f"{by_code[code][0].where}) that no NbOfTxsPerSts counts",
+            location=r.where(parent) + "/NbOfTxsPerSts",
+            field="DtldSts",
+            value=code,
+        )
+
+
 def _transaction(
-    r: Reader, tx: etree._Element, where: str, inherited: str | None, seen: dict[str, str]
-) -> InstructionResult:
+    r: Reader,
+    tx: etree._Element,
+    where: str,
+    inherited: str | None,
+    seen: dict[str, str],
+    currency: str | None,
+) -> tuple[InstructionResult, _Answer]:
     end_to_end = r.text(tx, "OrgnlEndToEndId")
     if end_to_end is None:
         raise FileFormatError(
@@ -160,8 +260,8 @@ def _transaction(
             field="TxSts",
         )
     status = _status(code, f"{where}/TxSts")
-    requested = r.amount(tx, "OrgnlTxRef/Amt/InstdAmt")
-    settled = r.amount(tx, "OrgnlTxRef/IntrBkSttlmAmt")
+    requested = r.amount(tx, "OrgnlTxRef/Amt/InstdAmt", only=currency)
+    settled = r.amount(tx, "OrgnlTxRef/IntrBkSttlmAmt", only=currency)
     requested_fen = requested[0] if requested is not None else None
     if settled is not None:
         settled_fen = settled[0]
@@ -187,7 +287,7 @@ def _transaction(
     booked = r.date_choice(tx, "FctvIntrBkSttlmDt")
     if booked is None:
         booked = r.date_at(tx, "OrgnlTxRef/IntrBkSttlmDt")
-    return InstructionResult(
+    result = InstructionResult(
         end_to_end_id=end_to_end,
         status=status,
         settled_amount_fen=settled_fen,
@@ -196,6 +296,7 @@ def _transaction(
         reason_text=reason_text,
         booking_date=booked,
     )
+    return result, _Answer(code, requested, where)
 
 
 class StatusReportRenderer:

@@ -19,6 +19,7 @@ import iso4217
 from lxml import etree
 
 from adapters.errors import FileFormatError
+from adapters.records import MAX_AMOUNT_FEN
 
 _unavailable = ""
 try:
@@ -55,6 +56,7 @@ REPEATED_TAGS = frozenset(
         "OrgnlPmtInfAndSts",
         "TxInfAndSts",
         "StsRsnInf",
+        "NbOfTxsPerSts",
         "AddtlInf",
         "Ustrd",
         "Strd",
@@ -297,19 +299,23 @@ class Reader:
         except FileFormatError as exc:
             raise self._placed(exc, self.where_path(found, "DtTm")) from None
 
-    def amount(self, element: etree._Element, path: str) -> tuple[int, str] | None:
-        """An amount element with its ``Ccy`` attribute, as (minor units, currency)."""
+    def amount(
+        self, element: etree._Element, path: str, *, only: str | None = None
+    ) -> tuple[int, str] | None:
+        """An amount element with its ``Ccy`` attribute, as (minor units, currency); with
+        ``only``, an amount in any other currency is refused."""
         found = self.find(element, path)
         if found is None:
             return None
-        return self.amount_of(found)
+        return self.amount_of(found, only=only)
 
-    def amount_of(self, found: etree._Element) -> tuple[int, str]:
+    def amount_of(self, found: etree._Element, *, only: str | None = None) -> tuple[int, str]:
         field = local_name(found.tag)
         currency = found.get("Ccy")
         try:
             if currency is None:
                 raise FileFormatError("amount has no Ccy attribute", location=None, field="Ccy")
+            check_currency(currency, only, location=None)
             exponent = minor_exponent(currency, location=None)
             return to_minor(found.text or "", exponent, location=None, field=field), currency
         except FileFormatError as exc:
@@ -319,6 +325,17 @@ class Reader:
     def _placed(error: FileFormatError, location: str) -> FileFormatError:
         """The same error, now naming where it happened (paths are built only on failure)."""
         return type(error)(error.reason, location=location, field=error.field, value=error.value)
+
+
+def check_currency(currency: str, only: str | None, *, location: str | None) -> None:
+    """Refuse an amount's ``Ccy`` other than ``only`` (None: any currency is read)."""
+    if only is not None and currency != only:
+        raise FileFormatError(
+            f"amount is not in {only} (money here is {only} only)",
+            location=location,
+            field="Ccy",
+            value=currency,
+        )
 
 
 def minor_exponent(currency: str, *, location: str | None = None) -> int:
@@ -340,7 +357,8 @@ def minor_exponent(currency: str, *, location: str | None = None) -> int:
 
 
 def to_minor(text: str, exponent: int, *, location: str | None, field: str) -> int:
-    """Exact decimal text to minor units; refuses signs, exponents and sub-minor fractions."""
+    """Exact decimal text to minor units; refuses signs, exponents, sub-minor fractions and
+    anything above ``MAX_AMOUNT_FEN`` (see ``check_bound``)."""
     raw = text.strip()
     if not _DECIMAL.match(raw):
         raise FileFormatError(
@@ -356,7 +374,21 @@ def to_minor(text: str, exponent: int, *, location: str | None, field: str) -> i
                 value=text,
             )
         frac = frac[:exponent]
-    return int(whole) * 10**exponent + int(frac.ljust(exponent, "0") or "0")
+    minor = int(whole) * 10**exponent + int(frac.ljust(exponent, "0") or "0")
+    check_bound(minor, text, location=location, field=field)
+    return minor
+
+
+def check_bound(minor: int, text: str, *, location: str | None, field: str) -> None:
+    """Refuse an amount, balance or control total beyond ``MAX_AMOUNT_FEN`` (what the
+    database's 64-bit columns hold, with room to add them up)."""
+    if minor > MAX_AMOUNT_FEN:
+        raise FileFormatError(
+            f"amount exceeds the largest allowed ({MAX_AMOUNT_FEN} fen)",
+            location=location,
+            field=field,
+            value=text,
+        )
 
 
 def to_date(text: str, *, location: str | None, field: str) -> date:
@@ -590,7 +622,9 @@ class Flat:
             )
         return None
 
-    def amount(self, path: str) -> tuple[int, str] | None:
+    def amount(self, path: str, *, only: str | None = None) -> tuple[int, str] | None:
+        """The amount at ``path`` as (minor units, currency); with ``only``, an amount in
+        any other currency is refused."""
         first = self.first
         if path not in first:
             return None
@@ -598,6 +632,7 @@ class Flat:
         try:
             if currency is None:
                 raise FileFormatError("amount has no Ccy attribute", location=None, field="Ccy")
+            check_currency(currency, only, location=None)
             exponent = minor_exponent(currency, location=None)
             field = path.rpartition("/")[2]
             return to_minor(first[path] or "", exponent, location=None, field=field), currency
