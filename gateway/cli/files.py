@@ -277,6 +277,8 @@ def inspect(
         data = path.read_bytes()
     except OSError as exc:
         raise _fail(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    if not data.strip():  # no format recognises nothing: say what is wrong instead
+        raise _fail(f"{path.name}: file is empty" + (" (only whitespace)" if data else ""))
     try:
         candidates = _candidates(adapter, layout, bank, config_dir or default_config_dir())
         chosen: tuple[str, Adapter, FileKind] | None = None

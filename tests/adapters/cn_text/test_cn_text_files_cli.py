@@ -159,6 +159,21 @@ def test_inspect_a_file_nobody_recognises(tmp_path: Path) -> None:
     assert "no adapter recognises this file" in err
 
 
+@pytest.mark.parametrize(
+    ("content", "said"), [(b"", "file is empty"), (b" \r\n\t\n", "file is empty (only whitespace)")]
+)
+def test_inspect_an_empty_xml_file_says_it_is_empty(
+    tmp_path: Path, content: bytes, said: str
+) -> None:
+    path = tmp_path / "camt053_20240502.xml"
+    path.write_bytes(content)
+    code, out, err = _run("inspect", str(path))
+    assert code == 2
+    assert out == ""
+    assert err == f"error: camt053_20240502.xml: {said}\n"
+    assert "no adapter recognises" not in err
+
+
 def test_inspect_with_an_unknown_adapter(tmp_path: Path) -> None:
     path = tmp_path / "DF_x.txt"
     shutil.copy(DATA / "disbursement_basic.expected.txt", path)
