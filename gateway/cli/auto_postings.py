@@ -93,7 +93,12 @@ def undo_command(
     by: Annotated[str, typer.Option("--by", help="Who undoes it (audit log).")],
     reason: Annotated[str, typer.Option("--reason", help="Why (required; audited).")],
     on: Annotated[
-        str | None, typer.Option("--date", help="Business date of the reversal (default today).")
+        str | None,
+        typer.Option(
+            "--date",
+            help="Business date of the reversal; "
+            "by default and at the latest the next date to reconcile.",
+        ),
     ] = None,
 ) -> None:
     """Undo an automatic posting: its journal transaction is reversed, a repayment goes back to
@@ -105,7 +110,7 @@ def undo_command(
             auto_posting_id,
             actor=by,
             reason=reason,
-            on=parse_date(on) if on else settings.today(),
+            on=parse_date(on) if on else None,
         )
         console().print(
             f"已撤销 undone #{auto.id} {_kind(auto.kind)} "

@@ -333,7 +333,12 @@ def queue_resolve(
         str, typer.Option(help="Adjusting entry: the counter account code.")
     ] = AccountCode.SUSPENSE.value,
     on: Annotated[
-        str | None, typer.Option("--date", help="Adjusting entry: business date.")
+        str | None,
+        typer.Option(
+            "--date",
+            help="Adjusting entry: business date; "
+            "by default and at the latest the next date to reconcile.",
+        ),
     ] = None,
 ) -> None:
     """Resolve an item: manual_match, adjusting_entry, bank_error, write_off, reassign, dismiss."""
@@ -354,7 +359,7 @@ def queue_resolve(
                 actor=by,
                 reason=note,
                 counter_account=account,
-                on=parse_date(on) if on else settings.today(),
+                on=parse_date(on) if on else None,
                 config=queue_config(settings.config_dir),
             )
         elif how is Resolution.BANK_ERROR:
@@ -395,7 +400,12 @@ def queue_decide(
     ],
     note: Annotated[str, typer.Option(help="The reason (required to reject).")] = "",
     on: Annotated[
-        str | None, typer.Option("--date", help="Approved write-off: business date.")
+        str | None,
+        typer.Option(
+            "--date",
+            help="Approved write-off: business date; "
+            "by default and at the latest the next date to reconcile.",
+        ),
     ] = None,
 ) -> None:
     """Decide a write-off request or a large adjusting entry (someone other than who asked)."""
@@ -407,7 +417,7 @@ def queue_decide(
             actor=by,
             approve=approve,
             note=note,
-            on=parse_date(on) if on else settings.today(),
+            on=parse_date(on) if on else None,
         )
         console().print(f"差错 {item.id}: {_status(item)}", markup=False)
 

@@ -24,7 +24,6 @@ from gateway.api.router import (
     ObjectId,
     as_utc,
     association_scope,
-    business_today,
     domain_router,
 )
 from gateway.auth.permissions import ObjectScope, Permission, Principal
@@ -137,7 +136,11 @@ class ResolveIn(BaseModel):
     )
     line_ids: list[str] | None = Field(default=None, max_length=200)
     entry_ids: list[str] | None = Field(default=None, max_length=200)
-    on: date | None = Field(default=None, description="business date of an adjusting entry")
+    on: date | None = Field(
+        default=None,
+        description="business date of an adjusting entry; by default and at the latest "
+        "the next date to reconcile",
+    )
 
 
 class ReviewIn(BaseModel):
@@ -146,7 +149,9 @@ class ReviewIn(BaseModel):
         default="", max_length=600, description="the reason (required to return or reject)"
     )
     on: date | None = Field(
-        default=None, description="business date of an approved write-off (default today)"
+        default=None,
+        description="business date of an approved write-off; by default and at the latest "
+        "the next date to reconcile",
     )
 
 
@@ -396,7 +401,7 @@ def resolve(
             item_id,
             actor=actor,
             reason=body.note,
-            on=body.on or business_today(),
+            on=body.on,
             config=request.app.state.queue_config,
         )
     if body.action is ResolutionAction.BANK_ERROR:
@@ -454,6 +459,6 @@ def review_item(
         actor=principal.actor,
         approve=body.approve,
         note=body.note,
-        on=body.on or business_today(),
+        on=body.on,
     )
     return item_out(item)

@@ -27,10 +27,10 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from gateway.audit import service as audit
@@ -45,7 +45,7 @@ from gateway.ledger.models import (
 )
 from gateway.org.models import Association
 from gateway.queue.models import ItemStatus, NightState, QueueEvent, QueueItem, Resolution
-from gateway.reconcile.models import ManualMatch, OpenItem
+from gateway.reconcile.models import ManualMatch, OpenItem, ReconRun
 from gateway.reconcile.source import entry_amounts, entry_id_of
 from reconciliation.findings import ExceptionKind, ReconException
 
@@ -149,6 +149,7 @@ def _event(
     note: str = "",
     data: Mapping[str, Any] | None = None,
 ) -> None:
+    actor = _need_text(actor, "请注明操作人", "the person acting must be named")
     payload = dict(data or {})
     session.add(
         QueueEvent(
@@ -235,11 +236,12 @@ def sync_run(
         item.last_seen = business_date
         item.times_seen += 1
         item.actual_fen, item.expected_fen = x.actual_fen, x.expected_fen
+        item.explanation = x.explanation[:600]  # its figures are tonight's, as the amounts
         if item.status in (ItemStatus.RESOLVED, ItemStatus.CLOSED):
             before = item.resolution
             item.status = ItemStatus.OPEN
             item.night_state = NightState.REOPENED
-            item.resolution = None
+            _unresolved(item)
             events.append(
                 (
                     item.id,
@@ -479,6 +481,52 @@ def _need_text(text: str, zh: str, en: str) -> str:
     return text.strip()
 
 
+def _unresolved(item: QueueItem) -> None:
+    """The item is open again: what was proposed or done about it no longer stands (its
+    history keeps it)."""
+    item.resolution = None
+    item.resolution_note = None
+    item.resolved_by = None
+    item.resolved_at = None
+    item.approved_by = None
+    item.proposal_json = None
+
+
+def same_person(a: str | None, b: str | None) -> bool:
+    """Whether two names given for a person are the same person's (case and spaces aside):
+    the four-eyes checks compare with this, so "Alice " cannot approve alice's request."""
+    return a is not None and b is not None and a.strip().casefold() == b.strip().casefold()
+
+
+def next_date_to_reconcile(session: Session, special_account_id: int) -> date | None:
+    last = session.scalar(
+        select(func.max(ReconRun.business_date)).where(
+            ReconRun.special_account_id == special_account_id
+        )
+    )
+    return None if last is None else last + timedelta(days=1)
+
+
+def entry_date(session: Session, special_account_id: int, on: date | None, *, seen: date) -> date:
+    """The business date of an entry a person books to put the books right (an adjusting
+    entry, a write-off, the undoing of an automatic posting): by default the next date the
+    nightly run reconciles; never later, since the bank lines it answers are closed at once
+    and a run of a day before the entry would find the books short of the bank. ``seen`` is
+    the day the problem was last seen, the default where the account has no run yet."""
+    upto = next_date_to_reconcile(session, special_account_id)
+    if upto is None:
+        return on or seen
+    if on is None:
+        return upto
+    if on > upto:
+        raise ValidationFailed(
+            f"记账日期不能晚于下一个待对账日 {upto}",
+            f"the entry cannot be dated after {upto}, the next date to reconcile: the bank "
+            "lines it answers are closed now, so that night would find the books short",
+        )
+    return on
+
+
 def _resolved(
     session: Session, item: QueueItem, resolution: Resolution, *, actor: str, note: str
 ) -> None:
@@ -644,14 +692,16 @@ def _adjustment_amount(session: Session, item: QueueItem) -> int:
 
 
 def _association_id(session: Session, item: QueueItem) -> int:
-    if item.association_id is not None:
-        return item.association_id
+    """The association whose books an entry resolving the item goes to: the one whose
+    sub-account the money is in, whoever the item was handed to; else the item's own."""
     if item.sub_account is not None:
         found = session.scalar(
             select(Association.id).where(Association.sub_account_number == item.sub_account)
         )
         if found is not None:
             return found
+    if item.association_id is not None:
+        return item.association_id
     raise ValidationFailed(
         "无法确定该差错所属协会，请先改归协会",
         "the item belongs to no association: reassign it first",
@@ -665,7 +715,7 @@ def resolve_adjusting_entry(
     actor: str,
     reason: str,
     counter_account: AccountCode = AccountCode.SUSPENSE,
-    on: date,
+    on: date | None = None,
     config: QueueConfig | None = None,
 ) -> QueueItem:
     """Post an adjusting entry for the difference the item shows, with a reason.
@@ -680,12 +730,19 @@ def resolve_adjusting_entry(
     reason = _need_text(reason, "调整分录必须说明原因", "an adjusting entry needs a reason")
     if counter_account is AccountCode.BANK_SUB_ACCOUNT:
         raise ValidationFailed("对方科目不能是银行存款", "the counter account cannot be 1002")
+    if counter_account is AccountCode.WRITE_OFF:
+        raise ValidationFailed(
+            "核销须提出核销申请，由另一人审批",
+            "a write-off (5101) is requested as a write-off, for a second person to decide",
+        )
     amount = _adjustment_amount(session, item)
     if amount == 0:
         raise ValidationFailed(
             "该差错没有需要调整的金额，请用人工匹配或驳回",
             "nothing to adjust: use a manual match or a dismissal",
         )
+    _association_id(session, item)  # refused now, not when the second person approves
+    on = entry_date(session, item.special_account_id, on, seen=item.last_seen)
     proposal = {
         "amount_fen": amount,
         "counter_account": counter_account.value,
@@ -715,7 +772,7 @@ def approve_adjustment(session: Session, item_id: int, *, actor: str) -> QueueIt
     item = get_item(session, item_id)
     _workable(item, ItemStatus.AWAITING_APPROVAL)
     proposal = json.loads(item.proposal_json or "{}")
-    if actor == proposal.get("proposed_by"):
+    if same_person(actor, proposal.get("proposed_by")):
         raise RuleViolation(
             "调整分录须由另一人复核",
             "an adjusting entry above the limit needs a second person to approve it",
@@ -730,8 +787,7 @@ def reject_adjustment(session: Session, item_id: int, *, actor: str, note: str) 
     _workable(item, ItemStatus.AWAITING_APPROVAL)
     note = _need_text(note, "退回须说明原因", "a rejection needs a reason")
     item.status = ItemStatus.OPEN
-    item.resolution = None
-    item.proposal_json = None
+    _unresolved(item)
     _event(session, item, actor=actor, action="adjustment_rejected", note=note)
     return item
 
@@ -878,7 +934,7 @@ def _write_off_request(item: QueueItem, actor: str) -> dict[str, Any]:
     _workable(item, ItemStatus.WRITE_OFF_REVIEW)
     request: dict[str, Any] = json.loads(item.proposal_json or "{}")
     requested_by = request.get("requested_by") or item.resolved_by
-    if actor == requested_by:
+    if same_person(actor, requested_by):
         raise RuleViolation(
             "核销申请须由申请人以外的另一人审批",
             "a write-off request is decided by someone other than the person who made it",
@@ -888,7 +944,9 @@ def _write_off_request(item: QueueItem, actor: str) -> dict[str, Any]:
     return request
 
 
-def approve_write_off(session: Session, item_id: int, *, actor: str, on: date) -> QueueItem:
+def approve_write_off(
+    session: Session, item_id: int, *, actor: str, on: date | None = None
+) -> QueueItem:
     """A second person approves a write-off request: the difference is booked against
     呆坏账核销 (5101) on ``on`` (a shortfall as a loss, Dr 5101 / Cr 1002; a surplus the other
     way), the item is resolved and the next run confirms it or reopens it."""
@@ -911,6 +969,7 @@ def approve_write_off(session: Session, item_id: int, *, actor: str, on: date) -
         )
     reason = str(request.get("reason") or item.resolution_note or "")
     requested_by = str(request["requested_by"])
+    on = entry_date(session, item.special_account_id, on, seen=item.last_seen)
     transaction = _book_difference(
         session,
         item,
@@ -951,11 +1010,7 @@ def reject_write_off(session: Session, item_id: int, *, actor: str, note: str) -
     request = _write_off_request(item, actor)
     note = _need_text(note, "退回须说明原因", "a rejection needs a reason")
     item.status = ItemStatus.OPEN
-    item.resolution = None
-    item.resolution_note = None
-    item.resolved_by = None
-    item.resolved_at = None
-    item.proposal_json = None
+    _unresolved(item)
     _event(
         session,
         item,
@@ -972,7 +1027,13 @@ def reject_write_off(session: Session, item_id: int, *, actor: str, note: str) -
 
 
 def review(
-    session: Session, item_id: int, *, actor: str, approve: bool, note: str, on: date
+    session: Session,
+    item_id: int,
+    *,
+    actor: str,
+    approve: bool,
+    note: str,
+    on: date | None = None,
 ) -> QueueItem:
     """The second person's decision on whatever the item waits for: a large adjusting entry
     (awaiting approval) or a write-off request (write-off review)."""

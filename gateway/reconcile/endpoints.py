@@ -19,7 +19,6 @@ from gateway.api.router import (
     ObjectId,
     as_utc,
     association_scope,
-    business_today,
     domain_router,
 )
 from gateway.api.scopes import special_account_scope
@@ -100,7 +99,11 @@ class AutoPostingOut(BaseModel):
 
 class UndoIn(BaseModel):
     reason: str = Field(min_length=1, max_length=400, description="why it is undone (audited)")
-    on: date | None = Field(default=None, description="business date of the reversal")
+    on: date | None = Field(
+        default=None,
+        description="business date of the reversal; by default and at the latest "
+        "the next date to reconcile",
+    )
 
 
 def line_out(line: StatementLine) -> StatementLineOut:
@@ -325,6 +328,6 @@ def undo_auto_posting(
         auto_posting_id,
         actor=principal.actor,
         reason=body.reason,
-        on=body.on or business_today(),
+        on=body.on,
     )
     return auto_posting_out(undone, service.auto_posting_days(session, [undone])[undone.id])

@@ -178,7 +178,11 @@ def _balances(statement: Statement, day: date) -> StatementBalances:
 
 
 def _settled_since(session: Session, special_account_id: int, run: ReconRun | None) -> set[str]:
-    """Entries closed outside a run (manual matches, automatic postings and their undoing)."""
+    """Entries closed outside a run (manual matches, automatic postings and their undoing).
+
+    Those since the previous run are enough: an entry a person books is dated no later than
+    the next date to reconcile (``queue.entry_date``), so the next run is the one offering it,
+    and a manual match takes only entries some run has offered already."""
     since = run.started_at if run is not None else None
     settled: set[str] = set()
     matches = select(ManualMatch.entry_ids_json).where(
@@ -946,10 +950,18 @@ def auto_posting_line_ids(auto: AutoPosting) -> list[str]:
 
 
 def undo_auto_posting(
-    session: Session, auto_posting_id: int, *, actor: str, reason: str, on: date
+    session: Session,
+    auto_posting_id: int,
+    *,
+    actor: str,
+    reason: str,
+    on: date | None = None,
 ) -> AutoPosting:
     """Undo an automatic posting: reverse its journal transaction, give a repayment back to
-    its instalment, and put its bank lines back among the open items for the next night."""
+    its instalment, and put its bank lines back among the open items for the next night.
+
+    The reversal is dated ``on``, by default the next date the run reconciles, and never later
+    (``queue.entry_date``): from that night on, the books lose the posting as the lines open."""
     auto = session.get(AutoPosting, auto_posting_id)
     if auto is None:
         raise NotFound("自动记账不存在", f"automatic posting {auto_posting_id} not found")
@@ -957,6 +969,11 @@ def undo_auto_posting(
         raise Conflict("该自动记账已撤销", f"automatic posting {auto_posting_id} is undone already")
     if not reason.strip():
         raise ValidationFailed("撤销必须说明原因", "undoing an automatic posting needs a reason")
+    if not actor.strip():
+        raise ValidationFailed("请注明操作人", "the person acting must be named")
+    run = session.get(ReconRun, auto.run_id)
+    assert run is not None
+    on = queue.entry_date(session, run.special_account_id, on, seen=run.business_date)
     reversal = ledger.reverse(
         session,
         auto.journal_transaction_id,
@@ -986,8 +1003,6 @@ def undo_auto_posting(
     auto.undone_by = actor
     auto.undo_reason = reason[:400]
     auto.reversal_transaction_id = reversal.id
-    run = session.get(ReconRun, auto.run_id)
-    assert run is not None
     for data in json.loads(auto.lines_json):
         session.add(
             OpenItem(

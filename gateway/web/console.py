@@ -989,7 +989,6 @@ def auto_posting_undo(
             auto_posting_id,
             actor=current.principal.actor,
             reason=reason,
-            on=business_today(),
         )
     except (ValidationFailed, Conflict) as refused:
         session.rollback()
@@ -1178,7 +1177,6 @@ def queue_item_review(
             actor=current.principal.actor,
             approve=approve,
             note=note,
-            on=business_today(),
         )
     except (ValidationFailed, RuleViolation, Conflict, LedgerError) as refused:
         session.rollback()
