@@ -12,11 +12,11 @@ be in CNY (``currency=None`` reads any currency, for other projects' sample file
 within ``MAX_AMOUNT_FEN``.
 
 Control totals: each ``NbOfTxsPerSts`` of ``OrgnlGrpInfAndSts`` (or of an
-``OrgnlPmtInfAndSts`` block), when given, must match the transactions the file (or block)
-lists with that status, as written or inherited: ``DtldNbOfTxs`` their number and
-``DtldCtrlSum`` the sum of their requested amounts; a status the transactions carry that no
-``NbOfTxsPerSts`` names does not match either. A report that lists only some transactions
-while its ``NbOfTxsPerSts`` counts all of them is therefore refused.
+``OrgnlPmtInfAndSts`` block), when given, counts the original transactions with that status;
+the file (or block) may list fewer of them (a report of the exceptions only: those not listed
+stay unanswered, and the gateway chases a batch left unanswered), never more. Where it lists
+them all, ``DtldCtrlSum`` must be the sum of their requested amounts. A status the listed
+transactions carry that no ``NbOfTxsPerSts`` names contradicts the counts and is refused.
 """
 
 from __future__ import annotations
@@ -183,17 +183,17 @@ def _check_per_status(
         named.add(code)
         listed = by_code.get(code, [])
         count_text = r.require(per_status, "DtldNbOfTxs")
-        if not _COUNT.match(count_text) or int(count_text) != len(listed):
+        if not _COUNT.match(count_text) or int(count_text) < len(listed):
             raise ControlTotalError(
-                f"declared number of {code} transactions differs from the {len(listed)} "
+                f"declared number of {code} transactions is less than the {len(listed)} "
                 "the file lists",
                 location=r.where_path(per_status, "DtldNbOfTxs"),
                 field="DtldNbOfTxs",
                 value=count_text,
             )
         sum_text = r.text(per_status, "DtldCtrlSum")
-        if sum_text is None:
-            continue
+        if sum_text is None or int(count_text) != len(listed):
+            continue  # a sum over transactions the file does not list cannot be checked
         where = r.where_path(per_status, "DtldCtrlSum")
         missing = next((a for a in listed if a.requested is None), None)
         if missing is not None:
