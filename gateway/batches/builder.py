@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -243,7 +243,12 @@ def _store_batch(
         special_account_name=account.name,
         created_at=created,
         requested_date=business_date,
-        instructions=_records(session, members, direction, cipher),
+        # an instruction due on an earlier day (a weekend, a holiday, a night missed) is asked
+        # of the bank for the day its batch goes out: no bank executes on a day gone by
+        instructions=tuple(
+            r if r.requested_date >= business_date else replace(r, requested_date=business_date)
+            for r in _records(session, members, direction, cipher)
+        ),
         bank_code=profile.code.upper(),
         initiator_name=county.fund_office_name,
         creditor_scheme_id=None,
