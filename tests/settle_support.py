@@ -212,6 +212,33 @@ class BankSide:
             names.append(self.put_result(batch, results, on))
         return names
 
+    def answer_one(
+        self,
+        batch: Batch,
+        status: ResultStatus,
+        settled_fen: int,
+        on: date,
+        *,
+        booked_on: date | None = None,
+        reason_code: str | None = None,
+    ) -> str:
+        """A result file answering only the batch's first instruction, as the test says."""
+        item = batch.instructions[0]
+        return self.put_result(
+            batch,
+            [
+                InstructionResult(
+                    end_to_end_id=item.end_to_end_id,
+                    status=status,
+                    settled_amount_fen=settled_fen,
+                    requested_amount_fen=item.amount_fen,
+                    reason_code=reason_code,
+                    booking_date=booked_on,
+                )
+            ],
+            on,
+        )
+
     def put_result(self, batch: Batch, results: list[InstructionResult], on: date) -> str:
         self._seq += 1
         statuses = {r.status for r in results}

@@ -38,14 +38,14 @@ from gateway.audit import service as audit
 from gateway.batches.banks import BankProfile
 from gateway.batches.models import BatchStatus, PaymentBatch
 from gateway.db import insert_rows, session_scope, utcnow
-from gateway.errors import Conflict, HuzhuError, NotFound, ValidationFailed
+from gateway.errors import Conflict, HuzhuError, NotFound
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus, StatementLine
 from gateway.ingestion.refusals import REFUSAL_SUFFIX, is_refusal_notice
 from gateway.ingestion.settle import SetSettlement
 from gateway.loans.models import Loan
 from gateway.org.models import Bank, SpecialAccount
 from gateway.payments.config import PaymentsConfig
-from gateway.payments.follow_ups import file_counties, resolve_follow_up
+from gateway.payments.follow_ups import file_counties, required_note, resolve_follow_up
 from gateway.payments.models import (
     Direction,
     FollowUpItem,
@@ -311,17 +311,12 @@ def reapply_file(session: Session, file_id: int, *, actor: str, note: str) -> In
     Refused for a file that is not quarantined, and for one quarantined because its signature
     or decryption failed: applying it again cannot make a bad signature good (the bank must
     send the file again)."""
-    text = note.strip()
-    if not text:
-        raise ValidationFailed(
-            "重新处理须说明原因", "a note is required: say why the file can apply now", field="note"
-        )
-    if len(text) > REAPPLY_NOTE_MAX:
-        raise ValidationFailed(
-            f"说明过长（最多 {REAPPLY_NOTE_MAX} 字）",
-            f"the note is too long (at most {REAPPLY_NOTE_MAX} characters)",
-            field="note",
-        )
+    text = required_note(
+        note,
+        REAPPLY_NOTE_MAX,
+        "重新处理须说明原因",
+        "a note is required: say why the file can apply now",
+    )
     file = session.get(InboundFile, file_id, with_for_update=True)
     if file is None:
         raise NotFound(f"银行来文 {file_id} 不存在", f"inbound file {file_id} not found")

@@ -160,6 +160,21 @@ def loan_id_of(session: Session, item: FollowUpItem) -> int | None:
     return instruction.loan_id if instruction is not None else None
 
 
+def required_note(note: str, limit: int, missing_zh: str, missing_en: str) -> str:
+    """``note`` without surrounding spaces; refused (422, field ``note``) when it is empty,
+    with the messages given, or longer than ``limit``."""
+    text = note.strip()
+    if not text:
+        raise ValidationFailed(missing_zh, missing_en, field="note")
+    if len(text) > limit:
+        raise ValidationFailed(
+            f"说明过长（最多 {limit} 字）",
+            f"the note is too long (at most {limit} characters)",
+            field="note",
+        )
+    return text
+
+
 def resolve_follow_up(
     session: Session, follow_up_id: int, *, actor: str, note: str
 ) -> FollowUpItem:
@@ -167,19 +182,9 @@ def resolve_follow_up(
 
     The note is required; a follow-up resolved already is refused (409), so one resolution
     is never overwritten by a second."""
-    text = note.strip()
-    if not text:
-        raise ValidationFailed(
-            "处理说明必填：请写明已采取的措施",
-            "a note is required: say what was done",
-            field="note",
-        )
-    if len(text) > NOTE_MAX:
-        raise ValidationFailed(
-            f"处理说明过长（最多 {NOTE_MAX} 字）",
-            f"the note is too long (at most {NOTE_MAX} characters)",
-            field="note",
-        )
+    text = required_note(
+        note, NOTE_MAX, "处理说明必填：请写明已采取的措施", "a note is required: say what was done"
+    )
     item = session.get(FollowUpItem, follow_up_id, with_for_update=True)
     if item is None:
         raise NotFound(f"待办事项 {follow_up_id} 不存在", f"follow-up {follow_up_id} not found")

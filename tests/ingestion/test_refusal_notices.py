@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from adapters.records import InstructionResult, ResultStatus
+from adapters.records import ResultStatus
 from gateway.batches.models import BatchStatus, PaymentBatch
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
 from gateway.ingestion.refusals import NO_ANSWER_CODE, REFUSED_CODE, NoticeRefused, parse_notice
@@ -105,19 +105,7 @@ def test_a_refusal_of_a_batch_the_bank_partly_answered_is_quarantined(settle: Se
     name = _sent_batch_name(settle)
     ((_, batch),) = settle.bank.batches().items()
     first = batch.instructions[0]
-    settle.bank.put_result(
-        batch,
-        [
-            InstructionResult(
-                end_to_end_id=first.end_to_end_id,
-                status=ResultStatus.SETTLED,
-                settled_amount_fen=first.amount_fen,
-                requested_amount_fen=first.amount_fen,
-                booking_date=DAY1,
-            )
-        ],
-        DAY1,
-    )
+    settle.bank.answer_one(batch, ResultStatus.SETTLED, first.amount_fen, DAY1, booked_on=DAY1)
     run_date(settle.nightly, DAY2)
     settle.server.put(f"out/{name}.refused.txt", _notice(name, "文件格式错误"))
     run_date(settle.nightly, DAY2 + timedelta(days=1))

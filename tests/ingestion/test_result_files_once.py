@@ -61,20 +61,13 @@ def _answer_again(settle: Settle, status: ResultStatus, settled_fen: int) -> int
     settle.bank.answer(DAY1)
     run_date(settle.nightly, DAY2)
     booked = _journal_count(settle)
-    (item,) = batch.instructions
-    settle.bank.put_result(
+    settle.bank.answer_one(
         batch,
-        [
-            InstructionResult(
-                end_to_end_id=item.end_to_end_id,
-                status=status,
-                settled_amount_fen=settled_fen,
-                requested_amount_fen=item.amount_fen,
-                reason_code="AM05" if status is ResultStatus.REJECTED else None,
-                booking_date=DAY2 if settled_fen else None,
-            )
-        ],
+        status,
+        settled_fen,
         DAY2,
+        booked_on=DAY2 if settled_fen else None,
+        reason_code="AM05" if status is ResultStatus.REJECTED else None,
     )
     run_date(settle.nightly, DAY3)
     return booked
@@ -189,20 +182,7 @@ def test_a_later_answer_settling_a_refused_payment_goes_to_the_office(settle: Se
     (instruction,) = settle.instructions()
     assert instruction.status is InstructionStatus.FAILED
     booked = _journal_count(settle)
-    (item,) = batch.instructions
-    settle.bank.put_result(
-        batch,
-        [
-            InstructionResult(
-                end_to_end_id=item.end_to_end_id,
-                status=ResultStatus.SETTLED,
-                settled_amount_fen=item.amount_fen,
-                requested_amount_fen=item.amount_fen,
-                booking_date=DAY2,
-            )
-        ],
-        DAY2,
-    )
+    settle.bank.answer_one(batch, ResultStatus.SETTLED, 400_000, DAY2, booked_on=DAY2)
     run_date(settle.nightly, DAY3)
 
     (instruction,) = settle.instructions()
@@ -236,20 +216,7 @@ def test_an_answer_that_cannot_be_booked_is_quarantined_whole(
     run_date(settle.nightly, DAY1)
     batch = next(iter(settle.bank.batches().values()))
     booked = _journal_count(settle)
-    (item,) = batch.instructions
-    settle.bank.put_result(
-        batch,
-        [
-            InstructionResult(
-                end_to_end_id=item.end_to_end_id,
-                status=ResultStatus.SETTLED,
-                settled_amount_fen=item.amount_fen,
-                requested_amount_fen=item.amount_fen,
-                booking_date=booked_on,
-            )
-        ],
-        DAY1,
-    )
+    settle.bank.answer_one(batch, ResultStatus.SETTLED, 400_000, DAY1, booked_on=booked_on)
     if settled_without_amount:
         # as a pain.002 saying ACSC with no amounts reads: settled, nothing named as moved
         real = settle.profile.adapter.parse_result
