@@ -29,7 +29,7 @@ from gateway.queue.models import ItemStatus, NightState, QueueItem, Resolution
 from gateway.reconcile.calendars import calendar_loader, match_config
 from gateway.reconcile.service import AccountOutcome, reconcile_account
 from gateway.reconcile.source import adapter_loader
-from gateway.web.i18n import KIND_LABELS, enum_label, kind_label, status_label
+from gateway.web.i18n import KIND_LABELS, enum_label, expected_label, kind_label, status_label
 
 queue_app = typer.Typer(help="对账差错队列 the mismatch queue.", no_args_is_help=True)
 
@@ -284,7 +284,11 @@ def queue_show(item_id: Annotated[int, typer.Argument(help="Queue item id.")]) -
             ("协会 association", f"{association.code} {association.name}" if association else "-"),
             ("子账户 sub-account", item.sub_account or "-"),
             ("银行 bank", _fen(item.actual_fen) or "-"),
-            ("账面 books", _fen(item.expected_fen) or "-"),
+            (
+                f"{expected_label('zh', item.subject)} "
+                f"{expected_label('en', item.subject).lower()}",
+                _fen(item.expected_fen) or "-",
+            ),
             ("流水 lines", ", ".join(queue.item_line_ids(item)) or "-"),
             ("账务 entries", ", ".join(queue.item_entry_ids(item)) or "-"),
             ("出现 seen", f"{item.first_seen} .. {item.last_seen} ({item.times_seen}×)"),

@@ -90,6 +90,7 @@ from gateway.web.i18n import (
     action_label,
     batch_state_label,
     enum_label,
+    expected_label,
     kind_label,
     language,
     status_label,
@@ -680,6 +681,7 @@ def queue_page(
         next_cursor=next_cursor,
         kind_label=lambda k: kind_label(current.lang, k),
         status_label=lambda s: status_label(current.lang, str(s)),
+        expected_label=lambda subject: expected_label(current.lang, subject),
         done=done,
         done_status=done_status,
     )

@@ -417,6 +417,24 @@ def kind_label(lang: str, kind: str) -> str:
     return en if lang == "en" else zh
 
 
+# What an item's "books" figure (``expected_fen``) is, where it is not the books alone, by the
+# prefix of the item's subject: the side of the check the bank's figure is held against.
+EXPECTED_LABELS: dict[str, tuple[str, str]] = {
+    "ledger:": ("账面加未达项", "Books + open items"),
+    "statement:": ("期初加当日流水", "Opening + the day's lines"),
+    "opening:": ("上日期末", "Previous closing"),
+}
+
+
+def expected_label(lang: str, subject: str) -> str:
+    """The label of an item's ``expected_fen``: 账面 Books, or what a balance check held the
+    bank's figure against (a balance break compares the bank with the books plus the items
+    still open; a statement gap compares the opening with the previous closing)."""
+    prefix = subject.partition(":")[0] + ":"
+    zh, en = EXPECTED_LABELS.get(prefix, TEXT["books"])
+    return en if lang == "en" else zh
+
+
 def action_label(lang: str, action: str) -> str:
     zh, en = ACTION_LABELS.get(action, (action, action))
     return en if lang == "en" else zh

@@ -140,3 +140,24 @@ def test_the_kind_filter_takes_the_label_the_table_shows_and_refuses_an_unknown_
     assert unknown.exit_code == 2  # not an empty list that looks like a clean queue
     assert "unknown kind 'cash'" in unknown.output
     assert "village_cash (村级现金)" in unknown.output
+
+
+def test_a_balance_break_says_what_the_bank_was_held_against(nights: Nights) -> None:
+    # a deposit nobody booked (an open item) and 50 yuan on the sub-account nobody can explain
+    nights.night(
+        [nights.line(nights.sub_b, 33_300, counterparty_account=STRANGER)],
+        closing_delta={nights.sub_b: 5_000},
+    )
+    code, out = _huzhu("queue", "list", "--kind", "balance_break", "--json")
+    assert code == 0, out
+    shown = []
+    for item in json.loads(out):
+        code, text = _huzhu("queue", "show", str(item["id"]))
+        assert code == 0, text
+        shown.append(text)
+    assert len(shown) == 2
+    # the books plus the deposit still open, not the books alone
+    (ledger,) = [t for t in shown if "账面加未达项 books + open items:" in t]
+    assert "账面 books:" not in ledger
+    (statement,) = [t for t in shown if "期初加当日流水 opening + the day's lines:" in t]
+    assert statement != ledger

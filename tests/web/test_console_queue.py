@@ -182,4 +182,5 @@ def test_a_balance_break_is_listed_by_its_difference_with_both_figures_at_hand(
     assert row is not None
     # what is wrong, not the balance: the bank holds 13,000 yuan less than the books
     assert "差额</span> -13,000.00" in row.group(0)
-    assert 'title="银行 178,548.00 · 账面 191,548.00"' in row.group(0)
+    # the bank is held against the books plus the items still open, and says so
+    assert 'title="银行 178,548.00 · 账面加未达项 191,548.00"' in row.group(0)
