@@ -531,10 +531,14 @@ def _schedule_returned_retries(
             RepaymentScheduleLine.next_attempt_on.is_(None),
             PaymentInstruction.status == InstructionStatus.RETURNED,
             InstructionTransition.business_date <= business_date,
+            # a later attempt still with the bank, or made after the return (the retry itself,
+            # whose own outcome schedules what follows), leaves nothing to schedule; one that
+            # settled before the return (the rest of a partial collection) does not
             ~select(later.id)
             .where(
                 later.schedule_line_id == RepaymentScheduleLine.id,
                 later.id > PaymentInstruction.id,
+                later.status.in_(OPEN_STATUSES) | (later.created_at > InstructionTransition.at),
             )
             .exists(),
             ~select(FollowUpItem.id)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from adapters.records import CreditDebit, Direction, StatementEntry
+from adapters.records import CreditDebit, Direction, ResultStatus, StatementEntry
 from gateway.jobs.pipeline import run_date
 from gateway.ledger.models import AccountCode
 from gateway.ledger.service import balance
@@ -166,3 +166,41 @@ def test_with_no_retry_left_a_returned_collection_raises_retries_exhausted_once(
     )
     assert exhausted.instruction_id == retry.id
     assert exhausted.amount_fen == 100_600
+
+
+def test_a_partial_collection_returned_after_its_rest_was_collected_is_collected_again(
+    tmp_path: Path,
+) -> None:
+    policy = CollectionPolicy(repayment_method=RepaymentMethod.LUMP_SUM, retry_after_days=[3, 7])
+    for settle in settle_in(tmp_path, policy=policy):
+        loan = settle.released_loan(100_000, term_months=1)
+        run_date(settle.nightly, DAY1)
+        settle.bank.answer(DAY1)
+        run_date(settle.nightly, DAY1 + timedelta(days=1))
+        run_date(settle.nightly, DUE)
+        settle.bank.answer(
+            DUE, lambda e2e, amount: (ResultStatus.PARTIALLY_SETTLED, 60_000, "AM04")
+        )
+        run_date(settle.nightly, DUE + timedelta(days=1))
+        rest_day = DUE + timedelta(days=4)  # the partial's retry: the other 406 yuan
+        run_date(settle.nightly, rest_day)
+        settle.bank.answer(rest_day)
+        run_date(settle.nightly, rest_day + timedelta(days=1))
+        assert _line(settle, loan.id).status is ScheduleLineStatus.PAID
+
+        # the bank then sends the first attempt's 600 yuan back to the borrower
+        first = _collections(settle)[0]
+        returned_on = rest_day + timedelta(days=1)
+        _return(settle, first, returned_on, "R1")
+        run_date(settle.nightly, returned_on + timedelta(days=1))
+        line = _line(settle, loan.id)
+        assert line.status is ScheduleLineStatus.OVERDUE
+        assert line.next_attempt_on == returned_on + timedelta(days=7)  # the third attempt
+        retry_day = returned_on + timedelta(days=7)
+        run_date(settle.nightly, retry_day)
+        again = _collections(settle)[-1]
+        assert (again.attempt, again.amount_fen, again.status) == (
+            3,
+            60_000,
+            InstructionStatus.SENT,
+        )
