@@ -11,6 +11,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -21,7 +22,9 @@ from gateway.queue.models import QueueItem
 
 class IdempotencyRecord(Base):
     """A state-changing request made with an ``Idempotency-Key``: the key (per user), a hash
-    of the request, and the response that was sent, replayed for a retry of the same request.
+    of the request, the response that was sent, replayed for a retry of the same request, and
+    the permission checks the endpoint passed (JSON, ``PassedCheck.as_json``), passed again by
+    the caller before a replay. A response carrying secrets is never stored (``never_stored``).
 
     The record is written in the request's own transaction, so the change and its record
     commit together; a concurrent duplicate loses on the unique key and gets the replay."""
@@ -38,6 +41,7 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int] = mapped_column(Integer)
     media_type: Mapped[str] = mapped_column(String(100))
     body: Mapped[bytes] = mapped_column(LargeBinary)
+    checks: Mapped[str] = mapped_column(Text, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -11,12 +11,21 @@ and the same request gets the stored response back (``Idempotent-Replayed: true`
 running again; the same key with a different request is refused (422,
 ``idempotency_key_reused``). Two concurrent requests with one key race on a unique
 constraint: the loser's work is rolled back and it receives the winner's response.
+
+Keys belong to the user who sent them. The record keeps, beside the response, the permission
+checks the endpoint passed (``Principal.passed``: each permission and the scope of the object
+it was checked on); a replay is sent only once the caller, authenticated again and as they are
+now, passes every one of them again, so a user who lost a permission or a scope gets 403 or 404,
+not the stored response. A route marked :func:`never_stored` (its response carries secrets,
+such as clear card numbers) has no guard: every request runs the endpoint, its checks and its
+audit again, and nothing of its response is written down.
 """
 
 import hashlib
+import json
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -27,12 +36,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.api.models import IdempotencyRecord
-from gateway.auth.permissions import Principal
+from gateway.auth.permissions import PassedCheck, Principal
 from gateway.errors import ValidationFailed
 
 REPLAY_HEADER = "Idempotent-Replayed"
 READ_METHODS = frozenset({"GET", "HEAD"})
 MAX_KEY_LENGTH = 200
+NEVER_STORED = "__huzhu_never_stored__"
+
+EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
+
+
+def never_stored(endpoint: EndpointT) -> EndpointT:
+    """Mark a POST endpoint whose response must never be stored for a replay (it carries
+    secrets). Apply it below the router's decorator. The route gets no idempotency guard: an
+    ``Idempotency-Key`` is ignored and every request runs the endpoint again."""
+    setattr(endpoint, NEVER_STORED, True)
+    return endpoint
 
 
 @dataclass(frozen=True)
@@ -42,6 +62,7 @@ class PendingIdempotency:
     request_hash: str
     method: str
     path: str
+    principal: Principal
 
 
 class IdempotentReplay(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -88,6 +109,7 @@ def _claim(session: Session, pending: PendingIdempotency) -> IdempotencyRecord |
         status_code=0,
         media_type="",
         body=b"",
+        checks="[]",
     )
     session.add(claim)
     try:
@@ -104,7 +126,15 @@ def _complete(session: Session, pending: PendingIdempotency, response: Response)
     record.status_code = response.status_code
     record.media_type = response.media_type or "application/json"
     record.body = bytes(getattr(response, "body", b""))
+    record.checks = json.dumps([check.as_json() for check in pending.principal.passed])
     session.flush()
+
+
+def _check_again(principal: Principal, record: IdempotencyRecord) -> None:
+    """Refuse the replay (403 or 404) unless the caller passes the checks the endpoint made."""
+    for stored in json.loads(record.checks):
+        check = PassedCheck.from_json(stored)
+        principal.require(check.permission, check.scope)
 
 
 def _finish(session: Session, pending: PendingIdempotency | None, response: Response) -> None:
@@ -183,6 +213,7 @@ def idempotency_guard_for(
             request_hash=_request_hash(request, body),
             method=request.method,
             path=request.url.path,
+            principal=principal,
         )
         session = request_session(request)
         record = await run_in_threadpool(_lookup, session, principal.user_id, key)
@@ -196,6 +227,7 @@ def idempotency_guard_for(
                     code="idempotency_key_reused",
                     first_path=record.path,
                 )
+            _check_again(principal, record)
             raise IdempotentReplay(record)
         request.state.idempotency = pending
 
@@ -219,7 +251,8 @@ def idempotent_route_class(
             **options: Any,
         ) -> None:
             extra = list(dependencies or [])
-            if methods and "POST" in {m.upper() for m in methods}:
+            stored = not getattr(endpoint, NEVER_STORED, False)
+            if stored and methods and "POST" in {m.upper() for m in methods}:
                 extra.append(Depends(guard))
             super().__init__(path, endpoint, dependencies=extra, methods=methods, **options)
 

@@ -9,8 +9,9 @@ disclosed to someone who may not see it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from gateway.auth.errors import Forbidden
 from gateway.auth.models import Role, User
@@ -100,6 +101,46 @@ class ObjectScope:
 
 
 @dataclass(frozen=True)
+class PassedCheck:
+    """A check a request passed: the permission, and the scope of the object it was made on.
+
+    Kept with an idempotent request's stored response, so that a replay is sent only once the
+    caller, as they are now, passes the same checks again."""
+
+    permission: Permission
+    scope: ObjectScope | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        scope = self.scope
+        return {
+            "permission": self.permission.value,
+            "scope": None
+            if scope is None
+            else {
+                "county_id": scope.county_id,
+                "association_id": scope.association_id,
+                "bank_id": scope.bank_id,
+                "shared_with_associations": scope.shared_with_associations,
+            },
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> PassedCheck:
+        scope = value.get("scope")
+        return cls(
+            permission=Permission(value["permission"]),
+            scope=None
+            if scope is None
+            else ObjectScope(
+                county_id=scope["county_id"],
+                association_id=scope["association_id"],
+                bank_id=scope["bank_id"],
+                shared_with_associations=bool(scope["shared_with_associations"]),
+            ),
+        )
+
+
+@dataclass(frozen=True)
 class Principal:
     user_id: int
     username: str
@@ -110,6 +151,8 @@ class Principal:
     bank_id: int | None = None
     can_unmask: bool = False
     association_county_id: int | None = None  # the county of an association-scoped user
+    # Every ``require`` this principal passed, in order (one principal per request).
+    passed: list[PassedCheck] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
     def of(cls, user: User, association_county_id: int | None = None) -> Principal:
@@ -164,3 +207,4 @@ class Principal:
             )
         if scope is not None and not self.covers(scope):
             raise NotFound("对象不存在或不在您的权限范围内", "not found or outside your scope")
+        self.passed.append(PassedCheck(permission, scope))

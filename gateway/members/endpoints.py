@@ -10,6 +10,7 @@ from sqlalchemy import select
 from gateway.api.deps import Cipher, CurrentPrincipal, DbSession
 from gateway.api.pagination import Page, Paging, paginate
 from gateway.api.router import WRITE_PROBLEM_STATUSES, ObjectId, association_scope, domain_router
+from gateway.api.routing import never_stored
 from gateway.audit import service as audit
 from gateway.auth.permissions import Permission
 from gateway.members import service as members
@@ -145,7 +146,10 @@ def read_member(member_id: ObjectId, principal: CurrentPrincipal, session: DbSes
     "/members/{member_id}/unmask",
     response_model=UnmaskedOut,
     summary="查看完整卡号与身份证号 Reveal card and ID numbers (separate permission, audited)",
+    description="Idempotency-Key is ignored here: the clear numbers are never stored for a "
+    "replay, and every request is checked and audited again.",
 )
+@never_stored
 def unmask_member(
     member_id: ObjectId, principal: CurrentPrincipal, session: DbSession, cipher: Cipher
 ) -> UnmaskedOut:

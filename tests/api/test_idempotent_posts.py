@@ -7,9 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.api.models import IdempotencyRecord
+from gateway.audit.models import AuditEvent
+from gateway.auth.models import Role, User
 from gateway.loans.models import Loan
 from tests.api.conftest import ClientFor, PostgresApi, Seeded
 
@@ -114,3 +117,111 @@ def test_concurrent_duplicates_apply_once_on_postgres(postgres_api: PostgresApi)
     read = postgres_api.client("treasurer_a").get(f"/api/v1/loans/{responses[0].json()['id']}")
     assert read.status_code == 200  # reads run without a transaction of their own
     assert read.json()["contract_no"] == "I-RACE"
+
+
+def unmask_events(sessions: sessionmaker[Session], member_id: int) -> int:
+    with sessions() as session:
+        return int(
+            session.scalar(
+                select(func.count(AuditEvent.id)).where(
+                    AuditEvent.action == "member.unmask", AuditEvent.object_id == str(member_id)
+                )
+            )
+            or 0
+        )
+
+
+def stored_records(sessions: sessionmaker[Session]) -> list[IdempotencyRecord]:
+    with sessions() as session:
+        return list(session.scalars(select(IdempotencyRecord)))
+
+
+def set_user(sessions: sessionmaker[Session], username: str, **values: object) -> None:
+    with sessions() as session:
+        session.execute(update(User).where(User.username == username).values(**values))
+        session.commit()
+
+
+def test_unmask_with_a_key_stores_no_clear_numbers_and_is_audited_each_time(
+    client_for: ClientFor, seeded: Seeded, api_sessions: sessionmaker[Session]
+) -> None:
+    member_id = seeded.world.members_a[0].id
+    client = client_for("officer")
+    headers = {"Idempotency-Key": "unmask-0001"}
+    first = client.post(f"/api/v1/members/{member_id}/unmask", headers=headers)
+    again = client.post(f"/api/v1/members/{member_id}/unmask", headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert "Idempotent-Replayed" not in again.headers
+    card, resident = first.json()["card_number"], first.json()["resident_id"]
+    assert card.isdigit()
+    assert len(card) >= 16
+    for record in stored_records(api_sessions):
+        assert card.encode() not in record.body
+        assert resident.encode() not in record.body
+    assert not [r for r in stored_records(api_sessions) if r.key == "unmask-0001"]
+    assert unmask_events(api_sessions, member_id) == 2
+
+
+def test_unmask_repeated_with_its_key_after_the_grant_is_withdrawn_is_forbidden(
+    client_for: ClientFor, seeded: Seeded, api_sessions: sessionmaker[Session]
+) -> None:
+    member_id = seeded.world.members_a[0].id
+    client = client_for("officer")
+    headers = {"Idempotency-Key": "unmask-0002"}
+    assert client.post(f"/api/v1/members/{member_id}/unmask", headers=headers).status_code == 200
+    set_user(api_sessions, "officer", can_unmask=False)
+    again = client.post(f"/api/v1/members/{member_id}/unmask", headers=headers)
+    assert again.status_code == 403
+    assert again.headers["content-type"] == "application/problem+json"
+    assert "card_number" not in again.text
+    assert unmask_events(api_sessions, member_id) == 1
+
+
+def test_a_retry_after_the_caller_lost_the_permission_is_refused_not_replayed(
+    client_for: ClientFor, seeded: Seeded, api_sessions: sessionmaker[Session]
+) -> None:
+    client = client_for("treasurer_a")
+    url = f"/api/v1/associations/{seeded.world.a.id}/loans"
+    headers = {"Idempotency-Key": "apply-0010"}
+    assert client.post(url, json=application(seeded, "I-0010"), headers=headers).status_code == 201
+    set_user(api_sessions, "treasurer_a", role=Role.AUDITOR)
+    refused = client.post(url, json=application(seeded, "I-0010"), headers=headers)
+    assert refused.status_code == 403
+    assert "Idempotent-Replayed" not in refused.headers
+    assert refused.json()["code"] == "forbidden"
+    set_user(api_sessions, "treasurer_a", role=Role.TREASURER)
+    replayed = client.post(url, json=application(seeded, "I-0010"), headers=headers)
+    assert replayed.status_code == 201
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+
+
+def test_a_retry_after_the_caller_was_moved_out_of_the_scope_is_not_found(
+    client_for: ClientFor, seeded: Seeded, api_sessions: sessionmaker[Session]
+) -> None:
+    client = client_for("treasurer_a")
+    url = f"/api/v1/associations/{seeded.world.a.id}/loans"
+    headers = {"Idempotency-Key": "apply-0011"}
+    assert client.post(url, json=application(seeded, "I-0011"), headers=headers).status_code == 201
+    set_user(api_sessions, "treasurer_a", association_id=seeded.world.b.id)
+    refused = client.post(url, json=application(seeded, "I-0011"), headers=headers)
+    assert refused.status_code == 404
+    assert "I-0011" not in refused.text
+
+
+def test_a_key_and_request_reused_by_another_user_replay_nothing_of_the_first(
+    client_for: ClientFor, seeded: Seeded, api_sessions: sessionmaker[Session]
+) -> None:
+    url = f"/api/v1/associations/{seeded.world.a.id}/loans"
+    headers = {"Idempotency-Key": "shared-0012"}
+    body = application(seeded, "I-0012")
+    first = client_for("treasurer_a").post(url, json=body, headers=headers)
+    outsider = client_for("treasurer_b").post(url, json=body, headers=headers)
+    colleague = client_for("officer").post(url, json=body, headers=headers)
+    assert first.status_code == 201
+    assert outsider.status_code == 404  # association a is outside treasurer_b's scope
+    assert colleague.status_code == 409  # ran as its own request: the contract exists
+    assert "Idempotent-Replayed" not in outsider.headers
+    assert "Idempotent-Replayed" not in colleague.headers
+    assert loans_with(api_sessions, "I-0012") == 1
+    owners = {r.user_id for r in stored_records(api_sessions) if r.key == "shared-0012"}
+    assert len(owners) == 1
