@@ -107,8 +107,10 @@ def list_audit_events(
     rows, cursor = paginate(
         session,
         statement,
-        order=[AuditEvent.seq],
-        key=lambda e: [e.seq],
+        # The id, unique across chains: ``seq`` numbers each chain on its own, so a page
+        # ending at seq 40 of one chain skipped seq 40 and above of every other chain.
+        order=[AuditEvent.id],
+        key=lambda e: [e.id],
         page=page,
         descending=True,
     )

@@ -80,3 +80,57 @@ def test_verification_names_only_the_readers_chains(
     other = client_for("officer_other").get("/api/v1/audit-events/verification").json()
     assert not other["ok"]
     assert [p.split(" seq ")[0] for p in other["problems"]] == [other_chain]
+
+
+def _walk(client: Any, limit: int) -> list[int]:
+    ids: list[int] = []
+    cursor: str | None = None
+    for _ in range(1000):
+        params = {"limit": limit} | ({"cursor": cursor} if cursor else {})
+        page = client.get("/api/v1/audit-events", params=params)
+        assert page.status_code == 200, page.text
+        ids += [e["id"] for e in page.json()["items"]]
+        cursor = page.json()["next_cursor"]
+        if not cursor:
+            return ids
+    raise AssertionError("the audit log did not end")
+
+
+def test_walking_small_pages_of_several_chains_returns_every_event_exactly_once(
+    client_for: ClientFor, seeded: Seeded, api_sessions: sessionmaker[Session]
+) -> None:
+    county, a, b = seeded.world.county.id, seeded.world.a.id, seeded.world.b.id
+    chains = [
+        audit.county_chain(county),
+        audit.association_chain(a),
+        audit.association_chain(b),
+        audit.county_chain(seeded.other_county_id),
+    ]
+    with api_sessions() as session:
+        for n in range(40):  # interleaved, so each chain's seq runs beside the others'
+            for chain in chains:
+                audit.record(
+                    session,
+                    actor="test",
+                    action="test.page",
+                    object_type="test",
+                    object_id=n,
+                    chain=chain,
+                )
+        session.commit()
+        by_chain: dict[str, list[int]] = {}
+        for event_id, chain in session.execute(text("SELECT id, chain FROM audit_events")):
+            by_chain.setdefault(chain, []).append(event_id)
+    ours = [audit.county_chain(county)] + [
+        c
+        for c in by_chain
+        if c.startswith("association:") and int(c.split(":")[1]) != seeded.other.id
+    ]
+    expected = {
+        "admin": sorted((i for ids in by_chain.values() for i in ids), reverse=True),
+        "auditor": sorted((i for c in ours for i in by_chain.get(c, [])), reverse=True),
+        "auditor_a": sorted(by_chain[audit.association_chain(a)], reverse=True),
+    }
+    for reader, events in expected.items():
+        assert len(events) > 40
+        assert _walk(client_for(reader), limit=7) == events, reader
