@@ -182,6 +182,10 @@ def install(app: FastAPI) -> None:
             message_en=f"the request is invalid: {fields}",
             details={"errors": errors},
         )
+        html = getattr(request.app.state, "html_error_page", None)
+        if html is not None and _wants_html(request):
+            rendered: Response = html(request, problem)
+            return rendered
         return problem_response(problem)
 
     async def on_http_error(request: Request, exc: Exception) -> Response:

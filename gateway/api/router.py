@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
 from gateway.api.deps import api_principal
 from gateway.api.routing import idempotent_route_class
@@ -23,6 +23,8 @@ ApiRoute = idempotent_route_class(api_principal)
 # Ids are 64-bit in the database; anything else is refused as invalid, never looked up.
 MAX_ID = 2**63 - 1
 ObjectId = Annotated[int, Path(ge=1, le=MAX_ID)]
+QueryId = Annotated[int, Query(ge=1, le=MAX_ID)]
+OptionalQueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 BUSINESS_ZONE = ZoneInfo("Asia/Shanghai")
 

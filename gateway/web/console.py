@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from gateway.api.deps import SESSION_COOKIE, DbSession, authenticate, db
 from gateway.api.pagination import PageRequest, paginate
 from gateway.api.problems import Problem
-from gateway.api.router import MAX_ID, business_today
+from gateway.api.router import MAX_ID, ObjectId, OptionalQueryId, QueryId, business_today
 from gateway.api.routing import TransactionalRoute
 from gateway.audit import service as audit
 from gateway.audit.endpoints import visible_chains
@@ -430,12 +430,12 @@ def associations(current: CurrentPage, session: DbSession) -> Any:
 
 @router.get("/console/associations/{association_id}")
 def association_page(
-    association_id: int,
+    association_id: ObjectId,
     current: CurrentPage,
     session: DbSession,
     cursor: str | None = None,
-    registered: int | None = None,
-    applied: int | None = None,
+    registered: OptionalQueryId = None,
+    applied: OptionalQueryId = None,
 ) -> Any:
     association = visible_association(
         session, current.principal, association_id, Permission.READ_ORG
@@ -559,7 +559,7 @@ def entry_notice(
 
 
 @router.get("/console/members/{member_id}")
-def member_page(member_id: int, current: CurrentPage, session: DbSession) -> Any:
+def member_page(member_id: ObjectId, current: CurrentPage, session: DbSession) -> Any:
     member = visible_member(session, current.principal, member_id, Permission.READ_MEMBERS)
     return current.render(
         "member.html",
@@ -572,7 +572,7 @@ def member_page(member_id: int, current: CurrentPage, session: DbSession) -> Any
 
 @router.post("/console/members/{member_id}/unmask")
 def member_unmask(
-    member_id: int,
+    member_id: ObjectId,
     current: CurrentPage,
     session: DbSession,
     csrf_token: Annotated[str, Form()],
@@ -647,7 +647,7 @@ def queue_page(
     kind: str | None = None,
     status: str | None = None,
     cursor: str | None = None,
-    done: int | None = None,
+    done: OptionalQueryId = None,
 ) -> Any:
     current.principal.require(Permission.READ_QUEUE)
     chosen_status = ItemStatus(status) if status in {s.value for s in ItemStatus} else None
@@ -732,13 +732,13 @@ def render_queue_item(
 
 
 @router.get("/console/queue/{item_id}")
-def queue_item_page(item_id: int, current: CurrentPage, session: DbSession) -> Any:
+def queue_item_page(item_id: ObjectId, current: CurrentPage, session: DbSession) -> Any:
     return render_queue_item(current, session, item_id)
 
 
 @router.post("/console/queue/{item_id}/resolve")
 def queue_item_resolve(
-    item_id: int,
+    item_id: ObjectId,
     current: CurrentPage,
     session: DbSession,
     csrf_token: Annotated[str, Form()],
@@ -750,7 +750,7 @@ def queue_item_resolve(
     body = ResolveIn(
         action=action,
         note=note.strip() or " ",
-        association_id=int(association_id) if association_id.isdigit() else None,
+        association_id=optional_form_id("association_id", association_id),
     )
     resolve(current.request, session, current.principal, item_id, body)
     return RedirectResponse(f"/console/queue?done={item_id}", status_code=303)
@@ -758,7 +758,7 @@ def queue_item_resolve(
 
 @router.post("/console/queue/{item_id}/assign")
 def queue_item_assign(
-    item_id: int,
+    item_id: ObjectId,
     current: CurrentPage,
     session: DbSession,
     csrf_token: Annotated[str, Form()],
@@ -858,14 +858,14 @@ def follow_ups_page(
     state: str | None = None,
     kind: str | None = None,
     cursor: str | None = None,
-    done: int | None = None,
+    done: OptionalQueryId = None,
 ) -> Any:
     return render_follow_ups(current, session, state=state, kind=kind, cursor=cursor, done=done)
 
 
 @router.post("/console/follow-ups/{follow_up_id}/resolve")
 def follow_up_resolve(
-    follow_up_id: int,
+    follow_up_id: ObjectId,
     current: CurrentPage,
     session: DbSession,
     csrf_token: Annotated[str, Form()] = "",
@@ -968,14 +968,14 @@ def auto_postings_page(
     session: DbSession,
     state: str | None = None,
     cursor: str | None = None,
-    done: int | None = None,
+    done: OptionalQueryId = None,
 ) -> Any:
     return render_auto_postings(current, session, state=state, cursor=cursor, done=done)
 
 
 @router.post("/console/auto-postings/{auto_posting_id}/undo")
 def auto_posting_undo(
-    auto_posting_id: int,
+    auto_posting_id: ObjectId,
     current: CurrentPage,
     session: DbSession,
     csrf_token: Annotated[str, Form()] = "",
@@ -1022,7 +1022,7 @@ def batches_page(current: CurrentPage, session: DbSession) -> Any:
 
 
 @router.get("/console/batches/{batch_id}")
-def batch_page(batch_id: int, current: CurrentPage, session: DbSession) -> Any:
+def batch_page(batch_id: ObjectId, current: CurrentPage, session: DbSession) -> Any:
     batch = visible_batch(session, current.principal, batch_id, Permission.READ_FILES)
     return current.render(
         "batch.html",
@@ -1109,7 +1109,7 @@ def evaluation_charts(current: Page, figures: EvaluationFigures) -> list[Any]:
 def evaluation_page(
     current: CurrentPage,
     session: DbSession,
-    association_id: int,
+    association_id: QueryId,
     as_of: date | None = None,
     since: date | None = None,
 ) -> Any:
@@ -1158,7 +1158,7 @@ def evaluation_page(
 
 @router.post("/console/queue/{item_id}/review")
 def queue_item_review(
-    item_id: int,
+    item_id: ObjectId,
     current: CurrentPage,
     session: DbSession,
     csrf_token: Annotated[str, Form()],
@@ -1317,6 +1317,21 @@ def parse_id(name: str, text: str) -> int:
     return int(text)
 
 
+def optional_form_id(name: str, text: str) -> int | None:
+    """An id from a form field outside the entry forms: empty is none, anything that is not an
+    id the database can hold is refused (422) rather than looked up."""
+    if not text:
+        return None
+    if not ID_TEXT.fullmatch(text) or not 1 <= int(text) <= MAX_ID:
+        raise ValidationFailed(
+            f"{name} 不是有效的编号",
+            f"{name} is not a valid id",
+            code="request_invalid",
+            field=name,
+        )
+    return int(text)
+
+
 def collect(*parsers: Callable[[], Any]) -> list[Any]:
     """Run every field's parser and refuse with every problem at once."""
     results: list[Any] = []
@@ -1441,7 +1456,7 @@ def refuse(
 
 @router.post("/console/associations/{association_id}/members")
 def association_register_member(
-    association_id: int,
+    association_id: ObjectId,
     current: CurrentPage,
     session: DbSession,
     csrf_token: Annotated[str, Form()] = "",
@@ -1507,7 +1522,7 @@ def association_register_member(
 
 @router.post("/console/associations/{association_id}/loans")
 def association_apply_for_loan(
-    association_id: int,
+    association_id: ObjectId,
     current: CurrentPage,
     session: DbSession,
     csrf_token: Annotated[str, Form()] = "",
