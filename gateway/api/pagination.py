@@ -55,20 +55,51 @@ def encode_cursor(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, width: int) -> list[Any]:
+# Integer sort keys are 64-bit in the database: a larger value is refused, never compared.
+MIN_KEY, MAX_KEY = -(2**63), 2**63 - 1
+MAX_TEXT_KEY = 400
+
+
+def _invalid(zh: str, en: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"分页游标无效：{zh}", f"the cursor is not valid: {en}", code="invalid_cursor"
+    )
+
+
+def cursor_types(order: Sequence[Any]) -> list[type]:
+    """What each value of a cursor over ``order`` must be: an integer for an integer column,
+    else text (``encode_cursor`` writes any other value as its text)."""
+    types: list[type] = []
+    for column in order:
+        try:
+            python_type = column.type.python_type
+        except NotImplementedError:
+            python_type = str
+        types.append(int if issubclass(python_type, int) else str)
+    return types
+
+
+def decode_cursor(cursor: str, types: Sequence[type]) -> list[Any]:
+    """The values of ``cursor``, each of its column's type, or ``invalid_cursor`` (422): a value
+    of another type would be compared with the column by the database (PostgreSQL refuses
+    text against an integer) and an integer beyond 64 bits cannot be bound at all."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise ValidationFailed(
-            "分页游标无效", "the cursor is not valid", code="invalid_cursor"
-        ) from exc
-    if (
-        not isinstance(values, list)
-        or len(values) != width
-        or not all(isinstance(v, int | str) and not isinstance(v, bool) for v in values)
-    ):
-        raise ValidationFailed("分页游标无效", "the cursor is not valid", code="invalid_cursor")
+        raise _invalid("无法解码", "it cannot be decoded") from exc
+    if not isinstance(values, list) or len(values) != len(types):
+        raise _invalid(f"应含 {len(types)} 个值", f"it must hold {len(types)} value(s)")
+    for position, (value, expected) in enumerate(zip(values, types, strict=True), start=1):
+        if expected is int:
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise _invalid(
+                    f"第 {position} 个值应为整数", f"value {position} must be an integer"
+                )
+            if not MIN_KEY <= value <= MAX_KEY:
+                raise _invalid(f"第 {position} 个值超出范围", f"value {position} is out of range")
+        elif not isinstance(value, str) or "\x00" in value or len(value) > MAX_TEXT_KEY:
+            raise _invalid(f"第 {position} 个值应为文本", f"value {position} must be text")
     return values
 
 
@@ -93,7 +124,7 @@ def paginate(
     """One page of ``statement`` ordered by ``order``; ``key`` gives a row's cursor values."""
     if page.cursor:
         statement = statement.where(
-            _after(order, decode_cursor(page.cursor, len(order)), descending)
+            _after(order, decode_cursor(page.cursor, cursor_types(order)), descending)
         )
     ordering = [c.desc() if descending else c.asc() for c in order]
     rows = list(session.scalars(statement.order_by(*ordering).limit(page.limit + 1)))

@@ -12,6 +12,10 @@ running again; the same key with a different request is refused (422,
 ``idempotency_key_reused``). Two concurrent requests with one key race on a unique
 constraint: the loser's work is rolled back and it receives the winner's response.
 
+No request text may hold a NUL character (``\\x00``): path, query, JSON or form body. PostgreSQL
+cannot store it in a text column (it would fail as a server error at the insert), SQLite
+stores it silently; :func:`refuse_nul` refuses it up front for every route (422).
+
 Keys belong to the user who sent them. The record keeps, beside the response, the permission
 checks the endpoint passed (``Principal.passed``: each permission and the scope of the object
 it was checked on); a replay is sent only once the caller, authenticated again and as they are
@@ -26,6 +30,7 @@ import json
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
+from urllib.parse import parse_qsl
 
 from fastapi import Depends, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -144,13 +149,76 @@ def _finish(session: Session, pending: PendingIdempotency | None, response: Resp
     session.commit()
 
 
+NUL = "\x00"
+FORM_TYPES = ("application/x-www-form-urlencoded",)
+
+
+def _nul_in(value: Any, location: list[str]) -> list[str] | None:
+    """Where in a parsed JSON value a text holds a NUL (its location), or None."""
+    if isinstance(value, str):
+        return location if NUL in value else None
+    if isinstance(value, dict):
+        for name, item in value.items():
+            if NUL in name:
+                return location
+            found = _nul_in(item, [*location, name])
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_in(item, [*location, str(index)])
+            if found is not None:
+                return found
+    return None
+
+
+async def _nul_location(request: Request) -> list[str] | None:
+    if NUL in request.scope.get("path", ""):
+        return ["path"]
+    for name, value in request.query_params.multi_items():
+        if NUL in name or NUL in value:
+            return ["query", name.replace(NUL, "")]
+    if request.method in READ_METHODS:
+        return None
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json" or content_type.endswith("+json"):
+        body = await request.body()
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            return None  # not JSON: the request's own validation says so
+        return _nul_in(parsed, ["body"])
+    if content_type in FORM_TYPES:
+        # read as text here, never as the route's form: its parsing and refusals stay its own
+        text = (await request.body()).decode("utf-8", errors="replace")
+        for field, content in parse_qsl(text, keep_blank_values=True):
+            if NUL in field or NUL in content:
+                return ["body", field.replace(NUL, "")]
+    return None
+
+
+async def refuse_nul(request: Request) -> None:
+    """Refuse (422) a request whose text holds a NUL character anywhere."""
+    location = await _nul_location(request)
+    if location is not None:
+        where = ".".join(location)
+        raise ValidationFailed(
+            f"请求含有空字符（NUL，\\x00），不予接受：{where}",
+            f"the request holds a NUL character (\\x00), which is not accepted: {where}",
+            code="request_invalid",
+            location=location,
+        )
+
+
 class TransactionalRoute(APIRoute):
-    """One session per request: commit after the endpoint returns, roll back if it raises."""
+    """One session per request: commit after the endpoint returns, roll back if it raises.
+    A request holding a NUL character is refused before anything runs (:func:`refuse_nul`)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         original = super().get_route_handler()
 
         async def handler(request: Request) -> Response:
+            await refuse_nul(request)
             factory: sessionmaker[Session] = (
                 request.app.state.read_session_factory
                 if request.method in READ_METHODS

@@ -1,6 +1,6 @@
 """Ids the database cannot hold (beyond a 64-bit integer), in a console page's path, query or
-form, are refused as invalid (422) or not found, never a server error (SQLite raised
-OverflowError on the lookup)."""
+form, are refused as invalid (422), never a server error (SQLite raised OverflowError on the
+lookup); so is a form holding a NUL character, which PostgreSQL cannot store."""
 
 from __future__ import annotations
 
@@ -82,3 +82,20 @@ def test_a_reassignment_to_an_association_beyond_the_database_is_refused(
     assert answer.status_code == 422, answer.text[:300]
     assert "association_id" in answer.text
     assert client.get(f"/console/queue/{item}").status_code == 200
+
+
+def test_a_console_form_holding_a_nul_is_refused_and_nothing_is_stored(
+    browser: SignIn, cash_items: dict[str, int]
+) -> None:
+    client = browser("officer")
+    item = cash_items["a"]
+    page = client.get(f"/console/queue/{item}")
+    token = csrf_of(page.text)
+    answer = client.post(
+        f"/console/queue/{item}/assign",
+        data={"csrf_token": token, "assignee": "zhang\x00san"},
+        headers={"Accept": "text/html"},
+    )
+    assert answer.status_code == 422
+    assert "text/html" in answer.headers["content-type"]
+    assert "zhang" not in client.get(f"/console/queue/{item}").text
