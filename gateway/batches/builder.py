@@ -29,13 +29,14 @@ from gateway.loans.models import Loan
 from gateway.members.models import Member
 from gateway.members.service import CARD_FIELD
 from gateway.org.models import Association, Bank, County, SpecialAccount
+from gateway.payments.config import PaymentsConfig
 from gateway.payments.models import (
     FollowUpKind,
     InstructionStatus,
     PaymentInstruction,
     PaymentPurpose,
 )
-from gateway.payments.service import follow_up, payout_failed, transition
+from gateway.payments.service import collection_not_sent, follow_up, payout_failed, transition
 from gateway.security.fieldcrypt import FieldCipher
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ def build_batches(
     *,
     business_date: date,
     cipher: FieldCipher,
+    payments: PaymentsConfig,
     now: datetime | None = None,
 ) -> BuildReport:
     """Claim every pending instruction due by ``business_date`` at this bank and store its
@@ -103,7 +105,9 @@ def build_batches(
     ).all()
     for account in accounts:
         for direction in (Direction.DISBURSEMENT, Direction.COLLECTION):
-            _build_for(session, profile, account, direction, business_date, cipher, now, report)
+            _build_for(
+                session, profile, account, direction, business_date, cipher, payments, now, report
+            )
     return report
 
 
@@ -114,6 +118,7 @@ def _build_for(
     direction: Direction,
     business_date: date,
     cipher: FieldCipher,
+    payments: PaymentsConfig,
     now: datetime | None,
     report: BuildReport,
 ) -> None:
@@ -136,7 +141,7 @@ def _build_for(
     cap = limits.max_amount_fen_per_file
     for instruction in pending:
         if cap is not None and instruction.amount_fen > cap:
-            _refuse_over_limit(session, instruction, cap, business_date)
+            _refuse_over_limit(session, instruction, cap, business_date, payments)
             report.refused.append(instruction.end_to_end_id)
     chunks = split_by_limits(
         [i.amount_fen for i in pending], max_lines=limits.max_lines_per_file, max_amount_fen=cap
@@ -185,7 +190,11 @@ def _batch_not_built(
 
 
 def _refuse_over_limit(
-    session: Session, instruction: PaymentInstruction, cap: int, business_date: date
+    session: Session,
+    instruction: PaymentInstruction,
+    cap: int,
+    business_date: date,
+    payments: PaymentsConfig,
 ) -> None:
     cause = f"单笔金额超过银行单文件上限 {cap} 分 amount above the bank's per-file limit"
     transition(
@@ -196,6 +205,8 @@ def _refuse_over_limit(
         return
     if instruction.direction is Direction.DISBURSEMENT and instruction.loan_id is not None:
         loans.payment_failed(session, instruction.loan_id, reason=cause)
+    elif instruction.direction is Direction.COLLECTION:
+        collection_not_sent(session, instruction, business_date=business_date, config=payments)
     follow_up(
         session,
         FollowUpKind.OVER_FILE_LIMIT,

@@ -275,7 +275,9 @@ def _collections(ctx: Nightly, day: date) -> dict[str, Any]:
 def _batches(ctx: Nightly, day: date, bank: str) -> dict[str, Any]:
     profile = ctx.profile(bank)
     with session_scope(ctx.factory) as session:
-        built = build_batches(session, profile, business_date=day, cipher=ctx.cipher)
+        built = build_batches(
+            session, profile, business_date=day, cipher=ctx.cipher, payments=ctx.payments
+        )
     crash_point("after_store")
     if not built.banking_day:
         summary: dict[str, Any] = {"banking_day": False}

@@ -898,6 +898,21 @@ def _collection_failed(
     return "借款逾期，重扣次数已用尽 overdue, no retries left"
 
 
+def collection_not_sent(
+    session: Session,
+    instruction: PaymentInstruction,
+    *,
+    business_date: date,
+    config: PaymentsConfig,
+) -> None:
+    """A collection the bank could not be asked for (above its per-file limit) fails like one
+    it refused: the loan is overdue and the instalment is tried again by the county's policy,
+    or "retries exhausted" is raised; the builder raises the reason's own follow-up."""
+    policy = _policy(session, instruction.association_id, config)
+    _make_overdue(session, loans.get_loan(session, _loan_id(instruction)))
+    _schedule_retry(session, _line(session, instruction), instruction, policy, business_date)
+
+
 def _line(session: Session, instruction: PaymentInstruction) -> RepaymentScheduleLine:
     if instruction.schedule_line_id is None:
         raise NotFound("代扣指令没有还款计划", f"{instruction.end_to_end_id} has no schedule line")

@@ -27,7 +27,7 @@ from gateway.payments.models import (
     RepaymentScheduleLine,
     ScheduleLineStatus,
 )
-from tests.settle_support import DAY1, Settle, settle_in, statement
+from tests.settle_support import DAY1, Settle, bank_profile, settle_in, statement
 
 DUE = date(2024, 8, 1)  # a Thursday, one month after DAY1
 SUB = "6200001-1"
@@ -204,3 +204,39 @@ def test_a_partial_collection_returned_after_its_rest_was_collected_is_collected
             60_000,
             InstructionStatus.SENT,
         )
+
+
+def test_a_collection_above_the_banks_file_limit_fails_like_a_refused_one(
+    settle: Settle,
+) -> None:
+    loan = settle.released_loan(100_000, term_months=1)
+    run_date(settle.nightly, DAY1)
+    settle.bank.answer(DAY1)
+    run_date(settle.nightly, DAY1 + timedelta(days=1))
+    # the bank's per-file limit is lowered below the 1,006 yuan instalment
+    settle.profile = bank_profile(limits={"max_amount_fen_per_file": 100_300})
+    settle.nightly = settle.make_nightly()
+    run_date(settle.nightly, DUE)
+
+    (refused,) = _collections(settle)
+    assert refused.status is InstructionStatus.FAILED
+    row = settle.fresh().get(Loan, loan.id)
+    assert row is not None
+    assert row.status is LoanStatus.OVERDUE  # not left "disbursed", uncollected for ever
+    line = _line(settle, loan.id)
+    assert (line.status, line.next_attempt_on) == (
+        ScheduleLineStatus.OVERDUE,
+        DUE + timedelta(days=3),
+    )
+    assert _follow_ups(settle) == [FollowUpKind.OVER_FILE_LIMIT]
+
+    # the limit is raised again: the retry goes out and collects the instalment
+    settle.profile = bank_profile()
+    settle.nightly = settle.make_nightly()
+    retry_day = DUE + timedelta(days=4)  # Monday; the retry fell due on Sunday
+    run_date(settle.nightly, retry_day)
+    settle.bank.answer(retry_day)
+    run_date(settle.nightly, retry_day + timedelta(days=1))
+    row = settle.fresh().get(Loan, loan.id)
+    assert row is not None
+    assert row.status is LoanStatus.REPAID
