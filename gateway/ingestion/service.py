@@ -411,7 +411,10 @@ def apply_result_file(
     instructions = {
         i.end_to_end_id: i
         for i in session.scalars(
-            select(PaymentInstruction).where(PaymentInstruction.batch_id == batch.id)
+            select(PaymentInstruction)
+            .where(PaymentInstruction.batch_id == batch.id)
+            .order_by(PaymentInstruction.id)
+            .with_for_update()  # two answers for one batch are applied one after the other
         )
     }
     unknown = [r.end_to_end_id for r in parsed.results if r.end_to_end_id not in instructions]

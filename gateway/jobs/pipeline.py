@@ -42,7 +42,7 @@ from gateway.db import session_scope
 from gateway.errors import HuzhuError
 from gateway.ingestion import refusals
 from gateway.ingestion import service as ingestion
-from gateway.ingestion.models import InboundFile, InboundKind
+from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
 from gateway.jobs import guard
 from gateway.jobs.models import JobRun, RunStatus
 from gateway.org.models import Bank, SpecialAccount
@@ -151,8 +151,14 @@ def _ingest(ctx: Nightly, day: date, kind: InboundKind) -> dict[str, Any]:
         answers: str | None = None  # the batch a result file names, once it is read
         try:
             with session_scope(ctx.factory) as session:
-                file = session.get(InboundFile, file_id)
+                # locked, and read again: another run applying the same file (a date caught up
+                # beside this one) has done so by the time the lock is ours
+                file = session.get(
+                    InboundFile, file_id, with_for_update=True, populate_existing=True
+                )
                 assert file is not None
+                if file.status is not InboundStatus.RECEIVED:
+                    continue
                 profile = ctx.profile(file.bank_code)
                 if file.kind is InboundKind.REFUSAL:
                     summary = refusals.apply_refusal_notice(
