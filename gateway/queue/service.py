@@ -46,7 +46,7 @@ from gateway.ledger.models import (
 from gateway.org.models import Association
 from gateway.queue.models import ItemStatus, NightState, QueueEvent, QueueItem, Resolution
 from gateway.reconcile.models import ManualMatch, OpenItem, ReconRun
-from gateway.reconcile.source import entry_amounts, entry_id_of
+from gateway.reconcile.source import EXPECTED_PREFIX, entry_amounts, entry_id_of
 from reconciliation.findings import ExceptionKind, ReconException
 
 # Kinds about an event that happened once: not seeing it again does not mean it is fixed.
@@ -492,10 +492,18 @@ def _unresolved(item: QueueItem) -> None:
     item.proposal_json = None
 
 
+def _person(name: str) -> str:
+    """A person's name as the four-eyes checks compare it: case and spaces aside, and the
+    same whether it came signed in (``user:alice``, the API and console) or typed (``alice``,
+    ``--by`` on the command line)."""
+    folded = name.strip().casefold()
+    return folded.removeprefix("user:").strip()
+
+
 def same_person(a: str | None, b: str | None) -> bool:
-    """Whether two names given for a person are the same person's (case and spaces aside):
-    the four-eyes checks compare with this, so "Alice " cannot approve alice's request."""
-    return a is not None and b is not None and a.strip().casefold() == b.strip().casefold()
+    """Whether two names given for a person are the same person's: "Alice " cannot approve
+    alice's request, nor ``--by alice`` one made by ``user:alice`` in the console."""
+    return a is not None and b is not None and _person(a) == _person(b)
 
 
 def next_date_to_reconcile(session: Session, special_account_id: int) -> date | None:
@@ -507,12 +515,20 @@ def next_date_to_reconcile(session: Session, special_account_id: int) -> date | 
     return None if last is None else last + timedelta(days=1)
 
 
-def entry_date(session: Session, special_account_id: int, on: date | None, *, seen: date) -> date:
+def entry_date(
+    session: Session, special_account_id: int, on: date | None, *, seen: date, since: date
+) -> date:
     """The business date of an entry a person books to put the books right (an adjusting
     entry, a write-off, the undoing of an automatic posting): by default the next date the
     nightly run reconciles; never later, since the bank lines it answers are closed at once
-    and a run of a day before the entry would find the books short of the bank. ``seen`` is
-    the day the problem was last seen, the default where the account has no run yet."""
+    and a run of a day before the entry would find the books short of the bank; never before
+    ``since``, the day the problem (or the posting undone) arose. ``seen`` is the day the
+    problem was last seen, the default where the account has no run yet."""
+    if on is not None and on < since:
+        raise ValidationFailed(
+            f"记账日期不能早于问题出现之日 {since}",
+            f"the entry cannot be dated before {since}, the day what it answers arose",
+        )
     upto = next_date_to_reconcile(session, special_account_id)
     if upto is None:
         return on or seen
@@ -691,6 +707,19 @@ def _adjustment_amount(session: Session, item: QueueItem) -> int:
     return item.actual_fen - item.expected_fen
 
 
+def _bookable(item: QueueItem) -> None:
+    """An entry booked for the item is matched with the item's own entries, which must be
+    book entries: an instalment the books only expect (``s:`` ids, an amount mismatch with
+    a borrower's transfer) is settled in the borrower's loan, then matched by hand."""
+    expected = [e for e in item_entry_ids(item) if e.startswith(EXPECTED_PREFIX)]
+    if expected:
+        raise ValidationFailed(
+            f"差错涉及应收未收的还款计划 {expected[0]}：请在借款中登记实际还款后人工匹配，或驳回",
+            f"the item involves an expected instalment ({expected[0]}), not a book entry: "
+            "record the repayment on the loan and match it by hand, or dismiss the item",
+        )
+
+
 def _association_id(session: Session, item: QueueItem) -> int:
     """The association whose books an entry resolving the item goes to: the one whose
     sub-account the money is in, whoever the item was handed to; else the item's own."""
@@ -735,6 +764,7 @@ def resolve_adjusting_entry(
             "核销须提出核销申请，由另一人审批",
             "a write-off (5101) is requested as a write-off, for a second person to decide",
         )
+    _bookable(item)
     amount = _adjustment_amount(session, item)
     if amount == 0:
         raise ValidationFailed(
@@ -742,7 +772,9 @@ def resolve_adjusting_entry(
             "nothing to adjust: use a manual match or a dismissal",
         )
     _association_id(session, item)  # refused now, not when the second person approves
-    on = entry_date(session, item.special_account_id, on, seen=item.last_seen)
+    on = entry_date(
+        session, item.special_account_id, on, seen=item.last_seen, since=item.first_seen
+    )
     proposal = {
         "amount_fen": amount,
         "counter_account": counter_account.value,
@@ -914,6 +946,7 @@ def request_write_off(session: Session, item_id: int, *, actor: str, note: str) 
     item = get_item(session, item_id)
     _workable(item)
     note = _need_text(note, "核销申请须说明理由", "a write-off request needs its grounds")
+    _bookable(item)
     amount = _adjustment_amount(session, item)
     if amount == 0:
         raise ValidationFailed(
@@ -969,7 +1002,9 @@ def approve_write_off(
         )
     reason = str(request.get("reason") or item.resolution_note or "")
     requested_by = str(request["requested_by"])
-    on = entry_date(session, item.special_account_id, on, seen=item.last_seen)
+    on = entry_date(
+        session, item.special_account_id, on, seen=item.last_seen, since=item.first_seen
+    )
     transaction = _book_difference(
         session,
         item,

@@ -973,7 +973,9 @@ def undo_auto_posting(
         raise ValidationFailed("请注明操作人", "the person acting must be named")
     run = session.get(ReconRun, auto.run_id)
     assert run is not None
-    on = queue.entry_date(session, run.special_account_id, on, seen=run.business_date)
+    on = queue.entry_date(
+        session, run.special_account_id, on, seen=run.business_date, since=run.business_date
+    )
     reversal = ledger.reverse(
         session,
         auto.journal_transaction_id,

@@ -5,7 +5,7 @@ second person whatever spelling of a name is given."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -173,3 +173,55 @@ def test_a_persisting_item_tells_tonights_figures(nights: Nights) -> None:
     assert (again.actual_fen or 0) - (again.expected_fen or 0) == 7_000
     assert "不明差额 7000 分" in again.explanation
     assert "5000" not in again.explanation
+
+
+def test_a_request_made_signed_in_cannot_be_approved_by_the_same_name_typed(
+    nights: Nights,
+) -> None:
+    item = _unknown_deposit(nights, 1_500_000)
+    session = nights.settle.fresh()
+    # made in the console or the API (the signed-in name), decided on the command line
+    queue.resolve_adjusting_entry(session, item.id, actor="user:alice", reason="来源待查，暂记")
+    with pytest.raises(RuleViolation) as refused:
+        queue.review(session, item.id, actor="alice", approve=True, note="")
+    assert refused.value.code == "second_person_required"
+
+
+def test_an_entry_cannot_be_dated_before_the_problem_arose(nights: Nights) -> None:
+    item = _unknown_deposit(nights)
+    session = nights.settle.fresh()
+    with pytest.raises(ValidationFailed) as refused:
+        queue.resolve_adjusting_entry(
+            session, item.id, actor="alice", reason="来源待查，暂记", on=date(1, 1, 1)
+        )
+    assert f"cannot be dated before {item.first_seen}" in refused.value.message_en
+
+
+def test_an_amount_mismatch_with_an_expected_instalment_is_settled_on_the_loan(
+    nights: Nights,
+) -> None:
+    loan, card, first = nights.disbursed_loan()
+    short = first.principal_fen + first.fee_fen - 10_000  # the borrower paid 100 yuan short
+    nights.night(
+        [
+            nights.line(
+                nights.sub_a,
+                short,
+                counterparty_account=card,
+                remittance=f"还款 {loan.contract_no}",
+            )
+        ]
+    )
+    item = nights.item("amount_mismatch")
+    assert any(e.startswith("s:") for e in queue.item_entry_ids(item))
+    session = nights.settle.fresh()
+    for resolve in (
+        lambda: queue.resolve_adjusting_entry(session, item.id, actor="alice", reason="差额暂记"),
+        lambda: queue.request_write_off(session, item.id, actor="alice", note="差额核销"),
+    ):
+        # refused when asked, not when the second person approves and nothing can be matched
+        with pytest.raises(ValidationFailed) as refused:
+            resolve()
+        assert "record the repayment on the loan" in refused.value.message_en
+    session.rollback()
+    assert nights.item("amount_mismatch").status is ItemStatus.OPEN
