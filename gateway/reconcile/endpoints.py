@@ -24,7 +24,7 @@ from gateway.api.router import (
 from gateway.api.scopes import special_account_scope
 from gateway.auth.permissions import Permission, Principal
 from gateway.errors import NotFound
-from gateway.ingestion.models import StatementLine
+from gateway.ingestion.models import InboundFile, StatementLine
 from gateway.org.models import Association, Bank, SpecialAccount
 from gateway.reconcile import service
 from gateway.reconcile.models import AutoPosting, ReconRun
@@ -204,7 +204,13 @@ def list_statement_lines(
     booking_date: Annotated[date | None, Query()] = None,
 ) -> Page[StatementLineOut]:
     account = visible_account(session, principal, account_id, Permission.READ_STATEMENTS)
-    statement = select(StatementLine).where(StatementLine.account == account.account_number)
+    # an account number is unique only at its bank: the lines of the account's own bank
+    bank_code = select(Bank.code).where(Bank.id == account.bank_id).scalar_subquery()
+    statement = (
+        select(StatementLine)
+        .join(InboundFile, InboundFile.id == StatementLine.inbound_file_id)
+        .where(StatementLine.account == account.account_number, InboundFile.bank_code == bank_code)
+    )
     if booking_date is not None:
         statement = statement.where(StatementLine.booking_date == booking_date)
     rows, cursor = paginate(
