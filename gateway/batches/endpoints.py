@@ -169,7 +169,14 @@ def visible_file(
     item = session.get(InboundFile, file_id)
     if item is None:
         raise NotFound("文件不存在", f"file {file_id} not found")
-    principal.require(permission, bank_scope(session, principal, item.bank_code))
+    scope = bank_scope(session, principal, item.bank_code)
+    if item.batch_id is not None:
+        # a file answering one of our batches belongs to that batch's county alone, though
+        # other counties hold accounts at the same bank
+        batch = session.get(PaymentBatch, item.batch_id)
+        assert batch is not None
+        scope = special_account_scope(session, batch.special_account_id)
+    principal.require(permission, scope)
     return item
 
 
@@ -310,6 +317,13 @@ def list_bank_files(
 ) -> Page[InboundFileOut]:
     principal.require(Permission.READ_FILES)
     statement = _scope_filter(principal, select(InboundFile), InboundFile.bank_code)
+    if principal.county_id is not None:  # a file answering a batch: that batch's county only
+        ours = (
+            select(PaymentBatch.id)
+            .join(SpecialAccount, SpecialAccount.id == PaymentBatch.special_account_id)
+            .where(SpecialAccount.county_id == principal.county_id)
+        )
+        statement = statement.where(InboundFile.batch_id.is_(None) | InboundFile.batch_id.in_(ours))
     if kind is not None:
         statement = statement.where(InboundFile.kind == kind)
     if status is not None:
