@@ -372,8 +372,16 @@ def load_bank_config(path: Path, *, root: Path | None = None) -> BankConfig:
     return parse_bank_config(raw, source=path, root=root)
 
 
+# How much of a bank's code a batch's message id carries (``DF`` + code + date + sequence,
+# within the 35 characters of an ISO 20022 MsgId): two banks must differ in it.
+MESSAGE_ID_CODE_CHARS = 12
+
+
 def load_bank_configs(config_dir: Path, *, root: Path | None = None) -> dict[str, BankConfig]:
-    """Every ``*.toml`` directly in ``config_dir`` (layouts live in a sub-folder), by code."""
+    """Every ``*.toml`` directly in ``config_dir`` (layouts live in a sub-folder), by code.
+
+    Two banks whose codes share their first ``MESSAGE_ID_CODE_CHARS`` characters are refused:
+    their batches of a day would have the same message id."""
     if not config_dir.is_dir():
         raise BankConfigError(config_dir, ["not a folder"])
     banks: dict[str, BankConfig] = {}
@@ -384,11 +392,25 @@ def load_bank_configs(config_dir: Path, *, root: Path | None = None) -> dict[str
             raise BankConfigError(
                 path, [f"bank.code: {config.code!r} is already used by {previous.source}"]
             )
+        stem = config.code.upper()[:MESSAGE_ID_CODE_CHARS]
+        alike = next(
+            (b for b in banks.values() if b.code.upper()[:MESSAGE_ID_CODE_CHARS] == stem), None
+        )
+        if alike is not None:
+            raise BankConfigError(
+                path,
+                [
+                    f"bank.code: {config.code!r} and {alike.code!r} ({alike.source}) share their "
+                    f"first {MESSAGE_ID_CODE_CHARS} characters, which batch message ids carry: "
+                    "their batches would have the same ids"
+                ],
+            )
         banks[config.code] = config
     return banks
 
 
 __all__ = [
+    "MESSAGE_ID_CODE_CHARS",
     "AdapterSection",
     "BankConfig",
     "BankConfigError",

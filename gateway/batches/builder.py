@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from adapters.bankconfig import MESSAGE_ID_CODE_CHARS
 from adapters.errors import AdapterError
 from adapters.records import Batch, Direction
 from adapters.records import PaymentInstruction as InstructionRecord
@@ -79,7 +80,8 @@ def split_by_limits(
 
 
 def message_id(bank_code: str, direction: Direction, business_date: date, sequence: int) -> str:
-    return f"{PREFIX[direction]}{bank_code.upper()[:12]}{business_date:%Y%m%d}{sequence:03d}"
+    code = bank_code.upper()[:MESSAGE_ID_CODE_CHARS]
+    return f"{PREFIX[direction]}{code}{business_date:%Y%m%d}{sequence:03d}"
 
 
 def build_batches(

@@ -119,3 +119,15 @@ def test_two_files_with_the_same_code_are_refused(tmp_path: Path) -> None:
     with pytest.raises(BankConfigError, match="already used") as caught:
         load_bank_configs(tmp_path)
     assert str(second) in str(caught.value)
+
+
+def test_two_codes_alike_in_what_message_ids_carry_are_refused(tmp_path: Path) -> None:
+    _write(tmp_path, GOOD.replace('code = "rcb"', 'code = "huzhou_rcb_01"'), "a.toml")
+    second = _write(tmp_path, GOOD.replace('code = "rcb"', 'code = "huzhou_rcb_02"'), "b.toml")
+    with pytest.raises(BankConfigError, match="share their first 12 characters") as caught:
+        load_bank_configs(tmp_path)
+    assert str(second) in str(caught.value)
+    assert "huzhou_rcb_01" in str(caught.value)
+    # differing within the first twelve is fine
+    _write(tmp_path, GOOD.replace('code = "rcb"', 'code = "huzhou_rcc_02"'), "b.toml")
+    assert sorted(load_bank_configs(tmp_path)) == ["huzhou_rcb_01", "huzhou_rcc_02"]
