@@ -15,6 +15,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -295,6 +296,19 @@ def settle_in(tmp_path: Path, **kwargs: Any) -> Iterator[Settle]:
 
 
 CLI_KEY_ENV = "HUZHU_TEST_FIELD_KEY"
+
+
+def settle_on_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settle]:
+    """A ``Settle`` on the database a fixture's parameter names: ``sqlite`` (a copy of the
+    migrated template) or ``postgres`` (a fresh migrated database, the test marked so)."""
+    if request.param == "sqlite":
+        yield from settle_in(tmp_path)
+        return
+    url: str = request.getfixturevalue("postgres_database")
+    upgrade(url)
+    built = Settle(url)
+    yield built
+    built.close()
 
 
 def cli_environment(settle: Settle, tmp_path: Path, *, columns: int = 240) -> dict[str, str]:

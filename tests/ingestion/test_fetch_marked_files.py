@@ -16,9 +16,15 @@ from adapters.transport.memory import MemoryTransport
 from gateway.ingestion.models import InboundFile, InboundStatus, StatementLine
 from gateway.ingestion.service import NAME_MAX, REMOTE_PATH_MAX, reapply_file
 from gateway.jobs.pipeline import run_date
-from gateway.migrations import upgrade
 from gateway.payments.models import FollowUpItem, FollowUpKind
-from tests.settle_support import DAY1, Settle, bank_profile, settle_in, statement
+from tests.settle_support import (
+    DAY1,
+    Settle,
+    bank_profile,
+    settle_in,
+    settle_on_database,
+    statement,
+)
 
 DAY2 = DAY1 + timedelta(days=1)
 DAY3 = DAY1 + timedelta(days=2)
@@ -157,14 +163,7 @@ def test_without_a_marker_rule_a_file_is_fetched_as_it_is(settle: Settle) -> Non
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def settle_on(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settle]:
-    if request.param == "sqlite":
-        yield from settle_in(tmp_path)
-        return
-    url: str = request.getfixturevalue("postgres_database")
-    upgrade(url)
-    built = Settle(url)
-    yield built
-    built.close()
+    yield from settle_on_database(request, tmp_path)
 
 
 def test_a_name_longer_than_we_keep_is_stored_cut_and_quarantined_and_blocks_nothing(

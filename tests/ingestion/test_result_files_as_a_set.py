@@ -20,23 +20,15 @@ from gateway.jobs.pipeline import run_date
 from gateway.ledger.models import AccountCode, JournalLeg, JournalTransaction, TransactionKind
 from gateway.ledger.service import Posting, PostingRequest, balance, post_many
 from gateway.loans.models import Loan, LoanStatus
-from gateway.migrations import upgrade
 from gateway.payments.models import InstructionStatus, RepaymentScheduleLine
-from tests.settle_support import DAY1, Settle, settle_in
+from tests.settle_support import DAY1, Settle, settle_on_database
 
 DAY2 = DAY1 + timedelta(days=1)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def settle(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settle]:
-    if request.param == "sqlite":
-        yield from settle_in(tmp_path)
-        return
-    url: str = request.getfixturevalue("postgres_database")
-    upgrade(url)
-    built = Settle(url)
-    yield built
-    built.close()
+    yield from settle_on_database(request, tmp_path)
 
 
 def test_a_file_of_settlements_is_booked_with_one_audit_event_per_association(

@@ -15,7 +15,6 @@ from gateway.jobs.pipeline import run_date
 from gateway.ledger.models import AccountCode
 from gateway.ledger.service import balance
 from gateway.loans.models import LoanStatus
-from gateway.migrations import upgrade
 from gateway.payments.models import (
     FollowUpItem,
     FollowUpKind,
@@ -23,19 +22,12 @@ from gateway.payments.models import (
     InstructionTransition,
     RepaymentScheduleLine,
 )
-from tests.settle_support import DAY1, Settle, settle_in
+from tests.settle_support import DAY1, Settle, settle_on_database
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def settle(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settle]:
-    if request.param == "sqlite":
-        yield from settle_in(tmp_path)
-        return
-    url: str = request.getfixturevalue("postgres_database")
-    upgrade(url)
-    built = Settle(url)
-    yield built
-    built.close()
+    yield from settle_on_database(request, tmp_path)
 
 
 def _path(settle: Settle, instruction_id: int) -> list[tuple[str | None, str]]:

@@ -16,26 +16,18 @@ from adapters.records import Direction
 from gateway.errors import Conflict
 from gateway.jobs.pipeline import run_date
 from gateway.members.service import card_number
-from gateway.migrations import upgrade
 from gateway.payments.models import (
     InstructionStatus,
     PaymentInstruction,
     PaymentPurpose,
 )
 from gateway.payments.service import create_payout
-from tests.settle_support import CIPHER, DAY1, Settle, settle_in
+from tests.settle_support import CIPHER, DAY1, Settle, settle_on_database
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def settle(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settle]:
-    if request.param == "sqlite":
-        yield from settle_in(tmp_path)
-        return
-    url: str = request.getfixturevalue("postgres_database")
-    upgrade(url)
-    built = Settle(url)
-    yield built
-    built.close()
+    yield from settle_on_database(request, tmp_path)
 
 
 def test_refund_and_capital_return_are_rendered_into_one_disbursement_file(
