@@ -99,16 +99,17 @@ def _kind(profile: BankProfile, name: str) -> InboundKind | None:
     return None
 
 
-def _column_length(column: str) -> int:
-    length = getattr(InboundFile.__table__.c[column].type, "length", None)
+def _column_length(model: type[InboundFile] | type[StatementLine], column: str) -> int:
+    """The length of a text column: what we keep of a bank's value, checked in code so that a
+    longer one is handled the same on every database (SQLite does not enforce it)."""
+    length = getattr(model.__table__.c[column].type, "length", None)
     assert isinstance(length, int)
     return length
 
 
-# What we keep of a file's name and remote path; checked here, so that a longer one is
-# handled the same on every database (SQLite does not enforce a column's length).
-NAME_MAX = _column_length("name")
-REMOTE_PATH_MAX = _column_length("remote_path")
+# What we keep of a file's name and remote path.
+NAME_MAX = _column_length(InboundFile, "name")
+REMOTE_PATH_MAX = _column_length(InboundFile, "remote_path")
 
 
 def cut_to_fit(value: str, limit: int) -> str:
@@ -713,10 +714,9 @@ def _line(
     return row
 
 
-# Statement-line text columns a bank's value goes into whole: a longer value is refused, the
-# same on every database (SQLite does not enforce a column's length).
+# Statement-line text columns a bank's value goes into whole: a longer value is refused.
 _LINE_TEXT_LIMITS: dict[str, int] = {
-    name: length
+    name: _column_length(StatementLine, name)
     for name in (
         "account",
         "sub_account",
@@ -726,7 +726,6 @@ _LINE_TEXT_LIMITS: dict[str, int] = {
         "counterparty_account",
         "return_reason_code",
     )
-    if isinstance(length := getattr(StatementLine.__table__.c[name].type, "length", None), int)
 }
 
 
