@@ -877,10 +877,7 @@ def _collection_failed(
     policy: CollectionPolicy,
     reason: str,
 ) -> str:
-    line = _line(session, instruction)
-    loan = loans.get_loan(session, _loan_id(instruction))
-    _make_overdue(session, loan)
-    _schedule_retry(session, line, instruction, policy, business_date)
+    loan, line = _overdue_and_retried(session, instruction, policy, business_date)
     follow_up(
         session,
         FollowUpKind.COLLECTION_FAILED,
@@ -909,8 +906,19 @@ def collection_not_sent(
     it refused: the loan is overdue and the instalment is tried again by the county's policy,
     or "retries exhausted" is raised; the builder raises the reason's own follow-up."""
     policy = _policy(session, instruction.association_id, config)
-    _make_overdue(session, loans.get_loan(session, _loan_id(instruction)))
-    _schedule_retry(session, _line(session, instruction), instruction, policy, business_date)
+    _overdue_and_retried(session, instruction, policy, business_date)
+
+
+def _overdue_and_retried(
+    session: Session, instruction: PaymentInstruction, policy: CollectionPolicy, business_date: date
+) -> tuple[Loan, RepaymentScheduleLine]:
+    """A collection that did not happen: its loan is overdue and its instalment is tried again
+    by the county's policy (or "retries exhausted" is raised)."""
+    line = _line(session, instruction)
+    loan = loans.get_loan(session, _loan_id(instruction))
+    _make_overdue(session, loan)
+    _schedule_retry(session, line, instruction, policy, business_date)
+    return loan, line
 
 
 def _line(session: Session, instruction: PaymentInstruction) -> RepaymentScheduleLine:
