@@ -9,7 +9,7 @@ disclosed to someone who may not see it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -111,32 +111,15 @@ class PassedCheck:
     scope: ObjectScope | None = None
 
     def as_json(self) -> dict[str, Any]:
-        scope = self.scope
-        return {
-            "permission": self.permission.value,
-            "scope": None
-            if scope is None
-            else {
-                "county_id": scope.county_id,
-                "association_id": scope.association_id,
-                "bank_id": scope.bank_id,
-                "shared_with_associations": scope.shared_with_associations,
-            },
-        }
+        scope = None if self.scope is None else asdict(self.scope)
+        return {"permission": self.permission.value, "scope": scope}
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> PassedCheck:
         scope = value.get("scope")
         return cls(
             permission=Permission(value["permission"]),
-            scope=None
-            if scope is None
-            else ObjectScope(
-                county_id=scope["county_id"],
-                association_id=scope["association_id"],
-                bank_id=scope["bank_id"],
-                shared_with_associations=bool(scope["shared_with_associations"]),
-            ),
+            scope=None if scope is None else ObjectScope(**scope),
         )
 
 
