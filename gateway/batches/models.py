@@ -60,3 +60,7 @@ class PaymentBatch(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     delivery_attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(1000), default=None)
+    # The send lease: the one run delivering these bytes now (``host:pid/token``) and since
+    # when. A second sender (another night's step, ``resend``) leaves the batch alone meanwhile.
+    sending_owner: Mapped[str | None] = mapped_column(String(120), default=None)
+    sending_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

@@ -6,15 +6,23 @@ name (an identical file already on the server counts as delivered, a different o
 refused), then mark the batch and its instructions sent in one transaction. A batch whose
 delivery fails is recorded and the next batch is tried; a server that cannot be reached ends
 the round, and the next run takes up what is still stored.
+
+Only one sender delivers a batch at a time: it first takes the batch's send lease (a
+compare-and-set on ``sending_owner``/``sending_since``), so two nights' steps caught up side
+by side, or a step and ``resend``, never write the same ``.part`` at once, and a sender that
+finds the batch already sent once it holds the lease leaves it alone. A lease left by a
+crashed process of this host is taken over at once; any other after ``SEND_LEASE``.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.transport.base import Delivery, DeliveryStatus, Transport, deliver
@@ -28,8 +36,13 @@ from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
 from gateway.ingestion.refusals import REFUSAL_SUFFIX
 from gateway.payments.models import FollowUpKind, InstructionStatus, PaymentInstruction
 from gateway.payments.service import follow_up, mark_sent
+from gateway.processes import claim_token, process_gone
 
 log = logging.getLogger(__name__)
+
+# How long a sender's hold on a batch lasts when its process cannot be seen to have died
+# (another host): far beyond one file's upload, which the transport's timeouts bound.
+SEND_LEASE = timedelta(minutes=30)
 
 
 @dataclass
@@ -38,6 +51,8 @@ class SendReport:
     delivered: list[str] = field(default_factory=list)
     already_there: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    # batches another run was delivering (file name -> that run), left to it
+    busy: dict[str, str] = field(default_factory=dict)
     unreachable: str | None = None
 
     @property
@@ -67,37 +82,104 @@ def send_stored_batches(
     with session_scope(factory) as session:
         ids = _stored(session, profile.code)
     for batch_id in ids:
-        with session_scope(factory) as session:
-            batch = session.get(PaymentBatch, batch_id)
-            assert batch is not None
-            name, data, sha256 = batch.file_name, batch.content, batch.sha256
-            sidecars = decode_sidecars(batch.sidecars_json)
-        try:
-            delivery = deliver(
-                transport,
-                profile.config.sftp.outbound_folder,
-                name,
-                data,
-                sha256,
-                sidecars=sidecars,
-            )
-        except TransientTransportError as exc:
-            _record_failure(factory, batch_id, business_date, exc, lasting=False)
-            report.unreachable = str(exc)
-            log.warning("bank %s unreachable, %s stays stored: %s", profile.code, name, exc)
-            break
-        except TransportError as exc:
-            _record_failure(factory, batch_id, business_date, exc, lasting=True)
-            report.failed[name] = str(exc)
-            continue
-        crash_point("before_mark_sent")
-        with session_scope(factory) as session:
-            _mark_batch_sent(session, batch_id, business_date, delivery)
+        with _sending(factory, batch_id) as holder:
+            if holder.elsewhere is not None:
+                report.busy[holder.file_name] = holder.elsewhere
+                continue
+            with session_scope(factory) as session:
+                batch = session.get(PaymentBatch, batch_id)
+                assert batch is not None
+                if batch.status is not BatchStatus.STORED:
+                    continue  # delivered by another run since the list was read
+                name, data, sha256 = batch.file_name, batch.content, batch.sha256
+                sidecars = decode_sidecars(batch.sidecars_json)
+            try:
+                delivery = deliver(
+                    transport,
+                    profile.config.sftp.outbound_folder,
+                    name,
+                    data,
+                    sha256,
+                    sidecars=sidecars,
+                )
+            except TransientTransportError as exc:
+                _record_failure(factory, batch_id, business_date, exc, lasting=False)
+                report.unreachable = str(exc)
+                log.warning("bank %s unreachable, %s stays stored: %s", profile.code, name, exc)
+                break
+            except TransportError as exc:
+                _record_failure(factory, batch_id, business_date, exc, lasting=True)
+                report.failed[name] = str(exc)
+                continue
+            crash_point("before_mark_sent")
+            with session_scope(factory) as session:
+                _mark_batch_sent(session, batch_id, business_date, delivery)
         if delivery.status is DeliveryStatus.DELIVERED:
             report.delivered.append(name)
         else:
             report.already_there.append(name)
     return report
+
+
+@dataclass
+class _Hold:
+    """The outcome of asking for a batch's send lease."""
+
+    file_name: str
+    token: str
+    elsewhere: str | None  # the run holding it instead of us, or None: ours
+
+
+@contextmanager
+def _sending(factory: sessionmaker[Session], batch_id: int) -> Iterator[_Hold]:
+    """Hold the batch's send lease for the block (``elsewhere`` says who has it otherwise).
+
+    Released when the block ends, however it ends; a crash leaves it to be taken over."""
+    hold = _claim(factory, batch_id)
+    try:
+        yield hold
+    finally:
+        if hold.elsewhere is None:
+            with session_scope(factory) as session:
+                session.execute(
+                    update(PaymentBatch)
+                    .where(PaymentBatch.id == batch_id, PaymentBatch.sending_owner == hold.token)
+                    .values(sending_owner=None, sending_since=None)
+                    .execution_options(synchronize_session=False)
+                )
+
+
+def _claim(factory: sessionmaker[Session], batch_id: int) -> _Hold:
+    token = claim_token()
+    with session_scope(factory) as session:
+        name, holder, since = session.execute(
+            select(
+                PaymentBatch.file_name, PaymentBatch.sending_owner, PaymentBatch.sending_since
+            ).where(PaymentBatch.id == batch_id)
+        ).one()
+    now = utcnow()
+    if since is not None and _aware(since) > now - SEND_LEASE and not process_gone(holder or ""):
+        return _Hold(name, token, holder or "?")
+    # A compare-and-set in a transaction of its own, begun by the write: of two senders that
+    # both saw the lease free, the second's update finds it changed and takes nothing.
+    unchanged = (
+        PaymentBatch.sending_since.is_(None)
+        if since is None
+        else PaymentBatch.sending_since == since
+    )
+    with session_scope(factory) as session:
+        taken = session.execute(
+            update(PaymentBatch)
+            .where(PaymentBatch.id == batch_id, unchanged)
+            .values(sending_owner=token, sending_since=now)
+            .execution_options(synchronize_session=False)
+        )
+        won = getattr(taken, "rowcount", 0) == 1
+    return _Hold(name, token, None if won else "?")
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def _record_failure(
@@ -214,12 +296,23 @@ def resend(
             raise NotFound(
                 f"批次 {batch_id} 不存在", f"batch {batch_id} not found at {profile.code}"
             )
-        refuse_judged_batch(session, batch)
-        name, data, sha256 = batch.file_name, batch.content, batch.sha256
-        sidecars = decode_sidecars(batch.sidecars_json)
-    delivery = deliver(
-        transport, profile.config.sftp.outbound_folder, name, data, sha256, sidecars=sidecars
-    )
-    with session_scope(factory) as session:
-        _mark_batch_sent(session, batch_id, business_date, delivery)
+    with _sending(factory, batch_id) as holder:
+        if holder.elsewhere is not None:
+            raise Conflict(
+                f"批次文件 {holder.file_name} 正由另一进程发送（{holder.elsewhere}），请稍后查看",
+                f"batch file {holder.file_name} is being delivered by another run "
+                f"({holder.elsewhere}); look again once it has finished",
+                code="batch_being_sent",
+            )
+        with session_scope(factory) as session:
+            batch = session.get(PaymentBatch, batch_id)
+            assert batch is not None
+            refuse_judged_batch(session, batch)
+            name, data, sha256 = batch.file_name, batch.content, batch.sha256
+            sidecars = decode_sidecars(batch.sidecars_json)
+        delivery = deliver(
+            transport, profile.config.sftp.outbound_folder, name, data, sha256, sidecars=sidecars
+        )
+        with session_scope(factory) as session:
+            _mark_batch_sent(session, batch_id, business_date, delivery)
     return delivery

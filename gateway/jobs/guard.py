@@ -10,8 +10,6 @@ so a step resumed after a crash finishes what the dead run began.
 
 from __future__ import annotations
 
-import os
-import socket
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select, update
@@ -21,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from gateway.db import utcnow
 from gateway.jobs.models import JobRun, RunStatus
+from gateway.processes import process_gone
 
 
 def claim(
@@ -110,17 +109,7 @@ def finish(
 
 def _owner_gone(session: Session, run_id: int) -> bool:
     """A run left ``running`` by a process of this host that no longer exists (it crashed)."""
-    owner = session.scalar(select(JobRun.owner).where(JobRun.id == run_id)) or ""
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return process_gone(session.scalar(select(JobRun.owner).where(JobRun.id == run_id)) or "")
 
 
 def _aware(moment: datetime) -> datetime:

@@ -14,8 +14,6 @@ import importlib
 import importlib.util
 import json
 import logging
-import os
-import socket
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
@@ -48,6 +46,7 @@ from gateway.jobs.models import JobRun, RunStatus
 from gateway.org.models import Bank, SpecialAccount
 from gateway.payments.config import PaymentsConfig
 from gateway.payments.service import create_due_collections
+from gateway.processes import this_process
 from gateway.security.fieldcrypt import FieldCipher
 
 log = logging.getLogger(__name__)
@@ -77,7 +76,7 @@ class Nightly:
     cipher: FieldCipher
     profile_loader: Callable[[str], BankProfile]
     transport_factory: TransportFactory = sftp_transport
-    owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    owner: str = field(default_factory=this_process)
     lease: timedelta = timedelta(minutes=60)
     # A sent batch with no answer (results or a refusal notice) after this many banking days
     # raises a follow-up item.
@@ -302,6 +301,8 @@ def _batches(ctx: Nightly, day: date, bank: str) -> dict[str, Any]:
         raise TransportUnreachable(sent.unreachable)
     if sent.failed:
         summary["failed_files"] = sorted(sent.failed)
+    if sent.busy:  # another run holds them: it marks them sent, or they wait for the next run
+        summary["sent_by_another_run"] = sorted(sent.busy)
     return summary
 
 
