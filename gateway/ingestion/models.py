@@ -62,13 +62,15 @@ class StatementLine(Base):
     """One bank statement line, kept once however many statements repeat it.
 
     ``dedupe_key`` is ``txn:<bank transaction id>`` where the bank gives one, else
-    ``fp:<content fingerprint>:<occurrence>`` — the n-th identical line of a statement."""
+    ``fp:<content fingerprint>:<occurrence>`` — the n-th identical line of a statement. An
+    account number is unique only at its bank, so a line is one of its bank's account's."""
 
     __tablename__ = "statement_lines"
-    __table_args__ = (UniqueConstraint("account", "dedupe_key"),)
+    __table_args__ = (UniqueConstraint("bank_code", "account", "dedupe_key"),)
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
     inbound_file_id: Mapped[int] = mapped_column(ForeignKey("inbound_files.id"), index=True)
+    bank_code: Mapped[str] = mapped_column(String(32))  # the file's bank
     account: Mapped[str] = mapped_column(String(40))
     sub_account: Mapped[str | None] = mapped_column(String(40), default=None, index=True)
     dedupe_key: Mapped[str] = mapped_column(String(100))

@@ -564,6 +564,7 @@ def apply_statement_file(
         known = set(
             session.scalars(
                 select(StatementLine.dedupe_key).where(
+                    StatementLine.bank_code == file.bank_code,
                     StatementLine.account == statement.account,
                     StatementLine.dedupe_key.in_(set(keys)),
                 )
@@ -582,7 +583,7 @@ def apply_statement_file(
             _refuse_restatement(session, file, statement, special, len(rows))
         # Plain multi-row inserts per statement (``insert_rows``: a statement of a million lines
         # goes in bounded statements), before the next statement of the file looks for its
-        # lines; the unique (account, dedupe_key) still holds.
+        # lines; the unique (bank_code, account, dedupe_key) still holds.
         insert_rows(session, StatementLine, rows)
     session.flush()
     return dict(outcome)
@@ -683,6 +684,7 @@ def _line(
 ) -> dict[str, object]:
     row: dict[str, object] = dict(
         inbound_file_id=file.id,
+        bank_code=file.bank_code,
         account=statement.account,
         sub_account=entry.sub_account or statement.sub_account,
         dedupe_key=key,

@@ -916,7 +916,7 @@ def confirm_from_statement(session: Session, liquidation_id: int, *, actor: str)
     under its end-to-end id (a line without a sub-account counts when it is on the special
     account); fail one the statement shows refused or returned."""
     liquidation, association = _open(session, liquidation_id)
-    special_account = association.special_account.account_number
+    special = association.special_account
     outcome = StatementMatch()
     for payout in _active_payouts(session, liquidation.id):
         if payout.status is not PayoutStatus.REQUESTED:
@@ -930,7 +930,8 @@ def confirm_from_statement(session: Session, liquidation_id: int, *, actor: str)
                         StatementLine.sub_account == association.sub_account_number,
                         and_(
                             StatementLine.sub_account.is_(None),
-                            StatementLine.account == special_account,
+                            StatementLine.bank_code == special.bank.code,
+                            StatementLine.account == special.account_number,
                         ),
                     ),
                 )

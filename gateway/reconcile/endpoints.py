@@ -24,7 +24,7 @@ from gateway.api.router import (
 from gateway.api.scopes import special_account_scope
 from gateway.auth.permissions import Permission, Principal
 from gateway.errors import NotFound
-from gateway.ingestion.models import InboundFile, StatementLine
+from gateway.ingestion.models import StatementLine
 from gateway.org.models import Association, Bank, SpecialAccount
 from gateway.reconcile import service
 from gateway.reconcile.models import AutoPosting, ReconRun
@@ -206,10 +206,8 @@ def list_statement_lines(
     account = visible_account(session, principal, account_id, Permission.READ_STATEMENTS)
     # an account number is unique only at its bank: the lines of the account's own bank
     bank_code = select(Bank.code).where(Bank.id == account.bank_id).scalar_subquery()
-    statement = (
-        select(StatementLine)
-        .join(InboundFile, InboundFile.id == StatementLine.inbound_file_id)
-        .where(StatementLine.account == account.account_number, InboundFile.bank_code == bank_code)
+    statement = select(StatementLine).where(
+        StatementLine.bank_code == bank_code, StatementLine.account == account.account_number
     )
     if booking_date is not None:
         statement = statement.where(StatementLine.booking_date == booking_date)

@@ -48,6 +48,7 @@ def test_the_same_number_at_another_bank_shows_none_of_our_lines(
         session.add(
             StatementLine(
                 inbound_file_id=file.id,
+                bank_code=bank.code,
                 account=account.account_number,
                 sub_account=ours.sub_account_number,
                 dedupe_key="txn:T1",

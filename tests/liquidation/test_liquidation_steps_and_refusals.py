@@ -65,6 +65,7 @@ def _statement(world: World, lines: list[tuple[str, int, bool, int]], on: date) 
         session.add(
             StatementLine(
                 inbound_file_id=file.id,
+                bank_code=file.bank_code,
                 account="6200001",
                 sub_account=world.a.sub_account_number,
                 dedupe_key=f"txn:{file.name}:{n}",

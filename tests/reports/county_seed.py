@@ -138,6 +138,7 @@ def add_statement(
         session.add(
             StatementLine(
                 inbound_file_id=file.id,
+                bank_code=file.bank_code,
                 account="6200001",
                 sub_account=sub_account,
                 dedupe_key=f"txn:{name}:{n}",
