@@ -102,10 +102,14 @@ def review_year(
             before = member.credit_grade
             if record.late:
                 after = grades.move(before, -rules.steps_down)
-                reason = f"{year} 年有 {record.late} 笔借款逾期或未按期归还，降级"
+                reason = f"{year} 年有 {record.late} 笔借款逾期或未按期归还，" + (
+                    "降级" if after != before else "已是最低等级，等级不变"
+                )
             elif record.on_time:
                 after = grades.move(before, rules.steps_up)
-                reason = f"{year} 年按期还清 {record.on_time} 笔借款，升级"
+                reason = f"{year} 年按期还清 {record.on_time} 笔借款，" + (
+                    "升级" if after != before else "已是最高等级，等级不变"
+                )
             elif before in grades.grades:
                 after = before
                 reason = f"{year} 年无到期借款，等级不变"

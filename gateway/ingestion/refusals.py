@@ -30,6 +30,7 @@ from gateway.batches.models import BatchStatus, PaymentBatch
 from gateway.db import utcnow
 from gateway.errors import HuzhuError
 from gateway.ingestion.models import InboundFile
+from gateway.labels import state_zh
 from gateway.payments.config import PaymentsConfig
 from gateway.payments.models import (
     FollowUpItem,
@@ -139,7 +140,7 @@ def apply_refusal_notice(
     if answered:
         raise NoticeRefused(
             f"批次 {batch.file_name} 已有 {len(answered)} 笔回盘（如 {answered[0].end_to_end_id} "
-            f"{answered[0].status.value}），不能再被整份拒绝",
+            f"{state_zh(answered[0].status)}），不能再被整份拒绝",
             f"batch {batch.file_name} has {len(answered)} instruction(s) answered already (e.g. "
             f"{answered[0].end_to_end_id} {answered[0].status.value}); a refusal of the whole "
             "file contradicts that and cannot apply",

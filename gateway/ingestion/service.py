@@ -42,6 +42,7 @@ from gateway.errors import Conflict, HuzhuError, NotFound
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus, StatementLine
 from gateway.ingestion.refusals import REFUSAL_SUFFIX, is_refusal_notice
 from gateway.ingestion.settle import SetSettlement
+from gateway.labels import state_zh
 from gateway.loans.models import Loan
 from gateway.org.models import Bank, SpecialAccount
 from gateway.payments.config import PaymentsConfig
@@ -323,7 +324,7 @@ def reapply_file(session: Session, file_id: int, *, actor: str, note: str) -> In
         raise NotFound(f"银行来文 {file_id} 不存在", f"inbound file {file_id} not found")
     if file.status is not InboundStatus.QUARANTINED:
         raise Conflict(
-            f"银行来文 {file.id} 未被隔离（状态 {file.status.value}），不能重新处理",
+            f"银行来文 {file.id} 未被隔离（状态：{state_zh(file.status)}），不能重新处理",
             f"inbound file {file.id} is {file.status.value}, not quarantined: only a "
             "quarantined file can be put back to be applied",
             status=file.status.value,

@@ -27,7 +27,7 @@ from gateway.errors import Conflict
 from gateway.ledger.models import AccountCode, LedgerChannel, TransactionKind
 from gateway.ledger.service import Posting, PostingRequest, post_many
 from gateway.loans.models import Loan, LoanStatus
-from gateway.loans.service import _add_months
+from gateway.loans.service import _add_months, after_repayment
 from gateway.payments.config import CollectionPolicy
 from gateway.payments.models import (
     InstructionStatus,
@@ -162,14 +162,9 @@ class SetSettlement:
             legs.append(Posting.credit(AccountCode.FEE_INCOME, fee, loan.contract_no))
         loan.principal_repaid_fen += principal
         loan.fee_paid_fen += fee
-        if loan.outstanding_principal_fen == 0:
-            loan.status = LoanStatus.REPAID
-            loan.repaid_on = booked_on
-            loan.repaid_on_time = (not loan.was_overdue) and (
-                loan.due_on is None or booked_on <= loan.due_on
-            )
-        elif loan.status == LoanStatus.DISBURSED:
-            loan.status = LoanStatus.REPAYING
+        # the first collection, made when the instalment fell due (due on a Saturday, it is
+        # booked on Monday): the borrower paid when asked, on time
+        after_repayment(loan, booked_on, due_by=booked_on if instruction.attempt == 1 else None)
         line.paid_principal_fen += principal
         line.paid_fee_fen += fee
         line.status = ScheduleLineStatus.PAID

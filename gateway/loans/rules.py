@@ -19,6 +19,7 @@ from adapters.money import format_yuan
 from gateway.errors import RuleViolation
 from gateway.grading.ladder import ladder
 from gateway.grading.models import MemberCreditReview
+from gateway.labels import state_zh
 from gateway.ledger.models import AccountCode, LedgerChannel
 from gateway.ledger.service import balance
 from gateway.ledger.service import check_channel as ledger_check_channel
@@ -34,7 +35,7 @@ def _yuan(fen: int) -> str:
 def check_association_active(association: Association) -> None:
     if association.status != AssociationStatus.ACTIVE:
         raise RuleViolation(
-            f"协会“{association.name}”当前状态为 {association.status.value}，不能办理借款",
+            f"协会“{association.name}”当前状态为{state_zh(association.status)}，不能办理借款",
             f"association {association.code} is {association.status.value}: no new loans",
             code="association_not_active",
         )

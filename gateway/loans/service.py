@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from gateway.audit import service as audit
 from gateway.errors import Conflict, NotFound, RuleViolation, ValidationFailed
+from gateway.labels import state_zh
 from gateway.ledger.models import AccountCode, LedgerChannel, TransactionKind
 from gateway.ledger.service import Posting, county_of, post
 from gateway.loans import rules
@@ -63,7 +64,7 @@ def get_loan(session: Session, loan_id: int) -> Loan:
 def _require_status(loan: Loan, *allowed: LoanStatus) -> None:
     if loan.status not in allowed:
         raise Conflict(
-            f"借款 {loan.contract_no} 当前状态为 {loan.status.value}，不能办理此操作",
+            f"借款 {loan.contract_no} 当前状态为{state_zh(loan.status)}，不能办理此操作",
             f"loan {loan.contract_no} is {loan.status.value}; expected one of "
             + ", ".join(s.value for s in allowed),
             code="wrong_loan_status",
@@ -355,12 +356,16 @@ def record_repayment(
     external_ref: str | None = None,
     channel: LedgerChannel = LedgerChannel.TRANSFER,
     actor: str = "system",
+    due_by: date | None = None,
 ) -> Loan:
     """A repayment collected into the sub-account: Dr bank, Cr loans receivable and fee income.
 
     When the principal is fully repaid the loan is repaid, on time if it was never overdue
-    and paid by its due date. The member's credit grade is left as it is: the yearly review
-    (:func:`gateway.grading.service.review_year`) counts this repayment, on time or late."""
+    and paid by ``due_by`` (its due date unless the caller knows better: a collection the
+    system itself made when the loan fell due is the borrower's payment on time, whichever
+    banking day the bank booked it). The member's credit grade is left as it is: the yearly
+    review (:func:`gateway.grading.service.review_year`) counts this repayment, on time or
+    late."""
     loan = get_loan(session, loan_id)
     _require_status(loan, LoanStatus.DISBURSED, LoanStatus.REPAYING, LoanStatus.OVERDUE)
     for name, value in (("principal_fen", principal_fen), ("fee_fen", fee_fen)):
@@ -395,14 +400,7 @@ def record_repayment(
     )
     loan.principal_repaid_fen += principal_fen
     loan.fee_paid_fen += fee_fen
-    if loan.outstanding_principal_fen == 0:
-        loan.status = LoanStatus.REPAID
-        loan.repaid_on = business_date
-        loan.repaid_on_time = (not loan.was_overdue) and (
-            loan.due_on is None or business_date <= loan.due_on
-        )
-    elif loan.status == LoanStatus.DISBURSED:
-        loan.status = LoanStatus.REPAYING
+    after_repayment(loan, business_date, due_by=due_by)
     session.flush()
     _audit(
         session,
@@ -414,6 +412,19 @@ def record_repayment(
         business_date=business_date.isoformat(),
     )
     return loan
+
+
+def after_repayment(loan: Loan, paid_on: date, *, due_by: date | None = None) -> None:
+    """The loan's state once a repayment is counted: repaid when no principal is left, on
+    time if it was never overdue and paid by ``due_by`` (its due date unless the caller
+    knows better); else repaying."""
+    if loan.outstanding_principal_fen == 0:
+        last_day = due_by or loan.due_on
+        loan.status = LoanStatus.REPAID
+        loan.repaid_on = paid_on
+        loan.repaid_on_time = (not loan.was_overdue) and (last_day is None or paid_on <= last_day)
+    elif loan.status == LoanStatus.DISBURSED:
+        loan.status = LoanStatus.REPAYING
 
 
 def mark_overdue(session: Session, loan_id: int, *, actor: str = "system") -> Loan:

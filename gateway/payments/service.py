@@ -36,6 +36,7 @@ from adapters.records import Direction, InstructionResult, ResultStatus
 from gateway.audit import service as audit
 from gateway.db import utcnow
 from gateway.errors import Conflict, NotFound
+from gateway.labels import state_zh
 from gateway.ledger.models import JournalTransaction, LedgerChannel, TransactionKind
 from gateway.ledger.service import county_of, reverse
 from gateway.loans import service as loans
@@ -840,6 +841,9 @@ def _settle_collection(
         fee_fen=fee,
         business_date=booked_on,
         external_ref=instruction.end_to_end_id,
+        # the first collection, made when the instalment fell due (due on a Saturday, it is
+        # booked on Monday): the borrower paid when asked, on time
+        due_by=booked_on if instruction.attempt == 1 else None,
     )
     instruction.journal_transaction_id = _journal_id(
         session, instruction.end_to_end_id, TransactionKind.REPAYMENT
@@ -951,7 +955,7 @@ def _later_answer(
     before = (
         f"已入账 {instruction.settled_amount_fen} 分"
         if paid
-        else f"未入账（{instruction.status.value}）"
+        else f"未入账（{state_zh(instruction.status)}）"
     )
     before_en = (
         f"settled {instruction.settled_amount_fen} fen"
@@ -989,7 +993,7 @@ def apply_return(
         return "ignored"
     if instruction.status is not InstructionStatus.SETTLED:
         raise Conflict(
-            f"指令 {instruction.end_to_end_id} 未入账，不能退汇",
+            f"指令 {instruction.end_to_end_id} 未入账（{state_zh(instruction.status)}），不能退汇",
             f"{instruction.end_to_end_id} is {instruction.status.value}, it cannot be returned",
         )
     reason = f"退汇 returned {reason_code or ''}".strip()

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from gateway.audit import service as audit
 from gateway.db import insert_rows, utcnow
 from gateway.errors import Conflict, NotFound, RuleViolation, ValidationFailed
+from gateway.labels import state_zh
 from gateway.ledger import service as ledger
 from gateway.ledger.models import (
     AccountCode,
@@ -468,7 +469,7 @@ def _workable(item: QueueItem, *allowed: ItemStatus) -> None:
     allowed = allowed or (ItemStatus.OPEN,)
     if item.status not in allowed:
         raise Conflict(
-            f"差错 {item.id} 当前状态为 {item.status.value}，不能执行此操作",
+            f"差错 {item.id} 当前状态为{state_zh(item.status)}，不能执行此操作",
             f"queue item {item.id} is {item.status.value}: "
             f"this needs {', '.join(s.value for s in allowed)}",
             code="queue_item_state",

@@ -22,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.ingestion.models import StatementLine
@@ -102,10 +102,10 @@ class EvaluationFigures:
     fiscal_capital_fen: int
     member_deposits_fen: int
     other_capital_fen: int
-    # 1.7 members
+    # 1.7 member households (户: members of one household count once)
     members: int
     low_income_members: int
-    # 2.1 borrowers in the period
+    # 2.1 borrowing households in the period
     borrowers: int
     low_income_borrowers: int
     # 2.2 limits and concentration
@@ -427,18 +427,35 @@ def loan_facts(
     return facts
 
 
-def _members(session: Session, association_id: int, as_of: date) -> tuple[int, int]:
-    total, low = session.execute(
-        select(
-            func.count(Member.id),
-            func.coalesce(func.sum(case((Member.low_income.is_(True), 1), else_=0)), 0),
-        ).where(
+def _households(session: Session, association_id: int, as_of: date) -> tuple[int, int]:
+    """The households (户) among the association's members on ``as_of``, and those with a
+    low-income member: the evaluation counts 农户, so two members of one household count
+    once."""
+    households: dict[str, bool] = {}
+    for household, low_income in session.execute(
+        select(Member.household_no, Member.low_income).where(
             Member.association_id == association_id,
             Member.joined_on <= as_of,
             Member.status != MemberStatus.WITHDRAWN,
         )
-    ).one()
-    return int(total), int(low)
+    ):
+        households[household] = households.get(household, False) or bool(low_income)
+    return len(households), sum(households.values())
+
+
+def _borrowing_households(session: Session, period: list[LoanFacts]) -> tuple[int, int]:
+    """The households (户) that borrowed in the period, and those among them with a
+    low-income borrower."""
+    household_of = dict(
+        session.execute(
+            select(Member.id, Member.household_no).where(
+                Member.id.in_({loan.member_id for loan in period})
+            )
+        ).all()
+    )
+    borrowing = {household_of[loan.member_id] for loan in period}
+    low_income = {household_of[loan.member_id] for loan in period if loan.low_income}
+    return len(borrowing), len(low_income)
 
 
 def _flags(
@@ -527,9 +544,8 @@ def evaluate(
 
     facts = loan_facts(session, association_id, since=since, as_of=as_of)
     period = [loan for loan in facts if loan.in_period]
-    members, low_income_members = _members(session, association_id, as_of)
-    borrower_ids = {loan.member_id for loan in period}
-    low_income_borrowers = {loan.member_id for loan in period if loan.low_income}
+    members, low_income_members = _households(session, association_id, as_of)
+    borrowers, low_income_borrowers = _borrowing_households(session, period)
     per_borrower: dict[int, int] = defaultdict(int)
     for loan in period:
         per_borrower[loan.member_id] += loan.amount_fen
@@ -570,8 +586,8 @@ def evaluate(
         other_capital_fen=sum(trial.balance(code) for code in OTHER_CAPITAL_ACCOUNTS),
         members=members,
         low_income_members=low_income_members,
-        borrowers=len(borrower_ids),
-        low_income_borrowers=len(low_income_borrowers),
+        borrowers=borrowers,
+        low_income_borrowers=low_income_borrowers,
         largest_loan_fen=max((loan.amount_fen for loan in period), default=0),
         top10_total_fen=sum(top),
         term_months_total=sum(loan.term_months for loan in period),

@@ -198,3 +198,27 @@ def test_a_grade_missing_from_the_county_table_refuses_the_loan(
     review(world, 2024)
     assert borrower.credit_grade == "C"  # the review puts the member back on the table
     assert world.apply(borrower, amount_fen=100_000).status == LoanStatus.APPLIED
+
+
+def test_a_late_member_already_at_the_lowest_grade_is_not_said_to_be_downgraded(
+    world: World,
+) -> None:
+    borrower = world.members_a[0]
+    borrower.credit_grade = "C"  # the lowest grade of the county's table
+    lend(
+        world,
+        borrower,
+        100_000,
+        disbursed_on=date(2024, 1, 10),
+        repaid_on=date(2024, 3, 1),
+        late=True,
+    )
+
+    (review,) = [
+        r
+        for r in review_year(world.session, world.county.id, 2024, CreditReviewRules(), actor="t")
+        if r.member_id == borrower.id
+    ]
+
+    assert (review.from_grade, review.to_grade) == ("C", "C")
+    assert review.reason == "2024 年有 1 笔借款逾期或未按期归还，已是最低等级，等级不变"

@@ -58,15 +58,19 @@ def test_every_figure_matches_the_raw_rows(seeded_any_db: Seeded) -> None:
     assert figures.fiscal_capital_fen == 12_000_000
     assert figures.member_deposits_fen == sum(m.deposit_fen for m in members) == 280_000
     assert figures.other_capital_fen == -(net("3101") + net("3201")) == 250_000
-    assert figures.members == len(members) == 6
-    assert figures.low_income_members == sum(m.low_income for m in members) == 2
+    # counted in households (户): the seeded members are of six households
+    assert figures.members == len({m.household_no for m in members}) == 6
+    assert figures.low_income_members == len({m.household_no for m in members if m.low_income})
+    assert figures.low_income_members == 2
     assert figures.low_income_member_share.percent() == "33.33"
 
     # 2.1 borrowers, 2.2 concentration
-    borrowers = {loan.member_id for loan in loans}
-    low = {m.id for m in members if m.low_income}
+    household = {m.id: m.household_no for m in members}
+    borrowers = {household[loan.member_id] for loan in loans}
+    low_income = {m.id for m in members if m.low_income}
+    low_households = {household[loan.member_id] for loan in loans if loan.member_id in low_income}
     assert figures.borrowers == len(borrowers) == 6
-    assert figures.low_income_borrowers == len(borrowers & low) == 2
+    assert figures.low_income_borrowers == len(low_households) == 2
     assert figures.largest_loan_fen == max(loan.amount_fen for loan in loans) == 2_500_000
     per_member: dict[int, int] = defaultdict(int)
     for loan in loans:
@@ -110,7 +114,7 @@ def test_every_figure_matches_the_raw_rows(seeded_any_db: Seeded) -> None:
     # 2.4 cumulative loans, 2.5 fee rate, 2.6 recovery of loans due
     assert figures.loans_issued.count == len(loans) == 7
     assert figures.loans_issued.amount_fen == sum(x.amount_fen for x in loans) == 6_600_000
-    low_loans = [x for x in loans if x.member_id in low]
+    low_loans = [x for x in loans if x.member_id in low_income]
     assert figures.low_income_loans.count == len(low_loans) == 3
     assert figures.low_income_loans.amount_fen == sum(x.amount_fen for x in low_loans)
     weighted = Fraction(
