@@ -49,7 +49,7 @@ from gateway.ledger.models import (
     LedgerChannel,
     TransactionKind,
 )
-from gateway.ledger.service import Posting, post, trial_balance
+from gateway.ledger.service import Posting, TrialBalanceRow, post, trial_balance
 from gateway.liquidation.models import (
     CapitalLevel,
     CapitalReturnAccount,
@@ -326,28 +326,55 @@ def _blockers_before_payouts(session: Session, association_id: int) -> list[str]
     return blockers
 
 
+def _income_and_expense_left(session: Session, association_id: int) -> list[TrialBalanceRow]:
+    """Income and expense accounts holding a balance (after closing: money that came later,
+    such as the bank's quarterly deposit interest)."""
+    return [
+        row
+        for row in trial_balance(session, association_id).rows
+        if row.account_type in (AccountType.INCOME, AccountType.EXPENSE) and row.balance_fen
+    ]
+
+
 def close_books(session: Session, liquidation_id: int, *, on: date, actor: str) -> Liquidation:
-    """Carry every income and expense account to capital (结转) once nothing is owed."""
+    """Carry every income and expense account to capital (结转) once nothing is owed.
+
+    Income or expense booked after the books were closed (the bank's quarterly deposit
+    interest, a fee) is carried by running it again, once no capital payout is with the
+    bank: its amount then goes back with the next capital return."""
     liquidation, association = _open(session, liquidation_id)
-    if liquidation.books_closed_on is not None:
-        return liquidation
-    blockers = _blockers_before_payouts(session, association.id)
-    if blockers:
-        raise RuleViolation(
-            "尚不能结转：" + "；".join(blockers),
-            f"books cannot be closed yet: {len(blockers)} item(s) remain",
-            code="liquidation_blocked",
-            remaining=blockers,
-        )
-    trial = trial_balance(session, association.id)
+    rows = _income_and_expense_left(session, association.id)
+    again = liquidation.books_closed_on is not None
+    if again:
+        if not rows:
+            return liquidation
+        in_flight = [
+            p
+            for p in _active_payouts(session, liquidation.id)
+            if p.kind is not PayoutKind.DEPOSIT_REFUND and p.status is PayoutStatus.REQUESTED
+        ]
+        if in_flight:
+            raise RuleViolation(
+                "结转后又有收支，须待在途的资金退还（"
+                + "、".join(p.end_to_end_id for p in in_flight)
+                + "）银行办结后再次结转",
+                "income or expense arrived after the books were closed; carry it once the "
+                "capital payouts with the bank are settled or failed",
+                code="payouts_in_flight",
+            )
+    else:
+        blockers = _blockers_before_payouts(session, association.id)
+        if blockers:
+            raise RuleViolation(
+                "尚不能结转：" + "；".join(blockers),
+                f"books cannot be closed yet: {len(blockers)} item(s) remain",
+                code="liquidation_blocked",
+                remaining=blockers,
+            )
     legs: list[Posting] = []
     net = 0
-    for row in trial.rows:
-        if row.account_type not in (AccountType.INCOME, AccountType.EXPENSE):
-            continue
+    for row in rows:
         amount = row.balance_fen
-        if not amount:
-            continue
         if row.account_type is AccountType.INCOME:
             net += amount
             legs.append(Posting(row.code, debit_fen=max(amount, 0), credit_fen=max(-amount, 0)))
@@ -369,9 +396,17 @@ def close_books(session: Session, liquidation_id: int, *, on: date, actor: str) 
             channel=LedgerChannel.INTERNAL,
             actor=actor,
         )
-    liquidation.books_closed_on = on
+    if not again:
+        liquidation.books_closed_on = on
     session.flush()
-    _audit(session, liquidation, "close_books", actor, net_income_fen=net, on=on.isoformat())
+    _audit(
+        session,
+        liquidation,
+        "close_books_again" if again else "close_books",
+        actor,
+        net_income_fen=net,
+        on=on.isoformat(),
+    )
     return liquidation
 
 
@@ -627,7 +662,9 @@ def request_capital_returns(
             "the county must name the account for: " + ", ".join(m.value for m in missing),
             code="capital_account_missing",
         )
-    covered = {(p.kind, p.level) for p in active}
+    # a payout still with the bank covers its level; once one is settled, what its level
+    # holds again (income carried after it) goes in a payout of its own
+    covered = {(p.kind, p.level) for p in active if p.status is PayoutStatus.REQUESTED}
     created = []
     for kind, level, amount in wanted:
         if (kind, level) in covered:
@@ -1128,6 +1165,18 @@ def progress(session: Session, liquidation_id: int) -> list[StepState]:
         (f"财政资金 {yuan(fiscal_left)} 元尚未退还",) if fiscal_left else ()
     )
     close_left = () if closed else tuple(_close_blockers(session, liquidation, association))
+    later = (
+        _income_and_expense_left(session, association.id)
+        if liquidation.books_closed_on and not closed
+        else []
+    )
+    books_left: tuple[str, ...] = (
+        ("收支尚未结转",)
+        if liquidation.books_closed_on is None
+        else tuple(
+            f"结转后又记 {row.name_zh} {yuan(row.balance_fen)} 元，须再次结转" for row in later
+        )
+    )
     return [
         StepState(Step.FREEZE, STEP_LABEL[Step.FREEZE], True, ()),
         StepState(Step.COLLECT, STEP_LABEL[Step.COLLECT], not collect, collect),
@@ -1135,8 +1184,8 @@ def progress(session: Session, liquidation_id: int) -> list[StepState]:
         StepState(
             Step.CLOSE_BOOKS,
             STEP_LABEL[Step.CLOSE_BOOKS],
-            liquidation.books_closed_on is not None,
-            () if liquidation.books_closed_on else ("收支尚未结转",),
+            not books_left,
+            books_left,
         ),
         StepState(Step.REFUND, STEP_LABEL[Step.REFUND], not refund, refund),
         StepState(Step.RETURN_CAPITAL, STEP_LABEL[Step.RETURN_CAPITAL], not capital, capital),
