@@ -22,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.ingestion.models import StatementLine
@@ -348,34 +348,60 @@ def _movements(
     return found
 
 
-def _overdue_since(loan: Loan, open_due_dates: list[date], as_of: date) -> date | None:
-    candidates = [d for d in open_due_dates if d < as_of]
+def _overdue_since(loan: Loan, unpaid_due_dates: list[date], as_of: date) -> date | None:
+    """Since when the loan was overdue on ``as_of`` (None: it was not), from the instalments
+    unpaid on that day."""
+    candidates = [d for d in unpaid_due_dates if d < as_of]
     if loan.due_on is not None and loan.due_on < as_of:
         candidates.append(loan.due_on)
     if candidates:
         return min(candidates)
-    if loan.status == LoanStatus.OVERDUE:
-        return as_of
+    if loan.status == LoanStatus.OVERDUE and as_of in unpaid_due_dates:
+        return as_of  # its collection failed on the due date itself
     return None
 
 
-def _unpaid_due_dates(session: Session, loan_ids: list[int]) -> dict[int, list[date]]:
-    found: dict[int, list[date]] = defaultdict(list)
+def _schedules(session: Session, loan_ids: list[int]) -> dict[int, list[tuple[date, int]]]:
+    """Each loan's instalments (due date, principal + fee), oldest first."""
+    found: dict[int, list[tuple[date, int]]] = defaultdict(list)
     if not loan_ids:
         return found
     rows = session.execute(
-        select(RepaymentScheduleLine.loan_id, RepaymentScheduleLine.due_on).where(
+        select(
+            RepaymentScheduleLine.loan_id,
+            RepaymentScheduleLine.due_on,
+            RepaymentScheduleLine.principal_fen + RepaymentScheduleLine.fee_fen,
+        )
+        .where(
             RepaymentScheduleLine.loan_id.in_(loan_ids),
-            or_(
-                RepaymentScheduleLine.paid_principal_fen < RepaymentScheduleLine.principal_fen,
-                RepaymentScheduleLine.paid_fee_fen < RepaymentScheduleLine.fee_fen,
-            ),
             RepaymentScheduleLine.status != "cancelled",
         )
+        .order_by(
+            RepaymentScheduleLine.loan_id,
+            RepaymentScheduleLine.due_on,
+            RepaymentScheduleLine.instalment_no,
+        )
     )
-    for loan_id, due_on in rows:
-        found[loan_id].append(due_on)
+    for loan_id, due_on, amount in rows:
+        found[loan_id].append((due_on, int(amount)))
     return found
+
+
+def _unpaid_on(schedule: list[tuple[date, int]], paid_fen: int, as_of: date) -> list[date]:
+    """The due dates, up to ``as_of``, of the instalments still unpaid on that day: what the
+    borrower had paid by then (from the ledger) covers the instalments oldest first. A report
+    for a past day so reads that day's arrears, not today's."""
+    covered = paid_fen
+    unpaid = []
+    for due_on, amount in schedule:
+        if due_on > as_of:
+            break
+        if covered >= amount:
+            covered -= amount
+        else:
+            covered = 0
+            unpaid.append(due_on)
+    return unpaid
 
 
 def loan_facts(
@@ -393,16 +419,15 @@ def loan_facts(
         .order_by(Loan.disbursed_on, Loan.contract_no)
     ).all()
     ledger = contract_ledger(session, association_id, as_of)
-    due_dates = _unpaid_due_dates(session, [loan.id for loan, _ in rows])
+    schedules = _schedules(session, [loan.id for loan, _ in rows])
     facts: list[LoanFacts] = []
     for loan, low_income in rows:
         assert loan.disbursed_on is not None
         books = ledger.get(loan.contract_no, _ContractLedger())
-        since_overdue = (
-            _overdue_since(loan, due_dates.get(loan.id, []), as_of)
-            if books.receivable_fen > 0
-            else None
+        unpaid = _unpaid_on(
+            schedules.get(loan.id, []), books.principal_repaid_fen + books.fee_fen, as_of
         )
+        since_overdue = _overdue_since(loan, unpaid, as_of) if books.receivable_fen > 0 else None
         facts.append(
             LoanFacts(
                 loan_id=loan.id,
