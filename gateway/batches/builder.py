@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from adapters.bankconfig import MESSAGE_ID_CODE_CHARS
 from adapters.errors import AdapterError
+from adapters.money import format_yuan
 from adapters.records import Batch, Direction
 from adapters.records import PaymentInstruction as InstructionRecord
 from adapters.security import SecurityError
@@ -198,7 +199,10 @@ def _refuse_over_limit(
     business_date: date,
     payments: PaymentsConfig,
 ) -> None:
-    cause = f"单笔金额超过银行单文件上限 {cap} 分 amount above the bank's per-file limit"
+    cause = (
+        f"单笔金额超过银行单文件上限 {format_yuan(cap, grouped=True)} 元 "
+        f"amount above the bank's per-file limit of {cap} fen"
+    )
     transition(
         session, instruction, InstructionStatus.FAILED, business_date=business_date, cause=cause
     )

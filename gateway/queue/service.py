@@ -33,6 +33,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from adapters.money import format_yuan
 from gateway.audit import service as audit
 from gateway.db import insert_rows, utcnow
 from gateway.errors import Conflict, NotFound, RuleViolation, ValidationFailed
@@ -647,7 +648,7 @@ def _match(
     difference = _signed_lines(found_lines) - entry_sum
     if difference != 0 and not allow_unbalanced:
         raise RuleViolation(
-            f"人工匹配金额不符：流水合计与账务合计相差 {difference} 分",
+            f"人工匹配金额不符：流水合计与账务合计相差 {format_yuan(difference, grouped=True)} 元",
             f"manual match does not balance: lines minus entries is {difference} fen",
             code="match_unbalanced",
         )
@@ -996,7 +997,8 @@ def approve_write_off(
         )
     if current != amount:
         raise Conflict(
-            f"差错金额已变动（申请时 {amount} 分，现为 {current} 分），请退回后重新申请",
+            f"差错金额已变动（申请时 {format_yuan(amount, grouped=True)} 元，"
+            f"现为 {format_yuan(current, grouped=True)} 元），请退回后重新申请",
             f"the item's difference has changed since the request ({amount} fen, now "
             f"{current} fen): reject it and request again",
             code="write_off_amount_changed",

@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from starlette.requests import Request
 
+from adapters.money import format_yuan
 from gateway.batches.endpoints import BatchStep
 from gateway.labels import LABELLED_STATES, STATE_LABELS, STATUS_LABELS
 
@@ -355,6 +356,4 @@ def translate(lang: str, key: str) -> str:
 
 def yuan(fen: int) -> str:
     """Fen as yuan text with thousands separators, exact: 123456 -> "1,234.56"."""
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{sign}{whole:,}.{cents:02d}"
+    return format_yuan(fen, grouped=True)

@@ -166,12 +166,12 @@ def _ledger_break(nights: Nights) -> QueueItem:
 def test_a_persisting_item_tells_tonights_figures(nights: Nights) -> None:
     nights.night(closing_delta={nights.sub_a: 5_000})
     first = _ledger_break(nights)
-    assert "不明差额 5000 分" in first.explanation
+    assert "不明差额 50.00 元" in first.explanation
     nights.night(closing_delta={nights.sub_a: 2_000})  # the bank's figure moves on
     again = _ledger_break(nights)
     assert again.id == first.id
     assert (again.actual_fen or 0) - (again.expected_fen or 0) == 7_000
-    assert "不明差额 7000 分" in again.explanation
+    assert "不明差额 70.00 元" in again.explanation
     assert "5000" not in again.explanation
 
 

@@ -222,10 +222,13 @@ def test_no_tolerance_on_amounts(line_amount: int) -> None:
 
 def test_end_to_end_amount_difference_is_an_amount_mismatch() -> None:
     scenario = Scenario(
-        lines=[line("L1", 40_000, end_to_end_id="COL-1", counterparty_account=CARD_1)],
-        entries=[entry("B1", 50_000, end_to_end_id="COL-1", member_card=CARD_1)],
+        lines=[line("L1", 4_000_012, end_to_end_id="COL-1", counterparty_account=CARD_1)],
+        entries=[entry("B1", 5_000_000, end_to_end_id="COL-1", member_card=CARD_1)],
     )
-    assert kinds(scenario.run()) == [("amount_mismatch", ("L1",), ("B1",))]
+    result = scenario.run()
+    assert kinds(result) == [("amount_mismatch", ("L1",), ("B1",))]
+    # the office reads yuan, as the console shows amounts
+    assert result.exceptions[0].detail.startswith("应为 50,000.00 元, 银行 40,000.12 元")
 
 
 def test_direction_must_agree() -> None:
