@@ -44,7 +44,13 @@ def import_command(
     with cli_session(settings) as session:
         try:
             imported = import_members(
-                session, cipher, file, association, joined_on=default_joined, actor=actor
+                session,
+                cipher,
+                file,
+                association,
+                joined_on=default_joined,
+                actor=actor,
+                today=settings.today(),
             )
         except ImportRefused as refused:
             _print_refusal(refused)

@@ -117,6 +117,14 @@ def apply(
     borrower = get_member(session, application.member_id)
     guarantors = [get_member(session, gid) for gid in application.guarantor_ids]
     rules.check_association_active(association)
+    if application.applied_on < association.start_date:
+        raise RuleViolation(
+            f"申请日期 {application.applied_on.isoformat()} 早于协会成立日期 "
+            f"{association.start_date.isoformat()}",
+            f"the application date {application.applied_on.isoformat()} is before the "
+            f"association was founded, {association.start_date.isoformat()}",
+            code="date_before_founding",
+        )
     rules.check_borrower(association, borrower)
     rules.check_amount_cap(county, application.amount_fen)
     rules.check_guarantors(session, county, association, borrower, guarantors)

@@ -9,7 +9,13 @@ from sqlalchemy import select
 
 from gateway.api.deps import Cipher, CurrentPrincipal, DbSession
 from gateway.api.pagination import Page, Paging, paginate
-from gateway.api.router import WRITE_PROBLEM_STATUSES, ObjectId, association_scope, domain_router
+from gateway.api.router import (
+    WRITE_PROBLEM_STATUSES,
+    ObjectId,
+    association_scope,
+    business_today,
+    domain_router,
+)
 from gateway.api.routing import never_stored
 from gateway.audit import service as audit
 from gateway.auth.permissions import Permission
@@ -133,6 +139,7 @@ def register_member(
         actor=principal.actor,
         may_set_grade=principal.has(Permission.ADJUST_GRADES)
         and principal.covers(association_scope(association)),
+        today=business_today(),
     )
     return member_out(member)
 

@@ -220,8 +220,10 @@ def import_members(
     *,
     joined_on: date,
     actor: str = "system",
+    today: date | None = None,
 ) -> list[Member]:
-    """Validate every row of ``path``; register all members, or refuse the file whole."""
+    """Validate every row of ``path``; register all members, or refuse the file whole (a join
+    date after ``today``, when given, refuses its row)."""
     association = get_association_by_code(session, association_code)
     table = read_table(path)
     if not table:
@@ -257,7 +259,7 @@ def import_members(
                 seen[key] = offset
         errors.extend(
             RowError(offset, HEADER_ZH[p.field], p.value, p.reason)
-            for p in database_problems(session, cipher, association.id, data)
+            for p in database_problems(session, cipher, association.id, data, today=today)
         )
         parsed.append((offset, data))
     if not parsed and not errors:

@@ -7,6 +7,8 @@ payment side needs it to build a disbursement or collection instruction).
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,6 +18,7 @@ from gateway.errors import NotFound, RuleViolation, ValidationFailed
 from gateway.grading.ladder import ladder
 from gateway.members.models import Member, MemberStatus
 from gateway.members.schemas import FieldProblem, MemberInput, MemberView
+from gateway.org.models import Association
 from gateway.org.service import get_association
 from gateway.security.checks import (
     card_problem,
@@ -104,11 +107,33 @@ def starting_grade(
     return given
 
 
-def database_problems(
-    session: Session, cipher: FieldCipher, association_id: int, data: MemberInput
+def joined_problems(
+    association: Association, joined_on: date, today: date | None
 ) -> list[FieldProblem]:
-    """Conflicts with members already registered (same card, same ID, same member number)."""
-    problems: list[FieldProblem] = []
+    """A join date before the association was founded, or (``today`` given) after today."""
+    if joined_on < association.start_date:
+        reason = (
+            f"入会日期早于协会成立日期 {association.start_date.isoformat()} / before the "
+            "association was founded"
+        )
+    elif today is not None and joined_on > today:
+        reason = f"入会日期晚于今天 {today.isoformat()} / after today"
+    else:
+        return []
+    return [FieldProblem("joined_on", joined_on.isoformat(), reason)]
+
+
+def database_problems(
+    session: Session,
+    cipher: FieldCipher,
+    association_id: int,
+    data: MemberInput,
+    *,
+    today: date | None = None,
+) -> list[FieldProblem]:
+    """Conflicts with the association (a join date it cannot hold) and with members already
+    registered (same card, same ID, same member number)."""
+    problems = joined_problems(get_association(session, association_id), data.joined_on, today)
     card = data.card_number.strip()
     rid = normalise_resident_id(data.resident_id)
     if session.scalar(
@@ -142,8 +167,10 @@ def register_member(
     *,
     actor: str = "system",
     may_set_grade: bool = False,
+    today: date | None = None,
 ) -> Member:
-    """Register one member; any problem refuses it with every field problem listed.
+    """Register one member; any problem refuses it with every field problem listed (a join
+    date after ``today``, when given, among them).
 
     The member is registered at the county's entry grade. A different grade is set only when
     ``may_set_grade`` (the caller holds ``grades.adjust`` for this association) and the input
@@ -161,7 +188,7 @@ def register_member(
     entry = entry_grade(session, county_id)
     problems = input_problems(data)
     if not problems:
-        problems = database_problems(session, cipher, association_id, data)
+        problems = database_problems(session, cipher, association_id, data, today=today)
     if problems:
         raise ValidationFailed(
             "会员信息有误：" + "；".join(f"{p.field}={p.value!r} {p.reason}" for p in problems),
