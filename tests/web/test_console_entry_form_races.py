@@ -43,7 +43,7 @@ from tests.web.test_console_entry_forms import (
     post_member,
 )
 
-DuplicateLookup = Callable[[Session, FieldCipher, int, MemberInput], list[FieldProblem]]
+DuplicateLookup = Callable[..., list[FieldProblem]]
 
 
 def member_input(person: dict[str, str]) -> MemberInput:
@@ -89,9 +89,9 @@ def test_a_member_submitted_twice_is_refused_beside_the_form(
     real: DuplicateLookup = members_service.database_problems
     calls: list[int] = []
 
-    def checked_too_early(*args: Any) -> list[FieldProblem]:
+    def checked_too_early(*args: Any, **kwargs: Any) -> list[FieldProblem]:
         calls.append(1)
-        return [] if len(calls) == 1 else real(*args)
+        return [] if len(calls) == 1 else real(*args, **kwargs)
 
     monkeypatch.setattr(members_service, "database_problems", checked_too_early)
     typed = person | {"name": "王秀英 again", "low_income": "1"}
@@ -141,9 +141,9 @@ def test_a_refusal_names_the_field_in_english_after_the_switch(
     real: DuplicateLookup = members_service.database_problems
     calls: list[int] = []
 
-    def checked_too_early(*args: Any) -> list[FieldProblem]:
+    def checked_too_early(*args: Any, **kwargs: Any) -> list[FieldProblem]:
         calls.append(1)
-        return [] if len(calls) == 1 else real(*args)
+        return [] if len(calls) == 1 else real(*args, **kwargs)
 
     monkeypatch.setattr(members_service, "database_problems", checked_too_early)
     response = post_member(client, a, token, person)
@@ -195,9 +195,14 @@ def test_a_member_saved_by_another_session_after_the_check_is_refused_beside_the
     calls: list[int] = []
 
     def others_save_meanwhile(
-        session: Session, cipher: FieldCipher, association_id: int, data: MemberInput
+        session: Session,
+        cipher: FieldCipher,
+        association_id: int,
+        data: MemberInput,
+        *,
+        today: date | None = None,
     ) -> list[FieldProblem]:
-        found = real(session, cipher, association_id, data)
+        found = real(session, cipher, association_id, data, today=today)
         calls.append(1)
         if len(calls) == 1:
             with console.sessions() as other:
