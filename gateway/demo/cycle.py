@@ -233,6 +233,7 @@ def _cycle(
         profile_loader=profile_loader(exchange.config_dir, payments_config),
         format_loader=format_loader(exchange.config_dir, payments_config),
         transport_factory=transport,
+        clock=exchange.clock.today,
     )
     per_day = max(1, len(waiting) // max(1, len(business_days) // 2))
     for day in business_days:

@@ -393,9 +393,16 @@ def apply_result_file(
     *,
     business_date: date,
     config: PaymentsConfig,
+    booked_by: date | None = None,
 ) -> dict[str, int]:
     """Apply a parsed result file to its batch's instructions; refuses it whole if it names
-    an unknown batch or an instruction that is not in the batch."""
+    an unknown batch or an instruction that is not in the batch, or a booking date before
+    its batch or after today.
+
+    ``booked_by`` is today on the business clock, the latest booking date possible (None:
+    ``business_date``). A date caught up after missed nights, or re-run by hand, is earlier
+    than today, and the files fetched for it may answer on any day since."""
+    latest = max(business_date, booked_by or business_date)
     if not parsed.original_message_id:
         raise FileRefused("回盘文件未注明原批次", f"{file.name} does not name its batch")
     batch = session.scalar(
@@ -433,15 +440,13 @@ def apply_result_file(
             f"result file {file.name} lists instruction {repeated[0]} more than once",
         )
     for r in parsed.results:
-        if r.booking_date is not None and not (
-            batch.business_date <= r.booking_date <= business_date
-        ):
+        if r.booking_date is not None and not (batch.business_date <= r.booking_date <= latest):
             raise FileRefused(
                 f"回盘文件 {file.name} 中指令 {r.end_to_end_id} 的入账日期 {r.booking_date} "
-                f"不在批次日期 {batch.business_date} 与今日 {business_date} 之间",
+                f"不在批次日期 {batch.business_date} 与今日 {latest} 之间",
                 f"result file {file.name}: instruction {r.end_to_end_id} booked on "
                 f"{r.booking_date}, before its batch of {batch.business_date} or after "
-                f"today ({business_date})",
+                f"today ({latest})",
             )
     if batch.status is BatchStatus.STORED:
         # The bank answered a batch we had not yet marked sent (a crash in between).

@@ -84,7 +84,18 @@ class Nightly:
     # A bank's file format and calendar without its keys, for the reconcile step, read from the
     # same configuration as ``profile_loader``; None: taken from the profile (which reads keys).
     format_loader: Callable[[str], BankFormat] | None = None
+    # Today's business date on the business clock (the scheduler's, simulated in rehearsals);
+    # None: the real today in ``payments.scheduler.timezone`` (Asia/Shanghai). A date caught
+    # up or re-run by hand runs before today, and the bank may have booked what its files
+    # answer on any day up to today: only a booking after today is impossible.
+    clock: Callable[[], date] | None = None
     _profiles: dict[str, BankProfile] = field(default_factory=dict)
+
+    def today(self) -> date:
+        """Today on the business clock, whatever date the steps run for."""
+        if self.clock is not None:
+            return self.clock()
+        return today_in(self.payments.scheduler.timezone)
 
     def profile(self, code: str) -> BankProfile:
         if code not in self._profiles:
@@ -144,6 +155,9 @@ def _ingest(ctx: Nightly, day: date, kind: InboundKind) -> dict[str, Any]:
         if kind is InboundKind.RESULT:
             # A refused batch gets no results: its notice is this step's to apply.
             ids = sorted(ids + ingestion.pending_files(session, InboundKind.REFUSAL))
+    # A date caught up (or re-run by hand) fetches what the bank wrote since, booked as late
+    # as today: a booking date is impossible only after today (never before ``day``).
+    booked_by = max(day, ctx.today())
     applied = quarantined = 0
     for file_id in ids:
         reason = None
@@ -171,7 +185,12 @@ def _ingest(ctx: Nightly, day: date, kind: InboundKind) -> dict[str, Any]:
                     parsed = profile.adapter.parse_result(file.content)
                     answers = parsed.original_message_id
                     summary = ingestion.apply_result_file(
-                        session, file, parsed, business_date=day, config=ctx.payments
+                        session,
+                        file,
+                        parsed,
+                        business_date=day,
+                        config=ctx.payments,
+                        booked_by=booked_by,
                     )
                 else:
                     summary = ingestion.apply_statement_file(

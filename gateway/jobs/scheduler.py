@@ -75,6 +75,8 @@ def run_scheduler(
 ) -> None:
     """Run until ``stop`` is set (or ``run_for_seconds`` pass)."""
     clock.started = clock.started or datetime.now(ZoneInfo(clock.timezone))
+    if nightly.clock is None:  # a date caught up is held to this clock's today, not its own
+        nightly.clock = clock.today
     lock = threading.Lock()  # one job at a time in this process
 
     def nightly_job() -> None:
