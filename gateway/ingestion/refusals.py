@@ -204,10 +204,13 @@ def chase_unanswered(
     *,
     business_date: date,
     banking_days: int,
-    calendar_of: Callable[[str], BankingCalendar],
+    calendar_of: Callable[[str], BankingCalendar | None],
 ) -> list[int]:
     """Raise a follow-up, once, for each sent batch still unanswered ``banking_days`` banking
-    days after its business date; returns the batches chased."""
+    days after its business date; returns the batches chased.
+
+    ``calendar_of`` gives None for a bank whose configuration cannot be read tonight: its
+    stored answers wait too, so its batches are left to a later night rather than chased."""
     if banking_days < 1:
         raise ValueError("banking_days must be at least 1")
     chased_before = set(
@@ -223,7 +226,10 @@ def chase_unanswered(
     ):
         if batch.id in chased_before:
             continue
-        due_by = answer_due_by(calendar_of(batch.bank_code), batch.business_date, banking_days)
+        calendar = calendar_of(batch.bank_code)
+        if calendar is None:
+            continue
+        due_by = answer_due_by(calendar, batch.business_date, banking_days)
         if business_date <= due_by:
             continue
         follow_up(

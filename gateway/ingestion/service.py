@@ -374,13 +374,23 @@ def reapply_file(session: Session, file_id: int, *, actor: str, note: str) -> In
     return file
 
 
-def pending_files(session: Session, kind: InboundKind, bank_code: str | None = None) -> list[int]:
-    query = select(InboundFile.id).where(
-        InboundFile.kind == kind, InboundFile.status == InboundStatus.RECEIVED
+@dataclass(frozen=True)
+class PendingFile:
+    """A stored file waiting to be applied, and whose it is."""
+
+    id: int
+    bank_code: str
+    kind: InboundKind
+
+
+def pending_files(session: Session, *kinds: InboundKind) -> list[PendingFile]:
+    """The files of these kinds still received (not applied, not quarantined), oldest first."""
+    rows = session.execute(
+        select(InboundFile.id, InboundFile.bank_code, InboundFile.kind)
+        .where(InboundFile.kind.in_(kinds), InboundFile.status == InboundStatus.RECEIVED)
+        .order_by(InboundFile.id)
     )
-    if bank_code is not None:
-        query = query.where(InboundFile.bank_code == bank_code)
-    return list(session.scalars(query.order_by(InboundFile.id)))
+    return [PendingFile(id, bank_code, kind) for id, bank_code, kind in rows]
 
 
 # --- result files ------------------------------------------------------------------------

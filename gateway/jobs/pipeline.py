@@ -14,6 +14,7 @@ import importlib
 import importlib.util
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
@@ -34,6 +35,7 @@ from gateway.batches.banks import (
     sftp_transport,
 )
 from gateway.batches.builder import build_batches
+from gateway.batches.calendar import BankingCalendar
 from gateway.batches.hooks import crash_point
 from gateway.batches.sender import send_stored_batches
 from gateway.db import session_scope
@@ -149,17 +151,50 @@ def _fetch(ctx: Nightly, day: date, bank: str) -> dict[str, Any]:
     return outcome
 
 
+@dataclass
+class _Formats:
+    """Each bank's file format and calendar for one step, read once (no keys: the files were
+    decrypted and verified when fetched). A bank whose configuration cannot be read is
+    remembered with the reason, and only its own files wait."""
+
+    ctx: Nightly
+    loaded: dict[str, BankFormat | BankProfile] = field(default_factory=dict)
+    unreadable: dict[str, str] = field(default_factory=dict)
+    waiting: Counter[str] = field(default_factory=Counter)
+
+    def of(self, code: str) -> BankFormat | BankProfile | None:
+        if code in self.unreadable:
+            return None
+        if code not in self.loaded:
+            try:
+                self.loaded[code] = self.ctx.format(code)
+            except Exception as exc:  # the bank's own configuration: the other banks go on
+                self.unreadable[code] = f"{type(exc).__name__}: {exc}"
+                log.error("bank %s: configuration cannot be read: %s", code, exc)
+                return None
+        return self.loaded[code]
+
+
 def _ingest(ctx: Nightly, day: date, kind: InboundKind) -> dict[str, Any]:
+    # A refused batch gets no results: its notice is the results step's to apply.
+    kinds = (kind, InboundKind.REFUSAL) if kind is InboundKind.RESULT else (kind,)
     with session_scope(ctx.factory) as session:
-        ids = ingestion.pending_files(session, kind)
-        if kind is InboundKind.RESULT:
-            # A refused batch gets no results: its notice is this step's to apply.
-            ids = sorted(ids + ingestion.pending_files(session, InboundKind.REFUSAL))
+        pending = ingestion.pending_files(session, *kinds)
+    formats = _Formats(ctx)
     # A date caught up (or re-run by hand) fetches what the bank wrote since, booked as late
     # as today: a booking date is impossible only after today (never before ``day``).
     booked_by = max(day, ctx.today())
     applied = quarantined = 0
-    for file_id in ids:
+    for pending_file in pending:
+        file_id = pending_file.id
+        bank_format = None
+        if pending_file.kind is not InboundKind.REFUSAL:
+            # read before the file is: a bank we cannot read leaves its file as received,
+            # for the night its configuration is mended, never quarantined for our fault
+            bank_format = formats.of(pending_file.bank_code)
+            if bank_format is None:
+                formats.waiting[pending_file.bank_code] += 1
+                continue
         reason = None
         answers: str | None = None  # the batch a result file names, once it is read
         try:
@@ -172,8 +207,7 @@ def _ingest(ctx: Nightly, day: date, kind: InboundKind) -> dict[str, Any]:
                 assert file is not None
                 if file.status is not InboundStatus.RECEIVED:
                     continue
-                profile = ctx.profile(file.bank_code)
-                if file.kind is InboundKind.REFUSAL:
+                if bank_format is None:  # a refusal notice: one format for every bank
                     summary = refusals.apply_refusal_notice(
                         session,
                         file,
@@ -182,7 +216,7 @@ def _ingest(ctx: Nightly, day: date, kind: InboundKind) -> dict[str, Any]:
                         config=ctx.payments,
                     )
                 elif kind is InboundKind.RESULT:
-                    parsed = profile.adapter.parse_result(file.content)
+                    parsed = bank_format.adapter.parse_result(file.content)
                     answers = parsed.original_message_id
                     summary = ingestion.apply_result_file(
                         session,
@@ -196,7 +230,7 @@ def _ingest(ctx: Nightly, day: date, kind: InboundKind) -> dict[str, Any]:
                     summary = ingestion.apply_statement_file(
                         session,
                         file,
-                        profile.adapter.parse_statements(file.content),
+                        bank_format.adapter.parse_statements(file.content),
                         business_date=day,
                     )
                 ingestion.finish(file, summary)
@@ -216,16 +250,50 @@ def _ingest(ctx: Nightly, day: date, kind: InboundKind) -> dict[str, Any]:
             quarantined += 1
     outcome: dict[str, Any] = {"applied": applied, "quarantined": quarantined}
     if kind is InboundKind.RESULT:
+
+        def calendar_of(code: str) -> BankingCalendar | None:
+            bank_format = formats.of(code)
+            return None if bank_format is None else bank_format.calendar
+
         with session_scope(ctx.factory) as session:
             chased = refusals.chase_unanswered(
                 session,
                 business_date=day,
                 banking_days=ctx.answer_within_banking_days,
-                calendar_of=lambda code: ctx.format(code).calendar,
+                calendar_of=calendar_of,
             )
         if chased:
             outcome["unanswered_batches"] = len(chased)
+    if formats.unreadable:
+        outcome["waiting"] = dict(formats.waiting)
+        raise BanksUnreadable(outcome, formats.unreadable, formats.waiting)
     return outcome
+
+
+class StepIncomplete(Exception):  # noqa: N818
+    """A step that did part of its work: what it did stays done and is its summary, and the
+    step fails, so that the operator sees it and the next run retries the rest."""
+
+    def __init__(self, message: str, summary: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+class BanksUnreadable(StepIncomplete):
+    """The configuration of some banks could not be read: their stored files wait (as
+    received) for the next run; the other banks' files were applied."""
+
+    def __init__(
+        self, summary: dict[str, Any], unreadable: dict[str, str], waiting: Counter[str]
+    ) -> None:
+        banks = "; ".join(
+            f"银行 {code} 配置无法读取，其 {waiting[code]} 个文件留待下次处理 bank {code}: "
+            f"configuration cannot be read ({why}); {waiting[code]} of its file(s) wait for "
+            "the next run"
+            for code, why in sorted(unreadable.items())
+        )
+        done = f"{summary['applied']} applied, {summary['quarantined']} quarantined"
+        super().__init__(f"{banks} ({done})", summary)
 
 
 def _reconcile(ctx: Nightly, day: date) -> dict[str, Any]:
@@ -393,13 +461,20 @@ def _execute(ctx: Nightly, run_id: int, step: str, day: date, partition: str) ->
         summary = _run_step(ctx, step, day, partition)
     except Exception as exc:  # recorded, then the next step runs
         error = f"{type(exc).__name__}: {exc}"
+        done = exc.summary if isinstance(exc, StepIncomplete) else {}
         log.error(
             "step failed",
             extra={"step": step, "business_date": str(day), "partition": partition, "error": error},
         )
         with session_scope(ctx.factory) as session:
-            guard.finish(session, run_id, ok=False, summary="", error=error)
-        return StepOutcome(step, day, partition, "failed", error=error)
+            guard.finish(
+                session,
+                run_id,
+                ok=False,
+                summary=json.dumps(done, ensure_ascii=False) if done else "",
+                error=error,
+            )
+        return StepOutcome(step, day, partition, "failed", done, error)
     with session_scope(ctx.factory) as session:
         guard.finish(session, run_id, ok=True, summary=json.dumps(summary, ensure_ascii=False))
     log.info(
