@@ -202,8 +202,10 @@ def _record_failure(
                 business_date=business_date,
                 batch_id=batch.id,
                 amount_fen=batch.total_fen,
-                message_zh=f"批次文件 {batch.file_name} 无法送达：{exc}",
-                message_en=f"batch file {batch.file_name} could not be delivered: {exc}",
+                message_zh=f"批次文件 {batch.file_name} 无法送达，每次运行将重试：{exc}",
+                message_en=f"batch file {batch.file_name} could not be delivered (tried again "
+                f"each run): {exc}",
+                once_open=True,  # tried again each round: one open follow-up says so
             )
 
 

@@ -386,15 +386,29 @@ def _batches(ctx: Nightly, day: date, bank: str) -> dict[str, Any]:
     )
     if sent.unreachable is not None:
         raise TransportUnreachable(sent.unreachable)
-    if sent.failed:
-        summary["failed_files"] = sorted(sent.failed)
     if sent.busy:  # another run holds them: it marks them sent, or they wait for the next run
         summary["sent_by_another_run"] = sorted(sent.busy)
+    if sent.failed:
+        summary["failed_files"] = sorted(sent.failed)
+        raise DeliveryFailed(summary, sent.failed)
     return summary
 
 
 class TransportUnreachable(Exception):  # noqa: N818
     """The bank's server could not be reached; what is stored is sent on the next run."""
+
+
+class DeliveryFailed(StepIncomplete):
+    """Batch files the bank's server refused (a different file under the same name, say):
+    they stay stored and are tried again each run, so the step fails until they go."""
+
+    def __init__(self, summary: dict[str, Any], failed: dict[str, str]) -> None:
+        files = "; ".join(f"{name}: {why}" for name, why in sorted(failed.items()))
+        super().__init__(
+            f"{len(failed)} 个批次文件无法送达，下次运行重试 {len(failed)} batch file(s) could "
+            f"not be delivered, tried again next run: {files}",
+            summary,
+        )
 
 
 # --- running -----------------------------------------------------------------------------

@@ -29,8 +29,8 @@ import uuid
 from collections.abc import Iterable
 from datetime import date
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from adapters.records import Direction, InstructionResult, ResultStatus
 from gateway.audit import service as audit
@@ -132,17 +132,40 @@ def follow_up(
     inbound_file_id: int | None = None,
     amount_fen: int = 0,
     reason_code: str | None = None,
+    once_open: bool = False,
 ) -> FollowUpItem:
+    """Put something before the county fund office.
+
+    ``once_open``: for a cause the nightly run meets again each round until someone acts (a
+    batch that cannot be delivered): while a follow-up of this kind about the same batch,
+    instruction and file is still open, that one is returned and no other is added; once it
+    is resolved, the cause meeting us again raises a new one."""
+    instruction_id = instruction.id if instruction else None
+    if batch_id is None and instruction is not None:
+        batch_id = instruction.batch_id
+    if once_open:
+        open_item = session.scalar(
+            select(FollowUpItem)
+            .where(
+                FollowUpItem.kind == kind,
+                FollowUpItem.resolved.is_(False),
+                _same(FollowUpItem.batch_id, batch_id),
+                _same(FollowUpItem.instruction_id, instruction_id),
+                _same(FollowUpItem.inbound_file_id, inbound_file_id),
+            )
+            .order_by(FollowUpItem.id)
+            .limit(1)
+        )
+        if open_item is not None:
+            return open_item
     item = FollowUpItem(
         kind=kind,
         business_date=business_date,
         association_id=association_id
         if association_id is not None
         else (instruction.association_id if instruction else None),
-        instruction_id=instruction.id if instruction else None,
-        batch_id=batch_id
-        if batch_id is not None
-        else (instruction.batch_id if instruction else None),
+        instruction_id=instruction_id,
+        batch_id=batch_id,
         inbound_file_id=inbound_file_id,
         amount_fen=amount_fen,
         reason_code=reason_code,
@@ -152,6 +175,10 @@ def follow_up(
     )
     session.add(item)
     return item
+
+
+def _same(column: InstrumentedAttribute[int | None], value: int | None) -> ColumnElement[bool]:
+    return column.is_(None) if value is None else column == value
 
 
 # --- disbursements ---------------------------------------------------------------------
