@@ -175,7 +175,7 @@ class _Formats:
         return self.loaded[code]
 
 
-def _ingest(ctx: Nightly, day: date, kind: InboundKind) -> dict[str, Any]:
+def _ingest(ctx: Nightly, day: date, kind: InboundKind, today: date) -> dict[str, Any]:
     # A refused batch gets no results: its notice is the results step's to apply.
     kinds = (kind, InboundKind.REFUSAL) if kind is InboundKind.RESULT else (kind,)
     with session_scope(ctx.factory) as session:
@@ -183,7 +183,7 @@ def _ingest(ctx: Nightly, day: date, kind: InboundKind) -> dict[str, Any]:
     formats = _Formats(ctx)
     # A date caught up (or re-run by hand) fetches what the bank wrote since, booked as late
     # as today: a booking date is impossible only after today (never before ``day``).
-    booked_by = max(day, ctx.today())
+    booked_by = max(day, today, ctx.today())
     applied = quarantined = 0
     for pending_file in pending:
         file_id = pending_file.id
@@ -418,13 +418,13 @@ def _partitions(ctx: Nightly, step: str) -> list[str]:
     return ctx.bank_codes() if step in ("fetch", "batches", "batches_late") else [ALL]
 
 
-def _run_step(ctx: Nightly, step: str, day: date, partition: str) -> dict[str, Any]:
+def _run_step(ctx: Nightly, step: str, day: date, partition: str, today: date) -> dict[str, Any]:
     if step == "fetch":
         return _fetch(ctx, day, partition)
     if step == "results":
-        return _ingest(ctx, day, InboundKind.RESULT)
+        return _ingest(ctx, day, InboundKind.RESULT, today)
     if step == "statements":
-        return _ingest(ctx, day, InboundKind.STATEMENT)
+        return _ingest(ctx, day, InboundKind.STATEMENT, today)
     if step == "reconcile":
         return _reconcile(ctx, day)
     if step == "collections":
@@ -440,11 +440,14 @@ def run_date(
     steps: Sequence[str] = STEPS,
     *,
     on_step: Callable[[StepOutcome], None] | None = None,
+    today: date | None = None,
 ) -> list[StepOutcome]:
     """Run each step once for ``day``; a step already done (or running elsewhere) is skipped.
 
     A failing step is recorded as failed and the later steps still run: fetching may fail
-    while results already stored can be ingested and batches built."""
+    while results already stored can be ingested and batches built. ``today``: the date the
+    run is made on when it is later than ``day`` (a date caught up); the business clock's
+    today (``Nightly.today``) counts too."""
     outcomes: list[StepOutcome] = []
     for step in steps:
         for partition in _partitions(ctx, step):
@@ -460,19 +463,21 @@ def run_date(
             if run_id is None:
                 outcome = StepOutcome(step, day, partition, "skipped")
             else:
-                outcome = _execute(ctx, run_id, step, day, partition)
+                outcome = _execute(ctx, run_id, step, day, partition, today or day)
             outcomes.append(outcome)
             if on_step is not None:
                 on_step(outcome)
     return outcomes
 
 
-def _execute(ctx: Nightly, run_id: int, step: str, day: date, partition: str) -> StepOutcome:
+def _execute(
+    ctx: Nightly, run_id: int, step: str, day: date, partition: str, today: date
+) -> StepOutcome:
     log.info(
         "step started", extra={"step": step, "business_date": str(day), "partition": partition}
     )
     try:
-        summary = _run_step(ctx, step, day, partition)
+        summary = _run_step(ctx, step, day, partition, today)
     except Exception as exc:  # recorded, then the next step runs
         error = f"{type(exc).__name__}: {exc}"
         done = exc.summary if isinstance(exc, StepIncomplete) else {}
@@ -527,7 +532,9 @@ def run_through(
 ) -> list[StepOutcome]:
     outcomes: list[StepOutcome] = []
     for each in dates_to_run(ctx, day, catch_up_days):
-        outcomes.extend(run_date(ctx, each, steps, on_step=on_step))
+        # the dates before ``day`` are run on ``day``: what the bank has written since is
+        # fetched for them, and ``day`` is the latest it can have booked at least
+        outcomes.extend(run_date(ctx, each, steps, on_step=on_step, today=day))
     return outcomes
 
 
