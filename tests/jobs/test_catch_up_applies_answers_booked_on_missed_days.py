@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from adapters.records import ResultStatus
 from gateway.ingestion.models import InboundFile, InboundStatus
-from gateway.jobs.pipeline import run_date, run_through
+from gateway.jobs.pipeline import run_date, run_through, today_in
 from gateway.ledger.models import AccountCode
 from gateway.ledger.service import balance
 from gateway.loans.models import Loan, LoanStatus
@@ -83,6 +83,23 @@ def test_a_past_date_re_run_by_hand_applies_an_answer_booked_after_it(settle: Se
     (instruction,) = settle.instructions()
     assert instruction.status is InstructionStatus.SETTLED
     assert _follow_up_kinds(settle) == []
+
+
+def test_a_past_date_run_on_the_real_clock_applies_what_the_bank_booked_since(
+    settle: Settle,
+) -> None:
+    settle.released_loan(400_000)
+    run_date(settle.nightly, DAY1)
+    settle.bank.answer(WED)
+    nightly = settle.make_nightly()
+    nightly.clock = None  # as ``huzhu nightly --date``: today in Asia/Shanghai, years later
+
+    assert nightly.today() == today_in("Asia/Shanghai")
+    outcomes = run_date(nightly, TUE, ("fetch", "results"))
+
+    assert outcomes[-1].summary["applied"] == 1
+    (instruction,) = settle.instructions()
+    assert instruction.status is InstructionStatus.SETTLED
 
 
 def test_a_date_caught_up_still_refuses_an_answer_booked_after_today(settle: Settle) -> None:
