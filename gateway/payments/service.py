@@ -19,8 +19,11 @@ batch or inbound file behind it. Services never commit: the caller owns the tran
 - Collections are created from the schedule when due; what the bank collects is booked
   fee first, then principal (Dr bank, Cr fee income and loans receivable); a failed or
   partial collection, or one the bank returns after settlement, leaves the loan overdue and
-  is retried per the county's policy. A collection that pays off the last past-due
-  instalment puts an overdue loan back to repaying.
+  is retried per the county's policy. A return gives back to the loan and its instalment
+  exactly the principal and fee that collection's journal entry booked (the entry it
+  reverses), so the loan and the ledger keep agreeing and a fee is never charged twice.
+  A collection that pays off the last past-due instalment puts an overdue loan back to
+  repaying.
 """
 
 from __future__ import annotations
@@ -37,7 +40,14 @@ from gateway.audit import service as audit
 from gateway.db import utcnow
 from gateway.errors import Conflict, NotFound
 from gateway.labels import state_zh
-from gateway.ledger.models import JournalTransaction, LedgerChannel, TransactionKind
+from gateway.ledger.models import (
+    AccountCode,
+    JournalLeg,
+    JournalTransaction,
+    LedgerAccount,
+    LedgerChannel,
+    TransactionKind,
+)
 from gateway.ledger.service import county_of, reverse
 from gateway.loans import service as loans
 from gateway.loans.models import Loan, LoanStatus
@@ -1024,6 +1034,13 @@ def apply_return(
             f"{instruction.end_to_end_id} is {instruction.status.value}, it cannot be returned",
         )
     reason = f"退汇 returned {reason_code or ''}".strip()
+    # what the collection booked, read before it is reversed: the return gives back exactly that
+    booked = (
+        _booked_split(session, instruction)
+        if instruction.purpose is PaymentPurpose.LOAN
+        and instruction.direction is Direction.COLLECTION
+        else None
+    )
     if instruction.journal_transaction_id is not None:
         reverse(
             session,
@@ -1081,12 +1098,9 @@ def apply_return(
             "back to approved: check the card"
         )
     else:
+        assert booked is not None
+        principal, fee = booked
         line = _line(session, instruction)
-        principal, fee = split_payment(
-            instruction.settled_amount_fen,
-            fee_due_fen=line.paid_fee_fen,
-            principal_due_fen=line.paid_principal_fen,
-        )
         line.paid_principal_fen -= principal
         line.paid_fee_fen -= fee
         line.status = ScheduleLineStatus.OVERDUE
@@ -1113,6 +1127,35 @@ def apply_return(
     return _returned(
         session, instruction, business_date, reason, reason_code, inbound_file_id, zh, en
     )
+
+
+def _booked_split(session: Session, instruction: PaymentInstruction) -> tuple[int, int]:
+    """``(principal_fen, fee_fen)`` a settled collection booked, read from the legs of its own
+    journal entry (Cr loans receivable, Cr fee income): the entry a return reverses.
+
+    The instruction's own ``principal_fen``/``fee_fen`` are what was asked for, not what was
+    booked (a partial collection pays the fee first), and the instalment's running totals
+    mix in every other collection of it, so neither can say how this one was split."""
+    journal_id = instruction.journal_transaction_id or _journal_id(
+        session, instruction.end_to_end_id, TransactionKind.REPAYMENT
+    )
+    if journal_id is None:
+        raise Conflict(
+            f"扣款 {instruction.end_to_end_id} 没有入账凭证，无法按原入账冲回本金和占用费",
+            f"collection {instruction.end_to_end_id} has no journal entry: what it booked as "
+            "principal and fee is unknown, so its return cannot be undone",
+        )
+    principal = fee = 0
+    for account, debit_fen, credit_fen in session.execute(
+        select(LedgerAccount.code, JournalLeg.debit_fen, JournalLeg.credit_fen)
+        .join(LedgerAccount, LedgerAccount.id == JournalLeg.account_id)
+        .where(JournalLeg.transaction_id == journal_id)
+    ):
+        if account == AccountCode.LOANS_RECEIVABLE:
+            principal += credit_fen - debit_fen
+        elif account == AccountCode.FEE_INCOME:
+            fee += credit_fen - debit_fen
+    return principal, fee
 
 
 def _returned(
