@@ -4,8 +4,11 @@
 2. Outstanding loans are collected through the normal collection path (the payments
    module's schedule and collections); :func:`progress` lists what is still owed.
 3. :func:`list_for_write_off` puts an unrecoverable loan up for the county's review;
-   :func:`decide_write_off` books an approved write-off (Dr 呆坏账核销, Cr 应收借款).
-4. :func:`close_books` carries income and expenses to capital once no loan is outstanding.
+   :func:`decide_write_off` books an approved write-off (Dr 呆坏账核销, Cr 应收借款). Neither
+   is done while a collection of the loan is with the bank (waiting to be sent, batched, sent,
+   not yet answered): what the loan owes is known only once the bank has answered.
+4. :func:`close_books` carries income and expenses to capital once no loan is outstanding
+   and no collection is with the bank.
 5. :func:`request_refunds` creates one payout per member, exactly their deposit, to their
    card; :func:`request_capital_returns` one per fiscal level to the account the county named
    (central and provincial together, municipal, county), the remainder (donations, other
@@ -38,6 +41,7 @@ from enum import StrEnum
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from adapters.records import Direction
 from gateway.audit import service as audit
 from gateway.errors import Conflict, NotFound, RuleViolation, ValidationFailed
 from gateway.ingestion.models import StatementLine
@@ -67,7 +71,12 @@ from gateway.members.models import Member, MemberStatus
 from gateway.members.service import card_number
 from gateway.org.models import Association, AssociationStatus
 from gateway.org.service import get_association, lock_association, set_association_status
-from gateway.payments.models import InstructionStatus, PaymentInstruction, PaymentPurpose
+from gateway.payments.models import (
+    OPEN_STATUSES,
+    InstructionStatus,
+    PaymentInstruction,
+    PaymentPurpose,
+)
 from gateway.payments.service import create_payout
 from gateway.reports.figures import statement_balance
 from gateway.reports.numbers import yuan
@@ -205,6 +214,36 @@ def start(
 # --- 3. write-off review ---------------------------------------------------------------
 
 
+def _collection_with_bank(session: Session, loan_id: int) -> PaymentInstruction | None:
+    """The loan's collection the bank has not answered yet (waiting to be sent, in a batch,
+    sent or accepted), if any: until it is answered nobody knows what the loan still owes."""
+    return session.scalar(
+        select(PaymentInstruction)
+        .where(
+            PaymentInstruction.loan_id == loan_id,
+            PaymentInstruction.direction == Direction.COLLECTION,
+            PaymentInstruction.status.in_(OPEN_STATUSES),
+        )
+        .order_by(PaymentInstruction.id)
+        .limit(1)
+    )
+
+
+def _refuse_while_collecting(session: Session, loan: Loan, step_zh: str, step_en: str) -> None:
+    pending = _collection_with_bank(session, loan.id)
+    if pending is None:
+        return
+    raise RuleViolation(
+        f"借款 {loan.contract_no} 有一笔扣款（{pending.end_to_end_id}，{yuan(pending.amount_fen)} "
+        f"元）正在银行办理中，尚未回盘；请待银行回盘后再{step_zh}",
+        f"loan {loan.contract_no} has a collection with the bank ({pending.end_to_end_id}, "
+        f"{yuan(pending.amount_fen)} yuan, {pending.status.value}) not answered yet: wait for "
+        f"the bank's answer before {step_en}",
+        code="collection_with_bank",
+        end_to_end_id=pending.end_to_end_id,
+    )
+
+
 def list_for_write_off(
     session: Session, liquidation_id: int, loan_id: int, *, on: date, reason: str, actor: str
 ) -> WriteOffReview:
@@ -218,6 +257,7 @@ def list_for_write_off(
     existing = session.scalar(select(WriteOffReview).where(WriteOffReview.loan_id == loan_id))
     if existing is not None:
         return existing
+    _refuse_while_collecting(session, loan, "报核销", "listing it for write-off")
     review = WriteOffReview(
         liquidation_id=liquidation.id,
         loan_id=loan.id,
@@ -259,6 +299,7 @@ def decide_write_off(
         )
     loan = loans.get_loan(session, review.loan_id)
     if approve:
+        _refuse_while_collecting(session, loan, "审批核销", "approving its write-off")
         outstanding = loan.outstanding_principal_fen
         if outstanding > 0:
             post(
@@ -310,6 +351,17 @@ def _blockers_before_payouts(session: Session, association_id: int) -> list[str]
         )
     ).all()
     blockers.extend(f"借款 {c} 放款在途，待银行回盘" for c in released)
+    collecting = session.scalars(
+        select(Loan.contract_no)
+        .join(PaymentInstruction, PaymentInstruction.loan_id == Loan.id)
+        .where(
+            Loan.association_id == association_id,
+            PaymentInstruction.direction == Direction.COLLECTION,
+            PaymentInstruction.status.in_(OPEN_STATUSES),
+        )
+        .distinct()
+    ).all()
+    blockers.extend(f"借款 {c} 扣款在途，待银行回盘" for c in collecting)
     pending = session.scalars(
         select(Loan.contract_no)
         .join(WriteOffReview, WriteOffReview.loan_id == Loan.id)
