@@ -116,6 +116,11 @@ class TransactionKind(StrEnum):
     ADJUSTMENT = "adjustment"
     REVERSAL = "reversal"
     WRITE_OFF = "write_off"
+    # a written-off loan's principal the bank collected after all, put back on the loan
+    # (Dr loans receivable, Cr write-off) before its repayment is booked
+    WRITE_OFF_RECOVERY = "write_off_recovery"
+    # money the bank collected for a loan that no longer owes it, kept in suspense
+    COLLECTION_HELD = "collection_held"
     REFUND = "refund"
 
 

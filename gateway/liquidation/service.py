@@ -6,7 +6,9 @@
 3. :func:`list_for_write_off` puts an unrecoverable loan up for the county's review;
    :func:`decide_write_off` books an approved write-off (Dr 呆坏账核销, Cr 应收借款). Neither
    is done while a collection of the loan is with the bank (waiting to be sent, batched, sent,
-   not yet answered): what the loan owes is known only once the bank has answered.
+   not yet answered): what the loan owes is known only once the bank has answered. (Money
+   the bank collects on a loan written off all the same is booked as a recovery by the
+   payments module.)
 4. :func:`close_books` carries income and expenses to capital once no loan is outstanding
    and no collection is with the bank.
 5. :func:`request_refunds` creates one payout per member, exactly their deposit, to their

@@ -435,6 +435,82 @@ def after_repayment(loan: Loan, paid_on: date, *, due_by: date | None = None) ->
         loan.status = LoanStatus.REPAYING
 
 
+def record_recovery(
+    session: Session,
+    loan_id: int,
+    *,
+    principal_fen: int,
+    fee_fen: int,
+    business_date: date,
+    external_ref: str,
+    actor: str = "system",
+) -> Loan:
+    """The bank collected money on a loan already written off (a collection under way when the
+    write-off was approved): a recovery of the write-off (核销后收回).
+
+    The principal is first put back on the loan (Dr loans receivable, Cr 呆坏账核销), then
+    collected like any repayment (Dr bank, Cr loans receivable and fee income), both under
+    ``external_ref``: the loss shrinks by the principal recovered, the fee is income, and the
+    loan counts what was repaid. The loan stays written off for what it still owes."""
+    loan = get_loan(session, loan_id)
+    _require_status(loan, LoanStatus.WRITTEN_OFF)
+    for name, value in (("principal_fen", principal_fen), ("fee_fen", fee_fen)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValidationFailed("金额必须是非负整数（分）", f"{name} must be non-negative fen")
+    if principal_fen + fee_fen == 0:
+        raise ValidationFailed("收回金额不能为零", "a recovery needs an amount")
+    if principal_fen > loan.outstanding_principal_fen:
+        raise RuleViolation(
+            "收回本金超过已核销的未还本金",
+            f"principal {principal_fen} exceeds the {loan.outstanding_principal_fen} written off",
+            code="overpayment",
+        )
+    if principal_fen:
+        post(
+            session,
+            association_id=loan.association_id,
+            business_date=business_date,
+            description=f"核销借款 {loan.contract_no} 收回本金，转回应收借款",
+            kind=TransactionKind.WRITE_OFF_RECOVERY,
+            legs=[
+                Posting.debit(AccountCode.LOANS_RECEIVABLE, principal_fen, loan.contract_no),
+                Posting.credit(AccountCode.WRITE_OFF, principal_fen, loan.contract_no),
+            ],
+            channel=LedgerChannel.INTERNAL,
+            external_ref=external_ref,
+            actor=actor,
+        )
+    legs = [Posting.debit(AccountCode.BANK_SUB_ACCOUNT, principal_fen + fee_fen, loan.contract_no)]
+    if principal_fen:
+        legs.append(Posting.credit(AccountCode.LOANS_RECEIVABLE, principal_fen, loan.contract_no))
+    if fee_fen:
+        legs.append(Posting.credit(AccountCode.FEE_INCOME, fee_fen, loan.contract_no))
+    post(
+        session,
+        association_id=loan.association_id,
+        business_date=business_date,
+        description=f"收回已核销借款 {loan.contract_no}",
+        kind=TransactionKind.REPAYMENT,
+        legs=legs,
+        external_ref=external_ref,
+        actor=actor,
+    )
+    loan.principal_repaid_fen += principal_fen
+    loan.fee_paid_fen += fee_fen
+    session.flush()
+    _audit(
+        session,
+        loan,
+        "recovered_after_write_off",
+        actor,
+        principal_fen=principal_fen,
+        fee_fen=fee_fen,
+        business_date=business_date.isoformat(),
+        external_ref=external_ref,
+    )
+    return loan
+
+
 def mark_overdue(session: Session, loan_id: int, *, actor: str = "system") -> Loan:
     loan = get_loan(session, loan_id)
     _require_status(loan, LoanStatus.DISBURSED, LoanStatus.REPAYING)

@@ -206,6 +206,8 @@ class FollowUpKind(StrEnum):
     OVER_FILE_LIMIT = "over_file_limit"  # 单笔超过文件金额上限
     RETRIES_EXHAUSTED = "retries_exhausted"  # 重扣次数用尽
     ANSWER_CONTRADICTED = "answer_contradicted"  # 银行前后回盘不一致
+    WRITTEN_OFF_RECOVERED = "written_off_recovered"  # 已核销借款又被扣回，按核销后收回入账
+    COLLECTION_HELD = "collection_held"  # 扣款到账但借款已不欠，暂记待处理
 
     @property
     def label_zh(self) -> str:
@@ -230,6 +232,8 @@ FOLLOW_UP_LABELS: dict[FollowUpKind, tuple[str, str]] = {
     FollowUpKind.OVER_FILE_LIMIT: ("单笔超过文件金额上限", "Over the file's amount limit"),
     FollowUpKind.RETRIES_EXHAUSTED: ("重扣次数用尽", "Collection retries exhausted"),
     FollowUpKind.ANSWER_CONTRADICTED: ("银行前后回盘不一致", "Bank's answers contradict"),
+    FollowUpKind.WRITTEN_OFF_RECOVERED: ("已核销借款收回", "Written-off loan recovered"),
+    FollowUpKind.COLLECTION_HELD: ("扣款暂记待处理", "Collection held in suspense"),
 }
 
 

@@ -23,7 +23,9 @@ batch or inbound file behind it. Services never commit: the caller owns the tran
   exactly the principal and fee that collection's journal entry booked (the entry it
   reverses), so the loan and the ledger keep agreeing and a fee is never charged twice.
   A collection that pays off the last past-due instalment puts an overdue loan back to
-  repaying.
+  repaying. Money the bank collects for a loan that can no longer take it never stops the
+  rest of its file: on a loan written off meanwhile it is a recovery of the write-off, on one
+  that no longer owes it it is held in suspense, each with a follow-up for the office.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from gateway.ledger.models import (
     LedgerChannel,
     TransactionKind,
 )
-from gateway.ledger.service import county_of, reverse
+from gateway.ledger.service import Posting, county_of, post, reverse
 from gateway.loans import service as loans
 from gateway.loans.models import Loan, LoanStatus
 from gateway.members.models import Member
@@ -789,8 +791,9 @@ def apply_result(
         if instruction.direction is Direction.DISBURSEMENT:
             _settle_disbursement(session, instruction, booked_on, policy)
             return "settled"
-        _settle_collection(session, instruction, booked_on, business_date, policy)
-        return "partial" if partial else "settled"
+        return _settle_collection(
+            session, instruction, booked_on, business_date, policy, partial=partial
+        )
     instruction.reason_code = result.reason_code
     instruction.reason_text = (result.reason_text or result.reason_code or "")[:400] or None
     transition(
@@ -863,14 +866,34 @@ def _settle_collection(
     booked_on: date,
     business_date: date,
     policy: CollectionPolicy,
-) -> None:
-    """Book what was collected; what is still due makes the loan overdue and is retried."""
+    *,
+    partial: bool,
+) -> str:
+    """Book what was collected; what is still due makes the loan overdue and is retried.
+
+    Money the loan cannot take any more never stops the rest of the bank's file: on a loan
+    written off meanwhile it is booked as recovered (:func:`_recovered`); on one that no
+    longer owes it (settled, or the instalment paid by transfer meanwhile) it is held in
+    suspense (:func:`_held`). Either way the office gets a follow-up. Returns the outcome
+    for the file's summary."""
     line = _line(session, instruction)
+    loan = loans.get_loan(session, _loan_id(instruction))
+    amount = instruction.settled_amount_fen
+    owed = line.outstanding_principal_fen + line.outstanding_fee_fen
+    if loan.status not in (*OUTSTANDING, LoanStatus.WRITTEN_OFF) or amount > owed:
+        _held(session, instruction, loan, booked_on, business_date)
+        return "held"
     principal, fee = split_payment(
-        instruction.settled_amount_fen,
+        amount,
         fee_due_fen=line.outstanding_fee_fen,
         principal_due_fen=line.outstanding_principal_fen,
     )
+    if principal > loan.outstanding_principal_fen:
+        _held(session, instruction, loan, booked_on, business_date)
+        return "held"
+    if loan.status is LoanStatus.WRITTEN_OFF:
+        _recovered(session, instruction, loan, line, (principal, fee), booked_on, business_date)
+        return "recovered"
     loan = loans.record_repayment(
         session,
         _loan_id(instruction),
@@ -891,7 +914,7 @@ def _settle_collection(
         line.status = ScheduleLineStatus.PAID
         line.next_attempt_on = None
         caught_up(session, loan, as_of=booked_on, end_to_end_id=instruction.end_to_end_id)
-        return
+        return "partial" if partial else "settled"
     if loan.status is LoanStatus.REPAID:
         line.status = ScheduleLineStatus.OVERDUE
     _make_overdue(session, loan)
@@ -908,6 +931,95 @@ def _settle_collection(
         message_en=f"loan {loan.contract_no}: partial collection of "
         f"{instruction.settled_amount_fen} fen; "
         f"{line.outstanding_principal_fen + line.outstanding_fee_fen} fen still due, overdue",
+    )
+    return "partial" if partial else "settled"
+
+
+def _recovered(
+    session: Session,
+    instruction: PaymentInstruction,
+    loan: Loan,
+    line: RepaymentScheduleLine,
+    split: tuple[int, int],
+    booked_on: date,
+    business_date: date,
+) -> None:
+    """A collection the bank made on a loan written off while it was under way: booked as a
+    recovery of the write-off (the loss shrinks by the principal), the instalment paid as far
+    as it goes; the loan stays written off and is not collected again."""
+    principal, fee = split
+    loans.record_recovery(
+        session,
+        loan.id,
+        principal_fen=principal,
+        fee_fen=fee,
+        business_date=booked_on,
+        external_ref=instruction.end_to_end_id,
+    )
+    instruction.journal_transaction_id = _journal_id(
+        session, instruction.end_to_end_id, TransactionKind.REPAYMENT
+    )
+    line.paid_principal_fen += principal
+    line.paid_fee_fen += fee
+    if line.outstanding_principal_fen == 0 and line.outstanding_fee_fen == 0:
+        line.status = ScheduleLineStatus.PAID
+    line.next_attempt_on = None
+    follow_up(
+        session,
+        FollowUpKind.WRITTEN_OFF_RECOVERED,
+        business_date=business_date,
+        instruction=instruction,
+        amount_fen=principal + fee,
+        reason_code=instruction.reason_code,
+        message_zh=f"借款 {loan.contract_no} 已核销，但银行扣款 {instruction.end_to_end_id} "
+        f"仍收回 {principal + fee} 分（本金 {principal} 分、占用费 {fee} 分），已按核销后收回入账，"
+        f"呆坏账核销减少 {principal} 分；请县办知悉，需要时复核该笔核销",
+        message_en=f"loan {loan.contract_no} was written off, but the bank's collection "
+        f"{instruction.end_to_end_id} recovered {principal + fee} fen (principal {principal}, "
+        f"fee {fee}); booked as a recovery, the write-off reduced by {principal} fen: for the "
+        "fund office to note, and to review the write-off if need be",
+    )
+
+
+def _held(
+    session: Session,
+    instruction: PaymentInstruction,
+    loan: Loan,
+    booked_on: date,
+    business_date: date,
+) -> None:
+    """Money the bank collected for a loan that no longer owes it: it is in the sub-account,
+    so it is booked there, against suspense (Dr bank, Cr 暂记款项), never to the loan; the
+    office decides (a refund to the borrower clears the suspense against the bank's debit)."""
+    amount = instruction.settled_amount_fen
+    transaction = post(
+        session,
+        association_id=loan.association_id,
+        business_date=booked_on,
+        description=f"扣款暂记 {instruction.end_to_end_id}：借款 {loan.contract_no} "
+        f"（{loan.status.value}）已不欠此款",
+        kind=TransactionKind.COLLECTION_HELD,
+        legs=[
+            Posting.debit(AccountCode.BANK_SUB_ACCOUNT, amount, loan.contract_no),
+            Posting.credit(AccountCode.SUSPENSE, amount, loan.contract_no),
+        ],
+        external_ref=instruction.end_to_end_id,
+    )
+    instruction.journal_transaction_id = transaction.id
+    follow_up(
+        session,
+        FollowUpKind.COLLECTION_HELD,
+        business_date=business_date,
+        instruction=instruction,
+        amount_fen=amount,
+        reason_code=instruction.reason_code,
+        message_zh=f"银行扣款 {instruction.end_to_end_id} 已收到 {amount} 分，但借款 "
+        f"{loan.contract_no}（{loan.status.value}）已不欠此款，未入借款账，已记入暂记款项（1901）；"
+        "请县办核实，需退还借款人的，退款后以调整分录冲减暂记款项",
+        message_en=f"the bank collected {amount} fen for {instruction.end_to_end_id}, but loan "
+        f"{loan.contract_no} ({loan.status.value}) no longer owes it: booked to suspense (1901), "
+        "not to the loan; the fund office must check it and, where the borrower is refunded, "
+        "clear the suspense against the refund",
     )
 
 
@@ -1099,33 +1211,107 @@ def apply_return(
         )
     else:
         assert booked is not None
-        principal, fee = booked
-        line = _line(session, instruction)
-        line.paid_principal_fen -= principal
-        line.paid_fee_fen -= fee
-        line.status = ScheduleLineStatus.OVERDUE
-        loan.principal_repaid_fen -= principal
-        loan.fee_paid_fen -= fee
-        if loan.status is LoanStatus.REPAID:
-            loan.status = LoanStatus.OVERDUE
-            loan.repaid_on = None
-            loan.repaid_on_time = None
-        loan.was_overdue = True
-        if loan.status in (LoanStatus.DISBURSED, LoanStatus.REPAYING):
-            loan.status = LoanStatus.OVERDUE
-        session.flush()
-        # The retry (or, with none left, the follow-up) comes with the next collections step,
-        # which knows the county's policy: see _schedule_returned_retries.
-        zh = (
-            f"借款 {loan.contract_no} 第 {line.instalment_no} 期的扣款被退回（{reason_code}），"
-            "已冲销，借款逾期，将按重扣规则再次扣款"
-        )
-        en = (
-            f"collection for loan {loan.contract_no} instalment {line.instalment_no} returned "
-            f"({reason_code}); reversed, overdue, to be collected again per the retry policy"
+        zh, en = _collection_returned(
+            session, instruction, loan, booked, business_date, reason, reason_code
         )
     return _returned(
         session, instruction, business_date, reason, reason_code, inbound_file_id, zh, en
+    )
+
+
+def _collection_returned(
+    session: Session,
+    instruction: PaymentInstruction,
+    loan: Loan,
+    booked: tuple[int, int],
+    business_date: date,
+    reason: str,
+    code: str | None,
+) -> tuple[str, str]:
+    """Undo, on the loan and its instalment, the principal and fee a returned collection
+    booked (its journal entry is reversed already); returns the follow-up's words.
+
+    Money that was held in suspense never reached the loan: nothing to undo. On an
+    outstanding or settled loan the instalment is owed again and collected again. On a loan
+    written off, the principal owed again is written off with the rest (a recovery's own
+    reinstatement is reversed; otherwise the write-off is extended), and it is not collected
+    again."""
+    principal, fee = booked
+    line = _line(session, instruction)
+    if principal + fee == 0:
+        return (
+            f"暂记的扣款 {instruction.end_to_end_id} 被退回（{code}），已冲销暂记款项；"
+            f"借款 {loan.contract_no} 不受影响",
+            f"collection {instruction.end_to_end_id}, held in suspense, was returned ({code}); "
+            f"the suspense is reversed, loan {loan.contract_no} is unchanged",
+        )
+    line.paid_principal_fen -= principal
+    line.paid_fee_fen -= fee
+    line.status = ScheduleLineStatus.OVERDUE
+    loan.principal_repaid_fen -= principal
+    loan.fee_paid_fen -= fee
+    if loan.status is LoanStatus.WRITTEN_OFF:
+        if principal:
+            _write_off_again(session, instruction, loan, principal, business_date, reason)
+        line.next_attempt_on = None
+        session.flush()
+        return (
+            f"已核销借款 {loan.contract_no} 第 {line.instalment_no} 期的扣款被退回（{code}），"
+            f"已冲销；退回的本金 {principal} 分仍计入呆坏账核销，不再扣款",
+            f"collection for written-off loan {loan.contract_no} instalment "
+            f"{line.instalment_no} returned ({code}); reversed, the {principal} fen principal "
+            "returned stays written off and is not collected again",
+        )
+    if loan.status is LoanStatus.REPAID:
+        loan.status = LoanStatus.OVERDUE
+        loan.repaid_on = None
+        loan.repaid_on_time = None
+    loan.was_overdue = True
+    if loan.status in (LoanStatus.DISBURSED, LoanStatus.REPAYING):
+        loan.status = LoanStatus.OVERDUE
+    session.flush()
+    # The retry (or, with none left, the follow-up) comes with the next collections step,
+    # which knows the county's policy: see _schedule_returned_retries.
+    return (
+        f"借款 {loan.contract_no} 第 {line.instalment_no} 期的扣款被退回（{code}），"
+        "已冲销，借款逾期，将按重扣规则再次扣款",
+        f"collection for loan {loan.contract_no} instalment {line.instalment_no} returned "
+        f"({code}); reversed, overdue, to be collected again per the retry policy",
+    )
+
+
+def _write_off_again(
+    session: Session,
+    instruction: PaymentInstruction,
+    loan: Loan,
+    principal: int,
+    business_date: date,
+    reason: str,
+) -> None:
+    """The principal a returned collection had repaid on a loan since written off goes back
+    to the write-off: a recovery's reinstatement (Dr 应收借款, Cr 呆坏账核销) is reversed, or,
+    where the collection was booked before the write-off, the write-off is extended by it."""
+    reinstated = _journal_id(session, instruction.end_to_end_id, TransactionKind.WRITE_OFF_RECOVERY)
+    if reinstated is not None:
+        reverse(
+            session,
+            reinstated,
+            business_date=business_date,
+            reason=f"{instruction.end_to_end_id} {reason}",
+        )
+        return
+    post(
+        session,
+        association_id=loan.association_id,
+        business_date=business_date,
+        description=f"核销借款 {loan.contract_no}：扣款 {instruction.end_to_end_id} 退回的本金",
+        kind=TransactionKind.WRITE_OFF,
+        legs=[
+            Posting.debit(AccountCode.WRITE_OFF, principal, loan.contract_no),
+            Posting.credit(AccountCode.LOANS_RECEIVABLE, principal, loan.contract_no),
+        ],
+        channel=LedgerChannel.INTERNAL,
+        external_ref=instruction.end_to_end_id,
     )
 
 
