@@ -329,7 +329,8 @@ def list_page(
 @router.get(
     "/queue-items",
     response_model=Page[QueueItemOut],
-    summary="差异队列 Work list (open and awaiting approval unless a status is given)",
+    summary="差异队列 Work list (open, and awaiting a second person's decision: a large "
+    "adjusting entry or a write-off request, unless a status is given)",
 )
 def list_queue(
     principal: CurrentPrincipal,

@@ -61,10 +61,13 @@ EVENT_KINDS = frozenset(
         ExceptionKind.CROSS_ASSOCIATION.value,
     }
 )
-WORKING = (ItemStatus.OPEN, ItemStatus.AWAITING_APPROVAL)
 PARKED = (ItemStatus.WAITING_BANK, ItemStatus.WRITE_OFF_REVIEW)
 # a request a second person has yet to decide: a write-off, an adjusting entry above the limit
 AWAITING_DECISION = (ItemStatus.AWAITING_APPROVAL, ItemStatus.WRITE_OFF_REVIEW)
+# The work list's default: what someone has to do something about, the items open and those
+# waiting for a second person's decision (an adjusting entry above the limit, a write-off
+# request). Items with the bank, settled or closed are shown when asked for by status.
+WORKING = (ItemStatus.OPEN, *AWAITING_DECISION)
 
 
 @dataclass(frozen=True)

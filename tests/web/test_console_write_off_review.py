@@ -133,3 +133,22 @@ def test_rejection_needs_a_reason_and_reopens_the_item(
         item = session.get(QueueItem, item_id)
         assert item is not None
         assert (item.status, item.proposal_json, item.resolution) == (ItemStatus.OPEN, None, None)
+
+
+def test_write_off_request_waits_on_the_reviewers_work_list_and_dashboard(
+    browser: SignIn, seeded: Seeded, api_sessions: sessionmaker[Session]
+) -> None:
+    """The reviewer opens 差异队列 without a filter, as every day: the request waiting for them
+    is there, in its state, and the dashboard's open-items chart counts it."""
+    item_id = file_withdrawal(api_sessions, seeded.world.a.id)
+    request_on_console(browser, item_id)
+
+    reviewer = browser("reviewer")
+    listing = reviewer.get("/console/queue").text
+    row = re.search(
+        rf'<tr[^>]*>\s*<td><a data-item href="/console/queue/{item_id}">.*?</tr>', listing, re.S
+    )
+    assert row, "the write-off request is missing from the default work list"
+    assert "核销待审" in row.group(0)
+    chart = reviewer.get("/console").text.split('<svg class="chart"')[2]
+    assert "银行流水未匹配" in chart.split("</svg>")[0]
