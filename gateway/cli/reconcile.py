@@ -388,10 +388,11 @@ def queue_resolve(
 def queue_approve(
     item_id: Annotated[int, typer.Argument(help="Queue item id.")],
     by: Annotated[str, typer.Option("--by", help="The second person, who approves.")],
+    note: Annotated[str, typer.Option(help="What the approver checked (kept).")] = "",
 ) -> None:
     """Approve a proposed adjusting entry (someone other than who proposed it)."""
     with cli_session(current_settings()) as session:
-        item = queue.approve_adjustment(session, item_id, actor=by)
+        item = queue.approve_adjustment(session, item_id, actor=by, note=note)
         console().print(f"差错 {item.id}: {_status(item)}", markup=False)
 
 
@@ -402,7 +403,9 @@ def queue_decide(
     approve: Annotated[
         bool, typer.Option("--approve/--reject", help="Approve, or reject with --note.")
     ],
-    note: Annotated[str, typer.Option(help="The reason (required to reject).")] = "",
+    note: Annotated[
+        str, typer.Option(help="The reason (required to reject); kept on approval too.")
+    ] = "",
     on: Annotated[
         str | None,
         typer.Option(

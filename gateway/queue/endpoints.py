@@ -146,7 +146,10 @@ class ResolveIn(BaseModel):
 class ReviewIn(BaseModel):
     approve: bool
     note: str = Field(
-        default="", max_length=600, description="the reason (required to return or reject)"
+        default="",
+        max_length=600,
+        description="the reason (required to return or reject); on approval, what the approver "
+        "checked, kept in the history and the audit log",
     )
     on: date | None = Field(
         default=None,

@@ -804,8 +804,9 @@ def resolve_adjusting_entry(
     return item
 
 
-def approve_adjustment(session: Session, item_id: int, *, actor: str) -> QueueItem:
-    """A second person approves a proposed adjusting entry, which is then posted."""
+def approve_adjustment(session: Session, item_id: int, *, actor: str, note: str = "") -> QueueItem:
+    """A second person approves a proposed adjusting entry, which is then posted; their
+    ``note`` (what they checked) is kept in the item's history and the audit log."""
     item = get_item(session, item_id)
     _workable(item, ItemStatus.AWAITING_APPROVAL)
     proposal = json.loads(item.proposal_json or "{}")
@@ -815,7 +816,14 @@ def approve_adjustment(session: Session, item_id: int, *, actor: str) -> QueueIt
             "an adjusting entry above the limit needs a second person to approve it",
             code="second_person_required",
         )
-    _post_adjustment(session, item, proposal, actor=proposal["proposed_by"], approver=actor)
+    _post_adjustment(
+        session,
+        item,
+        proposal,
+        actor=proposal["proposed_by"],
+        approver=actor,
+        review_note=note.strip(),
+    )
     return item
 
 
@@ -896,7 +904,10 @@ def _post_adjustment(
     *,
     actor: str,
     approver: str | None,
+    review_note: str = "",
 ) -> None:
+    """Book a proposed adjusting entry; ``review_note`` is what the approver wrote, shown as
+    the approval's note in the history (the proposal's reason otherwise)."""
     amount = int(proposal["amount_fen"])
     reason = str(proposal["reason"])
     transaction = _book_difference(
@@ -919,13 +930,14 @@ def _post_adjustment(
         item,
         actor=approver or actor,
         action="adjustment_approved" if approver else "resolved",
-        note=reason,
+        note=review_note or reason,
         data={
             "resolution": "adjusting_entry",
             "amount_fen": amount,
             "journal_transaction_id": str(transaction.id),
             "proposed_by": actor,
             "approved_by": approver,
+            **({"reason": reason, "review_note": review_note} if review_note else {}),
         },
     )
 
@@ -983,11 +995,12 @@ def _write_off_request(item: QueueItem, actor: str) -> dict[str, Any]:
 
 
 def approve_write_off(
-    session: Session, item_id: int, *, actor: str, on: date | None = None
+    session: Session, item_id: int, *, actor: str, on: date | None = None, note: str = ""
 ) -> QueueItem:
     """A second person approves a write-off request: the difference is booked against
     呆坏账核销 (5101) on ``on`` (a shortfall as a loss, Dr 5101 / Cr 1002; a surplus the other
-    way), the item is resolved and the next run confirms it or reopens it."""
+    way), the item is resolved and the next run confirms it or reopens it. The approver's
+    ``note`` is kept in the item's history and the audit log."""
     item = get_item(session, item_id)
     request = _write_off_request(item, actor)
     current = _adjustment_amount(session, item)
@@ -1031,7 +1044,7 @@ def approve_write_off(
         item,
         actor=actor,
         action="write_off_approved",
-        note=reason,
+        note=note.strip() or reason,
         data={
             "resolution": "write_off",
             "amount_fen": amount,
@@ -1039,6 +1052,7 @@ def approve_write_off(
             "journal_transaction_id": str(transaction.id),
             "requested_by": requested_by,
             "approved_by": actor,
+            **({"reason": reason, "review_note": note.strip()} if note.strip() else {}),
         },
     )
     return item
@@ -1077,15 +1091,16 @@ def review(
     on: date | None = None,
 ) -> QueueItem:
     """The second person's decision on whatever the item waits for: a large adjusting entry
-    (awaiting approval) or a write-off request (write-off review)."""
+    (awaiting approval) or a write-off request (write-off review). ``note`` is the reason of a
+    rejection (required) or what the approver noted (kept in the history and audit log)."""
     item = get_item(session, item_id)
     _workable(item, ItemStatus.AWAITING_APPROVAL, ItemStatus.WRITE_OFF_REVIEW)
     if item.status is ItemStatus.WRITE_OFF_REVIEW:
         if approve:
-            return approve_write_off(session, item_id, actor=actor, on=on)
+            return approve_write_off(session, item_id, actor=actor, on=on, note=note)
         return reject_write_off(session, item_id, actor=actor, note=note)
     if approve:
-        return approve_adjustment(session, item_id, actor=actor)
+        return approve_adjustment(session, item_id, actor=actor, note=note)
     return reject_adjustment(session, item_id, actor=actor, note=note)
 
 

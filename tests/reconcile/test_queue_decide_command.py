@@ -75,3 +75,15 @@ def test_rejecting_a_write_off_from_the_command_line(nights: Nights) -> None:
         "bob",
         "先向银行追索",
     )
+
+
+def test_the_approvers_note_from_the_command_line_is_kept(nights: Nights) -> None:
+    item_id = _requested(nights)
+    day = nights.day.isoformat()
+    code, out = _huzhu(
+        "queue", "decide", item_id, "--approve", "--by", "bob", "--date", day,
+        "--note", "已核对银行回单第88号",
+    )  # fmt: skip
+    assert code == 0, out
+    events = queue.history(nights.settle.fresh(), int(item_id))
+    assert (events[-1].action, events[-1].note) == ("write_off_approved", "已核对银行回单第88号")

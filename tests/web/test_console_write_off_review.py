@@ -152,3 +152,21 @@ def test_write_off_request_waits_on_the_reviewers_work_list_and_dashboard(
     assert "核销待审" in row.group(0)
     chart = reviewer.get("/console").text.split('<svg class="chart"')[2]
     assert "银行流水未匹配" in chart.split("</svg>")[0]
+
+
+def test_reviewers_note_on_approval_is_shown_in_the_items_history(
+    browser: SignIn, seeded: Seeded, api_sessions: sessionmaker[Session]
+) -> None:
+    item_id = file_withdrawal(api_sessions, seeded.world.a.id)
+    request_on_console(browser, item_id)
+    reviewer = browser("reviewer")
+    page = reviewer.get(f"/console/queue/{item_id}").text
+    note = "同意核销，已核对银行回单第88号"
+    approved = reviewer.post(
+        f"/console/queue/{item_id}/review",
+        data={"csrf_token": csrf_of(page), "decision": "approve", "note": note},
+    )
+    assert approved.status_code == 303
+    history = reviewer.get(f"/console/queue/{item_id}").text.split('id="history-h"')[1]
+    assert note in history
+    assert note in reviewer.get("/console/audit").text
