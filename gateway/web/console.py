@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -21,7 +21,8 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.routing import Match
 
 from gateway.api.deps import SESSION_COOKIE, DbSession, authenticate, db
 from gateway.api.pagination import PageRequest, paginate
@@ -120,6 +121,67 @@ NAV: tuple[tuple[str, str, Permission | None], ...] = (
 )
 
 
+def home_path(principal: Principal) -> str:
+    """The first page of the navigation the user may see: the dashboard for most roles, the
+    batches and bank files for a bank operator (who may not read the associations)."""
+    for path, _, needed in NAV:
+        if needed is None or principal.has(needed):
+            return path
+    return "/console"
+
+
+def _has_get_route(request: Request, path: str) -> bool:
+    scope = {"type": "http", "method": "GET", "path": path}
+    # a route of that path for another method only matches partly
+    return any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes)
+
+
+def page_of(request: Request) -> str:
+    """Where the browser is, as a console page it can be sent back to: the path and query of a
+    GET; for a form's POST the page the form lives on (the Referer when it is a console page of
+    this site, else the action's path cut back to a page that answers GET). Never a POST-only
+    URL, which would answer 405 after signing in or switching language."""
+    if request.method in ("GET", "HEAD"):
+        query = request.url.query
+        return request.url.path + (f"?{query}" if query else "")
+    referer = urlsplit(request.headers.get("referer", ""))
+    if (
+        referer.netloc == request.url.netloc
+        and referer.path.startswith("/console")
+        and "//" not in referer.path
+    ):
+        return referer.path + (f"?{referer.query}" if referer.query else "")
+    path = request.url.path.rstrip("/")
+    while path.startswith("/console") and not _has_get_route(request, path):
+        path = path.rsplit("/", 1)[0]
+    return path if path.startswith("/console") else "/console"
+
+
+def page_context(
+    request: Request, lang: str, principal: Principal | None, csrf_token: str
+) -> dict[str, Any]:
+    """What base.html needs on every page: for a signed-in user the navigation, who they are
+    and the sign-out form's token; the language switch returns to :func:`page_of`."""
+    context: dict[str, Any] = {
+        "t": lambda key: translate(lang, key),
+        "lang": lang,
+        "principal": principal,
+        "csrf_token": csrf_token,
+        "path": request.url.path,
+        "here": quote(page_of(request), safe="/"),
+        "home": home_path(principal) if principal is not None else "/console",
+    }
+    if principal is not None:
+        zh, en = ROLE_LABELS[principal.role]
+        context["role_label"] = en if lang == "en" else zh
+        context["nav"] = [
+            (path, translate(lang, key))
+            for path, key, needed in NAV
+            if needed is None or principal.has(needed)
+        ]
+    return context
+
+
 class Page:
     """What every page template gets: the request, language, user, CSRF token, navigation."""
 
@@ -134,25 +196,14 @@ class Page:
         return translate(self.lang, key)
 
     def render(self, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-        zh, en = ROLE_LABELS[self.principal.role]
-        nav = [
-            (path, self.t(key))
-            for path, key, needed in NAV
-            if needed is None or self.principal.has(needed)
-        ]
         return templates.TemplateResponse(
             self.request,
             template,
             {
+                **page_context(self.request, self.lang, self.principal, self.csrf_token),
                 "t": self.t,
                 "batch_state": lambda state: batch_state_label(self.lang, str(state)),
                 "label": lambda group, value: enum_label(self.lang, group, str(value)),
-                "lang": self.lang,
-                "principal": self.principal,
-                "role_label": en if self.lang == "en" else zh,
-                "csrf_token": self.csrf_token,
-                "nav": nav,
-                "path": self.request.url.path,
                 **context,
             },
             status_code=status_code,
@@ -182,7 +233,7 @@ def _anonymous(request: Request, template: str, status_code: int = 200, **contex
     return templates.TemplateResponse(
         request,
         template,
-        {"t": lambda key: translate(lang, key), "lang": lang, "principal": None, **context},
+        {**page_context(request, lang, None, ""), **context},
         status_code=status_code,
     )
 
@@ -301,6 +352,11 @@ def associations_in_scope(session: Session, principal: Principal) -> list[Associ
 
 @router.get("/console")
 def dashboard(current: CurrentPage, session: DbSession) -> Any:
+    """The dashboard; a user who may not read the associations (a bank operator) is sent to
+    the first page they may see, which is where signing in and 返回 lead."""
+    home = home_path(current.principal)
+    if home != "/console":
+        return RedirectResponse(home, status_code=303)
     current.principal.require(Permission.READ_ORG)
     in_scope = associations_in_scope(session, current.principal)
     bank_cash = open_village_cash(session, [a.id for a in in_scope])
@@ -616,18 +672,39 @@ def audit_page(current: CurrentPage, session: DbSession, cursor: str | None = No
     return current.render("audit.html", events=events, next_cursor=next_cursor)
 
 
+def _signed_in(request: Request) -> credentials.Authenticated | None:
+    """Who is signed in, for an error page: as the request found out, or looked up now (an
+    unknown address, a request refused before its page was opened); None when nobody is."""
+    cached: credentials.Authenticated | None = getattr(request.state, "authenticated", None)
+    if cached is not None or not request.cookies.get(SESSION_COOKIE):
+        return cached
+    factory: sessionmaker[Session] = request.app.state.read_session_factory
+    try:
+        with factory() as session:
+            return authenticate(request, session)
+    except HuzhuError:
+        return None
+
+
 def html_error_page(request: Request, problem: Problem) -> Response:
-    """Browser requests get a page: sign-in for 401, an explained error otherwise."""
+    """Browser requests get a page: sign-in for 401 (then back to the page, its query kept, or
+    for a form's POST the page the form is on), an explained error otherwise, with the
+    navigation and sign-out of whoever is signed in."""
     if problem.status == 401:
-        target = quote(request.url.path, safe="/")
+        target = quote(page_of(request), safe="/")
         return RedirectResponse(f"/login?next={target}", status_code=303)
     lang = language(request)
-    return _anonymous(
+    found = _signed_in(request)
+    principal = found.principal if found is not None else None
+    return templates.TemplateResponse(
         request,
         "error.html",
+        {
+            **page_context(request, lang, principal, (found.csrf_token or "") if found else ""),
+            "problem": problem,
+            "message": problem.message_en if lang == "en" else problem.message_zh,
+        },
         status_code=problem.status,
-        problem=problem,
-        message=problem.message_en if lang == "en" else problem.message_zh,
     )
 
 
