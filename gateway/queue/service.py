@@ -48,7 +48,12 @@ from gateway.ledger.models import (
 from gateway.org.models import Association
 from gateway.queue.models import ItemStatus, NightState, QueueEvent, QueueItem, Resolution
 from gateway.reconcile.models import ManualMatch, OpenItem, ReconRun
-from gateway.reconcile.source import EXPECTED_PREFIX, entry_amounts, entry_id_of
+from gateway.reconcile.source import (
+    EXPECTED_PREFIX,
+    entry_amounts,
+    entry_id_of,
+    transaction_id_of,
+)
 from reconciliation.findings import ExceptionKind, ReconException
 
 # Kinds about an event that happened once: not seeing it again does not mean it is fixed.
@@ -68,6 +73,10 @@ AWAITING_DECISION = (ItemStatus.AWAITING_APPROVAL, ItemStatus.WRITE_OFF_REVIEW)
 # waiting for a second person's decision (an adjusting entry above the limit, a write-off
 # request). Items with the bank, settled or closed are shown when asked for by status.
 WORKING = (ItemStatus.OPEN, *AWAITING_DECISION)
+
+
+def _yuan(fen: int) -> str:
+    return format_yuan(fen, grouped=True)
 
 
 @dataclass(frozen=True)
@@ -651,8 +660,8 @@ def _match(
     difference = _signed_lines(found_lines) - entry_sum
     if difference != 0 and not allow_unbalanced:
         raise RuleViolation(
-            f"人工匹配金额不符：流水合计与账务合计相差 {format_yuan(difference, grouped=True)} 元",
-            f"manual match does not balance: lines minus entries is {difference} fen",
+            f"人工匹配金额不符：流水合计与账务合计相差 {_yuan(difference)} 元",
+            f"manual match does not balance: lines minus entries is {_yuan(difference)} yuan",
             code="match_unbalanced",
         )
     session.add(
@@ -698,6 +707,87 @@ def resolve_manual_match(
         data={"resolution": "manual_match", "lines": lines, "entries": entries},
     )
     return item
+
+
+@dataclass(frozen=True)
+class MatchCandidate:
+    """An open bank line or book entry of the item's special account, offered for a manual
+    match: its id, the day it has been open since, its signed amount (into the sub-account)
+    and what it says; ``own`` when it is one of the item's own."""
+
+    kind: str  # line | entry
+    item_id: str
+    since: date
+    amount_fen: int | None
+    text: str
+    own: bool
+
+
+def match_candidates(
+    session: Session, item: QueueItem, *, limit: int = 100
+) -> list[MatchCandidate]:
+    """What a manual match of ``item`` may take: the item's own lines and entries that are
+    still open, then the other open lines and entries of its special account (those of its
+    sub-account first), oldest first, at most ``limit`` besides its own."""
+    own = set(item_line_ids(item)) | set(item_entry_ids(item))
+    query = select(OpenItem).where(OpenItem.special_account_id == item.special_account_id)
+    if own:
+        query = query.where(OpenItem.item_id.not_in(own))
+    rows = list(session.scalars(query.order_by(OpenItem.since, OpenItem.id).limit(limit * 4)))
+    if own:
+        rows = (
+            list(
+                session.scalars(
+                    select(OpenItem).where(
+                        OpenItem.special_account_id == item.special_account_id,
+                        OpenItem.item_id.in_(own),
+                    )
+                )
+            )
+            + rows
+        )
+    entry_ids = [r.item_id for r in rows if r.item_type == "entry"]
+    amounts = entry_amounts(session, item.special_account_id, entry_ids)
+    transactions = {t: e for e in entry_ids if (t := transaction_id_of(e)) is not None}
+    descriptions = {
+        transactions[t]: text
+        for t, text in session.execute(
+            select(JournalTransaction.id, JournalTransaction.description).where(
+                JournalTransaction.id.in_(list(transactions))
+            )
+        )
+    }
+    found: list[MatchCandidate] = []
+    for row in rows:
+        if row.item_type == "line":
+            line = json.loads(row.line_json or "{}")
+            amount = line.get("amount_fen")
+            signed = None if amount is None else int(amount) * (1 if line.get("credit") else -1)
+            text = f"{line.get('counterparty_name') or ''} {line.get('remittance') or ''}"
+        else:
+            signed = amounts[row.item_id][0] if row.item_id in amounts else None
+            text = descriptions.get(row.item_id, "")
+        found.append(
+            MatchCandidate(
+                kind=row.item_type,
+                item_id=row.item_id,
+                since=row.since,
+                amount_fen=signed,
+                text=text.strip()[:120],
+                own=row.item_id in own,
+            )
+        )
+    mine = [c for c in found if c.own]
+    others = [c for c in found if not c.own]
+    if item.sub_account is not None:
+        same = {
+            r.item_id
+            for r in rows
+            if r.item_type == "line"
+            and json.loads(r.line_json or "{}").get("sub_account") == item.sub_account
+        }
+        others.sort(key=lambda c: c.item_id not in same)  # stable: oldest first within each
+    return mine + others[:limit]
 
 
 def _adjustment_amount(session: Session, item: QueueItem) -> int:
@@ -1013,10 +1103,10 @@ def approve_write_off(
         )
     if current != amount:
         raise Conflict(
-            f"差错金额已变动（申请时 {format_yuan(amount, grouped=True)} 元，"
-            f"现为 {format_yuan(current, grouped=True)} 元），请退回后重新申请",
-            f"the item's difference has changed since the request ({amount} fen, now "
-            f"{current} fen): reject it and request again",
+            f"差错金额已变动（申请时 {_yuan(amount)} 元，现为 {_yuan(current)} 元），"
+            "请退回后重新申请",
+            f"the item's difference has changed since the request ({_yuan(amount)} "
+            f"yuan, now {_yuan(current)} yuan): reject it and request again",
             code="write_off_amount_changed",
         )
     reason = str(request.get("reason") or item.resolution_note or "")

@@ -47,6 +47,7 @@ from gateway.errors import (
     Conflict,
     HuzhuError,
     LedgerError,
+    NotFound,
     RuleViolation,
     ValidationFailed,
 )
@@ -772,10 +773,12 @@ def render_queue_item(
     review_errors: list[FormError] | None = None,
     review_note: str = "",
     review_code: str = "",
+    resolve_form: ResolveForm | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     """The item page; ``review_errors`` are the reasons a second review was refused, shown
-    beside the review form with the note as it was typed."""
+    beside the review form with the note as it was typed; ``resolve_form`` is a refused
+    resolution as it was filled in, with its reasons, shown in the resolve form."""
     item = visible_item(session, current.principal, item_id, Permission.READ_QUEUE)
     shown = detail(session, item)
     siblings = []
@@ -792,6 +795,15 @@ def render_queue_item(
     offered = (
         list(ResolutionAction) if item.status is ItemStatus.OPEN else [ResolutionAction.DISMISS]
     )
+    # a manual match takes the lines and entries ticked among the account's open ones
+    candidates = (
+        queue_service.match_candidates(session, item)
+        if ResolutionAction.MANUAL_MATCH in offered and current.principal.has(Permission.WORK_QUEUE)
+        else []
+    )
+    form = resolve_form or ResolveForm(
+        action=offered[0].value, chosen={c.item_id for c in candidates if c.own}
+    )
     return current.render(
         "queue_item.html",
         status_code=status_code,
@@ -803,9 +815,24 @@ def render_queue_item(
         review_errors=review_errors or [],
         review_note=review_note,
         review_code=review_code,
+        resolve_form=form,
+        candidates=candidates,
         kind_label=lambda k: kind_label(current.lang, k),
         status_label=lambda s: status_label(current.lang, str(s)),
     )
+
+
+@dataclass
+class ResolveForm:
+    """The resolve form as filled in: the action, the note, the target association and the
+    lines and entries ticked for a manual match; ``errors`` why it was refused."""
+
+    action: str
+    note: str = ""
+    association_id: str = ""
+    chosen: set[str] = field(default_factory=set)
+    errors: list[FormError] = field(default_factory=list)
+    code: str = ""
 
 
 @router.get("/console/queue/{item_id}")
@@ -820,17 +847,73 @@ def queue_item_resolve(
     session: DbSession,
     csrf_token: Annotated[str, Form()],
     action: Annotated[ResolutionAction, Form()],
-    note: Annotated[str, Form(max_length=600)],
+    note: Annotated[str, Form(max_length=600)] = "",
     association_id: Annotated[str, Form()] = "",
+    line_ids: Annotated[list[str] | None, Form()] = None,
+    entry_ids: Annotated[list[str] | None, Form()] = None,
 ) -> Any:
+    """Resolve the item by the API's resolution (same checks, same audit record); a manual
+    match takes the lines and entries ticked. A refusal is shown in the form, as filled in."""
     current.require_csrf(csrf_token)
-    body = ResolveIn(
-        action=action,
-        note=note.strip() or " ",
-        association_id=optional_form_id("association_id", association_id),
+    visible_item(session, current.principal, item_id, Permission.WORK_QUEUE)
+    # a manual match of the lines and entries ticked; nothing ticked: the item's own
+    manual = action is ResolutionAction.MANUAL_MATCH and any(
+        [*(line_ids or []), *(entry_ids or [])]
     )
-    resolve(current.request, session, current.principal, item_id, body)
+    try:
+        body = ResolveIn(
+            action=action,
+            note=note.strip() or " ",
+            association_id=optional_form_id("association_id", association_id),
+            line_ids=[i for i in line_ids or [] if i] if manual else None,
+            entry_ids=[i for i in entry_ids or [] if i] if manual else None,
+        )
+        resolve(current.request, session, current.principal, item_id, body)
+    except ValidationError as invalid:
+        refused = ValidationFailed(
+            "表单不合法（人工匹配最多选 200 条流水和 200 条账务）",
+            "the form is invalid (a manual match takes at most 200 lines and 200 entries)",
+            code="request_invalid",
+            errors=str(invalid),
+        )
+        return _refused_resolution(
+            current, session, item_id, action, note, association_id, line_ids, entry_ids, refused
+        )
+    except (ValidationFailed, RuleViolation, Conflict, LedgerError, NotFound) as refused:
+        return _refused_resolution(
+            current, session, item_id, action, note, association_id, line_ids, entry_ids, refused
+        )
     return RedirectResponse(f"/console/queue?done={item_id}", status_code=303)
+
+
+def _refused_resolution(
+    current: Page,
+    session: Session,
+    item_id: int,
+    action: ResolutionAction,
+    note: str,
+    association_id: str,
+    line_ids: list[str] | None,
+    entry_ids: list[str] | None,
+    refused: HuzhuError,
+) -> HTMLResponse:
+    """The item page again after a refused resolution: nothing it wrote kept, the form as it
+    was filled in, the reason beside it (409 for a conflict, else 422)."""
+    session.rollback()
+    return render_queue_item(
+        current,
+        session,
+        item_id,
+        resolve_form=ResolveForm(
+            action=action.value,
+            note=note,
+            association_id=association_id,
+            chosen={i for i in [*(line_ids or []), *(entry_ids or [])] if i},
+            errors=[FormError(("note",), refused.message_zh, refused.message_en)],
+            code=refused.code,
+        ),
+        status_code=409 if isinstance(refused, Conflict) else 422,
+    )
 
 
 @router.post("/console/queue/{item_id}/assign")

@@ -175,6 +175,21 @@ TEXT: dict[str, tuple[str, str]] = {
     "approve": ("批准并记账", "Approve and post"),
     "return": ("退回", "Return"),
     "not_found_line": ("（流水已不在未达项中）", "(no longer open)"),
+    "match_choice": ("人工匹配：选择流水与账务", "Manual match: choose the lines and entries"),
+    "match_choice_note": (
+        "仅用于人工匹配。勾选本专户仍未达的银行流水和账务，流水合计须与账务合计相符（到分）。",
+        "Used by a manual match only. Tick open bank lines and book entries of this special "
+        "account; the lines must add up to the entries to the fen.",
+    ),
+    "match_nothing_open": (
+        "本专户已没有未达的流水或账务，无法人工匹配。",
+        "Nothing of this special account is open: a manual match has nothing to take.",
+    ),
+    "match_source": ("来源", "Source"),
+    "open_since": ("未达起始日", "Open since"),
+    "bank_line": ("银行流水", "Bank line"),
+    "book_entry": ("账务", "Book entry"),
+    "this_item": ("本差错", "this item"),
     "register_member": ("登记会员", "Register a member"),
     "apply_loan": ("借款申请", "Apply for a loan"),
     "member_no": ("会员编号", "Member no."),
