@@ -202,7 +202,8 @@ def visible_item(
 
 
 def evidence(session: Session, item: QueueItem) -> tuple[list[BankLineOut], list[BookEntryOut]]:
-    """The bank lines and the book entries the item is about, side by side."""
+    """The bank lines and the book entries the item is about, side by side; a line no longer
+    open (matched, dismissed, written off) as the item kept it."""
     line_ids = queue.item_line_ids(item)
     entry_ids = queue.item_entry_ids(item)
     open_rows = {
@@ -214,10 +215,14 @@ def evidence(session: Session, item: QueueItem) -> tuple[list[BankLineOut], list
             )
         )
     }
+    kept = queue.item_evidence(item)
     lines = []
     for line_id in line_ids:
         row = open_rows.get(line_id)
-        data: dict[str, Any] = json.loads(row.line_json or "{}") if row else {}
+        # the line while it is open, else as the run saw it when it raised the item
+        data: dict[str, Any] = (
+            json.loads(row.line_json or "{}") if row and row.line_json else kept.get(line_id, {})
+        )
         counterparty = data.get("counterparty_account")
         booked = data.get("booking_date")
         lines.append(

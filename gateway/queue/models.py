@@ -74,6 +74,8 @@ class QueueItem(Base):
     subject: Mapped[str] = mapped_column(String(200), default="")
     line_ids_json: Mapped[str] = mapped_column(Text, default="[]")
     entry_ids_json: Mapped[str] = mapped_column(Text, default="[]")
+    # the bank lines as the run saw them (line id -> line), shown once they are closed
+    evidence_json: Mapped[str | None] = mapped_column(Text, default=None)
     expected_fen: Mapped[int | None] = mapped_column(BigInteger, default=None)
     actual_fen: Mapped[int | None] = mapped_column(BigInteger, default=None)
     explanation: Mapped[str] = mapped_column(String(600), default="")

@@ -212,9 +212,12 @@ def sync_run(
     entry_associations: Mapping[str, int],
     actor: str,
     checks: RunChecks | None = None,
+    lines: Mapping[str, str] | None = None,
 ) -> SyncSummary:
     """File one run's exceptions into the queue (see the module's docstring); ``checks`` says
     which checks ran, so an item whose check did not run is neither cleared nor confirmed.
+    ``lines`` (line id -> the line as JSON) are the run's bank lines, kept with each item as
+    its evidence; a line not given is read from the open items.
 
     Each item's history gets its own event; the audit log gets one event for the run naming
     every item it raised, reopened, confirmed or cleared (a run may raise thousands)."""
@@ -241,6 +244,12 @@ def sync_run(
             items[found.fingerprint] = found
     events: list[tuple[int, str, str]] = []
     created: list[tuple[str, ReconException]] = []  # today's new items, by fingerprint
+    evidence = _line_evidence(
+        session,
+        special_account_id,
+        {line_id for x in exceptions for line_id in x.line_ids},
+        lines or {},
+    )
     stamp = business_date.isoformat()
     for fingerprint, x in today.items():
         item = items.get(fingerprint)
@@ -251,6 +260,8 @@ def sync_run(
         item.times_seen += 1
         item.actual_fen, item.expected_fen = x.actual_fen, x.expected_fen
         item.explanation = x.explanation[:600]  # its figures are tonight's, as the amounts
+        if item.evidence_json is None:
+            item.evidence_json = _evidence_of(x, evidence)
         if item.status in (ItemStatus.RESOLVED, ItemStatus.CLOSED):
             before = item.resolution
             item.status = ItemStatus.OPEN
@@ -325,6 +336,7 @@ def sync_run(
                     "subject": x.subject[:200],
                     "line_ids_json": json.dumps(list(x.line_ids)),
                     "entry_ids_json": json.dumps(list(x.entry_ids)),
+                    "evidence_json": _evidence_of(x, evidence),
                     "expected_fen": x.expected_fen,
                     "actual_fen": x.actual_fen,
                     "explanation": x.explanation[:600],
@@ -381,6 +393,35 @@ def sync_run(
             },
         )
     return summary
+
+
+def _line_evidence(
+    session: Session, special_account_id: int, wanted: set[str], given: Mapping[str, str]
+) -> dict[str, Any]:
+    """The lines ``wanted`` as the run saw them: from ``given``, else the open items."""
+    found = {i: json.loads(given[i]) for i in wanted if i in given}
+    missing = sorted(wanted - set(found))
+    for chunk in range(0, len(missing), 500):
+        for line_id, text in session.execute(
+            select(OpenItem.item_id, OpenItem.line_json).where(
+                OpenItem.special_account_id == special_account_id,
+                OpenItem.item_type == "line",
+                OpenItem.item_id.in_(missing[chunk : chunk + 500]),
+            )
+        ):
+            if text:
+                found[line_id] = json.loads(text)
+    return found
+
+
+def _evidence_of(x: ReconException, evidence: Mapping[str, Any]) -> str | None:
+    kept = {i: evidence[i] for i in x.line_ids if i in evidence}
+    return json.dumps(kept, ensure_ascii=False, sort_keys=True, default=str) if kept else None
+
+
+def item_evidence(item: QueueItem) -> dict[str, dict[str, Any]]:
+    """The bank lines kept with the item (line id -> line), as the run saw them."""
+    return dict(json.loads(item.evidence_json)) if item.evidence_json else {}
 
 
 # --- reading -------------------------------------------------------------------------------

@@ -411,6 +411,14 @@ def reconcile_account(
         associations=book.associations,
         entry_associations=_entry_associations(book.entries, exceptions),
         actor=actor,
+        lines={
+            line_id: text
+            for line_id, _, text in lines_to_json(
+                lines.filter(
+                    pl.col("line_id").is_in(sorted({i for x in exceptions for i in x.line_ids}))
+                )
+            )
+        },
         checks=queue.RunChecks(
             balances_compared=request.statement is not None,
             balance_sub_accounts=frozenset(request.ledger_balances_fen).union(

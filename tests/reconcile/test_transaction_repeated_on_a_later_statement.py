@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from adapters.records import Channel
+from gateway.queue.endpoints import evidence
 from gateway.reconcile.models import AutoPosting, OpenItem, SeenTransaction
 from gateway.reconcile.service import SEEN_TRANSACTION_DAYS
 from tests.recon_support import ON_EACH_DATABASE, Nights
@@ -84,3 +85,19 @@ def test_the_record_of_seen_ids_forgets_them_after_the_window(nights: Nights) ->
     nights.day += timedelta(days=SEEN_TRANSACTION_DAYS)
     nights.night()
     assert nights.settle.fresh().scalars(select(SeenTransaction)).all() == [], "forgotten"
+
+
+def test_the_copy_not_carried_is_kept_as_the_duplicates_evidence(nights: Nights) -> None:
+    """The copy is closed in the run that finds it, never open; the item keeps the line so its
+    page shows what the bank printed again."""
+    fee = nights.line(nights.sub_a, 300, credit=False, channel=Channel.FEE, remittance="手续费")
+    nights.night([fee])
+    nights.night([replace(fee, booking_date=nights.day)], closing_delta={nights.sub_a: 300})
+    (item,) = nights.items()
+    (line,), _ = evidence(nights.settle.fresh(), item)
+    assert (line.amount_fen, line.credit, line.remittance, line.still_open) == (
+        300,
+        False,
+        "手续费",
+        False,
+    )

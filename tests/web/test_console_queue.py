@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.queue import service as queue
 from reconciliation.findings import ExceptionKind, ReconException
-from tests.api.conftest import Seeded
+from tests.api.conftest import Seeded, file_village_cash
 from tests.web.conftest import SignIn
 
 
@@ -184,3 +184,30 @@ def test_a_balance_break_is_listed_by_its_difference_with_both_figures_at_hand(
     assert "差额</span> -13,000.00" in row.group(0)
     # the bank is held against the books plus the items still open, and says so
     assert 'title="银行 178,548.00 · 账面加未达项 191,548.00"' in row.group(0)
+
+
+def test_dismissed_item_keeps_its_evidence(
+    browser: SignIn, seeded: Seeded, api_sessions: sessionmaker[Session]
+) -> None:
+    """Once an item is settled its bank line is no longer open; its page still shows the line
+    (date, amount, counterparty) as the run saw it."""
+    with api_sessions() as session:
+        item_id = file_village_cash(
+            session, session.merge(seeded.world.a), tag="ev", amount_fen=987_654
+        )
+        session.commit()
+    officer = browser("officer")
+    page = officer.get(f"/console/queue/{item_id}").text
+    done = officer.post(
+        f"/console/queue/{item_id}/resolve",
+        data={"csrf_token": csrf_of(page), "action": "dismiss", "note": "已核实为会员存款"},
+    )
+    assert done.status_code == 303
+    after = officer.get(f"/console/queue/{item_id}").text
+    lines = re.search(r'<table id="bank-lines">.*?</table>', after, re.S)
+    assert lines
+    assert "2024-06-27" in lines.group(0)
+    assert "+9,876.54" in lines.group(0)
+    assert "现金存入" in lines.group(0)
+    assert "柜台现金存款" in lines.group(0)
+    assert "（流水已不在未达项中）" in lines.group(0)  # and says it is no longer open
