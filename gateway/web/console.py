@@ -817,6 +817,7 @@ def render_queue_item(
         review_code=review_code,
         resolve_form=form,
         candidates=candidates,
+        expected_label=lambda subject: expected_label(current.lang, subject),
         kind_label=lambda k: kind_label(current.lang, k),
         status_label=lambda s: status_label(current.lang, str(s)),
     )

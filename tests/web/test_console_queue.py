@@ -9,6 +9,7 @@ from datetime import date
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.queue import service as queue
+from gateway.web.i18n import expected_label
 from reconciliation.findings import ExceptionKind, ReconException
 from tests.api.conftest import Seeded, file_village_cash
 from tests.web.conftest import SignIn
@@ -211,3 +212,46 @@ def test_dismissed_item_keeps_its_evidence(
     assert "现金存入" in lines.group(0)
     assert "柜台现金存款" in lines.group(0)
     assert "（流水已不在未达项中）" in lines.group(0)  # and says it is no longer open
+
+
+def test_item_page_shows_the_bank_and_book_figures_and_their_difference(
+    browser: SignIn, seeded: Seeded, api_sessions: sessionmaker[Session]
+) -> None:
+    with api_sessions() as session:
+        a = session.merge(seeded.world.a)
+        summary = queue.sync_run(
+            session,
+            special_account_id=a.special_account_id,
+            business_date=date(2024, 6, 27),
+            exceptions=[
+                ReconException(
+                    kind=ExceptionKind.BALANCE_BREAK,
+                    sub_account=a.sub_account_number,
+                    actual_fen=1_234_567,
+                    expected_fen=1_000_000,
+                    detail="余额不符",
+                )
+            ],
+            associations={a.sub_account_number: a.id},
+            entry_associations={},
+            actor="nightly",
+        )
+        session.commit()
+        item_id = summary.new[0]
+    officer = browser("officer")
+    page = officer.get(f"/console/queue/{item_id}").text
+    figures = re.search(r'<div class="tiles" id="item-figures">.*?\n</div>', page, re.S)
+    assert figures
+    shown = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", figures.group(0))).strip()
+    label = expected_label("zh", queue.get_item(api_sessions(), item_id).subject)
+    assert shown == f"银行 12,345.67 {label} 10,000.00 差额 2,345.67"
+
+
+def test_accounts_table_balance_column_is_called_balance(browser: SignIn, seeded: Seeded) -> None:
+    """科目余额 lists every ledger account; its last column is each account's balance, not
+    the sub-account's."""
+    page = browser("officer").get(f"/console/associations/{seeded.world.a.id}").text
+    head = re.search(r'<details class="card">.*?</thead>', page, re.S)
+    assert head
+    assert '<th class="num">余额</th></tr></thead>' in head.group(0)
+    assert "子账户余额" not in head.group(0)
