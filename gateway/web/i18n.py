@@ -29,6 +29,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "reports": ("报表下载", "Reports"),
     "audit": ("审计日志", "Audit log"),
     "balance": ("子账户余额", "Sub-account balance"),
+    "account_balance": ("余额", "Balance"),
     "outstanding": ("在贷余额", "Loans outstanding"),
     "overdue": ("逾期", "Overdue"),
     "cash_flags": ("现金标记", "Cash flags"),
