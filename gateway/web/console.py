@@ -1120,6 +1120,10 @@ def render_auto_postings(
         refused_id=refused[0] if refused else None,
         refused_reason=refused[1] if refused else "",
         refused_errors=refused[2] if refused else [],
+        # a refusal with no undo form to show it beside (undone already) is shown above
+        refused_in_form=refused is not None
+        and current.principal.has(Permission.WORK_QUEUE)
+        and any(r["posting"].id == refused[0] and not r["posting"].undone_at for r in rows),
     )
 
 
@@ -1156,6 +1160,14 @@ def auto_posting_undo(
     except (ValidationFailed, Conflict) as refused:
         session.rollback()
         errors = [FormError(("reason",), refused.message_zh, refused.message_en)]
+        if isinstance(refused, Conflict):
+            errors = [
+                FormError(
+                    ("reason",),
+                    f"自动记账 #{auto_posting_id} 已撤销，无需再次操作",
+                    f"automatic posting #{auto_posting_id} is undone already; nothing more to do",
+                )
+            ]
         return render_auto_postings(
             current,
             session,
@@ -1343,11 +1355,20 @@ def queue_item_review(
         )
     except (ValidationFailed, RuleViolation, Conflict, LedgerError) as refused:
         session.rollback()
+        error = FormError(("note",), refused.message_zh, refused.message_en)
+        if isinstance(refused, Conflict) and refused.code == "queue_item_state":
+            # a second click, or another reviewer was quicker: say it is done already
+            now = queue_service.get_item(session, item_id).status.value
+            error = FormError(
+                ("note",),
+                f"该项已有决定，无需再次操作（当前状态：{status_label('zh', now)}）",
+                f"this was decided already; nothing more to do (now: {status_label('en', now)})",
+            )
         return render_queue_item(
             current,
             session,
             item_id,
-            review_errors=[FormError(("note",), refused.message_zh, refused.message_en)],
+            review_errors=[error],
             review_note=note,
             review_code=refused.code,
             status_code=409 if isinstance(refused, Conflict) else 422,

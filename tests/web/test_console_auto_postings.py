@@ -54,3 +54,22 @@ def test_a_read_only_auditor_sees_the_postings_without_a_form(
     page = browser("auditor").get("/console/auto-postings").text
     assert f'id="auto-posting-{auto_id}"' in page
     assert f'action="/console/auto-postings/{auto_id}/undo"' not in page
+
+
+def test_undoing_a_posting_twice_says_it_is_undone_already(
+    browser: SignIn, seeded: Seeded, api_sessions: sessionmaker[Session]
+) -> None:
+    """A second click (or a second tab) on 撤销 after the posting was undone."""
+    auto_id, _ = book_fee_automatically(api_sessions, seeded)
+    client = browser("reviewer")
+    page = client.get("/console/auto-postings").text
+    form = {"csrf_token": csrf_of(page), "reason": "短信费应由协会自付"}
+    assert client.post(f"/console/auto-postings/{auto_id}/undo", data=form).status_code == 303
+    again = client.post(
+        f"/console/auto-postings/{auto_id}/undo", data=form, headers={"Accept": "text/html"}
+    )
+    assert again.status_code == 409
+    assert 'role="alert"' in again.text
+    assert f"自动记账 #{auto_id} 已撤销，无需再次操作" in again.text
+    with api_sessions() as session:  # undone once
+        assert ledger.balance(session, seeded.world.a.id, AccountCode.EXPENSE_OTHER) == 0

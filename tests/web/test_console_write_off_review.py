@@ -170,3 +170,25 @@ def test_reviewers_note_on_approval_is_shown_in_the_items_history(
     history = reviewer.get(f"/console/queue/{item_id}").text.split('id="history-h"')[1]
     assert note in history
     assert note in reviewer.get("/console/audit").text
+
+
+def test_second_click_on_approve_says_it_was_already_decided(
+    browser: SignIn, seeded: Seeded, api_sessions: sessionmaker[Session]
+) -> None:
+    a = seeded.world.a.id
+    item_id = file_withdrawal(api_sessions, a)
+    request_on_console(browser, item_id)
+    reviewer = browser("reviewer")
+    page = reviewer.get(f"/console/queue/{item_id}").text
+    form = {"csrf_token": csrf_of(page), "decision": "approve"}
+    assert reviewer.post(f"/console/queue/{item_id}/review", data=form).status_code == 303
+    again = reviewer.post(
+        f"/console/queue/{item_id}/review", data=form, headers={"Accept": "text/html"}
+    )
+    assert again.status_code == 409
+    alert = re.search(r'<div class="form-errors" role="alert" id="review-errors".*?</div>',
+                      again.text, re.S)  # fmt: skip
+    assert alert
+    assert "该项已有决定，无需再次操作（当前状态：已处理，待对账确认）" in alert.group(0)
+    with api_sessions() as session:  # booked once
+        assert ledger.balance(session, a, AccountCode.WRITE_OFF) == TAKEN_FEN
