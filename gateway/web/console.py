@@ -95,6 +95,7 @@ from gateway.web.i18n import (
     expected_label,
     kind_label,
     language,
+    local_time,
     status_label,
     translate,
     yuan,
@@ -103,6 +104,7 @@ from gateway.web.i18n import (
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters["yuan"] = yuan
+templates.env.filters["local_time"] = local_time
 templates.env.filters["json_text"] = lambda value: json.dumps(
     value, ensure_ascii=False, sort_keys=True, default=str
 )

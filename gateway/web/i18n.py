@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from starlette.requests import Request
 
 from adapters.money import format_yuan
+from gateway.api.router import BUSINESS_ZONE
 from gateway.batches.endpoints import BatchStep
 from gateway.labels import LABELLED_STATES, STATE_LABELS, STATUS_LABELS
 
@@ -368,6 +370,16 @@ def language(request: Request) -> str:
 def translate(lang: str, key: str) -> str:
     zh, en = TEXT[key]
     return en if lang == "en" else zh
+
+
+def local_time(moment: datetime | None, seconds: bool = False) -> str:
+    """A stored moment (UTC; naive from SQLite) as Beijing time, the zone of every business
+    date the console shows, with its offset: "2024-06-27 21:05 (UTC+8)"."""
+    if moment is None:
+        return "—"
+    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    shown = aware.astimezone(BUSINESS_ZONE)
+    return shown.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M") + " (UTC+8)"
 
 
 def yuan(fen: int) -> str:

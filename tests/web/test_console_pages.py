@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
 
-from tests.api.conftest import Seeded
+from gateway.db import utcnow
+from gateway.queue.models import QueueEvent
+from tests.api.conftest import Seeded, file_village_cash
 from tests.web.conftest import SignIn, submit_login
 
 
@@ -158,3 +163,20 @@ def test_report_downloads_from_the_console(browser: SignIn, seeded: Seeded) -> N
     treasurer_page = browser("treasurer_a").get("/console/reports").text
     assert "/reports/summary" not in treasurer_page
     assert seeded.world.b.name not in treasurer_page
+
+
+def test_history_and_audit_times_are_shown_in_the_business_time_zone(
+    browser: SignIn, seeded: Seeded, api_sessions: sessionmaker[Session]
+) -> None:
+    """Beijing time, as every business date beside it, with its offset."""
+    with api_sessions() as session:
+        item_id = file_village_cash(session, session.merge(seeded.world.a), tag="tz")
+        at = datetime(2024, 6, 27, 16, 30, tzinfo=UTC)
+        session.add(QueueEvent(item_id=item_id, at=at, actor="user:officer", action="assigned"))
+        session.commit()
+    officer = browser("officer")
+    history = officer.get(f"/console/queue/{item_id}").text.split('id="history-h"')[1]
+    assert "2024-06-28 00:30 (UTC+8)" in history  # half past midnight in Beijing, next day
+    assert "2024-06-27 16:30" not in history
+    beijing = utcnow().astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:")
+    assert beijing in officer.get("/console/audit").text
