@@ -39,7 +39,8 @@ class CountyOverrides(BaseModel):
 
 
 class SchedulerConfig(BaseModel):
-    """Cron expressions (minute hour day month day_of_week) in the scheduler's time zone."""
+    """Cron expressions (minute hour day month day_of_week, read as crontab reads them: day of
+    week 0 and 7 are Sunday) in the scheduler's time zone."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
