@@ -1,35 +1,69 @@
-"""Who holds a claim: a process named ``host:pid`` (a claim may add ``/token``), and whether it
-still exists.
+"""Who holds a claim: a process named ``host:pid@namespace`` (a claim may add ``/token``), and
+whether it still exists.
 
 The run guard's step rows and a batch's send lease record their holder this way, so a claim
 left by a process of this host that crashed can be taken over at once instead of waiting for
-its lease to run out.
+its lease to run out. ``namespace`` tells this machine's boot and PID namespace apart from
+another's: containers or cloned machines may share a hostname while their process ids mean
+different processes, and a pid one cannot see there says nothing about whether it still runs.
+Holders written before the namespace was recorded (``host:pid``) are judged by host and pid.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import secrets
 import socket
+from pathlib import Path
+
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+PID_NAMESPACE = Path("/proc/self/ns/pid")
 
 
 def this_process() -> str:
-    """This process as ``host:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This process as ``host:pid@namespace`` (``host:pid`` where the system does not tell)."""
+    process = f"{socket.gethostname()}:{os.getpid()}"
+    namespace = process_namespace()
+    return f"{process}@{namespace}" if namespace else process
 
 
 def claim_token() -> str:
-    """A holder name unique to one claim: ``host:pid/token`` (two threads of one process differ)."""
+    """A holder name unique to one claim: ``host:pid@namespace/token`` (two threads of one
+    process differ)."""
     return f"{this_process()}/{secrets.token_hex(6)}"
 
 
-def process_gone(holder: str) -> bool:
-    """True when ``holder`` names a process of this host that no longer exists (it crashed).
+@functools.cache
+def process_namespace() -> str:
+    """This boot of this kernel and this process's PID namespace, as 12 hex digits: the same
+    for every process whose pid ``os.kill`` can judge from here; "" where ``/proc`` tells
+    neither. Neither changes while a process runs."""
+    try:
+        boot = BOOT_ID.read_text(encoding="ascii").strip()
+    except OSError:
+        boot = ""
+    try:
+        pids = str(os.stat(PID_NAMESPACE).st_ino)
+    except OSError:
+        pids = ""
+    if not boot and not pids:
+        return ""
+    return hashlib.sha256(f"{boot}|{pids}".encode()).hexdigest()[:12]
 
-    A process of another host, or a holder that names none, is never taken for gone."""
-    process = holder.split("/", 1)[0]
+
+def process_gone(holder: str) -> bool:
+    """True when ``holder`` names a process of this host (and, when it names one, of this boot
+    and PID namespace) that no longer exists: it crashed.
+
+    A process of another host or namespace, or a holder that names none, is never taken for
+    gone: its lease decides."""
+    process, at, namespace = holder.split("/", 1)[0].partition("@")
     host, _, pid = process.rpartition(":")
     if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if at and namespace != process_namespace():
         return False
     try:
         os.kill(int(pid), 0)
