@@ -30,7 +30,13 @@ from gateway.jobs.pipeline import (
 from gateway.jobs.runtime import build_nightly, configure_logging
 from gateway.jobs.scheduler import BusinessClock, run_scheduler
 
-STYLE = {"ran": "green", "skipped": "dim", "failed": "red"}
+STYLE = {
+    "ran": "green",
+    "skipped": "dim",
+    "failed": "red",
+    "running_elsewhere": "yellow",
+    "taken_over": "yellow",
+}
 
 
 def _summary_text(summary: dict[str, Any]) -> str:

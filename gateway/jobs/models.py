@@ -30,6 +30,8 @@ class JobRun(Base):
     owner: Mapped[str] = mapped_column(String(120))
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # when the run last renewed its lease (None: not yet); see gateway.jobs.guard.beat
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     summary: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str | None] = mapped_column(Text, default=None)

@@ -14,6 +14,8 @@ import importlib
 import importlib.util
 import json
 import logging
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -64,7 +66,10 @@ class StepOutcome:
     step: str
     business_date: date
     partition: str
-    status: str  # ran | skipped | failed
+    # ran | skipped (done already) | failed | running_elsewhere (another run holds the step:
+    # ``summary`` names it, since when and when it was last alive) | taken_over (this run
+    # stalled past its lease and another took the step over, whose outcome stands)
+    status: str
     summary: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
 
@@ -79,7 +84,10 @@ class Nightly:
     profile_loader: Callable[[str], BankProfile]
     transport_factory: TransportFactory = sftp_transport
     owner: str = field(default_factory=this_process)
+    # A step's run is taken over once it has shown no sign of life for this long; while it
+    # works, it renews the lease every quarter of it, for at most ``longest_step``.
     lease: timedelta = timedelta(minutes=60)
+    longest_step: timedelta = timedelta(hours=6)
     # A sent batch with no answer (results or a refusal notice) after this many banking days
     # raises a follow-up item.
     answer_within_banking_days: int = 2
@@ -442,7 +450,8 @@ def run_date(
     on_step: Callable[[StepOutcome], None] | None = None,
     today: date | None = None,
 ) -> list[StepOutcome]:
-    """Run each step once for ``day``; a step already done (or running elsewhere) is skipped.
+    """Run each step once for ``day``; a step already done is skipped, one another run is
+    doing is left to it (``running_elsewhere``).
 
     A failing step is recorded as failed and the later steps still run: fetching may fail
     while results already stored can be ingested and batches built. ``today``: the date the
@@ -452,7 +461,7 @@ def run_date(
     for step in steps:
         for partition in _partitions(ctx, step):
             with session_scope(ctx.factory) as session:
-                run_id = guard.claim(
+                claimed = guard.claim(
                     session,
                     step=step,
                     business_date=day,
@@ -460,47 +469,109 @@ def run_date(
                     owner=ctx.owner,
                     lease=ctx.lease,
                 )
-            if run_id is None:
+            if claimed is None:
                 outcome = StepOutcome(step, day, partition, "skipped")
+            elif isinstance(claimed, guard.Holder):
+                outcome = StepOutcome(
+                    step, day, partition, "running_elsewhere", _holder_summary(claimed)
+                )
+                log.warning(
+                    "step running elsewhere",
+                    extra={"step": step, "business_date": str(day), "partition": partition}
+                    | outcome.summary,
+                )
             else:
-                outcome = _execute(ctx, run_id, step, day, partition, today or day)
+                outcome = _execute(ctx, claimed, step, day, partition, today or day)
             outcomes.append(outcome)
             if on_step is not None:
                 on_step(outcome)
     return outcomes
 
 
+def _holder_summary(holder: guard.Holder) -> dict[str, Any]:
+    summary: dict[str, Any] = {
+        "held_by": holder.owner,
+        "since": guard.aware(holder.since).isoformat(timespec="seconds"),
+    }
+    if holder.heartbeat_at is not None:
+        summary["last_alive"] = guard.aware(holder.heartbeat_at).isoformat(timespec="seconds")
+    return summary
+
+
 def _execute(
-    ctx: Nightly, run_id: int, step: str, day: date, partition: str, today: date
+    ctx: Nightly, run: guard.Claim, step: str, day: date, partition: str, today: date
 ) -> StepOutcome:
-    log.info(
-        "step started", extra={"step": step, "business_date": str(day), "partition": partition}
-    )
+    where = {"step": step, "business_date": str(day), "partition": partition}
+    log.info("step started", extra=where)
+    summary: dict[str, Any] = {}
+    error: str | None = None
     try:
-        summary = _run_step(ctx, step, day, partition, today)
+        with Heartbeat(ctx, run, where):
+            summary = _run_step(ctx, step, day, partition, today)
     except Exception as exc:  # recorded, then the next step runs
         error = f"{type(exc).__name__}: {exc}"
-        done = exc.summary if isinstance(exc, StepIncomplete) else {}
-        log.error(
-            "step failed",
-            extra={"step": step, "business_date": str(day), "partition": partition, "error": error},
-        )
-        with session_scope(ctx.factory) as session:
-            guard.finish(
-                session,
-                run_id,
-                ok=False,
-                summary=json.dumps(done, ensure_ascii=False) if done else "",
-                error=error,
-            )
-        return StepOutcome(step, day, partition, "failed", done, error)
+        summary = exc.summary if isinstance(exc, StepIncomplete) else {}
+        log.error("step failed", extra=where | {"error": error})
     with session_scope(ctx.factory) as session:
-        guard.finish(session, run_id, ok=True, summary=json.dumps(summary, ensure_ascii=False))
-    log.info(
-        "step done",
-        extra={"step": step, "business_date": str(day), "partition": partition, "summary": summary},
-    )
+        if error is None:
+            text = json.dumps(summary, ensure_ascii=False)
+            holder = guard.finish(session, run, ok=True, summary=text)
+        else:
+            text = json.dumps(summary, ensure_ascii=False) if summary else ""
+            holder = guard.finish(session, run, ok=False, summary=text, error=error)
+    if holder is not None:
+        taken = {"taken_over_by": holder.owner, "its_status": holder.status.value}
+        log.warning("step taken over by another run; its outcome stands", extra=where | taken)
+        return StepOutcome(step, day, partition, "taken_over", summary | taken, error)
+    if error is not None:
+        return StepOutcome(step, day, partition, "failed", summary, error)
+    log.info("step done", extra=where | {"summary": summary})
     return StepOutcome(step, day, partition, "ran", summary)
+
+
+class Heartbeat:
+    """Renews a run's lease from a background thread while its step works, every quarter of
+    the lease, so that no other run takes over a step that is only slow. A step still working
+    after ``longest_step`` (hung, most likely) is no longer renewed: once its lease runs out,
+    another run takes it over. A heartbeat that cannot reach the database is tried again at
+    the next one."""
+
+    def __init__(self, ctx: Nightly, run: guard.Claim, where: dict[str, str]) -> None:
+        self.ctx = ctx
+        self.run = run
+        self.where = where
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._beat, name=f"heartbeat-{run.run_id}", daemon=True
+        )
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        every = self.ctx.lease.total_seconds() / 4
+        until = time.monotonic() + self.ctx.longest_step.total_seconds()
+        while not self._stop.wait(every):
+            if time.monotonic() > until:
+                log.warning(
+                    "step still working after its longest time; its lease is no longer renewed",
+                    extra=self.where | {"longest_step": str(self.ctx.longest_step)},
+                )
+                return
+            try:
+                with session_scope(self.ctx.factory) as session:
+                    ours = guard.beat(session, self.run)
+            except Exception as exc:  # the database out of reach a moment
+                log.warning("heartbeat failed", extra=self.where | {"error": repr(exc)})
+                continue
+            if not ours:
+                log.warning("step taken over by another run while working", extra=self.where)
+                return
 
 
 def dates_to_run(ctx: Nightly, day: date, catch_up_days: int) -> list[date]:

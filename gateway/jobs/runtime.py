@@ -109,6 +109,7 @@ def build_nightly(
         format_loader=format_loader(settings.config_dir, payments, root),
         transport_factory=transport_factory,
         lease=timedelta(minutes=payments.scheduler.lease_minutes),
+        longest_step=timedelta(minutes=payments.scheduler.longest_step_minutes),
         answer_within_banking_days=settings.nightly.answer_within_banking_days,
     )
     return nightly, engine

@@ -47,7 +47,10 @@ class SchedulerConfig(BaseModel):
     timezone: str = "Asia/Shanghai"
     nightly: str = "30 6 * * *"  # fetch, ingest, reconcile, collections, batches for today
     batches: str = "0 14 * * mon-fri"  # a second round of batches before the cut-offs
-    lease_minutes: int = Field(default=60, ge=1)  # a step left running this long is retried
+    # a step's run showing no sign of life this long is taken over (and retried); a working
+    # step renews its lease for at most longest_step_minutes
+    lease_minutes: int = Field(default=60, ge=1)
+    longest_step_minutes: int = Field(default=360, ge=1)
     catch_up_days: int = Field(default=7, ge=0)  # how far back a missed date is caught up
 
 
