@@ -11,6 +11,7 @@ from datetime import datetime
 from textwrap import shorten
 from types import FrameType
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -37,6 +38,41 @@ STYLE = {
     "running_elsewhere": "yellow",
     "taken_over": "yellow",
 }
+# A step another run holds (or took over from this one) is not known to be done: the exit
+# code says so, apart from a failure (1); 75 is sysexits' EX_TEMPFAIL, "try again later".
+NOT_KNOWN_DONE = 75
+ELSEWHERE = ("running_elsewhere", "taken_over")
+
+
+def _local(moment: str, zone: str) -> str:
+    """An ISO time of a summary in the scheduler's time zone, to the second."""
+    try:
+        parsed = datetime.fromisoformat(moment)
+    except ValueError:
+        return moment
+    return parsed.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _outcome_text(outcome: StepOutcome, zone: str) -> str:
+    """The summary column: who holds a step running elsewhere and since when, who took one
+    over, else the step's own summary."""
+    summary = dict(outcome.summary)
+    if outcome.status == "running_elsewhere":
+        text = (
+            f"另一运行进行中 running elsewhere: {summary.pop('held_by', '?')}, "
+            f"始于 since {_local(summary.pop('since', '?'), zone)}"
+        )
+        if "last_alive" in summary:
+            text += f", 最近心跳 last alive {_local(summary.pop('last_alive'), zone)}"
+        return text
+    if outcome.status == "taken_over":
+        text = (
+            f"已被接管 taken over by {summary.pop('taken_over_by', '?')} "
+            f"({summary.pop('its_status', '?')})"
+        )
+        rest = _summary_text(summary)
+        return f"{text}; {rest}" if rest else text
+    return _summary_text(summary)
 
 
 def _summary_text(summary: dict[str, Any]) -> str:
@@ -72,7 +108,10 @@ def nightly(
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
 ) -> None:
-    """Run the nightly pipeline once for a business date (each step at most once per date)."""
+    """Run the nightly pipeline once for a business date (each step at most once per date).
+
+    Exits 1 when a step failed, 75 when a step is being run by another process (or was taken
+    over from this one): the date's work is then not known to be done; look again later."""
     configure_logging(json_logs)
     settings = current_settings()
     chosen = tuple(s.strip() for s in steps.split(",")) if steps else STEPS
@@ -117,18 +156,33 @@ def nightly(
             table.add_column(header)
         # an error is printed whole (a long path folds onto the next line); a summary is cut
         table.add_column("摘要 Summary", overflow="fold")
+        zone = pipeline.payments.scheduler.timezone
         for o in outcomes:
-            summary = _summary_text(o.summary)
+            summary = _outcome_text(o, zone)
+            if o.error:
+                summary = f"{summary}; {o.error}" if o.status == "taken_over" else o.error
+                shown = Text(summary)  # an error is printed whole
+            else:
+                shown = Text(shorten(summary, 160, placeholder=" …"))
             table.add_row(
                 o.business_date.isoformat(),
                 o.step,
                 o.partition,
-                f"[{STYLE[o.status]}]{o.status}[/]",
-                Text(o.error) if o.error else Text(shorten(summary, 160, placeholder=" …")),
+                f"[{STYLE.get(o.status, 'bold')}]{o.status}[/]",
+                shown,
             )
         console().print(table)
     if any(o.status == "failed" for o in outcomes):
         raise typer.Exit(1)
+    elsewhere = [o for o in outcomes if o.status in ELSEWHERE]
+    if elsewhere:
+        dates = ", ".join(sorted({o.business_date.isoformat() for o in elsewhere}))
+        err_console().print(
+            f"[yellow]{len(elsewhere)} 个步骤由另一运行处理，{dates} 的工作尚未确认完成 "
+            f"{len(elsewhere)} step(s) in the hands of another run: the work for {dates} is not "
+            f"known to be done; run again later to see it finished[/yellow]"
+        )
+        raise typer.Exit(NOT_KNOWN_DONE)
 
 
 def scheduler(
