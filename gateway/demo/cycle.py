@@ -40,6 +40,7 @@ from gateway.demo.seed import ACTOR, SeededCounty
 from gateway.ingestion.models import InboundFile, InboundStatus
 from gateway.jobs.models import JobRun, RunStatus
 from gateway.jobs.pipeline import (
+    NOT_DONE,
     Nightly,
     StepOutcome,
     profile_loader,
@@ -243,7 +244,8 @@ def _cycle(
                 payments.release_loan(session, loan_id, on=day, actor=ACTOR)
             del waiting[:per_day]
         outcomes = run_through(nightly, day, catch_up_days=7)
-        if any(o.status == "failed" for o in outcomes):
+        # as huzhu scheduler retries later the same day (retry_minutes), once at noon here
+        if any(o.status in NOT_DONE for o in outcomes):
             exchange.clock.set(datetime.combine(day, RETRY, tzinfo=BANK_TZ))
             outcomes += run_date(nightly, day)
         if on_day is not None:

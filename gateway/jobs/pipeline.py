@@ -59,6 +59,8 @@ STEPS = ("fetch", "results", "statements", "reconcile", "collections", "batches"
 # The scheduler's second round of batches before the cut-offs, guarded on its own.
 EXTRA_STEPS = ("batches_late",)
 ALL = "all"
+# A step's outcomes that leave the date's work not known to be done.
+NOT_DONE = ("failed", "running_elsewhere", "taken_over")
 
 
 @dataclass
@@ -572,6 +574,20 @@ class Heartbeat:
             if not ours:
                 log.warning("step taken over by another run while working", extra=self.where)
                 return
+
+
+def steps_not_done(ctx: Nightly, day: date, steps: Sequence[str] = STEPS) -> list[tuple[str, str]]:
+    """The (step, partition) runs of ``day`` that have not succeeded (yet)."""
+    with session_scope(ctx.factory) as session:
+        done = {
+            (step, partition)
+            for step, partition in session.execute(
+                select(JobRun.step, JobRun.partition).where(
+                    JobRun.business_date == day, JobRun.status == RunStatus.SUCCEEDED
+                )
+            )
+        }
+    return [(s, p) for s in steps for p in _partitions(ctx, s) if (s, p) not in done]
 
 
 def dates_to_run(ctx: Nightly, day: date, catch_up_days: int) -> list[date]:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -23,7 +23,15 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 
-from gateway.jobs.pipeline import Nightly, StepOutcome, run_date, run_through
+from gateway.jobs.pipeline import (
+    ALL,
+    NOT_DONE,
+    Nightly,
+    StepOutcome,
+    run_date,
+    run_through,
+    steps_not_done,
+)
 from gateway.payments.config import SchedulerConfig
 
 log = logging.getLogger(__name__)
@@ -131,28 +139,86 @@ def run_scheduler(
     run_for_seconds: float | None = None,
     on_step: Callable[[StepOutcome], None] | None = None,
 ) -> None:
-    """Run until ``stop`` is set (or ``run_for_seconds`` pass)."""
+    """Run until ``stop`` is set (or ``run_for_seconds`` pass).
+
+    Started after today's nightly time with today's steps not all done (a restart, a machine
+    that was off), the nightly runs once at once. A run leaving a step not done (failed, or in
+    the hands of another run) is run again ``retry_minutes`` later, at most ``retries_per_day``
+    times for its business date and only while that date is today: later dates are caught up
+    by the next night's run. The run guard keeps every extra run from doing a step twice."""
+    zone = ZoneInfo(config.timezone)
     clock.started = clock.started or datetime.now(ZoneInfo(clock.timezone))
     if nightly.clock is None:  # a date caught up is held to this clock's today, not its own
         nightly.clock = clock.today
     lock = threading.Lock()  # one job at a time in this process
+    scheduler = BackgroundScheduler(timezone=zone)
+    retried: dict[tuple[str, date], int] = {}
 
-    def nightly_job() -> None:
+    def retry_later(
+        job: str, run: Callable[[date], None], day: date, outcomes: Sequence[StepOutcome]
+    ) -> None:
+        left = [o for o in outcomes if o.status in NOT_DONE]
+        if not left or config.retry_minutes <= 0:
+            return
+        for key in [key for key in retried if key[1] < day]:
+            del retried[key]
+        count = retried.get((job, day), 0)
+        where = {"job": job, "business_date": str(day), "steps_not_done": len(left)}
+        if count >= config.retries_per_day:
+            log.warning("steps still not done; no retry left today", extra=where)
+            return
+        retried[(job, day)] = count + 1
+        at = datetime.now(zone) + timedelta(minutes=config.retry_minutes)
+        scheduler.add_job(
+            run,
+            "date",
+            run_date=at,
+            args=[day],
+            id=f"{job}-retry",
+            replace_existing=True,
+            misfire_grace_time=3600,
+        )
+        log.info(
+            "retry scheduled",
+            extra=where | {"at": at.isoformat(timespec="seconds"), "retry": count + 1},
+        )
+
+    def nightly_job(retrying: date | None = None) -> None:
         with lock:
             day = clock.today()
-            log.info("nightly run", extra={"business_date": str(day)})
-            run_through(nightly, day, catch_up_days=config.catch_up_days, on_step=on_step)
+            if retrying is not None and retrying != day:
+                return  # the next night catches that date up
+            log.info(
+                "nightly run", extra={"business_date": str(day), "retry": retrying is not None}
+            )
+            outcomes = _guarded(
+                "nightly",
+                day,
+                lambda: run_through(
+                    nightly, day, catch_up_days=config.catch_up_days, on_step=on_step
+                ),
+            )
+        retry_later("nightly", nightly_job, day, outcomes)
 
-    def batches_job() -> None:
+    def batches_job(retrying: date | None = None) -> None:
         with lock:
             day = clock.today()
-            log.info("batch round", extra={"business_date": str(day)})
-            run_date(nightly, day, ("batches_late",), on_step=on_step)
+            if retrying is not None and retrying != day:
+                return
+            log.info(
+                "batch round", extra={"business_date": str(day), "retry": retrying is not None}
+            )
+            outcomes = _guarded(
+                "batches_late",
+                day,
+                lambda: run_date(nightly, day, ("batches_late",), on_step=on_step),
+            )
+        retry_later("batches", batches_job, day, outcomes)
 
-    scheduler = BackgroundScheduler(timezone=ZoneInfo(config.timezone))
+    nightly_trigger = cron_trigger(config.nightly, config.timezone)
     scheduler.add_job(
         nightly_job,
-        cron_trigger(config.nightly, config.timezone),
+        nightly_trigger,
         id="nightly",
         max_instances=1,
         coalesce=True,
@@ -166,13 +232,49 @@ def run_scheduler(
         coalesce=True,
         misfire_grace_time=600,
     )
+    now = datetime.now(zone)
+    catch_up = passed_today(nightly_trigger, now) and _today_not_done(nightly, clock.today())
+    if catch_up:
+        scheduler.add_job(
+            nightly_job, "date", run_date=now, id="nightly-catch-up", misfire_grace_time=3600
+        )
     scheduler.start()
     log.info(
         "scheduler started",
-        extra={"nightly": config.nightly, "batches": config.batches, "owner": nightly.owner},
+        extra={
+            "nightly": config.nightly,
+            "batches": config.batches,
+            "owner": nightly.owner,
+            "catch_up_today": catch_up,
+        },
     )
     try:
         stop.wait(timeout=run_for_seconds)
     finally:
         scheduler.shutdown(wait=True)
         log.info("scheduler stopped")
+
+
+def _guarded(what: str, day: date, run: Callable[[], list[StepOutcome]]) -> list[StepOutcome]:
+    """The run's outcomes; a run that could not start (the database out of reach) as one
+    failed outcome, so that it is retried like a failed step."""
+    try:
+        return run()
+    except Exception as exc:
+        log.exception("run failed", extra={"business_date": str(day)})
+        return [StepOutcome(what, day, ALL, "failed", error=f"{type(exc).__name__}: {exc}")]
+
+
+def _today_not_done(nightly: Nightly, day: date) -> bool:
+    try:
+        return bool(steps_not_done(nightly, day))
+    except Exception:  # the database out of reach: the run tells, and is retried
+        log.exception("could not read today's runs", extra={"business_date": str(day)})
+        return True
+
+
+def passed_today(trigger: BaseTrigger, now: datetime) -> bool:
+    """Whether ``trigger`` was due earlier today (in ``now``'s time zone)."""
+    midnight = datetime.combine(now.date(), time(0), tzinfo=now.tzinfo)
+    first = trigger.get_next_fire_time(None, midnight)
+    return first is not None and first <= now

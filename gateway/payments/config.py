@@ -52,6 +52,10 @@ class SchedulerConfig(BaseModel):
     lease_minutes: int = Field(default=60, ge=1)
     longest_step_minutes: int = Field(default=360, ge=1)
     catch_up_days: int = Field(default=7, ge=0)  # how far back a missed date is caught up
+    # a run leaving steps not done (failed, or running elsewhere) is run again this much later
+    # (0: not before the next night), at most retries_per_day times for its business date
+    retry_minutes: float = Field(default=30, ge=0)
+    retries_per_day: int = Field(default=6, ge=0)
 
 
 class CalendarConfig(BaseModel):
