@@ -1,7 +1,7 @@
 """A step's run renews its lease while the step works: a step that takes longer than the lease
 is left to its run by the other schedulers (shown to them as running elsewhere) instead of being
 run a second time beside it, and only a run that shows no sign of life for the whole lease, or
-a step still working after its longest time, is taken over."""
+a step still working after its longest time, is taken over. On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -18,14 +18,14 @@ from sqlalchemy import select
 from gateway.jobs import pipeline
 from gateway.jobs.models import JobRun, RunStatus
 from gateway.jobs.pipeline import Nightly, StepOutcome, run_date
-from tests.settle_support import DAY1, Settle, settle_in
+from tests.settle_support import DAY1, Settle, settle_on_database
 
 LEASE = timedelta(seconds=1)
 
 
-@pytest.fixture
-def settle(tmp_path: Path) -> Iterator[Settle]:
-    yield from settle_in(tmp_path)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def settle(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settle]:
+    yield from settle_on_database(request, tmp_path)
 
 
 def _node(settle: Settle, name: str, *, longest_step: timedelta = timedelta(hours=1)) -> Nightly:

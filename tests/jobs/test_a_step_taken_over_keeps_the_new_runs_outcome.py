@@ -1,6 +1,6 @@
 """A run that stalled past its lease and lost its step to another run cannot write its late
 outcome over the new run's: the row keeps what the run holding it recorded, and the stalled
-run's outcome says it was taken over, and by whom."""
+run's outcome says it was taken over, and by whom. On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ from gateway.db import session_scope, utcnow
 from gateway.jobs import pipeline
 from gateway.jobs.models import JobRun, RunStatus
 from gateway.jobs.pipeline import Nightly, StepOutcome, run_date
-from tests.settle_support import DAY1, Settle, settle_in
+from tests.settle_support import DAY1, Settle, settle_on_database
 
 
-@pytest.fixture
-def settle(tmp_path: Path) -> Iterator[Settle]:
-    yield from settle_in(tmp_path)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def settle(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settle]:
+    yield from settle_on_database(request, tmp_path)
 
 
 def _node(settle: Settle, name: str) -> Nightly:
