@@ -152,7 +152,7 @@ def run_scheduler(
         nightly.clock = clock.today
     lock = threading.Lock()  # one job at a time in this process
     scheduler = BackgroundScheduler(timezone=zone)
-    retried: dict[tuple[str, date], int] = {}
+    retried: dict[tuple[str, date], int] = {}  # retries so far, by job and date (under lock)
 
     def retry_later(
         job: str, run: Callable[[date], None], day: date, outcomes: Sequence[StepOutcome]
@@ -198,7 +198,7 @@ def run_scheduler(
                     nightly, day, catch_up_days=config.catch_up_days, on_step=on_step
                 ),
             )
-        retry_later("nightly", nightly_job, day, outcomes)
+            retry_later("nightly", nightly_job, day, outcomes)
 
     def batches_job(retrying: date | None = None) -> None:
         with lock:
@@ -213,7 +213,7 @@ def run_scheduler(
                 day,
                 lambda: run_date(nightly, day, ("batches_late",), on_step=on_step),
             )
-        retry_later("batches", batches_job, day, outcomes)
+            retry_later("batches", batches_job, day, outcomes)
 
     nightly_trigger = cron_trigger(config.nightly, config.timezone)
     scheduler.add_job(
