@@ -1,4 +1,4 @@
-"""Migration 0018 gives each queue item raised before it the bank lines of it still open, so
+"""Migration 0016 gives each queue item raised before it the bank lines of it still open, so
 the item's page shows them once they close; going back drops what was kept. On SQLite."""
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from alembic import command
 
 from gateway.migrations import alembic_config, upgrade
 
-REVISION = "0018_queue_item_evidence"
-BEFORE = "0014_statement_line_bank"
+REVISION = "0016_queue_item_evidence"
+BEFORE = "0015_job_run_heartbeat"
 LINE = {"line_id": "S1:1", "amount_fen": 12_300, "credit": True, "counterparty_name": "张三"}
 
 
-def test_0018_keeps_the_open_lines_of_each_item(tmp_path: Path) -> None:
+def test_0016_keeps_the_open_lines_of_each_item(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'migrate.db'}"
     upgrade(url, BEFORE)
     engine = sa.create_engine(url)

@@ -2,7 +2,7 @@
 last said it was alive. A run is taken over only once neither its start nor its last heartbeat
 is within the lease, so a step that takes longer than the lease is no longer run twice.
 
-Revision ID: 0017_job_run_heartbeat
+Revision ID: 0015_job_run_heartbeat
 Revises: 0014_statement_line_bank
 Create Date: 2026-12-08 10:00:00
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0017_job_run_heartbeat"
+revision: str = "0015_job_run_heartbeat"
 down_revision: str | Sequence[str] | None = "0014_statement_line_bank"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

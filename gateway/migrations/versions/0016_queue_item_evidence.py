@@ -2,8 +2,8 @@
 the run saw it), so its page still shows them once they are matched, dismissed or written
 off and no longer open. Items raised before keep what is still open of their lines.
 
-Revision ID: 0018_queue_item_evidence
-Revises: 0014_statement_line_bank
+Revision ID: 0016_queue_item_evidence
+Revises: 0015_job_run_heartbeat
 Create Date: 2026-12-08 10:00:00
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0018_queue_item_evidence"
-down_revision: str | Sequence[str] | None = "0014_statement_line_bank"
+revision: str = "0016_queue_item_evidence"
+down_revision: str | Sequence[str] | None = "0015_job_run_heartbeat"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
