@@ -105,6 +105,11 @@ def test_a_partial_collection_books_fee_first_makes_the_loan_overdue_and_is_retr
     ).one()
     assert line.status is ScheduleLineStatus.OVERDUE
     assert line.next_attempt_on == DUE + timedelta(days=4)
+    # the office is told in yuan, as the console shows amounts
+    (told,) = session.scalars(
+        select(FollowUpItem).where(FollowUpItem.kind == FollowUpKind.COLLECTION_PARTIAL)
+    ).all()
+    assert "部分扣款 400.00 元，尚欠 606.00 元，已转逾期" in told.message_zh
 
     # nothing new before the retry date; on it, a second collection for what is left
     run_date(settle.nightly, DUE + timedelta(days=2))
