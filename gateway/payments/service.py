@@ -154,18 +154,21 @@ def follow_up(
     """Put something before the county fund office.
 
     ``once_open``: for a cause the nightly run meets again each round until someone acts (a
-    batch that cannot be delivered): while a follow-up of this kind about the same batch,
-    instruction and file is still open, that one is returned and no other is added; once it
-    is resolved, the cause meeting us again raises a new one."""
+    batch that cannot be delivered or built): while a follow-up of this kind about the same
+    association, batch, instruction and file is still open, that one is returned and no other
+    is added; once it is resolved, the cause meeting us again raises a new one."""
     instruction_id = instruction.id if instruction else None
     if batch_id is None and instruction is not None:
         batch_id = instruction.batch_id
+    if association_id is None and instruction is not None:
+        association_id = instruction.association_id
     if once_open:
         open_item = session.scalar(
             select(FollowUpItem)
             .where(
                 FollowUpItem.kind == kind,
                 FollowUpItem.resolved.is_(False),
+                _same(FollowUpItem.association_id, association_id),
                 _same(FollowUpItem.batch_id, batch_id),
                 _same(FollowUpItem.instruction_id, instruction_id),
                 _same(FollowUpItem.inbound_file_id, inbound_file_id),
@@ -178,9 +181,7 @@ def follow_up(
     item = FollowUpItem(
         kind=kind,
         business_date=business_date,
-        association_id=association_id
-        if association_id is not None
-        else (instruction.association_id if instruction else None),
+        association_id=association_id,
         instruction_id=instruction_id,
         batch_id=batch_id,
         inbound_file_id=inbound_file_id,

@@ -5,14 +5,18 @@ GET /api/v1/follow-ups, not only the administrator."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from gateway.auth.models import Role
 from gateway.jobs.pipeline import run_date
 from gateway.members.models import Member
+from gateway.payments import follow_ups
 from gateway.payments import service as payments
+from gateway.payments.models import FollowUpItem, FollowUpKind
 from tests.settle_support import DAY1, Settle, client_as, http_app, settle_in
 
 
@@ -69,4 +73,34 @@ def test_county_officer_and_treasurers_see_the_unbuilt_batchs_follow_ups(
     ]
     assert [(i["association_id"], i["amount_fen"]) for i in listed("treasurer_b")] == [
         (b_id, 200_000)
+    ]
+
+
+def test_a_batch_that_still_cannot_be_built_keeps_one_open_follow_up(settle: Settle) -> None:
+    """The instructions stay pending and are tried again each round; the office has one open
+    follow-up for them, not one more a round, and a new one once it resolved the first."""
+    loan = settle.released_loan(100_000)
+    borrower = settle.session.get(Member, loan.member_id)
+    assert borrower is not None
+    borrower.name = "王|五"
+    settle.session.commit()
+
+    for day in (DAY1, DAY1 + timedelta(days=1), DAY1 + timedelta(days=2)):
+        run_date(settle.nightly, day)
+
+    def unbuilt() -> list[FollowUpItem]:
+        return list(
+            settle.fresh().scalars(
+                select(FollowUpItem).where(FollowUpItem.kind == FollowUpKind.BATCH_NOT_BUILT)
+            )
+        )
+
+    (first,) = unbuilt()
+    assert first.business_date == DAY1
+    follow_ups.resolve_follow_up(settle.session, first.id, actor="县办王", note="已通知改名")
+    settle.session.commit()
+    run_date(settle.nightly, DAY1 + timedelta(days=3))
+    assert [(f.business_date, f.resolved) for f in unbuilt()] == [
+        (DAY1, True),
+        (DAY1 + timedelta(days=3), False),
     ]
