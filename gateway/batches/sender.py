@@ -34,7 +34,13 @@ from gateway.db import session_scope, utcnow
 from gateway.errors import Conflict, NotFound
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
 from gateway.ingestion.refusals import REFUSAL_SUFFIX
-from gateway.payments.models import FollowUpKind, InstructionStatus, PaymentInstruction
+from gateway.payments.follow_ups import resolve_follow_up
+from gateway.payments.models import (
+    FollowUpItem,
+    FollowUpKind,
+    InstructionStatus,
+    PaymentInstruction,
+)
 from gateway.payments.service import follow_up, mark_sent
 from gateway.processes import claim_token, process_gone
 
@@ -230,6 +236,20 @@ def _mark_batch_sent(
         batch_id=batch.id,
         cause=f"{how} {delivery.status.value}: {delivery.path}",
     )
+    # the failure the office was told of is over: its follow-up says how it ended
+    for item in session.scalars(
+        select(FollowUpItem.id).where(
+            FollowUpItem.batch_id == batch.id,
+            FollowUpItem.kind == FollowUpKind.DELIVERY_FAILED,
+            FollowUpItem.resolved.is_(False),
+        )
+    ):
+        resolve_follow_up(
+            session,
+            item,
+            actor="system",
+            note=f"批次文件已于 {business_date.isoformat()} 送达银行 delivered: {delivery.path}",
+        )
 
 
 def refuse_judged_batch(session: Session, batch: PaymentBatch) -> None:

@@ -101,3 +101,9 @@ def test_once_the_other_file_is_gone_the_next_run_delivers_the_stored_batch(
     assert settle.server.files()[f"in/{NAME}"] == stored
     (instruction,) = settle.instructions()
     assert instruction.status is InstructionStatus.SENT
+    # the office's follow-up says how the failure ended
+    ((resolved, by, note),) = [
+        (f.resolved, f.resolved_by, f.resolution_note) for f in _delivery_follow_ups(settle)
+    ]
+    assert (resolved, by) == (True, "system")
+    assert note == f"批次文件已于 {DAY2.isoformat()} 送达银行 delivered: in/{NAME}"
