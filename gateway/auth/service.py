@@ -1,6 +1,14 @@
-"""Users and their scope. Passwords and sessions are added on top of this."""
+"""Users and their scope. Passwords and sessions are added on top of this.
+
+A user name is kept as it is signed in with: :func:`canonical_username` strips it (as sign-in
+does) and refuses what cannot be typed or told apart, and :func:`create_user` refuses a name
+that is another user's but for its case (:func:`person_key`), the way the four-eyes checks
+compare the names of the people acting.
+"""
 
 from __future__ import annotations
+
+import unicodedata
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,6 +19,71 @@ from gateway.errors import Conflict, NotFound, ValidationFailed
 
 _COUNTY_ROLES = (Role.COUNTY_OFFICER, Role.COUNTY_REVIEWER, Role.BANK_OPERATOR, Role.AUDITOR)
 _ASSOCIATION_ROLES = (Role.TREASURER, Role.AUDITOR)
+USERNAME_MAX = 60  # the column's length
+ACTOR_PREFIX = "user:"  # how the audit log names a signed-in user (``Principal.actor``)
+
+
+def person_key(name: str) -> str:
+    """A person's name as the four-eyes checks compare it: case and outer spaces aside, and
+    the same whether it came signed in (``user:alice``, the API and console) or typed
+    (``alice``, ``--by`` on the command line). No two users share one (:func:`create_user`)."""
+    folded = name.strip().casefold()
+    return folded.removeprefix(ACTOR_PREFIX).strip()
+
+
+def canonical_username(username: str) -> str:
+    """The name a new user signs in with: ``username`` without its outer spaces (sign-in strips
+    what is typed, so a name kept with them could never sign in). Refused: an empty or too
+    long name; tabs, line breaks, other invisible characters, any space but a single plain
+    one between two characters (the sign-in form drops line breaks, and a page shows a run
+    of spaces, or a no-break or full-width space, just like one plain space, so such a name
+    reads as another's); and a name starting ``user:``, which is how the audit log and the
+    four-eyes checks name a signed-in user."""
+    name = username.strip()
+    if not name:
+        raise ValidationFailed("用户名不能为空", "a user name is needed", field="username")
+    if len(name) > USERNAME_MAX:
+        raise ValidationFailed(
+            f"用户名不能超过 {USERNAME_MAX} 个字符",
+            f"a user name has at most {USERNAME_MAX} characters",
+            field="username",
+        )
+    odd = [
+        c
+        for c in name
+        if (c.isspace() and c != " ") or unicodedata.category(c) in ("Cc", "Cf", "Co", "Cs")
+    ]
+    if odd or "  " in name:
+        raise ValidationFailed(
+            f"用户名 {name!r} 含有制表符、换行、连续空格或不可见字符，"
+            "登录时无法输入或无法与他人区分",
+            f"the user name {name!r} holds a tab, a line break, a run of spaces or an "
+            "invisible character: it could not be typed at sign-in or told from another's",
+            field="username",
+        )
+    if name.casefold().startswith(ACTOR_PREFIX):
+        raise ValidationFailed(
+            f"用户名不能以 {ACTOR_PREFIX} 开头（审计记录以此标示登录用户）",
+            f"a user name cannot start with {ACTOR_PREFIX}: the audit log names signed-in users so",
+            field="username",
+        )
+    return name
+
+
+def find_user(session: Session, name: str) -> User | None:
+    """The user a typed name means: the user of exactly that name (outer spaces aside), else
+    the one user whose name is the same as the four-eyes checks compare names (case aside,
+    ``user:alice`` as the audit log writes it); ``None`` when there is none, or more than one
+    (two names only the case tells apart, made before that was refused)."""
+    typed = name.strip()
+    exact = session.scalar(select(User).where(User.username == typed))
+    if exact is not None:
+        return exact
+    key = person_key(typed)
+    if not key:
+        return None
+    same = [user for user in session.scalars(select(User)) if person_key(user.username) == key]
+    return same[0] if len(same) == 1 else None
 
 
 def create_user(
@@ -25,7 +98,10 @@ def create_user(
     can_unmask: bool = False,
     actor: str = "system",
 ) -> User:
-    """A user scoped to a county or to one association (an admin to neither)."""
+    """A user scoped to a county or to one association (an admin to neither), named by
+    :func:`canonical_username`; a name that is another user's but for its case is refused."""
+    username = canonical_username(username)
+    display_name = display_name.strip() or username
     if role == Role.ADMIN and (county_id or association_id):
         raise ValidationFailed("管理员不限定范围", "an admin has no county or association scope")
     if role == Role.TREASURER and association_id is None:
@@ -43,6 +119,15 @@ def create_user(
         raise ValidationFailed("只能指定一种范围", "scope is a county or an association, not both")
     if session.scalar(select(User.id).where(User.username == username)):
         raise Conflict(f"用户名 {username} 已存在", f"user {username} exists")
+    key = person_key(username)
+    for existing in session.scalars(select(User.username)):
+        if person_key(existing) == key:
+            raise Conflict(
+                f"用户名 {username} 与已有用户 {existing} 只差大小写，复核时会被视为同一人",
+                f"the user name {username} differs from the existing user {existing} only by "
+                "case: the four-eyes checks would take them for one person",
+                code="username_taken",
+            )
     user = User(
         username=username,
         display_name=display_name,

@@ -28,7 +28,13 @@ def _password(value: str | None) -> str:
 
 @users_app.command("create")
 def create(
-    username: Annotated[str, typer.Argument(help="Sign-in name.")],
+    username: Annotated[
+        str,
+        typer.Argument(
+            help="Sign-in name: outer spaces are dropped; one differing from another user's "
+            "only by case is refused."
+        ),
+    ],
     role: Annotated[Role, typer.Option(help="Role of the user.")],
     display_name: Annotated[str | None, typer.Option(help="Name shown in the web console.")] = None,
     county: Annotated[str | None, typer.Option(help="County code (county-wide roles).")] = None,
@@ -74,7 +80,7 @@ def create(
             can_unmask=can_unmask,
             actor=ACTOR,
         )
-        credentials.set_password(session, username, secret, actor=ACTOR)
+        credentials.set_password(session, user.username, secret, actor=ACTOR)
         console().print(f"已创建用户 created {user.username} ({role.value})")
 
 

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from adapters.money import format_yuan
 from gateway.audit import service as audit
+from gateway.auth.service import person_key
 from gateway.db import insert_rows, utcnow
 from gateway.errors import Conflict, NotFound, RuleViolation, ValidationFailed
 from gateway.labels import state_zh
@@ -547,18 +548,12 @@ def _unresolved(item: QueueItem) -> None:
     item.proposal_json = None
 
 
-def _person(name: str) -> str:
-    """A person's name as the four-eyes checks compare it: case and spaces aside, and the
-    same whether it came signed in (``user:alice``, the API and console) or typed (``alice``,
-    ``--by`` on the command line)."""
-    folded = name.strip().casefold()
-    return folded.removeprefix("user:").strip()
-
-
 def same_person(a: str | None, b: str | None) -> bool:
     """Whether two names given for a person are the same person's: "Alice " cannot approve
-    alice's request, nor ``--by alice`` one made by ``user:alice`` in the console."""
-    return a is not None and b is not None and _person(a) == _person(b)
+    alice's request, nor ``--by alice`` one made by ``user:alice`` in the console. Names are
+    compared by :func:`gateway.auth.service.person_key`, which no two users share, so two
+    accounts are never taken for one person."""
+    return a is not None and b is not None and person_key(a) == person_key(b)
 
 
 def next_date_to_reconcile(session: Session, special_account_id: int) -> date | None:

@@ -70,6 +70,41 @@ def test_create_refuses_a_weak_password_and_an_unknown_scope(cli_env: dict[str, 
     assert unknown.exit_code == 1
 
 
+def test_a_name_typed_with_a_space_signs_in_and_one_only_the_case_tells_apart_is_refused(
+    cli_env: dict[str, str], app: FastAPI
+) -> None:
+    runner = CliRunner()
+    created = runner.invoke(
+        cli,
+        ["users", "create", " clerk_c", "--role", "county_reviewer", "--county", "TC",
+         "--password", "good-password-9"],
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    assert "created clerk_c " in created.output
+    with TestClient(app, base_url="https://testserver") as client:
+        signed = client.post(
+            "/api/v1/auth/login", json={"username": "clerk_c", "password": "good-password-9"}
+        )
+        assert signed.status_code == 200, signed.text
+        assert signed.json()["user"]["username"] == "clerk_c"
+    # "Officer" would be another account the four-eyes checks take for officer
+    twin = runner.invoke(
+        cli,
+        ["users", "create", "Officer", "--role", "county_reviewer", "--county", "TC",
+         "--password", "good-password-9"],
+    )  # fmt: skip
+    assert twin.exit_code == 1
+    assert "只差大小写" in twin.output
+    assert "officer" in twin.output
+    tabbed = runner.invoke(
+        cli,
+        ["users", "create", "clerk\td", "--role", "county_reviewer", "--county", "TC",
+         "--password", "good-password-9"],
+    )  # fmt: skip
+    assert tabbed.exit_code == 1
+    assert "sign-in" in tabbed.output
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
