@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 from adapters.base import Adapter
 from adapters.records import CreditDebit, Statement, StatementEntry, SubAccountBalance
 from adapters.sandbox.clock import BANK_TZ
+from gateway.auth.models import Role
+from gateway.auth.service import create_user
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
 from gateway.ledger.models import AccountCode
 from gateway.ledger.service import balance
@@ -153,6 +155,33 @@ class Nights:
     def item(self, kind: str) -> QueueItem:
         (found,) = self.items(kind)
         return found
+
+    def staff(
+        self,
+        username: str,
+        role: Role = Role.COUNTY_OFFICER,
+        *,
+        display_name: str = "",
+        association_id: int | None = None,
+    ) -> str:
+        """A user of the county (of association ``association_id`` if given, of the test bank
+        for a bank operator), committed; their user name, to assign items to."""
+        session = self.settle.fresh()
+        account = session.get(SpecialAccount, self.special_id)
+        assert account is not None
+        create_user(
+            session,
+            username=username,
+            display_name=display_name,
+            role=role,
+            county_id=None
+            if association_id is not None or role is Role.ADMIN
+            else account.county_id,
+            association_id=association_id,
+            bank_id=account.bank_id if role is Role.BANK_OPERATOR else None,
+        )
+        session.commit()
+        return username
 
     def close(self) -> None:
         self.settle.close()

@@ -310,7 +310,14 @@ def queue_show(item_id: Annotated[int, typer.Argument(help="Queue item id.")]) -
 @queue_app.command("assign")
 def queue_assign(
     item_id: Annotated[int, typer.Argument(help="Queue item id.")],
-    to: Annotated[str, typer.Option("--to", help="Who works the item.")],
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            help="Who works the item: the user name of an active user who works the queue "
+            "within the item's county.",
+        ),
+    ],
     by: Annotated[str, typer.Option("--by", help="Who assigns it.")],
     priority: Annotated[int | None, typer.Option(help="Priority 1 (low) .. 9 (high).")] = None,
 ) -> None:

@@ -26,7 +26,7 @@ from gateway.api.router import (
     association_scope,
     domain_router,
 )
-from gateway.auth.permissions import ObjectScope, Permission, Principal
+from gateway.auth.permissions import Permission, Principal
 from gateway.errors import ValidationFailed
 from gateway.ledger.models import JournalTransaction
 from gateway.org.models import Association, SpecialAccount
@@ -111,7 +111,12 @@ class QueueItemDetailOut(QueueItemOut):
 
 
 class AssignIn(BaseModel):
-    assignee: str = Field(min_length=1, max_length=100)
+    assignee: str = Field(
+        min_length=1,
+        max_length=100,
+        description="the user name of an active user who works the queue (queue.work) within "
+        "the item's county; anyone else is refused (422)",
+    )
     priority: int | None = Field(default=None, ge=1, le=9)
 
 
@@ -184,20 +189,12 @@ def item_out(item: QueueItem) -> QueueItemOut:
     )
 
 
-def item_scope(session: Session, item: QueueItem) -> ObjectScope:
-    account = session.get(SpecialAccount, item.special_account_id)
-    assert account is not None  # a foreign key
-    return ObjectScope(
-        county_id=account.county_id, association_id=item.association_id, bank_id=account.bank_id
-    )
-
-
 def visible_item(
     session: Session, principal: Principal, item_id: int, permission: Permission
 ) -> QueueItem:
     principal.require(permission)
     item = queue.get_item(session, item_id)
-    principal.require(permission, item_scope(session, item))
+    principal.require(permission, queue.item_scope(session, item))
     return item
 
 

@@ -17,8 +17,9 @@ next night with a statement to judge (:class:`RunChecks`).
 Resolutions: manual match, adjusting entry with a reason (a second person approves above
 ``QueueConfig.approval_above_fen``), bank-error follow-up, write-off request (a second person
 approves it, which books it against 呆坏账核销, or rejects it with a reason), reassignment to
-the right association, dismissal with a justification. Every action is kept in the item's
-history and in the audit log. Services never commit.
+the right association, dismissal with a justification. An item is assigned only to someone
+who can work it (:func:`assign`). Every action is kept in the item's history and in the audit
+log. Services never commit.
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ from sqlalchemy.orm import Session
 
 from adapters.money import format_yuan
 from gateway.audit import service as audit
-from gateway.auth.service import person_key
+from gateway.auth.credentials import principal_for
+from gateway.auth.models import Role, User
+from gateway.auth.permissions import ROLE_LABELS, ROLE_PERMISSIONS, ObjectScope, Permission
+from gateway.auth.service import find_user, person_key
 from gateway.db import insert_rows, utcnow
 from gateway.errors import Conflict, NotFound, RuleViolation, ValidationFailed
 from gateway.labels import state_zh
@@ -46,7 +50,7 @@ from gateway.ledger.models import (
     LedgerChannel,
     TransactionKind,
 )
-from gateway.org.models import Association
+from gateway.org.models import Association, SpecialAccount
 from gateway.queue.models import ItemStatus, NightState, QueueEvent, QueueItem, Resolution
 from gateway.reconcile.models import ManualMatch, OpenItem, ReconRun
 from gateway.reconcile.source import (
@@ -602,15 +606,95 @@ def _resolved(
     item.resolved_at = utcnow()
 
 
+def item_scope(session: Session, item: QueueItem) -> ObjectScope:
+    """Where the item lives, for the scope checks: its special account's county and bank, and
+    its association when it has one."""
+    account = session.get(SpecialAccount, item.special_account_id)
+    assert account is not None  # a foreign key
+    return ObjectScope(
+        county_id=account.county_id, association_id=item.association_id, bank_id=account.bank_id
+    )
+
+
+_QUEUE_ROLES = tuple(r for r in Role if Permission.WORK_QUEUE in ROLE_PERMISSIONS[r])
+
+
+def eligible_assignees(session: Session, item: QueueItem) -> list[User]:
+    """Who the item may be assigned to: the active users whose role works the queue and whose
+    scope covers the item, by display name (what the console offers; :func:`assign` checks)."""
+    scope = item_scope(session, item)
+    users = session.scalars(
+        select(User)
+        .where(User.active.is_(True), User.role.in_(_QUEUE_ROLES))
+        .order_by(User.display_name, User.username)
+    )
+    return [
+        user for user in users if _assignee_refusal(session, user, user.username, scope) is None
+    ]
+
+
+def _assignee_refusal(
+    session: Session, user: User | None, typed: str, scope: ObjectScope
+) -> ValidationFailed | None:
+    """Why the user named ``typed`` cannot be given an item of ``scope``, or ``None``. A user
+    of another county is answered as one who does not exist, as the scope checks do."""
+    principal = principal_for(session, user) if user is not None else None
+    if (
+        user is None
+        or principal is None
+        or (principal.role is not Role.ADMIN and principal.home_county_id != scope.county_id)
+    ):
+        return ValidationFailed(
+            f"不能分派给 {typed}：本县没有这个用户",
+            f"cannot assign the item to {typed}: there is no such user in its county",
+            code="assignee_unknown",
+            assignee=typed,
+        )
+    if not user.active:
+        return ValidationFailed(
+            f"不能分派给 {typed}：该用户已停用",
+            f"cannot assign the item to {typed}: the account is disabled",
+            code="assignee_disabled",
+            assignee=typed,
+        )
+    if not principal.has(Permission.WORK_QUEUE):
+        zh, en = ROLE_LABELS[user.role]
+        return ValidationFailed(
+            f"不能分派给 {typed}：{zh}无权处理对账差错",
+            f"cannot assign the item to {typed}: a user with the role {en.lower()} cannot "
+            "work the mismatch queue",
+            code="assignee_cannot_work_queue",
+            assignee=typed,
+            role=user.role.value,
+        )
+    if not principal.covers(scope):
+        return ValidationFailed(
+            f"不能分派给 {typed}：该用户的管辖范围不含此差错",
+            f"cannot assign the item to {typed}: their scope does not cover the item",
+            code="assignee_out_of_scope",
+            assignee=typed,
+        )
+    return None
+
+
 def assign(
     session: Session, item_id: int, *, assignee: str, actor: str, priority: int | None = None
 ) -> QueueItem:
+    """Give the item to a person to work: ``assignee`` names an active user whose role works
+    the queue and whose scope covers the item (a user name, found as :func:`find_user` finds
+    it, and kept as the user's own name); anyone else is refused with the reason, since an
+    item given to someone who cannot work it sits unseen."""
     item = get_item(session, item_id)
     if item.status is ItemStatus.CLOSED:
         _workable(item, *(s for s in ItemStatus if s is not ItemStatus.CLOSED))
-    assignee = _need_text(assignee, "请指定处理人", "an assignee is needed")
+    typed = _need_text(assignee, "请指定处理人", "an assignee is needed")
+    user = find_user(session, typed)
+    refusal = _assignee_refusal(session, user, typed, item_scope(session, item))
+    if refusal is not None:
+        raise refusal
+    assert user is not None  # refused otherwise
     before = item.assignee
-    item.assignee = assignee[:100]
+    item.assignee = user.username
     if priority is not None:
         if not 1 <= priority <= 9:
             raise ValidationFailed("优先级须在 1 到 9 之间", "priority must be between 1 and 9")

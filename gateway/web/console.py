@@ -776,15 +776,23 @@ def render_queue_item(
     review_note: str = "",
     review_code: str = "",
     resolve_form: ResolveForm | None = None,
+    assign_form: AssignForm | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     """The item page; ``review_errors`` are the reasons a second review was refused, shown
     beside the review form with the note as it was typed; ``resolve_form`` is a refused
-    resolution as it was filled in, with its reasons, shown in the resolve form."""
+    resolution as it was filled in, with its reasons, shown in the resolve form;
+    ``assign_form`` a refused assignment, the name chosen and why it was refused."""
     item = visible_item(session, current.principal, item_id, Permission.READ_QUEUE)
     shown = detail(session, item)
+    can_work = current.principal.has(Permission.WORK_QUEUE)
+    # whom the item may go to: the people who can work it, offered by name; the server checks
+    assignees = queue_service.eligible_assignees(session, item) if can_work else []
+    names = [u.username for u in assignees]
+    chosen = next((n for n in (item.assignee, current.principal.username) if n in names), "")
+    assigning = assign_form or AssignForm(assignee=chosen)
     siblings = []
-    if current.principal.has(Permission.WORK_QUEUE):
+    if can_work:
         siblings = list(
             session.scalars(
                 select(Association)
@@ -811,8 +819,10 @@ def render_queue_item(
         status_code=status_code,
         item=shown,
         association=session.get(Association, item.association_id) if item.association_id else None,
-        can_work=current.principal.has(Permission.WORK_QUEUE),
+        can_work=can_work,
         actions=[(a.value, action_label(current.lang, a.value)) for a in offered],
+        assignees=assignees,
+        assign_form=assigning,
         siblings=siblings if ResolutionAction.REASSIGN in offered else [],
         review_errors=review_errors or [],
         review_note=review_note,
@@ -834,6 +844,15 @@ class ResolveForm:
     note: str = ""
     association_id: str = ""
     chosen: set[str] = field(default_factory=set)
+    errors: list[FormError] = field(default_factory=list)
+    code: str = ""
+
+
+@dataclass
+class AssignForm:
+    """The assign form: the user name chosen, and why an assignment was refused."""
+
+    assignee: str
     errors: list[FormError] = field(default_factory=list)
     code: str = ""
 
@@ -927,9 +946,26 @@ def queue_item_assign(
     csrf_token: Annotated[str, Form()],
     assignee: Annotated[str, Form(max_length=100)],
 ) -> Any:
+    """Assign the item to one of the people offered (the service checks whoever is named: an
+    active user who works the queue within the item's county). A refusal is shown beside the
+    form with the reason."""
     current.require_csrf(csrf_token)
     visible_item(session, current.principal, item_id, Permission.WORK_QUEUE)
-    queue_service.assign(session, item_id, assignee=assignee, actor=current.principal.actor)
+    try:
+        queue_service.assign(session, item_id, assignee=assignee, actor=current.principal.actor)
+    except (ValidationFailed, Conflict) as refused:
+        session.rollback()
+        return render_queue_item(
+            current,
+            session,
+            item_id,
+            assign_form=AssignForm(
+                assignee=assignee,
+                errors=[FormError(("assignee",), refused.message_zh, refused.message_en)],
+                code=refused.code,
+            ),
+            status_code=409 if isinstance(refused, Conflict) else 422,
+        )
     return RedirectResponse(f"/console/queue/{item_id}", status_code=303)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from gateway import db
 from gateway.audit.models import AuditEvent
+from gateway.auth.models import Role
 from gateway.errors import Conflict, RuleViolation, ValidationFailed
 from gateway.ledger import service as ledger
 from gateway.ledger.models import AccountCode, JournalTransaction
@@ -333,13 +334,14 @@ def test_dismissal_needs_a_justification_and_is_reopened_when_seen_again(
 def test_assignment_and_every_action_is_audited(nights: Nights) -> None:
     nights.night([nights.line(nights.sub_b, 9_900, counterparty_account=STRANGER)])
     item = nights.item("unmatched_bank")
+    carol = nights.staff("carol", Role.COUNTY_REVIEWER)
     session = nights.settle.fresh()
     with pytest.raises(ValidationFailed):
-        queue.assign(session, item.id, assignee="carol", actor="alice", priority=12)
+        queue.assign(session, item.id, assignee=carol, actor="alice", priority=12)
     session.rollback()
-    queue.assign(session, item.id, assignee="carol", actor="alice", priority=7)
+    queue.assign(session, item.id, assignee=carol, actor="alice", priority=7)
     session.commit()
-    assert [i.id for i in queue.list_items(session, assignee="carol")] == [item.id]
+    assert [i.id for i in queue.list_items(session, assignee=carol)] == [item.id]
     assert nights.item("unmatched_bank").priority == 7
     events = session.scalars(select(QueueEvent).where(QueueEvent.item_id == item.id)).all()
     audited = session.scalars(

@@ -8,6 +8,7 @@ import pytest
 from rich.cells import cell_len
 from typer.testing import CliRunner
 
+from gateway.auth.models import Role
 from gateway.cli import app
 from tests.recon_support import Nights
 
@@ -29,6 +30,12 @@ def test_working_an_item_from_the_command_line(nights: Nights) -> None:
     (item,) = json.loads(out)
     assert (item["kind"], item["status"], item["actual"]) == ("unmatched_bank", "open", "333.00")
 
+    # only someone who can work the queue is given the item: a name nobody has is refused
+    code, out = _huzhu("queue", "assign", str(item["id"]), "--to", "carol", "--by", "alice")
+    assert code == 1
+    assert "carol" in out
+    assert "本县没有这个用户" in out
+    nights.staff("carol", Role.COUNTY_REVIEWER)
     code, out = _huzhu("queue", "assign", str(item["id"]), "--to", "carol", "--by", "alice")
     assert code == 0, out
     code, out = _huzhu("queue", "show", str(item["id"]))
@@ -78,6 +85,7 @@ def test_the_queue_table_reads_in_chinese_on_a_narrow_terminal_and_cuts_no_amoun
     nights.night([nights.line(nights.sub_b, 123_456_789, counterparty_account=STRANGER)])
     item = nights.item("unmatched_bank")
     code = nights.world.b.code
+    nights.staff("王会计", Role.COUNTY_REVIEWER)
     assert _huzhu("queue", "assign", str(item.id), "--to", "王会计", "--by", "李主任")[0] == 0
 
     narrow = CliRunner().invoke(app, ["queue", "list"], env={"COLUMNS": "80"})
