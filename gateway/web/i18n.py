@@ -296,6 +296,105 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
 }
 
 
+# What a queue item's history row records (``QueueEvent.action``, written by
+# gateway.queue.service): the history's 操作 column shows these, never the identifier.
+QUEUE_EVENT_LABELS: dict[str, tuple[str, str]] = {
+    "raised": ("对账发现，新建差错", "Raised by the reconciliation run"),
+    "reopened": ("处理后仍出现，重新打开", "Reopened: still there after its resolution"),
+    "confirmed": ("对账确认已解决", "Confirmed by the reconciliation run"),
+    "cleared": ("对账未再出现，已关闭", "Cleared: no longer found by the run"),
+    "assigned": ("分派处理人", "Assigned"),
+    "resolved": ("已处理", "Resolved"),
+    "adjustment_proposed": (
+        "提出调整分录，待第二人复核",
+        "Adjusting entry proposed, awaiting a second person",
+    ),
+    "adjustment_approved": ("调整分录已批准并记账", "Adjusting entry approved and posted"),
+    "adjustment_rejected": ("调整分录被退回", "Adjusting entry returned"),
+    "bank_follow_up": ("银行差错，等待银行更正", "Bank error: waiting for the bank"),
+    "write_off_requested": (
+        "申请核销，待第二人审批",
+        "Write-off requested, awaiting a second person",
+    ),
+    "write_off_approved": ("核销已批准并记账", "Write-off approved and posted"),
+    "write_off_rejected": ("核销申请被退回", "Write-off request returned"),
+    "reassigned": ("改归其他协会", "Reassigned to another association"),
+    "dismissed": ("说明理由后驳回", "Dismissed with a justification"),
+}
+
+# What an audit event records (``AuditEvent.action``, written by the services through
+# gateway.audit.service.record): the audit log's 操作 column shows these. A queue item's
+# events are its history's, under ``queue.``.
+AUDIT_ACTION_LABELS: dict[str, tuple[str, str]] = {
+    "county.create": ("新建县", "County created"),
+    "association.create": ("新建协会", "Association created"),
+    "association.status": ("协会运行状态变更", "Association status changed"),
+    "association.grade": ("县级审定协会等级", "Association grade decided by the county"),
+    "capital.contribution": ("资金投入入账", "Capital or deposit booked"),
+    "member.register": ("登记会员", "Member registered"),
+    "member.unmask": (
+        "查看完整卡号和身份证号",
+        "Full card and resident ID numbers viewed",
+    ),
+    "member.credit_review": ("年度信用等级评定", "Yearly credit grade review"),
+    "member.credit_grade_adjust": ("调整会员信用等级", "Member's credit grade adjusted"),
+    "loan.apply": ("借款申请", "Loan applied for"),
+    "loan.notice": ("开始公示", "Public notice started"),
+    "loan.council_approve": ("理事会审批通过", "Approved by the council"),
+    "loan.county_approve": ("县级审批通过", "Approved by the county"),
+    "loan.release": ("放行，待银行代付", "Released for the bank's payout"),
+    "loan.payment_failed": ("放款失败", "Payout failed"),
+    "loan.payment_returned": (
+        "放款被退汇，借款回到已审批",
+        "Payout returned by the bank; the loan is approved again",
+    ),
+    "loan.disbursed": ("已放款", "Disbursed"),
+    "loan.repayment": ("还款入账", "Repayment booked"),
+    "loan.overdue": ("转为逾期", "Marked overdue"),
+    "loan.caught_up": ("逾期已还清，恢复还款中", "Overdue instalments paid, repaying again"),
+    "loan.recovered_after_write_off": ("核销后收回", "Recovered after the write-off"),
+    "loan.reject": ("拒绝借款", "Loan rejected"),
+    "loan.cancel": ("取消借款", "Loan cancelled"),
+    "ledger.post": ("记账", "Journal entry posted"),
+    "ledger.post_many": ("批量记账", "Journal entries posted"),
+    "payments.results_settled": ("银行回盘入账", "Bank results booked"),
+    "inbound_file.reapplied": ("银行来文重新处理", "Bank file applied again"),
+    "follow_up.resolved": ("待办事项已处理", "Bank follow-up resolved"),
+    "reconcile.run": ("对账", "Reconciliation run"),
+    "reconcile.auto_post": ("自动记账", "Posted automatically"),
+    "reconcile.auto_post_undone": ("撤销自动记账", "Automatic posting undone"),
+    "queue.synced": ("对账结果记入差异队列", "Reconciliation results filed in the queue"),
+    **{f"queue.{action}": label for action, label in QUEUE_EVENT_LABELS.items()},
+    "liquidation.start": ("开始撤销清算", "Liquidation started"),
+    "liquidation.write_off_listed": ("列入核销待审", "Loan listed for write-off"),
+    "liquidation.write_off_decided": ("核销审定", "Write-off decided"),
+    "liquidation.close_books": ("损益结转", "Income and expenses carried to capital"),
+    "liquidation.close_books_again": (
+        "再次损益结转",
+        "Income and expenses carried to capital again",
+    ),
+    "liquidation.refunds_requested": ("申请退还会员互助金", "Member deposit refunds requested"),
+    "liquidation.capital_account": (
+        "指定财政资金退回账户",
+        "Account for returning capital named",
+    ),
+    "liquidation.capital_requested": ("申请退回财政资金", "Capital returns requested"),
+    "liquidation.payout_list": (
+        "导出代发清单（含完整卡号）",
+        "Payout list printed (full card numbers)",
+    ),
+    "liquidation.payout_settled": ("清算款项已入账", "Payout settled"),
+    "liquidation.payout_failed": ("清算款项支付失败", "Payout failed"),
+    "liquidation.payout_returned": ("清算款项被退汇", "Payout returned by the bank"),
+    "liquidation.close": ("协会撤销完成", "Association closed"),
+    "user.create": ("新建用户", "User created"),
+    "user.password": ("设置密码", "Password set"),
+    "user.disable": ("停用用户", "User disabled"),
+    "user.token": ("签发接口令牌", "API token issued"),
+    "security.field_key_rotated": ("更换字段加密密钥", "Field encryption key rotated"),
+}
+
+
 # A payment batch's state and the steps of its history (gateway.batches.endpoints.BatchStep).
 BATCH_STATE_LABELS: dict[str, tuple[str, str]] = {
     "stored": ("已生成，待发送", "Stored, to be sent"),
@@ -354,6 +453,18 @@ def expected_label(lang: str, subject: str) -> str:
     still open; a statement gap compares the opening with the previous closing)."""
     prefix = subject.partition(":")[0] + ":"
     zh, en = EXPECTED_LABELS.get(prefix, TEXT["books"])
+    return en if lang == "en" else zh
+
+
+def queue_event_label(lang: str, action: str) -> str:
+    """What a history row of a queue item records; an unknown id shows as stored."""
+    zh, en = QUEUE_EVENT_LABELS.get(action, (action, action))
+    return en if lang == "en" else zh
+
+
+def audit_action_label(lang: str, action: str) -> str:
+    """What an audit event records; an unknown id shows as stored."""
+    zh, en = AUDIT_ACTION_LABELS.get(action, (action, action))
     return en if lang == "en" else zh
 
 
