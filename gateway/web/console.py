@@ -35,6 +35,7 @@ from gateway.audit.models import AuditEvent
 from gateway.auth import credentials
 from gateway.auth.endpoints import set_session_cookie, sign_in
 from gateway.auth.errors import CsrfRejected
+from gateway.auth.models import User
 from gateway.auth.permissions import ROLE_LABELS, Permission, Principal
 from gateway.batches.endpoints import (
     batch_detail,
@@ -90,12 +91,14 @@ from gateway.web.i18n import (
     KIND_LABELS,
     LANGUAGES,
     action_label,
+    audit_action_label,
     batch_state_label,
     enum_label,
     expected_label,
     kind_label,
     language,
     local_time,
+    queue_event_label,
     status_label,
     translate,
     yuan,
@@ -185,15 +188,31 @@ def page_context(
     return context
 
 
+# the actor the services name when no person acts (their ``actor`` default)
+SYSTEM_ACTOR = "system"
+
+
 class Page:
     """What every page template gets: the request, language, user, CSRF token, navigation."""
 
     def __init__(self, request: Request, session: Session) -> None:
         found = authenticate(request, session)
         self.request = request
+        self.session = session
         self.principal = found.principal
         self.csrf_token = found.csrf_token or ""
         self.lang = language(request)
+        self._names: dict[str, str] = {}
+
+    def who(self, actor: str | None) -> str:
+        """Who did something, as the audit log and the services name them: a user
+        (``user:officer``) by their name with the user name beside (张科长（officer）), anyone
+        else (a command line's ``--by``, the system) as given."""
+        if not actor:
+            return "—"
+        if actor not in self._names:
+            self._names[actor] = actor_name(self.session, self.lang, actor)
+        return self._names[actor]
 
     def t(self, key: str) -> str:
         return translate(self.lang, key)
@@ -207,6 +226,7 @@ class Page:
                 "t": self.t,
                 "batch_state": lambda state: batch_state_label(self.lang, str(state)),
                 "label": lambda group, value: enum_label(self.lang, group, str(value)),
+                "who": self.who,
                 **context,
             },
             status_code=status_code,
@@ -215,6 +235,21 @@ class Page:
     def require_csrf(self, given: str) -> None:
         if not credentials.csrf_matches(self.csrf_token, given):
             raise CsrfRejected("表单已过期，请刷新后重试", "the form is stale; reload and retry")
+
+
+def actor_name(session: Session, lang: str, actor: str) -> str:
+    """The name a page shows for an audit log's or a history's actor (see :meth:`Page.who`)."""
+    if actor == SYSTEM_ACTOR:
+        return "System" if lang == "en" else "系统"
+    kind, _, username = actor.partition(":")
+    if kind != "user" or not username:
+        return actor
+    shown = session.scalar(select(User.display_name).where(User.username == username))
+    if shown is None:
+        return actor
+    if shown == username:
+        return username
+    return f"{shown} ({username})" if lang == "en" else f"{shown}（{username}）"
 
 
 def page(request: Request, session: Annotated[Session, Depends(db)]) -> Page:
@@ -672,7 +707,12 @@ def audit_page(current: CurrentPage, session: DbSession, cursor: str | None = No
         page=PageRequest(cursor, 100),
         descending=True,
     )
-    return current.render("audit.html", events=events, next_cursor=next_cursor)
+    return current.render(
+        "audit.html",
+        events=events,
+        next_cursor=next_cursor,
+        action_label=lambda action: audit_action_label(current.lang, action),
+    )
 
 
 def _signed_in(request: Request) -> credentials.Authenticated | None:
@@ -832,6 +872,7 @@ def render_queue_item(
         expected_label=lambda subject: expected_label(current.lang, subject),
         kind_label=lambda k: kind_label(current.lang, k),
         status_label=lambda s: status_label(current.lang, str(s)),
+        event_label=lambda action: queue_event_label(current.lang, action),
     )
 
 

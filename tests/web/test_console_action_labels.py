@@ -9,13 +9,22 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.auth.models import User
+from gateway.db import utcnow
+from gateway.queue import service as queue
+from gateway.queue.models import QueueEvent
 from gateway.web.i18n import (
     AUDIT_ACTION_LABELS,
     QUEUE_EVENT_LABELS,
     audit_action_label,
     queue_event_label,
 )
+from tests.api.conftest import Seeded, file_village_cash
+from tests.web.conftest import SignIn
+from tests.web.test_console_queue import csrf_of
 from tests.web.written_actions import written_actions
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -86,3 +95,99 @@ def test_a_new_action_written_through_a_helper_is_found_by_the_label_test(
     found = written_actions(tmp_path)
     assert found.audit == {"crop.planted", "crop.replanted", "crop.harvested"}
     assert found.unread == ["crops.py:16: crop.next_step"]
+
+
+# --- the pages ---------------------------------------------------------------------------------
+
+
+def named(api_sessions: sessionmaker[Session], username: str, display_name: str) -> None:
+    with api_sessions.begin() as session:
+        session.execute(
+            update(User).where(User.username == username).values(display_name=display_name)
+        )
+
+
+def history_rows(page: str) -> list[tuple[str, str, str]]:
+    """(who, data-action, what) of each row of an item page's history."""
+    history = page.split('id="history-h"')[1]
+    return re.findall(
+        r'<tr><td>[^<]*</td><td>([^<]*)</td><td data-action="([^"]*)">([^<]*)</td>', history
+    )
+
+
+def audit_rows(page: str) -> list[tuple[str, str, str]]:
+    """(who, data-action, what) of each row of the audit log page."""
+    return re.findall(
+        r'<tr><td>\d+</td><td>[^<]*</td><td>([^<]*)</td><td data-action="([^"]*)">([^<]*)</td>',
+        page,
+    )
+
+
+def test_an_items_history_says_what_was_done_and_by_whom_in_words(
+    browser: SignIn, cash_items: dict[str, int], api_sessions: sessionmaker[Session]
+) -> None:
+    named(api_sessions, "reviewer", "张科长")
+    item = cash_items["a"]
+    with api_sessions.begin() as session:
+        # what the command line and older code wrote: a --by name, an action nobody labelled
+        queue.assign(session, item, assignee="reviewer", actor="李会计")
+        session.add(
+            QueueEvent(item_id=item, at=utcnow(), actor="huzhu reconcile", action="weighed")
+        )
+    client = browser("reviewer")
+    page = client.get(f"/console/queue/{item}").text
+    done = client.post(
+        f"/console/queue/{item}/resolve",
+        data={"csrf_token": csrf_of(page), "action": "dismiss", "note": "已核实：误存，已退回"},
+    )
+    assert done.status_code == 303
+    rows = history_rows(client.get(f"/console/queue/{item}").text)
+    assert rows == [
+        ("nightly", "raised", "对账发现，新建差错"),
+        ("李会计", "assigned", "分派处理人"),
+        ("huzhu reconcile", "weighed", "weighed"),
+        ("张科长（reviewer）", "dismissed", "说明理由后驳回"),
+    ]
+
+    client.get("/lang/en")
+    english = history_rows(client.get(f"/console/queue/{item}").text)
+    assert english[0] == ("nightly", "raised", "Raised by the reconciliation run")
+    assert english[-1] == ("张科长 (reviewer)", "dismissed", "Dismissed with a justification")
+
+
+def test_the_audit_log_says_what_was_done_and_by_whom_in_words(
+    browser: SignIn, cash_items: dict[str, int], api_sessions: sessionmaker[Session]
+) -> None:
+    named(api_sessions, "reviewer", "张科长")
+    item = cash_items["b"]
+    client = browser("reviewer")
+    page = client.get(f"/console/queue/{item}").text
+    client.post(
+        f"/console/queue/{item}/resolve",
+        data={"csrf_token": csrf_of(page), "action": "dismiss", "note": "已核实"},
+    )
+    audit = client.get("/console/audit").text
+    rows = audit_rows(audit)
+    assert ("张科长（reviewer）", "queue.dismissed", "说明理由后驳回") in rows
+    assert ("nightly", "queue.synced", "对账结果记入差异队列") in rows
+    shown = [what for _, _, what in rows]
+    assert not [what for what in shown if re.fullmatch(r"[a-z_]+\.[a-z_]+", what)], shown
+    assert "user:reviewer" not in audit
+
+    client.get("/lang/en")
+    english = audit_rows(client.get("/console/audit").text)
+    assert ("张科长 (reviewer)", "queue.dismissed", "Dismissed with a justification") in english
+
+
+def test_a_user_without_a_name_of_their_own_and_a_stranger_show_as_they_are(
+    browser: SignIn, seeded: Seeded, api_sessions: sessionmaker[Session]
+) -> None:
+    """A user whose name is the user name shows once; an actor naming no user, as stored."""
+    with api_sessions.begin() as session:
+        a = session.merge(seeded.world.a)
+        item = file_village_cash(session, a, tag="names")
+        queue.assign(session, item, assignee="officer", actor="user:officer")
+        queue.assign(session, item, assignee="officer", actor="user:someone-gone")
+        queue.assign(session, item, assignee="officer", actor="system")
+    rows = history_rows(browser("officer").get(f"/console/queue/{item}").text)
+    assert [who for who, _, _ in rows[-3:]] == ["officer", "user:someone-gone", "系统"]

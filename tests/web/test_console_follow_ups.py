@@ -161,7 +161,7 @@ def test_resolving_needs_a_note_is_audited_and_happens_once(
 
     resolved = client.get("/console/follow-ups?state=resolved").text
     row = resolved[resolved.index(f'id="follow-up-{target}"') :]
-    assert "user:reviewer" in row[: row.index("</tr>")]
+    assert "已处理</span> · reviewer\n" in row[: row.index("</tr>")]  # by name, not user:…
     assert note in row[: row.index("</tr>")]
 
     again = client.post(

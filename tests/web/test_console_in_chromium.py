@@ -109,9 +109,10 @@ def test_reviewer_resolves_village_cash_and_treasurer_is_kept_out(
             expect(page.locator(f'a[href="/console/queue/{cash_items["b"]}"]')).to_have_count(1)
 
             page.click("nav >> text=审计日志")
-            expect(page.locator("#audit-log")).to_contain_text("queue.dismissed")
+            dismissed = page.locator('#audit-log td[data-action="queue.dismissed"]')
+            expect(dismissed.first).to_have_text("说明理由后驳回")
             expect(page.locator("#audit-log")).to_contain_text("经核实为会计误存现金")
-            expect(page.locator("#audit-log")).to_contain_text("user:reviewer")
+            expect(page.locator("#audit-log")).not_to_contain_text("user:reviewer")
             reviewer.close()
 
             treasurer = browser.new_context(viewport={"width": 1366, "height": 768})

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.auth.models import User
 from gateway.ledger import service as ledger
 from gateway.ledger.models import AccountCode
 from gateway.queue.models import ItemStatus, QueueItem
@@ -37,6 +39,10 @@ def test_requester_is_refused_and_another_reviewer_books_the_write_off(
     browser: SignIn, seeded: Seeded, api_sessions: sessionmaker[Session]
 ) -> None:
     a = seeded.world.a.id
+    with api_sessions.begin() as session:
+        session.execute(
+            update(User).where(User.username == "officer").values(display_name="张科长")
+        )
     item_id = file_withdrawal(api_sessions, a)
     request_on_console(browser, item_id)
 
@@ -46,7 +52,9 @@ def test_requester_is_refused_and_another_reviewer_books_the_write_off(
     assert "核销待审" in page
     request = re.search(r'<p id="review-request">(.*?)</p>', page, re.S)
     assert request, page
-    assert "user:officer" in request.group(1)
+    # the requester by name, with the user name beside it: not the audit log's "user:officer"
+    assert "申请人: <strong>张科长（officer）</strong>" in request.group(1)
+    assert "user:" not in request.group(1)
     assert "450.00" in request.group(1)
     assert GROUNDS in request.group(1)
     # the item waits for a decision: the resolve form only offers a dismissal
@@ -73,7 +81,7 @@ def test_requester_is_refused_and_another_reviewer_books_the_write_off(
     )
     assert english.status_code == 422
     assert "decision (write-off request)" in english.text
-    assert "Requested by" in english.text
+    assert "Requested by: <strong>张科长 (officer)</strong>" in english.text
     assert "decided by someone other than the person who made it" in english.text
     with api_sessions() as session:
         item = session.get(QueueItem, item_id)
@@ -176,6 +184,10 @@ def test_second_click_on_approve_says_it_was_already_decided(
     browser: SignIn, seeded: Seeded, api_sessions: sessionmaker[Session]
 ) -> None:
     a = seeded.world.a.id
+    with api_sessions.begin() as session:
+        session.execute(
+            update(User).where(User.username == "officer").values(display_name="张科长")
+        )
     item_id = file_withdrawal(api_sessions, a)
     request_on_console(browser, item_id)
     reviewer = browser("reviewer")
