@@ -8,6 +8,7 @@ in ``title``/``detail``; Chinese is the default.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -71,6 +72,64 @@ class Problem(BaseModel):
     message_en: str
     details: dict[str, Any] = Field(default_factory=dict)
     instance: str | None = None
+
+
+# Bounds at least this large are a column's limit, not a rule a user is told in figures.
+_LARGE_BOUND = 2**31
+
+
+def _bound(context: Mapping[str, Any], *names: str) -> Any:
+    return next((context[name] for name in names if name in context), "")
+
+
+def field_reason(error: Mapping[str, Any]) -> tuple[str, str]:
+    """Why request validation refused one field, in Chinese and in English words a user
+    reads (pydantic's ``msg`` stays the machine's): "须不小于 1" / "must be at least 1"."""
+    kind = str(error.get("type", ""))
+    context: Mapping[str, Any] = error.get("ctx") or {}
+    if kind == "missing":
+        return "缺失，须填写", "is missing"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "须为整数", "must be a whole number"
+    if kind in ("float_parsing", "float_type", "decimal_parsing", "decimal_type"):
+        return "须为数字", "must be a number"
+    if kind in ("greater_than_equal", "greater_than"):
+        bound = _bound(context, "ge", "gt")
+        if kind == "greater_than":
+            return f"须大于 {bound}", f"must be greater than {bound}"
+        return f"须不小于 {bound}", f"must be at least {bound}"
+    if kind in ("less_than_equal", "less_than"):
+        bound = _bound(context, "le", "lt")
+        if isinstance(bound, int) and bound >= _LARGE_BOUND:
+            return "数值过大，没有这样的记录", "is too large: nothing has that number"
+        if kind == "less_than":
+            return f"须小于 {bound}", f"must be less than {bound}"
+        return f"须不大于 {bound}", f"must be at most {bound}"
+    if kind == "string_too_long":
+        limit = _bound(context, "max_length")
+        return f"过长（最多 {limit} 个字符）", f"is too long (at most {limit} characters)"
+    if kind == "string_too_short":
+        limit = _bound(context, "min_length")
+        if limit == 1:
+            return "不能为空", "must not be empty"
+        return f"过短（至少 {limit} 个字符）", f"is too short (at least {limit} characters)"
+    if kind == "too_long":
+        limit = _bound(context, "max_length")
+        return f"过多（最多 {limit} 项）", f"has too many entries (at most {limit})"
+    if kind == "too_short":
+        limit = _bound(context, "min_length")
+        return f"过少（至少 {limit} 项）", f"has too few entries (at least {limit})"
+    if kind in ("enum", "literal_error", "string_pattern_mismatch"):
+        return "不是可选的值", "is not one of the values it may take"
+    if kind.startswith("date") or kind.startswith("datetime"):
+        return "不是有效日期（年-月-日）", "is not a date (YYYY-MM-DD)"
+    if kind.startswith("bool"):
+        return "须为是或否", "must be yes or no"
+    if kind == "json_invalid":
+        return "不是有效的 JSON", "is not valid JSON"
+    if kind.endswith("_type"):
+        return "类型不符", "is not of the right type"
+    return "不合法", str(error.get("msg", "is invalid"))
 
 
 def status_for(error: HuzhuError) -> int:
@@ -170,15 +229,17 @@ def install(app: FastAPI) -> None:
                 "location": [str(part) for part in error.get("loc", ())],
                 "message": str(error.get("msg", "")),
                 "type": str(error.get("type", "")),
+                **dict(zip(("reason_zh", "reason_en"), field_reason(error), strict=True)),
             }
             for error in exc.errors()
         ]
         fields = "; ".join(f"{'.'.join(e['location'])}: {e['message']}" for e in errors)
+        fields_zh = "；".join(f"{'.'.join(e['location'])} {e['reason_zh']}" for e in errors)
         problem = build_problem(
             request,
             status=422,
             code="request_invalid",
-            message_zh=f"请求参数不合法：{fields}",
+            message_zh=f"请求参数不合法：{fields_zh}",
             message_en=f"the request is invalid: {fields}",
             details={"errors": errors},
         )

@@ -207,6 +207,16 @@ async def refuse_nul(request: Request) -> None:
             f"the request holds a NUL character (\\x00), which is not accepted: {where}",
             code="request_invalid",
             location=location,
+            # the shape of request validation's refusals (gateway.api.problems)
+            errors=[
+                {
+                    "location": location,
+                    "message": "NUL character (\\x00) not accepted",
+                    "type": "nul_character",
+                    "reason_zh": "含有空字符（NUL，\\x00），不予接受",
+                    "reason_en": "holds a NUL character (\\x00), which is not accepted",
+                }
+            ],
         )
 
 

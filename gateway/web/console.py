@@ -26,14 +26,14 @@ from starlette.routing import Match
 
 from gateway.api.deps import SESSION_COOKIE, DbSession, authenticate, db
 from gateway.api.pagination import PageRequest, paginate
-from gateway.api.problems import Problem
+from gateway.api.problems import Problem, field_reason
 from gateway.api.router import MAX_ID, ObjectId, OptionalQueryId, QueryId, business_today
 from gateway.api.routing import TransactionalRoute
 from gateway.audit import service as audit
 from gateway.audit.endpoints import visible_chains
 from gateway.audit.models import AuditEvent
 from gateway.auth import credentials
-from gateway.auth.endpoints import set_session_cookie, sign_in
+from gateway.auth.endpoints import LoginIn, set_session_cookie, sign_in
 from gateway.auth.errors import CsrfRejected
 from gateway.auth.models import User
 from gateway.auth.permissions import ROLE_LABELS, Permission, Principal
@@ -324,12 +324,29 @@ def login_form(request: Request, next: str | None = None) -> Any:
     return _login_page(request, next=next)
 
 
+def login_refusal(lang: str, username: str, password: str) -> str | None:
+    """Why the sign-in form cannot be checked as filled in (a name or password empty or
+    longer than any user's, by the API's sign-in rules), in the page's language; None when
+    it can."""
+    try:
+        LoginIn(username=username, password=password)
+    except ValidationError as refused:
+        reasons = []
+        for error in refused.errors():
+            name = str(error["loc"][0]) if error.get("loc") else ""
+            label_zh, label_en = REQUEST_FIELD_LABELS.get(name, (name, name))
+            reason_zh, reason_en = field_reason(error)
+            reasons.append(f"{label_en} {reason_en}" if lang == "en" else f"{label_zh}{reason_zh}")
+        return ("; " if lang == "en" else "；").join(reasons)
+    return None
+
+
 @router.post("/login")
 def login_submit(
     request: Request,
     session: DbSession,
-    username: Annotated[str, Form(max_length=60)],
-    password: Annotated[str, Form(max_length=200)],
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
     next: Annotated[str, Form(max_length=400)] = "/console",
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Any:
@@ -343,6 +360,10 @@ def login_submit(
             else "登录表单已失效或并非来自本站（安全令牌缺失或不符），请重新登录。"
         )
         return _login_page(request, next=next, error=stale, username=username, status_code=403)
+    refusal = login_refusal(lang, username, password)
+    if refusal is not None:
+        # beside the form, the name as typed; no user is looked up, no failure counted
+        return _login_page(request, next=next, error=refusal, username=username, status_code=422)
     outcome = sign_in(request, session, username, password)
     if isinstance(outcome, Response):
         problem = Problem.model_validate_json(bytes(outcome.body))
@@ -729,6 +750,43 @@ def _signed_in(request: Request) -> credentials.Authenticated | None:
         return None
 
 
+def request_field_label(location: list[str]) -> tuple[str, str, str, str]:
+    """(where, label) in Chinese and English for a refused field's location, such as
+    ``["path", "item_id"]`` -> 网址中的 差错编号 / Item no. in the address."""
+    place = location[0] if location else ""
+    name = location[1] if len(location) > 1 else ""
+    where_zh, where_en = FIELD_PLACES.get(place, ("", ""))
+    if not name:
+        zh, en = ("内容", "Content")
+    else:
+        zh, en = REQUEST_FIELD_LABELS.get(
+            f"{place}.{name}", REQUEST_FIELD_LABELS.get(name, (f"“{name}”", f"'{name}'"))
+        )
+    return where_zh, zh, en, where_en
+
+
+def refused_fields(problem: Problem) -> list[FormError]:
+    """The fields request validation refused, each named as the user knows it with the reason
+    in words: 网址中的差错编号须不小于 1 / Item no. in the address must be at least 1."""
+    errors = problem.details.get("errors")
+    if problem.code != "request_invalid" or not isinstance(errors, list):
+        return []
+    found = []
+    for error in errors:
+        if not isinstance(error, dict) or "reason_zh" not in error:
+            continue
+        location = [str(part) for part in error.get("location", [])]
+        where_zh, zh, en, where_en = request_field_label(location)
+        found.append(
+            FormError(
+                tuple(location[1:2]),
+                f"{where_zh}{zh}{error['reason_zh']}",
+                " ".join(part for part in (en, where_en, str(error.get("reason_en", ""))) if part),
+            )
+        )
+    return found
+
+
 def html_error_page(request: Request, problem: Problem) -> Response:
     """Browser requests get a page: sign-in for 401 (then back to the page, its query kept, or
     for a form's POST the page the form is on), an explained error otherwise, with the
@@ -739,13 +797,19 @@ def html_error_page(request: Request, problem: Problem) -> Response:
     lang = language(request)
     found = _signed_in(request)
     principal = found.principal if found is not None else None
+    fields = refused_fields(problem)
+    if fields:
+        message = translate(lang, "request_invalid")
+    else:
+        message = problem.message_en if lang == "en" else problem.message_zh
     return templates.TemplateResponse(
         request,
         "error.html",
         {
             **page_context(request, lang, principal, (found.csrf_token or "") if found else ""),
             "problem": problem,
-            "message": problem.message_en if lang == "en" else problem.message_zh,
+            "message": message,
+            "fields": fields,
         },
         status_code=problem.status,
     )
@@ -1513,6 +1577,49 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
 # The API models' field names that the forms show under another name.
 FORM_FIELD_OF = {"amount_fen": "amount_yuan", "monthly_fee_rate_centipermille": "fee_rate_permille"}
 
+# What the console's addresses and forms call their fields, for a refusal of the request's
+# validation (a 422 page): by "location.name" (path, query or body), else by the name; the
+# entry forms' fields (FIELD_LABELS) as their forms label them.
+REQUEST_FIELD_LABELS: dict[str, tuple[str, str]] = {
+    "item_id": ("差错编号", "Item no."),
+    "member_id": ("会员编号", "Member no."),
+    "association_id": ("协会编号", "Association no."),
+    "body.association_id": ("目标协会", "Target association"),
+    "batch_id": ("批次编号", "Batch no."),
+    "follow_up_id": ("待办事项编号", "Follow-up no."),
+    "auto_posting_id": ("自动记账编号", "Automatic posting no."),
+    "done": ("刚处理事项的编号", "No. of what was just done"),
+    "registered": ("刚登记会员的编号", "No. of the member just registered"),
+    "applied": ("刚受理借款的编号", "No. of the loan just applied for"),
+    "cursor": ("翻页位置", "Page position"),
+    "as_of": ("截止日", "To"),
+    "since": ("起始日", "From"),
+    "kind": ("类型", "Type"),
+    "status": ("状态", "Status"),
+    "state": ("状态", "Status"),
+    "next": ("登录后返回的页面", "Page to return to"),
+    "code": ("语言", "Language"),
+    "csrf_token": ("表单安全令牌", "Form's security token"),
+    "username": ("用户名", "User name"),
+    "password": ("密码", "Password"),
+    "action": ("处理方式", "Action"),
+    "note": ("理由/说明", "Note"),
+    "reason": ("撤销原因", "Reason"),
+    "decision": ("审批决定", "Decision"),
+    "assignee": ("处理人", "Assignee"),
+    "line_ids": ("所选银行流水", "Bank lines chosen"),
+    "entry_ids": ("所选账务", "Book entries chosen"),
+    "body.member_id": FIELD_LABELS["member_id"],
+    **{f"body.{name}": label for name, label in FIELD_LABELS.items()},
+    "low_income": ("低收入户", "Low-income household"),
+}
+# Where a field is: (Chinese, English) words put before and after its label.
+FIELD_PLACES: dict[str, tuple[str, str]] = {
+    "path": ("网址中的", "in the address"),
+    "query": ("网址中的", "in the address"),
+    "body": ("表单中的", "in the form"),
+}
+
 YUAN_TEXT = re.compile(r"[0-9]{1,10}(?:\.[0-9]{1,2})?")
 PER_MILLE_TEXT = re.compile(r"[0-9]{1,4}(?:\.[0-9]{1,2})?")
 WHOLE_TEXT = re.compile(r"[0-9]{1,6}")
@@ -1584,9 +1691,10 @@ def optional_form_id(name: str, text: str) -> int | None:
     if not text:
         return None
     if not ID_TEXT.fullmatch(text) or not 1 <= int(text) <= MAX_ID:
+        _, zh, en, _ = request_field_label(["body", name])
         raise ValidationFailed(
-            f"{name} 不是有效的编号",
-            f"{name} is not a valid id",
+            f"{zh}无效，请从列表中选择",
+            f"{en} is not valid: choose one from the list",
             code="request_invalid",
             field=name,
         )

@@ -67,6 +67,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "no_items": ("暂无记录", "Nothing here"),
     "unmask": ("查看完整号码（将记入审计）", "Reveal full numbers (audited)"),
     "error": ("出错了", "Something went wrong"),
+    "request_invalid": (
+        "请求参数不合法，请检查后重试：",
+        "The request is invalid; check it and retry:",
+    ),
     "back": ("返回", "Back"),
     "balances_chart": ("各协会子账户余额（元）", "Sub-account balance by association (yuan)"),
     "balances_chart_note": (
