@@ -1200,6 +1200,27 @@ def follow_up_resolve(
 # --- automatic postings --------------------------------------------------------------------
 
 
+# The states the automatic postings page filters by: whether a posting is undone (None: all).
+AUTO_POSTING_STATES: dict[str, bool | None] = {"standing": False, "undone": True, "all": None}
+AUTO_POSTING_DEFAULT = "standing"
+# each state's word on the page, in the filter's order
+AUTO_POSTING_STATE_TEXT = {"standing": "auto_standing", "undone": "auto_undone", "all": "all"}
+
+
+def unknown_state_notice(state: str) -> FormError:
+    """The line saying the state asked for is not one the page knows, and what it shows."""
+    shown = state if len(state) <= 40 else state[:40] + "…"
+    zh_states = "、".join(translate("zh", key) for key in AUTO_POSTING_STATE_TEXT.values())
+    en_states = ", ".join(translate("en", key) for key in AUTO_POSTING_STATE_TEXT.values())
+    return FormError(
+        ("state",),
+        f"没有“{shown}”这一状态（可选：{zh_states}），"
+        f"下面按默认显示{translate('zh', 'auto_standing')}的自动记账",
+        f"There is no state {shown!r} (choose {en_states}): "
+        f"showing the default, {translate('en', 'auto_standing').lower()} postings",
+    )
+
+
 def render_auto_postings(
     current: Page,
     session: Session,
@@ -1213,8 +1234,13 @@ def render_auto_postings(
     """What the reconciler booked without a person, newest first, each standing one with a
     form to undo it; ``refused`` is (posting id, the reason typed, why it was refused)."""
     current.principal.require(Permission.READ_STATEMENTS)
-    undone = {"standing": False, "undone": True}.get(state or "standing")
-    statement = reconcile_api.scoped_auto_postings(current.principal, undone=undone)
+    # a state the page does not know (an old or mistyped link) shows the default, marked in
+    # the filter, with a line saying so: never every posting under a filter marking none
+    chosen = state if state in AUTO_POSTING_STATES else AUTO_POSTING_DEFAULT
+    unknown = state if state and state not in AUTO_POSTING_STATES else None
+    statement = reconcile_api.scoped_auto_postings(
+        current.principal, undone=AUTO_POSTING_STATES[chosen]
+    )
     postings, next_cursor = paginate(
         session,
         statement,
@@ -1251,12 +1277,9 @@ def render_auto_postings(
         "auto_postings.html",
         status_code=status_code,
         rows=rows,
-        states=[
-            ("standing", current.t("auto_standing")),
-            ("undone", current.t("auto_undone")),
-            ("all", current.t("all")),
-        ],
-        chosen_state=state or "standing",
+        states=[(value, current.t(key)) for value, key in AUTO_POSTING_STATE_TEXT.items()],
+        chosen_state=chosen,
+        unknown_state=unknown_state_notice(unknown) if unknown else None,
         next_cursor=next_cursor,
         can_work=current.principal.has(Permission.WORK_QUEUE),
         done=done,
