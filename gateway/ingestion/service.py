@@ -82,6 +82,9 @@ class FetchReport:
     quarantined: list[str] = field(default_factory=list)
     # files of ours the bank has not marked finished yet: left where they are
     waiting: list[str] = field(default_factory=list)
+    # files in the bank's folder no pattern of this bank names (a result file under a name
+    # the configuration does not expect, say): left there, and said
+    unrecognised: list[str] = field(default_factory=list)
 
 
 # The prefix of the reason a file failing its signature or decryption is quarantined with;
@@ -148,6 +151,14 @@ def fetch_inbound(
             continue
         kind = _kind(profile, name)
         if kind is None:
+            if not _side_file_of_ours(profile, name):
+                log.warning(
+                    "bank %s: %s matches none of its result, statement or refusal names: "
+                    "left on the server",
+                    profile.code,
+                    path,
+                )
+                report.unrecognised.append(name)
             continue
         if marker is not None and (path + marker) not in remote:
             log.info("bank file %s is not marked finished (%s): left for later", path, marker)
@@ -227,6 +238,14 @@ def fetch_inbound(
         if marker is not None:
             _put_away_side_file(transport, path + marker, sftp.after_fetch)
     return report
+
+
+def _side_file_of_ours(profile: BankProfile, name: str) -> bool:
+    """A signature or checksum beside one of this bank's files (still there or not)."""
+    for suffix in (SIGNATURE_SUFFIX, ".sha256", ".md5"):
+        if name.endswith(suffix) and _kind(profile, name[: -len(suffix)]) is not None:
+            return True
+    return False
 
 
 def _put_away_side_file(transport: Transport, path: str, action: InboundAction) -> None:

@@ -158,6 +158,8 @@ def _fetch(ctx: Nightly, day: date, bank: str) -> dict[str, Any]:
     }
     if report.waiting:
         outcome["waiting"] = len(report.waiting)  # not marked finished yet: a later night's
+    if report.unrecognised:  # named as no file of this bank is: its configuration may be wrong
+        outcome["unrecognised"] = sorted(report.unrecognised)
     return outcome
 
 
