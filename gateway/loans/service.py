@@ -376,25 +376,13 @@ def record_repayment(
     late."""
     loan = get_loan(session, loan_id)
     _require_status(loan, LoanStatus.DISBURSED, LoanStatus.REPAYING, LoanStatus.OVERDUE)
-    for name, value in (("principal_fen", principal_fen), ("fee_fen", fee_fen)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValidationFailed("金额必须是非负整数（分）", f"{name} must be non-negative fen")
-    if principal_fen + fee_fen == 0:
-        raise ValidationFailed("还款金额不能为零", "a repayment needs an amount")
-    if principal_fen > loan.outstanding_principal_fen:
-        raise RuleViolation(
-            "还款本金超过未还本金",
-            f"principal {principal_fen} exceeds the {loan.outstanding_principal_fen} outstanding",
-            code="overpayment",
-        )
+    _check_collected(
+        loan, principal_fen, fee_fen, ("还款", "repayment"), ("未还本金", "outstanding")
+    )
     receiving = (
         AccountCode.CASH_ON_HAND if channel == LedgerChannel.CASH else AccountCode.BANK_SUB_ACCOUNT
     )
-    legs = [Posting.debit(receiving, principal_fen + fee_fen, loan.contract_no)]
-    if principal_fen:
-        legs.append(Posting.credit(AccountCode.LOANS_RECEIVABLE, principal_fen, loan.contract_no))
-    if fee_fen:
-        legs.append(Posting.credit(AccountCode.FEE_INCOME, fee_fen, loan.contract_no))
+    legs = _collected_legs(loan, receiving, principal_fen, fee_fen)
     post(
         session,
         association_id=loan.association_id,
@@ -420,6 +408,38 @@ def record_repayment(
         business_date=business_date.isoformat(),
     )
     return loan
+
+
+def _check_collected(
+    loan: Loan, principal_fen: int, fee_fen: int, act: tuple[str, str], owed: tuple[str, str]
+) -> None:
+    """Amounts collected on a loan: non-negative fen, not both zero, no more principal than
+    it owes (``act``: repayment or recovery; ``owed``: outstanding, or written off)."""
+    act_zh, act_en = act
+    owed_zh, owed_en = owed
+    for name, value in (("principal_fen", principal_fen), ("fee_fen", fee_fen)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValidationFailed("金额必须是非负整数（分）", f"{name} must be non-negative fen")
+    if principal_fen + fee_fen == 0:
+        raise ValidationFailed(f"{act_zh}金额不能为零", f"a {act_en} needs an amount")
+    if principal_fen > loan.outstanding_principal_fen:
+        raise RuleViolation(
+            f"{act_zh}本金超过{owed_zh}",
+            f"principal {principal_fen} exceeds the {loan.outstanding_principal_fen} {owed_en}",
+            code="overpayment",
+        )
+
+
+def _collected_legs(
+    loan: Loan, receiving: AccountCode, principal_fen: int, fee_fen: int
+) -> list[Posting]:
+    """Dr the account that received the money; Cr loans receivable and fee income."""
+    legs = [Posting.debit(receiving, principal_fen + fee_fen, loan.contract_no)]
+    if principal_fen:
+        legs.append(Posting.credit(AccountCode.LOANS_RECEIVABLE, principal_fen, loan.contract_no))
+    if fee_fen:
+        legs.append(Posting.credit(AccountCode.FEE_INCOME, fee_fen, loan.contract_no))
+    return legs
 
 
 def after_repayment(loan: Loan, paid_on: date, *, due_by: date | None = None) -> None:
@@ -454,17 +474,9 @@ def record_recovery(
     loan counts what was repaid. The loan stays written off for what it still owes."""
     loan = get_loan(session, loan_id)
     _require_status(loan, LoanStatus.WRITTEN_OFF)
-    for name, value in (("principal_fen", principal_fen), ("fee_fen", fee_fen)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValidationFailed("金额必须是非负整数（分）", f"{name} must be non-negative fen")
-    if principal_fen + fee_fen == 0:
-        raise ValidationFailed("收回金额不能为零", "a recovery needs an amount")
-    if principal_fen > loan.outstanding_principal_fen:
-        raise RuleViolation(
-            "收回本金超过已核销的未还本金",
-            f"principal {principal_fen} exceeds the {loan.outstanding_principal_fen} written off",
-            code="overpayment",
-        )
+    _check_collected(
+        loan, principal_fen, fee_fen, ("收回", "recovery"), ("已核销的未还本金", "written off")
+    )
     if principal_fen:
         post(
             session,
@@ -480,11 +492,7 @@ def record_recovery(
             external_ref=external_ref,
             actor=actor,
         )
-    legs = [Posting.debit(AccountCode.BANK_SUB_ACCOUNT, principal_fen + fee_fen, loan.contract_no)]
-    if principal_fen:
-        legs.append(Posting.credit(AccountCode.LOANS_RECEIVABLE, principal_fen, loan.contract_no))
-    if fee_fen:
-        legs.append(Posting.credit(AccountCode.FEE_INCOME, fee_fen, loan.contract_no))
+    legs = _collected_legs(loan, AccountCode.BANK_SUB_ACCOUNT, principal_fen, fee_fen)
     post(
         session,
         association_id=loan.association_id,
