@@ -72,19 +72,53 @@ def create_county(
     return county
 
 
-def create_town(session: Session, county: County, *, code: str, name: str) -> Town:
+def create_town(
+    session: Session, county: County, *, code: str, name: str, actor: str = "system"
+) -> Town:
+    """A town of ``county``; its code is unique within the county."""
+    taken = session.scalar(select(Town.id).where(Town.county_id == county.id, Town.code == code))
+    if taken is not None:
+        raise Conflict(
+            f"县 {county.code} 已有乡镇代码 {code}",
+            f"county {county.code} already has a town {code}",
+        )
     town = Town(county_id=county.id, code=code, name=name)
     session.add(town)
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="town.create",
+        object_type="town",
+        object_id=town.id,
+        county_id=county.id,
+        payload={"county": county.code, "code": code, "name": name},
+    )
     return town
 
 
-def get_or_create_bank(session: Session, *, code: str, name: str) -> Bank:
+def create_bank(session: Session, *, code: str, name: str, actor: str = "system") -> Bank:
+    """A cooperative bank; its code names its file layout, ``config/banks/<code>.toml``."""
+    if session.scalar(select(Bank.id).where(Bank.code == code)) is not None:
+        raise Conflict(f"银行代码 {code} 已存在", f"bank {code} already exists")
+    bank = Bank(code=code, name=name)
+    session.add(bank)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="bank.create",
+        object_type="bank",
+        object_id=bank.id,
+        payload={"code": code, "name": name},
+    )
+    return bank
+
+
+def get_or_create_bank(session: Session, *, code: str, name: str, actor: str = "system") -> Bank:
     bank = session.scalar(select(Bank).where(Bank.code == code))
     if bank is None:
-        bank = Bank(code=code, name=name)
-        session.add(bank)
-        session.flush()
+        bank = create_bank(session, code=code, name=name, actor=actor)
     return bank
 
 
@@ -97,7 +131,32 @@ def create_special_account(
     name: str,
     level: AccountLevel = AccountLevel.COUNTY,
     town: Town | None = None,
+    actor: str = "system",
 ) -> SpecialAccount:
+    """A county's special account at ``bank``: county-level, or town-level with its town.
+
+    An account number is unique at its bank (two banks may each have the same number)."""
+    if level == AccountLevel.TOWN and town is None:
+        raise Conflict("镇级专户须指明乡镇", "a town-level special account needs its town")
+    if level == AccountLevel.COUNTY and town is not None:
+        raise Conflict(
+            "县级专户不属于某个乡镇", "a county-level special account belongs to no town"
+        )
+    if town is not None and town.county_id != county.id:
+        raise Conflict(
+            f"乡镇 {town.code} 不属于县 {county.code}",
+            f"town {town.code} is not in county {county.code}",
+        )
+    taken = session.scalar(
+        select(SpecialAccount.id).where(
+            SpecialAccount.bank_id == bank.id, SpecialAccount.account_number == account_number
+        )
+    )
+    if taken is not None:
+        raise Conflict(
+            f"银行 {bank.code} 已有专户账号 {account_number}",
+            f"bank {bank.code} already has a special account {account_number}",
+        )
     account = SpecialAccount(
         county_id=county.id,
         bank_id=bank.id,
@@ -108,6 +167,21 @@ def create_special_account(
     )
     session.add(account)
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="special_account.create",
+        object_type="special_account",
+        object_id=account.id,
+        payload={
+            "county": county.code,
+            "bank": bank.code,
+            "account_number": account_number,
+            "name": name,
+            "level": level.value,
+            "town": town.code if town else None,
+        },
+    )
     return account
 
 
@@ -130,6 +204,20 @@ def create_association(
     if special_account.county_id != town.county_id:
         raise Conflict(
             "专户与乡镇不属于同一县", "the special account and the town are in different counties"
+        )
+    if special_account.town_id is not None and special_account.town_id != town.id:
+        raise Conflict(
+            f"专户 {special_account.account_number} 是另一乡镇的镇级专户",
+            f"special account {special_account.account_number} is another town's town-level "
+            "account",
+        )
+    taken = session.scalar(
+        select(Association.code).where(Association.sub_account_number == sub_account_number)
+    )
+    if taken is not None:
+        raise Conflict(
+            f"子账户 {sub_account_number} 已属于协会 {taken}",
+            f"sub-account {sub_account_number} already belongs to association {taken}",
         )
     association = Association(
         code=code,

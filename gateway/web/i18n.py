@@ -331,6 +331,9 @@ QUEUE_EVENT_LABELS: dict[str, tuple[str, str]] = {
 # events are its history's, under ``queue.``.
 AUDIT_ACTION_LABELS: dict[str, tuple[str, str]] = {
     "county.create": ("新建县", "County created"),
+    "town.create": ("新建乡镇", "Town created"),
+    "bank.create": ("新建合作银行", "Cooperating bank created"),
+    "special_account.create": ("新建专户", "Special account created"),
     "association.create": ("新建协会", "Association created"),
     "association.status": ("协会运行状态变更", "Association status changed"),
     "association.grade": ("县级审定协会等级", "Association grade decided by the county"),
