@@ -18,6 +18,7 @@ app = typer.Typer(
 # Each entry: a module of gateway.cli with ``register(app: typer.Typer) -> None``.
 _COMMAND_MODULES: tuple[str, ...] = (
     "db",
+    "org",
     "demo",
     "members",
     "audit",
