@@ -43,18 +43,23 @@ def _uses(line: str) -> list[tuple[list[str], list[str]]]:
     """(command path, words after it) for each command a README line shows; ``a | b ID`` after
     a group names two of its subcommands, ``--x|--y`` two options of one."""
     words = line.split()[1:]
-    top = words[0]
-    if not _is_group(_help([top])):
-        return [([top], words[1:])]
+    top, rest = [words[0]], words[1:]
+    # ``org county create``: a group's group is walked into
+    while rest and "|" not in rest[0] and _is_group(_help(top)):
+        if not _is_group(_help([*top, rest[0]])):
+            break
+        top.append(rest.pop(0))
+    if not _is_group(_help(top)):
+        return [(top, rest)]
     uses: list[tuple[list[str], list[str]]] = []
-    for piece in " ".join(words[1:]).split("|"):
+    for piece in " ".join(rest).split("|"):
         tokens = piece.split()
         if not tokens:
             continue
         if tokens[0].startswith("--") and uses:  # ``--approve|--reject``: the same command
             uses[-1][1].extend(tokens)
         else:
-            uses.append(([top, tokens[0]], tokens[1:]))
+            uses.append(([*top, tokens[0]], tokens[1:]))
     return uses
 
 
