@@ -1,8 +1,11 @@
 """Building batches: claim pending instructions, split them by the bank's limits, render each
 batch once and store its bytes and SHA-256 — all in the caller's one transaction.
 
-A batch that cannot be rendered is rolled back to its savepoint alone, its instructions stay
-pending and a follow-up item says why; the other batches of the window go ahead.
+A batch that cannot be rendered is rolled back to its savepoint alone. The instructions that
+cannot be written on their own (a member's name holding the layout's delimiter, say) stay
+pending, each with a follow-up item for its own association saying why, and the batch of the
+rest is built the same night; a batch that fails for no one instruction keeps all of its
+instructions pending, with a follow-up per association. The other batches go ahead.
 """
 
 from __future__ import annotations
@@ -153,17 +156,119 @@ def _build_for(
     for chunk in chunks:
         members = [pending[i] for i in chunk]
         try:
-            with session.begin_nested():
-                batch = _store_batch(
+            batch = _store_in_savepoint(
+                session, profile, account, direction, business_date, members, cipher, now
+            )
+        except _NOT_BUILT as exc:
+            log.warning("batch for %s %s refused: %s", profile.code, direction.value, exc)
+            # one instruction's field (a name with the layout's delimiter in it, say) must not
+            # hold every other one: find those that cannot be written, hold them back alone
+            # and build the batch of the rest tonight
+            unwritable = _unwritable(
+                session, profile, account, direction, business_date, members, cipher
+            )
+            if not _held_alone(members, unwritable):
+                _batch_not_built(session, members, direction, business_date, exc)
+                report.refused.extend(i.end_to_end_id for i in members)
+                continue
+            for instruction, problem in unwritable.items():
+                _instruction_not_written(session, instruction, direction, business_date, problem)
+                report.refused.append(instruction.end_to_end_id)
+            members = [i for i in members if i not in unwritable]
+            if not members:
+                continue
+            try:
+                batch = _store_in_savepoint(
                     session, profile, account, direction, business_date, members, cipher, now
                 )
-        except (AdapterError, SecurityError, HuzhuError, ValueError) as exc:
-            log.warning("batch for %s %s refused: %s", profile.code, direction.value, exc)
-            _batch_not_built(session, members, direction, business_date, exc)
-            report.refused.extend(i.end_to_end_id for i in members)
-            continue
+            except _NOT_BUILT as again:
+                log.warning("batch for %s %s refused: %s", profile.code, direction.value, again)
+                _batch_not_built(session, members, direction, business_date, again)
+                report.refused.extend(i.end_to_end_id for i in members)
+                continue
         report.batches.append(batch.id)
         report.instructions += len(members)
+
+
+_NOT_BUILT = (AdapterError, SecurityError, HuzhuError, ValueError)
+
+
+def _store_in_savepoint(
+    session: Session,
+    profile: BankProfile,
+    account: SpecialAccount,
+    direction: Direction,
+    business_date: date,
+    members: list[PaymentInstruction],
+    cipher: FieldCipher,
+    now: datetime | None,
+) -> PaymentBatch:
+    with session.begin_nested():
+        return _store_batch(
+            session, profile, account, direction, business_date, members, cipher, now
+        )
+
+
+def _unwritable(
+    session: Session,
+    profile: BankProfile,
+    account: SpecialAccount,
+    direction: Direction,
+    business_date: date,
+    members: list[PaymentInstruction],
+    cipher: FieldCipher,
+) -> dict[PaymentInstruction, Exception]:
+    """The instructions of a batch that could not be rendered that cannot be rendered on their
+    own either, each with why. Rendering is all it takes (nothing is stored); a batch fails
+    seldom, so rendering each line alone then costs little."""
+    county = session.get(County, account.county_id)
+    assert county is not None
+    problems: dict[PaymentInstruction, Exception] = {}
+    for instruction in members:
+        try:
+            (record,) = _records(session, [instruction], direction, cipher)
+            profile.adapter.render_batch(
+                _batch_record(profile, account, county, direction, business_date, (record,))
+            )
+        except _NOT_BUILT as exc:
+            problems[instruction] = exc
+    return problems
+
+
+def _held_alone(
+    members: list[PaymentInstruction], unwritable: dict[PaymentInstruction, Exception]
+) -> bool:
+    """Whether the instructions that cannot be written are what stops the batch. None of them
+    failing alone, or several all failing for one same reason (a layout or key that writes no
+    line at all), is the batch's own fault: its instructions are held together."""
+    if not unwritable:
+        return False
+    if len(members) > 1 and len(unwritable) == len(members):
+        return len({str(exc) for exc in unwritable.values()}) > 1
+    return True
+
+
+def _instruction_not_written(
+    session: Session,
+    instruction: PaymentInstruction,
+    direction: Direction,
+    business_date: date,
+    problem: Exception,
+) -> None:
+    """The instruction stays pending and is tried again each round; its association (and the
+    county) is told once while the follow-up is open, and no one else sees its fields."""
+    follow_up(
+        session,
+        FollowUpKind.BATCH_NOT_BUILT,
+        business_date=business_date,
+        instruction=instruction,
+        amount_fen=instruction.amount_fen,
+        message_zh=f"指令 {instruction.end_to_end_id} 无法写入批次文件，暂不发出，"
+        f"其余指令照常组批：{problem}",
+        message_en=f"instruction {instruction.end_to_end_id} cannot be written into a "
+        f"{direction.value} batch file and waits; the others went ahead: {problem}",
+        once_open=True,
+    )
 
 
 def _batch_not_built(
@@ -254,23 +359,15 @@ def _store_batch(
     msg_id = message_id(profile.code, direction, business_date, sequence)
     county = session.get(County, account.county_id)
     assert county is not None
-    created = (now or datetime.now(ZoneInfo(profile.config.bank.timezone))).replace(microsecond=0)
-    record = Batch(
-        message_id=msg_id,
-        direction=direction,
-        special_account=account.account_number,
-        special_account_name=account.name,
-        created_at=created,
-        requested_date=business_date,
-        # an instruction due on an earlier day (a weekend, a holiday, a night missed) is asked
-        # of the bank for the day its batch goes out: no bank executes on a day gone by
-        instructions=tuple(
-            r if r.requested_date >= business_date else replace(r, requested_date=business_date)
-            for r in _records(session, members, direction, cipher)
-        ),
-        bank_code=profile.code.upper(),
-        initiator_name=county.fund_office_name,
-        creditor_scheme_id=None,
+    record = _batch_record(
+        profile,
+        account,
+        county,
+        direction,
+        business_date,
+        _records(session, members, direction, cipher),
+        sequence=sequence,
+        now=now,
     )
     rendered = profile.adapter.render_batch(record)
     protected = profile.security.protect(rendered)
@@ -304,6 +401,37 @@ def _store_batch(
         )
     session.flush()
     return batch
+
+
+def _batch_record(
+    profile: BankProfile,
+    account: SpecialAccount,
+    county: County,
+    direction: Direction,
+    business_date: date,
+    records: tuple[InstructionRecord, ...],
+    *,
+    sequence: int = 1,
+    now: datetime | None = None,
+) -> Batch:
+    created = (now or datetime.now(ZoneInfo(profile.config.bank.timezone))).replace(microsecond=0)
+    return Batch(
+        message_id=message_id(profile.code, direction, business_date, sequence),
+        direction=direction,
+        special_account=account.account_number,
+        special_account_name=account.name,
+        created_at=created,
+        requested_date=business_date,
+        # an instruction due on an earlier day (a weekend, a holiday, a night missed) is asked
+        # of the bank for the day its batch goes out: no bank executes on a day gone by
+        instructions=tuple(
+            r if r.requested_date >= business_date else replace(r, requested_date=business_date)
+            for r in records
+        ),
+        bank_code=profile.code.upper(),
+        initiator_name=county.fund_office_name,
+        creditor_scheme_id=None,
+    )
 
 
 def _records(
