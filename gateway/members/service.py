@@ -7,6 +7,7 @@ payment side needs it to build a disbursement or collection instruction).
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 
 from sqlalchemy import select
@@ -32,6 +33,13 @@ CARD_FIELD = "card"
 RESIDENT_ID_FIELD = "resident_id"
 
 
+def control_characters(text: str) -> str:
+    """The control and format characters in ``text`` (line breaks, tabs, zero-width and
+    direction marks: Unicode Cc and Cf), named as U+XXXX; empty when there are none."""
+    found = dict.fromkeys(c for c in text if unicodedata.category(c) in ("Cc", "Cf"))
+    return "、".join(f"U+{ord(c):04X}" for c in found)
+
+
 def input_problems(data: MemberInput) -> list[FieldProblem]:
     """Everything wrong with one registration, field by field (no database access)."""
     problems: list[FieldProblem] = []
@@ -39,6 +47,16 @@ def input_problems(data: MemberInput) -> list[FieldProblem]:
         problems.append(FieldProblem("member_no", data.member_no, "会员编号不能为空 / required"))
     if not data.name.strip():
         problems.append(FieldProblem("name", data.name, "姓名不能为空 / name is required"))
+    elif hidden := control_characters(data.name):
+        problems.append(
+            FieldProblem(
+                "name",
+                data.name,
+                f"姓名含换行、制表符等控制字符（{hidden}），无法写入银行文件 / "
+                f"the name holds control characters ({hidden}: line breaks, tabs, invisible "
+                "marks) that no bank file can carry",
+            )
+        )
     if not data.household_no.strip():
         problems.append(
             FieldProblem("household_no", data.household_no, "户号不能为空 / household required")
