@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -26,6 +26,7 @@ from adapters.records import Batch, Direction
 from adapters.records import PaymentInstruction as InstructionRecord
 from adapters.security import SecurityError
 from gateway.batches.banks import BankProfile, encode_sidecars
+from gateway.batches.calendar import cutoff_time
 from gateway.batches.hooks import crash_point
 from gateway.batches.models import BatchStatus, PaymentBatch
 from gateway.errors import HuzhuError
@@ -57,6 +58,31 @@ class BuildReport:
     batches: list[int] = field(default_factory=list)
     instructions: int = 0
     refused: list[str] = field(default_factory=list)
+
+
+def execution_date(
+    profile: BankProfile,
+    direction: Direction,
+    business_date: date,
+    *,
+    today: date | None = None,
+    now: datetime | None = None,
+) -> date:
+    """The day the bank is asked to execute a batch of ``business_date`` on.
+
+    Its business date, when the batch is built that day before the bank's cut-off for
+    ``direction``. Built on a later day (``today``: a night caught up, a date re-run by hand),
+    that day, or the bank's next banking day after it. Built on the day it asks for but at or
+    after the cut-off (the wall clock ``now`` in the bank's zone), the next banking day: a file
+    the bank receives past its cut-off is executed on its next day at the earliest."""
+    day = business_date
+    if today is not None and today > day:
+        day = profile.calendar.next_banking_day(today)
+    zone = ZoneInfo(profile.config.bank.timezone)
+    moment = (now or datetime.now(zone)).astimezone(zone)
+    if moment.date() == day and moment.time() >= cutoff_time(profile.config, direction):
+        day = profile.calendar.next_banking_day(day + timedelta(days=1))
+    return day
 
 
 def split_by_limits(
@@ -96,9 +122,14 @@ def build_batches(
     cipher: FieldCipher,
     payments: PaymentsConfig,
     now: datetime | None = None,
+    today: date | None = None,
 ) -> BuildReport:
     """Claim every pending instruction due by ``business_date`` at this bank and store its
-    batches. Nothing is built on a day the bank does not work."""
+    batches. Nothing is built on a day the bank does not work.
+
+    ``today``: the day the batches are built on when later than ``business_date`` (a night
+    caught up, a date re-run by hand); the bank is then asked to execute them on that day, or
+    the bank's next banking day after it (:func:`execution_date`), never on a day gone by."""
     report = BuildReport(bank_code=profile.code, business_date=business_date)
     if not profile.calendar.is_banking_day(business_date):
         report.banking_day = False
@@ -111,8 +142,18 @@ def build_batches(
     ).all()
     for account in accounts:
         for direction in (Direction.DISBURSEMENT, Direction.COLLECTION):
+            execute_on = execution_date(profile, direction, business_date, today=today, now=now)
             _build_for(
-                session, profile, account, direction, business_date, cipher, payments, now, report
+                session,
+                profile,
+                account,
+                direction,
+                business_date,
+                execute_on,
+                cipher,
+                payments,
+                now,
+                report,
             )
     return report
 
@@ -123,6 +164,7 @@ def _build_for(
     account: SpecialAccount,
     direction: Direction,
     business_date: date,
+    execute_on: date,
     cipher: FieldCipher,
     payments: PaymentsConfig,
     now: datetime | None,
@@ -157,7 +199,15 @@ def _build_for(
         members = [pending[i] for i in chunk]
         try:
             batch = _store_in_savepoint(
-                session, profile, account, direction, business_date, members, cipher, now
+                session,
+                profile,
+                account,
+                direction,
+                business_date,
+                execute_on,
+                members,
+                cipher,
+                now,
             )
         except _NOT_BUILT as exc:
             log.warning("batch for %s %s refused: %s", profile.code, direction.value, exc)
@@ -165,7 +215,7 @@ def _build_for(
             # hold every other one: find those that cannot be written, hold them back alone
             # and build the batch of the rest tonight
             unwritable = _unwritable(
-                session, profile, account, direction, business_date, members, cipher
+                session, profile, account, direction, business_date, execute_on, members, cipher
             )
             if not _held_alone(members, unwritable):
                 _batch_not_built(session, members, direction, business_date, exc)
@@ -179,7 +229,15 @@ def _build_for(
                 continue
             try:
                 batch = _store_in_savepoint(
-                    session, profile, account, direction, business_date, members, cipher, now
+                    session,
+                    profile,
+                    account,
+                    direction,
+                    business_date,
+                    execute_on,
+                    members,
+                    cipher,
+                    now,
                 )
             except _NOT_BUILT as again:
                 log.warning("batch for %s %s refused: %s", profile.code, direction.value, again)
@@ -199,13 +257,14 @@ def _store_in_savepoint(
     account: SpecialAccount,
     direction: Direction,
     business_date: date,
+    execute_on: date,
     members: list[PaymentInstruction],
     cipher: FieldCipher,
     now: datetime | None,
 ) -> PaymentBatch:
     with session.begin_nested():
         return _store_batch(
-            session, profile, account, direction, business_date, members, cipher, now
+            session, profile, account, direction, business_date, execute_on, members, cipher, now
         )
 
 
@@ -215,6 +274,7 @@ def _unwritable(
     account: SpecialAccount,
     direction: Direction,
     business_date: date,
+    execute_on: date,
     members: list[PaymentInstruction],
     cipher: FieldCipher,
 ) -> dict[PaymentInstruction, Exception]:
@@ -228,7 +288,9 @@ def _unwritable(
         try:
             (record,) = _records(session, [instruction], direction, cipher)
             profile.adapter.render_batch(
-                _batch_record(profile, account, county, direction, business_date, (record,))
+                _batch_record(
+                    profile, account, county, direction, business_date, execute_on, (record,)
+                )
             )
         except _NOT_BUILT as exc:
             problems[instruction] = exc
@@ -350,6 +412,7 @@ def _store_batch(
     account: SpecialAccount,
     direction: Direction,
     business_date: date,
+    execute_on: date,
     members: list[PaymentInstruction],
     cipher: FieldCipher,
     now: datetime | None,
@@ -365,6 +428,7 @@ def _store_batch(
         county,
         direction,
         business_date,
+        execute_on,
         _records(session, members, direction, cipher),
         sequence=sequence,
         now=now,
@@ -409,6 +473,7 @@ def _batch_record(
     county: County,
     direction: Direction,
     business_date: date,
+    execute_on: date,
     records: tuple[InstructionRecord, ...],
     *,
     sequence: int = 1,
@@ -421,11 +486,11 @@ def _batch_record(
         special_account=account.account_number,
         special_account_name=account.name,
         created_at=created,
-        requested_date=business_date,
+        requested_date=execute_on,
         # an instruction due on an earlier day (a weekend, a holiday, a night missed) is asked
         # of the bank for the day its batch goes out: no bank executes on a day gone by
         instructions=tuple(
-            r if r.requested_date >= business_date else replace(r, requested_date=business_date)
+            r if r.requested_date >= execute_on else replace(r, requested_date=execute_on)
             for r in records
         ),
         bank_code=profile.code.upper(),

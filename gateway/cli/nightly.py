@@ -107,6 +107,14 @@ def nightly(
         bool, typer.Option("--json-logs", help="JSON log lines on stderr.")
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+    today: Annotated[
+        str | None,
+        typer.Option(
+            "--today",
+            help="Rehearsal: the business clock's today YYYY-MM-DD, the day the bank is asked "
+            "to pay on for a date run later (default: the real today).",
+        ),
+    ] = None,
 ) -> None:
     """Run the nightly pipeline once for a business date (each step at most once per date).
 
@@ -119,6 +127,9 @@ def nightly(
     if unknown:
         raise typer.BadParameter(f"unknown step(s) {', '.join(unknown)}; steps: {', '.join(STEPS)}")
     pipeline, engine = build_nightly(settings)
+    if today is not None:
+        rehearsed = parse_date(today)
+        pipeline.clock = lambda: rehearsed
     day = parse_date(on) if on else today_in(pipeline.payments.scheduler.timezone)
     outcomes: list[StepOutcome] = []
     try:

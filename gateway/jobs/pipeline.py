@@ -376,11 +376,18 @@ def _collections(ctx: Nightly, day: date) -> dict[str, Any]:
         return {"created": len(created), "amount_fen": sum(i.amount_fen for i in created)}
 
 
-def _batches(ctx: Nightly, day: date, bank: str) -> dict[str, Any]:
+def _batches(ctx: Nightly, day: date, bank: str, today: date) -> dict[str, Any]:
     profile = ctx.profile(bank)
     with session_scope(ctx.factory) as session:
+        # a date caught up (or re-run by hand) is built on a later day: the bank is asked to
+        # pay on that day (or its next banking day), not on ``day``, gone by
         built = build_batches(
-            session, profile, business_date=day, cipher=ctx.cipher, payments=ctx.payments
+            session,
+            profile,
+            business_date=day,
+            cipher=ctx.cipher,
+            payments=ctx.payments,
+            today=max(day, today, ctx.today()),
         )
     crash_point("after_store")
     if not built.banking_day:
@@ -442,7 +449,7 @@ def _run_step(ctx: Nightly, step: str, day: date, partition: str, today: date) -
     if step == "collections":
         return _collections(ctx, day)
     if step in ("batches", "batches_late"):
-        return _batches(ctx, day, partition)
+        return _batches(ctx, day, partition, today)
     raise ValueError(f"unknown step {step!r}; steps are {', '.join(STEPS + EXTRA_STEPS)}")
 
 

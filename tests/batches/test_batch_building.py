@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from adapters.records import Direction
 from adapters.transport.errors import ConnectFailedError
-from gateway.batches.builder import split_by_limits
+from gateway.batches.builder import execution_date, split_by_limits
 from gateway.batches.calendar import load_calendar, next_cutoff
 from gateway.batches.models import BatchStatus, PaymentBatch
 from gateway.batches.sender import resend
@@ -51,6 +51,27 @@ def test_banking_days_and_the_next_cutoff() -> None:
     assert next_cutoff(bank, calendar, Direction.DISBURSEMENT, after) == datetime(
         2024, 10, 8, 16, 0, tzinfo=SHANGHAI
     )
+
+
+def test_a_batch_built_past_the_cutoff_asks_for_the_next_banking_day() -> None:
+    profile = bank_profile()  # disbursements by 16:00, collections by 15:30
+    monday = date(2024, 9, 30)  # the last banking day before the National Day week
+
+    def asked(direction: Direction, hour: int, minute: int, today: date | None = None) -> date:
+        now = datetime(2024, 9, 30, hour, minute, tzinfo=SHANGHAI)
+        return execution_date(profile, direction, monday, today=today, now=now)
+
+    assert asked(Direction.DISBURSEMENT, 15, 45) == monday
+    assert asked(Direction.COLLECTION, 15, 45) == date(2024, 10, 8)
+    assert asked(Direction.DISBURSEMENT, 16, 0) == date(2024, 10, 8)
+    # run on a later day: that day's next banking day, whatever the hour there
+    later = datetime(2024, 10, 8, 9, 0, tzinfo=SHANGHAI)
+    assert execution_date(
+        profile, Direction.DISBURSEMENT, monday, today=date(2024, 10, 2), now=later
+    ) == date(2024, 10, 8)
+    assert execution_date(
+        profile, Direction.DISBURSEMENT, monday, today=date(2024, 10, 8), now=later
+    ) == date(2024, 10, 8)
 
 
 def test_split_respects_lines_and_amount_and_leaves_out_the_oversized() -> None:

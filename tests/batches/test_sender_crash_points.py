@@ -51,6 +51,9 @@ def _nightly(env: dict[str, str], crash: str | None) -> subprocess.CompletedProc
             "batches",
             "--no-catch-up",
             "--json",
+            # the sandbox bank's day: the bank is asked to pay on it, not on the real today
+            "--today",
+            DAY1.isoformat(),
         ],
         env=run_env,
         capture_output=True,

@@ -253,6 +253,7 @@ def test_a_dissolved_association_is_wound_up_to_zero(settle: Settle, tmp_path: P
         cipher=CIPHER,
         profile_loader=profile_loader(bank.config_dir, settle.payments),
         transport_factory=sftp_transport,
+        clock=bank.clock.today,  # the sandbox bank's day is the business day
     )
     try:
         _bank_day(bank, nightly, PAY_DAYS[0], ("batches",))

@@ -149,6 +149,7 @@ def _run_days(night: Night) -> None:
         cipher=CIPHER,
         profile_loader=profile_loader(exchange.config_dir, config),
         transport_factory=sftp_transport,
+        clock=exchange.clock.today,  # the sandbox bank's day is the business day
     )
     for day in DAYS:
         exchange.clock.set(datetime.combine(day, MORNING, tzinfo=BANK_TZ))
