@@ -20,7 +20,7 @@ import re
 import string
 import tomllib
 from collections.abc import Mapping
-from datetime import date, time
+from datetime import date, time, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -183,7 +183,40 @@ def _check_template(template: str) -> str:
         raise ValueError(f"cannot be formatted: {exc}") from None
     if "/" in sample or sample in {".", ".."} or not re.fullmatch(r"[\w.\-]+", sample):
         raise ValueError(f"does not give a plain file name (sample {sample!r})")
+    # a name that comes back (next year, next month) is refused by the bank as a repeat
+    lacking = [
+        part
+        for part, other in (
+            ("year", _SAMPLE_DATE.replace(year=_SAMPLE_DATE.year + 1)),
+            ("month", _SAMPLE_DATE.replace(month=3)),
+            ("day", _SAMPLE_DATE - timedelta(days=1)),
+        )
+        if template.format(date=other, seq=1, bank="bank") == sample
+    ]
+    if lacking:
+        raise ValueError(
+            f"the date in the name lacks the {'/'.join(lacking)} (sample {sample!r}): the same "
+            "name would come back and the bank refuse the file as a repeat; write the whole "
+            "date, e.g. {date:%Y%m%d} / 文件名中的日期须含年月日，否则文件名会重复"
+        )
+    if template.format(date=_SAMPLE_DATE, seq=2, bank="bank") == sample:
+        raise ValueError(
+            f"the sequence does not show in the name (sample {sample!r}): a day's second file "
+            "would take the first one's name; write e.g. {seq:03d} / 文件名须显示当日序号"
+        )
     return template
+
+
+def _names(template: str, max_sequence: int) -> set[str]:
+    """Sample names of a template: two days, the first sequences and the last (case folded: a
+    server may not tell DF from df)."""
+    days = (_SAMPLE_DATE, _SAMPLE_DATE + timedelta(days=1))
+    sequences = {1, 2, 10, 100, max_sequence} & set(range(1, max_sequence + 1))
+    return {
+        template.format(date=day, seq=seq, bank="bank").casefold()
+        for day in days
+        for seq in sequences
+    }
 
 
 FileTemplate = Annotated[str, AfterValidator(_check_template)]
@@ -196,6 +229,22 @@ class FilesSection(_Table):
     result_patterns: GlobList
     statement_patterns: GlobList
     max_sequence: Annotated[int, Field(strict=True, ge=1)] = 999
+
+    @model_validator(mode="after")
+    def _directions_apart(self) -> FilesSection:
+        # each direction numbers its files from 1 each day: were their names the same, the
+        # second file uploaded that day would be refused by the bank as a repeat
+        same = _names(self.disbursement_name, self.max_sequence) & _names(
+            self.collection_name, self.max_sequence
+        )
+        if same:
+            raise ValueError(
+                "disbursement_name and collection_name give the same file name "
+                f"({sorted(same)[0]!r}): each direction numbers its files from 1 each day, so "
+                "the second file of the day would be refused as a repeat; make them differ "
+                "(e.g. DF_... and DK_...) / 代发与代扣的文件名模板会生成相同文件名，须加以区分"
+            )
+        return self
 
     def batch_file_name(
         self, direction: Direction, business_date: date, sequence: int, bank_code: str

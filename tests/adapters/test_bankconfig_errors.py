@@ -58,6 +58,26 @@ def _remove(key: str) -> str:
             "files.collection_name",
             "plain file name",
         ),
+        (
+            _replace("collection_name", '"DF_{bank}_{date:%Y%m%d}_{seq:03d}.txt"'),
+            "files",
+            "disbursement_name and collection_name give the same file name",
+        ),
+        (
+            _replace("collection_name", '"df_{bank}_{date:%Y%m%d}_{seq:03d}.txt"'),
+            "files",
+            "disbursement_name and collection_name give the same file name",
+        ),
+        (
+            _replace("disbursement_name", '"DF_{bank}_{date:%m%d}_{seq:03d}.txt"'),
+            "files.disbursement_name",
+            "lacks the year",
+        ),
+        (
+            _replace("collection_name", '"DK_{bank}_{date:%d}_{seq:03d}.txt"'),
+            "files.collection_name",
+            "lacks the year/month",
+        ),
         (_replace("result_patterns", "[]"), "files.result_patterns", "at least 1"),
         (_remove("sign_key_path"), "security", "sign_key_path must be set"),
         (_remove("host"), "sftp.host", "Field required"),
@@ -131,3 +151,8 @@ def test_two_codes_alike_in_what_message_ids_carry_are_refused(tmp_path: Path) -
     # differing within the first twelve is fine
     _write(tmp_path, GOOD.replace('code = "rcb"', 'code = "huzhou_rcc_02"'), "b.toml")
     assert sorted(load_bank_configs(tmp_path)) == ["huzhou_rcb_01", "huzhou_rcc_02"]
+
+
+def test_the_shipped_bank_files_load() -> None:
+    configs = load_bank_configs(REPO / "config" / "banks")
+    assert {"rcb", "rcc_iso"} <= set(configs)
