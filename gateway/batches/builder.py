@@ -195,22 +195,22 @@ def _build_for(
         [i.amount_fen for i in pending], max_lines=limits.max_lines_per_file, max_amount_fen=cap
     )
     crash_point("after_claim")
+
+    def store(members: list[PaymentInstruction]) -> PaymentBatch:
+        return _store_in_savepoint(
+            session, profile, account, direction, business_date, execute_on, members, cipher, now
+        )
+
+    def not_built(members: list[PaymentInstruction], exc: Exception) -> None:
+        log.warning("batch for %s %s refused: %s", profile.code, direction.value, exc)
+        _batch_not_built(session, members, direction, business_date, exc)
+        report.refused.extend(i.end_to_end_id for i in members)
+
     for chunk in chunks:
         members = [pending[i] for i in chunk]
         try:
-            batch = _store_in_savepoint(
-                session,
-                profile,
-                account,
-                direction,
-                business_date,
-                execute_on,
-                members,
-                cipher,
-                now,
-            )
+            batch = store(members)
         except _NOT_BUILT as exc:
-            log.warning("batch for %s %s refused: %s", profile.code, direction.value, exc)
             # one instruction's field (a name with the layout's delimiter in it, say) must not
             # hold every other one: find those that cannot be written, hold them back alone
             # and build the batch of the rest tonight
@@ -218,8 +218,7 @@ def _build_for(
                 session, profile, account, direction, business_date, execute_on, members, cipher
             )
             if not _held_alone(members, unwritable):
-                _batch_not_built(session, members, direction, business_date, exc)
-                report.refused.extend(i.end_to_end_id for i in members)
+                not_built(members, exc)
                 continue
             for instruction, problem in unwritable.items():
                 _instruction_not_written(session, instruction, direction, business_date, problem)
@@ -228,21 +227,9 @@ def _build_for(
             if not members:
                 continue
             try:
-                batch = _store_in_savepoint(
-                    session,
-                    profile,
-                    account,
-                    direction,
-                    business_date,
-                    execute_on,
-                    members,
-                    cipher,
-                    now,
-                )
+                batch = store(members)
             except _NOT_BUILT as again:
-                log.warning("batch for %s %s refused: %s", profile.code, direction.value, again)
-                _batch_not_built(session, members, direction, business_date, again)
-                report.refused.extend(i.end_to_end_id for i in members)
+                not_built(members, again)
                 continue
         report.batches.append(batch.id)
         report.instructions += len(members)
