@@ -1,6 +1,13 @@
 """Settings: ``config/default.toml``, then an optional file named by ``HUZHU_CONFIG``,
 then ``HUZHU_*`` environment variables (nested with ``__``, e.g. ``HUZHU_POLICY__NOTICE_DAYS``).
 
+A relative path in a settings file (a SQLite ``database_url``, ``field_key_file``,
+``config_dir``) resolves against that file's folder, so a command finds the same database and
+key whichever folder it runs from; the built-in defaults resolve against the install root (the
+config folder's parent). A relative path in a ``HUZHU_*`` variable resolves against the current
+folder, like any path typed on a command line. A settings file that is missing, is not valid
+TOML or holds a key no setting has is refused, naming the file (and the line or the key).
+
 Secrets are never inline: a setting names a file path or an environment variable that holds
 the secret. Wherever settings are printed, credentials in URLs are masked.
 """
@@ -9,7 +16,10 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator
+import tomllib
+import types
+import typing
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -19,11 +29,14 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from gateway.errors import ConfigurationError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,6 +47,40 @@ def default_config_dir() -> Path:
         return Path(env)
     bundled = REPO_ROOT / "config"
     return bundled if bundled.is_dir() else Path.cwd() / "config"
+
+
+def install_root() -> Path:
+    """The folder the built-in defaults' relative paths (``var/huzhu.db``) resolve against:
+    the config folder's parent."""
+    return default_config_dir().resolve().parent
+
+
+def resolve_sqlite_url(url: str, base: Path) -> str:
+    """A SQLite URL whose relative database path is made absolute against ``base``; any other
+    URL (PostgreSQL, ``:memory:``, an absolute path, one that does not parse) unchanged."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url
+    database = parsed.database
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or not database
+        or database == ":memory:"
+        or database.startswith("file:")
+        or Path(database).expanduser().is_absolute()
+    ):
+        return url
+    absolute = os.path.normpath(base.resolve() / database)
+    return parsed.set(database=absolute).render_as_string(hide_password=False)
+
+
+def _default_database_url() -> str:
+    return resolve_sqlite_url("sqlite:///var/huzhu.db", install_root())
+
+
+def _default_field_key_file() -> Path:
+    return install_root() / "var" / "field.key"
 
 
 class CashMode(StrEnum):
@@ -129,23 +176,29 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HUZHU_",
         env_nested_delimiter="__",
+        # Unknown HUZHU_* variables are not looked at; unknown keys in a settings file are
+        # refused by _SettingsFiles, naming the file and the key.
         extra="ignore",
         validate_default=True,
     )
 
     config_dir: Path = Field(default_factory=default_config_dir)
-    database_url: str = "sqlite:///var/huzhu.db"
+    database_url: str = Field(default_factory=_default_database_url)
     timezone: str = "Asia/Shanghai"
     # Field encryption key (32 random bytes, base64 in a file or an environment variable).
-    field_key_file: Path | None = Path("var/field.key")
+    field_key_file: Path | None = Field(default_factory=_default_field_key_file)
     field_key_env: str | None = None
-    # Development and demo convenience: create the key file when it does not exist yet.
+    # First-run and demo convenience: create the key file when it does not exist yet and the
+    # database holds nothing encrypted (gateway.security.fieldcrypt refuses otherwise).
     field_key_autocreate: bool = True
     policy: PolicyDefaults = Field(default_factory=PolicyDefaults)
     nightly: NightlySettings = Field(default_factory=NightlySettings)
 
     # One more TOML file layered over default.toml (set on a subclass by load_settings).
     extra_config_file: ClassVar[str | None] = None
+    # Tables other readers take from a settings file (config/demo.toml's [demo] is read by
+    # gateway.demo.config): allowed there, not settings.
+    foreign_tables: ClassVar[frozenset[str]] = frozenset({"demo", "demo_cycle"})
 
     @model_validator(mode="after")
     def _key_source(self) -> Settings:
@@ -162,12 +215,13 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        files = [default_config_dir() / "default.toml"]
+        defaults = default_config_dir() / "default.toml"
+        # default.toml is skipped only when there is none; a named file must exist.
+        files = [defaults] if defaults.is_file() else []
         extra = getattr(settings_cls, "extra_config_file", None) or os.environ.get("HUZHU_CONFIG")
         if extra:
             files.append(Path(extra))
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=files, deep_merge=True)
-        return (init_settings, env_settings, toml)
+        return (init_settings, env_settings, _SettingsFiles(settings_cls, files))
 
     def today(self) -> date:
         """Today's business date in the configured time zone (Asia/Shanghai by default)."""
@@ -192,3 +246,110 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     layered = type("LayeredSettings", (Settings,), {"extra_config_file": str(config_file)})
     settings: Settings = layered(**overrides)
     return settings
+
+
+# Settings whose value, when written in a settings file, is a path relative to that file.
+_FILE_PATH_KEYS = ("field_key_file", "config_dir")
+
+
+def _unknown_keys(model: type[BaseModel], data: Mapping[str, Any], prefix: str) -> list[str]:
+    """Dotted names of the keys in ``data`` that ``model`` has no field for, nested models
+    (and lists of them) included."""
+    unknown: list[str] = []
+    for key, value in data.items():
+        field = model.model_fields.get(key)
+        if field is None:
+            unknown.append(prefix + key)
+            continue
+        for nested, many in _models_in(field.annotation):
+            if many and isinstance(value, list):
+                for index, item in enumerate(value):
+                    if isinstance(item, Mapping):
+                        unknown += _unknown_keys(nested, item, f"{prefix}{key}[{index}].")
+            elif not many and isinstance(value, Mapping):
+                unknown += _unknown_keys(nested, value, f"{prefix}{key}.")
+    return unknown
+
+
+def _models_in(annotation: Any) -> list[tuple[type[BaseModel], bool]]:
+    """The pydantic models an annotation holds: ``(model, False)`` for ``Model`` (or
+    ``Model | None``), ``(model, True)`` for ``list[Model]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [(annotation, False)]
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is list and args:
+        return [(model, True) for model, _ in _models_in(args[0])]
+    if origin in (typing.Union, types.UnionType):
+        return [found for arg in args for found in _models_in(arg)]
+    return []
+
+
+def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_settings_file(path: Path, settings_cls: type[Settings] | None = None) -> dict[str, Any]:
+    """One settings file's table, relative paths made absolute against its folder; a missing
+    or unreadable file, bad TOML or an unknown key is a ``ConfigurationError`` naming it."""
+    model = settings_cls or Settings
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigurationError(
+            f"配置文件不存在：{path}",
+            f"settings file {path} does not exist",
+            code="settings_file_missing",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(
+            f"配置文件无法读取：{path}（{exc}）",
+            f"settings file {path} cannot be read: {exc}",
+            code="settings_file_unreadable",
+        ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(
+            f"配置文件不是合法的 TOML：{path}：{exc}",
+            f"settings file {path} is not valid TOML: {exc}",
+            code="settings_file_invalid",
+        ) from None
+    unknown = _unknown_keys(
+        model, {k: v for k, v in data.items() if k not in model.foreign_tables}, ""
+    )
+    if unknown:
+        names = ", ".join(unknown)
+        raise ConfigurationError(
+            f"配置文件 {path} 含有不认识的设置项：{names}（拼写错误？）",
+            f"settings file {path} has unknown keys: {names} (misspelt?)",
+            code="settings_unknown_key",
+        )
+    base = path.resolve().parent
+    if isinstance(data.get("database_url"), str):
+        data["database_url"] = resolve_sqlite_url(data["database_url"], base)
+    for key in _FILE_PATH_KEYS:
+        value = data.get(key)
+        if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+            data[key] = os.path.normpath(base / value)
+    return data
+
+
+class _SettingsFiles(InitSettingsSource):
+    """``default.toml`` and the layered file, each read by :func:`read_settings_file`, merged
+    table by table (the later file wins)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], files: list[Path]) -> None:
+        merged: dict[str, Any] = {}
+        model = settings_cls if issubclass(settings_cls, Settings) else Settings
+        for path in files:
+            merged = _deep_merge(merged, read_settings_file(path, model))
+        for table in model.foreign_tables:
+            merged.pop(table, None)
+        super().__init__(settings_cls, merged)

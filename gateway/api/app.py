@@ -119,7 +119,7 @@ def create_app(
         if app.state.engine.dialect.name == "sqlite"
         else make_session_factory(app.state.engine.execution_options(isolation_level="AUTOCOMMIT"))
     )
-    app.state.cipher = cipher or FieldCipher.from_settings(chosen)
+    app.state.cipher = cipher or FieldCipher.from_settings(chosen, database=app.state.engine)
     app.state.bank_transports = (
         dict(bank_transports)
         if bank_transports is not None

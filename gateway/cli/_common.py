@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -13,6 +14,9 @@ from sqlalchemy.orm import Session
 from gateway.db import make_engine, make_session_factory, session_scope
 from gateway.errors import HuzhuError
 from gateway.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from gateway.security.fieldcrypt import FieldCipher
 
 
 def console() -> Console:
@@ -41,6 +45,14 @@ def cli_session(settings: Settings) -> Iterator[Session]:
         raise typer.Exit(1) from exc
     finally:
         engine.dispose()
+
+
+def field_cipher(settings: Settings, session: Session) -> FieldCipher:
+    """The field key for the session's database: a missing key file is created only for a
+    database holding nothing encrypted yet (see ``FieldCipher.from_settings``)."""
+    from gateway.security.fieldcrypt import FieldCipher
+
+    return FieldCipher.from_settings(settings, database=session.connection())
 
 
 def parse_date(value: str) -> date:

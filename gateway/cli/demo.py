@@ -18,7 +18,7 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from adapters.money import format_yuan
-from gateway.cli._common import cli_session, console, err_console
+from gateway.cli._common import cli_session, console, err_console, field_cipher
 from gateway.demo.config import DemoConfig, load_demo_config
 from gateway.demo.seed import SeededCounty, seed_county
 from gateway.jobs.pipeline import StepOutcome
@@ -100,8 +100,9 @@ def demo(
     demo_config = load_demo_config(demo_file)
     _start_fresh(settings)
     upgrade(settings.database_url)
-    cipher = FieldCipher.from_settings(settings)
     with cli_session(settings) as session:
+        # a fresh database: its key file is created when missing
+        cipher = field_cipher(settings, session)
         seeded = seed_county(session, cipher, demo_config, settings.policy)
         table = _summary_table(seeded)
         all_balanced = True

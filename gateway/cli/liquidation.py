@@ -17,7 +17,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from gateway.cli._common import cli_session, console, current_settings
+from gateway.cli._common import cli_session, console, current_settings, field_cipher
 from gateway.liquidation.models import CapitalLevel
 
 if TYPE_CHECKING:
@@ -183,7 +183,6 @@ def payout_list_command(
     file is 0600, and the export is audited with the members whose cards it holds, in the
     same transaction: the file is removed again if the event cannot be committed."""
     from gateway.liquidation.service import payout_orders
-    from gateway.security.fieldcrypt import FieldCipher
 
     settings = current_settings()
     writing = False
@@ -191,7 +190,7 @@ def payout_list_command(
         with cli_session(settings) as session:
             orders = payout_orders(
                 session,
-                FieldCipher.from_settings(settings),
+                field_cipher(settings, session),
                 _liquidation_id(session, association),
                 actor=actor or _default_actor(),
                 written_to=str(out.resolve()),

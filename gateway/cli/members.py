@@ -9,7 +9,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from gateway.cli._common import cli_session, console, current_settings, err_console
+from gateway.cli._common import (
+    cli_session,
+    console,
+    current_settings,
+    err_console,
+    field_cipher,
+)
 from gateway.members.importer import ImportRefused
 
 members_app = typer.Typer(help="会员 Members.", no_args_is_help=True)
@@ -36,12 +42,11 @@ def import_command(
 ) -> None:
     """Import members: every row is checked; any bad row refuses the whole file."""
     from gateway.members.importer import import_members
-    from gateway.security.fieldcrypt import FieldCipher
 
     settings = current_settings()
-    cipher = FieldCipher.from_settings(settings)
     default_joined = date.fromisoformat(joined_on) if joined_on else settings.today()
     with cli_session(settings) as session:
+        cipher = field_cipher(settings, session)
         try:
             imported = import_members(
                 session,

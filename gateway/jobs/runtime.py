@@ -104,7 +104,7 @@ def build_nightly(
     nightly = Nightly(
         factory=make_session_factory(engine),
         payments=payments,
-        cipher=FieldCipher.from_settings(settings),
+        cipher=FieldCipher.from_settings(settings, database=engine),
         profile_loader=profile_loader(settings.config_dir, payments, root),
         format_loader=format_loader(settings.config_dir, payments, root),
         transport_factory=transport_factory,

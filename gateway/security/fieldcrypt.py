@@ -19,6 +19,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import Connection, Engine, inspect, text
 
 from gateway.errors import ConfigurationError, ValidationFailed
 from gateway.settings import Settings
@@ -26,6 +27,12 @@ from gateway.settings import Settings
 _VERSION = b"\x01"
 _NONCE_BYTES = 12
 KEY_BYTES = 32
+
+# Every column holding values encrypted with the field key, by table. A database with a value
+# in any of them needs the key it was written with: a new key is never made for it.
+ENCRYPTED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "members": ("card_cipher", "resident_id_cipher"),
+}
 
 
 def _derive(master: bytes, purpose: bytes) -> bytes:
@@ -67,8 +74,15 @@ class FieldCipher:
         return "FieldCipher(<key hidden>)"
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> FieldCipher:
-        """Load the key named by the settings (an env var first, else the key file)."""
+    def from_settings(
+        cls, settings: Settings, *, database: Engine | Connection | None = None
+    ) -> FieldCipher:
+        """Load the key named by the settings (an env var first, else the key file).
+
+        A missing key file is created only when ``field_key_autocreate`` allows it and
+        ``database`` is given and holds nothing encrypted (a first run, the demo); otherwise
+        it is refused: a database with encrypted cards needs its own key restored, never a
+        new one."""
         if settings.field_key_env:
             text = os.environ.get(settings.field_key_env)
             if text is None:
@@ -79,7 +93,7 @@ class FieldCipher:
                 )
             return cls(_decode_key(text, f"${settings.field_key_env}"))
         assert settings.field_key_file is not None  # the settings validator ensures one
-        return cls(_decode_key(_read_or_create(settings), str(settings.field_key_file)))
+        return cls(_decode_key(_read_or_create(settings, database), str(settings.field_key_file)))
 
     def encrypt(self, field: str, value: str) -> bytes:
         nonce = os.urandom(_NONCE_BYTES)
@@ -102,13 +116,41 @@ class FieldCipher:
         return hmac.new(self._mac_key, message, hashlib.sha256).hexdigest()
 
 
-def _read_or_create(settings: Settings) -> str:
+def holds_encrypted_data(database: Engine | Connection) -> bool:
+    """Whether any column of :data:`ENCRYPTED_COLUMNS` holds a value (tables not created yet
+    hold none)."""
+    if isinstance(database, Engine):
+        with database.connect() as connection:
+            return holds_encrypted_data(connection)
+    tables = set(inspect(database).get_table_names())
+    for table, columns in ENCRYPTED_COLUMNS.items():
+        if table not in tables:
+            continue
+        held = " OR ".join(f"{column} IS NOT NULL" for column in columns)
+        if database.execute(text(f"SELECT 1 FROM {table} WHERE {held} LIMIT 1")).first():
+            return True
+    return False
+
+
+def _read_or_create(settings: Settings, database: Engine | Connection | None) -> str:
     path = Path(settings.field_key_file or "")
     if path.exists():
         return path.read_text(encoding="ascii")
-    if not settings.field_key_autocreate:
+    if database is not None and holds_encrypted_data(database):
         raise ConfigurationError(
-            f"字段加密密钥文件不存在：{path}", f"field encryption key file {path} does not exist"
+            f"字段加密密钥文件不存在：{path}。数据库中已有用该密钥加密的卡号/身份证号，"
+            "不会新建密钥：请从备份恢复该文件（或让 field_key_file 指向它）",
+            f"field encryption key file {path} does not exist, and the database already holds "
+            "card and ID numbers encrypted with a key: restore that key file from backup (or "
+            "point field_key_file at it); a new key is not created",
+            code="field_key_missing",
+        )
+    if not settings.field_key_autocreate or database is None:
+        raise ConfigurationError(
+            f"字段加密密钥文件不存在：{path}（新库可用 huzhu keys generate {path} 生成）",
+            f"field encryption key file {path} does not exist "
+            f"(for a new database: huzhu keys generate {path})",
+            code="field_key_missing",
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     text = generate_key_text()

@@ -113,6 +113,10 @@ def _free_port() -> int:
 
 
 def test_serve_answers_health_and_readiness(cli_env: dict[str, str], tmp_path: Path) -> None:
+    # the seeded database holds cards: serve needs their key, it never makes a new one
+    Path(cli_env["HUZHU_FIELD_KEY_FILE"]).write_text(
+        base64.b64encode(CIPHER_KEY).decode() + "\n", encoding="ascii"
+    )
     port = _free_port()
     env = {**os.environ, **cli_env, "HUZHU_CONFIG_DIR": str(tmp_path / "no-config")}
     (tmp_path / "no-config").mkdir()

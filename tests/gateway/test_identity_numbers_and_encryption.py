@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.db import make_engine
 from gateway.errors import ConfigurationError, ValidationFailed
 from gateway.security.checks import (
     card_problem,
@@ -85,13 +86,39 @@ def test_lookup_hash_is_keyed_and_per_field() -> None:
     assert "key hidden" in repr(one)
 
 
-def test_key_file_is_created_private_and_reused(tmp_path: Path) -> None:
+def test_key_file_is_created_private_and_reused_for_an_empty_database(tmp_path: Path) -> None:
     settings = Settings(field_key_file=tmp_path / "var" / "field.key")
-    first = FieldCipher.from_settings(settings)
+    empty = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    first = FieldCipher.from_settings(settings, database=empty)
     key_file = tmp_path / "var" / "field.key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     blob = first.encrypt("card", "1")
     assert FieldCipher.from_settings(settings).decrypt("card", blob) == "1"
+
+
+def test_a_missing_key_is_never_made_up_without_a_database_to_check(tmp_path: Path) -> None:
+    settings = Settings(field_key_file=tmp_path / "field.key")
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        FieldCipher.from_settings(settings)
+    assert not (tmp_path / "field.key").exists()
+
+
+def test_a_missing_key_for_a_database_holding_cards_is_refused_not_replaced(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'held.db'}")
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE TABLE members (id INTEGER PRIMARY KEY, card_cipher BLOB, "
+            "resident_id_cipher BLOB)"
+        )
+        connection.exec_driver_sql("INSERT INTO members VALUES (1, x'01', x'01')")
+    settings = Settings(field_key_file=tmp_path / "field.key")
+    with pytest.raises(ConfigurationError) as refused:
+        FieldCipher.from_settings(settings, database=engine)
+    assert "restore" in refused.value.message_en
+    assert "恢复" in refused.value.message_zh
+    assert not (tmp_path / "field.key").exists()
 
 
 def test_missing_key_file_is_refused_when_not_allowed_to_create(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from gateway.errors import ConfigurationError
 from gateway.settings import CashMode, Settings, load_settings
 
 
@@ -18,7 +19,9 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_defaults_come_from_default_toml() -> None:
     settings = load_settings()
-    assert settings.database_url == "sqlite:///var/huzhu.db"
+    root = Path(__file__).resolve().parents[2]
+    assert settings.database_url == f"sqlite:///{root / 'var' / 'huzhu.db'}"
+    assert settings.field_key_file == root / "var" / "field.key"
     assert settings.policy.loan_cap_fen == 3_000_000
     assert settings.policy.county_approval_above_fen == 2_000_000
     assert settings.policy.notice_days == 7
@@ -68,3 +71,58 @@ def test_a_bad_credit_table_is_refused() -> None:
         )
     with pytest.raises(ValidationError, match="field_key_file or field_key_env"):
         Settings(field_key_file=None, field_key_env=None)
+
+
+def test_a_command_run_from_another_folder_finds_the_same_database_and_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "site" / "config"
+    config.mkdir(parents=True)
+    county = config / "county.toml"
+    county.write_text(
+        'database_url = "sqlite:///../var/county.db"\nfield_key_file = "../var/county.key"\n',
+        "utf-8",
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("HUZHU_CONFIG", str(county))
+    settings = load_settings()
+    assert settings.database_url == f"sqlite:///{tmp_path / 'site' / 'var' / 'county.db'}"
+    assert settings.field_key_file == tmp_path / "site" / "var" / "county.key"
+    demo = load_settings(config_file=settings.config_dir / "demo.toml")
+    assert demo.database_url.endswith("/var/demo.db")
+    assert Path(demo.database_url.removeprefix("sqlite:///")).is_absolute()
+
+
+def test_a_missing_settings_file_is_refused_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUZHU_CONFIG", "/nonexistent/county.toml")
+    with pytest.raises(ConfigurationError, match=r"/nonexistent/county\.toml does not exist"):
+        load_settings()
+
+
+def test_a_misspelt_key_in_a_settings_file_is_refused_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    county = tmp_path / "county.toml"
+    county.write_text(
+        'databse_url = "sqlite:///x.db"\n[policy]\nnotice_dayz = 3\n'
+        '[[policy.credit_grades]]\ngrade = "C"\nmin_on_time_loans = 0\nlimit_fen = 1\nlimt = 2\n',
+        "utf-8",
+    )
+    monkeypatch.setenv("HUZHU_CONFIG", str(county))
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings()
+    assert str(county) in refused.value.message_en
+    for key in ("databse_url", "policy.notice_dayz", "policy.credit_grades[0].limt"):
+        assert key in refused.value.message_en
+
+
+def test_broken_toml_is_refused_naming_the_file_and_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    county = tmp_path / "county.toml"
+    county.write_text('timezone = "Asia/Shanghai"\n[policy\n', "utf-8")
+    monkeypatch.setenv("HUZHU_CONFIG", str(county))
+    with pytest.raises(ConfigurationError, match=r"county.toml is not valid TOML.*line 2"):
+        load_settings()
