@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import typer
 
+from gateway.cli._common import HuzhuGroup
+
 app = typer.Typer(
     name="huzhu",
+    cls=HuzhuGroup,
     help="Huzhu Settle — 扶贫互助资金银行结算中间件 (settlement middleware).",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,

@@ -13,7 +13,14 @@ from sqlalchemy import func, select
 from adapters.money import format_yuan
 from gateway.batches.models import BatchStatus, PaymentBatch
 from gateway.batches.sender import refuse_judged_batch, resend
-from gateway.cli._common import cli_session, console, current_settings, err_console, parse_date
+from gateway.cli._common import (
+    cli_session,
+    console,
+    current_settings,
+    err_console,
+    parse_date,
+    require_database,
+)
 from gateway.db import make_session_factory
 from gateway.errors import HuzhuError
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
@@ -128,6 +135,7 @@ def batches_resend(
     batch under a new file name."""
     configure_logging(json_logs)
     settings = current_settings()
+    require_database(settings)
     pipeline, engine = build_nightly(settings)
     try:
         factory = make_session_factory(engine)

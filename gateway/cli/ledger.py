@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from adapters.money import format_yuan
-from gateway.cli._common import cli_session, console, current_settings
+from gateway.cli._common import cli_session, console, current_settings, parse_date
 
 ledger_app = typer.Typer(help="账簿 Ledger.", no_args_is_help=True)
 
@@ -25,7 +24,7 @@ def balances_command(
     from gateway.ledger.service import trial_balance
     from gateway.org.service import get_association_by_code
 
-    day = date.fromisoformat(as_of) if as_of else None
+    day = parse_date(as_of) if as_of else None
     with cli_session(current_settings()) as session:
         found = get_association_by_code(session, association)
         tb = trial_balance(session, found.id, as_of=day)

@@ -17,7 +17,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from gateway.cli._common import cli_session, console, current_settings, field_cipher
+from gateway.cli._common import cli_session, console, current_settings, field_cipher, parse_date
 from gateway.liquidation.models import CapitalLevel
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ OnOpt = Annotated[str | None, typer.Option("--on", help="Business date (YYYY-MM-
 
 
 def _on(value: str | None) -> date:
-    return date.fromisoformat(value) if value else current_settings().today()
+    return parse_date(value) if value else current_settings().today()
 
 
 def _liquidation_id(session: Session, code: str) -> int:

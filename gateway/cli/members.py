@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +14,7 @@ from gateway.cli._common import (
     current_settings,
     err_console,
     field_cipher,
+    parse_date,
 )
 from gateway.members.importer import ImportRefused
 
@@ -44,7 +44,7 @@ def import_command(
     from gateway.members.importer import import_members
 
     settings = current_settings()
-    default_joined = date.fromisoformat(joined_on) if joined_on else settings.today()
+    default_joined = parse_date(joined_on) if joined_on else settings.today()
     with cli_session(settings) as session:
         cipher = field_cipher(settings, session)
         try:

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from gateway.cli._common import console, current_settings, err_console, parse_date
+from gateway.cli._common import console, current_settings, err_console, parse_date, require_database
 from gateway.jobs.pipeline import (
     EXTRA_STEPS,
     STEPS,
@@ -126,11 +126,13 @@ def nightly(
     unknown = [s for s in chosen if s not in STEPS + EXTRA_STEPS]
     if unknown:
         raise typer.BadParameter(f"unknown step(s) {', '.join(unknown)}; steps: {', '.join(STEPS)}")
+    given = parse_date(on) if on else None
+    require_database(settings)
     pipeline, engine = build_nightly(settings)
     if today is not None:
         rehearsed = parse_date(today)
         pipeline.clock = lambda: rehearsed
-    day = parse_date(on) if on else today_in(pipeline.payments.scheduler.timezone)
+    day = given or today_in(pipeline.payments.scheduler.timezone)
     outcomes: list[StepOutcome] = []
     try:
         with Progress(
@@ -213,11 +215,13 @@ def scheduler(
     """Run the pipeline on the cron triggers of config/payments.toml until stopped."""
     configure_logging(json_logs)
     settings = current_settings()
+    start = parse_date(simulate_from) if simulate_from else None
+    require_database(settings)
     pipeline, engine = build_nightly(settings)
     config = pipeline.payments.scheduler
     clock = BusinessClock(
         timezone=config.timezone,
-        simulate_from=parse_date(simulate_from) if simulate_from else None,
+        simulate_from=start,
         seconds_per_day=seconds_per_day,
         started=datetime.now().astimezone(),
     )

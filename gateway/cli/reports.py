@@ -13,7 +13,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.cli._common import cli_session, console, current_settings
+from gateway.cli._common import cli_session, console, current_settings, parse_date
 from gateway.errors import NotFound
 from gateway.org.models import AssociationGrade, County
 from gateway.reports.scoring import GradingConfig, load_grading_config
@@ -36,7 +36,7 @@ CsvOpt = Annotated[Path | None, typer.Option("--csv", help="Write a CSV file her
 
 
 def _day(value: str | None, default: date) -> date:
-    return date.fromisoformat(value) if value else default
+    return parse_date(value) if value else default
 
 
 def grading(settings: Settings) -> GradingConfig:
@@ -71,7 +71,7 @@ def evaluation_command(
 
     settings = current_settings()
     end = _day(as_of, settings.today())
-    start = date.fromisoformat(since) if since else None
+    start = parse_date(since) if since else None
     scoring = grading(settings).evaluation
     with cli_session(settings) as session:
         association_id = _association_id(session, association)
@@ -111,7 +111,7 @@ def loans_command(
 
     settings = current_settings()
     end = _day(as_of, settings.today())
-    start = date.fromisoformat(since) if since else None
+    start = parse_date(since) if since else None
     with cli_session(settings) as session:
         detail = loan_detail(session, _association_id(session, association), as_of=end, since=start)
     console().print(
@@ -140,7 +140,7 @@ def county_command(
 
     settings = current_settings()
     end = _day(as_of, settings.today())
-    start = date.fromisoformat(since) if since else None
+    start = parse_date(since) if since else None
     scoring = grading(settings).evaluation
     with cli_session(settings) as session:
         summary = county_summary(
@@ -270,8 +270,8 @@ def record_grade_command(
             session,
             _association_id(session, association),
             grading(settings).evaluation,
-            period_end=date.fromisoformat(period_end),
-            period_start=date.fromisoformat(since) if since else None,
+            period_end=parse_date(period_end),
+            period_start=parse_date(since) if since else None,
             decided_grade=grade,
             self_grade=self_grade,
             method=method,

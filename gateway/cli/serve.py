@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from gateway.cli._common import console, current_settings
+from gateway.cli._common import console, current_settings, require_database
 from gateway.settings import mask_url
 
 
@@ -29,6 +29,7 @@ def serve(
     from gateway.api.app import create_app
 
     settings = current_settings()
+    require_database(settings)
     console().print(
         f"互助资金结算平台 http://{host}:{port}/console · API /api/v1 · "
         f"database {mask_url(settings.database_url)}"

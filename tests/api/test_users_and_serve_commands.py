@@ -157,6 +157,15 @@ def test_serve_answers_health_and_readiness(cli_env: dict[str, str], tmp_path: P
         process.wait(timeout=20)
 
 
+def test_serve_refuses_a_database_with_cards_when_its_key_file_is_missing(
+    cli_env: dict[str, str], seeded: Seeded
+) -> None:
+    result = CliRunner().invoke(cli, ["serve", "--port", "0"])
+    assert result.exit_code == 1
+    assert "restore that key file" in result.output
+    assert not Path(cli_env["HUZHU_FIELD_KEY_FILE"]).exists()
+
+
 def test_keys_generate_and_rotate(
     cli_env: dict[str, str], tmp_path: Path, api_sessions: sessionmaker[Session], seeded: Seeded
 ) -> None:
