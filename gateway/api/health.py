@@ -1,4 +1,5 @@
-"""``/healthz`` (the process answers) and ``/readyz`` (the database and each bank's server).
+"""``/healthz`` (the process answers) and ``/readyz`` (the database, migrated to the head, and
+each bank's server).
 
 A bank's reachability is its transport's ``ping``; the probes run in worker threads with a
 deadline so one unreachable bank cannot hang the check.
@@ -42,11 +43,18 @@ def healthz() -> Health:
 
 
 def _probe_database(factory: sessionmaker[Session]) -> Check:
+    """The database answers and its schema is at the migrations' head (an unmigrated or
+    half-migrated database is not ready: every request would fail on a missing table)."""
+    from gateway.migrations import schema_problem
+
     try:
         with factory() as session:
             session.execute(text("SELECT 1"))
+            problem = schema_problem(session.connection())
     except Exception as exc:  # any failure means not ready; the reason is reported
         return Check(name="database", ok=False, detail=type(exc).__name__)
+    if problem is not None:
+        return Check(name="database", ok=False, detail=problem)
     return Check(name="database", ok=True, detail="ok")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -35,3 +36,28 @@ def current_heads(url: str) -> tuple[str, ...]:
             return MigrationContext.configure(conn).get_current_heads()
     finally:
         engine.dispose()
+
+
+@cache
+def head_revisions() -> tuple[str, ...]:
+    """The revisions the shipped migrations end at (what ``huzhu db upgrade`` reaches)."""
+    from alembic.script import ScriptDirectory
+
+    return tuple(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))
+
+
+def schema_problem(connection: Connection) -> str | None:
+    """Why the connected database's schema is not the shipped migrations' head, in words;
+    None when it is."""
+    from alembic.runtime.migration import MigrationContext
+
+    current = tuple(sorted(MigrationContext.configure(connection).get_current_heads()))
+    heads = head_revisions()
+    if current == heads:
+        return None
+    if not current:
+        return "schema not created (no migrations applied): run huzhu db upgrade"
+    return (
+        f"schema at {', '.join(current)}, migrations' head is {', '.join(heads)}: "
+        "run huzhu db upgrade"
+    )

@@ -45,6 +45,44 @@ def test_readyz_names_the_unreachable_bank(
     assert "connection refused" in checks["bank:down"]["detail"]
 
 
+def test_readyz_reports_an_unmigrated_database_as_not_ready(tmp_path: Path) -> None:
+    database = tmp_path / "unmigrated.db"
+    database.touch()
+    app = create_app(
+        Settings(database_url=f"sqlite:///{database}", field_key_file=tmp_path / "k.key"),
+        cipher=FieldCipher(bytes(range(32))),
+        bank_transports={},
+        console=False,
+    )
+    with TestClient(app) as client:
+        ready = client.get("/readyz")
+    assert ready.status_code == 503
+    (check,) = ready.json()["checks"]
+    assert check["name"] == "database"
+    assert check["ok"] is False
+    assert "huzhu db upgrade" in check["detail"]
+
+
+def test_readyz_reports_a_database_behind_the_migrations(
+    api_engine: Engine, field_cipher: FieldCipher, tmp_path: Path
+) -> None:
+    with api_engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = 'older_revision'")
+    app = create_app(
+        Settings(database_url=str(api_engine.url), field_key_file=tmp_path / "k.key"),
+        engine=api_engine,
+        cipher=field_cipher,
+        bank_transports={},
+        console=False,
+    )
+    with TestClient(app) as client:
+        ready = client.get("/readyz")
+    assert ready.status_code == 503
+    detail = ready.json()["checks"][0]["detail"]
+    assert "older_revision" in detail
+    assert "huzhu db upgrade" in detail
+
+
 def test_metrics_report_queue_depth_by_type_and_http_traffic(
     app: FastAPI,
     client_for: ClientFor,
