@@ -223,6 +223,12 @@ class Settings(BaseSettings):
             files.append(Path(extra))
         return (init_settings, env_settings, _SettingsFiles(settings_cls, files))
 
+    @property
+    def files_root(self) -> Path:
+        """The folder relative paths in ``config/banks/*.toml`` (``var/keys/...``) resolve
+        against: the config folder's parent, whichever folder a command runs from."""
+        return self.config_dir.resolve().parent
+
     def today(self) -> date:
         """Today's business date in the configured time zone (Asia/Shanghai by default)."""
         return datetime.now(ZoneInfo(self.timezone)).date()

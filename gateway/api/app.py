@@ -49,7 +49,7 @@ def bank_transports_from_config(settings: Settings) -> dict[str, TransportFactor
     if not folder.is_dir():
         return {}
     try:
-        configs = load_bank_configs(folder)
+        configs = load_bank_configs(folder, root=settings.files_root)
     except BankConfigError as exc:
         raise ConfigurationError(f"银行配置有误：{exc}", f"bank configuration: {exc}") from exc
     return {code: config.open_transport for code, config in configs.items()}

@@ -175,7 +175,7 @@ def batches_cutoffs() -> None:
 
     settings = current_settings()
     payments = load_payments_config(settings.config_dir)
-    banks = load_bank_configs(settings.config_dir / "banks")
+    banks = load_bank_configs(settings.config_dir / "banks", root=settings.files_root)
     table = Table(title="截止时间 Next cut-offs")
     for header in (
         "银行 Bank",

@@ -13,6 +13,11 @@ from rich.markup import escape
 
 from gateway.cli._common import console, err_console
 
+_PROVISION_HINT = (
+    "县办一方的密钥（SFTP 客户端公钥、签名与解密公钥）须先生成：运行 huzhu keys provision "
+    "(the county's keys the sandbox needs are made by `huzhu keys provision`)"
+)
+
 sandbox_app = typer.Typer(
     help="沙箱银行 Sandbox bank for trying the file exchange.", no_args_is_help=True
 )
@@ -38,6 +43,7 @@ def serve(
     from adapters.errors import AdapterError
     from adapters.sandbox.config import load_config
     from adapters.sandbox.runner import serve as run_bank
+    from adapters.security.errors import KeyLoadError
 
     try:
         settings = load_config(config)
@@ -65,6 +71,8 @@ def serve(
         asyncio.run(main())
     except AdapterError as exc:
         err_console().print(f"[red]沙箱银行出错 sandbox bank failed[/red]: {escape(str(exc))}")
+        if isinstance(exc, KeyLoadError):
+            err_console().print(_PROVISION_HINT)
         raise typer.Exit(1) from exc
 
 

@@ -100,6 +100,7 @@ def build_nightly(
 ) -> tuple[Nightly, Engine]:
     """The pipeline for the configured database and banks; the caller disposes the engine."""
     engine = engine or make_engine(settings.database_url)
+    root = root if root is not None else settings.files_root
     payments = payments or load_payments_config(settings.config_dir)
     nightly = Nightly(
         factory=make_session_factory(engine),
