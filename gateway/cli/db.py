@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from gateway.cli._common import console, current_settings
+from gateway.cli._common import console, current_settings, require_database
 from gateway.settings import mask_url
 
 db_app = typer.Typer(help="数据库 Database schema.", no_args_is_help=True)
@@ -32,6 +32,7 @@ def current() -> None:
     from gateway.migrations import current_heads
 
     settings = current_settings()
+    require_database(settings)
     console().print(", ".join(current_heads(settings.database_url)) or "(empty)")
 
 

@@ -37,9 +37,10 @@ def test_a_database_file_that_is_not_there_is_not_created(
 ) -> None:
     database = tmp_path / "var" / "huzhu.db"
     monkeypatch.setenv("HUZHU_DATABASE_URL", f"sqlite:///{database}")
-    text = _explained(_run("batches", "list"))
-    assert "huzhu db upgrade" in text
-    assert str(database) in text
+    for args in (("batches", "list"), ("db", "current")):
+        text = _explained(_run(*args))
+        assert "huzhu db upgrade" in text
+        assert str(database) in text
     assert not database.exists()
     assert not (tmp_path / "field.key").exists()
 
