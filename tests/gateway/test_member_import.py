@@ -18,7 +18,7 @@ from gateway.members import service as members
 from gateway.members.importer import ImportRefused, import_members
 from gateway.members.models import Member
 from gateway.security.fieldcrypt import FieldCipher
-from gateway.testing import WorldFactory
+from gateway.testing import World, WorldFactory
 
 DATA = Path(__file__).parent / "data"
 BROKEN = sorted(
@@ -121,3 +121,24 @@ def test_import_command_reports_rows_and_exits_nonzero(
     assert "已导入 4 名会员" in good.output
     session.expire_all()
     assert _count(session, Member) == 4
+
+
+def test_import_into_a_database_with_cards_refuses_to_make_a_new_key(
+    world: World,
+    db_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Run from another folder with the key file missing: the members already imported are
+    under a key, so no second key is made and nothing is imported."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HUZHU_DATABASE_URL", db_url)
+    monkeypatch.setenv("HUZHU_FIELD_KEY_FILE", str(tmp_path / "var" / "field.key"))
+    monkeypatch.setenv("COLUMNS", "200")
+    result = CliRunner().invoke(
+        app, ["members", "import", str(DATA / "members_good.xlsx"), "--association", world.a.code]
+    )
+    assert result.exit_code == 1
+    assert "restore that key file" in result.output
+    assert "请从备份恢复" in result.output
+    assert not (tmp_path / "var" / "field.key").exists()
