@@ -22,6 +22,7 @@ app = typer.Typer(
 _COMMAND_MODULES: tuple[str, ...] = (
     "db",
     "org",
+    "capital",
     "demo",
     "members",
     "audit",

@@ -19,7 +19,13 @@ from sqlalchemy.orm import Session
 
 from adapters.errors import FileFormatError
 from adapters.money import format_yuan, parse_yuan
-from gateway.cli._common import cli_session, console, current_settings, err_console
+from gateway.cli._common import (
+    cli_session,
+    console,
+    current_settings,
+    err_console,
+    parse_date,
+)
 from gateway.errors import NotFound, ValidationFailed
 from gateway.org import service as org
 from gateway.org.models import (
@@ -53,8 +59,8 @@ CountyOpt = Annotated[str, typer.Option("--county", help="County code.")]
 
 def _date(value: str, what_zh: str, what_en: str) -> date:
     try:
-        return date.fromisoformat(value)
-    except ValueError:
+        return parse_date(value)  # the one date format of every command: YYYY-MM-DD
+    except typer.BadParameter:
         raise ValidationFailed(
             f"{what_zh}不是日期（应为 YYYY-MM-DD）：{value}",
             f"{what_en} is not a date (YYYY-MM-DD): {value}",

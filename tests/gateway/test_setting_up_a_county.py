@@ -16,6 +16,7 @@ from typer.testing import CliRunner, Result
 
 from gateway.audit.models import AuditEvent
 from gateway.cli import app
+from gateway.ledger.models import JournalTransaction
 from gateway.members.models import Member
 from gateway.org.models import Association, Bank, County, SpecialAccount, Town
 
@@ -79,6 +80,12 @@ def test_a_new_county_is_set_up_as_the_readme_shows_and_its_first_night_reconcil
     assert "借款上限 loan cap 30000.00" in said  # the configured policy, as the demo county's
     assert "已创建用户 created reviewer (county_reviewer)" in said
     assert "已导入 5 名会员到协会 MY-001" in said
+    # the money it starts with, booked into its sub-account
+    shown = outputs[lines.index("huzhu capital show --association MY-001")]
+    assert "县级财政资金 county" in shown
+    assert "200,000.00" in shown
+    assert "会员入会互助金 member_deposit" in shown
+    assert "91402001010001: 200,500.00 元" in shown
     listed = outputs[lines.index("huzhu org list")]
     for shown in ("岱崮镇", "rcb 蒙阴农商银行", "9140200101", "MY-001", "91402001010001"):
         assert shown in listed
@@ -204,6 +211,11 @@ ASSOCIATION = (
             "不是日期（应为 YYYY-MM-DD）",
             "--start-date is not a date (YYYY-MM-DD): 2023/01/01",
         ),
+        (
+            ASSOCIATION.format(code="MY-002", account="91402", sub="914020002", start="20230101"),
+            "不是日期（应为 YYYY-MM-DD）",
+            "--start-date is not a date (YYYY-MM-DD): 20230101",
+        ),
     ],
     ids=[
         "county-taken",
@@ -219,6 +231,7 @@ ASSOCIATION = (
         "unknown-special-account",
         "another-towns-account",
         "date-not-iso",
+        "date-without-dashes",
     ],
 )
 def test_a_mistyped_setup_step_is_refused_in_chinese_and_english_and_writes_nothing(
@@ -244,3 +257,55 @@ def test_an_empty_database_lists_nothing_and_says_where_to_start(fresh_db: str) 
     unknown = _huzhu("huzhu org list --county NOPE")
     assert unknown.exit_code == 1
     assert "县 NOPE 不存在" in unknown.output
+
+
+@pytest.mark.parametrize(
+    ("line", "zh", "en"),
+    [
+        (
+            "huzhu capital contribute --association MY-001 --source county --amount 12.345"
+            " --on 2024-06-03",
+            "金额应为元",
+            "--amount is not an amount in yuan",
+        ),
+        (
+            "huzhu capital contribute --association MY-404 --source county --amount 100"
+            " --on 2024-06-03",
+            "MY-404",
+            "MY-404",
+        ),
+        (
+            "huzhu capital deposit --association MY-001 --member 9999 --amount 100 --on 2024-06-03",
+            "协会 MY-001 没有编号为 9999 的会员",
+            "association MY-001 has no member numbered 9999",
+        ),
+    ],
+    ids=["amount-below-a-fen", "unknown-association", "unknown-member"],
+)
+def test_money_that_cannot_be_booked_is_refused_and_books_nothing(
+    set_up: Path, fresh_db: str, tmp_path: Path, line: str, zh: str, en: str
+) -> None:
+    shutil.copyfile(set_up, tmp_path / "fresh.db")
+    before = _counts(fresh_db)
+
+    refused = _huzhu(line)
+
+    assert refused.exit_code == 1, refused.output
+    flat = " ".join(refused.output.split())
+    assert zh in flat
+    assert en in flat
+    assert _counts(fresh_db) == before
+    engine = create_engine(fresh_db)
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(JournalTransaction)) == 0
+    engine.dispose()
+
+
+def test_a_member_deposit_goes_through_deposit_not_contribute(set_up: Path) -> None:
+    refused = _huzhu(
+        "huzhu capital contribute --association MY-001 --source member_deposit --amount 100"
+        " --on 2024-06-03"
+    )
+    assert refused.exit_code == 2
+    unboxed = " ".join(refused.output.replace("│", " ").split())
+    assert "member deposits: huzhu capital deposit" in unboxed
