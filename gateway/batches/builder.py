@@ -197,9 +197,18 @@ def _build_for(
     crash_point("after_claim")
 
     def store(members: list[PaymentInstruction]) -> PaymentBatch:
-        return _store_in_savepoint(
-            session, profile, account, direction, business_date, execute_on, members, cipher, now
-        )
+        with session.begin_nested():  # a batch that cannot be stored leaves nothing behind
+            return _store_batch(
+                session,
+                profile,
+                account,
+                direction,
+                business_date,
+                execute_on,
+                members,
+                cipher,
+                now,
+            )
 
     def not_built(members: list[PaymentInstruction], exc: Exception) -> None:
         log.warning("batch for %s %s refused: %s", profile.code, direction.value, exc)
@@ -236,23 +245,6 @@ def _build_for(
 
 
 _NOT_BUILT = (AdapterError, SecurityError, HuzhuError, ValueError)
-
-
-def _store_in_savepoint(
-    session: Session,
-    profile: BankProfile,
-    account: SpecialAccount,
-    direction: Direction,
-    business_date: date,
-    execute_on: date,
-    members: list[PaymentInstruction],
-    cipher: FieldCipher,
-    now: datetime | None,
-) -> PaymentBatch:
-    with session.begin_nested():
-        return _store_batch(
-            session, profile, account, direction, business_date, execute_on, members, cipher, now
-        )
 
 
 def _unwritable(
