@@ -335,7 +335,10 @@ def _batch_not_built(
             message_zh=f"批次无法生成（本协会 {len(held)} 笔，{ids}）：{exc}",
             message_en=f"a {direction.value} batch could not be built; this association's "
             f"{len(held)} instruction(s) ({ids}) wait: {exc}",
-            # tried again each round until mended: one open follow-up, not one a round
+            # tried again each round until mended: one open follow-up, not one a round; keyed
+            # by the first instruction it holds, so that a batch of the other direction (or
+            # of other instructions) failing too is told of on its own
+            instruction=held[0],
             once_open=True,
         )
 

@@ -16,6 +16,7 @@ crashed process of this host is taken over at once; any other after ``SEND_LEASE
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -244,12 +245,14 @@ def _mark_batch_sent(
             FollowUpItem.resolved.is_(False),
         )
     ):
-        resolve_follow_up(
-            session,
-            item,
-            actor="system",
-            note=f"批次文件已于 {business_date.isoformat()} 送达银行 delivered: {delivery.path}",
-        )
+        with contextlib.suppress(Conflict):  # the office resolved it a moment before
+            resolve_follow_up(
+                session,
+                item,
+                actor="system",
+                note=f"批次文件已于 {business_date.isoformat()} 送达银行 "
+                f"delivered: {delivery.path}",
+            )
 
 
 def refuse_judged_batch(session: Session, batch: PaymentBatch) -> None:

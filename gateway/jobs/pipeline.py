@@ -320,10 +320,19 @@ def _reconcile(ctx: Nightly, day: date) -> dict[str, Any]:
         return {"ran": False, "note": "对账模块未安装 reconciliation not installed: nothing to run"}
     service = importlib.import_module("gateway.reconcile.service")
     calendars = importlib.import_module("gateway.reconcile.calendars")
+    formats = _Formats(ctx)
     with session_scope(ctx.factory) as session:
+        bank_of = dict(
+            session.execute(
+                select(SpecialAccount.id, Bank.code).join(Bank, Bank.id == SpecialAccount.bank_id)
+            ).all()
+        )
+        unreadable = {code for code in set(bank_of.values()) if formats.of(code) is None}
         # the statements of the days before ``day``, read with each bank's adapter; banking
         # days counted on the banks' own holiday calendar (the one batches are sent on)
-        config = calendars.match_config(session, lambda code: ctx.format(code).calendar)
+        config = calendars.match_config(
+            session, lambda code: _readable(formats, code).calendar, leave_out=unreadable
+        )
         pending = service.pending_dates(session, day)
     accounts = []
     failed: list[str] = []
@@ -333,13 +342,22 @@ def _reconcile(ctx: Nightly, day: date) -> dict[str, Any]:
         if special_id in broken:
             waiting += 1
             continue
+        if formats.of(bank_of[special_id]) is None:
+            # its statements cannot be read tonight: reconciled without them, its days would
+            # show gaps that the statements, read later, could no longer close
+            failed.append(
+                f"special account {special_id} on {business_date}: bank {bank_of[special_id]}"
+                f" configuration cannot be read ({formats.unreadable[bank_of[special_id]]})"
+            )
+            broken.add(special_id)
+            continue
         try:
             with session_scope(ctx.factory) as session:
                 outcome = service.reconcile_account(
                     session,
                     special_id,
                     business_date,
-                    adapter_for=lambda code: ctx.format(code).adapter,
+                    adapter_for=lambda code: _readable(formats, code).adapter,
                     config=config,
                 )
                 accounts.append(outcome.summary())
@@ -351,6 +369,15 @@ def _reconcile(ctx: Nightly, day: date) -> dict[str, Any]:
     if failed:
         raise ReconcileIncomplete(len(accounts), failed, waiting)
     return {"ran": True, "accounts": accounts}
+
+
+def _readable(formats: _Formats, code: str) -> BankFormat | BankProfile:
+    """The bank's format, or the reason it cannot be read raised (``match_config`` leaves such
+    a bank out; its accounts wait)."""
+    found = formats.of(code)
+    if found is None:
+        raise LookupError(formats.unreadable[code])
+    return found
 
 
 class ReconcileIncomplete(Exception):  # noqa: N818

@@ -390,6 +390,19 @@ def _income_and_expense_left(session: Session, association_id: int) -> list[Tria
     ]
 
 
+def _refuse_while_owed(session: Session, association_id: int, zh: str, en: str) -> None:
+    """Refuse the step while a loan is owed, a collection is with the bank or a write-off
+    awaits its review (``_blockers_before_payouts``)."""
+    blockers = _blockers_before_payouts(session, association_id)
+    if blockers:
+        raise RuleViolation(
+            f"{zh}：" + "；".join(blockers),
+            f"{en}: {len(blockers)} item(s) remain",
+            code="liquidation_blocked",
+            remaining=blockers,
+        )
+
+
 def close_books(session: Session, liquidation_id: int, *, on: date, actor: str) -> Liquidation:
     """Carry every income and expense account to capital (结转) once nothing is owed.
 
@@ -416,15 +429,9 @@ def close_books(session: Session, liquidation_id: int, *, on: date, actor: str) 
                 "capital payouts with the bank are settled or failed",
                 code="payouts_in_flight",
             )
-    else:
-        blockers = _blockers_before_payouts(session, association.id)
-        if blockers:
-            raise RuleViolation(
-                "尚不能结转：" + "；".join(blockers),
-                f"books cannot be closed yet: {len(blockers)} item(s) remain",
-                code="liquidation_blocked",
-                remaining=blockers,
-            )
+    # the first closing and every later one: nothing may be owed (a collection the bank
+    # returned after the first closing reopens its loan)
+    _refuse_while_owed(session, association.id, "尚不能结转", "books cannot be closed yet")
     legs: list[Posting] = []
     net = 0
     for row in rows:
@@ -674,6 +681,11 @@ def request_capital_returns(
     county's. A loss (write-offs beyond income) is first booked against fiscal capital."""
     liquidation, association = _open(session, liquidation_id)
     _require_books_closed(liquidation)
+    # capital goes back only once nothing is owed: a loan reopened after the closing (its
+    # collection returned) is collected or written off first
+    _refuse_while_owed(
+        session, association.id, "尚不能退还财政资金", "capital cannot be returned yet"
+    )
     active = _active_payouts(session, liquidation.id)
     plan = capital_plan(session, association.id)
     if plan.loss_by_account:

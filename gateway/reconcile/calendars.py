@@ -9,7 +9,7 @@ gives the same result whichever of them runs it. The calendar is the one batches
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from sqlalchemy import select
@@ -27,8 +27,12 @@ log = logging.getLogger(__name__)
 CalendarOf = Callable[[str], BankingCalendar]
 
 
-def match_config(session: Session, calendar_of: CalendarOf) -> MatchConfig | None:
-    """The engine's settings with the calendar of the banks that hold special accounts.
+def match_config(
+    session: Session, calendar_of: CalendarOf, *, leave_out: Collection[str] = ()
+) -> MatchConfig | None:
+    """The engine's settings with the calendar of the banks that hold special accounts (but
+    those in ``leave_out``: banks whose configuration cannot be read tonight, whose accounts
+    wait).
 
     ``None`` (calendar days) when no bank holds one. When banks keep different calendars the
     first by name is used and a warning is logged."""
@@ -38,7 +42,7 @@ def match_config(session: Session, calendar_of: CalendarOf) -> MatchConfig | Non
         .distinct()
         .order_by(Bank.code)
     ).all()
-    calendars = {calendar_of(code) for code in codes}
+    calendars = {calendar_of(code) for code in codes if code not in leave_out}
     if not calendars:
         return None
     if len(calendars) > 1:

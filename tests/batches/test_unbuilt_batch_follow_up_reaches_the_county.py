@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from adapters.records import Direction
 from gateway.auth.models import Role
+from gateway.batches.builder import _batch_not_built
 from gateway.jobs.pipeline import run_date
 from gateway.members.models import Member
 from gateway.payments import follow_ups
@@ -103,3 +105,29 @@ def test_a_batch_that_still_cannot_be_built_keeps_one_open_follow_up(settle: Set
         (DAY1, True),
         (DAY1 + timedelta(days=3), False),
     ]
+
+
+def test_a_batch_of_the_other_direction_failing_too_is_told_of_on_its_own(
+    settle: Settle,
+) -> None:
+    """An association's open follow-up for a disbursement batch that cannot be built does not
+    swallow a collection batch failing as well: each is told of, once."""
+    settle.released_loan(100_000)
+    settle.released_loan(200_000)
+    first, second = settle.instructions()
+    session = settle.session
+    for _night in range(2):
+        _batch_not_built(session, [first], Direction.DISBURSEMENT, DAY1, ValueError("密钥缺失"))
+        _batch_not_built(session, [second], Direction.COLLECTION, DAY1, ValueError("版式错误"))
+        session.flush()
+
+    told = session.scalars(
+        select(FollowUpItem)
+        .where(FollowUpItem.kind == FollowUpKind.BATCH_NOT_BUILT)
+        .order_by(FollowUpItem.id)
+    ).all()
+    assert [(f.instruction_id, f.amount_fen) for f in told] == [
+        (first.id, 100_000),
+        (second.id, 200_000),
+    ]
+    assert "collection" in told[1].message_en

@@ -21,7 +21,9 @@ from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
 from gateway.jobs.models import JobRun, RunStatus
 from gateway.jobs.pipeline import Nightly, run_date
 from gateway.jobs.runtime import build_nightly
+from gateway.org import service as org
 from gateway.payments.models import FollowUpItem, InstructionStatus
+from gateway.reconcile.models import ReconRun
 from gateway.settings import load_settings
 from tests.settle_support import BANK, DAY1, REPO, Settle, settle_in, statement
 
@@ -174,3 +176,38 @@ def test_a_bank_whose_configuration_cannot_be_read_holds_back_only_its_own_state
     assert statements.summary["applied"] == 1
     files = {f.bank_code: f.status for f in settle.fresh().scalars(select(InboundFile))}
     assert files == {"tbank": InboundStatus.APPLIED, "xbank": InboundStatus.RECEIVED}
+
+
+def test_a_bank_whose_configuration_cannot_be_read_does_not_stop_the_others_reconciling(
+    settle: Settle,
+) -> None:
+    session = settle.session
+    xbank = org.get_or_create_bank(session, code="xbank", name="邻县农商行")
+    theirs = org.create_special_account(
+        session, settle.world.county, xbank, account_number="7300001", name="另一专户"
+    )
+    session.commit()
+    entry = StatementEntry(
+        booking_date=DAY1,
+        amount_fen=10_000,
+        credit_debit=CreditDebit.CREDIT,
+        bank_transaction_id="T1",
+        remittance="还款",
+    )
+    settle.bank.put_statement(statement(DAY1, [entry]), "STMT_20240701.txt")
+    nightly = _with_xbank_unreadable(settle)
+
+    outcomes = {o.step: o for o in run_date(nightly, DAY2, ("fetch", "statements", "reconcile"))}
+
+    reconciled = {
+        (run.special_account_id, run.business_date)
+        for run in settle.fresh().scalars(select(ReconRun))
+    }
+    # ours is reconciled against its statement; xbank's account waits (reconciled without its
+    # statements, its day would show a gap the statement, read later, could no longer close),
+    # and the step fails naming the bank, so that the next run takes it up
+    assert reconciled == {(settle.world.a.special_account_id, DAY1)}
+    reconcile = outcomes["reconcile"]
+    assert reconcile.status == "failed"
+    assert f"special account {theirs.id} on {DAY1}: bank xbank" in (reconcile.error or "")
+    assert LOCKED_KEY in (reconcile.error or "")
