@@ -6,7 +6,9 @@ and recreated. On another database the command refuses to seed a county that alr
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sqlite3
 from datetime import date
 from pathlib import Path
 from textwrap import shorten
@@ -40,12 +42,37 @@ CAPITAL = (
 )
 
 
-def _start_fresh(settings: Settings) -> None:
+def _start_fresh(settings: Settings, demo_county: str) -> None:
+    """Delete the demo's SQLite database so that the demo starts afresh, but never a database
+    holding any county other than the demo's: ``HUZHU_DATABASE_URL`` overrides the demo's own
+    settings, and may name a county's real database."""
     url = make_url(settings.database_url)
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return
+    others = _other_counties(Path(url.database), demo_county)
+    if others:
+        err_console().print(
+            f"[red]数据库 {url.database} 中有县 {'、'.join(others)}，不是演示县 {demo_county}："
+            "演示不会删除它[/red] (the database holds county "
+            f"{', '.join(others)}, not the demo's {demo_county}: the demo starts afresh only in "
+            "a database of its own; unset HUZHU_DATABASE_URL or name another file)"
+        )
+        raise typer.Exit(1)
     for suffix in ("", "-wal", "-shm"):
         Path(url.database + suffix).unlink(missing_ok=True)
+
+
+def _other_counties(path: Path, demo_county: str) -> list[str]:
+    """The codes of the counties in the SQLite file at ``path`` other than the demo's (none
+    for a file that is not there or holds no counties table)."""
+    if not path.is_file():
+        return []
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        try:
+            codes = [str(code) for (code,) in db.execute("SELECT code FROM counties")]
+        except sqlite3.DatabaseError:
+            return []  # not a database of ours, or no county yet
+    return sorted(code for code in codes if code != demo_county)
 
 
 def _summary_table(seeded: SeededCounty) -> Table:
@@ -98,7 +125,7 @@ def demo(
     demo_file = config or base.config_dir / "demo.toml"
     settings = load_settings(config_file=demo_file)
     demo_config = load_demo_config(demo_file)
-    _start_fresh(settings)
+    _start_fresh(settings, demo_config.county_code)
     upgrade(settings.database_url)
     with cli_session(settings) as session:
         # a fresh database: its key file is created when missing

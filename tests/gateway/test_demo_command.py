@@ -15,7 +15,10 @@ from gateway.db import make_engine, make_session_factory
 from gateway.ledger.service import trial_balance
 from gateway.loans.models import Loan, LoanStatus
 from gateway.members.models import Member
+from gateway.migrations import upgrade
 from gateway.org.models import Association
+from gateway.security.fieldcrypt import FieldCipher
+from gateway.testing import build_world
 
 DEMO_TOML = """
 database_url = "sqlite:///{db}"
@@ -89,3 +92,26 @@ def test_demo_starts_fresh_and_is_deterministic(demo_config: Path) -> None:
     first = _run(demo_config)
     second = _run(demo_config)
     assert first == second
+
+
+def test_the_demo_never_deletes_a_database_holding_another_county(
+    demo_config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HUZHU_DATABASE_URL overrides the demo's own settings: a county's real database named
+    there is refused whole, not deleted and replaced by the demo county."""
+    real = tmp_path / "county.db"
+    upgrade(f"sqlite:///{real}")
+    engine = make_engine(f"sqlite:///{real}")
+    with make_session_factory(engine)() as session:
+        build_world(session, FieldCipher(bytes(range(32))))  # the test county, TC
+        session.commit()
+    engine.dispose()
+    before = real.read_bytes()
+    monkeypatch.setenv("HUZHU_DATABASE_URL", f"sqlite:///{real}")
+
+    refused = CliRunner().invoke(app, ["demo", "--config", str(demo_config), "--days", "0"])
+
+    assert refused.exit_code == 1
+    said = " ".join(refused.output.split())
+    assert "中有县 TC，不是演示县 DM：演示不会删除它" in said
+    assert real.read_bytes() == before
