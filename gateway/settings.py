@@ -60,7 +60,7 @@ def resolve_sqlite_url(url: str, base: Path) -> str:
     URL (PostgreSQL, ``:memory:``, an absolute path, one that does not parse) unchanged."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # a port that is not a number: ValueError
         return url
     database = parsed.database
     if (
@@ -127,8 +127,10 @@ class PolicyDefaults(BaseModel):
 
     loan_cap_fen: int = Field(default=3_000_000, gt=0)
     county_approval_above_fen: int = Field(default=2_000_000, gt=0)
-    notice_days: int = Field(default=7, ge=0)
-    guarantors_required: int = Field(default=2, ge=0)
+    # bounded so that a slip of the keyboard is refused, not stored: a public notice of more
+    # than a quarter, or more guarantors than a joint-guarantee group holds, is no policy
+    notice_days: int = Field(default=7, ge=0, le=90)
+    guarantors_required: int = Field(default=2, ge=0, le=10)
     cash_mode: CashMode = CashMode.REFUSE
     credit_grades: list[CreditGradeStep] = Field(
         default_factory=lambda: [

@@ -7,6 +7,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from adapters.money import format_yuan
 from gateway.audit import service as audit
 from gateway.capital.models import CapitalContribution, CapitalSource
 from gateway.errors import RuleViolation, ValidationFailed
@@ -35,10 +36,21 @@ SOURCE_LABEL_ZH: dict[CapitalSource, str] = {
 }
 
 
+# No single receipt of capital comes near this (100 亿元); a typed amount beyond it is a slip of
+# the keyboard that would otherwise sit in the append-only journal for good.
+MAX_RECEIPT_FEN = 10**12
+
+
 def _check_amount(amount_fen: int) -> None:
     if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen <= 0:
         raise ValidationFailed(
             "金额必须是正整数（分）", f"amount must be a positive integer of fen: {amount_fen!r}"
+        )
+    if amount_fen > MAX_RECEIPT_FEN:
+        raise ValidationFailed(
+            f"金额过大：单笔不超过 {format_yuan(MAX_RECEIPT_FEN, grouped=True)} 元",
+            f"amount too large: one receipt is at most "
+            f"{format_yuan(MAX_RECEIPT_FEN, grouped=True)} yuan",
         )
 
 

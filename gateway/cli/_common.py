@@ -65,6 +65,11 @@ def require_database(settings: Settings) -> None:
         url = make_url(settings.database_url)
     except ArgumentError:
         return  # HuzhuGroup explains it when the engine is made
+    except ValueError as exc:  # a port that is not a number, say
+        raise ConfigurationError(
+            f"数据库地址 database_url 无法识别：{exc}",
+            f"database_url is not a usable database URL: {exc}",
+        ) from None
     database = url.database
     if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
         return

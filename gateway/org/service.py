@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.audit import service as audit
-from gateway.errors import Conflict, NotFound
+from gateway.errors import Conflict, NotFound, ValidationFailed
 from gateway.ledger.service import open_chart
 from gateway.org.models import (
     AccountLevel,
@@ -25,6 +25,15 @@ from gateway.org.models import (
 from gateway.settings import PolicyDefaults
 
 
+def _required(value: str, what_zh: str, what_en: str) -> str:
+    """A code, name or number as it is kept: without surrounding spaces (a look-up by code
+    would miss "DG " typed for "DG"), and never empty."""
+    kept = value.strip()
+    if not kept:
+        raise ValidationFailed(f"{what_zh}不能为空", f"{what_en} must not be empty")
+    return kept
+
+
 def create_county(
     session: Session,
     *,
@@ -36,6 +45,9 @@ def create_county(
     actor: str = "system",
 ) -> County:
     """A county with its fund office, starting from the given policy defaults."""
+    code = _required(code, "县代码", "the county's code")
+    name = _required(name, "县名称", "the county's name")
+    fund_office_name = _required(fund_office_name, "互助资金办名称", "the fund office's name")
     if session.scalar(select(County.id).where(County.code == code)) is not None:
         raise Conflict(f"县代码 {code} 已存在", f"county {code} already exists")
     county = County(
@@ -76,6 +88,8 @@ def create_town(
     session: Session, county: County, *, code: str, name: str, actor: str = "system"
 ) -> Town:
     """A town of ``county``; its code is unique within the county."""
+    code = _required(code, "乡镇代码", "the town's code")
+    name = _required(name, "乡镇名称", "the town's name")
     taken = session.scalar(select(Town.id).where(Town.county_id == county.id, Town.code == code))
     if taken is not None:
         raise Conflict(
@@ -99,6 +113,8 @@ def create_town(
 
 def create_bank(session: Session, *, code: str, name: str, actor: str = "system") -> Bank:
     """A cooperative bank; its code names its file layout, ``config/banks/<code>.toml``."""
+    code = _required(code, "银行代码", "the bank's code")
+    name = _required(name, "银行名称", "the bank's name")
     if session.scalar(select(Bank.id).where(Bank.code == code)) is not None:
         raise Conflict(f"银行代码 {code} 已存在", f"bank {code} already exists")
     bank = Bank(code=code, name=name)
@@ -136,6 +152,8 @@ def create_special_account(
     """A county's special account at ``bank``: county-level, or town-level with its town.
 
     An account number is unique at its bank (two banks may each have the same number)."""
+    account_number = _required(account_number, "专户账号", "the account number")
+    name = _required(name, "专户名称", "the account's name")
     if level == AccountLevel.TOWN and town is None:
         raise Conflict("镇级专户须指明乡镇", "a town-level special account needs its town")
     if level == AccountLevel.COUNTY and town is not None:
@@ -199,6 +217,9 @@ def create_association(
     actor: str = "system",
 ) -> Association:
     """An association with its sub-account and its chart of accounts."""
+    code = _required(code, "协会代码", "the association's code")
+    name = _required(name, "协会名称", "the association's name")
+    sub_account_number = _required(sub_account_number, "子账户账号", "the sub-account number")
     if session.scalar(select(Association.id).where(Association.code == code)) is not None:
         raise Conflict(f"协会代码 {code} 已存在", f"association {code} already exists")
     if special_account.county_id != town.county_id:

@@ -176,7 +176,13 @@ ASSOCIATION = (
             "不是金额",
             "not an amount in yuan",
         ),
+        (
+            "huzhu org county create LY --name 临沂 --fund-office-name 办 --notice-days 3650000",
+            "公示天数（--notice-days）不符合规定",
+            "less than or equal to 90",
+        ),
         ("huzhu org town create --county XX --code DG --name 镇", "县 XX 不存在", "not found"),
+        ("huzhu org town create --county MY --code ' ' --name 镇", "乡镇代码不能为空", "empty"),
         (
             "huzhu org town create --county MY --code DG --name 另一镇",
             "县 MY 已有乡镇代码 DG",
@@ -229,7 +235,9 @@ ASSOCIATION = (
         "county-taken",
         "cap-above-30000",
         "cap-not-yuan",
+        "notice-days-beyond-a-quarter",
         "unknown-county",
+        "blank-town-code",
         "town-taken",
         "bank-taken",
         "unknown-bank",
@@ -291,12 +299,23 @@ def test_an_empty_database_lists_nothing_and_says_where_to_start(fresh_db: str) 
             "MY-404",
         ),
         (
+            "huzhu capital contribute --association MY-001 --source county"
+            " --amount 92233720368547758 --on 2024-06-03",
+            "金额过大：单笔不超过 10,000,000,000.00 元",
+            "one receipt is at most 10,000,000,000.00 yuan",
+        ),
+        (
             "huzhu capital deposit --association MY-001 --member 9999 --amount 100 --on 2024-06-03",
             "协会 MY-001 没有编号为 9999 的会员",
             "association MY-001 has no member numbered 9999",
         ),
     ],
-    ids=["amount-below-a-fen", "unknown-association", "unknown-member"],
+    ids=[
+        "amount-below-a-fen",
+        "unknown-association",
+        "amount-beyond-any-receipt",
+        "unknown-member",
+    ],
 )
 def test_money_that_cannot_be_booked_is_refused_and_books_nothing(
     set_up: Path, fresh_db: str, tmp_path: Path, line: str, zh: str, en: str

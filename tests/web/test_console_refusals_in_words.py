@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from gateway.api.problems import field_reason
 from gateway.web.console import REQUEST_FIELD_LABELS, request_field_label, router
 from tests.api.conftest import PASSWORD
 from tests.web.conftest import SignIn, login_form_token, submit_login
@@ -227,4 +228,17 @@ def test_the_apis_problem_keeps_its_machine_fields_with_reasons_in_both_language
     assert problem["message_zh"] == "请求参数不合法：path.item_id 须不小于 1"
     assert problem["message_en"] == (
         "the request is invalid: path.item_id: Input should be greater than or equal to 1"
+    )
+
+
+def test_an_amount_too_large_is_told_in_yuan_and_an_id_too_large_as_no_such_record() -> None:
+    amount = {"type": "less_than_equal", "loc": ("body", "amount_fen"), "ctx": {"le": 10**12}}
+    ident = {"type": "less_than_equal", "loc": ("path", "item_id"), "ctx": {"le": 2**63 - 1}}
+    assert field_reason(amount) == (
+        "金额过大（最多 10,000,000,000.00 元）",
+        "is too large (at most 10,000,000,000.00 yuan)",
+    )
+    assert field_reason(ident) == (
+        "数值过大，没有这样的记录",
+        "is too large: nothing has that number",
     )
