@@ -911,13 +911,7 @@ def _settle_collection(
         # booked on Monday): the borrower paid when asked, on time
         due_by=booked_on if instruction.attempt == 1 else None,
     )
-    instruction.journal_transaction_id = _journal_id(
-        session, instruction.end_to_end_id, TransactionKind.REPAYMENT
-    )
-    line.paid_principal_fen += principal
-    line.paid_fee_fen += fee
-    if line.outstanding_principal_fen == 0 and line.outstanding_fee_fen == 0:
-        line.status = ScheduleLineStatus.PAID
+    if _paid_on_line(session, instruction, line, principal, fee):
         line.next_attempt_on = None
         caught_up(session, loan, as_of=booked_on, end_to_end_id=instruction.end_to_end_id)
         return "partial" if partial else "settled"
@@ -941,6 +935,26 @@ def _settle_collection(
     return "partial" if partial else "settled"
 
 
+def _paid_on_line(
+    session: Session,
+    instruction: PaymentInstruction,
+    line: RepaymentScheduleLine,
+    principal: int,
+    fee: int,
+) -> bool:
+    """A collection booked: link the instruction to its repayment entry and pay the
+    instalment as far as it goes; True (the line marked paid) when nothing is left on it."""
+    instruction.journal_transaction_id = _journal_id(
+        session, instruction.end_to_end_id, TransactionKind.REPAYMENT
+    )
+    line.paid_principal_fen += principal
+    line.paid_fee_fen += fee
+    if line.outstanding_principal_fen == 0 and line.outstanding_fee_fen == 0:
+        line.status = ScheduleLineStatus.PAID
+        return True
+    return False
+
+
 def _recovered(
     session: Session,
     instruction: PaymentInstruction,
@@ -962,13 +976,7 @@ def _recovered(
         business_date=booked_on,
         external_ref=instruction.end_to_end_id,
     )
-    instruction.journal_transaction_id = _journal_id(
-        session, instruction.end_to_end_id, TransactionKind.REPAYMENT
-    )
-    line.paid_principal_fen += principal
-    line.paid_fee_fen += fee
-    if line.outstanding_principal_fen == 0 and line.outstanding_fee_fen == 0:
-        line.status = ScheduleLineStatus.PAID
+    _paid_on_line(session, instruction, line, principal, fee)
     line.next_attempt_on = None
     follow_up(
         session,
