@@ -9,6 +9,7 @@ anything refused exits 1 with the reason in Chinese and English, and nothing is 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 import typer
@@ -41,6 +42,17 @@ ReferenceOpt = Annotated[str, typer.Option("--reference", help="Its document num
 ActorOpt = Annotated[str, typer.Option("--actor", help="Who books it (audit log).")]
 
 
+def _received_on(value: str, today: date) -> date:
+    """The day money reached the sub-account: YYYY-MM-DD, and not a day still to come."""
+    day = parse_date(value)
+    if day > today:
+        raise ValidationFailed(
+            f"到账日期 {day.isoformat()} 晚于今天 {today.isoformat()}",
+            f"--on {day.isoformat()} is after today, {today.isoformat()}",
+        )
+    return day
+
+
 def _fen(value: str) -> int:
     try:
         return parse_yuan(value, field="--amount")
@@ -63,7 +75,6 @@ def contribute(
     actor: ActorOpt = "cli",
 ) -> None:
     """Book fiscal funds, a donation or other capital received into the sub-account."""
-    day = parse_date(on)
     if source not in CONTRIBUTED:
         raise typer.BadParameter(
             f"资金来源应为 {', '.join(CONTRIBUTED)} 之一：{source!r} / --source must be one of "
@@ -71,6 +82,7 @@ def contribute(
         )
     settings = current_settings()
     with cli_session(settings) as session:
+        day = _received_on(on, settings.today())
         found = get_association_by_code(session, association)
         booked = capital.record_contribution(
             session,
@@ -98,9 +110,9 @@ def deposit(
     actor: ActorOpt = "cli",
 ) -> None:
     """Book a member's deposit (入会互助金) paid into the association's sub-account."""
-    day = parse_date(on)
     settings = current_settings()
     with cli_session(settings) as session:
+        day = _received_on(on, settings.today())
         found = get_association_by_code(session, association)
         member_id = session.scalar(
             select(Member.id).where(

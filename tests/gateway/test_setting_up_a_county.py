@@ -299,6 +299,12 @@ def test_an_empty_database_lists_nothing_and_says_where_to_start(fresh_db: str) 
             "MY-404",
         ),
         (
+            "huzhu capital contribute --association MY-001 --source county --amount 100"
+            " --on 2999-01-01",
+            "到账日期 2999-01-01 晚于今天",
+            "--on 2999-01-01 is after today",
+        ),
+        (
             "huzhu capital contribute --association MY-001 --source county"
             " --amount 92233720368547758 --on 2024-06-03",
             "金额过大：单笔不超过 10,000,000,000.00 元",
@@ -313,6 +319,7 @@ def test_an_empty_database_lists_nothing_and_says_where_to_start(fresh_db: str) 
     ids=[
         "amount-below-a-fen",
         "unknown-association",
+        "received-after-today",
         "amount-beyond-any-receipt",
         "unknown-member",
     ],
