@@ -27,7 +27,7 @@ from gateway.errors import Conflict
 from gateway.ledger.models import AccountCode, LedgerChannel, TransactionKind
 from gateway.ledger.service import Posting, PostingRequest, post_many
 from gateway.loans.models import Loan, LoanStatus
-from gateway.loans.service import _add_months, after_repayment
+from gateway.loans.service import _add_months, after_repayment, collected_legs
 from gateway.payments.config import CollectionPolicy
 from gateway.payments.models import (
     InstructionStatus,
@@ -37,7 +37,7 @@ from gateway.payments.models import (
     ScheduleLineStatus,
 )
 from gateway.payments.schedule import build_schedule, split_payment
-from gateway.payments.service import caught_up, transition
+from gateway.payments.service import caught_up, collected_on_time_until, transition
 
 SETTLING = (ResultStatus.SETTLED, ResultStatus.PARTIALLY_SETTLED)
 REPAYING = (LoanStatus.DISBURSED, LoanStatus.REPAYING, LoanStatus.OVERDUE)
@@ -155,16 +155,10 @@ class SetSettlement:
         fee: int,
         booked_on: date,
     ) -> None:
-        legs = [Posting.debit(AccountCode.BANK_SUB_ACCOUNT, principal + fee, loan.contract_no)]
-        if principal:
-            legs.append(Posting.credit(AccountCode.LOANS_RECEIVABLE, principal, loan.contract_no))
-        if fee:
-            legs.append(Posting.credit(AccountCode.FEE_INCOME, fee, loan.contract_no))
+        legs = collected_legs(loan, AccountCode.BANK_SUB_ACCOUNT, principal, fee)
         loan.principal_repaid_fen += principal
         loan.fee_paid_fen += fee
-        # the first collection, made when the instalment fell due (due on a Saturday, it is
-        # booked on Monday): the borrower paid when asked, on time
-        after_repayment(loan, booked_on, due_by=booked_on if instruction.attempt == 1 else None)
+        after_repayment(loan, booked_on, due_by=collected_on_time_until(instruction, booked_on))
         line.paid_principal_fen += principal
         line.paid_fee_fen += fee
         line.status = ScheduleLineStatus.PAID

@@ -382,7 +382,7 @@ def record_repayment(
     receiving = (
         AccountCode.CASH_ON_HAND if channel == LedgerChannel.CASH else AccountCode.BANK_SUB_ACCOUNT
     )
-    legs = _collected_legs(loan, receiving, principal_fen, fee_fen)
+    legs = collected_legs(loan, receiving, principal_fen, fee_fen)
     post(
         session,
         association_id=loan.association_id,
@@ -430,7 +430,7 @@ def _check_collected(
         )
 
 
-def _collected_legs(
+def collected_legs(
     loan: Loan, receiving: AccountCode, principal_fen: int, fee_fen: int
 ) -> list[Posting]:
     """Dr the account that received the money; Cr loans receivable and fee income."""
@@ -492,7 +492,7 @@ def record_recovery(
             external_ref=external_ref,
             actor=actor,
         )
-    legs = _collected_legs(loan, AccountCode.BANK_SUB_ACCOUNT, principal_fen, fee_fen)
+    legs = collected_legs(loan, AccountCode.BANK_SUB_ACCOUNT, principal_fen, fee_fen)
     post(
         session,
         association_id=loan.association_id,

@@ -907,9 +907,7 @@ def _settle_collection(
         fee_fen=fee,
         business_date=booked_on,
         external_ref=instruction.end_to_end_id,
-        # the first collection, made when the instalment fell due (due on a Saturday, it is
-        # booked on Monday): the borrower paid when asked, on time
-        due_by=booked_on if instruction.attempt == 1 else None,
+        due_by=collected_on_time_until(instruction, booked_on),
     )
     if _paid_on_line(session, instruction, line, principal, fee):
         line.next_attempt_on = None
@@ -933,6 +931,13 @@ def _settle_collection(
         f"{line.outstanding_principal_fen + line.outstanding_fee_fen} fen still due, overdue",
     )
     return "partial" if partial else "settled"
+
+
+def collected_on_time_until(instruction: PaymentInstruction, booked_on: date) -> date | None:
+    """The last day a collection repays its loan on time: for the first collection, made when
+    the instalment fell due, the day the bank booked it (due on a Saturday, it is booked on
+    Monday: the borrower paid when asked); for a retry, the loan's own due date (None)."""
+    return booked_on if instruction.attempt == 1 else None
 
 
 def _paid_on_line(
