@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from adapters.bankconfig import parse_bank_config
 from adapters.records import (
     Batch,
+    CreditDebit,
+    Direction,
     InstructionResult,
     ResultFile,
     ResultStatus,
@@ -162,6 +164,9 @@ class Settle:
             self.session.scalars(select(PaymentInstruction).order_by(PaymentInstruction.id))
         )
 
+    def collections(self) -> list[PaymentInstruction]:
+        return [i for i in self.instructions() if i.direction is Direction.COLLECTION]
+
     def close(self) -> None:
         self.session.rollback()
         self.session.close()
@@ -262,6 +267,23 @@ class BankSide:
         data = self.adapter.render_statement(statement)
         self.server.put(f"out/{name}", data)
         return data
+
+    def put_return(self, instruction: PaymentInstruction, on: date, txn: str) -> None:
+        """The bank's statement for ``on`` shows the collection sent back to the borrower
+        (association A's sub-account)."""
+        entry = StatementEntry(
+            booking_date=on,
+            amount_fen=instruction.settled_amount_fen,
+            credit_debit=CreditDebit.DEBIT,
+            bank_transaction_id=txn,
+            sub_account="6200001-1",
+            counterparty_name="张三",
+            remittance="退汇",
+            end_to_end_id=instruction.end_to_end_id,
+            return_reason_code="MD06",
+            bank_transaction_code="PMNT/IDDT/RRTN",
+        )
+        self.put_statement(statement(on, [entry]), f"STMT_6200001_{on:%Y%m%d}_{txn}.txt")
 
 
 def statement(

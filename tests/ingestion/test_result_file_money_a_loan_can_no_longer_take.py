@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from adapters.records import Direction, ResultStatus
+from adapters.records import ResultStatus
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
 from gateway.jobs.pipeline import run_date
 from gateway.ledger.models import AccountCode
@@ -32,7 +32,6 @@ from gateway.payments.models import (
     FollowUpItem,
     FollowUpKind,
     InstructionStatus,
-    PaymentInstruction,
     RepaymentMethod,
     RepaymentScheduleLine,
     ScheduleLineStatus,
@@ -61,12 +60,8 @@ def _two_collections_sent(settle: Settle) -> tuple[Loan, Loan]:
     settle.bank.answer(DAY1)
     run_date(settle.nightly, DAY1 + timedelta(days=1))
     run_date(settle.nightly, DUE)
-    assert [i.status for i in _collections(settle)] == [InstructionStatus.SENT] * 2
+    assert [i.status for i in settle.collections()] == [InstructionStatus.SENT] * 2
     return loan_a, loan_b
-
-
-def _collections(settle: Settle) -> list[PaymentInstruction]:
-    return [i for i in settle.instructions() if i.direction is Direction.COLLECTION]
 
 
 def _written_off_while_collecting(
@@ -124,7 +119,7 @@ def test_a_collection_on_a_loan_written_off_meanwhile_is_recovered_and_the_file_
     assert _loan(settle, loan_b.id).status is LoanStatus.REPAID
     assert balance(settle.fresh(), settle.world.b.id, AccountCode.LOANS_RECEIVABLE) == 0
     # A's 1,006 yuan are booked to A: the write-off recovered, the fee income
-    assert [i.status for i in _collections(settle)] == [InstructionStatus.SETTLED] * 2
+    assert [i.status for i in settle.collections()] == [InstructionStatus.SETTLED] * 2
     session = settle.fresh()
     assert balance(session, a, AccountCode.BANK_SUB_ACCOUNT) == 10_000_000 + 600
     assert balance(session, a, AccountCode.WRITE_OFF) == 0
@@ -154,7 +149,7 @@ def test_a_part_collected_on_a_loan_written_off_meanwhile_shrinks_the_write_off(
 ) -> None:
     loan_a, loan_b = _two_collections_sent(settle)
     _written_off_while_collecting(settle, loan_a, monkeypatch)
-    a_collection = _collections(settle)[0]
+    a_collection = settle.collections()[0]
 
     def answer(e2e: str, amount: int) -> tuple[ResultStatus, int, str | None]:
         if e2e == a_collection.end_to_end_id:
@@ -176,7 +171,7 @@ def test_a_part_collected_on_a_loan_written_off_meanwhile_shrinks_the_write_off(
     assert _follow_ups(settle, FollowUpKind.COLLECTION_PARTIAL) == []
     # a written-off loan is not collected again
     run_date(settle.nightly, DUE + timedelta(days=5))
-    assert len(_collections(settle)) == 2
+    assert len(settle.collections()) == 2
 
 
 def test_a_collection_on_an_instalment_paid_by_transfer_meanwhile_is_held_in_suspense(

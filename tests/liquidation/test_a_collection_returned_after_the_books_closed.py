@@ -22,11 +22,9 @@ from gateway.payments.config import CollectionPolicy
 from gateway.payments.models import RepaymentMethod
 from tests.ingestion.test_result_file_money_a_loan_can_no_longer_take import (
     DUE,
-    _collections,
     _loan,
     _two_collections_sent,
 )
-from tests.payments.test_returned_collection_is_collected_again import _return
 from tests.settle_support import Settle, settle_in
 
 
@@ -54,9 +52,9 @@ def test_a_loan_reopened_by_a_return_holds_the_closing_and_the_capital_return(
         )  # fmt: skip
     session.commit()
 
-    (collected,) = [i for i in _collections(settle) if i.loan_id == loan_a.id]
+    (collected,) = [i for i in settle.collections() if i.loan_id == loan_a.id]
     # the bank's statement shows the collection sent back to the borrower
-    _return(settle, collected, DUE + timedelta(days=2), "R1")
+    settle.bank.put_return(collected, DUE + timedelta(days=2), "R1")
     run_date(settle.nightly, DUE + timedelta(days=3), ("fetch", "statements"))
     owed = _loan(settle, loan_a.id)
     assert owed.status is LoanStatus.OVERDUE

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from adapters.records import CreditDebit, Direction, ResultStatus, StatementEntry
+from adapters.records import ResultStatus
 from gateway.jobs.pipeline import run_date
 from gateway.ledger.models import AccountCode
 from gateway.ledger.service import balance
@@ -22,15 +22,13 @@ from gateway.payments.models import (
     FollowUpItem,
     FollowUpKind,
     InstructionStatus,
-    PaymentInstruction,
     RepaymentMethod,
     RepaymentScheduleLine,
     ScheduleLineStatus,
 )
-from tests.settle_support import DAY1, Settle, bank_profile, settle_in, statement
+from tests.settle_support import DAY1, Settle, bank_profile, settle_in
 
 DUE = date(2024, 8, 1)  # a Thursday, one month after DAY1
-SUB = "6200001-1"
 
 
 @pytest.fixture
@@ -55,27 +53,6 @@ def _collected_in_full(settle: Settle) -> Loan:
     return loan
 
 
-def _return(settle: Settle, instruction: PaymentInstruction, on: date, txn: str) -> None:
-    """The bank's statement for ``on`` shows the collection sent back to the borrower."""
-    entry = StatementEntry(
-        booking_date=on,
-        amount_fen=instruction.settled_amount_fen,
-        credit_debit=CreditDebit.DEBIT,
-        bank_transaction_id=txn,
-        sub_account=SUB,
-        counterparty_name="张三",
-        remittance="退汇",
-        end_to_end_id=instruction.end_to_end_id,
-        return_reason_code="MD06",
-        bank_transaction_code="PMNT/IDDT/RRTN",
-    )
-    settle.bank.put_statement(statement(on, [entry]), f"STMT_6200001_{on:%Y%m%d}_{txn}.txt")
-
-
-def _collections(settle: Settle) -> list[PaymentInstruction]:
-    return [i for i in settle.instructions() if i.direction is Direction.COLLECTION]
-
-
 def _line(settle: Settle, loan_id: int) -> RepaymentScheduleLine:
     return (
         settle.fresh()
@@ -92,9 +69,9 @@ def _follow_ups(settle: Settle) -> list[FollowUpKind]:
 
 def test_a_returned_collection_is_collected_again_on_the_retry_date(settle: Settle) -> None:
     loan = _collected_in_full(settle)
-    (first,) = _collections(settle)
+    (first,) = settle.collections()
     returned_on = DUE + timedelta(days=1)
-    _return(settle, first, returned_on, "R1")
+    settle.bank.put_return(first, returned_on, "R1")
     run_date(settle.nightly, returned_on + timedelta(days=1))
 
     session = settle.fresh()
@@ -105,14 +82,14 @@ def test_a_returned_collection_is_collected_again_on_the_retry_date(settle: Sett
     line = _line(settle, loan.id)
     assert line.status is ScheduleLineStatus.OVERDUE
     assert line.next_attempt_on == returned_on + timedelta(days=3)
-    assert [i.status for i in _collections(settle)] == [InstructionStatus.RETURNED]
+    assert [i.status for i in settle.collections()] == [InstructionStatus.RETURNED]
 
     # nothing on the days before the retry date; on it, the whole instalment again
     run_date(settle.nightly, returned_on + timedelta(days=2))
-    assert len(_collections(settle)) == 1
+    assert len(settle.collections()) == 1
     retry_day = returned_on + timedelta(days=3)  # Monday 5 August
     run_date(settle.nightly, retry_day)
-    retry = _collections(settle)[-1]
+    retry = settle.collections()[-1]
     assert (retry.attempt, retry.amount_fen, retry.fee_fen, retry.status) == (
         2,
         100_600,
@@ -134,21 +111,21 @@ def test_with_no_retry_left_a_returned_collection_raises_retries_exhausted_once(
     settle: Settle,
 ) -> None:
     loan = _collected_in_full(settle)
-    (first,) = _collections(settle)
-    _return(settle, first, DUE + timedelta(days=1), "R1")
+    (first,) = settle.collections()
+    settle.bank.put_return(first, DUE + timedelta(days=1), "R1")
     run_date(settle.nightly, DUE + timedelta(days=2))
     retry_day = DUE + timedelta(days=4)
     run_date(settle.nightly, retry_day)
     settle.bank.answer(retry_day)
     run_date(settle.nightly, retry_day + timedelta(days=1))
-    retry = _collections(settle)[-1]
+    retry = settle.collections()[-1]
     assert (retry.attempt, retry.status) == (2, InstructionStatus.SETTLED)
 
     # the second attempt is returned too: no third one, the fund office follows up
-    _return(settle, retry, retry_day + timedelta(days=1), "R2")
+    settle.bank.put_return(retry, retry_day + timedelta(days=1), "R2")
     for day in (2, 3, 10, 28):
         run_date(settle.nightly, retry_day + timedelta(days=day))
-    assert [(i.attempt, i.status) for i in _collections(settle)] == [
+    assert [(i.attempt, i.status) for i in settle.collections()] == [
         (1, InstructionStatus.RETURNED),
         (2, InstructionStatus.RETURNED),
     ]
@@ -189,16 +166,16 @@ def test_a_partial_collection_returned_after_its_rest_was_collected_is_collected
         assert _line(settle, loan.id).status is ScheduleLineStatus.PAID
 
         # the bank then sends the first attempt's 600 yuan back to the borrower
-        first = _collections(settle)[0]
+        first = settle.collections()[0]
         returned_on = rest_day + timedelta(days=1)
-        _return(settle, first, returned_on, "R1")
+        settle.bank.put_return(first, returned_on, "R1")
         run_date(settle.nightly, returned_on + timedelta(days=1))
         line = _line(settle, loan.id)
         assert line.status is ScheduleLineStatus.OVERDUE
         assert line.next_attempt_on == returned_on + timedelta(days=7)  # the third attempt
         retry_day = returned_on + timedelta(days=7)
         run_date(settle.nightly, retry_day)
-        again = _collections(settle)[-1]
+        again = settle.collections()[-1]
         assert (again.attempt, again.amount_fen, again.status) == (
             3,
             60_000,
@@ -218,7 +195,7 @@ def test_a_collection_above_the_banks_file_limit_fails_like_a_refused_one(
     settle.nightly = settle.make_nightly()
     run_date(settle.nightly, DUE)
 
-    (refused,) = _collections(settle)
+    (refused,) = settle.collections()
     assert refused.status is InstructionStatus.FAILED
     row = settle.fresh().get(Loan, loan.id)
     assert row is not None

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from adapters.records import CreditDebit, Direction, ResultStatus, StatementEntry
+from adapters.records import ResultStatus
 from gateway.jobs.pipeline import run_date
 from gateway.ledger.models import AccountCode
 from gateway.ledger.service import balance
@@ -30,11 +30,10 @@ from gateway.payments.models import (
     RepaymentScheduleLine,
     ScheduleLineStatus,
 )
-from tests.settle_support import DAY1, Settle, settle_in, statement
+from tests.settle_support import DAY1, Settle, settle_in
 
 DUE = date(2024, 8, 1)  # a Thursday, one month after DAY1
 RETURNED_ON = DUE + timedelta(days=1)
-SUB = "6200001-1"
 CAPITAL = 10_000_000  # association A's opening bank balance
 
 
@@ -54,10 +53,6 @@ def _collection_sent(settle: Settle) -> Loan:
     return loan
 
 
-def _collections(settle: Settle) -> list[PaymentInstruction]:
-    return [i for i in settle.instructions() if i.direction is Direction.COLLECTION]
-
-
 def _write_off(settle: Settle, loan: Loan) -> None:
     """The association goes into liquidation on DUE and the loan is written off."""
     session = settle.fresh()
@@ -72,21 +67,7 @@ def _write_off(settle: Settle, loan: Loan) -> None:
 def _return(settle: Settle, instruction: PaymentInstruction) -> None:
     """The bank's statement for RETURNED_ON shows the collection sent back to the borrower;
     the nightly run of the day after reads it."""
-    entry = StatementEntry(
-        booking_date=RETURNED_ON,
-        amount_fen=instruction.settled_amount_fen,
-        credit_debit=CreditDebit.DEBIT,
-        bank_transaction_id="R1",
-        sub_account=SUB,
-        counterparty_name="张三",
-        remittance="退汇",
-        end_to_end_id=instruction.end_to_end_id,
-        return_reason_code="MD06",
-        bank_transaction_code="PMNT/IDDT/RRTN",
-    )
-    settle.bank.put_statement(
-        statement(RETURNED_ON, [entry]), f"STMT_6200001_{RETURNED_ON:%Y%m%d}_R1.txt"
-    )
+    settle.bank.put_return(instruction, RETURNED_ON, "R1")
     run_date(settle.nightly, RETURNED_ON + timedelta(days=1))
 
 
@@ -133,7 +114,7 @@ def test_a_recovered_collection_returned_goes_back_to_the_write_off(
     run_date(settle.nightly, DUE + timedelta(days=1))
     assert _accounts(settle)[AccountCode.WRITE_OFF] == 0
 
-    (collection,) = _collections(settle)
+    (collection,) = settle.collections()
     _return(settle, collection)
     assert _accounts(settle) == {
         AccountCode.BANK_SUB_ACCOUNT: CAPITAL - 100_000,
@@ -150,7 +131,7 @@ def test_a_recovered_collection_returned_goes_back_to_the_write_off(
     )
     assert "不再扣款" in _returned_follow_up(settle).message_zh
     run_date(settle.nightly, RETURNED_ON + timedelta(days=5))
-    assert [i.status for i in _collections(settle)] == [InstructionStatus.RETURNED]
+    assert [i.status for i in settle.collections()] == [InstructionStatus.RETURNED]
 
 
 def test_a_collection_booked_before_the_write_off_and_returned_after_it_is_written_off_too(
@@ -162,7 +143,7 @@ def test_a_collection_booked_before_the_write_off_and_returned_after_it_is_writt
     _write_off(settle, loan)  # the other 406 yuan; no collection is with the bank
     assert _accounts(settle)[AccountCode.WRITE_OFF] == 40_600
 
-    (collection,) = _collections(settle)
+    (collection,) = settle.collections()
     _return(settle, collection)
     # the 594 yuan principal it had repaid is owed again and written off with the rest
     assert _accounts(settle) == {
@@ -199,7 +180,7 @@ def test_a_collection_held_in_suspense_returned_leaves_the_loan_as_it_was(settle
     run_date(settle.nightly, DUE + timedelta(days=1))
     assert _accounts(settle)[AccountCode.SUSPENSE] == -100_600
 
-    (collection,) = _collections(settle)
+    (collection,) = settle.collections()
     _return(settle, collection)  # the bank gives the borrower the second payment back
     assert _accounts(settle) == {
         AccountCode.BANK_SUB_ACCOUNT: CAPITAL + 600,
@@ -222,4 +203,4 @@ def test_a_collection_held_in_suspense_returned_leaves_the_loan_as_it_was(settle
     assert line.status is ScheduleLineStatus.PAID
     assert "不受影响" in _returned_follow_up(settle).message_zh
     run_date(settle.nightly, RETURNED_ON + timedelta(days=5))
-    assert len(_collections(settle)) == 1
+    assert len(settle.collections()) == 1

@@ -12,19 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from adapters.records import CreditDebit, Direction, ResultStatus, StatementEntry
+from adapters.records import ResultStatus
 from gateway.jobs.pipeline import run_date
 from gateway.ledger.models import AccountCode
 from gateway.ledger.service import balance
 from gateway.loans.models import Loan, LoanStatus
 from gateway.payments.config import CollectionPolicy
 from gateway.payments.models import InstructionStatus, PaymentInstruction, RepaymentMethod
-from tests.settle_support import DAY1, Settle, settle_in, statement
+from tests.settle_support import DAY1, Settle, settle_in
 
 DUE = date(2024, 8, 1)  # a Thursday, one month after DAY1
 REST_DAY = DUE + timedelta(days=4)  # the partial collection's retry: the other 406 yuan
 RETURNED_ON = REST_DAY + timedelta(days=1)
-SUB = "6200001-1"
 
 
 @pytest.fixture
@@ -56,27 +55,6 @@ def _status(settle: Settle, loan_id: int) -> LoanStatus:
     return row.status
 
 
-def _collections(settle: Settle) -> list[PaymentInstruction]:
-    return [i for i in settle.instructions() if i.direction is Direction.COLLECTION]
-
-
-def _return(settle: Settle, instruction: PaymentInstruction, on: date, txn: str) -> None:
-    """The bank's statement for ``on`` shows the collection sent back to the borrower."""
-    entry = StatementEntry(
-        booking_date=on,
-        amount_fen=instruction.settled_amount_fen,
-        credit_debit=CreditDebit.DEBIT,
-        bank_transaction_id=txn,
-        sub_account=SUB,
-        counterparty_name="张三",
-        remittance="退汇",
-        end_to_end_id=instruction.end_to_end_id,
-        return_reason_code="MD06",
-        bank_transaction_code="PMNT/IDDT/RRTN",
-    )
-    settle.bank.put_statement(statement(on, [entry]), f"STMT_6200001_{on:%Y%m%d}_{txn}.txt")
-
-
 def _loan_and_ledger(settle: Settle, loan_id: int) -> tuple[int, int, int, int]:
     """(loan outstanding principal, 应收借款, fee the loan says was paid, 占用费收入); the
     loan is its association's only one, so the association's accounts are the loan's."""
@@ -94,7 +72,7 @@ def _loan_and_ledger(settle: Settle, loan_id: int) -> tuple[int, int, int, int]:
 
 def _collect_the_retry(settle: Settle, retry_day: date) -> PaymentInstruction:
     run_date(settle.nightly, retry_day)
-    retry = _collections(settle)[-1]
+    retry = settle.collections()[-1]
     assert retry.status is InstructionStatus.SENT
     settle.bank.answer(retry_day)
     run_date(settle.nightly, retry_day + timedelta(days=1))
@@ -105,10 +83,10 @@ def test_returned_second_part_gives_back_its_principal_and_the_fee_is_charged_on
     settle: Settle,
 ) -> None:
     loan = _collected_in_two_parts(settle)
-    second = _collections(settle)[1]
+    second = settle.collections()[1]
     assert (second.settled_amount_fen, second.principal_fen, second.fee_fen) == (40_600, 40_600, 0)
 
-    _return(settle, second, RETURNED_ON, "R2")
+    settle.bank.put_return(second, RETURNED_ON, "R2")
     run_date(settle.nightly, RETURNED_ON + timedelta(days=1))
     # 406 yuan of principal owed again, on the loan and in the ledger alike; the 6 yuan fee
     # the first part paid stays paid
@@ -124,10 +102,10 @@ def test_returned_second_part_gives_back_its_principal_and_the_fee_is_charged_on
 
 def test_returned_first_part_gives_back_its_fee_and_principal(settle: Settle) -> None:
     loan = _collected_in_two_parts(settle)
-    first = _collections(settle)[0]
+    first = settle.collections()[0]
     assert first.settled_amount_fen == 60_000
 
-    _return(settle, first, RETURNED_ON, "R1")
+    settle.bank.put_return(first, RETURNED_ON, "R1")
     run_date(settle.nightly, RETURNED_ON + timedelta(days=1))
     # the first part had paid the 6 yuan fee and 594 yuan principal: both owed again
     assert _loan_and_ledger(settle, loan.id) == (59_400, 59_400, 0, 0)
