@@ -51,9 +51,16 @@ def parse_decimal_minor(
     return -units if match.group("sign") == "-" else units
 
 
-def format_yuan(fen: int, *, grouped: bool = False) -> str:
-    """Format fen as yuan text with two decimals, exact: ``123456`` -> ``"1234.56"``
-    (``grouped``: with thousands separators, ``"1,234.56"``, as people read amounts)."""
+def format_yuan(fen: int) -> str:
+    """Format fen as yuan text with two decimals, exact: ``123456`` -> ``"1234.56"``."""
     sign = "-" if fen < 0 else ""
     whole, part = divmod(abs(fen), 100)
-    return f"{sign}{whole:,}.{part:02d}" if grouped else f"{sign}{whole}.{part:02d}"
+    return f"{sign}{whole}.{part:02d}"
+
+
+def grouped_yuan(fen: int) -> str:
+    """Fen as yuan with thousands separators, as people read amounts, exact: ``123456`` ->
+    ``"1,234.56"``."""
+    sign = "-" if fen < 0 else ""
+    whole, part = divmod(abs(fen), 100)
+    return f"{sign}{whole:,}.{part:02d}"

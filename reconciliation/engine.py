@@ -33,7 +33,7 @@ from operator import itemgetter
 import numpy as np
 import polars as pl
 
-from adapters.money import format_yuan
+from adapters.money import grouped_yuan
 from reconciliation.config import MatchConfig
 from reconciliation.findings import (
     ExceptionKind,
@@ -236,10 +236,6 @@ def reconcile_frames(
 # slower, so these are made one chunk each first.
 _GATHERED_L = ("line_id", "l_e2e", "l_amount", "l_credit", "l_channel", "l_sub", "btc", "cp")
 _GATHERED_E = ("entry_id", "e_e2e", "e_amount", "e_credit", "status", "kind", "e_sub", "card")
-
-
-def _yuan(fen: int) -> str:
-    return format_yuan(fen, grouped=True)
 
 
 def _one_chunk(frame: pl.DataFrame, columns: Iterable[str]) -> pl.DataFrame:
@@ -1251,7 +1247,8 @@ class _Run:
             expected_fen=e_sign * expected,
             actual_fen=l_sign * actual,
             detail=(
-                f"应为 {_yuan(e_sign * expected)} 元, 银行 {_yuan(l_sign * actual)} 元 (via {via})"
+                f"应为 {grouped_yuan(e_sign * expected)} 元, "
+                f"银行 {grouped_yuan(l_sign * actual)} 元 (via {via})"
             ),
         )
 
@@ -2098,9 +2095,10 @@ class _Run:
                     expected_fen=ledger + explained,
                     actual_fen=bank,
                     detail=(
-                        f"银行 {_yuan(bank)} 元, 账面 {_yuan(ledger)} 元, "
-                        f"未达账项 {_yuan(explained)} 元, "
-                        f"不明差额 {_yuan(bank - ledger - explained)} 元 / unexplained difference"
+                        f"银行 {grouped_yuan(bank)} 元, 账面 {grouped_yuan(ledger)} 元, "
+                        f"未达账项 {grouped_yuan(explained)} 元, "
+                        f"不明差额 {grouped_yuan(bank - ledger - explained)} 元 "
+                        "/ unexplained difference"
                     ),
                 )
         return totals

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from adapters.money import format_yuan
+from adapters.money import grouped_yuan
 from gateway.auth.errors import Forbidden, RateLimited, Unauthenticated
 from gateway.errors import (
     ConfigurationError,
@@ -104,7 +104,7 @@ def field_reason(error: Mapping[str, Any]) -> tuple[str, str]:
         loc = error.get("loc") or ()
         field = str(loc[-1]) if loc else ""
         if isinstance(bound, int) and field.endswith("_fen"):
-            most = format_yuan(bound, grouped=True)
+            most = grouped_yuan(bound)
             return f"金额过大（最多 {most} 元）", f"is too large (at most {most} yuan)"
         if isinstance(bound, int) and bound >= _LARGE_BOUND:
             return "数值过大，没有这样的记录", "is too large: nothing has that number"

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from adapters.bankconfig import MESSAGE_ID_CODE_CHARS
 from adapters.errors import AdapterError
-from adapters.money import format_yuan
+from adapters.money import grouped_yuan
 from adapters.records import Batch, Direction
 from adapters.records import PaymentInstruction as InstructionRecord
 from adapters.security import SecurityError
@@ -351,7 +351,7 @@ def _refuse_over_limit(
     payments: PaymentsConfig,
 ) -> None:
     cause = (
-        f"单笔金额超过银行单文件上限 {format_yuan(cap, grouped=True)} 元 "
+        f"单笔金额超过银行单文件上限 {grouped_yuan(cap)} 元 "
         f"amount above the bank's per-file limit of {cap} fen"
     )
     transition(

@@ -7,7 +7,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from adapters.money import format_yuan
+from adapters.money import grouped_yuan
 from gateway.audit import service as audit
 from gateway.capital.models import CapitalContribution, CapitalSource
 from gateway.errors import RuleViolation, ValidationFailed
@@ -48,9 +48,8 @@ def _check_amount(amount_fen: int) -> None:
         )
     if amount_fen > MAX_RECEIPT_FEN:
         raise ValidationFailed(
-            f"金额过大：单笔不超过 {format_yuan(MAX_RECEIPT_FEN, grouped=True)} 元",
-            f"amount too large: one receipt is at most "
-            f"{format_yuan(MAX_RECEIPT_FEN, grouped=True)} yuan",
+            f"金额过大：单笔不超过 {grouped_yuan(MAX_RECEIPT_FEN)} 元",
+            f"amount too large: one receipt is at most {grouped_yuan(MAX_RECEIPT_FEN)} yuan",
         )
 
 

@@ -17,7 +17,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from adapters.errors import FileFormatError
-from adapters.money import format_yuan, parse_yuan
+from adapters.money import grouped_yuan, parse_yuan
 from gateway.capital import service as capital
 from gateway.capital.models import CapitalSource
 from gateway.cli._common import cli_session, console, current_settings, parse_date
@@ -94,7 +94,7 @@ def contribute(
             actor=actor,
         )
         console().print(
-            f"已入账 booked {format_yuan(booked.amount_fen, grouped=True)} 元 "
+            f"已入账 booked {grouped_yuan(booked.amount_fen)} 元 "
             f"{capital.SOURCE_LABEL_ZH[booked.source]} ({booked.source.value}) "
             f"into {found.code} on {day.isoformat()}"
         )
@@ -133,7 +133,7 @@ def deposit(
             actor=actor,
         )
         console().print(
-            f"已入账 booked {format_yuan(booked.amount_fen, grouped=True)} 元 "
+            f"已入账 booked {grouped_yuan(booked.amount_fen)} 元 "
             f"会员 {member} 入会互助金 (member deposit) into {found.code} on {day.isoformat()}"
         )
 
@@ -152,14 +152,13 @@ def show(association: AssociationOpt) -> None:
             if source in totals:
                 table.add_row(
                     f"{capital.SOURCE_LABEL_ZH[source]} {source.value}",
-                    format_yuan(totals[source], grouped=True),
+                    grouped_yuan(totals[source]),
                 )
-        table.add_row("合计 total", format_yuan(sum(totals.values()), grouped=True))
+        table.add_row("合计 total", grouped_yuan(sum(totals.values())))
         console().print(table)
         in_bank = balance(session, found.id, AccountCode.BANK_SUB_ACCOUNT)
         console().print(
-            f"子账户余额 sub-account balance {found.sub_account_number}: "
-            f"{format_yuan(in_bank, grouped=True)} 元"
+            f"子账户余额 sub-account balance {found.sub_account_number}: {grouped_yuan(in_bank)} 元"
         )
 
 

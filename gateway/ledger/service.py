@@ -16,7 +16,7 @@ from datetime import date
 from sqlalchemy import case, func, insert, select
 from sqlalchemy.orm import Session
 
-from adapters.money import format_yuan
+from adapters.money import grouped_yuan
 from gateway.audit import service as audit
 from gateway.db import utcnow
 from gateway.errors import LedgerError, NotFound, RuleViolation
@@ -118,8 +118,7 @@ def validate_postings(legs: Sequence[Posting]) -> int:
         credits += credit
     if debits != credits:
         raise LedgerError(
-            f"借贷不平衡：借方 {format_yuan(debits, grouped=True)} 元，"
-            f"贷方 {format_yuan(credits, grouped=True)} 元",
+            f"借贷不平衡：借方 {grouped_yuan(debits)} 元，贷方 {grouped_yuan(credits)} 元",
             f"unbalanced transaction: debits {debits} fen, credits {credits} fen",
             debits_fen=debits,
             credits_fen=credits,

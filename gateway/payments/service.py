@@ -37,7 +37,7 @@ from datetime import date
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
-from adapters.money import format_yuan
+from adapters.money import grouped_yuan
 from adapters.records import Direction, InstructionResult, ResultStatus
 from gateway.audit import service as audit
 from gateway.db import utcnow
@@ -73,10 +73,6 @@ from gateway.payments.models import (
 from gateway.payments.schedule import build_schedule, split_payment
 
 OUTSTANDING = (LoanStatus.DISBURSED, LoanStatus.REPAYING, LoanStatus.OVERDUE)
-
-
-def _yuan(fen: int) -> str:
-    return format_yuan(fen, grouped=True)
 
 
 class TransitionRefused(Conflict):
@@ -924,8 +920,10 @@ def _settle_collection(
         instruction=instruction,
         amount_fen=line.outstanding_principal_fen + line.outstanding_fee_fen,
         reason_code=instruction.reason_code,
-        message_zh=f"借款 {loan.contract_no} 部分扣款 {_yuan(instruction.settled_amount_fen)} 元，"
-        f"尚欠 {_yuan(line.outstanding_principal_fen + line.outstanding_fee_fen)} 元，已转逾期",
+        message_zh=f"借款 {loan.contract_no} "
+        f"部分扣款 {grouped_yuan(instruction.settled_amount_fen)} 元，"
+        f"尚欠 {grouped_yuan(line.outstanding_principal_fen + line.outstanding_fee_fen)} 元，"
+        "已转逾期",
         message_en=f"loan {loan.contract_no}: partial collection of "
         f"{instruction.settled_amount_fen} fen; "
         f"{line.outstanding_principal_fen + line.outstanding_fee_fen} fen still due, overdue",
@@ -991,9 +989,9 @@ def _recovered(
         amount_fen=principal + fee,
         reason_code=instruction.reason_code,
         message_zh=f"借款 {loan.contract_no} 已核销，但银行扣款 {instruction.end_to_end_id} "
-        f"仍收回 {_yuan(principal + fee)} 元（本金 {_yuan(principal)} 元、"
-        f"占用费 {_yuan(fee)} 元），已按核销后收回入账，"
-        f"呆坏账核销减少 {_yuan(principal)} 元；请县办知悉，需要时复核该笔核销",
+        f"仍收回 {grouped_yuan(principal + fee)} 元（本金 {grouped_yuan(principal)} 元、"
+        f"占用费 {grouped_yuan(fee)} 元），已按核销后收回入账，"
+        f"呆坏账核销减少 {grouped_yuan(principal)} 元；请县办知悉，需要时复核该笔核销",
         message_en=f"loan {loan.contract_no} was written off, but the bank's collection "
         f"{instruction.end_to_end_id} recovered {principal + fee} fen (principal {principal}, "
         f"fee {fee}); booked as a recovery, the write-off reduced by {principal} fen: for the "
@@ -1033,7 +1031,7 @@ def _held(
         instruction=instruction,
         amount_fen=amount,
         reason_code=instruction.reason_code,
-        message_zh=f"银行扣款 {instruction.end_to_end_id} 已收到 {_yuan(amount)} 元，但借款 "
+        message_zh=f"银行扣款 {instruction.end_to_end_id} 已收到 {grouped_yuan(amount)} 元，但借款 "
         f"{loan.contract_no}（{loan.status.value}）已不欠此款，未入借款账，已记入暂记款项（1901）；"
         "请县办核实，需退还借款人的，退款后以调整分录冲减暂记款项",
         message_en=f"the bank collected {amount} fen for {instruction.end_to_end_id}, but loan "
@@ -1122,7 +1120,7 @@ def _later_answer(
     if paid == moved and (not moved or result.settled_amount_fen == instruction.settled_amount_fen):
         return "ignored"
     before = (
-        f"已入账 {_yuan(instruction.settled_amount_fen)} 元"
+        f"已入账 {grouped_yuan(instruction.settled_amount_fen)} 元"
         if paid
         else f"未入账（{state_zh(instruction.status)}）"
     )
@@ -1131,7 +1129,7 @@ def _later_answer(
         if paid
         else f"not settled ({instruction.status.value})"
     )
-    now = f"入账 {_yuan(result.settled_amount_fen)} 元" if moved else "未入账"
+    now = f"入账 {grouped_yuan(result.settled_amount_fen)} 元" if moved else "未入账"
     now_en = f"settled {result.settled_amount_fen} fen" if moved else "not settled"
     follow_up(
         session,

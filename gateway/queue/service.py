@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from adapters.money import format_yuan
+from adapters.money import grouped_yuan
 from gateway.audit import service as audit
 from gateway.auth.credentials import principal_for
 from gateway.auth.models import Role, User
@@ -78,10 +78,6 @@ AWAITING_DECISION = (ItemStatus.AWAITING_APPROVAL, ItemStatus.WRITE_OFF_REVIEW)
 # waiting for a second person's decision (an adjusting entry above the limit, a write-off
 # request). Items with the bank, settled or closed are shown when asked for by status.
 WORKING = (ItemStatus.OPEN, *AWAITING_DECISION)
-
-
-def _yuan(fen: int) -> str:
-    return format_yuan(fen, grouped=True)
 
 
 @dataclass(frozen=True)
@@ -780,8 +776,9 @@ def _match(
     difference = _signed_lines(found_lines) - entry_sum
     if difference != 0 and not allow_unbalanced:
         raise RuleViolation(
-            f"人工匹配金额不符：流水合计与账务合计相差 {_yuan(difference)} 元",
-            f"manual match does not balance: lines minus entries is {_yuan(difference)} yuan",
+            f"人工匹配金额不符：流水合计与账务合计相差 {grouped_yuan(difference)} 元",
+            "manual match does not balance: lines minus entries is "
+            f"{grouped_yuan(difference)} yuan",
             code="match_unbalanced",
         )
     session.add(
@@ -1223,10 +1220,10 @@ def approve_write_off(
         )
     if current != amount:
         raise Conflict(
-            f"差错金额已变动（申请时 {_yuan(amount)} 元，现为 {_yuan(current)} 元），"
+            f"差错金额已变动（申请时 {grouped_yuan(amount)} 元，现为 {grouped_yuan(current)} 元），"
             "请退回后重新申请",
-            f"the item's difference has changed since the request ({_yuan(amount)} "
-            f"yuan, now {_yuan(current)} yuan): reject it and request again",
+            f"the item's difference has changed since the request ({grouped_yuan(amount)} "
+            f"yuan, now {grouped_yuan(current)} yuan): reject it and request again",
             code="write_off_amount_changed",
         )
     reason = str(request.get("reason") or item.resolution_note or "")

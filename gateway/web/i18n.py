@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from starlette.requests import Request
 
-from adapters.money import format_yuan
+from adapters.money import grouped_yuan
 from gateway.api.router import BUSINESS_ZONE
 from gateway.batches.endpoints import BatchStep
 from gateway.labels import LABELLED_STATES, STATE_LABELS, STATUS_LABELS
@@ -502,4 +502,4 @@ def local_time(moment: datetime | None, seconds: bool = False) -> str:
 
 def yuan(fen: int) -> str:
     """Fen as yuan text with thousands separators, exact: 123456 -> "1,234.56"."""
-    return format_yuan(fen, grouped=True)
+    return grouped_yuan(fen)
