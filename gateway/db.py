@@ -103,6 +103,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """A stored timestamp as an aware UTC moment: SQLite hands them back naive (they are
+    UTC)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 # Rows one insert statement carries: the rows and their parameters are held one statement at a
 # time, so a night of a million items (say, a statement missing for weeks) stays in bounds.
 INSERT_CHUNK = 10_000

@@ -7,7 +7,7 @@ domain service, shape the answer. The route class owns the transaction and the
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -43,11 +43,6 @@ WRITE_PROBLEM_STATUSES: dict[int | str, dict[str, Any]] = {
 
 def domain_router(tag: str) -> APIRouter:
     return APIRouter(route_class=ApiRoute, tags=[tag], responses=PROBLEM_STATUSES)
-
-
-def as_utc(moment: datetime) -> datetime:
-    """Timestamps leave the API zone-aware: SQLite hands them back naive (they are UTC)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def business_today() -> date:

@@ -12,12 +12,13 @@ from sqlalchemy.orm import Session
 
 from gateway.api.deps import CurrentPrincipal, DbSession
 from gateway.api.pagination import Page, Paging, paginate
-from gateway.api.router import as_utc, domain_router
+from gateway.api.router import domain_router
 from gateway.audit import service as audit
 from gateway.audit.models import AuditEvent
 from gateway.auth.errors import Forbidden
 from gateway.auth.models import Role
 from gateway.auth.permissions import Permission, Principal
+from gateway.db import as_utc
 from gateway.org.models import Association, Town
 
 router = domain_router("审计 audit")

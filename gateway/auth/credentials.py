@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -21,7 +21,7 @@ from gateway.auth.errors import RateLimited, Unauthenticated
 from gateway.auth.models import ApiToken, LoginAttempt, User, WebSession
 from gateway.auth.passwords import hash_password, needs_rehash, verify_password
 from gateway.auth.permissions import Principal
-from gateway.db import utcnow
+from gateway.db import as_utc, utcnow
 from gateway.errors import NotFound
 from gateway.org.models import Association, Town
 
@@ -40,10 +40,6 @@ class LoginPolicy:
 
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def principal_for(session: Session, user: User) -> Principal:
@@ -110,7 +106,7 @@ def _failures_since(
     last_success = session.scalar(
         select(func.max(LoginAttempt.at)).where(column == value, LoginAttempt.succeeded.is_(True))
     )
-    start = max(since, _aware(last_success)) if last_success is not None else since
+    start = max(since, as_utc(last_success)) if last_success is not None else since
     return int(
         session.scalar(
             select(func.count(LoginAttempt.id)).where(
@@ -212,7 +208,7 @@ def _active_user(session: Session, user_id: int) -> User:
 
 def authenticate_session(session: Session, cookie_value: str) -> Authenticated:
     web = session.scalar(select(WebSession).where(WebSession.token_hash == _digest(cookie_value)))
-    if web is None or web.revoked_at is not None or _aware(web.expires_at) <= utcnow():
+    if web is None or web.revoked_at is not None or as_utc(web.expires_at) <= utcnow():
         raise Unauthenticated("登录已过期，请重新登录", "the session has expired; sign in again")
     user = _active_user(session, web.user_id)
     return Authenticated(principal_for(session, user), web.csrf_token, web.id)
@@ -271,7 +267,7 @@ def authenticate_token(session: Session, token: str) -> Authenticated:
         raise Unauthenticated("访问令牌无效或已过期", "the bearer token is invalid or expired")
     record, user = found
     if record.revoked_at is not None or (
-        record.expires_at is not None and _aware(record.expires_at) <= utcnow()
+        record.expires_at is not None and as_utc(record.expires_at) <= utcnow()
     ):
         raise Unauthenticated("访问令牌无效或已过期", "the bearer token is invalid or expired")
     if not user.active:

@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 
 from gateway.api.deps import CurrentPrincipal, DbSession
 from gateway.api.pagination import Page, Paging, paginate
-from gateway.api.router import WRITE_PROBLEM_STATUSES, ObjectId, as_utc, domain_router
+from gateway.api.router import WRITE_PROBLEM_STATUSES, ObjectId, domain_router
 from gateway.api.scopes import bank_scope, special_account_scope
 from gateway.auth.permissions import Permission, Principal
 from gateway.batches.models import BatchStatus, PaymentBatch
+from gateway.db import as_utc
 from gateway.errors import NotFound
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
 from gateway.ingestion.service import REAPPLY_NOTE_MAX, reapply_file

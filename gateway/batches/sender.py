@@ -21,7 +21,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,7 +31,7 @@ from adapters.transport.errors import TransientTransportError, TransportError
 from gateway.batches.banks import BankProfile, decode_sidecars
 from gateway.batches.hooks import crash_point
 from gateway.batches.models import BatchStatus, PaymentBatch
-from gateway.db import session_scope, utcnow
+from gateway.db import as_utc, session_scope, utcnow
 from gateway.errors import Conflict, NotFound
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
 from gateway.ingestion.refusals import REFUSAL_SUFFIX
@@ -165,7 +165,7 @@ def _claim(factory: sessionmaker[Session], batch_id: int) -> _Hold:
             ).where(PaymentBatch.id == batch_id)
         ).one()
     now = utcnow()
-    if since is not None and _aware(since) > now - SEND_LEASE and not process_gone(holder or ""):
+    if since is not None and as_utc(since) > now - SEND_LEASE and not process_gone(holder or ""):
         return _Hold(name, token, holder or "?")
     # A compare-and-set in a transaction of its own, begun by the write: of two senders that
     # both saw the lease free, the second's update finds it changed and takes nothing.
@@ -183,10 +183,6 @@ def _claim(factory: sessionmaker[Session], batch_id: int) -> _Hold:
         )
         won = getattr(taken, "rowcount", 0) == 1
     return _Hold(name, token, None if won else "?")
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def _record_failure(

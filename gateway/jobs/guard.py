@@ -14,14 +14,14 @@ idempotent as well, so a step resumed after a crash finishes what the dead run b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from gateway.db import utcnow
+from gateway.db import as_utc, utcnow
 from gateway.jobs.models import JobRun, RunStatus
 from gateway.processes import process_gone
 
@@ -46,7 +46,7 @@ class Holder:
     heartbeat_at: datetime | None
 
     def last_alive(self) -> datetime:
-        return max(aware(self.since), aware(self.heartbeat_at or self.since))
+        return max(as_utc(self.since), as_utc(self.heartbeat_at or self.since))
 
 
 def claim(
@@ -194,8 +194,3 @@ def _read(
         )
     ).one()
     return int(run_id), int(attempts), Holder(owner, RunStatus(status), started_at, heartbeat_at)
-
-
-def aware(moment: datetime) -> datetime:
-    """A time read back from SQLite (naive, UTC) with its zone."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

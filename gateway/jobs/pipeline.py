@@ -40,7 +40,7 @@ from gateway.batches.builder import build_batches
 from gateway.batches.calendar import BankingCalendar
 from gateway.batches.hooks import crash_point
 from gateway.batches.sender import send_stored_batches
-from gateway.db import session_scope
+from gateway.db import as_utc, session_scope
 from gateway.errors import HuzhuError
 from gateway.ingestion import refusals
 from gateway.ingestion import service as ingestion
@@ -529,10 +529,10 @@ def run_date(
 def _holder_summary(holder: guard.Holder) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "held_by": holder.owner,
-        "since": guard.aware(holder.since).isoformat(timespec="seconds"),
+        "since": as_utc(holder.since).isoformat(timespec="seconds"),
     }
     if holder.heartbeat_at is not None:
-        summary["last_alive"] = guard.aware(holder.heartbeat_at).isoformat(timespec="seconds")
+        summary["last_alive"] = as_utc(holder.heartbeat_at).isoformat(timespec="seconds")
     return summary
 
 

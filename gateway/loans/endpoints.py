@@ -19,12 +19,12 @@ from gateway.api.router import (
     MAX_ID,
     WRITE_PROBLEM_STATUSES,
     ObjectId,
-    as_utc,
     association_scope,
     business_today,
     domain_router,
 )
 from gateway.auth.permissions import Permission, Principal
+from gateway.db import as_utc
 from gateway.errors import RuleViolation
 from gateway.ledger.models import LedgerChannel
 from gateway.loans import service as loans

@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from gateway.api.deps import CurrentPrincipal, DbSession
 from gateway.api.pagination import Page, Paging, paginate
-from gateway.api.router import ObjectId, as_utc, association_scope, domain_router
+from gateway.api.router import ObjectId, association_scope, domain_router
 from gateway.auth.permissions import Permission
+from gateway.db import as_utc
 from gateway.errors import NotFound
 from gateway.org.endpoints import visible_association
 from gateway.org.models import Association

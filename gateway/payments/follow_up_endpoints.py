@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from gateway.api.deps import CurrentPrincipal, DbSession
 from gateway.api.pagination import Page, PageRequest, Paging, paginate
-from gateway.api.router import MAX_ID, WRITE_PROBLEM_STATUSES, ObjectId, as_utc, domain_router
+from gateway.api.router import MAX_ID, WRITE_PROBLEM_STATUSES, ObjectId, domain_router
 from gateway.auth.models import Role
 from gateway.auth.permissions import Permission, Principal
+from gateway.db import as_utc
 from gateway.errors import NotFound
 from gateway.payments import follow_ups as service
 from gateway.payments.models import FollowUpItem, FollowUpKind

@@ -22,11 +22,11 @@ from gateway.api.router import (
     MAX_ID,
     WRITE_PROBLEM_STATUSES,
     ObjectId,
-    as_utc,
     association_scope,
     domain_router,
 )
 from gateway.auth.permissions import Permission, Principal
+from gateway.db import as_utc
 from gateway.errors import ValidationFailed
 from gateway.ledger.models import JournalTransaction
 from gateway.org.models import Association, SpecialAccount

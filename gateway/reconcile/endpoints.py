@@ -17,12 +17,12 @@ from gateway.api.pagination import Page, Paging, paginate
 from gateway.api.router import (
     WRITE_PROBLEM_STATUSES,
     ObjectId,
-    as_utc,
     association_scope,
     domain_router,
 )
 from gateway.api.scopes import special_account_scope
 from gateway.auth.permissions import Permission, Principal
+from gateway.db import as_utc
 from gateway.errors import NotFound
 from gateway.ingestion.models import StatementLine
 from gateway.org.models import Association, Bank, SpecialAccount

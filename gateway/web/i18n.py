@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from starlette.requests import Request
@@ -10,6 +10,7 @@ from starlette.requests import Request
 from adapters.money import grouped_yuan
 from gateway.api.router import BUSINESS_ZONE
 from gateway.batches.endpoints import BatchStep
+from gateway.db import as_utc
 from gateway.labels import LABELLED_STATES, STATE_LABELS, STATUS_LABELS
 
 LANGUAGES = ("zh", "en")
@@ -495,8 +496,7 @@ def local_time(moment: datetime | None, seconds: bool = False) -> str:
     date the console shows, with its offset: "2024-06-27 21:05 (UTC+8)"."""
     if moment is None:
         return "—"
-    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-    shown = aware.astimezone(BUSINESS_ZONE)
+    shown = as_utc(moment).astimezone(BUSINESS_ZONE)
     return shown.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M") + " (UTC+8)"
 
 
