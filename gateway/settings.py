@@ -178,8 +178,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HUZHU_",
         env_nested_delimiter="__",
-        # Unknown HUZHU_* variables are not looked at; unknown keys in a settings file are
-        # refused by _SettingsFiles, naming the file and the key.
+        # Unknown HUZHU_* variables are not looked at (the CLI warns of them, see
+        # unknown_environment); unknown keys in a settings file are refused by _SettingsFiles,
+        # naming the file and the key.
         extra="ignore",
         validate_default=True,
     )
@@ -254,6 +255,69 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     layered = type("LayeredSettings", (Settings,), {"extra_config_file": str(config_file)})
     settings: Settings = layered(**overrides)
     return settings
+
+
+# HUZHU_* variables that are read elsewhere, not settings: the layered settings file, the
+# console's cookie switch, and the test suite's and benchmarks' own.
+_NOT_SETTINGS = ("CONFIG", "SERVE_INSECURE_COOKIES")
+_NOT_SETTINGS_PREFIXES = ("TEST_", "BENCH_")
+
+
+def unknown_environment(settings: Settings, environ: Mapping[str, str]) -> list[str]:
+    """The ``HUZHU_*`` variables in ``environ`` that set nothing: neither a setting (nested
+    with ``__``, any case, as pydantic-settings reads them), nor a variable read elsewhere, nor
+    the one ``field_key_env`` names, nor one a bank's configuration names for a secret
+    (``*_env`` in ``config/banks/*.toml``). A misspelt ``HUZHU_DATABSE_URL`` is one of them."""
+    secrets = _secret_variables(settings.config_dir / "banks")
+    unknown: list[str] = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith("HUZHU_"):
+            continue
+        rest = upper.removeprefix("HUZHU_")
+        if (
+            rest in _NOT_SETTINGS
+            or rest.startswith(_NOT_SETTINGS_PREFIXES)
+            or (settings.field_key_env and upper == settings.field_key_env.upper())
+            or upper in secrets
+        ):
+            continue
+        if not _names_setting(type(settings), rest.lower().split("__")):
+            unknown.append(name)
+    return unknown
+
+
+def _secret_variables(banks_dir: Path) -> set[str]:
+    """The environment variables the bank configurations in ``banks_dir`` name (``*_env``
+    keys), upper-cased; a file that cannot be read names none here (loading it says why)."""
+    names: set[str] = set()
+
+    def walk(table: Mapping[str, Any]) -> None:
+        for key, value in table.items():
+            if isinstance(value, Mapping):
+                walk(value)
+            elif key.endswith("_env") and isinstance(value, str):
+                names.add(value.upper())
+
+    for path in sorted(banks_dir.glob("*.toml")) if banks_dir.is_dir() else []:
+        try:
+            walk(tomllib.loads(path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            continue
+    return names
+
+
+def _names_setting(model: type[BaseModel], path: list[str]) -> bool:
+    field = model.model_fields.get(path[0])
+    if field is None:
+        return False
+    if len(path) == 1:
+        return True
+    nested = [m for m, many in _models_in(field.annotation) if not many]
+    if nested:
+        return _names_setting(nested[0], path[1:])
+    # a key inside a mapping setting is the mapping's business; a plain value has no inside
+    return typing.get_origin(field.annotation) in (dict, Mapping)
 
 
 # Settings whose value, when written in a settings file, is a path relative to that file.

@@ -8,6 +8,7 @@ of a traceback.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,7 +28,7 @@ from typer.exceptions import TyperException
 
 from gateway.db import make_engine, make_session_factory, session_scope
 from gateway.errors import ConfigurationError, HuzhuError
-from gateway.settings import Settings, load_settings, mask_url
+from gateway.settings import Settings, load_settings, mask_url, unknown_environment
 
 if TYPE_CHECKING:
     from typer._click.core import Context as ClickContext  # typer's own copy of click
@@ -52,10 +53,21 @@ _database_url: str | None = None
 
 
 def current_settings() -> Settings:
+    """The settings; each ``HUZHU_*`` variable that sets nothing (misspelt?) is named on
+    standard error, since the command goes on without it."""
     global _database_url
     settings = load_settings()
     _database_url = settings.database_url
+    warn_unknown_environment(settings)
     return settings
+
+
+def warn_unknown_environment(settings: Settings) -> None:
+    for name in unknown_environment(settings, os.environ):
+        err_console().print(
+            f"[yellow]环境变量 {escape(name)} 不是任何设置项（拼写错误？），已忽略[/yellow] "
+            f"(environment variable {escape(name)} sets nothing — misspelt? — and is ignored)"
+        )
 
 
 def require_database(settings: Settings) -> None:

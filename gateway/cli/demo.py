@@ -20,7 +20,13 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from adapters.money import format_yuan
-from gateway.cli._common import cli_session, console, err_console, field_cipher
+from gateway.cli._common import (
+    cli_session,
+    console,
+    err_console,
+    field_cipher,
+    warn_unknown_environment,
+)
 from gateway.demo.config import DemoConfig, load_demo_config
 from gateway.demo.seed import SeededCounty, seed_county
 from gateway.jobs.pipeline import StepOutcome
@@ -124,6 +130,7 @@ def demo(
     base = load_settings()
     demo_file = config or base.config_dir / "demo.toml"
     settings = load_settings(config_file=demo_file)
+    warn_unknown_environment(settings)
     demo_config = load_demo_config(demo_file)
     _start_fresh(settings, demo_config.county_code)
     upgrade(settings.database_url)

@@ -137,3 +137,20 @@ def test_a_date_that_is_not_yyyy_mm_dd_is_refused_in_words(
     text = _explained(_run(*filled), exit_code=2)
     assert "YYYY-MM-DD" in text
     assert filled[-1] in text
+
+
+def test_a_misspelt_environment_variable_is_named_and_the_command_goes_on(
+    world: World, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HUZHU_DATABASE_URL", db_url)
+    monkeypatch.setenv("HUZHU_DATABSE_URL", "sqlite:///elsewhere.db")
+    monkeypatch.setenv("HUZHU_POLICY__NOTICE_DAYZ", "7")
+    monkeypatch.setenv("HUZHU_POLICY__NOTICE_DAYS", "7")
+    result = _run("batches", "list")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "HUZHU_DATABSE_URL 不是任何设置项" in text
+    assert "HUZHU_POLICY__NOTICE_DAYZ" in text
+    assert "HUZHU_POLICY__NOTICE_DAYS " not in text
+    assert "HUZHU_DATABASE_URL" not in text
+    assert "HUZHU_FIELD_KEY_FILE" not in text

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from gateway.errors import ConfigurationError
-from gateway.settings import CashMode, Settings, load_settings
+from gateway.settings import CashMode, Settings, load_settings, unknown_environment
 
 
 @pytest.fixture(autouse=True)
@@ -126,3 +126,26 @@ def test_broken_toml_is_refused_naming_the_file_and_line(
     monkeypatch.setenv("HUZHU_CONFIG", str(county))
     with pytest.raises(ConfigurationError, match=r"county.toml is not valid TOML.*line 2"):
         load_settings()
+
+
+def test_environment_variables_that_set_nothing_are_told_apart_from_those_that_do() -> None:
+    settings = load_settings(field_key_env="HUZHU_FIELD_KEY")
+    environ = {
+        "HUZHU_DATABASE_URL": "sqlite:///x.db",
+        "huzhu_timezone": "Asia/Shanghai",  # read in any case, like pydantic-settings
+        "HUZHU_POLICY__NOTICE_DAYS": "7",
+        "HUZHU_FIELD_KEY": "key bytes",  # the variable field_key_env names
+        "HUZHU_CONFIG": "x.toml",
+        "HUZHU_SFTP_KEY_PASSPHRASE": "pass",  # named by config/banks/rcb.toml
+        "HUZHU_TEST_POSTGRES_URL": "postgresql://x",
+        "HUZHU_DATABSE_URL": "sqlite:///y.db",
+        "HUZHU_POLICY__NOTICE_DAYZ": "7",
+        "HUZHU_TIMEZONE__HOURS": "8",  # deeper than a plain setting goes
+        "HUZHU_NIGHTLY": "x",
+        "OTHER_DATABSE_URL": "not ours",
+    }
+    assert unknown_environment(settings, environ) == [
+        "HUZHU_DATABSE_URL",
+        "HUZHU_POLICY__NOTICE_DAYZ",
+        "HUZHU_TIMEZONE__HOURS",
+    ]
