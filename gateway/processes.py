@@ -13,10 +13,17 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
 import secrets
 import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import TracebackType
+
+log = logging.getLogger(__name__)
 
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 PID_NAMESPACE = Path("/proc/self/ns/pid")
@@ -72,3 +79,67 @@ def process_gone(holder: str) -> bool:
     except PermissionError:
         return False
     return False
+
+
+class KeepAlive:
+    """Renews a claim from a background thread while the block runs: calls ``renew`` every
+    ``every`` seconds, so no other process takes over work that is only slow. ``renew``
+    returns False once the claim is no longer ours (taken over): renewing stops. Work still
+    going after ``longest`` seconds (hung, most likely) is no longer renewed, so that once its
+    lease runs out another process takes it over. A renewal that fails (the database out of
+    reach a moment) is logged and tried again at the next one."""
+
+    def __init__(
+        self,
+        renew: Callable[[], bool],
+        *,
+        every: float,
+        longest: float,
+        what: str,
+        where: Mapping[str, str],
+    ) -> None:
+        self._renew = renew
+        self._every = every
+        self._longest = longest
+        self._what = what
+        self._where = dict(where)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"keep-alive {what}", daemon=True)
+
+    def __enter__(self) -> KeepAlive:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        until = time.monotonic() + self._longest
+        while not self._stop.wait(self._every):
+            if time.monotonic() > until:
+                log.warning(
+                    "%s still working after its longest time; its lease is no longer renewed",
+                    self._what,
+                    extra=self._where | {"longest_s": str(self._longest)},
+                )
+                return
+            try:
+                ours = self._renew()
+            except Exception as exc:  # the database out of reach a moment
+                log.warning(
+                    "%s: renewing its lease failed",
+                    self._what,
+                    extra=self._where | {"error": repr(exc)},
+                )
+                continue
+            if not ours:
+                log.warning(
+                    "%s taken over by another run while working", self._what, extra=self._where
+                )
+                return

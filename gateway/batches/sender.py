@@ -10,8 +10,9 @@ the round, and the next run takes up what is still stored.
 Only one sender delivers a batch at a time: it first takes the batch's send lease (a
 compare-and-set on ``sending_owner``/``sending_since``), so two nights' steps caught up side
 by side, or a step and ``resend``, never write the same ``.part`` at once, and a sender that
-finds the batch already sent once it holds the lease leaves it alone. A lease left by a
-crashed process of this host is taken over at once; any other after ``SEND_LEASE``.
+finds the batch already sent once it holds the lease leaves it alone. The holder renews the
+lease while it uploads (for at most ``LONGEST_SEND``). A lease left by a crashed process of
+this host is taken over at once; any other once ``SEND_LEASE`` passes unrenewed.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -43,13 +44,15 @@ from gateway.payments.models import (
     PaymentInstruction,
 )
 from gateway.payments.service import follow_up, mark_sent
-from gateway.processes import claim_token, process_gone
+from gateway.processes import KeepAlive, claim_token, process_gone
 
 log = logging.getLogger(__name__)
 
-# How long a sender's hold on a batch lasts when its process cannot be seen to have died
-# (another host): far beyond one file's upload, which the transport's timeouts bound.
+# How long a sender's hold on a batch lasts, unrenewed, when its process cannot be seen to
+# have died (another host). The holder renews it every quarter of that while it uploads, for
+# at most LONGEST_SEND (an upload still going then is taken to be hung).
 SEND_LEASE = timedelta(minutes=30)
+LONGEST_SEND = timedelta(hours=4)
 
 
 @dataclass
@@ -141,19 +144,47 @@ class _Hold:
 def _sending(factory: sessionmaker[Session], batch_id: int) -> Iterator[_Hold]:
     """Hold the batch's send lease for the block (``elsewhere`` says who has it otherwise).
 
-    Released when the block ends, however it ends; a crash leaves it to be taken over."""
+    Renewed while the block runs (a slow upload keeps it), released when the block ends,
+    however it ends; a crash leaves it to be taken over."""
     hold = _claim(factory, batch_id)
-    try:
+    if hold.elsewhere is not None:
         yield hold
+        return
+
+    def renew() -> bool:
+        return _change_hold(factory, batch_id, hold.token, owner=hold.token, since=utcnow())
+
+    keep = KeepAlive(
+        renew,
+        every=SEND_LEASE.total_seconds() / 4,
+        longest=LONGEST_SEND.total_seconds(),
+        what="sending batch",
+        where={"batch": hold.file_name},
+    )
+    try:
+        with keep:
+            yield hold
     finally:
-        if hold.elsewhere is None:
-            with session_scope(factory) as session:
-                session.execute(
-                    update(PaymentBatch)
-                    .where(PaymentBatch.id == batch_id, PaymentBatch.sending_owner == hold.token)
-                    .values(sending_owner=None, sending_since=None)
-                    .execution_options(synchronize_session=False)
-                )
+        _change_hold(factory, batch_id, hold.token, owner=None, since=None)
+
+
+def _change_hold(
+    factory: sessionmaker[Session],
+    batch_id: int,
+    token: str,
+    *,
+    owner: str | None,
+    since: datetime | None,
+) -> bool:
+    """Renew (or give back) the hold ``token`` has on the batch; False when it has none."""
+    with session_scope(factory) as session:
+        changed = session.execute(
+            update(PaymentBatch)
+            .where(PaymentBatch.id == batch_id, PaymentBatch.sending_owner == token)
+            .values(sending_owner=owner, sending_since=since)
+            .execution_options(synchronize_session=False)
+        )
+        return getattr(changed, "rowcount", 0) == 1
 
 
 def _claim(factory: sessionmaker[Session], batch_id: int) -> _Hold:

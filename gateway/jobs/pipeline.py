@@ -14,8 +14,6 @@ import importlib
 import importlib.util
 import json
 import logging
-import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -50,7 +48,7 @@ from gateway.jobs.models import JobRun, RunStatus
 from gateway.org.models import Bank, SpecialAccount
 from gateway.payments.config import PaymentsConfig
 from gateway.payments.service import create_due_collections
-from gateway.processes import this_process
+from gateway.processes import KeepAlive, this_process
 from gateway.security.fieldcrypt import FieldCipher
 
 log = logging.getLogger(__name__)
@@ -544,7 +542,7 @@ def _execute(
     summary: dict[str, Any] = {}
     error: str | None = None
     try:
-        with Heartbeat(ctx, run, where):
+        with heartbeat(ctx, run, where):
             summary = _run_step(ctx, step, day, partition, today)
     except Exception as exc:  # recorded, then the next step runs
         error = f"{type(exc).__name__}: {exc}"
@@ -567,49 +565,21 @@ def _execute(
     return StepOutcome(step, day, partition, "ran", summary)
 
 
-class Heartbeat:
-    """Renews a run's lease from a background thread while its step works, every quarter of
-    the lease, so that no other run takes over a step that is only slow. A step still working
-    after ``longest_step`` (hung, most likely) is no longer renewed: once its lease runs out,
-    another run takes it over. A heartbeat that cannot reach the database is tried again at
-    the next one."""
+def heartbeat(ctx: Nightly, run: guard.Claim, where: dict[str, str]) -> KeepAlive:
+    """Renews a run's lease while its step works, every quarter of the lease, for at most
+    ``longest_step`` (see :class:`KeepAlive`)."""
 
-    def __init__(self, ctx: Nightly, run: guard.Claim, where: dict[str, str]) -> None:
-        self.ctx = ctx
-        self.run = run
-        self.where = where
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._beat, name=f"heartbeat-{run.run_id}", daemon=True
-        )
+    def beat() -> bool:
+        with session_scope(ctx.factory) as session:
+            return guard.beat(session, run)
 
-    def __enter__(self) -> Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _beat(self) -> None:
-        every = self.ctx.lease.total_seconds() / 4
-        until = time.monotonic() + self.ctx.longest_step.total_seconds()
-        while not self._stop.wait(every):
-            if time.monotonic() > until:
-                log.warning(
-                    "step still working after its longest time; its lease is no longer renewed",
-                    extra=self.where | {"longest_step": str(self.ctx.longest_step)},
-                )
-                return
-            try:
-                with session_scope(self.ctx.factory) as session:
-                    ours = guard.beat(session, self.run)
-            except Exception as exc:  # the database out of reach a moment
-                log.warning("heartbeat failed", extra=self.where | {"error": repr(exc)})
-                continue
-            if not ours:
-                log.warning("step taken over by another run while working", extra=self.where)
-                return
+    return KeepAlive(
+        beat,
+        every=ctx.lease.total_seconds() / 4,
+        longest=ctx.longest_step.total_seconds(),
+        what="step",
+        where=where,
+    )
 
 
 def steps_not_done(ctx: Nightly, day: date, steps: Sequence[str] = STEPS) -> list[tuple[str, str]]:

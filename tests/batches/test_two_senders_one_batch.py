@@ -6,6 +6,7 @@ process, or by another host past ``SEND_LEASE``, is taken over."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -157,3 +158,35 @@ def test_a_hold_left_behind_is_taken_over_only_when_its_holder_is_done(
         assert report.busy == {batch.file_name: "bank-gw-2:4242/abc"}
         assert done.status is BatchStatus.STORED
         assert f"in/{batch.file_name}" not in settle.server.files()
+
+
+def test_an_upload_longer_than_the_lease_keeps_the_batch_while_it_goes_on(
+    settle: Settle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The holder renews its hold while it uploads: a sender that comes after the lease's
+    length, and cannot see whether the holder still runs (another host), leaves the batch
+    instead of writing the same file beside the slow upload."""
+    monkeypatch.setattr(sender, "SEND_LEASE", timedelta(seconds=0.4))
+    # the second sender sees the holder as another host's process it cannot look at
+    monkeypatch.setattr(sender, "process_gone", lambda holder: False)
+    batch = _stored_batch(settle)
+    server = HeldWrite(settle.server)
+    first: list[SendReport] = []
+    writer = threading.Thread(target=lambda: first.append(_send(settle, server)))
+    writer.start()
+    try:
+        assert server.writing.wait(10)
+        time.sleep(1.2)  # three lease lengths into the upload
+        second = _send(settle, server)
+        assert list(second.busy) == [batch.file_name]
+        assert (second.delivered, second.already_there) == ([], [])
+    finally:
+        server.go_on.set()
+        writer.join(10)
+
+    assert first[0].delivered == [batch.file_name]
+    assert server.writes().count(f"in/{batch.file_name}.part") == 1
+    done = settle.fresh().get(PaymentBatch, batch.id)
+    assert done is not None
+    assert done.status is BatchStatus.SENT
+    assert (done.sending_owner, done.sending_since) == (None, None)
