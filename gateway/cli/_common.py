@@ -70,9 +70,11 @@ def warn_unknown_environment(settings: Settings) -> None:
         )
 
 
-def require_database(settings: Settings) -> None:
+def require_database(settings: Settings, *, schema: bool = True) -> None:
     """Refuse a SQLite database file that does not exist (instead of creating an empty one
-    as a side effect); ``huzhu db upgrade`` creates it."""
+    as a side effect; ``huzhu db upgrade`` creates it) and, with ``schema``, a database whose
+    schema is not the one this version's migrations end at: behind (run ``huzhu db
+    upgrade``) or at a revision they do not know (upgraded by a newer version)."""
     try:
         url = make_url(settings.database_url)
     except ArgumentError:
@@ -83,19 +85,55 @@ def require_database(settings: Settings) -> None:
             f"database_url is not a usable database URL: {exc}",
         ) from None
     database = url.database
-    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+    if (
+        url.get_backend_name() == "sqlite"
+        and database
+        and database != ":memory:"
+        and not database.startswith("file:")
+    ):
+        path = Path(database).expanduser()
+        if not path.exists():
+            raise ConfigurationError(
+                f"数据库文件不存在：{path}。新库请先运行 huzhu db upgrade 建表；"
+                "否则请检查 database_url（HUZHU_DATABASE_URL 或 HUZHU_CONFIG 指向的配置文件）",
+                f"database file {path} does not exist: for a new database run `huzhu db upgrade` "
+                "first; otherwise check database_url (HUZHU_DATABASE_URL or the HUZHU_CONFIG file)",
+                code="database_missing",
+            )
+    if schema:
+        _require_schema(settings)
+
+
+def _require_schema(settings: Settings) -> None:
+    from alembic.runtime.migration import MigrationContext
+
+    from gateway.migrations import head_revisions, unknown_revisions
+
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            current = tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
+    finally:
+        engine.dispose()
+    if current == head_revisions():
         return
-    if database.startswith("file:"):
-        return
-    path = Path(database).expanduser()
-    if not path.exists():
+    where = mask_url(settings.database_url)
+    if unknown := unknown_revisions(current):
+        names = ", ".join(unknown)
         raise ConfigurationError(
-            f"数据库文件不存在：{path}。新库请先运行 huzhu db upgrade 建表；"
-            "否则请检查 database_url（HUZHU_DATABASE_URL 或 HUZHU_CONFIG 指向的配置文件）",
-            f"database file {path} does not exist: for a new database run `huzhu db upgrade` "
-            "first; otherwise check database_url (HUZHU_DATABASE_URL or the HUZHU_CONFIG file)",
-            code="database_missing",
+            f"数据库（{where}）的结构版本 {names} 不是本版本程序所知的迁移"
+            "（已由更新的版本升级？）：请用升级它的那个版本运行，本版本不写入该库",
+            f"the database ({where}) has schema revision {names}, which this version's "
+            "migrations do not know (upgraded by a newer version?): run the version that "
+            "upgraded it; this version does not write to it",
+            code="database_schema_unknown",
         )
+    at = ", ".join(current) or "（空 empty）"
+    raise ConfigurationError(
+        f"{_DB_NOT_MIGRATED_ZH}（{where}，当前版本 {at}）",
+        f"{_DB_NOT_MIGRATED_EN} ({where}, at {at})",
+        code="database_not_migrated",
+    )
 
 
 @contextmanager

@@ -57,7 +57,27 @@ def schema_problem(connection: Connection) -> str | None:
         return None
     if not current:
         return "schema not created (no migrations applied): run huzhu db upgrade"
+    if unknown := unknown_revisions(current):
+        return (
+            f"schema at {', '.join(unknown)}, which this version's migrations do not know "
+            "(upgraded by a newer version?): run the version that upgraded it"
+        )
     return (
         f"schema at {', '.join(current)}, migrations' head is {', '.join(heads)}: "
         "run huzhu db upgrade"
     )
+
+
+def unknown_revisions(revisions: tuple[str, ...]) -> list[str]:
+    """The revisions among ``revisions`` no shipped migration has (a newer version's)."""
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    scripts = ScriptDirectory.from_config(alembic_config())
+    unknown: list[str] = []
+    for revision in revisions:
+        try:
+            scripts.get_revision(revision)
+        except CommandError:
+            unknown.append(revision)
+    return unknown

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -63,11 +64,19 @@ def test_readyz_reports_an_unmigrated_database_as_not_ready(tmp_path: Path) -> N
     assert "huzhu db upgrade" in check["detail"]
 
 
-def test_readyz_reports_a_database_behind_the_migrations(
-    api_engine: Engine, field_cipher: FieldCipher, tmp_path: Path
+@pytest.mark.parametrize(
+    ("revision", "says"),
+    [
+        ("0015_job_run_heartbeat", "huzhu db upgrade"),  # behind: upgrade it
+        ("0099_newer_revision", "upgraded by a newer version"),  # ahead: not ours to upgrade
+    ],
+    ids=["behind", "newer"],
+)
+def test_readyz_reports_a_database_not_at_the_migrations_head(
+    api_engine: Engine, field_cipher: FieldCipher, tmp_path: Path, revision: str, says: str
 ) -> None:
     with api_engine.begin() as connection:
-        connection.exec_driver_sql("UPDATE alembic_version SET version_num = 'older_revision'")
+        connection.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{revision}'")
     app = create_app(
         Settings(database_url=str(api_engine.url), field_key_file=tmp_path / "k.key"),
         engine=api_engine,
@@ -79,8 +88,8 @@ def test_readyz_reports_a_database_behind_the_migrations(
         ready = client.get("/readyz")
     assert ready.status_code == 503
     detail = ready.json()["checks"][0]["detail"]
-    assert "older_revision" in detail
-    assert "huzhu db upgrade" in detail
+    assert revision in detail
+    assert says in detail
 
 
 def test_metrics_report_queue_depth_by_type_and_http_traffic(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner, Result
 
 from gateway.cli import app
@@ -154,3 +155,51 @@ def test_a_misspelt_environment_variable_is_named_and_the_command_goes_on(
     assert "HUZHU_POLICY__NOTICE_DAYS " not in text
     assert "HUZHU_DATABASE_URL" not in text
     assert "HUZHU_FIELD_KEY_FILE" not in text
+
+
+def _stamp(db_url: str, revision: str) -> None:
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = :v"), {"v": revision})
+    engine.dispose()
+
+
+def _job_runs(db_url: str) -> int:
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        count = conn.execute(sa.text("SELECT count(*) FROM job_runs")).scalar_one()
+    engine.dispose()
+    return int(count)
+
+
+def test_a_database_upgraded_by_a_newer_version_is_not_written(
+    world: World, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database stamped with a revision this version does not know: nightly and the other
+    commands refuse to touch it, naming the revision; ``db current`` still says where it is and
+    ``db upgrade`` explains in one line."""
+    monkeypatch.setenv("HUZHU_DATABASE_URL", db_url)
+    _stamp(db_url, "0099_from_a_newer_version")
+    for args in (("nightly", "--date", "2024-07-01"), ("batches", "list"), ("queue", "list")):
+        text = _explained(_run(*args))
+        assert "0099_from_a_newer_version" in text
+        assert "不是本版本程序所知的迁移" in text
+        assert "newer version" in text
+    assert _job_runs(db_url) == 0
+    current = _run("db", "current")
+    assert current.exit_code == 0, current.output
+    assert "0099_from_a_newer_version" in current.output
+    text = _explained(_run("db", "upgrade"))
+    assert "0099_from_a_newer_version" in text
+    assert "无法升级数据库" in text
+
+
+def test_a_database_behind_the_code_is_refused_before_any_step_runs(
+    world: World, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HUZHU_DATABASE_URL", db_url)
+    _stamp(db_url, "0015_job_run_heartbeat")
+    text = _explained(_run("nightly", "--date", "2024-07-01"))
+    assert "huzhu db upgrade" in text
+    assert "0015_job_run_heartbeat" in text
+    assert _job_runs(db_url) == 0
