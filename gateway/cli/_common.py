@@ -105,14 +105,12 @@ def require_database(settings: Settings, *, schema: bool = True) -> None:
 
 
 def _require_schema(settings: Settings) -> None:
-    from alembic.runtime.migration import MigrationContext
-
-    from gateway.migrations import head_revisions, unknown_revisions
+    from gateway.migrations import head_revisions, schema_revisions, unknown_revisions
 
     engine = make_engine(settings.database_url)
     try:
         with engine.connect() as conn:
-            current = tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
+            current = schema_revisions(conn)
     finally:
         engine.dispose()
     if current == head_revisions():

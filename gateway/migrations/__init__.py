@@ -7,7 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection
+from sqlalchemy import Connection, inspect, text
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 
@@ -49,9 +49,7 @@ def head_revisions() -> tuple[str, ...]:
 def schema_problem(connection: Connection) -> str | None:
     """Why the connected database's schema is not the shipped migrations' head, in words;
     None when it is."""
-    from alembic.runtime.migration import MigrationContext
-
-    current = tuple(sorted(MigrationContext.configure(connection).get_current_heads()))
+    current = schema_revisions(connection)
     heads = head_revisions()
     if current == heads:
         return None
@@ -65,6 +63,16 @@ def schema_problem(connection: Connection) -> str | None:
     return (
         f"schema at {', '.join(current)}, migrations' head is {', '.join(heads)}: "
         "run huzhu db upgrade"
+    )
+
+
+def schema_revisions(connection: Connection) -> tuple[str, ...]:
+    """The revisions the connected database is stamped with, sorted (empty: none applied);
+    read from Alembic's version table directly, without Alembic's log lines."""
+    if not inspect(connection).has_table("alembic_version"):
+        return ()
+    return tuple(
+        sorted(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
     )
 
 
