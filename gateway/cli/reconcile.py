@@ -27,7 +27,7 @@ from gateway.queue import service as queue
 from gateway.queue.config import queue_config
 from gateway.queue.models import ItemStatus, NightState, QueueItem, Resolution
 from gateway.reconcile.calendars import calendar_loader, match_config
-from gateway.reconcile.service import AccountOutcome, reconcile_account
+from gateway.reconcile.service import AccountOutcome, reconcile_account, refuse_after_today
 from gateway.reconcile.source import adapter_loader
 from gateway.web.i18n import KIND_LABELS, enum_label, expected_label, kind_label, status_label
 
@@ -39,18 +39,20 @@ def _fen(value: int | None) -> str:
 
 
 def reconcile(
-    on: Annotated[str, typer.Option("--date", help="Business date YYYY-MM-DD.")],
+    on: Annotated[str, typer.Option("--date", help="Business date YYYY-MM-DD, not after today.")],
     account: Annotated[
         str | None, typer.Option(help="Special account number (default: every one).")
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
 ) -> None:
-    """Reconcile the bank's statement of a business date against the books (对账)."""
+    """Reconcile the bank's statement of a business date against the books (对账). A date
+    after today is refused."""
     settings = current_settings()
     day = parse_date(on)
     adapter_for = adapter_loader(settings.config_dir)
     outcomes = []
     with cli_session(settings) as session:
+        refuse_after_today(day, settings.today())
         query = select(SpecialAccount).order_by(SpecialAccount.id)
         if account is not None:
             query = query.where(SpecialAccount.account_number == account)

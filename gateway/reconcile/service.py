@@ -473,6 +473,19 @@ def reconcile_account(
     )
 
 
+def refuse_after_today(business_date: date, today: date) -> None:
+    """A date after today (the county's) has no statement yet: reconciled, it would close
+    every earlier day for good. Refused before anything is done."""
+    if business_date > today:
+        raise ValidationFailed(
+            f"对账日期 {business_date} 晚于今天 {today}：银行尚无该日对账单，未做任何对账",
+            f"the business date {business_date} is after today, {today}: the bank has no "
+            "statement for it yet; nothing was reconciled",
+            code="date_in_future",
+            latest=today.isoformat(),
+        )
+
+
 def pending_dates(
     session: Session, day: date, *, lag_days: int = STATEMENT_LAG_DAYS
 ) -> list[tuple[int, date]]:
