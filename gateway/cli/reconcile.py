@@ -1,7 +1,8 @@
 """``huzhu reconcile --date D [--account A]`` and
 ``huzhu queue list|show|assign|resolve|approve|decide``.
 
-The command reconciles through the same service as the nightly pipeline's ``reconcile`` step.
+The command reconciles through the same service as the nightly pipeline's ``reconcile`` step,
+the same dates in the same order (``dates_to_reconcile``).
 Queue actions name who does them (``--by``); a second person approves large adjustments and
 decides write-off requests.
 """
@@ -27,7 +28,12 @@ from gateway.queue import service as queue
 from gateway.queue.config import queue_config
 from gateway.queue.models import ItemStatus, NightState, QueueItem, Resolution
 from gateway.reconcile.calendars import calendar_loader, match_config
-from gateway.reconcile.service import AccountOutcome, reconcile_account, refuse_after_today
+from gateway.reconcile.service import (
+    AccountOutcome,
+    dates_to_reconcile,
+    reconcile_account,
+    refuse_after_today,
+)
 from gateway.reconcile.source import adapter_loader
 from gateway.web.i18n import KIND_LABELS, enum_label, expected_label, kind_label, status_label
 
@@ -39,13 +45,23 @@ def _fen(value: int | None) -> str:
 
 
 def reconcile(
-    on: Annotated[str, typer.Option("--date", help="Business date YYYY-MM-DD, not after today.")],
+    on: Annotated[
+        str,
+        typer.Option(
+            "--date",
+            help="Business date YYYY-MM-DD, not after today; earlier dates not yet "
+            "reconciled are reconciled first.",
+        ),
+    ],
     account: Annotated[
         str | None, typer.Option(help="Special account number (default: every one).")
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
 ) -> None:
-    """Reconcile the bank's statement of a business date against the books (对账). A date
+    """Reconcile the bank's statement of a business date against the books (对账).
+
+    Days are reconciled in order: an account last reconciled before the day before has the
+    dates in between reconciled first, oldest first, as the nightly step catches up. A date
     after today is refused."""
     settings = current_settings()
     day = parse_date(on)
@@ -62,23 +78,29 @@ def reconcile(
         # the same banking calendar as the nightly step
         config = match_config(session, calendar_loader(settings.config_dir))
         for special in specials:
-            outcomes.append(
-                reconcile_account(
-                    session,
-                    special.id,
-                    day,
-                    adapter_for=adapter_for,
-                    config=config,
-                    actor="huzhu reconcile",
+            # reconciled through ``day`` already: reconciling it again is refused
+            for each in dates_to_reconcile(session, special.id, day) or [day]:
+                outcomes.append(
+                    reconcile_account(
+                        session,
+                        special.id,
+                        each,
+                        adapter_for=adapter_for,
+                        config=config,
+                        actor="huzhu reconcile",
+                    )
                 )
-            )
-            session.commit()  # each account in its own transaction, as in the nightly step
+                session.commit()  # each date in its own transaction, as in the nightly step
     if json_out:
         typer.echo(
             json.dumps([o.summary() for o in outcomes], ensure_ascii=False, indent=2, default=str)
         )
         return
-    console().print(_outcome_table(day, outcomes, {s.id: s.account_number for s in specials}))
+    numbers = {s.id: s.account_number for s in specials}
+    for each in sorted({o.business_date for o in outcomes}):
+        console().print(
+            _outcome_table(each, [o for o in outcomes if o.business_date == each], numbers)
+        )
 
 
 _SYNC_LABELS = {

@@ -220,7 +220,9 @@ def reconcile_account(
 
     The statement is ``statement`` when given, else read from the stored inbound statement
     files of the account's bank with ``adapter_for(bank_code)``; with neither, the day has no
-    statement (a statement gap). Dates are reconciled in order, each once.
+    statement (a statement gap). Dates are reconciled in order, each once: after the account's
+    first run, only the calendar day after its last reconciled date (:func:`dates_to_reconcile`
+    lists the dates that come next, through a given one).
     """
     config = config or MatchConfig()
     special = _special(session, special_account_id)
@@ -231,6 +233,17 @@ def reconcile_account(
             f"special account {special.account_number} is reconciled through "
             f"{later.business_date}: {business_date} cannot be reconciled again",
             code="already_reconciled",
+        )
+    if later is not None and business_date > later.business_date + timedelta(days=1):
+        following = later.business_date + timedelta(days=1)
+        raise Conflict(
+            f"专户 {special.account_number} 已对账至 {later.business_date}，"
+            f"须先对账 {following}，不能跳过",
+            f"special account {special.account_number} is reconciled through "
+            f"{later.business_date}: {following} comes next, {business_date} cannot be "
+            "reconciled before it",
+            code="earlier_date_first",
+            next_date=following.isoformat(),
         )
     started = utcnow()
     # the books as far as this run reads them (every leg up to the watermark committed);
@@ -473,6 +486,20 @@ def reconcile_account(
     )
 
 
+def dates_to_reconcile(session: Session, special_account_id: int, through: date) -> list[date]:
+    """The business dates one special account is reconciled on to be reconciled through
+    ``through``, oldest first: every calendar day from the day after its last reconciled date
+    (the first time: ``through`` only). Empty when it is reconciled through ``through``
+    already. The nightly step and ``huzhu reconcile`` both reconcile these, in this order."""
+    last = last_run(session, special_account_id)
+    current = through if last is None else last.business_date + timedelta(days=1)
+    dates = []
+    while current <= through:
+        dates.append(current)
+        current += timedelta(days=1)
+    return dates
+
+
 def refuse_after_today(business_date: date, today: date) -> None:
     """A date after today (the county's) has no statement yet: reconciled, it would close
     every earlier day for good. Refused before anything is done."""
@@ -490,17 +517,13 @@ def pending_dates(
     session: Session, day: date, *, lag_days: int = STATEMENT_LAG_DAYS
 ) -> list[tuple[int, date]]:
     """What the nightly ``reconcile`` step for run date ``day`` has to do: for every special
-    account, every business date from the day after its last reconciled date through
-    ``day - lag_days`` (the first time: that date only), oldest first."""
+    account, its :func:`dates_to_reconcile` through ``day - lag_days``, oldest first."""
     through = day - timedelta(days=lag_days)
-    pending = []
-    for special_id in session.scalars(select(SpecialAccount.id).order_by(SpecialAccount.id)):
-        last = last_run(session, special_id)
-        current = through if last is None else last.business_date + timedelta(days=1)
-        while current <= through:
-            pending.append((special_id, current))
-            current += timedelta(days=1)
-    return pending
+    return [
+        (special_id, current)
+        for special_id in session.scalars(select(SpecialAccount.id).order_by(SpecialAccount.id))
+        for current in dates_to_reconcile(session, special_id, through)
+    ]
 
 
 def reconcile_business_date(
