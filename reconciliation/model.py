@@ -168,3 +168,7 @@ class ReconciliationRequest:
     # for exactly the difference is the bank taking up the books' opening (an account funded
     # with what the books hold); anything else leaves the difference as a balance break.
     first_statement: bool = False
+    # The digest of the daily statement stored for the day before, which this day's statement
+    # carries (the link of the chain): that day may have had no statement, so it need not be
+    # ``previous``'s. None: ``previous.statement_hash`` ("" without a previous day).
+    previous_hash: str | None = None

@@ -94,6 +94,34 @@ class DailyStatement:
     def digest(self) -> str:
         return hashlib.sha256(self.canonical_bytes()).hexdigest()
 
+    @classmethod
+    def from_json(cls, text: str) -> DailyStatement:
+        """A statement read back from its canonical bytes (as stored): same digest."""
+        data = json.loads(text)
+        lines = tuple(
+            StatementLine(
+                sub_account=row["sub_account"],
+                opening_fen=row["opening_fen"],
+                closing_fen=row["closing_fen"],
+                ledger_fen=row["ledger_fen"],
+                explained_fen=row["explained_fen"],
+                matched_count=row["matched_count"],
+                matched_in_fen=row["matched_in_fen"],
+                matched_out_fen=row["matched_out_fen"],
+                pending_count=row["pending_count"],
+                proposal_count=row["proposal_count"],
+                exceptions=dict(row["exceptions"]),
+            )
+            for row in data["lines"]
+        )
+        return cls(
+            special_account=data["special_account"],
+            business_date=data["business_date"],
+            previous_hash=data["previous_hash"],
+            lines=lines,
+            exception_fingerprints=tuple(data["exception_fingerprints"]),
+        )
+
     def line_for(self, sub_account: str) -> StatementLine:
         for line in self.lines:
             if line.sub_account == sub_account:
@@ -182,10 +210,16 @@ def build_statement(
     return DailyStatement(
         special_account=request.special_account,
         business_date=request.business_date.isoformat(),
-        previous_hash=request.previous.statement_hash if request.previous else "",
+        previous_hash=_previous_hash(request),
         lines=(account, *rows),
         exception_fingerprints=tuple(sorted({x.fingerprint for x in exceptions})),
     )
+
+
+def _previous_hash(request: ReconciliationRequest) -> str:
+    if request.previous_hash is not None:
+        return request.previous_hash
+    return request.previous.statement_hash if request.previous else ""
 
 
 __all__ = [

@@ -323,14 +323,12 @@ def reconcile_account(
             statement_date=last_late.statement_date,
             closing_fen=last_late.closing_fen,
             sub_account_closings_fen={b.sub_account: b.closing_fen for b in last_late.sub_accounts},
-            statement_hash=previous.statement_hash if previous else "",
         )
     elif previous_statement is not None:
         prev_day = PreviousDay(
             statement_date=previous_statement.business_date,
             closing_fen=previous_statement.closing_fen or 0,
             sub_account_closings_fen=json.loads(previous_statement.sub_closings_json),
-            statement_hash=previous.statement_hash if previous else "",
         )
     seen = _seen_transactions(session, special_account_id, lines)
     present = set(lines["line_id"].filter(lines["line_id"].is_in(list(seen.values()))))
@@ -341,6 +339,8 @@ def reconcile_account(
         previous=prev_day,
         ledger_balances_fen=ledger_balances(session, special_account_id, business_date),
         first_statement=previous_statement is None,
+        # every stored day links to the day before it, with or without a statement
+        previous_hash=previous.statement_hash if previous is not None else "",
         sub_accounts=frozenset(book.associations),
         # ids an earlier statement showed on another line: this night's line is a copy (the
         # line that showed it first, when still open and carried in, is not)
