@@ -2,8 +2,8 @@
 
 A user name is kept as it is signed in with: :func:`canonical_username` strips it (as sign-in
 does) and refuses what cannot be typed or told apart, and :func:`create_user` refuses a name
-that is another user's but for its case (:func:`person_key`), the way the four-eyes checks
-compare the names of the people acting.
+that is another user's but for its case or full-width letters (:func:`person_key`), the way
+the four-eyes checks compare the names of the people acting.
 """
 
 from __future__ import annotations
@@ -24,10 +24,13 @@ ACTOR_PREFIX = "user:"  # how the audit log names a signed-in user (``Principal.
 
 
 def person_key(name: str) -> str:
-    """A person's name as the four-eyes checks compare it: case and outer spaces aside, and
-    the same whether it came signed in (``user:alice``, the API and console) or typed
-    (``alice``, ``--by`` on the command line). No two users share one (:func:`create_user`)."""
-    folded = name.strip().casefold()
+    """A person's name as the four-eyes checks compare it: case, full-width or compatibility
+    forms of letters and digits (``ａｌｉｃｅ``, ``ＡＬＩＣＥ``, a full-width space) and outer
+    spaces aside, since such a spelling reads as the same name; and the same whether it came
+    signed in (``user:alice``, the API and console) or typed (``alice``, ``--by`` on the
+    command line). Unicode NFKC normalisation and case folding, as for identifiers that are
+    compared without regard to case. No two users share one (:func:`create_user`)."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold()).strip()
     return folded.removeprefix(ACTOR_PREFIX).strip()
 
 
@@ -72,9 +75,10 @@ def canonical_username(username: str) -> str:
 
 def find_user(session: Session, name: str) -> User | None:
     """The user a typed name means: the user of exactly that name (outer spaces aside), else
-    the one user whose name is the same as the four-eyes checks compare names (case aside,
-    ``user:alice`` as the audit log writes it); ``None`` when there is none, or more than one
-    (two names only the case tells apart, made before that was refused)."""
+    the one user whose name is the same as the four-eyes checks compare names (case and
+    full-width letters aside, ``user:alice`` as the audit log writes it); ``None`` when there
+    is none, or more than one (two names only the case or full-width letters tell apart, made
+    before that was refused)."""
     typed = name.strip()
     exact = session.scalar(select(User).where(User.username == typed))
     if exact is not None:
@@ -99,7 +103,8 @@ def create_user(
     actor: str = "system",
 ) -> User:
     """A user scoped to a county or to one association (an admin to neither), named by
-    :func:`canonical_username`; a name that is another user's but for its case is refused."""
+    :func:`canonical_username`; a name that is another user's but for its case or full-width
+    letters is refused."""
     username = canonical_username(username)
     display_name = display_name.strip() or username
     if role == Role.ADMIN and (county_id or association_id):
@@ -123,9 +128,11 @@ def create_user(
     for existing in session.scalars(select(User.username)):
         if person_key(existing) == key:
             raise Conflict(
-                f"用户名 {username} 与已有用户 {existing} 只差大小写，复核时会被视为同一人",
+                f"用户名 {username} 与已有用户 {existing} 只差大小写或全角半角，"
+                "复核时会被视为同一人",
                 f"the user name {username} differs from the existing user {existing} only by "
-                "case: the four-eyes checks would take them for one person",
+                "case or by full-width letters: the four-eyes checks would take them for one "
+                "person",
                 code="username_taken",
             )
     user = User(
