@@ -3,8 +3,10 @@
 
 The command reconciles through the same service as the nightly pipeline's ``reconcile`` step,
 the same dates in the same order (``dates_to_reconcile``).
-Queue actions name who does them (``--by``); a second person approves large adjustments and
-decides write-off requests.
+Queue actions name who does them (``--by``): the user name of an active user who may work the
+item's queue, as in the console (:func:`gateway.auth.acting.acting_principal`; the history
+records their user name, however it was typed); a second person approves large adjustments
+and decides write-off requests.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ from rich import box
 from rich.console import JustifyMethod
 from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from adapters.money import format_yuan
+from gateway.auth.acting import acting_principal
+from gateway.auth.permissions import Permission, Principal
 from gateway.cli._common import cli_session, console, current_settings, parse_date
 from gateway.errors import NotFound
 from gateway.ledger.models import AccountCode
@@ -210,6 +215,18 @@ def _item_row(item: QueueItem, association: str, *, wide: bool) -> list[str]:
     return row
 
 
+_BY_HELP = "the user name of an active user who may work the item's queue"
+
+
+def _acting(session: Session, item_id: int, by: str) -> Principal:
+    """The user ``--by`` names, once they may work the item as the console would let them
+    (its county's queue; not a read-only auditor, a treasurer or the bank's operator)."""
+    item = queue.get_item(session, item_id)
+    return acting_principal(
+        session, by, Permission.WORK_QUEUE, queue.item_scope(session, item), option="--by"
+    )
+
+
 def _kind_code(given: str) -> str:
     """An exception kind named by its code (``village_cash``) or its label (``村级现金``)."""
     for code, (zh, en) in KIND_LABELS.items():
@@ -342,12 +359,13 @@ def queue_assign(
             "within the item's county.",
         ),
     ],
-    by: Annotated[str, typer.Option("--by", help="Who assigns it.")],
+    by: Annotated[str, typer.Option("--by", help=f"Who assigns it: {_BY_HELP}.")],
     priority: Annotated[int | None, typer.Option(help="Priority 1 (low) .. 9 (high).")] = None,
 ) -> None:
     """Assign an item (and optionally set its priority)."""
     with cli_session(current_settings()) as session:
-        item = queue.assign(session, item_id, assignee=to, actor=by, priority=priority)
+        actor = _acting(session, item_id, by).username
+        item = queue.assign(session, item_id, assignee=to, actor=actor, priority=priority)
         console().print(f"差错 {item.id} → {item.assignee} (优先级 {item.priority})", markup=False)
 
 
@@ -355,7 +373,7 @@ def queue_assign(
 def queue_resolve(
     item_id: Annotated[int, typer.Argument(help="Queue item id.")],
     how: Annotated[Resolution, typer.Option("--as", help="How the item is resolved.")],
-    by: Annotated[str, typer.Option("--by", help="Who resolves it.")],
+    by: Annotated[str, typer.Option("--by", help=f"Who resolves it: {_BY_HELP}.")],
     note: Annotated[
         str, typer.Option(help="Reason, justification or what was raised with the bank.")
     ] = "",
@@ -379,6 +397,8 @@ def queue_resolve(
     """Resolve an item: manual_match, adjusting_entry, bank_error, write_off, reassign, dismiss."""
     settings = current_settings()
     with cli_session(settings) as session:
+        principal = _acting(session, item_id, by)
+        by = principal.username
         if how is Resolution.MANUAL_MATCH:
             item = queue.resolve_manual_match(
                 session, item_id, actor=by, line_ids=line, entry_ids=entry, note=note
@@ -407,6 +427,7 @@ def queue_resolve(
             target = session.scalar(select(Association.id).where(Association.code == association))
             if target is None:
                 raise NotFound("协会不存在", f"no association {association}")
+            _may_reassign_to(session, principal, target)
             item = queue.reassign(session, item_id, actor=by, association_id=target, note=note)
         elif how is Resolution.DISMISS:
             item = queue.dismiss(session, item_id, actor=by, justification=note)
@@ -415,22 +436,33 @@ def queue_resolve(
         console().print(f"差错 {item.id}: {_status(item)}", markup=False)
 
 
+def _may_reassign_to(session: Session, principal: Principal, association_id: int) -> None:
+    """As in the console, an item goes only to an association whose queue the person who
+    reassigns it may work."""
+    from gateway.api.router import association_scope
+
+    target = session.get(Association, association_id)
+    assert target is not None  # looked up by the caller
+    principal.require(Permission.WORK_QUEUE, association_scope(target))
+
+
 @queue_app.command("approve")
 def queue_approve(
     item_id: Annotated[int, typer.Argument(help="Queue item id.")],
-    by: Annotated[str, typer.Option("--by", help="The second person, who approves.")],
+    by: Annotated[str, typer.Option("--by", help=f"The second person, who approves: {_BY_HELP}.")],
     note: Annotated[str, typer.Option(help="What the approver checked (kept).")] = "",
 ) -> None:
     """Approve a proposed adjusting entry (someone other than who proposed it)."""
     with cli_session(current_settings()) as session:
-        item = queue.approve_adjustment(session, item_id, actor=by, note=note)
+        actor = _acting(session, item_id, by).username
+        item = queue.approve_adjustment(session, item_id, actor=actor, note=note)
         console().print(f"差错 {item.id}: {_status(item)}", markup=False)
 
 
 @queue_app.command("decide")
 def queue_decide(
     item_id: Annotated[int, typer.Argument(help="Queue item id.")],
-    by: Annotated[str, typer.Option("--by", help="The second person, who decides.")],
+    by: Annotated[str, typer.Option("--by", help=f"The second person, who decides: {_BY_HELP}.")],
     approve: Annotated[
         bool, typer.Option("--approve/--reject", help="Approve, or reject with --note.")
     ],
@@ -452,7 +484,7 @@ def queue_decide(
         item = queue.review(
             session,
             item_id,
-            actor=by,
+            actor=_acting(session, item_id, by).username,
             approve=approve,
             note=note,
             on=parse_date(on) if on else None,

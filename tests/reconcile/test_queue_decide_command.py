@@ -22,6 +22,8 @@ def _huzhu(*args: str) -> tuple[int, str]:
 
 
 def _requested(nights: Nights) -> str:
+    nights.staff("alice")  # who asks for the write-off
+    nights.staff("bob")  # the second person
     taken = nights.line(nights.sub_b, 12_300, credit=False, counterparty_account="6230000011112222")
     nights.night([taken])
     item = nights.item("unmatched_bank")

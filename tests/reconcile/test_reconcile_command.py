@@ -24,6 +24,7 @@ def _huzhu(*args: str) -> tuple[int, str]:
 
 
 def test_working_an_item_from_the_command_line(nights: Nights) -> None:
+    nights.staff("alice")  # who works the item (--by)
     nights.night([nights.line(nights.sub_b, 33_300, counterparty_account=STRANGER)])
     code, out = _huzhu("queue", "list", "--json")
     assert code == 0, out
@@ -86,6 +87,7 @@ def test_the_queue_table_reads_in_chinese_on_a_narrow_terminal_and_cuts_no_amoun
     item = nights.item("unmatched_bank")
     code = nights.world.b.code
     nights.staff("王会计", Role.COUNTY_REVIEWER)
+    nights.staff("李主任")
     assert _huzhu("queue", "assign", str(item.id), "--to", "王会计", "--by", "李主任")[0] == 0
 
     narrow = CliRunner().invoke(app, ["queue", "list"], env={"COLUMNS": "80"})
