@@ -1,6 +1,11 @@
 """``huzhu liquidation``: the guided dissolution of an association (撤销清算). Each command is
 one step; ``status`` shows what is done and what remains, so the work stops and resumes at
-any step."""
+any step.
+
+A loan's write-off is listed by one person and decided by another: ``write-off`` and
+``decide-write-off`` take ``--actor`` as the user name of an active user of the association's
+county (:func:`gateway.auth.acting.acting_principal`), one who may handle loans to list it and
+one who may approve loans for the county to decide it, and record the user's own name."""
 
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from gateway.cli._common import cli_session, console, current_settings, field_cipher, parse_date
-from gateway.liquidation.models import CapitalLevel
+from gateway.liquidation.models import CapitalLevel, Liquidation
 
 if TYPE_CHECKING:
     from gateway.liquidation.service import PayoutOrder
@@ -39,6 +44,26 @@ def _liquidation_id(session: Session, code: str) -> int:
     from gateway.org.service import get_association_by_code
 
     return liquidation_of(session, get_association_by_code(session, code).id).id
+
+
+def _write_off_actor(session: Session, typed: str, association_id: int, *, decides: bool) -> str:
+    """The user name of the user ``--actor`` names, once they may list a loan for write-off
+    (as the console lets a user handle loans: the association's treasurer, a county officer)
+    or decide it (as it lets a user approve loans for the county: a county officer or
+    reviewer), for the association's county."""
+    from gateway.auth.acting import acting_principal
+    from gateway.auth.permissions import ObjectScope, Permission
+    from gateway.org.models import Association
+
+    association = session.get(Association, association_id)
+    assert association is not None  # the liquidation's own
+    scope = ObjectScope(
+        county_id=association.town.county_id,
+        association_id=association.id,
+        bank_id=association.special_account.bank_id,
+    )
+    needed = Permission.COUNTY_APPROVE_LOANS if decides else Permission.WRITE_LOANS
+    return acting_principal(session, typed, needed, scope, option="--actor").username
 
 
 def _show(session: Session, liquidation_id: int) -> None:
@@ -81,7 +106,14 @@ def write_off_command(
     association: AssociationOpt,
     contract: Annotated[str, typer.Option("--contract", help="Loan contract number.")],
     reason: Annotated[str, typer.Option("--reason")],
-    actor: ActorOpt,
+    actor: Annotated[
+        str,
+        typer.Option(
+            "--actor",
+            help="Who lists it: the user name of an active user who may handle the "
+            "association's loans.",
+        ),
+    ],
     on: OnOpt = None,
 ) -> None:
     """List a loan that cannot be recovered for the county's write-off review."""
@@ -94,13 +126,16 @@ def write_off_command(
         loan_id = session.scalar(select(Loan.id).where(Loan.contract_no == contract))
         if loan_id is None:
             raise typer.BadParameter(f"no loan with contract {contract}")
+        liquidation_id = _liquidation_id(session, association)
+        found = session.get(Liquidation, liquidation_id)
+        assert found is not None
         review = list_for_write_off(
             session,
-            _liquidation_id(session, association),
+            liquidation_id,
             loan_id,
             on=_on(on),
             reason=reason,
-            actor=actor,
+            actor=_write_off_actor(session, actor, found.association_id, decides=False),
         )
         console().print(f"核销审核编号 review id: {review.id}")
 
@@ -108,17 +143,35 @@ def write_off_command(
 @liquidation_app.command("decide-write-off")
 def decide_command(
     review: Annotated[int, typer.Option("--review", help="Review id.")],
-    actor: ActorOpt,
+    actor: Annotated[
+        str,
+        typer.Option(
+            "--actor",
+            help="Who decides, not who listed it: the user name of an active user who may "
+            "approve loans for the association's county.",
+        ),
+    ],
     approve: Annotated[bool, typer.Option("--approve/--reject")] = True,
     note: Annotated[str, typer.Option("--note")] = "",
     on: OnOpt = None,
 ) -> None:
     """The county approves (books the write-off) or rejects (collection goes on)."""
+    from gateway.errors import NotFound
+    from gateway.liquidation.models import WriteOffReview
     from gateway.liquidation.service import decide_write_off
 
     with cli_session(current_settings()) as session:
+        pending = session.get(WriteOffReview, review)
+        found = session.get(Liquidation, pending.liquidation_id) if pending else None
+        if found is None:
+            raise NotFound("核销申请不存在", f"write-off review {review} not found")
         decided = decide_write_off(
-            session, review, approve=approve, on=_on(on), actor=actor, note=note
+            session,
+            review,
+            approve=approve,
+            on=_on(on),
+            actor=_write_off_actor(session, actor, found.association_id, decides=True),
+            note=note,
         )
         console().print(f"核销审核 {decided.id}: {decided.decision.value}")
 

@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 
 from adapters.records import Direction
 from gateway.audit import service as audit
+from gateway.auth.service import person_key
 from gateway.errors import Conflict, NotFound, RuleViolation, ValidationFailed
 from gateway.ingestion.models import StatementLine
 from gateway.ledger.models import (
@@ -293,7 +294,7 @@ def decide_write_off(
     liquidation, _association = _open(session, review.liquidation_id)
     if review.decision is not WriteOffDecision.PENDING:
         raise Conflict("该核销申请已审核", f"write-off review {review_id} is already decided")
-    if actor == review.listed_by:
+    if person_key(actor) == person_key(review.listed_by):
         raise RuleViolation(
             "核销须由列报人以外的人审核",
             "a write-off is decided by someone other than the person who listed it",
