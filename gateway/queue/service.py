@@ -1013,7 +1013,11 @@ def resolve_adjusting_entry(
 
 def approve_adjustment(session: Session, item_id: int, *, actor: str, note: str = "") -> QueueItem:
     """A second person approves a proposed adjusting entry, which is then posted; their
-    ``note`` (what they checked) is kept in the item's history and the audit log."""
+    ``note`` (what they checked) is kept in the item's history and the audit log.
+
+    The entry is posted only for the difference the item still shows: one that has changed
+    since the proposal (the bank took part of the money back, say) is refused, for the
+    proposal to be rejected and made again, as for a write-off request."""
     item = get_item(session, item_id)
     _workable(item, ItemStatus.AWAITING_APPROVAL)
     proposal = json.loads(item.proposal_json or "{}")
@@ -1022,6 +1026,23 @@ def approve_adjustment(session: Session, item_id: int, *, actor: str, note: str 
             "调整分录须由另一人复核",
             "an adjusting entry above the limit needs a second person to approve it",
             code="second_person_required",
+        )
+    amount = int(proposal["amount_fen"])
+    current = _adjustment_amount(session, item)
+    if current == 0:
+        raise RuleViolation(
+            "该差错已没有需要调整的金额，请退回调整分录",
+            "the item has no difference left to adjust: reject the adjusting entry",
+            code="nothing_to_adjust",
+        )
+    if current != amount:
+        raise Conflict(
+            f"差错金额已变动（提出时 {grouped_yuan(amount)} 元，现为 {grouped_yuan(current)} 元），"
+            "请退回后按现差额重新提出",
+            f"the item's difference has changed since the adjusting entry was proposed "
+            f"({grouped_yuan(amount)} yuan, now {grouped_yuan(current)} yuan): reject it and "
+            "propose it again",
+            code="adjustment_amount_changed",
         )
     _post_adjustment(
         session,
