@@ -919,10 +919,31 @@ def _adjustment_amount(session: Session, item: QueueItem) -> int:
     return item.actual_fen - item.expected_fen
 
 
+# The subject of a balance break between the bank's own figures: its opening plus the day's
+# lines is not its closing (the one between the bank and the books is ``ledger:<sub>``).
+STATEMENT_BREAK_PREFIX = "statement:"
+
+
 def _bookable(item: QueueItem) -> None:
     """An entry booked for the item is matched with the item's own entries, which must be
     book entries: an instalment the books only expect (``s:`` ids, an amount mismatch with
-    a borrower's transfer) is settled in the borrower's loan, then matched by hand."""
+    a borrower's transfer) is settled in the borrower's loan, then matched by hand.
+
+    A break in the bank's own statement (``statement:<sub>``) is nothing the books can put
+    right: the same difference between the bank and the books is its ``ledger:<sub>`` item,
+    and an entry for each would book the money twice."""
+    if item.kind == ExceptionKind.BALANCE_BREAK.value and item.subject.startswith(
+        STATEMENT_BREAK_PREFIX
+    ):
+        raise RuleViolation(
+            "银行对账单本身不平（期初加当日流水不等于期末），账上记一笔纠正不了：请向银行反映"
+            "（银行差错跟进），或说明理由后驳回；账面与银行的差额在该子账户的账面差错中处理",
+            "the bank's own statement does not add up (its opening plus the day's lines is not "
+            "its closing), which no entry in the books can put right: follow it up with the "
+            "bank (bank error) or dismiss it with a justification; the difference between the "
+            "books and the bank is worked on the sub-account's ledger item",
+            code="statement_break_not_bookable",
+        )
     expected = [e for e in item_entry_ids(item) if e.startswith(EXPECTED_PREFIX)]
     if expected:
         raise ValidationFailed(
@@ -1027,6 +1048,7 @@ def approve_adjustment(session: Session, item_id: int, *, actor: str, note: str 
             "an adjusting entry above the limit needs a second person to approve it",
             code="second_person_required",
         )
+    _bookable(item)
     amount = int(proposal["amount_fen"])
     current = _adjustment_amount(session, item)
     if current == 0:
@@ -1231,6 +1253,7 @@ def approve_write_off(
     ``note`` is kept in the item's history and the audit log."""
     item = get_item(session, item_id)
     request = _write_off_request(item, actor)
+    _bookable(item)
     current = _adjustment_amount(session, item)
     amount = int(request.get("amount_fen", current))  # a request made before amounts were kept
     if current == 0:
