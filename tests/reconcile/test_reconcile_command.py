@@ -50,20 +50,26 @@ def test_working_an_item_from_the_command_line(nights: Nights) -> None:
     assert code == 1
     assert "驳回必须说明理由" in out
     assert "justification" in out
+    # nor is the dismissal of a line whose money the books do not hold: it is booked instead
+    dismiss = ("queue", "resolve", str(item["id"]), "--as", "dismiss", "--by", "alice")
+    code, out = _huzhu(*dismiss, "--note", "银行测试入账")
+    assert code == 1
+    assert "333.00" in out
+    assert "调整分录" in out
     code, out = _huzhu(
         "queue",
         "resolve",
         str(item["id"]),
         "--as",
-        "dismiss",
+        "adjusting_entry",
         "--by",
         "alice",
         "--note",
-        "银行测试入账，已冲回",
+        "来源不明，暂记待处理",
     )
     assert code == 0, out
 
-    # the next night has no statement on file: a statement gap; the dismissal is confirmed
+    # the next night has no statement on file: a statement gap; the entry is confirmed
     day = nights.day.isoformat()
     code, out = _huzhu("reconcile", "--date", day, "--account", "6200001", "--json")
     assert code == 0, out
