@@ -954,19 +954,35 @@ def _bookable(item: QueueItem) -> None:
 
 
 def _association_id(session: Session, item: QueueItem) -> int:
-    """The association whose books an entry resolving the item goes to: the one whose
-    sub-account the money is in, whoever the item was handed to; else the item's own."""
+    """The association whose books an entry resolving the item goes to: the one of the item's
+    special account whose sub-account the money is in, whoever the item was handed to; else
+    the item's own (the one it was reassigned to). A sub-account number of another special
+    account (a line naming another county's sub-account) names no association here."""
     if item.sub_account is not None:
         found = session.scalar(
-            select(Association.id).where(Association.sub_account_number == item.sub_account)
+            select(Association.id).where(
+                Association.special_account_id == item.special_account_id,
+                Association.sub_account_number == item.sub_account,
+            )
         )
         if found is not None:
             return found
     if item.association_id is not None:
         return item.association_id
+    why_zh, why_en = (
+        (
+            f"（子账户 {item.sub_account} 不属于本专户的任何协会）",
+            f" (sub-account {item.sub_account} is none of its special account's)",
+        )
+        if item.sub_account is not None
+        else ("", "")
+    )
     raise ValidationFailed(
-        "无法确定该差错所属协会，请先改归协会",
-        "the item belongs to no association: reassign it first",
+        f"无法确定该差错所属协会{why_zh}，请先改归本专户下的协会",
+        f"the item belongs to no association{why_en}: reassign it first to an association of "
+        "its special account",
+        code="no_association",
+        sub_account=item.sub_account,
     )
 
 
