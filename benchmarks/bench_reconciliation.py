@@ -335,7 +335,7 @@ def generate(n: int = 1_000_000, seed: int = 20260310, anomaly_share: float = 0.
     previous_closing = dict(opening)
     for s in sub_names[-2 * breaks : -breaks]:
         previous_closing[s] += 100
-        expected.add(("statement_gap", (), (), f"opening:{s}"))
+        expected.add(("statement_gap", (), (), f"opening:{s}:{DAY.isoformat()}"))
     injected["balance_break"] = breaks
     injected["statement_gap"] = breaks
     closing = {s: opening[s] + moved_by.get(s, 0) for s in sub_names}

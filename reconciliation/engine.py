@@ -2034,10 +2034,13 @@ class _Run:
                         f"{req.previous.statement_date.isoformat()})",
                     )
             elif stmt is not None:
+                # a break of continuity is an event of the statement's day: one on another day
+                # is another item, with its own figures (``opening:<what>:<day>``)
+                stamp = stmt.statement_date.isoformat()
                 if stmt.opening_fen != req.previous.closing_fen:
                     self._raise(
                         K.STATEMENT_GAP,
-                        subject="opening:account",
+                        subject=f"opening:account:{stamp}",
                         expected_fen=req.previous.closing_fen,
                         actual_fen=stmt.opening_fen,
                         detail="期初余额不等于上日期末 / opening differs from the previous closing",
@@ -2049,7 +2052,7 @@ class _Run:
                         self._raise(
                             K.STATEMENT_GAP,
                             sub_account=bal.sub_account,
-                            subject=f"opening:{bal.sub_account}",
+                            subject=f"opening:{bal.sub_account}:{stamp}",
                             expected_fen=before,
                             actual_fen=bal.opening_fen,
                             detail="子账户期初不等于上日期末 / opening is not the last closing",

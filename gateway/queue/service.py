@@ -1,13 +1,15 @@
 """Working the mismatch queue.
 
 Each night :func:`sync_run` files the run's exceptions by fingerprint: a new fingerprint is a
-new item, one seen before persists, a resolved item seen again is reopened, and a resolved item
-not seen again is confirmed and closed, as is a bank follow-up on a problem the run no longer
-finds. An open item about lines or entries that no longer show up (they matched after all) is
-closed as cleared, and so is a write-off or adjusting entry awaiting a second person's decision
-about them (nothing is booked); an item about an event (a missing statement, a duplicate line,
-a return, cash, money across associations), whether open, waiting for the bank or for a
-decision, stays until a person resolves it: not seeing an event again says nothing about it.
+new item, one seen before persists (figures that changed are kept in its history), a resolved
+item seen again is reopened, one the run itself closed as cleared is found again ("recurred",
+open: nobody had resolved it), and a resolved item not seen again is confirmed and closed, as
+is a bank follow-up on a problem the run no longer finds. An open item about lines or entries
+that no longer show up (they matched after all) is closed as cleared, and so is a write-off or
+adjusting entry awaiting a second person's decision about them (nothing is booked); an item
+about an event (a missing statement, a duplicate line, a return, cash, money across
+associations), whether open, waiting for the bank or for a decision, stays until a person
+resolves it: not seeing an event again says nothing about it.
 
 Only a check that ran can clear or confirm an item by not raising it again: a night without a
 statement cannot compare balances, so a balance break (open, resolved or waiting for the bank)
@@ -259,11 +261,33 @@ def sync_run(
             continue
         item.last_seen = business_date
         item.times_seen += 1
+        # tonight's figures replace the item's: its history keeps the ones they replace
+        changed = (item.actual_fen, item.expected_fen) != (x.actual_fen, x.expected_fen)
+        figures = (
+            f"{stamp}: 金额有变 figures changed: "
+            f"银行 bank {_yuan(x.actual_fen)}（此前 was {_yuan(item.actual_fen)}），"
+            f"对照 against {_yuan(x.expected_fen)}（此前 was {_yuan(item.expected_fen)}）"
+        )
         item.actual_fen, item.expected_fen = x.actual_fen, x.expected_fen
         item.explanation = x.explanation[:600]  # its figures are tonight's, as the amounts
         if item.evidence_json is None:
             item.evidence_json = _evidence_of(x, evidence)
-        if item.status in (ItemStatus.RESOLVED, ItemStatus.CLOSED):
+        if item.resolution is Resolution.CLEARED:
+            # closed by a run that no longer found it (or by a statement sent late): nobody
+            # resolved it, so it is found again, not "still there after its resolution"
+            item.status = ItemStatus.OPEN
+            item.night_state = NightState.NEW
+            _unresolved(item)
+            events.append(
+                (
+                    item.id,
+                    "recurred",
+                    f"{stamp}: 对账再次发现（此前未再出现已自动关闭，无人处理过） found again by "
+                    "the run (it had closed when a run no longer found it; nobody had acted on it)",
+                )
+            )
+            summary.reopened.append(item.id)
+        elif item.status in (ItemStatus.RESOLVED, ItemStatus.CLOSED):
             before = item.resolution
             item.status = ItemStatus.OPEN
             item.night_state = NightState.REOPENED
@@ -280,6 +304,8 @@ def sync_run(
         else:
             item.night_state = NightState.PERSISTING
             summary.persisting.append(item.id)
+        if changed:
+            events.append((item.id, "figures_changed", figures))
     for fingerprint, item in items.items():
         if fingerprint in today or item.status is ItemStatus.CLOSED:
             continue
@@ -394,6 +420,10 @@ def sync_run(
             },
         )
     return summary
+
+
+def _yuan(fen: int | None) -> str:
+    return "-" if fen is None else f"{grouped_yuan(fen)} 元"
 
 
 def _line_evidence(

@@ -308,6 +308,11 @@ QUEUE_EVENT_LABELS: dict[str, tuple[str, str]] = {
     "reopened": ("处理后仍出现，重新打开", "Reopened: still there after its resolution"),
     "confirmed": ("对账确认已解决", "Confirmed by the reconciliation run"),
     "cleared": ("对账未再出现，已关闭", "Cleared: no longer found by the run"),
+    "recurred": (
+        "对账再次发现，重新打开（此前自动关闭，无人处理过）",
+        "Found again by the run after it had cleared (nobody had resolved it)",
+    ),
+    "figures_changed": ("对账金额有变，记下此前金额", "Figures changed: the earlier ones kept"),
     "assigned": ("分派处理人", "Assigned"),
     "resolved": ("已处理", "Resolved"),
     "adjustment_proposed": (

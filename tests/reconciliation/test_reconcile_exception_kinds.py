@@ -405,7 +405,7 @@ def test_opening_that_is_not_the_previous_closing_is_a_gap() -> None:
     )
     result = Scenario(previous=previous).run()
     assert [(x.kind.value, x.subject) for x in result.exceptions] == [
-        ("statement_gap", "opening:SUB-A"),
+        ("statement_gap", f"opening:SUB-A:{DAY.isoformat()}"),
     ]
 
 
