@@ -11,13 +11,14 @@ from typing import Annotated, Any
 
 from fastapi import Query, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session
 
 from gateway.api.deps import CurrentPrincipal, DbSession
 from gateway.api.pagination import Page, Paging, paginate
 from gateway.api.router import WRITE_PROBLEM_STATUSES, ObjectId, domain_router
-from gateway.api.scopes import bank_scope, special_account_scope
+from gateway.api.scopes import file_scope, special_account_scope
+from gateway.auth.models import Role
 from gateway.auth.permissions import Permission, Principal
 from gateway.batches.models import BatchStatus, PaymentBatch
 from gateway.db import as_utc
@@ -25,6 +26,7 @@ from gateway.errors import NotFound
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
 from gateway.ingestion.service import REAPPLY_NOTE_MAX, reapply_file
 from gateway.org.models import Bank, SpecialAccount
+from gateway.payments.follow_ups import file_in_county
 from gateway.payments.models import PaymentInstruction
 
 router = domain_router("批次与文件 batches and files")
@@ -135,20 +137,20 @@ def file_out(item: InboundFile) -> InboundFileOut:
     )
 
 
-def _scope_filter(principal: Principal, statement: Any, bank_column: Any) -> Any:
-    """Lists show only the caller's county and, for a bank operator, the caller's bank."""
-    if principal.county_id is not None:
-        banks = select(SpecialAccount.bank_id).where(
-            SpecialAccount.county_id == principal.county_id
+def _files_in_scope(principal: Principal, statement: Any) -> Any:
+    """The bank files the caller sees: an administrator all; a county user those of the
+    county (:func:`gateway.payments.follow_ups.file_counties`), a bank operator of its own bank
+    only; an association user none."""
+    if principal.role is Role.ADMIN:
+        return statement
+    if principal.county_id is None:
+        return statement.where(false())
+    statement = statement.where(file_in_county(principal.county_id))
+    if principal.bank_id is not None:
+        statement = statement.where(
+            InboundFile.bank_code
+            == select(Bank.code).where(Bank.id == principal.bank_id).scalar_subquery()
         )
-        statement = statement.where(bank_column.in_(select(Bank.code).where(Bank.id.in_(banks))))
-        if principal.bank_id is not None:
-            statement = statement.where(
-                bank_column
-                == select(Bank.code).where(Bank.id == principal.bank_id).scalar_subquery()
-            )
-    elif principal.association_id is not None:
-        statement = statement.where(bank_column.is_(None))  # association users: none
     return statement
 
 
@@ -170,14 +172,7 @@ def visible_file(
     item = session.get(InboundFile, file_id)
     if item is None:
         raise NotFound("文件不存在", f"file {file_id} not found")
-    scope = bank_scope(session, principal, item.bank_code)
-    if item.batch_id is not None:
-        # a file answering one of our batches belongs to that batch's county alone, though
-        # other counties hold accounts at the same bank
-        batch = session.get(PaymentBatch, item.batch_id)
-        assert batch is not None
-        scope = special_account_scope(session, batch.special_account_id)
-    principal.require(permission, scope)
+    principal.require(permission, file_scope(session, principal, item))
     return item
 
 
@@ -317,14 +312,7 @@ def list_bank_files(
     status: Annotated[InboundStatus | None, Query()] = None,
 ) -> Page[InboundFileOut]:
     principal.require(Permission.READ_FILES)
-    statement = _scope_filter(principal, select(InboundFile), InboundFile.bank_code)
-    if principal.county_id is not None:  # a file answering a batch: that batch's county only
-        ours = (
-            select(PaymentBatch.id)
-            .join(SpecialAccount, SpecialAccount.id == PaymentBatch.special_account_id)
-            .where(SpecialAccount.county_id == principal.county_id)
-        )
-        statement = statement.where(InboundFile.batch_id.is_(None) | InboundFile.batch_id.in_(ours))
+    statement = _files_in_scope(principal, select(InboundFile))
     if kind is not None:
         statement = statement.where(InboundFile.kind == kind)
     if status is not None:

@@ -8,9 +8,14 @@ answered. Resolving one records who did it, when, and a note saying what was don
 audit log as well.
 
 Where a follow-up lives: its association's county when it names an association; otherwise
-its batch's special account's county; otherwise, for a bank file, the county of the batch
-the file answers, or every county with a special account at the file's bank. A follow-up
-naming none of these (a batch that could not be built) belongs to no county.
+its batch's special account's county; otherwise its bank file's county (:func:`file_counties`).
+A follow-up naming none of these (a batch that could not be built) belongs to no county.
+
+Where a bank file lives: the county of the batch it answers; else the counties of the special
+accounts its statement lines report (an account number is one account at its bank); else,
+its account not known (quarantined before a line was read), the one county with a special
+account at the file's bank. A bank two counties use keeps such a file from both: only the
+administrator sees it, for it may hold either county's members' card numbers.
 
 The functions take the session first and never commit.
 """
@@ -27,7 +32,7 @@ from gateway.audit import service as audit
 from gateway.batches.models import PaymentBatch
 from gateway.db import utcnow
 from gateway.errors import Conflict, NotFound, ValidationFailed
-from gateway.ingestion.models import InboundFile
+from gateway.ingestion.models import InboundFile, StatementLine
 from gateway.org.models import Association, Bank, SpecialAccount, Town
 from gateway.payments.models import FollowUpItem, FollowUpKind, PaymentInstruction
 
@@ -43,17 +48,7 @@ def in_county(county_id: int) -> ColumnElement[bool]:
     )
     accounts = select(SpecialAccount.id).where(SpecialAccount.county_id == county_id)
     batches = select(PaymentBatch.id).where(PaymentBatch.special_account_id.in_(accounts))
-    bank_codes = (
-        select(Bank.code)
-        .join(SpecialAccount, SpecialAccount.bank_id == Bank.id)
-        .where(SpecialAccount.county_id == county_id)
-    )
-    files = select(InboundFile.id).where(
-        or_(
-            InboundFile.batch_id.in_(batches),
-            and_(InboundFile.batch_id.is_(None), InboundFile.bank_code.in_(bank_codes)),
-        )
-    )
+    files = select(InboundFile.id).where(file_in_county(county_id))
     return or_(
         FollowUpItem.association_id.in_(associations),
         and_(FollowUpItem.association_id.is_(None), FollowUpItem.batch_id.in_(batches)),
@@ -127,20 +122,64 @@ def counties_of(session: Session, item: FollowUpItem) -> list[int]:
     return file_counties(session, file) if file is not None else []
 
 
+def _reported_counties(file_id: Any) -> Select[int]:
+    """The counties of the special accounts the statement lines of file ``file_id`` (a value
+    or a correlated column) report."""
+    return (
+        select(SpecialAccount.county_id)
+        .join(Bank, Bank.id == SpecialAccount.bank_id)
+        .join(
+            StatementLine,
+            and_(
+                StatementLine.bank_code == Bank.code,
+                StatementLine.account == SpecialAccount.account_number,
+            ),
+        )
+        .where(StatementLine.inbound_file_id == file_id)
+    )
+
+
+def _counties_at_bank(bank_code: Any) -> Select[int]:
+    return (
+        select(SpecialAccount.county_id)
+        .join(Bank, Bank.id == SpecialAccount.bank_id)
+        .where(Bank.code == bank_code)
+    )
+
+
+def file_in_county(county_id: int) -> ColumnElement[bool]:
+    """The bank files (``InboundFile`` rows) that live in ``county_id``, as
+    :func:`file_counties` finds them one by one (see the module's note)."""
+    accounts = select(SpecialAccount.id).where(SpecialAccount.county_id == county_id)
+    batches = select(PaymentBatch.id).where(PaymentBatch.special_account_id.in_(accounts))
+    reported = _reported_counties(InboundFile.id)
+    at_bank = _counties_at_bank(InboundFile.bank_code)
+    return or_(
+        InboundFile.batch_id.in_(batches),
+        and_(
+            InboundFile.batch_id.is_(None),
+            reported.where(SpecialAccount.county_id == county_id).exists(),
+        ),
+        and_(
+            InboundFile.batch_id.is_(None),
+            ~reported.exists(),
+            at_bank.where(SpecialAccount.county_id == county_id).exists(),
+            ~at_bank.where(SpecialAccount.county_id != county_id).exists(),
+        ),
+    )
+
+
 def file_counties(session: Session, file: InboundFile) -> list[int]:
-    """The counties a bank file lives in: the county of the batch it answers, else every
-    county with a special account at the file's bank."""
+    """The counties a bank file lives in: the county of the batch it answers; else those of
+    the special accounts its statement lines report; else, its account not known, the only
+    county with a special account at its bank. None when two counties share that bank."""
     if file.batch_id is not None:
         return _batch_county(session, file.batch_id)
-    return sorted(
-        set(
-            session.scalars(
-                select(SpecialAccount.county_id)
-                .join(Bank, Bank.id == SpecialAccount.bank_id)
-                .where(Bank.code == file.bank_code)
-            )
-        )
-    )
+    reported = set(session.scalars(_reported_counties(file.id)))
+    if reported:
+        return sorted(reported)
+    at_bank = set(session.scalars(_counties_at_bank(file.bank_code)))
+    return sorted(at_bank) if len(at_bank) == 1 else []
 
 
 def _batch_county(session: Session, batch_id: int) -> list[int]:
