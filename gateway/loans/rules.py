@@ -41,14 +41,41 @@ def check_association_active(association: Association) -> None:
         )
 
 
+def not_a_member(member_id: int, *, guarantor: bool) -> RuleViolation:
+    """The refusal of a borrower or guarantor who is not a member of the association: the
+    same whether the id is another association's or county's member or nobody's, naming
+    only the id the caller gave (never the person's name or member number)."""
+    if guarantor:
+        return RuleViolation(
+            f"担保人（会员 ID {member_id}）不是本协会会员",
+            f"guarantor (member id {member_id}) is not a member of this association",
+            code="guarantor_invalid",
+            field="guarantor_ids",
+        )
+    return RuleViolation(
+        f"借款人不是本协会会员（会员 ID {member_id}）：互助资金不得跨村使用",
+        f"the borrower (member id {member_id}) is not a member of this association: "
+        "funds never cross villages",
+        code="borrower_not_member",
+        field="member_id",
+    )
+
+
+def association_member(
+    session: Session, association: Association, member_id: int, *, guarantor: bool
+) -> Member:
+    """The member ``member_id`` of ``association``; refused with :func:`not_a_member` when
+    there is none, or the member is another association's."""
+    member = session.get(Member, member_id)
+    if member is None or member.association_id != association.id:
+        raise not_a_member(member_id, guarantor=guarantor)
+    return member
+
+
 def check_borrower(association: Association, member: Member) -> None:
     """The borrower is an active member of this very association (funds never cross villages)."""
     if member.association_id != association.id:
-        raise RuleViolation(
-            "借款人不是本协会会员：互助资金不得跨村使用",
-            "the borrower is not a member of this association: funds never cross villages",
-            code="borrower_not_member",
-        )
+        raise not_a_member(member.id, guarantor=False)
     if member.status != MemberStatus.ACTIVE:
         raise RuleViolation(
             f"借款人 {member.name} 不是正常状态的会员",
@@ -121,11 +148,7 @@ def check_guarantors(
                 code="guarantor_invalid",
             )
         if guarantor.association_id != association.id:
-            raise RuleViolation(
-                f"担保人 {guarantor.name} 不是本协会会员",
-                f"guarantor {guarantor.member_no} is not a member of this association",
-                code="guarantor_invalid",
-            )
+            raise not_a_member(guarantor.id, guarantor=True)
         if guarantor.status != MemberStatus.ACTIVE:
             raise RuleViolation(
                 f"担保人 {guarantor.name} 不是正常状态的会员",

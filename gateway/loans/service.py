@@ -114,8 +114,14 @@ def apply(
         )
     association = get_association(session, association_id)
     county = county_of(session, association_id)
-    borrower = get_member(session, application.member_id)
-    guarantors = [get_member(session, gid) for gid in application.guarantor_ids]
+    # one outside the association is answered as an id no member has, naming nobody
+    borrower = rules.association_member(
+        session, association, application.member_id, guarantor=False
+    )
+    guarantors = [
+        rules.association_member(session, association, gid, guarantor=True)
+        for gid in application.guarantor_ids
+    ]
     rules.check_association_active(association)
     if application.applied_on < association.start_date:
         raise RuleViolation(

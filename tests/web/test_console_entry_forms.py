@@ -393,7 +393,8 @@ def test_every_unreadable_field_is_named_at_once(
     unknown = loan_fields(seeded, member_id="1234567890")  # an id past six digits is read
     response = post_loan(client, seeded.world.a.id, token, unknown)
     assert response.status_code == 422
-    assert "会员不存在" in response.text
+    # answered as a member of another association is: naming nobody
+    assert "借款人不是本协会会员（会员 ID 1234567890）" in response.text
     assert loans_of(api_sessions, seeded.world.a.id) == []
 
 
