@@ -8,7 +8,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -64,13 +64,13 @@ class LoanOut(BaseModel):
 
 class LoanApplicationIn(BaseModel):
     contract_no: str = Field(min_length=1, max_length=40)
-    member_id: int = Field(ge=1, le=MAX_ID)
+    member_id: StrictInt = Field(ge=1, le=MAX_ID)
     purpose: str = Field(min_length=1, max_length=200)
-    amount_fen: int = Field(gt=0, le=10**12)
-    term_months: int = Field(gt=0, le=120)
-    monthly_fee_rate_centipermille: int = Field(ge=0, le=100_000)
+    amount_fen: StrictInt = Field(gt=0, le=10**12)
+    term_months: StrictInt = Field(gt=0, le=120)
+    monthly_fee_rate_centipermille: StrictInt = Field(ge=0, le=100_000)
     applied_on: date
-    guarantor_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
+    guarantor_ids: list[Annotated[StrictInt, Field(ge=1, le=MAX_ID)]] = Field(
         default_factory=list, max_length=10
     )
     channel: LedgerChannel = LedgerChannel.TRANSFER

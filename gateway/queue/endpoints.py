@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -117,7 +117,7 @@ class AssignIn(BaseModel):
         description="the user name of an active user who works the queue (queue.work) within "
         "the item's county; anyone else is refused (422)",
     )
-    priority: int | None = Field(default=None, ge=1, le=9)
+    priority: StrictInt | None = Field(default=None, ge=1, le=9)
 
 
 class ResolutionAction(StrEnum):
@@ -136,7 +136,7 @@ class ResolveIn(BaseModel):
         max_length=600,
         description="the justification, reason or follow-up note (required for every action)",
     )
-    association_id: int | None = Field(
+    association_id: StrictInt | None = Field(
         default=None, ge=1, le=MAX_ID, description="target association of a reassignment"
     )
     line_ids: list[str] | None = Field(default=None, max_length=200)
