@@ -60,9 +60,40 @@ def _user(session: Session, username: str) -> User:
     return user
 
 
-def set_password(session: Session, username: str, password: str, *, actor: str) -> User:
+def _revoke_all(session: Session, user: User, *, tokens: bool) -> tuple[int, int]:
+    """Revoke the user's live web sessions and, with ``tokens``, bearer tokens; how many of
+    each."""
+    now = utcnow()
+    webs = list(
+        session.scalars(
+            select(WebSession).where(WebSession.user_id == user.id, WebSession.revoked_at.is_(None))
+        )
+    )
+    for web in webs:
+        web.revoked_at = now
+    revoked_tokens = (
+        list(
+            session.scalars(
+                select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            )
+        )
+        if tokens
+        else []
+    )
+    for token in revoked_tokens:
+        token.revoked_at = now
+    return len(webs), len(revoked_tokens)
+
+
+def set_password(
+    session: Session, username: str, password: str, *, actor: str, revoke_tokens: bool = False
+) -> User:
+    """Set a user's password and end every web session they hold: whoever signed in with the
+    old password is signed out. Bearer tokens, issued by an operator for a machine and never
+    derived from the password, keep working unless ``revoke_tokens``."""
     user = _user(session, username)
     user.password_hash = hash_password(password)
+    sessions, tokens = _revoke_all(session, user, tokens=revoke_tokens)
     session.flush()
     audit.record(
         session,
@@ -70,7 +101,7 @@ def set_password(session: Session, username: str, password: str, *, actor: str) 
         action="user.password",
         object_type="user",
         object_id=user.id,
-        payload={"username": username},
+        payload={"username": username, "sessions_revoked": sessions, "tokens_revoked": tokens},
     )
     return user
 
@@ -79,15 +110,7 @@ def disable_user(session: Session, username: str, *, actor: str) -> User:
     """Disable a user and revoke every session and token they hold."""
     user = _user(session, username)
     user.active = False
-    now = utcnow()
-    for web in session.scalars(
-        select(WebSession).where(WebSession.user_id == user.id, WebSession.revoked_at.is_(None))
-    ):
-        web.revoked_at = now
-    for token in session.scalars(
-        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-    ):
-        token.revoked_at = now
+    _revoke_all(session, user, tokens=True)
     session.flush()
     audit.record(
         session,

@@ -90,13 +90,20 @@ def password(
     password: Annotated[
         str | None, typer.Option(help="New password (prompted if omitted).")
     ] = None,
+    revoke_tokens: Annotated[
+        bool, typer.Option(help="Revoke the user's bearer tokens too (machine clients).")
+    ] = False,
 ) -> None:
-    """Set a user's password."""
+    """Set a user's password; their web sessions end (signed in with the old one). Their
+    bearer tokens keep working unless --revoke-tokens."""
     settings = current_settings()
     secret = _password(password)
     with cli_session(settings) as session:
-        credentials.set_password(session, username, secret, actor=ACTOR)
-    console().print(f"已更新密码 password set for {username}")
+        credentials.set_password(
+            session, username, secret, actor=ACTOR, revoke_tokens=revoke_tokens
+        )
+    ended = "sessions and tokens revoked" if revoke_tokens else "web sessions ended"
+    console().print(f"已更新密码 password set for {username}; {ended}")
 
 
 @users_app.command("disable")
