@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session, aliased
 
 from gateway.audit import service as audit
 from gateway.auth.errors import RateLimited, Unauthenticated
@@ -123,19 +123,48 @@ def disable_user(session: Session, username: str, *, actor: str) -> User:
     return user
 
 
-def _failures_since(
-    session: Session, column: InstrumentedAttribute[str], value: str, since: datetime
-) -> int:
+def _user_failures(session: Session, username: str, since: datetime) -> int:
+    """The user name's failed attempts within the window since it last signed in."""
     last_success = session.scalar(
-        select(func.max(LoginAttempt.at)).where(column == value, LoginAttempt.succeeded.is_(True))
+        select(func.max(LoginAttempt.at)).where(
+            LoginAttempt.username == username, LoginAttempt.succeeded.is_(True)
+        )
     )
     start = max(since, as_utc(last_success)) if last_success is not None else since
     return int(
         session.scalar(
             select(func.count(LoginAttempt.id)).where(
-                column == value,
+                LoginAttempt.username == username,
                 LoginAttempt.succeeded.is_(False),
                 LoginAttempt.at > start,
+            )
+        )
+        or 0
+    )
+
+
+def _client_failures(session: Session, client: str, since: datetime) -> int:
+    """The client's failed attempts within the window, but for those at an account that then
+    signed in from the client (its owner's typos): a sign-in forgives its own account's
+    failures only, never the client's guesses at other users."""
+    later = aliased(LoginAttempt)
+    forgiven = (
+        select(later.id)
+        .where(
+            later.client == LoginAttempt.client,
+            later.username == LoginAttempt.username,
+            later.succeeded.is_(True),
+            later.at > LoginAttempt.at,
+        )
+        .exists()
+    )
+    return int(
+        session.scalar(
+            select(func.count(LoginAttempt.id)).where(
+                LoginAttempt.client == client,
+                LoginAttempt.succeeded.is_(False),
+                LoginAttempt.at > since,
+                ~forgiven,
             )
         )
         or 0
@@ -146,10 +175,8 @@ def check_rate(session: Session, username: str, client: str, policy: LoginPolicy
     """Refuse further attempts once too many failed within the window."""
     since = utcnow() - policy.window
     if (
-        _failures_since(session, LoginAttempt.username, username, since)
-        >= policy.max_failures_per_user
-        or _failures_since(session, LoginAttempt.client, client, since)
-        >= policy.max_failures_per_client
+        _user_failures(session, username, since) >= policy.max_failures_per_user
+        or _client_failures(session, client[:64], since) >= policy.max_failures_per_client
     ):
         minutes = int(policy.window.total_seconds() // 60)
         raise RateLimited(
