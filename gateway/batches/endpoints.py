@@ -15,6 +15,7 @@ from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session
 
 from gateway.api.deps import CurrentPrincipal, DbSession
+from gateway.api.downloads import attachment
 from gateway.api.pagination import Page, Paging, paginate
 from gateway.api.router import WRITE_PROBLEM_STATUSES, ObjectId, domain_router
 from gateway.api.scopes import file_scope, special_account_scope
@@ -295,7 +296,7 @@ def download_batch(batch_id: ObjectId, principal: CurrentPrincipal, session: DbS
         content=batch.content,
         media_type="application/octet-stream",
         headers={
-            "Content-Disposition": f'attachment; filename="{batch.file_name}"',
+            "Content-Disposition": attachment(batch.file_name),
             "X-Content-SHA256": batch.sha256,
         },
     )
@@ -355,7 +356,7 @@ def download_bank_file(
         content=item.content,
         media_type="application/octet-stream",
         headers={
-            "Content-Disposition": f'attachment; filename="{item.name}"',
+            "Content-Disposition": attachment(item.name),
             "X-Content-SHA256": item.sha256,
         },
     )

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from gateway.api.deps import CurrentPrincipal, DbSession
+from gateway.api.downloads import attachment
 from gateway.api.router import ObjectId, county_scope, domain_router
 from gateway.auth.errors import Forbidden
 from gateway.auth.permissions import Permission
@@ -55,11 +56,10 @@ def _download(name: str, fmt: ReportFormat, sheet: Any, csv_text: str) -> Respon
         buffer = BytesIO()
         book.save(buffer)
         body, media = buffer.getvalue(), XLSX
-    filename = f"{name}.{fmt.value}"
     return Response(
         content=body,
         media_type=media,
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
+        headers={"Content-Disposition": attachment(f"{name}.{fmt.value}")},
     )
 
 
