@@ -4,7 +4,7 @@ reports. Services take the session first and never commit."""
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -222,9 +222,12 @@ def period_report(session: Session, association_id: int, start: date, end: date)
     """Balances and movements of every account over [start, end], with the period's figures."""
     if end < start:
         raise ValidationFailed("报表期间无效", f"period end {end} is before its start {start}")
-    opening = trial_balance(session, association_id, start - timedelta(days=1))
     closing = trial_balance(session, association_id, end)
-    before = {row.code: row for row in opening.rows}
+    if start == date.min:  # nothing is booked before the first day there is: opening nil
+        before = {row.code: replace(row, debit_fen=0, credit_fen=0) for row in closing.rows}
+    else:
+        opening = trial_balance(session, association_id, start - timedelta(days=1))
+        before = {row.code: row for row in opening.rows}
     accounts = []
     for row in closing.rows:
         prior = before[row.code]
