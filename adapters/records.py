@@ -42,6 +42,23 @@ class ResultStatus(StrEnum):
     REJECTED = "rejected"
 
 
+# The ISO 20022 status codes (pain.002 ``GrpSts``, ``PmtInfSts``, ``TxSts``) as verdicts; a
+# result file's ``group_status`` is one of these codes.
+STATUS_CODES: dict[str, ResultStatus] = {
+    "RCVD": ResultStatus.ACCEPTED,
+    "ACTC": ResultStatus.ACCEPTED,
+    "ACCP": ResultStatus.ACCEPTED,
+    "ACSP": ResultStatus.ACCEPTED,
+    "ACWC": ResultStatus.ACCEPTED,
+    "ACWP": ResultStatus.ACCEPTED,
+    "PDNG": ResultStatus.ACCEPTED,
+    "ACSC": ResultStatus.SETTLED,
+    "ACCC": ResultStatus.SETTLED,
+    "PART": ResultStatus.PARTIALLY_SETTLED,
+    "RJCT": ResultStatus.REJECTED,
+}
+
+
 class CreditDebit(StrEnum):
     CREDIT = "CRDT"
     DEBIT = "DBIT"
@@ -136,6 +153,7 @@ class ResultFile:
     results: tuple[InstructionResult, ...]
     group_status: str | None = None  # e.g. ACCP, PART, RJCT when the file gives one
     group_reason_code: str | None = None
+    group_reason_text: str = ""  # the bank's words for the group status, kept verbatim
 
 
 @dataclass(frozen=True, slots=True)

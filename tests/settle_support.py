@@ -106,6 +106,34 @@ def bank_profile(**overrides: Mapping[str, Any]) -> BankProfile:
     )
 
 
+# The test bank's files under the iso20022 adapter: pain.001/pain.008 out, pain.002 results
+# and camt.053 statements / camt.054 notifications in.
+ISO_FILES = {
+    "disbursement_name": "PAIN001_{bank}_{date:%Y%m%d}_{seq:04d}.xml",
+    "collection_name": "PAIN008_{bank}_{date:%Y%m%d}_{seq:04d}.xml",
+    "result_patterns": ["RESULT_*.txt", "PAIN002_*.xml"],
+    "statement_patterns": ["STMT_*.txt", "CAMT05*.xml"],
+}
+
+
+def use_iso20022(settle: Settle) -> None:
+    """Make the test bank speak ISO 20022 (before anything is sent)."""
+    raw = bank_raw(files=ISO_FILES)
+    raw["adapter"] = {"name": "iso20022"}
+    config = parse_bank_config(raw, source=REPO / "config" / "banks" / f"{BANK}.toml")
+    adapter = load_adapter(
+        config.adapter.name, config.adapter.options, config_dir=config.config_dir
+    )
+    settle.profile = BankProfile(
+        config=config,
+        adapter=adapter,
+        security=FileSecurity(),
+        calendar=load_calendar(REPO / "config" / "calendar" / "cn.toml"),
+    )
+    settle.nightly = settle.make_nightly()
+    settle.bank = BankSide(settle.profile, settle.server)
+
+
 def memory_bank() -> MemoryTransport:
     return MemoryTransport(
         UploadConventions(marker_suffix=".done", processed_folder="out/processed"),

@@ -39,6 +39,7 @@ from adapters.iso20022.messages import STATUS_REPORT, expect_root
 from adapters.iso20022.xmlread import Reader, minor_exponent, parse_document, to_minor
 from adapters.records import (
     CURRENCY,
+    STATUS_CODES,
     Batch,
     Direction,
     InstructionResult,
@@ -51,19 +52,6 @@ RENDER_VERSION = 10
 _REASON_LINE = 105  # AddtlInf is Max105Text
 _COUNT = re.compile(r"^[0-9]{1,15}$")  # Max15NumericText
 
-STATUS_CODES: dict[str, ResultStatus] = {
-    "RCVD": ResultStatus.ACCEPTED,
-    "ACTC": ResultStatus.ACCEPTED,
-    "ACCP": ResultStatus.ACCEPTED,
-    "ACSP": ResultStatus.ACCEPTED,
-    "ACWC": ResultStatus.ACCEPTED,
-    "ACWP": ResultStatus.ACCEPTED,
-    "PDNG": ResultStatus.ACCEPTED,
-    "ACSC": ResultStatus.SETTLED,
-    "ACCC": ResultStatus.SETTLED,
-    "PART": ResultStatus.PARTIALLY_SETTLED,
-    "RJCT": ResultStatus.REJECTED,
-}
 RENDER_CODES: dict[ResultStatus, str] = {
     ResultStatus.ACCEPTED: "ACCP",
     ResultStatus.SETTLED: "ACSC",
@@ -124,7 +112,7 @@ def parse_status_report(data: bytes, *, currency: str | None = CURRENCY) -> Resu
     group_status = r.text(group, "GrpSts")
     if group_status is not None:
         _status(group_status, r.where_path(group, "GrpSts"))
-    group_reason, _ = _reason(r, group)
+    group_reason, group_reason_text = _reason(r, group)
     results: list[InstructionResult] = []
     answers: list[_Answer] = []
     seen: dict[str, str] = {}
@@ -163,6 +151,7 @@ def parse_status_report(data: bytes, *, currency: str | None = CURRENCY) -> Resu
         results=tuple(results),
         group_status=group_status,
         group_reason_code=group_reason,
+        group_reason_text=group_reason_text,
     )
 
 
@@ -346,8 +335,8 @@ class StatusReportRenderer:
         sub(group, q("OrgnlNbOfTxs")).text = str(len(batch.instructions))
         if result.group_status:
             sub(group, q("GrpSts")).text = result.group_status
-        if result.group_reason_code:
-            self._reason(group, result.group_reason_code, "")
+        if result.group_reason_code or result.group_reason_text:
+            self._reason(group, result.group_reason_code, result.group_reason_text)
         for block_id, items in payment_blocks(layout, batch):
             answered = [(i, by_id[i.end_to_end_id]) for i in items if i.end_to_end_id in by_id]
             if not answered:

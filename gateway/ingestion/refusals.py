@@ -9,7 +9,8 @@ account) writes ``NAME.refused.txt`` beside its results, in UTF-8::
 :func:`apply_refusal_notice` rejects the batch sent as ``NAME`` with that reason: each of its
 instructions is refused through the lifecycle (a disbursement's loan goes back to approved,
 a collection leaves its loan overdue and is retried per the county's policy) and a follow-up
-item of kind ``file_refused`` (银行拒收文件) is raised for the batch. :func:`chase_unanswered`
+item of kind ``file_refused`` (银行拒收文件) is raised for the batch; :func:`reject_batch` does
+the same for a status report rejecting the batch at group level. :func:`chase_unanswered`
 raises a ``no_answer`` follow-up (银行逾期未回盘) for every batch the bank has not answered
 within a number of banking days.
 """
@@ -117,10 +118,41 @@ def apply_refusal_notice(
             f"refusal notice {file.name} names {notice.file_name}, which we never sent",
         )
     file.batch_id = batch.id
+    return reject_batch(
+        session,
+        file,
+        batch,
+        bank_reason=notice.reason,
+        reason_code=None,
+        business_date=business_date,
+        config=config,
+        error=NoticeRefused,
+    )
+
+
+def reject_batch(
+    session: Session,
+    file: InboundFile,
+    batch: PaymentBatch,
+    *,
+    bank_reason: str,
+    reason_code: str | None,
+    business_date: date,
+    config: PaymentsConfig,
+    error: type[HuzhuError],
+) -> dict[str, int]:
+    """Reject every instruction of ``batch``, refused whole by the bank with ``bank_reason``
+    (``reason_code``: the bank's code, kept on each instruction), through the lifecycle: a
+    disbursement's loan goes back to approved, a collection is retried per policy; the batch
+    is rejected and a ``file_refused`` follow-up is raised for it.
+
+    ``file`` says so (a refusal notice, or a status report rejecting the batch at group
+    level). Raises ``error`` when the batch was answered already, as a whole or in part: a
+    refusal of the whole file contradicts that answer."""
     if batch.status is BatchStatus.REJECTED:
         return {"already_rejected": 1}
     if batch.status is BatchStatus.ANSWERED:
-        raise NoticeRefused(
+        raise error(
             f"批次 {batch.file_name} 已回盘，不能再被整份拒绝",
             f"batch {batch.file_name} was answered already; a refusal of it cannot apply",
         )
@@ -129,6 +161,7 @@ def apply_refusal_notice(
             select(PaymentInstruction)
             .where(PaymentInstruction.batch_id == batch.id)
             .order_by(PaymentInstruction.id)
+            .with_for_update()
         )
     )
     answered = [
@@ -138,7 +171,7 @@ def apply_refusal_notice(
         not in (InstructionStatus.BATCHED, InstructionStatus.SENT, InstructionStatus.ACCEPTED)
     ]
     if answered:
-        raise NoticeRefused(
+        raise error(
             f"批次 {batch.file_name} 已有 {len(answered)} 笔回盘（如 {answered[0].end_to_end_id} "
             f"{state_zh(answered[0].status)}），不能再被整份拒绝",
             f"batch {batch.file_name} has {len(answered)} instruction(s) answered already (e.g. "
@@ -155,7 +188,7 @@ def apply_refusal_notice(
             batch_id=batch.id,
             cause=f"银行已拒绝 refused by the bank: {file.name}",
         )
-    reason = f"银行拒绝整份文件 file refused: {notice.reason}"
+    reason = f"银行拒绝整份文件 file refused: {bank_reason}"
     outcome: Counter[str] = Counter()
     for instruction in instructions:
         outcome[
@@ -167,6 +200,7 @@ def apply_refusal_notice(
                     status=ResultStatus.REJECTED,
                     settled_amount_fen=0,
                     requested_amount_fen=instruction.amount_fen,
+                    reason_code=reason_code,
                     reason_text=reason[:400],
                 ),
                 business_date=business_date,
@@ -185,9 +219,9 @@ def apply_refusal_notice(
         amount_fen=batch.total_fen,
         reason_code=REFUSED_CODE,
         message_zh=f"银行拒绝了批次文件 {batch.file_name}（{batch.line_count} 笔）："
-        f"{notice.reason}；各笔指令已按失败处理，请核实后重新发起",
+        f"{bank_reason}；各笔指令已按失败处理，请核实后重新发起",
         message_en=f"the bank refused batch file {batch.file_name} ({batch.line_count} "
-        f"instructions): {notice.reason}; each instruction failed, check and send again",
+        f"instructions): {bank_reason}; each instruction failed, check and send again",
     )
     session.flush()
     return {"rejected_instructions": sum(outcome.values()), **outcome}

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fnmatch
 import hashlib
 import json
@@ -30,7 +31,14 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from adapters.records import ResultFile, Statement, StatementEntry
+from adapters.records import (
+    STATUS_CODES,
+    InstructionResult,
+    ResultFile,
+    ResultStatus,
+    Statement,
+    StatementEntry,
+)
 from adapters.security import SIGNATURE_SUFFIX, SecurityError, SignatureMissingError
 from adapters.transport.base import InboundAction, Transport, dispose_fetched
 from adapters.transport.errors import RemoteFileNotFoundError
@@ -40,7 +48,7 @@ from gateway.batches.models import BatchStatus, PaymentBatch
 from gateway.db import insert_rows, session_scope, utcnow
 from gateway.errors import Conflict, HuzhuError, NotFound
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus, StatementLine
-from gateway.ingestion.refusals import REFUSAL_SUFFIX, is_refusal_notice
+from gateway.ingestion.refusals import REFUSAL_SUFFIX, is_refusal_notice, reject_batch
 from gateway.ingestion.settle import SetSettlement
 from gateway.labels import state_zh
 from gateway.loans.models import Loan
@@ -477,6 +485,38 @@ def apply_result_file(
                 f"{r.booking_date}, before its batch of {batch.business_date} or after "
                 f"today ({latest})",
             )
+    group = _group_verdict(file, parsed)
+    if group is ResultStatus.REJECTED and not parsed.results:
+        # The bank rejects the whole batch at group level: as a refusal of the whole file.
+        code = parsed.group_reason_code
+        words = " ".join(p for p in (code or "", parsed.group_reason_text) if p).strip()
+        summary = reject_batch(
+            session,
+            file,
+            batch,
+            bank_reason=f"{file.name}: GrpSts RJCT {words}".strip(),
+            reason_code=code,
+            business_date=business_date,
+            config=config,
+            error=FileRefused,
+        )
+        file.batch_id = batch.id
+        return summary
+    if group is ResultStatus.ACCEPTED and not parsed.results:
+        # accepted as a whole, nothing settled yet: each instruction is accepted
+        parsed = dataclasses.replace(
+            parsed,
+            results=tuple(
+                InstructionResult(
+                    end_to_end_id=i.end_to_end_id,
+                    status=ResultStatus.ACCEPTED,
+                    settled_amount_fen=0,
+                    requested_amount_fen=i.amount_fen,
+                )
+                for i in instructions.values()
+                if i.status in (InstructionStatus.SENT, InstructionStatus.BATCHED)
+            ),
+        )
     if batch.status is BatchStatus.STORED:
         # The bank answered a batch we had not yet marked sent (a crash in between).
         batch.status = BatchStatus.SENT
@@ -542,6 +582,53 @@ def apply_result_file(
         batch.status = BatchStatus.ANSWERED
     file.batch_id = batch.id
     return dict(outcome)
+
+
+_VERDICT_ZH = {
+    ResultStatus.ACCEPTED: "已受理",
+    ResultStatus.SETTLED: "已入账",
+    ResultStatus.PARTIALLY_SETTLED: "部分入账",
+    ResultStatus.REJECTED: "已拒绝",
+}
+
+
+def _group_verdict(file: InboundFile, parsed: ResultFile) -> ResultStatus | None:
+    """The verdict of the file's group status (pain.002 ``GrpSts``), if it gives one; refuses
+    the file whole when that status contradicts its transactions' or, with no transaction
+    statuses, leaves unsaid what moved (settled or partly settled as a whole)."""
+    code = parsed.group_status
+    if code is None:
+        return None
+    verdict = STATUS_CODES.get(code)
+    if verdict is None:
+        raise FileRefused(
+            f"回盘文件 {file.name} 的批次状态 GrpSts {code!r} 无法识别",
+            f"result file {file.name}: group status GrpSts {code!r} is not a status we know",
+        )
+    if not parsed.results:
+        if verdict in (ResultStatus.SETTLED, ResultStatus.PARTIALLY_SETTLED):
+            raise FileRefused(
+                f"回盘文件 {file.name} 只有批次状态 GrpSts {code}，没有逐笔状态，"
+                "无法得知各笔指令何日入账、入账多少，请银行提供逐笔回盘",
+                f"result file {file.name} gives group status GrpSts {code} and no "
+                "transaction status: which instruction moved how much, and on which day, "
+                "is not said; ask the bank for a detailed report",
+            )
+        return verdict
+    contradicting: set[ResultStatus] = set()
+    if verdict is ResultStatus.REJECTED:
+        contradicting = {s for s in ResultStatus if s is not ResultStatus.REJECTED}
+    elif verdict is ResultStatus.SETTLED:
+        contradicting = {ResultStatus.REJECTED, ResultStatus.PARTIALLY_SETTLED}
+    for result in parsed.results:
+        if result.status in contradicting:
+            raise FileRefused(
+                f"回盘文件 {file.name} 的批次状态 GrpSts {code} 与指令 "
+                f"{result.end_to_end_id} 的状态 {_VERDICT_ZH[result.status]} 相矛盾",
+                f"result file {file.name}: group status GrpSts {code} contradicts instruction "
+                f"{result.end_to_end_id}, {result.status.value}",
+            )
+    return verdict
 
 
 # --- statements --------------------------------------------------------------------------

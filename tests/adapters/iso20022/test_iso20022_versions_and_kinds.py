@@ -134,10 +134,12 @@ def test_group_rejection_without_transactions_is_read(adapter: Iso20022Adapter) 
     report = f"""<Document xmlns="{NS}pain.002.001.10"><CstmrPmtStsRpt>
 <GrpHdr><MsgId>R1</MsgId><CreDtTm>2026-11-23T18:00:00</CreDtTm></GrpHdr>
 <OrgnlGrpInfAndSts><OrgnlMsgId>B1</OrgnlMsgId><OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId>
-<GrpSts>RJCT</GrpSts><StsRsnInf><Rsn><Cd>FF01</Cd></Rsn></StsRsnInf></OrgnlGrpInfAndSts>
+<GrpSts>RJCT</GrpSts><StsRsnInf><Rsn><Cd>FF01</Cd></Rsn><AddtlInf>invalid file format</AddtlInf>
+</StsRsnInf></OrgnlGrpInfAndSts>
 </CstmrPmtStsRpt></Document>""".encode()
     result = adapter.parse_result(report)
     assert (result.group_status, result.group_reason_code, result.results) == ("RJCT", "FF01", ())
+    assert result.group_reason_text == "invalid file format"
 
 
 def test_unknown_status_code_refused_with_its_path(adapter: Iso20022Adapter) -> None:
