@@ -25,7 +25,7 @@ from sqlalchemy import ColumnElement, String, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from adapters.base import Adapter
-from adapters.records import CreditDebit, Statement
+from adapters.records import CreditDebit, FileKind, Statement
 from gateway.batches.banks import format_loader
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
 from gateway.ledger.models import (
@@ -114,6 +114,12 @@ def find_statements(
     holding it that was fetched within ``STATEMENT_FETCH_DAYS`` of its day; a day without one
     is left out. Each file is read once, however many of the days it holds.
 
+    Only an end-of-day statement (camt.053, a cn_text 对账单) is a day's statement. A
+    notification (camt.054: the lines of the day as they are booked, no balances) is never
+    one: its lines are kept and its returns applied when it is ingested, and the day's
+    statement holds them again, with the balances the reconciler checks; a day with
+    notifications but no statement is a day without a statement.
+
     A file the adapter cannot read was quarantined when it was ingested; one that fails here
     raises, so the night is not reconciled against half a statement.
     """
@@ -144,6 +150,8 @@ def find_statements(
         assert content is not None
         for statement in adapter_for(bank_code).parse_statements(content):
             day = statement_date(statement)
+            if statement.kind is not FileKind.STATEMENT:
+                continue
             if statement.account == special.account_number and day in open_days:
                 found[day] = statement
                 open_days.discard(day)
