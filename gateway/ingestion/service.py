@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.records import (
     STATUS_CODES,
+    FileKind,
     InstructionResult,
     ResultFile,
     ResultStatus,
@@ -677,7 +678,9 @@ def apply_statement_file(
 
     Refused whole (nothing kept) when a statement is for an account that is not one of ours at
     the file's bank, when it brings new lines for a day already reconciled against a statement
-    (a restatement nobody would reconcile), or when a line does not fit what we store."""
+    (a restatement nobody would reconcile), when a line does not fit what we store, and when
+    the file contradicts itself (:func:`_check_statements`)."""
+    _check_statements(file, statements)
     outcome: Counter[str] = Counter()
     for statement in statements:
         special = _our_special_account(session, file, statement)
@@ -709,6 +712,28 @@ def apply_statement_file(
         insert_rows(session, StatementLine, rows)
     session.flush()
     return dict(outcome)
+
+
+def _check_statements(file: InboundFile, statements: tuple[Statement, ...]) -> None:
+    """Refuse a file holding two different statements for one account and day: only one is
+    ever reconciled (the same statement written twice is kept once, as a file sent twice is).
+    """
+    days: dict[tuple[str, date], tuple[int, Statement]] = {}
+    for number, statement in enumerate(statements, 1):
+        account = statement.account
+        day = statement_date(statement)
+        if statement.kind is FileKind.STATEMENT and day is not None:
+            first = days.setdefault((account, day), (number, statement))
+            if first[1] != statement:
+                raise FileRefused(
+                    f"对账单 {file.name} 含账户 {account} 在 {day} 的两份不同对账单"
+                    f"（第 {first[0]} 份 {first[1].statement_id}，第 {number} 份 "
+                    f"{statement.statement_id}）",
+                    f"statement file {file.name} holds two statements for account {account} "
+                    f"on {day} (statement {first[0]}, {first[1].statement_id}, and statement "
+                    f"{number}, {statement.statement_id}) that differ; only one day's "
+                    "statement can be reconciled",
+                )
 
 
 def _our_special_account(
