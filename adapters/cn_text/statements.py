@@ -19,6 +19,7 @@ from adapters.cn_text.codec import TOTAL_LIMIT_FEN, Codec, Values, field_getter
 from adapters.cn_text.layout import FileSpec, Layout
 from adapters.errors import FileFormatError, RenderError
 from adapters.records import (
+    CURRENCY,
     Balance,
     Channel,
     CreditDebit,
@@ -101,7 +102,14 @@ def _parse(layout: Layout, data: bytes) -> tuple[Statement, ...]:
     account = head["account"].strip()
     if not account:
         raise FileFormatError("account is empty", location="line 1", field="account")
-    currency = head.get("currency", "CNY").strip() or "CNY"
+    currency = head.get("currency", CURRENCY).strip() or CURRENCY
+    if currency != CURRENCY:
+        raise FileFormatError(
+            f"statement is not in {CURRENCY} (money here is {CURRENCY} only)",
+            location="line 1",
+            field="currency",
+            value=currency,
+        )
     from_date = values.optional_date(head.get("from_date", ""), 1, "from_date")
     to_date = values.optional_date(head.get("to_date", ""), 1, "to_date")
     if from_date and to_date and from_date > to_date:
@@ -215,6 +223,13 @@ def _parse(layout: Layout, data: bytes) -> tuple[Statement, ...]:
             return_code,
             line_currency,
         ) = pick(row)
+        if line_currency and line_currency != CURRENCY:
+            raise FileFormatError(
+                f"line is not in {CURRENCY} (money here is {CURRENCY} only)",
+                location=f"line {before + number}",
+                field="currency",
+                value=line_currency,
+            )
         if seq and seq != str(number) and not (seq.isdigit() and int(seq) == number):
             raise FileFormatError(
                 f"sequence number out of order (expected {number})",

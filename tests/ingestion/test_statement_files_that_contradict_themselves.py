@@ -72,6 +72,19 @@ def _cn(settle: Settle, entries: list[StatementEntry], mutate: Mutation = bytes)
     return mutate(settle.profile.adapter.render_statement(statement(DAY1, entries)))
 
 
+def test_cn_text_a_statement_in_dollars_is_quarantined(settle: Settle) -> None:
+    data = _cn(settle, _day(), lambda raw: raw.replace(b"|CNY|", b"|USD|", 1))
+
+    file = _fetch(settle, CN_NAME, data)
+
+    assert file.status is InboundStatus.QUARANTINED
+    reason = file.reason or ""
+    assert "line 1" in reason
+    assert "currency" in reason
+    assert "USD" in reason
+    _nothing_kept(settle)
+
+
 # --- iso20022 --------------------------------------------------------------------------
 
 ISO_NAME = "CAMT053_20240701.xml"
