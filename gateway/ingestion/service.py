@@ -715,10 +715,18 @@ def apply_statement_file(
 
 
 def _check_statements(file: InboundFile, statements: tuple[Statement, ...]) -> None:
-    """Refuse a file holding two different statements for one account and day: only one is
-    ever reconciled (the same statement written twice is kept once, as a file sent twice is).
-    """
+    """Refuse a file holding two different statements for one account and day (only one is
+    ever reconciled), or two different lines under one bank transaction id (a line repeated
+    exactly is kept once, as a file sent twice is)."""
     days: dict[tuple[str, date], tuple[int, Statement]] = {}
+    ids: dict[tuple[str, str], tuple[int, int, StatementEntry]] = {}
+    several = len(statements) > 1
+
+    def where(number: int, position: int) -> tuple[str, str]:
+        if several:
+            return f"第 {number} 份对账单第 {position} 笔", f"statement {number}, line {position}"
+        return f"第 {position} 笔", f"line {position}"
+
     for number, statement in enumerate(statements, 1):
         account = statement.account
         day = statement_date(statement)
@@ -734,6 +742,29 @@ def _check_statements(file: InboundFile, statements: tuple[Statement, ...]) -> N
                     f"{number}, {statement.statement_id}) that differ; only one day's "
                     "statement can be reconciled",
                 )
+        for position, entry in enumerate(statement.entries, 1):
+            txid = entry.bank_transaction_id
+            if not txid:
+                continue
+            seen = ids.setdefault((account, txid), (number, position, entry))
+            if seen[2] == entry:
+                continue
+            differ = [
+                f.name
+                for f in dataclasses.fields(StatementEntry)
+                if getattr(seen[2], f.name) != getattr(entry, f.name)
+            ]
+            name = differ[0]
+            first_zh, first_en = where(seen[0], seen[1])
+            at_zh, at_en = where(number, position)
+            before, now = getattr(seen[2], name), getattr(entry, name)
+            raise FileRefused(
+                f"对账单 {file.name} 账户 {account} {first_zh}与{at_zh}流水的交易流水号同为 "
+                f"{txid}，但 {name} 不同（{before} / {now}）",
+                f"statement file {file.name}, account {account}: {first_en} and {at_en} both "
+                f"have bank_transaction_id {txid!r} but differ in {', '.join(differ)} "
+                f"({name} {before} and {now})",
+            )
 
 
 def _our_special_account(

@@ -72,6 +72,28 @@ def _cn(settle: Settle, entries: list[StatementEntry], mutate: Mutation = bytes)
     return mutate(settle.profile.adapter.render_statement(statement(DAY1, entries)))
 
 
+def test_cn_text_two_lines_under_one_transaction_id_are_quarantined(settle: Settle) -> None:
+    data = _cn(settle, _day(_entry("T1", 400_000, False), _entry("T1", 12_345, True)))
+
+    file = _fetch(settle, CN_NAME, data)
+
+    assert file.status is InboundStatus.QUARANTINED
+    reason = file.reason or ""
+    assert "line 1 and line 2" in reason
+    assert "'T1'" in reason
+    assert "amount_fen 400000 and 12345" in reason
+    _nothing_kept(settle)
+
+
+def test_cn_text_a_line_repeated_exactly_is_kept_once(settle: Settle) -> None:
+    line = _entry("T1", 400_000, False)
+    file = _fetch(settle, CN_NAME, _cn(settle, _day(line, line)))
+
+    assert file.status is InboundStatus.APPLIED
+    lines = settle.fresh().scalars(select(StatementLine)).all()
+    assert [(x.dedupe_key, x.amount_fen) for x in lines] == [("txn:T1", 400_000)]
+
+
 def test_cn_text_a_statement_in_dollars_is_quarantined(settle: Settle) -> None:
     data = _cn(settle, _day(), lambda raw: raw.replace(b"|CNY|", b"|USD|", 1))
 
@@ -131,3 +153,15 @@ def test_iso_the_same_statement_written_twice_is_kept_once(settle: Settle) -> No
 
     assert file.status is InboundStatus.APPLIED
     assert settle.fresh().scalar(select(func.count()).select_from(StatementLine)) == 2
+
+
+def test_iso_two_lines_under_one_transaction_id_are_quarantined(settle: Settle) -> None:
+    data = _iso(settle, _day(_entry("T1", 400_000, False), _entry("T1", 12_345, True)))
+
+    file = _fetch(settle, ISO_NAME, data)
+
+    assert file.status is InboundStatus.QUARANTINED
+    reason = file.reason or ""
+    assert "line 1 and line 2" in reason
+    assert "amount_fen 400000 and 12345" in reason
+    _nothing_kept(settle)
