@@ -716,8 +716,9 @@ def apply_statement_file(
 
 def _check_statements(file: InboundFile, statements: tuple[Statement, ...]) -> None:
     """Refuse a file holding two different statements for one account and day (only one is
-    ever reconciled), or two different lines under one bank transaction id (a line repeated
-    exactly is kept once, as a file sent twice is)."""
+    ever reconciled), a line booked outside its statement's period, or two different lines
+    under one bank transaction id (a line repeated exactly is kept once, as a file sent
+    twice is)."""
     days: dict[tuple[str, date], tuple[int, Statement]] = {}
     ids: dict[tuple[str, str], tuple[int, int, StatementEntry]] = {}
     several = len(statements) > 1
@@ -742,7 +743,18 @@ def _check_statements(file: InboundFile, statements: tuple[Statement, ...]) -> N
                     f"{number}, {statement.statement_id}) that differ; only one day's "
                     "statement can be reconciled",
                 )
+        start, end = statement.from_date, statement.to_date
         for position, entry in enumerate(statement.entries, 1):
+            booked = entry.booking_date
+            if (start is not None and booked < start) or (end is not None and booked > end):
+                at_zh, at_en = where(number, position)
+                raise FileRefused(
+                    f"对账单 {file.name} 账户 {account} {at_zh}流水的入账日期 booking_date "
+                    f"{booked} 不在对账单期间 {start or ''}–{end or ''} 内",
+                    f"statement file {file.name}, {at_en} of account {account}: booking_date "
+                    f"{booked} is outside the statement's period {start or '…'} to "
+                    f"{end or '…'}",
+                )
             txid = entry.bank_transaction_id
             if not txid:
                 continue

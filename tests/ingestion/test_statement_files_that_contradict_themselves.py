@@ -107,6 +107,21 @@ def test_cn_text_a_statement_in_dollars_is_quarantined(settle: Settle) -> None:
     _nothing_kept(settle)
 
 
+@pytest.mark.parametrize("booked", [date(2030, 7, 1), date(2024, 6, 1)])
+def test_cn_text_a_line_booked_outside_the_statements_day_is_quarantined(
+    settle: Settle, booked: date
+) -> None:
+    data = _cn(settle, _day(_entry("T1", 400_000, False), _entry("T3", 12_345, True, on=booked)))
+
+    file = _fetch(settle, CN_NAME, data)
+
+    assert file.status is InboundStatus.QUARANTINED
+    reason = file.reason or ""
+    assert f"line 2 of account 6200001: booking_date {booked}" in reason
+    assert "2024-07-01 to 2024-07-01" in reason
+    _nothing_kept(settle)
+
+
 # --- iso20022 --------------------------------------------------------------------------
 
 ISO_NAME = "CAMT053_20240701.xml"
@@ -164,4 +179,17 @@ def test_iso_two_lines_under_one_transaction_id_are_quarantined(settle: Settle) 
     reason = file.reason or ""
     assert "line 1 and line 2" in reason
     assert "amount_fen 400000 and 12345" in reason
+    _nothing_kept(settle)
+
+
+@pytest.mark.parametrize("booked", [date(2030, 7, 1), date(2024, 6, 1)])
+def test_iso_a_line_booked_outside_the_statements_day_is_quarantined(
+    settle: Settle, booked: date
+) -> None:
+    data = _iso(settle, _day(_entry("T1", 400_000, False), _entry("T3", 12_345, True, on=booked)))
+
+    file = _fetch(settle, ISO_NAME, data)
+
+    assert file.status is InboundStatus.QUARANTINED
+    assert f"line 2 of account 6200001: booking_date {booked}" in (file.reason or "")
     _nothing_kept(settle)
