@@ -1433,39 +1433,34 @@ def reassign(
     return item
 
 
-# Items about one bank line or one book entry nobody could pair: dismissing them would drop
-# money the books or the bank still hold.
-UNMATCHED_KINDS = frozenset(
-    {ExceptionKind.UNMATCHED_BANK.value, ExceptionKind.UNMATCHED_BOOK.value}
-)
+# Items whose copies of a bank line are no money: the bank showed one movement twice.
+_COPY_KINDS = frozenset({ExceptionKind.DUPLICATE.value})
 
 
 def dismiss(session: Session, item_id: int, *, actor: str, justification: str) -> QueueItem:
     """Dismiss with a justification; the item's lines and entries are no longer carried.
 
-    An unmatched bank line or book entry that moves money is not dismissed: taken off the
-    open items, its money would be missing from the next night's balance, raised again as an
-    unlinked balance break while the dismissal was confirmed. It is put right by a manual
-    match (with the entry or line that answers it), an adjusting entry, or a bank follow-up."""
+    An item whose own bank lines and book entries still differ in money (an unmatched line
+    or entry, an amount mismatch, cash paid in at village level nobody booked) is not
+    dismissed: taken off the open items, that money would be missing from the next night's
+    balance, raised again as an unlinked balance break while the dismissal was confirmed. It
+    is put right by a manual match (with the entry or line that answers it), an adjusting
+    entry, or a bank follow-up. A repeated bank line (a duplicate) moves no money of its own."""
     item = get_item(session, item_id)
     _workable(item, ItemStatus.OPEN, *PARKED)
     justification = _need_text(
         justification, "驳回必须说明理由", "a dismissal needs a justification"
     )
-    if item.kind in UNMATCHED_KINDS:
+    if item.kind not in _COPY_KINDS and (item_line_ids(item) or item_entry_ids(item)):
         amount = _adjustment_amount(session, item)
         if amount != 0:
-            what_zh, what_en = (
-                ("银行流水", "bank line")
-                if item.kind == ExceptionKind.UNMATCHED_BANK.value
-                else ("账务记录", "book entry")
-            )
             raise RuleViolation(
-                f"该{what_zh}涉及 {grouped_yuan(abs(amount))} 元，驳回后这笔钱将无从对账："
-                "请人工匹配、作调整分录，或向银行反映（银行差错跟进）",
-                f"this {what_en} moves {grouped_yuan(abs(amount))} yuan; dismissed, the money "
-                "would be left unaccounted for: match it by hand, book an adjusting entry, or "
-                "follow it up with the bank (bank error)",
+                f"该差错涉及的银行流水与账务记录相差 {grouped_yuan(abs(amount))} 元，驳回后这笔钱"
+                "将无从对账：请人工匹配、作调整分录，或向银行反映（银行差错跟进）",
+                f"the bank lines and book entries of this item differ by "
+                f"{grouped_yuan(abs(amount))} yuan; dismissed, the money would be left "
+                "unaccounted for: match it by hand, book an adjusting entry, or follow it up "
+                "with the bank (bank error)",
                 code="dismissal_leaves_money_unaccounted",
             )
     _close_open_items(session, item.special_account_id, item_line_ids(item), item_entry_ids(item))

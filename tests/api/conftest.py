@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.transport.memory import MemoryTransport
@@ -298,6 +298,23 @@ def file_village_cash(
         },
         detail="子账户现金存入 cash deposited on the sub-account",
     )
+
+
+def file_booked_village_cash(
+    session: Session, association: Association, *, tag: str, amount_fen: int = 500_000
+) -> int:
+    """A village-cash item whose cash deposit the books have answered since (matched by hand):
+    its line is no longer open (the item keeps it as evidence), so the item moves no money of
+    its own and may be dismissed with a justification."""
+    item = file_village_cash(session, association, tag=tag, amount_fen=amount_fen)
+    session.execute(
+        delete(OpenItem).where(
+            OpenItem.special_account_id == association.special_account_id,
+            OpenItem.item_id == f"STMT-{tag}:1",
+        )
+    )
+    session.flush()
+    return item
 
 
 FEE_FEN = 250

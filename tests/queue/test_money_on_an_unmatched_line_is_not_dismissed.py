@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.records import Channel
 from gateway.errors import RuleViolation
 from gateway.ledger import service as ledger
 from gateway.ledger.models import AccountCode
@@ -79,3 +80,29 @@ def test_an_unmatched_book_entry_is_not_dismissed(nights: Nights) -> None:
     assert "1,500.00" in refused.value.message_zh
     session.rollback()
     assert queue.get_item(session, item.id).resolution is not Resolution.DISMISS
+
+
+def test_cash_paid_in_at_village_level_and_nobody_booked_is_not_dismissed(
+    nights: Nights,
+) -> None:
+    """A cash deposit on a sub-account is village cash and, unbooked, money the books lack:
+    dismissing the cash item would drop its line as dismissing an unmatched one would."""
+    nights.night(
+        [
+            nights.line(
+                nights.sub_b,
+                80_000,
+                channel=Channel.CASH,
+                bank_transaction_code="CAMT/CNTR/CDPT",
+                counterparty_name="现金存入",
+            )
+        ]
+    )
+    (item,) = nights.items("village_cash")
+    session = nights.settle.fresh()
+    with pytest.raises(RuleViolation) as refused:
+        queue.dismiss(session, item.id, actor="alice", justification="已核实为会员存款")
+    assert refused.value.code == "dismissal_leaves_money_unaccounted"
+    assert "800.00" in refused.value.message_zh
+    session.rollback()
+    assert nights.item("village_cash").status is ItemStatus.OPEN

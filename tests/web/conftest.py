@@ -23,6 +23,7 @@ from tests.api.conftest import (  # noqa: F401 - fixtures shared with the API te
     api_engine,
     api_sessions,
     field_cipher,
+    file_booked_village_cash,
     file_village_cash,
     seeded,
     seeded_template,
@@ -77,6 +78,24 @@ def cash_items(api_sessions: sessionmaker[Session], seeded: Seeded) -> dict[str,
         items = {
             "a": file_village_cash(session, a, tag="web-a"),
             "b": file_village_cash(session, b, tag="web-b", amount_fen=120_000),
+        }
+        session.commit()
+    return items
+
+
+@pytest.fixture
+def booked_cash_items(
+    api_sessions: sessionmaker[Session],  # noqa: F811
+    seeded: Seeded,  # noqa: F811
+) -> dict[str, int]:
+    """As ``cash_items``, their cash deposits since answered in the books: items a person may
+    dismiss with a justification (a dismissal leaves no money unaccounted for)."""
+    with api_sessions() as session:
+        a = session.merge(seeded.world.a)
+        b = session.merge(seeded.world.b)
+        items = {
+            "a": file_booked_village_cash(session, a, tag="web-a"),
+            "b": file_booked_village_cash(session, b, tag="web-b", amount_fen=120_000),
         }
         session.commit()
     return items

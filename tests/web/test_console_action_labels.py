@@ -124,10 +124,10 @@ def audit_rows(page: str) -> list[tuple[str, str, str]]:
 
 
 def test_an_items_history_says_what_was_done_and_by_whom_in_words(
-    browser: SignIn, cash_items: dict[str, int], api_sessions: sessionmaker[Session]
+    browser: SignIn, booked_cash_items: dict[str, int], api_sessions: sessionmaker[Session]
 ) -> None:
     named(api_sessions, "reviewer", "张科长")
-    item = cash_items["a"]
+    item = booked_cash_items["a"]
     with api_sessions.begin() as session:
         # what the command line and older code wrote: a --by name, an action nobody labelled
         queue.assign(session, item, assignee="reviewer", actor="李会计")
@@ -156,10 +156,10 @@ def test_an_items_history_says_what_was_done_and_by_whom_in_words(
 
 
 def test_the_audit_log_says_what_was_done_and_by_whom_in_words(
-    browser: SignIn, cash_items: dict[str, int], api_sessions: sessionmaker[Session]
+    browser: SignIn, booked_cash_items: dict[str, int], api_sessions: sessionmaker[Session]
 ) -> None:
     named(api_sessions, "reviewer", "张科长")
-    item = cash_items["b"]
+    item = booked_cash_items["b"]
     client = browser("reviewer")
     page = client.get(f"/console/queue/{item}").text
     client.post(

@@ -61,12 +61,12 @@ def live_server(console_app: FastAPI) -> Iterator[str]:
 
 
 def test_reviewer_resolves_village_cash_and_treasurer_is_kept_out(
-    live_server: str, cash_items: dict[str, int], seeded: Seeded
+    live_server: str, booked_cash_items: dict[str, int], seeded: Seeded
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
-    item = cash_items["a"]
+    item = booked_cash_items["a"]
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=_chromium_path(), args=CHROMIUM_ARGS)
         try:
@@ -106,7 +106,9 @@ def test_reviewer_resolves_village_cash_and_treasurer_is_kept_out(
             expect(page.locator("#done-notice")).to_be_visible()
             assert dialogs, "the resolution asked for confirmation"
             expect(page.locator(f'a[href="/console/queue/{item}"]')).to_have_count(0)
-            expect(page.locator(f'a[href="/console/queue/{cash_items["b"]}"]')).to_have_count(1)
+            expect(
+                page.locator(f'a[href="/console/queue/{booked_cash_items["b"]}"]')
+            ).to_have_count(1)
 
             page.click("nav >> text=审计日志")
             dismissed = page.locator('#audit-log td[data-action="queue.dismissed"]')

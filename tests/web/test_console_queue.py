@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.queue import service as queue
 from gateway.web.i18n import expected_label
 from reconciliation.findings import ExceptionKind, ReconException
-from tests.api.conftest import Seeded, file_village_cash
+from tests.api.conftest import Seeded, file_booked_village_cash
 from tests.web.conftest import SignIn
 
 
@@ -35,10 +35,10 @@ def test_work_list_shows_village_cash_first_class(
 
 
 def test_item_shows_the_bank_line_and_resolving_removes_it(
-    browser: SignIn, cash_items: dict[str, int]
+    browser: SignIn, booked_cash_items: dict[str, int]
 ) -> None:
     client = browser("reviewer")
-    item = cash_items["a"]
+    item = booked_cash_items["a"]
     page = client.get(f"/console/queue/{item}").text
     assert "柜台现金存款" in page  # the bank line's text
     assert "+5,000.00" in page
@@ -193,7 +193,7 @@ def test_dismissed_item_keeps_its_evidence(
     """Once an item is settled its bank line is no longer open; its page still shows the line
     (date, amount, counterparty) as the run saw it."""
     with api_sessions() as session:
-        item_id = file_village_cash(
+        item_id = file_booked_village_cash(
             session, session.merge(seeded.world.a), tag="ev", amount_fen=987_654
         )
         session.commit()
