@@ -954,6 +954,13 @@ def _adjustment_amount(session: Session, item: QueueItem) -> int:
 STATEMENT_BREAK_PREFIX = "statement:"
 
 
+def is_statement_break(item: QueueItem) -> bool:
+    """A balance break between the bank's own figures (``statement:<sub>``)."""
+    return item.kind == ExceptionKind.BALANCE_BREAK.value and item.subject.startswith(
+        STATEMENT_BREAK_PREFIX
+    )
+
+
 def _bookable(item: QueueItem) -> None:
     """An entry booked for the item is matched with the item's own entries, which must be
     book entries: an instalment the books only expect (``s:`` ids, an amount mismatch with
@@ -962,9 +969,7 @@ def _bookable(item: QueueItem) -> None:
     A break in the bank's own statement (``statement:<sub>``) is nothing the books can put
     right: the same difference between the bank and the books is its ``ledger:<sub>`` item,
     and an entry for each would book the money twice."""
-    if item.kind == ExceptionKind.BALANCE_BREAK.value and item.subject.startswith(
-        STATEMENT_BREAK_PREFIX
-    ):
+    if is_statement_break(item):
         raise RuleViolation(
             "银行对账单本身不平（期初加当日流水不等于期末），账上记一笔纠正不了：请向银行反映"
             "（银行差错跟进），或说明理由后驳回；账面与银行的差额在该子账户的账面差错中处理",
@@ -1437,6 +1442,27 @@ def reassign(
 _COPY_KINDS = frozenset({ExceptionKind.DUPLICATE.value})
 
 
+def money_left_open(session: Session, item: QueueItem) -> int:
+    """The money (signed fen) by which the item's own open bank lines and book entries
+    differ: what a dismissal would drop from the next night's balance (0 for a duplicate's
+    copy, and for an item about no line or entry)."""
+    if item.kind in _COPY_KINDS or not (item_line_ids(item) or item_entry_ids(item)):
+        return 0
+    return _adjustment_amount(session, item)
+
+
+def refused_resolutions(session: Session, item: QueueItem) -> frozenset[str]:
+    """The resolutions (``Resolution`` values) the service would refuse for the item whatever
+    a person typed, so that the console does not offer them: booking a break in the bank's
+    own statement, and dismissing an item whose money is still open."""
+    refused: set[str] = set()
+    if is_statement_break(item):
+        refused |= {Resolution.ADJUSTING_ENTRY.value, Resolution.WRITE_OFF.value}
+    if money_left_open(session, item):
+        refused.add(Resolution.DISMISS.value)
+    return frozenset(refused)
+
+
 def dismiss(session: Session, item_id: int, *, actor: str, justification: str) -> QueueItem:
     """Dismiss with a justification; the item's lines and entries are no longer carried.
 
@@ -1451,18 +1477,16 @@ def dismiss(session: Session, item_id: int, *, actor: str, justification: str) -
     justification = _need_text(
         justification, "驳回必须说明理由", "a dismissal needs a justification"
     )
-    if item.kind not in _COPY_KINDS and (item_line_ids(item) or item_entry_ids(item)):
-        amount = _adjustment_amount(session, item)
-        if amount != 0:
-            raise RuleViolation(
-                f"该差错涉及的银行流水与账务记录相差 {grouped_yuan(abs(amount))} 元，驳回后这笔钱"
-                "将无从对账：请人工匹配、作调整分录，或向银行反映（银行差错跟进）",
-                f"the bank lines and book entries of this item differ by "
-                f"{grouped_yuan(abs(amount))} yuan; dismissed, the money would be left "
-                "unaccounted for: match it by hand, book an adjusting entry, or follow it up "
-                "with the bank (bank error)",
-                code="dismissal_leaves_money_unaccounted",
-            )
+    if amount := money_left_open(session, item):
+        raise RuleViolation(
+            f"该差错涉及的银行流水与账务记录相差 {grouped_yuan(abs(amount))} 元，驳回后这笔钱"
+            "将无从对账：请人工匹配、作调整分录，或向银行反映（银行差错跟进）",
+            f"the bank lines and book entries of this item differ by "
+            f"{grouped_yuan(abs(amount))} yuan; dismissed, the money would be left "
+            "unaccounted for: match it by hand, book an adjusting entry, or follow it up "
+            "with the bank (bank error)",
+            code="dismissal_leaves_money_unaccounted",
+        )
     _close_open_items(session, item.special_account_id, item_line_ids(item), item_entry_ids(item))
     item.status = ItemStatus.RESOLVED
     _resolved(session, item, Resolution.DISMISS, actor=actor, note=justification)

@@ -905,10 +905,17 @@ def render_queue_item(
             )
         )
     # An open item takes any resolution; one parked with the bank or under write-off review
-    # can only be dismissed (a write-off request is decided in the review section).
-    offered = (
-        list(ResolutionAction) if item.status is ItemStatus.OPEN else [ResolutionAction.DISMISS]
-    )
+    # can only be dismissed (a write-off request is decided in the review section). What the
+    # service would refuse whatever is typed (booking a break in the bank's own statement,
+    # dismissing money still open) is not offered.
+    refused = queue_service.refused_resolutions(session, item)
+    offered = [
+        a
+        for a in (
+            list(ResolutionAction) if item.status is ItemStatus.OPEN else [ResolutionAction.DISMISS]
+        )
+        if a.value not in refused
+    ]
     # a manual match takes the lines and entries ticked among the account's open ones
     candidates = (
         queue_service.match_candidates(session, item)
@@ -916,7 +923,7 @@ def render_queue_item(
         else []
     )
     form = resolve_form or ResolveForm(
-        action=offered[0].value, chosen={c.item_id for c in candidates if c.own}
+        action=offered[0].value if offered else "", chosen={c.item_id for c in candidates if c.own}
     )
     return current.render(
         "queue_item.html",

@@ -189,6 +189,11 @@ TEXT: dict[str, tuple[str, str]] = {
         "Used by a manual match only. Tick open bank lines and book entries of this special "
         "account; the lines must add up to the entries to the fen.",
     ),
+    "resolve_none": (
+        "此项的钱仍未对上，现在不能驳回：银行更正后由下一次对账确认；核销申请在复核处决定。",
+        "Its money is still open, so it cannot be dismissed now: the next run confirms it once "
+        "the bank has corrected it; a write-off request is decided in the review.",
+    ),
     "match_nothing_open": (
         "本专户已没有未达的流水或账务，无法人工匹配。",
         "Nothing of this special account is open: a manual match has nothing to take.",

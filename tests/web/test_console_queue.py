@@ -255,3 +255,33 @@ def test_accounts_table_balance_column_is_called_balance(browser: SignIn, seeded
     assert head
     assert '<th class="num">余额</th></tr></thead>' in head.group(0)
     assert "子账户余额" not in head.group(0)
+
+
+def _offered(page: str) -> list[str]:
+    return re.findall(r'<input type="radio" name="action" value="([a-z_]+)"', page)
+
+
+def test_only_what_the_item_allows_is_offered(
+    browser: SignIn,
+    cash_items: dict[str, int],
+    seeded: Seeded,
+    api_sessions: sessionmaker[Session],
+) -> None:
+    """Cash paid in that nobody booked cannot be dismissed, so the console does not offer it;
+    once the deposit is answered in the books it can. Parked with the bank while its money is
+    still open, the item says why nothing can be done now instead of offering a form."""
+    client = browser("reviewer")
+    open_money = client.get(f"/console/queue/{cash_items['a']}").text
+    assert "dismiss" not in _offered(open_money)
+    assert "adjusting_entry" in _offered(open_money)
+    with api_sessions.begin() as session:
+        answered = file_booked_village_cash(session, session.merge(seeded.world.a), tag="bk")
+    booked = client.get(f"/console/queue/{answered}").text
+    assert "dismiss" in _offered(booked)
+
+    with api_sessions.begin() as session:
+        queue.resolve_bank_error(session, cash_items["b"], actor="reviewer", note="银行误记")
+    parked = client.get(f"/console/queue/{cash_items['b']}").text
+    assert _offered(parked) == []
+    assert 'id="resolve-none"' in parked
+    assert "现在不能驳回" in parked

@@ -57,8 +57,10 @@ def test_requester_is_refused_and_another_reviewer_books_the_write_off(
     assert "user:" not in request.group(1)
     assert "450.00" in request.group(1)
     assert GROUNDS in request.group(1)
-    # the item waits for a decision: the resolve form only offers a dismissal
-    assert offered_actions(page) == {"dismiss"}
+    # the item waits for a decision, and its money is still open: the resolve form offers
+    # nothing (a dismissal would drop the money), and says why
+    assert offered_actions(page) == set()
+    assert 'id="resolve-none"' in page
 
     own = officer.post(
         f"/console/queue/{item_id}/review",
