@@ -4,6 +4,7 @@ side effect."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from typer.testing import CliRunner, Result
 
 from gateway.cli import app
 from gateway.testing import World
+from tests.gateway.conftest import TEST_FIELD_KEY
 
 
 @pytest.fixture(autouse=True)
@@ -203,3 +205,19 @@ def test_a_database_behind_the_code_is_refused_before_any_step_runs(
     assert "huzhu db upgrade" in text
     assert "0015_job_run_heartbeat" in text
     assert _job_runs(db_url) == 0
+
+
+def test_a_nightly_date_after_today_runs_no_step(
+    world: World, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HUZHU_DATABASE_URL", db_url)
+    key = tmp_path / "world.key"
+    key.write_text(base64.b64encode(TEST_FIELD_KEY).decode(), "utf-8")
+    monkeypatch.setenv("HUZHU_FIELD_KEY_FILE", str(key))
+    text = _explained(_run("nightly", "--date", "2999-01-01"))
+    assert "夜间批处理日期 2999-01-01 晚于今天" in text
+    assert "--today" in text
+    assert _job_runs(db_url) == 0
+    # a rehearsal's business clock may be ahead of the real today: its own today is the bound
+    text = _explained(_run("nightly", "--date", "2999-01-02", "--today", "2999-01-01"))
+    assert "晚于今天 2999-01-01" in text
