@@ -1443,12 +1443,18 @@ _COPY_KINDS = frozenset({ExceptionKind.DUPLICATE.value})
 
 
 def money_left_open(session: Session, item: QueueItem) -> int:
-    """The money (signed fen) by which the item's own open bank lines and book entries
-    differ: what a dismissal would drop from the next night's balance (0 for a duplicate's
-    copy, and for an item about no line or entry)."""
-    if item.kind in _COPY_KINDS or not (item_line_ids(item) or item_entry_ids(item)):
+    """The money (signed fen) by which the item's bank lines and book entries still open
+    differ (one matched since counts no more): what a dismissal would drop from the next
+    night's balance (0 for a duplicate's copy, and for an item about no line or entry)."""
+    lines, entries = item_line_ids(item), item_entry_ids(item)
+    if item.kind in _COPY_KINDS or not (lines or entries):
         return 0
-    return _adjustment_amount(session, item)
+    account = item.special_account_id
+    still_open = sorted(_open_entries(session, account, entries))  # not matched since
+    amounts = entry_amounts(session, account, still_open)
+    return _signed_lines(_open_lines(session, account, lines)) - sum(
+        amounts[e][0] for e in still_open if e in amounts
+    )
 
 
 def refused_resolutions(session: Session, item: QueueItem) -> frozenset[str]:

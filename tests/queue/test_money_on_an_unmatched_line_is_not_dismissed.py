@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete
 
 from adapters.records import Channel
 from gateway.errors import RuleViolation
@@ -17,6 +18,7 @@ from gateway.ledger import service as ledger
 from gateway.ledger.models import AccountCode
 from gateway.queue import service as queue
 from gateway.queue.models import ItemStatus, Resolution
+from gateway.reconcile.models import OpenItem
 from tests.recon_support import Nights
 
 STRANGER = "6230000099998888"
@@ -106,3 +108,26 @@ def test_cash_paid_in_at_village_level_and_nobody_booked_is_not_dismissed(
     assert "800.00" in refused.value.message_zh
     session.rollback()
     assert nights.item("village_cash").status is ItemStatus.OPEN
+
+
+def test_an_entry_matched_since_no_longer_holds_its_item_back(nights: Nights) -> None:
+    """Once the entry an unmatched-book item is about has been matched (by hand, on another
+    item), no money of the item is open: it may be dismissed."""
+    nights.paid_out_today(150_000)
+    found = []
+    for _ in range(10):
+        nights.night()
+        found = nights.items("unmatched_book")
+        if found:
+            break
+    (item,) = found
+    session = nights.settle.fresh()
+    (entry_id,) = queue.item_entry_ids(item)
+    # matched by hand elsewhere: the entry is taken out of the open items
+    session.execute(
+        delete(OpenItem).where(OpenItem.item_type == "entry", OpenItem.item_id == entry_id)
+    )
+    assert queue.money_left_open(session, queue.get_item(session, item.id)) == 0
+    queue.dismiss(session, item.id, actor="alice", justification="已在另一差错中人工匹配")
+    session.commit()
+    assert queue.get_item(nights.settle.fresh(), item.id).resolution is Resolution.DISMISS
