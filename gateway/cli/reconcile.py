@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 from adapters.money import format_yuan
 from gateway.auth.acting import acting_principal
 from gateway.auth.permissions import Permission, Principal
-from gateway.cli._common import cli_session, console, current_settings, parse_date
-from gateway.errors import NotFound
+from gateway.cli._common import cli_session, console, current_settings, err_console, parse_date
+from gateway.errors import Conflict, NotFound
 from gateway.ledger.models import AccountCode
 from gateway.org.models import Association, SpecialAccount
 from gateway.queue import service as queue
@@ -82,9 +82,16 @@ def reconcile(
             raise NotFound("专户不存在", f"no special account {account}")
         # the same banking calendar as the nightly step
         config = match_config(session, calendar_loader(settings.config_dir))
+        done_already = []
         for special in specials:
-            # reconciled through ``day`` already: reconciling it again is refused
-            for each in dates_to_reconcile(session, special.id, day) or [day]:
+            dates = dates_to_reconcile(session, special.id, day)
+            if not dates and account is None and len(specials) > 1:
+                # every account was asked for: one reconciled through ``day`` already is
+                # passed over, as the nightly step does, and the others are caught up
+                done_already.append(special.account_number)
+                continue
+            # the one account asked for, reconciled through ``day`` already: refused, saying so
+            for each in dates or [day]:
                 outcomes.append(
                     reconcile_account(
                         session,
@@ -96,6 +103,17 @@ def reconcile(
                     )
                 )
                 session.commit()  # each date in its own transaction, as in the nightly step
+        if done_already and not outcomes:
+            raise Conflict(
+                f"各专户均已对账至 {day} 或更晚，本次无需对账",
+                f"every special account is reconciled through {day} or later: nothing to do",
+                code="already_reconciled",
+            )
+    if done_already:
+        err_console().print(
+            f"已对账至 {day} 或更晚，跳过 already reconciled through {day}, passed over: "
+            + ", ".join(done_already)
+        )
     if json_out:
         typer.echo(
             json.dumps([o.summary() for o in outcomes], ensure_ascii=False, indent=2, default=str)

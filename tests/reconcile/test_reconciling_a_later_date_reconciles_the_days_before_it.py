@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from adapters.records import StatementEntry
 from gateway.cli import app
 from gateway.errors import Conflict
+from gateway.org.models import Association
 from gateway.reconcile.models import ReconRun
 from gateway.reconcile.service import dates_to_reconcile, pending_dates, reconcile_account
 from tests.recon_support import Nights, store_statement
@@ -112,3 +113,36 @@ def test_the_command_and_the_nightly_step_choose_the_same_dates(nights: Nights) 
         (nights.special_id, day) for day in days
     ]
     assert dates_to_reconcile(session, nights.special_id, nights.day - timedelta(days=1)) == []
+
+
+@pytest.mark.usefixtures("huzhu_env")
+def test_every_account_asked_for_is_caught_up_past_one_already_done(nights: Nights) -> None:
+    """Without --account, an account reconciled through the date already is passed over (as
+    the nightly step does), not a reason to stop before the accounts that are behind."""
+    first = _store(nights, [])
+    code, out = _huzhu("reconcile", "--date", first.isoformat(), "--account", "6200001")
+    assert code == 0, out
+    session = nights.settle.fresh()
+    a = session.get(Association, nights.world.a.id)
+    assert a is not None
+    county, bank = a.special_account.county.code, a.special_account.bank.code
+    code, out = _huzhu(
+        "org", "special-account", "create", "--county", county, "--bank", bank,
+        "--account-number", "6200009", "--name", "第二专户",
+    )  # fmt: skip
+    assert code == 0, out
+    session.close()
+
+    code, out = _huzhu("reconcile", "--date", first.isoformat())
+    assert code == 0, out
+    assert "6200001" in out  # passed over, and said so
+    done = {
+        (run.special_account_id, run.business_date)
+        for run in nights.settle.fresh().scalars(select(ReconRun))
+    }
+    assert len(done) == 2  # the second account reconciled too
+
+    # asked again, every account is done: refused, saying so
+    code, out = _huzhu("reconcile", "--date", first.isoformat())
+    assert code == 1
+    assert "均已对账至" in out
