@@ -288,7 +288,9 @@ def decide_write_off(
     session: Session, review_id: int, *, approve: bool, on: date, actor: str, note: str = ""
 ) -> WriteOffReview:
     """The county decides: an approved write-off is booked; a refused one stays collectable."""
-    review = session.get(WriteOffReview, review_id)
+    # locked and read afresh: of two reviewers deciding at once, the second sees the first's
+    # decision and is refused, instead of booking the write-off again
+    review = session.get(WriteOffReview, review_id, with_for_update=True, populate_existing=True)
     if review is None:
         raise NotFound("核销申请不存在", f"write-off review {review_id} not found")
     liquidation, _association = _open(session, review.liquidation_id)

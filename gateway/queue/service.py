@@ -489,8 +489,13 @@ def list_items(
     )
 
 
-def get_item(session: Session, item_id: int) -> QueueItem:
-    item = session.get(QueueItem, item_id)
+def get_item(session: Session, item_id: int, *, for_update: bool = False) -> QueueItem:
+    """The item; ``for_update`` (every action that changes it) locks its row and reads it
+    afresh, so that of two people acting on one item at once the second sees what the first
+    did (its state checks then refuse) instead of booking again on what it read before."""
+    item = session.get(
+        QueueItem, item_id, with_for_update=for_update or None, populate_existing=for_update
+    )
     if item is None:
         raise NotFound("差错不存在", f"queue item {item_id} not found", item_id=item_id)
     return item
@@ -710,7 +715,7 @@ def assign(
     the queue and whose scope covers the item (a user name, found as :func:`find_user` finds
     it, and kept as the user's own name); anyone else is refused with the reason, since an
     item given to someone who cannot work it sits unseen."""
-    item = get_item(session, item_id)
+    item = get_item(session, item_id, for_update=True)
     if item.status is ItemStatus.CLOSED:
         _workable(item, *(s for s in ItemStatus if s is not ItemStatus.CLOSED))
     typed = _need_text(assignee, "请指定处理人", "an assignee is needed")
@@ -763,16 +768,22 @@ def _open_entries(session: Session, special_account_id: int, ids: Sequence[str])
 
 def _close_open_items(
     session: Session, special_account_id: int, lines: Iterable[str], entries: Iterable[str]
-) -> None:
+) -> int:
+    """Take the lines and entries out of the open items; returns how many were open."""
+    closed = 0
     for item_type, ids in (("line", list(lines)), ("entry", list(entries))):
         if ids:
-            session.execute(
-                delete(OpenItem).where(
+            result = session.execute(
+                delete(OpenItem)
+                .where(
                     OpenItem.special_account_id == special_account_id,
                     OpenItem.item_type == item_type,
                     OpenItem.item_id.in_(ids),
                 )
+                .execution_options(synchronize_session=False)
             )
+            closed += getattr(result, "rowcount", 0)
+    return closed
 
 
 def _signed_lines(lines: Mapping[str, Mapping[str, Any]]) -> int:
@@ -821,7 +832,13 @@ def _match(
             actor=actor,
         )
     )
-    _close_open_items(session, account, lines, entries)
+    if _close_open_items(session, account, lines, entries) != len({*lines}) + len({*entries}):
+        # another person's match took one of them between our reading and our taking it
+        raise Conflict(
+            "流水或账务刚被他人匹配，请刷新后重试",
+            "a line or entry was just matched by someone else: look again and retry",
+            code="not_open",
+        )
     return difference
 
 
@@ -836,7 +853,7 @@ def resolve_manual_match(
 ) -> QueueItem:
     """Match bank lines to book entries by hand (the item's own unless others are named);
     the signed sums must agree to the fen."""
-    item = get_item(session, item_id)
+    item = get_item(session, item_id, for_update=True)
     _workable(item)
     lines = list(line_ids) if line_ids is not None else item_line_ids(item)
     entries = list(entry_ids) if entry_ids is not None else item_entry_ids(item)
@@ -1038,7 +1055,7 @@ def resolve_adjusting_entry(
     person (:func:`approve_adjustment`); otherwise it is posted at once.
     """
     config = config or QueueConfig()
-    item = get_item(session, item_id)
+    item = get_item(session, item_id, for_update=True)
     _workable(item)
     reason = _need_text(reason, "调整分录必须说明原因", "an adjusting entry needs a reason")
     if counter_account is AccountCode.BANK_SUB_ACCOUNT:
@@ -1090,7 +1107,7 @@ def approve_adjustment(session: Session, item_id: int, *, actor: str, note: str 
     The entry is posted only for the difference the item still shows: one that has changed
     since the proposal (the bank took part of the money back, say) is refused, for the
     proposal to be rejected and made again, as for a write-off request."""
-    item = get_item(session, item_id)
+    item = get_item(session, item_id, for_update=True)
     _workable(item, ItemStatus.AWAITING_APPROVAL)
     proposal = json.loads(item.proposal_json or "{}")
     if same_person(actor, proposal.get("proposed_by")):
@@ -1129,7 +1146,7 @@ def approve_adjustment(session: Session, item_id: int, *, actor: str, note: str 
 
 
 def reject_adjustment(session: Session, item_id: int, *, actor: str, note: str) -> QueueItem:
-    item = get_item(session, item_id)
+    item = get_item(session, item_id, for_update=True)
     _workable(item, ItemStatus.AWAITING_APPROVAL)
     note = _need_text(note, "退回须说明原因", "a rejection needs a reason")
     item.status = ItemStatus.OPEN
@@ -1246,7 +1263,7 @@ def _post_adjustment(
 def resolve_bank_error(session: Session, item_id: int, *, actor: str, note: str) -> QueueItem:
     """The bank is in error: follow it up and wait for its correction; the run closes the item
     once the problem is gone."""
-    item = get_item(session, item_id)
+    item = get_item(session, item_id, for_update=True)
     _workable(item)
     note = _need_text(note, "请记录向银行反映的情况", "record what was raised with the bank")
     item.status = ItemStatus.WAITING_BANK
@@ -1261,7 +1278,7 @@ def request_write_off(session: Session, item_id: int, *, actor: str, note: str) 
 
     The amount asked for is the item's own difference, as for an adjusting entry, and is kept
     with the request so the reviewer decides on the figure the requester saw."""
-    item = get_item(session, item_id)
+    item = get_item(session, item_id, for_update=True)
     _workable(item)
     note = _need_text(note, "核销申请须说明理由", "a write-off request needs its grounds")
     _bookable(item)
@@ -1302,7 +1319,7 @@ def approve_write_off(
     呆坏账核销 (5101) on ``on`` (a shortfall as a loss, Dr 5101 / Cr 1002; a surplus the other
     way), the item is resolved and the next run confirms it or reopens it. The approver's
     ``note`` is kept in the item's history and the audit log."""
-    item = get_item(session, item_id)
+    item = get_item(session, item_id, for_update=True)
     request = _write_off_request(item, actor)
     _bookable(item)
     current = _adjustment_amount(session, item)
@@ -1363,7 +1380,7 @@ def approve_write_off(
 def reject_write_off(session: Session, item_id: int, *, actor: str, note: str) -> QueueItem:
     """A second person turns a write-off request down with a reason; the item is open again
     and its history keeps the request and the rejection."""
-    item = get_item(session, item_id)
+    item = get_item(session, item_id, for_update=True)
     request = _write_off_request(item, actor)
     note = _need_text(note, "退回须说明原因", "a rejection needs a reason")
     item.status = ItemStatus.OPEN
@@ -1395,7 +1412,7 @@ def review(
     """The second person's decision on whatever the item waits for: a large adjusting entry
     (awaiting approval) or a write-off request (write-off review). ``note`` is the reason of a
     rejection (required) or what the approver noted (kept in the history and audit log)."""
-    item = get_item(session, item_id)
+    item = get_item(session, item_id, for_update=True)
     _workable(item, ItemStatus.AWAITING_APPROVAL, ItemStatus.WRITE_OFF_REVIEW)
     if item.status is ItemStatus.WRITE_OFF_REVIEW:
         if approve:
@@ -1412,7 +1429,7 @@ def reassign(
     """The item belongs to another association (money booked to the wrong one): it is handed
     over, open, for that association to resolve. The run goes on raising it until the money or
     the books are put right; handing it over resolves nothing, so nothing is "reopened"."""
-    item = get_item(session, item_id)
+    item = get_item(session, item_id, for_update=True)
     _workable(item)
     note = _need_text(note, "改归须说明理由", "a reassignment needs a reason")
     target = session.get(Association, association_id)
@@ -1478,7 +1495,7 @@ def dismiss(session: Session, item_id: int, *, actor: str, justification: str) -
     balance, raised again as an unlinked balance break while the dismissal was confirmed. It
     is put right by a manual match (with the entry or line that answers it), an adjusting
     entry, or a bank follow-up. A repeated bank line (a duplicate) moves no money of its own."""
-    item = get_item(session, item_id)
+    item = get_item(session, item_id, for_update=True)
     _workable(item, ItemStatus.OPEN, *PARKED)
     justification = _need_text(
         justification, "驳回必须说明理由", "a dismissal needs a justification"
