@@ -17,7 +17,7 @@ from gateway.errors import RuleViolation
 from gateway.ledger import service as ledger
 from gateway.ledger.models import AccountCode
 from gateway.queue import service as queue
-from gateway.queue.models import ItemStatus, Resolution
+from gateway.queue.models import ItemStatus, QueueItem, Resolution
 from gateway.reconcile.models import OpenItem
 from tests.recon_support import Nights
 
@@ -29,6 +29,17 @@ def nights(tmp_path: Path) -> Iterator[Nights]:
     built = Nights(tmp_path)
     yield built
     built.close()
+
+
+def _unmatched_book_item(nights: Nights) -> QueueItem:
+    """The books paid out a loan the bank never shows; a few days on it is an unmatched entry."""
+    nights.paid_out_today(150_000)
+    for _ in range(10):
+        nights.night()
+        if found := nights.items("unmatched_book"):
+            (item,) = found
+            return item
+    raise AssertionError("the entry never became an unmatched book entry")
 
 
 def test_an_unbooked_bank_line_is_not_dismissed_and_an_entry_for_it_is_confirmed(
@@ -66,15 +77,7 @@ def test_an_unbooked_bank_line_is_not_dismissed_and_an_entry_for_it_is_confirmed
 
 
 def test_an_unmatched_book_entry_is_not_dismissed(nights: Nights) -> None:
-    # the books paid out a loan the bank never shows; a few days on it is an unmatched entry
-    nights.paid_out_today(150_000)
-    found = []
-    for _ in range(10):
-        nights.night()
-        found = nights.items("unmatched_book")
-        if found:
-            break
-    (item,) = found
+    item = _unmatched_book_item(nights)
     session = nights.settle.fresh()
     with pytest.raises(RuleViolation) as refused:
         queue.dismiss(session, item.id, actor="alice", justification="已放款")
@@ -113,14 +116,7 @@ def test_cash_paid_in_at_village_level_and_nobody_booked_is_not_dismissed(
 def test_an_entry_matched_since_no_longer_holds_its_item_back(nights: Nights) -> None:
     """Once the entry an unmatched-book item is about has been matched (by hand, on another
     item), no money of the item is open: it may be dismissed."""
-    nights.paid_out_today(150_000)
-    found = []
-    for _ in range(10):
-        nights.night()
-        found = nights.items("unmatched_book")
-        if found:
-            break
-    (item,) = found
+    item = _unmatched_book_item(nights)
     session = nights.settle.fresh()
     (entry_id,) = queue.item_entry_ids(item)
     # matched by hand elsewhere: the entry is taken out of the open items
