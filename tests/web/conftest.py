@@ -69,18 +69,24 @@ def browser(console_app: FastAPI) -> Iterator[SignIn]:
         client.close()
 
 
-@pytest.fixture
-def cash_items(api_sessions: sessionmaker[Session], seeded: Seeded) -> dict[str, int]:  # noqa: F811
-    """A village-cash item in association a and one in b, filed by the queue service."""
-    with api_sessions() as session:
-        a = session.merge(seeded.world.a)
-        b = session.merge(seeded.world.b)
+def _cash_items(
+    sessions: sessionmaker[Session], county: Seeded, file: Callable[..., int]
+) -> dict[str, int]:
+    with sessions() as session:
+        a = session.merge(county.world.a)
+        b = session.merge(county.world.b)
         items = {
-            "a": file_village_cash(session, a, tag="web-a"),
-            "b": file_village_cash(session, b, tag="web-b", amount_fen=120_000),
+            "a": file(session, a, tag="web-a"),
+            "b": file(session, b, tag="web-b", amount_fen=120_000),
         }
         session.commit()
     return items
+
+
+@pytest.fixture
+def cash_items(api_sessions: sessionmaker[Session], seeded: Seeded) -> dict[str, int]:  # noqa: F811
+    """A village-cash item in association a and one in b, filed by the queue service."""
+    return _cash_items(api_sessions, seeded, file_village_cash)
 
 
 @pytest.fixture
@@ -90,12 +96,4 @@ def booked_cash_items(
 ) -> dict[str, int]:
     """As ``cash_items``, their cash deposits since answered in the books: items a person may
     dismiss with a justification (a dismissal leaves no money unaccounted for)."""
-    with api_sessions() as session:
-        a = session.merge(seeded.world.a)
-        b = session.merge(seeded.world.b)
-        items = {
-            "a": file_booked_village_cash(session, a, tag="web-a"),
-            "b": file_booked_village_cash(session, b, tag="web-b", amount_fen=120_000),
-        }
-        session.commit()
-    return items
+    return _cash_items(api_sessions, seeded, file_booked_village_cash)
