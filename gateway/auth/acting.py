@@ -12,6 +12,8 @@ see the person and not a spelling.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy.orm import Session
 
 from gateway.auth.credentials import principal_for
@@ -29,10 +31,17 @@ _DOING: dict[Permission, tuple[str, str]] = {
 
 
 def acting_principal(
-    session: Session, typed: str, permission: Permission, scope: ObjectScope, *, option: str
+    session: Session,
+    typed: str,
+    permission: Permission,
+    scope: ObjectScope | Callable[[Principal], ObjectScope],
+    *,
+    option: str,
 ) -> Principal:
     """The user ``typed`` (the value of the command's ``option``) names, as the console would
-    see them signed in, once they may do what needs ``permission`` on an object of ``scope``.
+    see them signed in, once they may do what needs ``permission`` on an object of ``scope``
+    (or of the scope ``scope`` gives for them: a bank file of several counties is in the
+    user's own).
 
     Refused (:class:`ValidationFailed`, in Chinese and English, naming what was typed): an
     empty name; a name no user has, or a user of another county, answered alike
@@ -49,10 +58,12 @@ def acting_principal(
         )
     user = find_user(session, name)
     principal = principal_for(session, user) if user is not None else None
+    where = scope(principal) if principal is not None and callable(scope) else scope
     if (
         user is None
         or principal is None
-        or (principal.role is not Role.ADMIN and principal.home_county_id != scope.county_id)
+        or not isinstance(where, ObjectScope)
+        or (principal.role is not Role.ADMIN and principal.home_county_id != where.county_id)
     ):
         raise ValidationFailed(
             f"{option} {name}：本县没有这个用户（须为在用用户的用户名）",
@@ -79,7 +90,7 @@ def acting_principal(
             role=user.role.value,
             permission=permission.value,
         )
-    if not principal.covers(scope):
+    if not principal.covers(where):
         raise ValidationFailed(
             f"{option} {name}：该用户的管辖范围不含此事项",
             f"{option} {name}: their scope does not cover it",

@@ -11,7 +11,11 @@ from rich.table import Table
 from sqlalchemy import select
 
 from adapters.money import format_yuan
+from gateway.api.router import association_scope
+from gateway.auth.acting import acting_principal
+from gateway.auth.permissions import Permission
 from gateway.cli._common import cli_session, console, current_settings, parse_date
+from gateway.errors import NotFound
 from gateway.org.models import Association
 from gateway.org.service import get_association_by_code
 from gateway.reconcile import service
@@ -90,7 +94,12 @@ def list_command(
 @auto_postings_app.command("undo")
 def undo_command(
     auto_posting_id: Annotated[int, typer.Argument(metavar="ID", help="The posting's id.")],
-    by: Annotated[str, typer.Option("--by", help="Who undoes it (audit log).")],
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by", help="Who undoes it: the user name of an active user who may work its queue."
+        ),
+    ],
     reason: Annotated[str, typer.Option("--reason", help="Why (required; audited).")],
     on: Annotated[
         str | None,
@@ -105,10 +114,18 @@ def undo_command(
     its instalment, and its bank lines are open again for a person on the next night."""
     settings = current_settings()
     with cli_session(settings) as session:
+        posting = session.get(AutoPosting, auto_posting_id)
+        association = session.get(Association, posting.association_id) if posting else None
+        if association is None:
+            raise NotFound("自动记账不存在", f"automatic posting {auto_posting_id} not found")
+        # as in the console: a user who may work the queue of the posting's association
+        actor = acting_principal(
+            session, by, Permission.WORK_QUEUE, association_scope(association), option="--by"
+        ).username
         auto = service.undo_auto_posting(
             session,
             auto_posting_id,
-            actor=by,
+            actor=actor,
             reason=reason,
             on=parse_date(on) if on else None,
         )

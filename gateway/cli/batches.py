@@ -11,6 +11,9 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from adapters.money import format_yuan
+from gateway.api.scopes import file_scope
+from gateway.auth.acting import acting_principal
+from gateway.auth.permissions import Permission
 from gateway.batches.models import BatchStatus, PaymentBatch
 from gateway.batches.sender import refuse_judged_batch, resend
 from gateway.cli._common import (
@@ -22,7 +25,7 @@ from gateway.cli._common import (
     require_database,
 )
 from gateway.db import make_session_factory
-from gateway.errors import HuzhuError
+from gateway.errors import HuzhuError, NotFound
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
 from gateway.ingestion.service import reapply_file
 from gateway.jobs.runtime import build_nightly, configure_logging
@@ -277,7 +280,14 @@ def files_show(file_id: int) -> None:
 
 def files_reapply(
     file_id: Annotated[int, typer.Argument(metavar="ID", help="The inbound file's id.")],
-    by: Annotated[str, typer.Option("--by", help="Who puts it back (audit log).")],
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by",
+            help="Who puts it back: the user name of an active user who may work the file's "
+            "follow-ups.",
+        ),
+    ],
     note: Annotated[
         str, typer.Option("--note", help="Why it can apply now (required; audit log).")
     ],
@@ -287,7 +297,18 @@ def files_reapply(
     Refused (exit 1) for a file that is not quarantined, and for one whose signature or
     decryption failed: the bank must send that one again."""
     with cli_session(current_settings()) as session:
-        f = reapply_file(session, file_id, actor=by, note=note)
+        found = session.get(InboundFile, file_id)
+        if found is None:
+            raise NotFound("文件不存在", f"file {file_id} not found")
+        # as in the console: a user who may work the follow-ups of the file's county
+        actor = acting_principal(
+            session,
+            by,
+            Permission.WORK_FOLLOW_UPS,
+            lambda principal: file_scope(session, principal, found),
+            option="--by",
+        ).username
+        f = reapply_file(session, file_id, actor=actor, note=note)
         step = "statements" if f.kind is InboundKind.STATEMENT else "results"
         console().print(
             f"已放回待处理 put back to be applied: #{f.id} {f.name} ({f.kind.value}); "

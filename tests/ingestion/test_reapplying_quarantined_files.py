@@ -21,6 +21,7 @@ from adapters.security import FileSecurity, SignatureAlgorithm, Verifier
 from gateway.audit.models import AuditEvent
 from gateway.audit.service import county_chain, verify
 from gateway.auth.models import Role
+from gateway.auth.service import create_user
 from gateway.cli import app
 from gateway.errors import Conflict, ValidationFailed
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus, StatementLine
@@ -206,7 +207,18 @@ def test_the_command_puts_a_file_back_and_refuses_one_not_quarantined(
 ) -> None:
     _, file = _return_shown_before_its_result(settle)
     env = cli_environment(settle, tmp_path)
-    command = ["files", "reapply", str(file.id), "--by", "officer", "--note", NOTE]
+    county = settle.world.county.id
+    for name, role in (("officer", Role.COUNTY_OFFICER), ("auditor", Role.AUDITOR)):
+        create_user(settle.session, username=name, display_name=name, role=role, county_id=county)
+    settle.session.commit()
+    # as in the console: only a user who may work the county's follow-ups puts a file back
+    for by in ("nobody", "auditor"):
+        refused = CliRunner().invoke(
+            app, ["files", "reapply", str(file.id), "--by", by, "--note", NOTE], env=env
+        )
+        assert refused.exit_code == 1, refused.output
+        assert f"--by {by}" in refused.output
+    command = ["files", "reapply", str(file.id), "--by", "ＯＦＦＩＣＥＲ", "--note", NOTE]
     done = CliRunner().invoke(app, command, env=env, terminal_width=240)
     assert done.exit_code == 0, done.output
     assert "put back to be applied" in done.output

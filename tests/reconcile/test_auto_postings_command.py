@@ -36,6 +36,8 @@ def _repaid_by_transfer(nights: Nights) -> tuple[Loan, RepaymentScheduleLine]:
 
 def test_listing_and_undoing_an_automatic_booking(nights: Nights) -> None:
     loan, first = _repaid_by_transfer(nights)
+    nights.staff("alice")
+    nights.staff("bob")
     code, out = _huzhu("auto-postings", "list", "--json")
     assert code == 0, out
     (booked,) = json.loads(out)
@@ -47,6 +49,13 @@ def test_listing_and_undoing_an_automatic_booking(nights: Nights) -> None:
     code, table = _huzhu("auto-postings", "list")
     assert "借款人转账还款" in table
     assert booked["lines"][0] in table
+
+    # the person undoing is a user who may work the queue, as in the console
+    code, out = _huzhu(
+        "auto-postings", "undo", str(booked["id"]), "--by", "nobody", "--reason", "x"
+    )
+    assert code == 1
+    assert "--by nobody" in out
 
     # a reason is required
     code, out = _huzhu("auto-postings", "undo", str(booked["id"]), "--by", "alice", "--reason", " ")
