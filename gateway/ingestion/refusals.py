@@ -18,7 +18,7 @@ within a number of banking days.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -140,11 +140,14 @@ def reject_batch(
     business_date: date,
     config: PaymentsConfig,
     error: type[HuzhuError],
+    listed: Mapping[str, InstructionResult] | None = None,
 ) -> dict[str, int]:
     """Reject every instruction of ``batch``, refused whole by the bank with ``bank_reason``
     (``reason_code``: the bank's code, kept on each instruction), through the lifecycle: a
     disbursement's loan goes back to approved, a collection is retried per policy; the batch
-    is rejected and a ``file_refused`` follow-up is raised for it.
+    is rejected and a ``file_refused`` follow-up is raised for it. ``listed``: the rejections
+    the bank gave for some instructions of its own (by end-to-end id), kept with their own
+    reason code and words; the others take the batch's.
 
     ``file`` says so (a refusal notice, or a status report rejecting the batch at group
     level). Raises ``error`` when the batch was answered already, as a whole or in part: a
@@ -190,7 +193,9 @@ def reject_batch(
         )
     reason = f"银行拒绝整份文件 file refused: {bank_reason}"
     outcome: Counter[str] = Counter()
+    own = listed or {}
     for instruction in instructions:
+        given = own.get(instruction.end_to_end_id)
         outcome[
             apply_result(
                 session,
@@ -200,8 +205,9 @@ def reject_batch(
                     status=ResultStatus.REJECTED,
                     settled_amount_fen=0,
                     requested_amount_fen=instruction.amount_fen,
-                    reason_code=reason_code,
-                    reason_text=reason[:400],
+                    reason_code=(given.reason_code if given else None) or reason_code,
+                    reason_text=_words(given, reason)[:400],
+                    booking_date=given.booking_date if given else None,
                 ),
                 business_date=business_date,
                 inbound_file_id=file.id,
@@ -225,6 +231,14 @@ def reject_batch(
     )
     session.flush()
     return {"rejected_instructions": sum(outcome.values()), **outcome}
+
+
+def _words(given: InstructionResult | None, batch_reason: str) -> str:
+    """An instruction's reason words: the bank's own for one it listed with a reason (a code
+    alone says it), else the batch's refusal."""
+    if given is not None and (given.reason_text or given.reason_code):
+        return given.reason_text
+    return batch_reason
 
 
 def answer_due_by(calendar: BankingCalendar, sent_on: date, banking_days: int) -> date:

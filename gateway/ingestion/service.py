@@ -487,19 +487,22 @@ def apply_result_file(
                 f"today ({latest})",
             )
     group = _group_verdict(file, parsed)
-    if group is ResultStatus.REJECTED and not parsed.results:
+    if group is ResultStatus.REJECTED:
         # The bank rejects the whole batch at group level: as a refusal of the whole file.
-        code = parsed.group_reason_code
-        words = " ".join(p for p in (code or "", parsed.group_reason_text) if p).strip()
+        # The instructions it lists keep their own reason; the others, unlisted, take the
+        # group's.
+        code, text, said = parsed.group_reason_code, parsed.group_reason_text, "GrpSts RJCT"
+        words = " ".join(p for p in (code or "", text) if p).strip()
         summary = reject_batch(
             session,
             file,
             batch,
-            bank_reason=f"{file.name}: GrpSts RJCT {words}".strip(),
+            bank_reason=f"{file.name}: {said} {words}".strip(),
             reason_code=code,
             business_date=business_date,
             config=config,
             error=FileRefused,
+            listed={r.end_to_end_id: r for r in parsed.results},
         )
         file.batch_id = batch.id
         return summary

@@ -1,7 +1,7 @@
 """A pain.002's group status (``GrpSts``) is the bank's word on the whole batch: a group
-rejection without transaction statuses rejects every instruction of the batch as a refused
-file does (the bank's reason code kept); a group status contradicting the transactions', or
-one saying money moved without saying which, quarantines the file whole."""
+rejection rejects every instruction of the batch as a refused file does, those it lists with
+their own reason code and the others with the group's; a group status contradicting the
+transactions', or one saying money moved without saying which, quarantines the file whole."""
 
 from __future__ import annotations
 
@@ -46,9 +46,11 @@ def _report(
     code: str | None = None,
     text: str = "",
     each: ResultStatus | None = None,
+    listed: int | None = None,
+    each_code: str | None = None,
 ) -> str:
     """The bank's pain.002 for the sent batch: ``group_status`` and, given ``each``, every
-    instruction with that status."""
+    instruction (the first ``listed`` only, if given) with that status and ``each_code``."""
     ((path, batch),) = settle.bank.batches().items()
     settle.bank.taken.add(path)
     results = tuple(
@@ -58,8 +60,9 @@ def _report(
             settled_amount_fen=i.amount_fen if each is ResultStatus.SETTLED else 0,
             requested_amount_fen=i.amount_fen,
             booking_date=DAY1 if each is ResultStatus.SETTLED else None,
+            reason_code=each_code,
         )
-        for i in batch.instructions
+        for i in batch.instructions[:listed]
         if each is not None
     )
     report = ResultFile(
@@ -183,4 +186,44 @@ def test_a_group_acceptance_without_transactions_accepts_every_instruction(
     (file,) = settle.fresh().scalars(select(InboundFile)).all()
     assert file.status is InboundStatus.APPLIED
     assert {i.status for i in settle.instructions()} == {InstructionStatus.ACCEPTED}
+    assert _journal_count(settle) == booked
+
+
+def test_a_group_rejection_listing_some_instructions_rejects_the_whole_batch(
+    settle: Settle,
+) -> None:
+    loans = _sent(settle)
+    booked = _journal_count(settle)
+    name = _report(
+        settle,
+        "RJCT",
+        code="FF01",
+        text="file rejected: invalid file format",
+        each=ResultStatus.REJECTED,
+        listed=1,
+        each_code="AC04",
+    )
+
+    for day in (DAY2, DAY2 + timedelta(days=1), DAY5):
+        run_date(settle.nightly, day)
+
+    session = settle.fresh()
+    (file,) = session.scalars(select(InboundFile)).all()
+    assert (file.name, file.status) == (name, InboundStatus.APPLIED)
+    (batch,) = session.scalars(select(PaymentBatch)).all()
+    assert batch.status is BatchStatus.REJECTED
+    listed, unlisted = settle.instructions()
+    assert listed.status is InstructionStatus.FAILED
+    assert listed.reason_code == "AC04"  # its own reason
+    assert unlisted.status is InstructionStatus.FAILED  # not left sent until the chase
+    assert unlisted.reason_code == "FF01"  # the group's reason
+    assert "invalid file format" in (unlisted.reason_text or "")
+    for loan in loans:
+        refreshed = session.get(Loan, loan.id)
+        assert refreshed is not None
+        assert refreshed.status in (LoanStatus.COUNCIL_APPROVED, LoanStatus.COUNTY_APPROVED)
+    kinds = [i.kind for i in session.scalars(select(FollowUpItem)).all()]
+    assert kinds.count(FollowUpKind.FILE_REFUSED) == 1
+    assert kinds.count(FollowUpKind.DISBURSEMENT_FAILED) == 2
+    assert FollowUpKind.NO_ANSWER not in kinds
     assert _journal_count(settle) == booked
