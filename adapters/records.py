@@ -144,6 +144,20 @@ class InstructionResult:
 
 
 @dataclass(frozen=True, slots=True)
+class BlockStatus:
+    """A payment block's status given with no transaction status under it (pain.002
+    ``OrgnlPmtInfAndSts`` with ``PmtInfSts`` and no ``TxInfAndSts``): the bank's word on
+    every instruction of that block, which the file does not list."""
+
+    block_id: str | None  # OrgnlPmtInfId
+    status: str  # PmtInfSts, one of STATUS_CODES
+    transaction_count: int | None = None  # OrgnlNbOfTxs: how many instructions the block holds
+    reason_code: str | None = None
+    reason_text: str = ""  # the bank's words, kept verbatim
+    location: str = ""  # where in the file
+
+
+@dataclass(frozen=True, slots=True)
 class ResultFile:
     """A parsed result file (pain.002, 回盘)."""
 
@@ -154,6 +168,8 @@ class ResultFile:
     group_status: str | None = None  # e.g. ACCP, PART, RJCT when the file gives one
     group_reason_code: str | None = None
     group_reason_text: str = ""  # the bank's words for the group status, kept verbatim
+    # payment blocks answered as a whole, without transaction statuses
+    block_statuses: tuple[BlockStatus, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

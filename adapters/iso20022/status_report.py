@@ -11,6 +11,10 @@ partial transactions and 0 for accepted-not-yet-settled and rejected ones. Both 
 be in CNY (``currency=None`` reads any currency, for other projects' sample files) and
 within ``MAX_AMOUNT_FEN``.
 
+A block answered as a whole (``PmtInfSts`` and no ``TxInfAndSts``) becomes a
+``BlockStatus`` (its ``OrgnlPmtInfId``, ``OrgnlNbOfTxs`` and reason): the file does not list
+the instructions it answers, so which they are is left to the gateway, which knows the batch.
+
 Control totals: each ``NbOfTxsPerSts`` of ``OrgnlGrpInfAndSts`` (or of an
 ``OrgnlPmtInfAndSts`` block), when given, counts the original transactions with that status;
 the file (or block) may list fewer of them (a report of the exceptions only: those not listed
@@ -41,6 +45,7 @@ from adapters.records import (
     CURRENCY,
     STATUS_CODES,
     Batch,
+    BlockStatus,
     Direction,
     InstructionResult,
     PaymentInstruction,
@@ -116,6 +121,7 @@ def parse_status_report(data: bytes, *, currency: str | None = CURRENCY) -> Resu
     results: list[InstructionResult] = []
     answers: list[_Answer] = []
     seen: dict[str, str] = {}
+    block_statuses: list[BlockStatus] = []
     blocks = r.findall(body, "OrgnlPmtInfAndSts")
     body_path = f"/Document/{STATUS_REPORT.root}"
     for b_index, block in enumerate(blocks, start=1):
@@ -124,11 +130,15 @@ def parse_status_report(data: bytes, *, currency: str | None = CURRENCY) -> Resu
         if block_status is not None and block_status not in STATUS_CODES:
             _status(block_status, f"{block_path}/PmtInfSts")
         block_answers: list[_Answer] = []
-        for t_index, tx in enumerate(r.findall(block, "TxInfAndSts"), start=1):
+        transactions = r.findall(block, "TxInfAndSts")
+        for t_index, tx in enumerate(transactions, start=1):
             where = f"{block_path}/TxInfAndSts[{t_index}]"
             result, answer = _transaction(r, tx, where, block_status, seen, currency)
             results.append(result)
             block_answers.append(answer)
+        own_status = r.text(block, "PmtInfSts")
+        if not transactions and own_status is not None:
+            block_statuses.append(_block_status(r, block, block_path, own_status))
         _check_per_status(r, block, block_answers, currency)
         answers.extend(block_answers)
     # pain.002.001.02 style: transaction statuses at message level
@@ -138,7 +148,7 @@ def parse_status_report(data: bytes, *, currency: str | None = CURRENCY) -> Resu
         results.append(result)
         answers.append(answer)
     _check_per_status(r, group, answers, currency)
-    if not results and group_status is None:
+    if not results and group_status is None and not block_statuses:
         raise FileFormatError(
             "status report holds neither a group status nor any transaction status",
             location=r.where(body),
@@ -152,6 +162,29 @@ def parse_status_report(data: bytes, *, currency: str | None = CURRENCY) -> Resu
         group_status=group_status,
         group_reason_code=group_reason,
         group_reason_text=group_reason_text,
+        block_statuses=tuple(block_statuses),
+    )
+
+
+def _block_status(r: Reader, block: etree._Element, where: str, code: str) -> BlockStatus:
+    """A block answered as a whole (``PmtInfSts``, no ``TxInfAndSts``)."""
+    _status(code, f"{where}/PmtInfSts")
+    count_text = r.text(block, "OrgnlNbOfTxs")
+    if count_text is not None and not _COUNT.match(count_text):
+        raise FileFormatError(
+            "number of transactions is not a number",
+            location=f"{where}/OrgnlNbOfTxs",
+            field="OrgnlNbOfTxs",
+            value=count_text,
+        )
+    reason_code, reason_text = _reason(r, block)
+    return BlockStatus(
+        block_id=r.text(block, "OrgnlPmtInfId"),
+        status=code,
+        transaction_count=int(count_text) if count_text is not None else None,
+        reason_code=reason_code,
+        reason_text=reason_text,
+        location=where,
     )
 
 
@@ -337,13 +370,27 @@ class StatusReportRenderer:
             sub(group, q("GrpSts")).text = result.group_status
         if result.group_reason_code or result.group_reason_text:
             self._reason(group, result.group_reason_code, result.group_reason_text)
-        for block_id, items in payment_blocks(layout, batch):
+        whole = {b.block_id: b for b in result.block_statuses}
+        blocks = payment_blocks(layout, batch)
+        unknown_blocks = sorted(str(b) for b in set(whole) - {b for b, _ in blocks})
+        if unknown_blocks:
+            raise RenderError(f"statuses for payment blocks not in the batch: {unknown_blocks}")
+        for block_id, items in blocks:
             answered = [(i, by_id[i.end_to_end_id]) for i in items if i.end_to_end_id in by_id]
-            if not answered:
+            as_whole = whole.get(block_id)
+            if not answered and as_whole is None:
                 continue
+            if answered and as_whole is not None:
+                raise RenderError(f"payment block {block_id!r} answered whole and in detail")
             block = sub(body, q("OrgnlPmtInfAndSts"))
             sub(block, q("OrgnlPmtInfId")).text = block_id
             sub(block, q("OrgnlNbOfTxs")).text = str(len(items))
+            if as_whole is not None:
+                if as_whole.status not in STATUS_CODES:
+                    raise RenderError(f"unknown payment block status {as_whole.status!r}")
+                sub(block, q("PmtInfSts")).text = as_whole.status
+                if as_whole.reason_code or as_whole.reason_text:
+                    self._reason(block, as_whole.reason_code, as_whole.reason_text)
             for instruction, answer in answered:
                 self._transaction(block, instruction, answer)
         return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.records import (
     STATUS_CODES,
+    BlockStatus,
     FileKind,
     InstructionResult,
     ResultFile,
@@ -487,11 +488,18 @@ def apply_result_file(
                 f"today ({latest})",
             )
     group = _group_verdict(file, parsed)
-    if group is ResultStatus.REJECTED:
-        # The bank rejects the whole batch at group level: as a refusal of the whole file.
-        # The instructions it lists keep their own reason; the others, unlisted, take the
-        # group's.
-        code, text, said = parsed.group_reason_code, parsed.group_reason_text, "GrpSts RJCT"
+    whole = _whole_batch_block(file, parsed, batch, group)
+    if group is ResultStatus.REJECTED or (
+        whole is not None and STATUS_CODES[whole.status] is ResultStatus.REJECTED
+    ):
+        # The bank rejects the whole batch (at group level, or in the one payment block that
+        # holds all of it): as a refusal of the whole file. The instructions it lists keep
+        # their own reason; the others, unlisted, take the group's (or block's).
+        if group is ResultStatus.REJECTED or whole is None:
+            code, text, said = parsed.group_reason_code, parsed.group_reason_text, "GrpSts RJCT"
+        else:
+            code, text = whole.reason_code, whole.reason_text
+            said = f"PmtInfSts RJCT ({whole.block_id or whole.location})"
         words = " ".join(p for p in (code or "", text) if p).strip()
         summary = reject_batch(
             session,
@@ -506,7 +514,7 @@ def apply_result_file(
         )
         file.batch_id = batch.id
         return summary
-    if group is ResultStatus.ACCEPTED and not parsed.results:
+    if (group is ResultStatus.ACCEPTED and not parsed.results) or whole is not None:
         # accepted as a whole, nothing settled yet: each instruction is accepted
         parsed = dataclasses.replace(
             parsed,
@@ -633,6 +641,77 @@ def _group_verdict(file: InboundFile, parsed: ResultFile) -> ResultStatus | None
                 f"{result.end_to_end_id}, {result.status.value}",
             )
     return verdict
+
+
+def _whole_batch_block(
+    file: InboundFile, parsed: ResultFile, batch: PaymentBatch, group: ResultStatus | None
+) -> BlockStatus | None:
+    """The payment block answered as a whole (``PmtInfSts``, no transaction statuses) that
+    holds every instruction of the batch, if the file gives one.
+
+    A batch may be written as several payment blocks (one per requested date and debtor
+    account), and the file does not say which instructions a block held: a block is mapped
+    only when it says it holds as many instructions as the batch (``OrgnlNbOfTxs``) and the
+    file answers nothing else. Any other block rejecting or settling its instructions as a
+    whole refuses the file (its instructions cannot be told); one accepting them changes
+    nothing and is left. A block status contradicting the group status refuses the file."""
+    found: BlockStatus | None = None
+    for block in parsed.block_statuses:
+        verdict = STATUS_CODES.get(block.status)
+        name = block.block_id or block.location
+        if verdict is None:
+            raise FileRefused(
+                f"回盘文件 {file.name} 付款块 {name} 的状态 PmtInfSts {block.status!r} 无法识别",
+                f"result file {file.name}: payment block {name} status PmtInfSts "
+                f"{block.status!r} is not a status we know",
+            )
+        if group is not None and (verdict is ResultStatus.REJECTED) != (
+            group is ResultStatus.REJECTED
+        ):
+            raise FileRefused(
+                f"回盘文件 {file.name} 付款块 {name} 的状态 PmtInfSts {block.status} 与批次状态 "
+                f"GrpSts {parsed.group_status} 相矛盾",
+                f"result file {file.name}: payment block {name} status PmtInfSts "
+                f"{block.status} contradicts group status GrpSts {parsed.group_status}",
+            )
+        if group is ResultStatus.REJECTED:
+            continue  # the whole batch is rejected at group level anyway
+        holds_all = (
+            block.transaction_count == batch.line_count
+            and len(parsed.block_statuses) == 1
+            and not parsed.results
+        )
+        if verdict in (ResultStatus.SETTLED, ResultStatus.PARTIALLY_SETTLED):
+            raise FileRefused(
+                f"回盘文件 {file.name} 付款块 {name} 只有状态 PmtInfSts {block.status}，没有逐笔"
+                "状态，无法得知各笔指令何日入账、入账多少，请银行提供逐笔回盘",
+                f"result file {file.name}: payment block {name} gives status PmtInfSts "
+                f"{block.status} and no transaction status: which instruction moved how "
+                "much, and on which day, is not said; ask the bank for a detailed report",
+            )
+        if holds_all:
+            found = block
+        elif verdict is ResultStatus.REJECTED:
+            count = (
+                f"{block.transaction_count} 笔"
+                if block.transaction_count is not None
+                else "未注明笔数"
+            )
+            count_en = (
+                f"holds {block.transaction_count} instruction(s)"
+                if block.transaction_count is not None
+                else "does not say how many instructions it holds (OrgnlNbOfTxs)"
+            )
+            raise FileRefused(
+                f"回盘文件 {file.name} 拒绝了付款块 {name}（PmtInfSts RJCT，{count}，批次 "
+                f"{batch.file_name} 共 {batch.line_count} 笔），但未逐笔列出，无法确定被拒绝的是"
+                "哪些指令，请银行提供逐笔回盘",
+                f"result file {file.name} rejects payment block {name} (PmtInfSts RJCT) "
+                f"without transaction statuses; the block {count_en} of the "
+                f"{batch.line_count} in batch {batch.file_name}, so which instructions it "
+                "rejects cannot be told from the file; ask the bank for a detailed report",
+            )
+    return found
 
 
 # --- statements --------------------------------------------------------------------------

@@ -1,18 +1,20 @@
 """A pain.002's group status (``GrpSts``) is the bank's word on the whole batch: a group
 rejection rejects every instruction of the batch as a refused file does, those it lists with
 their own reason code and the others with the group's; a group status contradicting the
-transactions', or one saying money moved without saying which, quarantines the file whole."""
+transactions', or one saying money moved without saying which, quarantines the file whole.
+A payment block answered as a whole (``PmtInfSts``, no transaction listed) is applied when it
+holds the whole batch and quarantined when which instructions it holds cannot be told."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from adapters.records import InstructionResult, ResultFile, ResultStatus
+from adapters.records import Batch, BlockStatus, InstructionResult, ResultFile, ResultStatus
 from gateway.batches.models import BatchStatus, PaymentBatch
 from gateway.ingestion.models import InboundFile, InboundStatus
 from gateway.ingestion.refusals import REFUSED_CODE
@@ -48,9 +50,12 @@ def _report(
     each: ResultStatus | None = None,
     listed: int | None = None,
     each_code: str | None = None,
+    blocks: Callable[[Batch], tuple[BlockStatus, ...]] | None = None,
+    mutate: Callable[[bytes], bytes] = bytes,
 ) -> str:
     """The bank's pain.002 for the sent batch: ``group_status`` and, given ``each``, every
-    instruction (the first ``listed`` only, if given) with that status and ``each_code``."""
+    instruction (the first ``listed`` only, if given) with that status and ``each_code``;
+    ``blocks`` gives the payment blocks answered as a whole."""
     ((path, batch),) = settle.bank.batches().items()
     settle.bank.taken.add(path)
     results = tuple(
@@ -73,9 +78,10 @@ def _report(
         group_status=group_status,
         group_reason_code=code,
         group_reason_text=text,
+        block_statuses=blocks(batch) if blocks is not None else (),
     )
     name = f"PAIN002_{batch.message_id}.xml"
-    settle.server.put(f"out/{name}", settle.profile.adapter.render_result(report, batch))
+    settle.server.put(f"out/{name}", mutate(settle.profile.adapter.render_result(report, batch)))
     return name
 
 
@@ -227,3 +233,94 @@ def test_a_group_rejection_listing_some_instructions_rejects_the_whole_batch(
     assert kinds.count(FollowUpKind.DISBURSEMENT_FAILED) == 2
     assert FollowUpKind.NO_ANSWER not in kinds
     assert _journal_count(settle) == booked
+
+
+def _block_rejected(batch: Batch) -> tuple[BlockStatus, ...]:
+    """The batch's one payment block rejected as a whole, no instruction listed."""
+    return (
+        BlockStatus(
+            block_id=batch.message_id,
+            status="RJCT",
+            reason_code="AM04",
+            reason_text="insufficient funds in the debtor account",
+        ),
+    )
+
+
+def test_a_payment_block_rejected_whole_rejects_its_instructions(settle: Settle) -> None:
+    loans = _sent(settle)
+    booked = _journal_count(settle)
+    name = _report(settle, "RJCT", blocks=_block_rejected, mutate=_without_group_status)
+
+    for day in (DAY2, DAY2 + timedelta(days=1), DAY5):
+        run_date(settle.nightly, day)
+
+    session = settle.fresh()
+    (file,) = session.scalars(select(InboundFile)).all()
+    assert (file.name, file.status) == (name, InboundStatus.APPLIED)
+    (batch,) = session.scalars(select(PaymentBatch)).all()
+    assert batch.status is BatchStatus.REJECTED
+    assert "PmtInfSts RJCT" in (batch.last_error or "")
+    for instruction in settle.instructions():
+        assert instruction.status is InstructionStatus.FAILED
+        assert instruction.reason_code == "AM04"
+        assert "insufficient funds" in (instruction.reason_text or "")
+    for loan in loans:
+        refreshed = session.get(Loan, loan.id)
+        assert refreshed is not None
+        assert refreshed.status in (LoanStatus.COUNCIL_APPROVED, LoanStatus.COUNTY_APPROVED)
+    kinds = [i.kind for i in session.scalars(select(FollowUpItem)).all()]
+    assert kinds.count(FollowUpKind.FILE_REFUSED) == 1
+    assert FollowUpKind.NO_ANSWER not in kinds
+    assert _journal_count(settle) == booked
+
+
+def test_a_payment_block_rejected_whole_beside_a_group_acceptance_is_quarantined(
+    settle: Settle,
+) -> None:
+    _sent(settle)
+    _report(settle, "ACCP", blocks=_block_rejected)
+
+    run_date(settle.nightly, DAY2)
+
+    (file,) = settle.fresh().scalars(select(InboundFile)).all()
+    assert file.status is InboundStatus.QUARANTINED
+    assert "PmtInfSts RJCT contradicts group status GrpSts ACCP" in (file.reason or "")
+    assert {i.status for i in settle.instructions()} == {InstructionStatus.SENT}
+
+
+def test_a_payment_block_rejected_whole_that_cannot_be_mapped_is_quarantined(
+    settle: Settle,
+) -> None:
+    """A block saying it holds 1 instruction of a batch of 2: which one is not said."""
+    _sent(settle)
+    booked = _journal_count(settle)
+
+    def one_of_two(raw: bytes) -> bytes:
+        raw = _without_group_status(raw)
+        at = raw.rindex(b"<OrgnlNbOfTxs>2</OrgnlNbOfTxs>")  # the block's, after the group's
+        return raw[:at] + b"<OrgnlNbOfTxs>1</OrgnlNbOfTxs>" + raw[at + 30 :]
+
+    _report(settle, "RJCT", blocks=_block_rejected, mutate=one_of_two)
+
+    run_date(settle.nightly, DAY2)
+
+    session = settle.fresh()
+    (file,) = session.scalars(select(InboundFile)).all()
+    assert file.status is InboundStatus.QUARANTINED
+    reason = file.reason or ""
+    assert "rejects payment block" in reason
+    assert "PmtInfSts RJCT" in reason
+    assert "holds 1 instruction(s) of the 2" in reason
+    assert "cannot be told" in reason
+    assert {i.status for i in settle.instructions()} == {InstructionStatus.SENT}
+    assert _journal_count(settle) == booked
+    (batch,) = session.scalars(select(PaymentBatch)).all()
+    assert file.batch_id == batch.id
+
+
+def _without_group_status(raw: bytes) -> bytes:
+    """The report as a bank writes it when only the payment block has a status."""
+    start = raw.index(b"<GrpSts>")
+    end = raw.index(b"</GrpSts>") + len(b"</GrpSts>")
+    return raw[:start] + raw[end:]
