@@ -193,6 +193,10 @@ class StatementEntry:
     sub_account: str | None = None  # the association sub-account, where the bank gives one
     return_reason_code: str | None = None
     balance_after_fen: int | None = None  # running balance where the bank gives one
+    # The line of the file the entry was read from, where the adapter knows it (a cn_text
+    # detail line), so that a refusal names the line the bank's staff can find; not part of
+    # the entry's content (two copies of one line on different lines are equal).
+    source_line: int | None = field(default=None, compare=False)
 
     @property
     def signed_amount_fen(self) -> int:

@@ -70,6 +70,7 @@ _ENTRY_ORDER = (
     "sub_account",
     "return_reason_code",
     "balance_after_fen",
+    "source_line",
 )
 _new_entry = positional_constructor(StatementEntry, expected_order=_ENTRY_ORDER)
 
@@ -338,6 +339,7 @@ def _parse(layout: Layout, data: bytes) -> tuple[Statement, ...]:
                     if balance_text
                     else None
                 ),
+                before + number,
             )
         )
     totals = {

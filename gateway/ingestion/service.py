@@ -796,6 +796,21 @@ def apply_statement_file(
     return dict(outcome)
 
 
+def entry_place(position: int, entry: StatementEntry) -> tuple[str, str]:
+    """Where a statement line is in its file, as bank staff read the file (Chinese, English):
+    the file's own line where the adapter knows it (a cn_text file: after its header and
+    sub-account balance lines, entry 3 may be line 5), else the entry's position in its
+    statement with the bank's references for it (camt: ``AcctSvcrRef``, ``NtryRef``)."""
+    if entry.source_line is not None:
+        return f"文件第 {entry.source_line} 行", f"line {entry.source_line} of the file"
+    refs = [f"AcctSvcrRef {entry.bank_transaction_id}"] if entry.bank_transaction_id else []
+    refs.extend(f"NtryRef {value}" for kind, value in entry.references if kind == "NtryRef")
+    shown = f"（{', '.join(refs)}）" if refs else ""
+    return f"第 {position} 笔{shown}", f"entry {position}" + (
+        f" ({', '.join(refs)})" if refs else ""
+    )
+
+
 def _check_statements(file: InboundFile, statements: tuple[Statement, ...]) -> None:
     """Refuse a file holding two different statements for one account and day (only one is
     ever reconciled), a line booked outside its statement's period, or two different lines
@@ -805,10 +820,11 @@ def _check_statements(file: InboundFile, statements: tuple[Statement, ...]) -> N
     ids: dict[tuple[str, str], tuple[int, int, StatementEntry]] = {}
     several = len(statements) > 1
 
-    def where(number: int, position: int) -> tuple[str, str]:
+    def where(number: int, position: int, entry: StatementEntry) -> tuple[str, str]:
+        at_zh, at_en = entry_place(position, entry)
         if several:
-            return f"第 {number} 份对账单第 {position} 笔", f"statement {number}, line {position}"
-        return f"第 {position} 笔", f"line {position}"
+            return f"第 {number} 份对账单{at_zh}", f"statement {number}, {at_en}"
+        return at_zh, at_en
 
     for number, statement in enumerate(statements, 1):
         account = statement.account
@@ -829,11 +845,11 @@ def _check_statements(file: InboundFile, statements: tuple[Statement, ...]) -> N
         for position, entry in enumerate(statement.entries, 1):
             booked = entry.booking_date
             if (start is not None and booked < start) or (end is not None and booked > end):
-                at_zh, at_en = where(number, position)
+                at_zh, at_en = where(number, position, entry)
                 raise FileRefused(
                     f"对账单 {file.name} 账户 {account} {at_zh}流水的入账日期 booking_date "
                     f"{booked} 不在对账单期间 {start or ''}–{end or ''} 内",
-                    f"statement file {file.name}, {at_en} of account {account}: booking_date "
+                    f"statement file {file.name}, {at_en}, account {account}: booking_date "
                     f"{booked} is outside the statement's period {start or '…'} to "
                     f"{end or '…'}",
                 )
@@ -846,11 +862,11 @@ def _check_statements(file: InboundFile, statements: tuple[Statement, ...]) -> N
             differ = [
                 f.name
                 for f in dataclasses.fields(StatementEntry)
-                if getattr(seen[2], f.name) != getattr(entry, f.name)
+                if f.compare and getattr(seen[2], f.name) != getattr(entry, f.name)
             ]
             name = differ[0]
-            first_zh, first_en = where(seen[0], seen[1])
-            at_zh, at_en = where(number, position)
+            first_zh, first_en = where(seen[0], seen[1], seen[2])
+            at_zh, at_en = where(number, position, entry)
             before, now = getattr(seen[2], name), getattr(entry, name)
             raise FileRefused(
                 f"对账单 {file.name} 账户 {account} {first_zh}与{at_zh}流水的交易流水号同为 "
@@ -980,9 +996,10 @@ def _line(
         if isinstance(value, str) and len(value) > limit:
             field_name = "bank_transaction_id" if column == "dedupe_key" else column
             shown = value if len(value) <= 60 else value[:57] + "..."
+            at_zh, at_en = entry_place(position, entry)
             raise FileRefused(
-                f"对账单 {file.name} 第 {position} 笔流水的 {field_name} 过长",
-                f"statement file {file.name}, line {position} of account {statement.account}: "
+                f"对账单 {file.name} {at_zh}流水的 {field_name} 过长",
+                f"statement file {file.name}, {at_en}, account {statement.account}: "
                 f"{field_name} {shown!r} is longer than the {limit} characters a bank sends",
             )
     return row

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from adapters.records import CreditDebit, StatementEntry
+from adapters.records import CreditDebit, StatementEntry, SubAccountBalance
 from gateway.ingestion.models import InboundFile, InboundStatus, StatementLine
 from gateway.jobs.pipeline import run_date
 from gateway.reconcile.models import ReconRun
@@ -79,7 +79,7 @@ def test_cn_text_two_lines_under_one_transaction_id_are_quarantined(settle: Sett
 
     assert file.status is InboundStatus.QUARANTINED
     reason = file.reason or ""
-    assert "line 1 and line 2" in reason
+    assert "line 2 of the file and line 3 of the file" in reason  # after the header
     assert "'T1'" in reason
     assert "amount_fen 400000 and 12345" in reason
     _nothing_kept(settle)
@@ -117,8 +117,47 @@ def test_cn_text_a_line_booked_outside_the_statements_day_is_quarantined(
 
     assert file.status is InboundStatus.QUARANTINED
     reason = file.reason or ""
-    assert f"line 2 of account 6200001: booking_date {booked}" in reason
+    assert f"line 3 of the file, account 6200001: booking_date {booked}" in reason
     assert "2024-07-01 to 2024-07-01" in reason
+    _nothing_kept(settle)
+
+
+def _with_sub_balances(settle: Settle, entries: list[StatementEntry]) -> bytes:
+    """A cn_text statement with two sub-account balance lines after its header: its entry 1
+    is the file's line 4, its entry 3 line 6."""
+    subs = (SubAccountBalance(SUB, 0, 0), SubAccountBalance("6200001-2", 0, 0))
+    raw = settle.profile.adapter.render_statement(statement(DAY1, entries, sub_balances=subs))
+    assert raw.splitlines()[5].startswith(b"D|3|")
+    return raw
+
+
+def test_cn_text_two_lines_under_one_id_are_named_by_the_files_own_lines(settle: Settle) -> None:
+    entries = [_entry("T1", 400_000, False), _entry("T2", 500, True), _entry("T1", 12_345, True)]
+
+    file = _fetch(settle, CN_NAME, _with_sub_balances(settle, entries))
+
+    assert file.status is InboundStatus.QUARANTINED
+    reason = file.reason or ""
+    assert "line 4 of the file and line 6 of the file" in reason
+    assert "文件第 4 行与文件第 6 行" in reason
+    _nothing_kept(settle)
+
+
+def test_cn_text_a_line_booked_outside_the_period_is_named_by_the_files_own_line(
+    settle: Settle,
+) -> None:
+    entries = [
+        _entry("T2", 400_000, False),
+        _entry("T3", 500, True),
+        _entry("T1", 12_345, True, on=date(2030, 7, 1)),
+    ]
+
+    file = _fetch(settle, CN_NAME, _with_sub_balances(settle, entries))
+
+    assert file.status is InboundStatus.QUARANTINED
+    reason = file.reason or ""
+    assert "line 6 of the file, account 6200001: booking_date 2030-07-01" in reason
+    assert "文件第 6 行" in reason
     _nothing_kept(settle)
 
 
@@ -177,7 +216,7 @@ def test_iso_two_lines_under_one_transaction_id_are_quarantined(settle: Settle) 
 
     assert file.status is InboundStatus.QUARANTINED
     reason = file.reason or ""
-    assert "line 1 and line 2" in reason
+    assert "entry 1 (AcctSvcrRef T1) and entry 2 (AcctSvcrRef T1)" in reason
     assert "amount_fen 400000 and 12345" in reason
     _nothing_kept(settle)
 
@@ -191,5 +230,6 @@ def test_iso_a_line_booked_outside_the_statements_day_is_quarantined(
     file = _fetch(settle, ISO_NAME, data)
 
     assert file.status is InboundStatus.QUARANTINED
-    assert f"line 2 of account 6200001: booking_date {booked}" in (file.reason or "")
+    reason = file.reason or ""
+    assert f"entry 2 (AcctSvcrRef T3), account 6200001: booking_date {booked}" in reason
     _nothing_kept(settle)

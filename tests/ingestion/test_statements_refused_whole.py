@@ -182,7 +182,7 @@ def test_a_value_longer_than_a_bank_sends_is_refused_on_every_database(settle: S
     run_date(settle.nightly, DAY2, ("fetch", "statements"))
 
     file = _quarantined(settle, "STMT_6200001_20240701.txt")
-    assert "line 2" in (file.reason or "")
+    assert "line 3 of the file" in (file.reason or "")  # entry 2, after the header
     assert "end_to_end_id" in (file.reason or "")
     assert "35 characters" in (file.reason or "")
     assert _lines_of(settle, "STMT_6200001_20240701.txt") == 0
