@@ -89,6 +89,31 @@ def _journal_count(settle: Settle) -> int:
     return settle.fresh().scalar(select(func.count()).select_from(JournalTransaction)) or 0
 
 
+def _refused_whole(
+    settle: Settle, name: str, loans: list[Loan]
+) -> tuple[PaymentBatch, list[FollowUpItem]]:
+    """The nights until the bank's answer is past due, then what every whole refusal shows:
+    the file applied to its batch, the batch rejected, each loan back to approved, one
+    file-refused follow-up and no "no answer" chase. The batch and the follow-ups."""
+    for day in (DAY2, DAY2 + timedelta(days=1), DAY5):
+        run_date(settle.nightly, day)
+    session = settle.fresh()
+    (file,) = session.scalars(select(InboundFile)).all()
+    assert (file.name, file.status) == (name, InboundStatus.APPLIED)
+    (batch,) = session.scalars(select(PaymentBatch)).all()
+    assert file.batch_id == batch.id
+    assert batch.status is BatchStatus.REJECTED
+    for loan in loans:
+        refreshed = session.get(Loan, loan.id)
+        assert refreshed is not None
+        assert refreshed.status in (LoanStatus.COUNCIL_APPROVED, LoanStatus.COUNTY_APPROVED)
+    items = list(session.scalars(select(FollowUpItem).order_by(FollowUpItem.id)))
+    kinds = [i.kind for i in items]
+    assert kinds.count(FollowUpKind.FILE_REFUSED) == 1
+    assert FollowUpKind.NO_ANSWER not in kinds  # the answer came: nobody is told it did not
+    return batch, items
+
+
 def test_a_group_rejection_rejects_every_instruction_with_the_banks_reason(
     settle: Settle,
 ) -> None:
@@ -96,30 +121,15 @@ def test_a_group_rejection_rejects_every_instruction_with_the_banks_reason(
     booked = _journal_count(settle)
     name = _report(settle, "RJCT", code="FF01", text="file rejected: invalid file format")
 
-    for day in (DAY2, DAY2 + timedelta(days=1), DAY5):
-        run_date(settle.nightly, day)
+    batch, items = _refused_whole(settle, name, loans)
 
-    session = settle.fresh()
-    (file,) = session.scalars(select(InboundFile)).all()
-    assert (file.name, file.status) == (name, InboundStatus.APPLIED)
-    (batch,) = session.scalars(select(PaymentBatch)).all()
-    assert file.batch_id == batch.id
-    assert batch.status is BatchStatus.REJECTED
     assert "FF01" in (batch.last_error or "")
     assert "invalid file format" in (batch.last_error or "")
     for instruction in settle.instructions():
         assert instruction.status is InstructionStatus.FAILED
         assert instruction.reason_code == "FF01"
         assert "invalid file format" in (instruction.reason_text or "")
-    for loan in loans:
-        refreshed = session.get(Loan, loan.id)
-        assert refreshed is not None
-        assert refreshed.status in (LoanStatus.COUNCIL_APPROVED, LoanStatus.COUNTY_APPROVED)
-    items = session.scalars(select(FollowUpItem).order_by(FollowUpItem.id)).all()
-    kinds = [i.kind for i in items]
-    assert kinds.count(FollowUpKind.FILE_REFUSED) == 1
-    assert kinds.count(FollowUpKind.DISBURSEMENT_FAILED) == 2
-    assert FollowUpKind.NO_ANSWER not in kinds  # the answer came: nobody is told it did not
+    assert [i.kind for i in items].count(FollowUpKind.DISBURSEMENT_FAILED) == 2
     (refused,) = [i for i in items if i.kind is FollowUpKind.FILE_REFUSED]
     assert refused.reason_code == REFUSED_CODE
     assert "FF01" in refused.message_en
@@ -210,28 +220,15 @@ def test_a_group_rejection_listing_some_instructions_rejects_the_whole_batch(
         each_code="AC04",
     )
 
-    for day in (DAY2, DAY2 + timedelta(days=1), DAY5):
-        run_date(settle.nightly, day)
+    _, items = _refused_whole(settle, name, loans)
 
-    session = settle.fresh()
-    (file,) = session.scalars(select(InboundFile)).all()
-    assert (file.name, file.status) == (name, InboundStatus.APPLIED)
-    (batch,) = session.scalars(select(PaymentBatch)).all()
-    assert batch.status is BatchStatus.REJECTED
     listed, unlisted = settle.instructions()
     assert listed.status is InstructionStatus.FAILED
     assert listed.reason_code == "AC04"  # its own reason
     assert unlisted.status is InstructionStatus.FAILED  # not left sent until the chase
     assert unlisted.reason_code == "FF01"  # the group's reason
     assert "invalid file format" in (unlisted.reason_text or "")
-    for loan in loans:
-        refreshed = session.get(Loan, loan.id)
-        assert refreshed is not None
-        assert refreshed.status in (LoanStatus.COUNCIL_APPROVED, LoanStatus.COUNTY_APPROVED)
-    kinds = [i.kind for i in session.scalars(select(FollowUpItem)).all()]
-    assert kinds.count(FollowUpKind.FILE_REFUSED) == 1
-    assert kinds.count(FollowUpKind.DISBURSEMENT_FAILED) == 2
-    assert FollowUpKind.NO_ANSWER not in kinds
+    assert [i.kind for i in items].count(FollowUpKind.DISBURSEMENT_FAILED) == 2
     assert _journal_count(settle) == booked
 
 
@@ -252,26 +249,13 @@ def test_a_payment_block_rejected_whole_rejects_its_instructions(settle: Settle)
     booked = _journal_count(settle)
     name = _report(settle, "RJCT", blocks=_block_rejected, mutate=_without_group_status)
 
-    for day in (DAY2, DAY2 + timedelta(days=1), DAY5):
-        run_date(settle.nightly, day)
+    batch, _ = _refused_whole(settle, name, loans)
 
-    session = settle.fresh()
-    (file,) = session.scalars(select(InboundFile)).all()
-    assert (file.name, file.status) == (name, InboundStatus.APPLIED)
-    (batch,) = session.scalars(select(PaymentBatch)).all()
-    assert batch.status is BatchStatus.REJECTED
     assert "PmtInfSts RJCT" in (batch.last_error or "")
     for instruction in settle.instructions():
         assert instruction.status is InstructionStatus.FAILED
         assert instruction.reason_code == "AM04"
         assert "insufficient funds" in (instruction.reason_text or "")
-    for loan in loans:
-        refreshed = session.get(Loan, loan.id)
-        assert refreshed is not None
-        assert refreshed.status in (LoanStatus.COUNCIL_APPROVED, LoanStatus.COUNTY_APPROVED)
-    kinds = [i.kind for i in session.scalars(select(FollowUpItem)).all()]
-    assert kinds.count(FollowUpKind.FILE_REFUSED) == 1
-    assert FollowUpKind.NO_ANSWER not in kinds
     assert _journal_count(settle) == booked
 
 
