@@ -43,7 +43,7 @@ from gateway.auth.models import Role, User
 from gateway.auth.permissions import ROLE_LABELS, ROLE_PERMISSIONS, ObjectScope, Permission
 from gateway.auth.service import find_user, person_key
 from gateway.db import insert_rows, utcnow
-from gateway.errors import Conflict, NotFound, RuleViolation, ValidationFailed
+from gateway.errors import Conflict, HuzhuError, NotFound, RuleViolation, ValidationFailed
 from gateway.labels import state_zh
 from gateway.ledger import service as ledger
 from gateway.ledger.models import (
@@ -999,9 +999,9 @@ def _bookable(item: QueueItem) -> None:
     expected = [e for e in item_entry_ids(item) if e.startswith(EXPECTED_PREFIX)]
     if expected:
         raise ValidationFailed(
-            f"差错涉及应收未收的还款计划 {expected[0]}：请在借款中登记实际还款后人工匹配，或驳回",
+            f"差错涉及应收未收的还款计划 {expected[0]}：请在借款中登记实际还款后人工匹配",
             f"the item involves an expected instalment ({expected[0]}), not a book entry: "
-            "record the repayment on the loan and match it by hand, or dismiss the item",
+            "record the repayment on the loan and match it by hand",
         )
 
 
@@ -1476,10 +1476,13 @@ def money_left_open(session: Session, item: QueueItem) -> int:
 
 def refused_resolutions(session: Session, item: QueueItem) -> frozenset[str]:
     """The resolutions (``Resolution`` values) the service would refuse for the item whatever
-    a person typed, so that the console does not offer them: booking a break in the bank's
-    own statement, and dismissing an item whose money is still open."""
+    a person typed, so that the console does not offer them: booking what ``_bookable``
+    refuses (a break in the bank's own statement, an instalment the books only expect), and
+    dismissing an item whose money is still open."""
     refused: set[str] = set()
-    if is_statement_break(item):
+    try:
+        _bookable(item)
+    except HuzhuError:  # nothing may be booked for it: neither an entry nor a write-off
         refused |= {Resolution.ADJUSTING_ENTRY.value, Resolution.WRITE_OFF.value}
     if money_left_open(session, item):
         refused.add(Resolution.DISMISS.value)

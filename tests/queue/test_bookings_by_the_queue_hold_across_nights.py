@@ -215,6 +215,8 @@ def test_an_amount_mismatch_with_an_expected_instalment_is_settled_on_the_loan(
     item = nights.item("amount_mismatch")
     assert any(e.startswith("s:") for e in queue.item_entry_ids(item))
     session = nights.settle.fresh()
+    # nor offered: no entry, no write-off, and no dismissal while the transfer is unbooked
+    assert queue.refused_resolutions(session, item) == {"adjusting_entry", "write_off", "dismiss"}
     for resolve in (
         lambda: queue.resolve_adjusting_entry(session, item.id, actor="alice", reason="差额暂记"),
         lambda: queue.request_write_off(session, item.id, actor="alice", note="差额核销"),
