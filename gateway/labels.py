@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from adapters.records import Channel, Direction
+from adapters.records import Channel, Direction, ResultStatus
 from gateway.ingestion.models import InboundKind, InboundStatus
 from gateway.ledger.models import LedgerChannel
 from gateway.loans.models import LoanStatus
@@ -65,6 +65,12 @@ STATE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "failed": ("失败", "Failed"),
         "returned": ("已退汇冲销", "Returned and reversed"),
     },
+    "result_status": {
+        "accepted": ("已受理", "Accepted"),
+        "settled": ("已入账", "Settled"),
+        "partially_settled": ("部分入账", "Partly settled"),
+        "rejected": ("已拒绝", "Rejected"),
+    },
     "inbound_status": {
         "received": ("已接收，待处理", "Received, not processed yet"),
         "applied": ("已处理", "Processed"),
@@ -106,6 +112,7 @@ LABELLED_STATES: dict[str, type[StrEnum]] = {
     "member_status": MemberStatus,
     "association_status": AssociationStatus,
     "instruction_status": InstructionStatus,
+    "result_status": ResultStatus,
     "inbound_status": InboundStatus,
     "inbound_kind": InboundKind,
     "direction": Direction,

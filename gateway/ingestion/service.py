@@ -596,14 +596,6 @@ def apply_result_file(
     return dict(outcome)
 
 
-_VERDICT_ZH = {
-    ResultStatus.ACCEPTED: "已受理",
-    ResultStatus.SETTLED: "已入账",
-    ResultStatus.PARTIALLY_SETTLED: "部分入账",
-    ResultStatus.REJECTED: "已拒绝",
-}
-
-
 def _group_verdict(file: InboundFile, parsed: ResultFile) -> ResultStatus | None:
     """The verdict of the file's group status (pain.002 ``GrpSts``), if it gives one; refuses
     the file whole when that status contradicts its transactions' or, with no transaction
@@ -636,7 +628,7 @@ def _group_verdict(file: InboundFile, parsed: ResultFile) -> ResultStatus | None
         if result.status in contradicting:
             raise FileRefused(
                 f"回盘文件 {file.name} 的批次状态 GrpSts {code} 与指令 "
-                f"{result.end_to_end_id} 的状态 {_VERDICT_ZH[result.status]} 相矛盾",
+                f"{result.end_to_end_id} 的状态 {state_zh(result.status)} 相矛盾",
                 f"result file {file.name}: group status GrpSts {code} contradicts instruction "
                 f"{result.end_to_end_id}, {result.status.value}",
             )
