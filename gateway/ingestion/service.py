@@ -603,21 +603,11 @@ def _group_verdict(file: InboundFile, parsed: ResultFile) -> ResultStatus | None
     code = parsed.group_status
     if code is None:
         return None
-    verdict = STATUS_CODES.get(code)
-    if verdict is None:
-        raise FileRefused(
-            f"回盘文件 {file.name} 的批次状态 GrpSts {code!r} 无法识别",
-            f"result file {file.name}: group status GrpSts {code!r} is not a status we know",
-        )
+    verdict = _verdict_of(file, code, "的批次状态 GrpSts", "group status GrpSts")
     if not parsed.results:
-        if verdict in (ResultStatus.SETTLED, ResultStatus.PARTIALLY_SETTLED):
-            raise FileRefused(
-                f"回盘文件 {file.name} 只有批次状态 GrpSts {code}，没有逐笔状态，"
-                "无法得知各笔指令何日入账、入账多少，请银行提供逐笔回盘",
-                f"result file {file.name} gives group status GrpSts {code} and no "
-                "transaction status: which instruction moved how much, and on which day, "
-                "is not said; ask the bank for a detailed report",
-            )
+        _refuse_unsaid_moves(
+            file, verdict, f"只有批次状态 GrpSts {code}", f" gives group status GrpSts {code}"
+        )
         return verdict
     contradicting: set[ResultStatus] = set()
     if verdict is ResultStatus.REJECTED:
@@ -635,6 +625,32 @@ def _group_verdict(file: InboundFile, parsed: ResultFile) -> ResultStatus | None
     return verdict
 
 
+def _verdict_of(file: InboundFile, code: str, what_zh: str, what_en: str) -> ResultStatus:
+    """The verdict a status code (``GrpSts``, ``PmtInfSts``) gives; refuses the file whole for
+    a code that is not a status we know."""
+    verdict = STATUS_CODES.get(code)
+    if verdict is None:
+        raise FileRefused(
+            f"回盘文件 {file.name} {what_zh} {code!r} 无法识别",
+            f"result file {file.name}: {what_en} {code!r} is not a status we know",
+        )
+    return verdict
+
+
+def _refuse_unsaid_moves(
+    file: InboundFile, verdict: ResultStatus, said_zh: str, said_en: str
+) -> None:
+    """Refuse the file whole when a status given without transaction statuses settles money
+    (fully or partly): which instruction moved how much, and on which day, is not said."""
+    if verdict in (ResultStatus.SETTLED, ResultStatus.PARTIALLY_SETTLED):
+        raise FileRefused(
+            f"回盘文件 {file.name} {said_zh}，没有逐笔状态，"
+            "无法得知各笔指令何日入账、入账多少，请银行提供逐笔回盘",
+            f"result file {file.name}{said_en} and no transaction status: which instruction "
+            "moved how much, and on which day, is not said; ask the bank for a detailed report",
+        )
+
+
 def _whole_batch_block(
     file: InboundFile, parsed: ResultFile, batch: PaymentBatch, group: ResultStatus | None
 ) -> BlockStatus | None:
@@ -649,14 +665,13 @@ def _whole_batch_block(
     nothing and is left. A block status contradicting the group status refuses the file."""
     found: BlockStatus | None = None
     for block in parsed.block_statuses:
-        verdict = STATUS_CODES.get(block.status)
         name = block.block_id or block.location
-        if verdict is None:
-            raise FileRefused(
-                f"回盘文件 {file.name} 付款块 {name} 的状态 PmtInfSts {block.status!r} 无法识别",
-                f"result file {file.name}: payment block {name} status PmtInfSts "
-                f"{block.status!r} is not a status we know",
-            )
+        verdict = _verdict_of(
+            file,
+            block.status,
+            f"付款块 {name} 的状态 PmtInfSts",
+            f"payment block {name} status PmtInfSts",
+        )
         if group is not None and (verdict is ResultStatus.REJECTED) != (
             group is ResultStatus.REJECTED
         ):
@@ -673,14 +688,12 @@ def _whole_batch_block(
             and len(parsed.block_statuses) == 1
             and not parsed.results
         )
-        if verdict in (ResultStatus.SETTLED, ResultStatus.PARTIALLY_SETTLED):
-            raise FileRefused(
-                f"回盘文件 {file.name} 付款块 {name} 只有状态 PmtInfSts {block.status}，没有逐笔"
-                "状态，无法得知各笔指令何日入账、入账多少，请银行提供逐笔回盘",
-                f"result file {file.name}: payment block {name} gives status PmtInfSts "
-                f"{block.status} and no transaction status: which instruction moved how "
-                "much, and on which day, is not said; ask the bank for a detailed report",
-            )
+        _refuse_unsaid_moves(
+            file,
+            verdict,
+            f"付款块 {name} 只有状态 PmtInfSts {block.status}",
+            f": payment block {name} gives status PmtInfSts {block.status}",
+        )
         if holds_all:
             found = block
         elif verdict is ResultStatus.REJECTED:
