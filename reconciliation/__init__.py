@@ -35,7 +35,7 @@ The result carries:
 - ``proposals`` (``proposals_frame``): postings the gateway may book by itself and undo later:
   borrower repayments by transfer that confirm an expected collection, bank fees and interest;
 - ``statement``: the daily reconciliation statement per sub-account, with ``canonical_bytes()``
-  and ``digest`` chained to the previous day's (``PreviousDay.statement_hash``).
+  and ``digest`` chained to the previous day's (``ReconciliationRequest.previous_hash``).
 
 A duplicated bank line (a repeated bank transaction id, an identical line beyond the expected
 count, a line of an entry reconciled earlier) is one ``duplicate`` exception. Whether the bank

@@ -141,7 +141,6 @@ class PreviousDay:
     statement_date: date
     closing_fen: int
     sub_account_closings_fen: Mapping[str, int] = field(default_factory=dict)
-    statement_hash: str = ""  # SHA-256 hex of the previous daily reconciliation statement
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +167,7 @@ class ReconciliationRequest:
     # for exactly the difference is the bank taking up the books' opening (an account funded
     # with what the books hold); anything else leaves the difference as a balance break.
     first_statement: bool = False
-    # The digest of the daily statement stored for the day before, which this day's statement
-    # carries (the link of the chain): that day may have had no statement, so it need not be
-    # ``previous``'s. None: ``previous.statement_hash`` ("" without a previous day).
-    previous_hash: str | None = None
+    # The digest (SHA-256 hex) of the daily reconciliation statement stored for the day before,
+    # which this day's statement carries (the link of the chain): that day may have had no
+    # bank statement, so it need not be ``previous``'s day. "" for an account's first day.
+    previous_hash: str = ""

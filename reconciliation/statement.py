@@ -210,16 +210,10 @@ def build_statement(
     return DailyStatement(
         special_account=request.special_account,
         business_date=request.business_date.isoformat(),
-        previous_hash=_previous_hash(request),
+        previous_hash=request.previous_hash,
         lines=(account, *rows),
         exception_fingerprints=tuple(sorted({x.fingerprint for x in exceptions})),
     )
-
-
-def _previous_hash(request: ReconciliationRequest) -> str:
-    if request.previous_hash is not None:
-        return request.previous_hash
-    return request.previous.statement_hash if request.previous else ""
 
 
 __all__ = [

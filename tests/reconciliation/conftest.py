@@ -66,6 +66,7 @@ class Scenario:
     opening: dict[str, int] = field(default_factory=lambda: {SUB_A: 1_000_000, SUB_B: 500_000})
     ledger_delta: dict[str, int] = field(default_factory=dict)  # break the ledger on purpose
     previous: PreviousDay | None = None
+    previous_hash: str = ""  # the digest of the day before's daily statement
     statement: bool = True
     business_date: date = DAY
     printed_only: frozenset[str] = frozenset()  # lines the bank shows but leaves out of balances
@@ -103,6 +104,7 @@ class Scenario:
             business_date=self.business_date,
             statement=stmt if self.statement else None,
             previous=self.previous,
+            previous_hash=self.previous_hash,
             ledger_balances_fen=ledger,
             sub_accounts=frozenset({SUB_A, SUB_B}),
         )

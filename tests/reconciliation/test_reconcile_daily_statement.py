@@ -99,9 +99,8 @@ def test_statements_chain_by_hash_and_a_changed_day_breaks_the_chain() -> None:
     second = (
         night(
             1,
-            PreviousDay(
-                DAY, first.line_for(ACCOUNT_LEVEL).closing_fen or 0, statement_hash=first.digest
-            ),
+            PreviousDay(DAY, first.line_for(ACCOUNT_LEVEL).closing_fen or 0),
+            previous_hash=first.digest,
         )
         .run()
         .statement
@@ -109,11 +108,8 @@ def test_statements_chain_by_hash_and_a_changed_day_breaks_the_chain() -> None:
     third = (
         night(
             2,
-            PreviousDay(
-                DAY + timedelta(days=1),
-                second.line_for(ACCOUNT_LEVEL).closing_fen or 0,
-                statement_hash=second.digest,
-            ),
+            PreviousDay(DAY + timedelta(days=1), second.line_for(ACCOUNT_LEVEL).closing_fen or 0),
+            previous_hash=second.digest,
         )
         .run()
         .statement
