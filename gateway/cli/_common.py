@@ -105,19 +105,19 @@ def require_database(settings: Settings, *, schema: bool = True) -> None:
 
 
 def _require_schema(settings: Settings) -> None:
-    from gateway.migrations import head_revisions, schema_revisions, unknown_revisions
+    from gateway.migrations import schema_gap
 
     engine = make_engine(settings.database_url)
     try:
         with engine.connect() as conn:
-            current = schema_revisions(conn)
+            gap = schema_gap(conn)
     finally:
         engine.dispose()
-    if current == head_revisions():
+    if gap is None:
         return
     where = mask_url(settings.database_url)
-    if unknown := unknown_revisions(current):
-        names = ", ".join(unknown)
+    if gap.unknown:
+        names = ", ".join(gap.unknown)
         raise ConfigurationError(
             f"数据库（{where}）的结构版本 {names} 不是本版本程序所知的迁移"
             "（已由更新的版本升级？）：请用升级它的那个版本运行，本版本不写入该库",
@@ -126,7 +126,7 @@ def _require_schema(settings: Settings) -> None:
             "upgraded it; this version does not write to it",
             code="database_schema_unknown",
         )
-    at = ", ".join(current) or "（空 empty）"
+    at = ", ".join(gap.current) or "（空 empty）"
     raise ConfigurationError(
         f"{_DB_NOT_MIGRATED_ZH}（{where}，当前版本 {at}）",
         f"{_DB_NOT_MIGRATED_EN} ({where}, at {at})",

@@ -134,14 +134,14 @@ def nightly(
         rehearsed = parse_date(today)
         pipeline.clock = lambda: rehearsed
     day = given or today_in(pipeline.payments.scheduler.timezone)
-    if day > pipeline.today():
+    if day > (business_today := pipeline.today()):
         engine.dispose()
         # a typo (2042 for 2024) would send batches for a day to come and reconcile every
         # day up to it, closing the days between for good
         raise ValidationFailed(
-            f"夜间批处理日期 {day} 晚于今天 {pipeline.today()}：未运行任何步骤"
+            f"夜间批处理日期 {day} 晚于今天 {business_today}：未运行任何步骤"
             "（演练请用 --today 指定业务时钟的今天）",
-            f"the nightly date {day} is after today, {pipeline.today()}: no step was run "
+            f"the nightly date {day} is after today, {business_today}: no step was run "
             "(for a rehearsal, give the business clock's today with --today)",
             code="date_in_future",
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -46,23 +47,40 @@ def head_revisions() -> tuple[str, ...]:
     return tuple(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))
 
 
+@dataclass(frozen=True)
+class SchemaGap:
+    """How the connected database's schema stands apart from the shipped migrations' head:
+    the revisions it is stamped with (none: not created) and those of them no shipped
+    migration has (a newer version wrote them; none: it is only behind)."""
+
+    current: tuple[str, ...]
+    unknown: tuple[str, ...]
+
+
+def schema_gap(connection: Connection) -> SchemaGap | None:
+    """The connected database's :class:`SchemaGap`; None when it is at the head."""
+    current = schema_revisions(connection)
+    if current == head_revisions():
+        return None
+    return SchemaGap(current, tuple(unknown_revisions(current)))
+
+
 def schema_problem(connection: Connection) -> str | None:
     """Why the connected database's schema is not the shipped migrations' head, in words;
     None when it is."""
-    current = schema_revisions(connection)
-    heads = head_revisions()
-    if current == heads:
+    gap = schema_gap(connection)
+    if gap is None:
         return None
-    if not current:
+    if not gap.current:
         return "schema not created (no migrations applied): run huzhu db upgrade"
-    if unknown := unknown_revisions(current):
+    if gap.unknown:
         return (
-            f"schema at {', '.join(unknown)}, which this version's migrations do not know "
+            f"schema at {', '.join(gap.unknown)}, which this version's migrations do not know "
             "(upgraded by a newer version?): run the version that upgraded it"
         )
     return (
-        f"schema at {', '.join(current)}, migrations' head is {', '.join(heads)}: "
-        "run huzhu db upgrade"
+        f"schema at {', '.join(gap.current)}, migrations' head is "
+        f"{', '.join(head_revisions())}: run huzhu db upgrade"
     )
 
 
