@@ -268,7 +268,6 @@ def unknown_environment(settings: Settings, environ: Mapping[str, str]) -> list[
     with ``__``, any case, as pydantic-settings reads them), nor a variable read elsewhere, nor
     the one ``field_key_env`` names, nor one a bank's configuration names for a secret
     (``*_env`` in ``config/banks/*.toml``). A misspelt ``HUZHU_DATABSE_URL`` is one of them."""
-    secrets = _secret_variables(settings.config_dir / "banks")
     unknown: list[str] = []
     for name in sorted(environ):
         upper = name.upper()
@@ -279,12 +278,14 @@ def unknown_environment(settings: Settings, environ: Mapping[str, str]) -> list[
             rest in _NOT_SETTINGS
             or rest.startswith(_NOT_SETTINGS_PREFIXES)
             or (settings.field_key_env and upper == settings.field_key_env.upper())
-            or upper in secrets
         ):
             continue
         if not _names_setting(type(settings), rest.lower().split("__")):
             unknown.append(name)
-    return unknown
+    if not unknown:
+        return []  # the bank configurations are read only when something is left to excuse
+    secrets = _secret_variables(settings.config_dir / "banks")
+    return [name for name in unknown if name.upper() not in secrets]
 
 
 def _secret_variables(banks_dir: Path) -> set[str]:
