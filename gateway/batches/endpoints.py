@@ -25,7 +25,7 @@ from gateway.batches.models import BatchStatus, PaymentBatch
 from gateway.db import as_utc
 from gateway.errors import NotFound
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
-from gateway.ingestion.service import REAPPLY_NOTE_MAX, reapply_file
+from gateway.ingestion.service import REAPPLY_NOTE_MAX, get_inbound_file, reapply_file
 from gateway.org.models import Bank, SpecialAccount
 from gateway.payments.follow_ups import file_in_county
 from gateway.payments.models import PaymentInstruction
@@ -170,9 +170,7 @@ def visible_file(
     session: Session, principal: Principal, file_id: int, permission: Permission
 ) -> InboundFile:
     principal.require(permission)
-    item = session.get(InboundFile, file_id)
-    if item is None:
-        raise NotFound("文件不存在", f"file {file_id} not found")
+    item = get_inbound_file(session, file_id)
     principal.require(permission, file_scope(session, principal, item))
     return item
 

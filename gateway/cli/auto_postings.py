@@ -15,7 +15,6 @@ from gateway.api.router import association_scope
 from gateway.auth.acting import acting_principal
 from gateway.auth.permissions import Permission
 from gateway.cli._common import cli_session, console, current_settings, parse_date
-from gateway.errors import NotFound
 from gateway.org.models import Association
 from gateway.org.service import get_association_by_code
 from gateway.reconcile import service
@@ -114,10 +113,7 @@ def undo_command(
     its instalment, and its bank lines are open again for a person on the next night."""
     settings = current_settings()
     with cli_session(settings) as session:
-        posting = session.get(AutoPosting, auto_posting_id)
-        association = session.get(Association, posting.association_id) if posting else None
-        if association is None:
-            raise NotFound("自动记账不存在", f"automatic posting {auto_posting_id} not found")
+        _posting, association = service.get_auto_posting(session, auto_posting_id)
         # as in the console: a user who may work the queue of the posting's association
         actor = acting_principal(
             session, by, Permission.WORK_QUEUE, association_scope(association), option="--by"

@@ -25,9 +25,9 @@ from gateway.cli._common import (
     require_database,
 )
 from gateway.db import make_session_factory
-from gateway.errors import HuzhuError, NotFound
+from gateway.errors import HuzhuError
 from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
-from gateway.ingestion.service import reapply_file
+from gateway.ingestion.service import get_inbound_file, reapply_file
 from gateway.jobs.runtime import build_nightly, configure_logging
 from gateway.payments.models import FollowUpItem, PaymentInstruction
 
@@ -297,9 +297,7 @@ def files_reapply(
     Refused (exit 1) for a file that is not quarantined, and for one whose signature or
     decryption failed: the bank must send that one again."""
     with cli_session(current_settings()) as session:
-        found = session.get(InboundFile, file_id)
-        if found is None:
-            raise NotFound("文件不存在", f"file {file_id} not found")
+        found = get_inbound_file(session, file_id)
         # as in the console: a user who may work the follow-ups of the file's county
         actor = acting_principal(
             session,

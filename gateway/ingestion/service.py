@@ -327,6 +327,14 @@ def quarantine(session: Session, file_id: int, reason: str, *, answers: str | No
     _quarantine_follow_up(session, file, reason)
 
 
+def get_inbound_file(session: Session, file_id: int) -> InboundFile:
+    """A bank file by id; ``NotFound`` otherwise."""
+    file = session.get(InboundFile, file_id)
+    if file is None:
+        raise NotFound("文件不存在", f"file {file_id} not found")
+    return file
+
+
 # A reapplying note goes to the audit log and, prefixed, resolves the file's follow-ups.
 REAPPLY_NOTE_MAX = 500
 

@@ -23,7 +23,6 @@ from gateway.api.router import (
 from gateway.api.scopes import special_account_scope
 from gateway.auth.permissions import Permission, Principal
 from gateway.db import as_utc
-from gateway.errors import NotFound
 from gateway.ingestion.models import StatementLine
 from gateway.org.models import Association, Bank, SpecialAccount
 from gateway.reconcile import service
@@ -254,10 +253,7 @@ def workable_auto_posting(
     """The posting, if the caller may undo it (``queue.work`` in its association); 404 when
     it lies outside their scope."""
     principal.require(Permission.WORK_QUEUE)
-    auto = session.get(AutoPosting, auto_posting_id)
-    association = session.get(Association, auto.association_id) if auto else None
-    if auto is None or association is None:
-        raise NotFound("自动记账不存在", f"automatic posting {auto_posting_id} not found")
+    auto, association = service.get_auto_posting(session, auto_posting_id)
     principal.require(Permission.WORK_QUEUE, association_scope(association))
     return auto
 

@@ -31,7 +31,7 @@ from gateway.ledger.fence import journal_watermark
 from gateway.ledger.models import AccountCode, JournalTransaction, TransactionKind
 from gateway.loans import service as loans
 from gateway.loans.models import LoanStatus
-from gateway.org.models import SpecialAccount
+from gateway.org.models import Association, SpecialAccount
 from gateway.payments import service as payments
 from gateway.payments.models import RepaymentScheduleLine, ScheduleLineStatus
 from gateway.payments.schedule import split_payment
@@ -993,6 +993,15 @@ def auto_posting_line_ids(auto: AutoPosting) -> list[str]:
     return [str(data["line_id"]) for data in json.loads(auto.lines_json)]
 
 
+def get_auto_posting(session: Session, auto_posting_id: int) -> tuple[AutoPosting, Association]:
+    """An automatic posting and the association it was booked for; ``NotFound`` otherwise."""
+    auto = session.get(AutoPosting, auto_posting_id)
+    association = session.get(Association, auto.association_id) if auto else None
+    if auto is None or association is None:
+        raise NotFound("自动记账不存在", f"automatic posting {auto_posting_id} not found")
+    return auto, association
+
+
 def undo_auto_posting(
     session: Session,
     auto_posting_id: int,
@@ -1006,9 +1015,7 @@ def undo_auto_posting(
 
     The reversal is dated ``on``, by default the next date the run reconciles, and never later
     (``queue.entry_date``): from that night on, the books lose the posting as the lines open."""
-    auto = session.get(AutoPosting, auto_posting_id)
-    if auto is None:
-        raise NotFound("自动记账不存在", f"automatic posting {auto_posting_id} not found")
+    auto, _association = get_auto_posting(session, auto_posting_id)
     if auto.undone_at is not None:
         raise Conflict("该自动记账已撤销", f"automatic posting {auto_posting_id} is undone already")
     if not reason.strip():
