@@ -14,6 +14,7 @@ from gateway.errors import RuleViolation, ValidationFailed
 from gateway.ledger.models import AccountCode, LedgerChannel, TransactionKind
 from gateway.ledger.service import Posting, post
 from gateway.members.service import get_member
+from gateway.org.service import check_takes_in, lock_association
 
 SOURCE_ACCOUNT: dict[CapitalSource, AccountCode] = {
     CapitalSource.CENTRAL: AccountCode.FISCAL_CENTRAL,
@@ -64,10 +65,17 @@ def record_contribution(
     channel: LedgerChannel = LedgerChannel.TRANSFER,
     actor: str = "system",
 ) -> CapitalContribution:
-    """Capital received into the sub-account: Dr bank sub-account, Cr the source's account."""
+    """Capital received into the sub-account: Dr bank sub-account, Cr the source's account.
+
+    Refused for an association being liquidated or closed (:func:`check_takes_in`)."""
     if source == CapitalSource.MEMBER_DEPOSIT:
         raise ValidationFailed("会员互助金请按会员登记", "member deposits are recorded per member")
     _check_amount(amount_fen)
+    check_takes_in(
+        lock_association(session, association_id),
+        taking_zh="不再收入新的资金",
+        taking_en="takes in no new capital",
+    )
     return _book(
         session,
         association_id=association_id,
@@ -92,9 +100,18 @@ def record_member_deposit(
     channel: LedgerChannel = LedgerChannel.TRANSFER,
     actor: str = "system",
 ) -> CapitalContribution:
-    """A member's mutual-fund deposit (入会互助金) paid into the association's sub-account."""
+    """A member's mutual-fund deposit (入会互助金) paid into the association's sub-account.
+
+    Refused for an association being liquidated or closed (:func:`check_takes_in`): its
+    members' deposits are being refunded, each exactly what the member had paid when the
+    refunds were requested."""
     _check_amount(amount_fen)
     member = get_member(session, member_id)
+    check_takes_in(
+        lock_association(session, member.association_id),
+        taking_zh="不再收缴会员互助金",
+        taking_en="takes in no member deposits",
+    )
     if member.status.value != "active":
         raise RuleViolation(
             "只有正常状态的会员可以缴纳互助金",

@@ -17,6 +17,7 @@ from gateway.errors import ValidationFailed
 from gateway.members.models import Member
 from gateway.members.schemas import MemberInput
 from gateway.members.service import (
+    check_new_members,
     database_problems,
     input_problems,
     register_member,
@@ -225,6 +226,7 @@ def import_members(
     """Validate every row of ``path``; register all members, or refuse the file whole (a join
     date after ``today``, when given, refuses its row)."""
     association = get_association_by_code(session, association_code)
+    check_new_members(association)
     table = read_table(path)
     if not table:
         raise ImportRefused([RowError(1, "-", "", "文件为空 / the file is empty")])

@@ -20,7 +20,7 @@ from gateway.grading.ladder import ladder
 from gateway.members.models import Member, MemberStatus
 from gateway.members.schemas import FieldProblem, MemberInput, MemberView
 from gateway.org.models import Association
-from gateway.org.service import get_association
+from gateway.org.service import check_takes_in, get_association, lock_association
 from gateway.security.checks import (
     card_problem,
     normalise_resident_id,
@@ -177,6 +177,11 @@ def database_problems(
     return problems
 
 
+def check_new_members(association: Association) -> None:
+    """Refuse new members for an association being liquidated or closed."""
+    check_takes_in(association, taking_zh="不再登记新会员", taking_en="registers no new members")
+
+
 def register_member(
     session: Session,
     cipher: FieldCipher,
@@ -193,8 +198,13 @@ def register_member(
     The member is registered at the county's entry grade. A different grade is set only when
     ``may_set_grade`` (the caller holds ``grades.adjust`` for this association) and the input
     carries a reason; it is then applied as an audited adjustment
-    (``member.credit_grade_adjust``, exactly as the grade-adjust endpoint records it)."""
-    association = get_association(session, association_id)
+    (``member.credit_grade_adjust``, exactly as the grade-adjust endpoint records it).
+
+    An association being liquidated or closed registers no one (:func:`check_new_members`);
+    its row is locked first, so a registration and the start of a liquidation go one at a
+    time."""
+    association = lock_association(session, association_id)
+    check_new_members(association)
     county_id = association.town.county_id
     grade = starting_grade(
         session,

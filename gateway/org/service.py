@@ -8,7 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.audit import service as audit
-from gateway.errors import Conflict, NotFound, ValidationFailed
+from gateway.errors import Conflict, NotFound, RuleViolation, ValidationFailed
+from gateway.labels import state_zh
 from gateway.ledger.service import open_chart
 from gateway.org.models import (
     AccountLevel,
@@ -318,6 +319,37 @@ def set_association_status(
         payload={"from": before.value, "to": status.value, "reason": reason},
     )
     return association
+
+
+# An association in these states is being wound up or was (撤销): English words for its state.
+WOUND_UP: dict[AssociationStatus, str] = {
+    AssociationStatus.LIQUIDATING: "being liquidated",
+    AssociationStatus.CLOSED: "closed",
+}
+
+
+def check_takes_in(association: Association, *, taking_zh: str, taking_en: str) -> None:
+    """Refuse an intake (new capital, a member's deposit, a new member) into an association
+    being liquidated or closed, with the code ``association_liquidating`` or
+    ``association_closed``. The Linyi notice returns a dissolved association's fiscal capital
+    in full and refunds each member's deposit, so nothing new comes in once the liquidation
+    has started. Collecting what borrowers still owe is no intake and goes on, and so do the
+    liquidation's own postings.
+
+    ``taking_zh`` and ``taking_en`` say what is refused: "不再登记新会员" and
+    "registers no new members", say."""
+    state_en = WOUND_UP.get(association.status)
+    if state_en is None:
+        return
+    raise RuleViolation(
+        f"协会“{association.name}”{state_zh(association.status)}，{taking_zh}"
+        "（撤销的协会财政资金全部收回，会员互助金等额退还会员）",
+        f"association {association.code} is {state_en}: it {taking_en} (a dissolved "
+        "association returns its fiscal capital and refunds each member's deposit)",
+        code=f"association_{association.status.value}",
+        association_id=association.id,
+        status=association.status.value,
+    )
 
 
 def associations_of_county(session: Session, county_id: int) -> list[Association]:
