@@ -29,6 +29,7 @@ from gateway.reports import service as reports
 from gateway.reports.figures import EvaluationFigures
 from gateway.reports.models import AssociationEvaluation
 from gateway.reports.numbers import CountAmount, Ratio, yuan
+from gateway.reports.periods import check_period
 from gateway.reports.scoring import EvaluationScoring, SuggestedGrade, load_grading_config
 from gateway.reports.tables import EvaluationRow, evaluation_rows, latest_evaluation, loan_detail
 
@@ -78,9 +79,10 @@ def period_report(
     format: Annotated[ReportFormat, Query()] = ReportFormat.XLSX,
 ) -> Response:
     visible_association(session, principal, association_id, Permission.READ_REPORTS)
-    if end < start or (end - start).days > 366:
+    check_period(start, end)
+    if (end - start).days > 366:
         raise ValidationFailed(
-            "报表期间无效（须在一年之内）", "the period must run forward and last a year at most"
+            "报表期间无效（须在一年之内）", "the period must last a year at most"
         )
     report = reports.period_report(session, association_id, start, end)
     return _download(
@@ -295,10 +297,9 @@ def association_evaluation(
 ) -> Evaluation:
     """附件1 for the period ending ``as_of``; without ``since`` the period starts after the
     previous evaluation (or at the association's start), as ``huzhu reports evaluation``."""
+    check_period(since, as_of)
     if since is None:
         since = reports.default_since(session, association_id, as_of)
-    elif since > as_of:
-        raise ValidationFailed("评估期间无效：起始日晚于截止日", "the period must run forward")
     figures, suggestion = reports.suggestion_for(
         session, association_id, scoring, as_of=as_of, since=since
     )

@@ -41,6 +41,7 @@ from gateway.org.models import Association, Town
 from gateway.org.service import get_association
 from gateway.payments.models import InstructionStatus, PaymentInstruction, RepaymentScheduleLine
 from gateway.reports.numbers import CountAmount, Ratio, yuan
+from gateway.reports.periods import check_period
 
 REVERSAL_MEMO_PREFIX = "冲销 reversal: "
 FISCAL_ACCOUNTS = (
@@ -550,7 +551,9 @@ def _falls_due_within(loan: LoanFacts, since: date | None, as_of: date) -> bool:
 def evaluate(
     session: Session, association_id: int, *, as_of: date, since: date | None = None
 ) -> EvaluationFigures:
-    """Every figure of the evaluation table for one association and period."""
+    """Every figure of the evaluation table for one association and period; a period that
+    runs backwards is refused (:func:`check_period`)."""
+    check_period(since, as_of)
     association = get_association(session, association_id)
     county = county_of(session, association_id)
     town = session.get(Town, association.town_id)

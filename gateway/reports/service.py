@@ -18,6 +18,7 @@ from gateway.org.models import AssociationGrade, County
 from gateway.org.service import associations_of_county, lock_association
 from gateway.reports.figures import EvaluationFigures, evaluate
 from gateway.reports.models import AssociationEvaluation
+from gateway.reports.periods import check_period, check_year
 from gateway.reports.scoring import EvaluationScoring, SuggestedGrade, suggest_grade
 from gateway.reports.tables import CountySummary, summary_row
 
@@ -175,12 +176,14 @@ def evaluations_of(session: Session, association_id: int) -> list[AssociationEva
 
 
 def month_bounds(year: int, month: int) -> tuple[date, date]:
+    check_year(year)
     if not 1 <= month <= 12:
         raise ValidationFailed("月份必须在 1 到 12 之间", f"month must be 1..12, got {month}")
     return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
 
 
 def year_bounds(year: int) -> tuple[date, date]:
+    check_year(year)
     return date(year, 1, 1), date(year, 12, 31)
 
 
@@ -220,8 +223,7 @@ class PeriodReport:
 
 def period_report(session: Session, association_id: int, start: date, end: date) -> PeriodReport:
     """Balances and movements of every account over [start, end], with the period's figures."""
-    if end < start:
-        raise ValidationFailed("报表期间无效", f"period end {end} is before its start {start}")
+    check_period(start, end)
     closing = trial_balance(session, association_id, end)
     if start == date.min:  # nothing is booked before the first day there is: opening nil
         before = {row.code: replace(row, debit_fen=0, credit_fen=0) for row in closing.rows}
@@ -268,6 +270,7 @@ class CountyPeriodReport:
 def county_period_report(
     session: Session, county_id: int, start: date, end: date
 ) -> CountyPeriodReport:
+    check_period(start, end)
     county = get_county(session, county_id)
     reports = tuple(
         period_report(session, association.id, start, end)
