@@ -66,22 +66,17 @@ def evaluation_command(
 ) -> None:
     """附件1 等级评估表 with the suggested grade and its reasons."""
     from gateway.reports import export
-    from gateway.reports.service import default_since, suggestion_for
-    from gateway.reports.tables import evaluation_rows, latest_evaluation
+    from gateway.reports.service import association_evaluation
 
     settings = current_settings()
     end = _day(as_of, settings.today())
     start = parse_date(since) if since else None
     scoring = grading(settings).evaluation
     with cli_session(settings) as session:
-        association_id = _association_id(session, association)
-        if start is None:
-            start = default_since(session, association_id, end)
-        figures, suggestion = suggestion_for(
-            session, association_id, scoring, as_of=end, since=start
+        evaluation = association_evaluation(
+            session, _association_id(session, association), scoring, as_of=end, since=start
         )
-        recorded = latest_evaluation(session, figures.association_id, end)
-        rows = evaluation_rows(figures, suggestion, recorded)
+    figures, suggestion, rows = evaluation.figures, evaluation.suggestion, evaluation.rows
     table = Table(title=f"{figures.association_name} 等级评估表（截至 {end}）")
     for header in ("项目", "单位", "调查内容", "备注"):
         table.add_column(header)

@@ -15,7 +15,6 @@ from typing import Annotated, Any
 
 from fastapi import Query, Request, Response
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
 
 from gateway.api.deps import CurrentPrincipal, DbSession
 from gateway.api.downloads import attachment
@@ -27,11 +26,10 @@ from gateway.org.endpoints import get_county, visible_association
 from gateway.reports import export
 from gateway.reports import service as reports
 from gateway.reports.figures import EvaluationFigures
-from gateway.reports.models import AssociationEvaluation
 from gateway.reports.numbers import CountAmount, Ratio, yuan
 from gateway.reports.periods import check_period
-from gateway.reports.scoring import EvaluationScoring, SuggestedGrade, load_grading_config
-from gateway.reports.tables import EvaluationRow, evaluation_rows, latest_evaluation, loan_detail
+from gateway.reports.scoring import EvaluationScoring, load_grading_config
+from gateway.reports.tables import loan_detail
 
 router = domain_router("报表 reports")
 
@@ -273,38 +271,8 @@ INDICATORS: tuple[Indicator, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Evaluation:
-    """An association's evaluation for one period, as the API and the console show it."""
-
-    figures: EvaluationFigures
-    suggestion: SuggestedGrade
-    rows: list[EvaluationRow]
-    recorded: AssociationEvaluation | None
-
-
 def evaluation_scoring(request: Request) -> EvaluationScoring:
     return load_grading_config(request.app.state.settings.config_dir / "grading.toml").evaluation
-
-
-def association_evaluation(
-    session: Session,
-    association_id: int,
-    scoring: EvaluationScoring,
-    *,
-    as_of: date,
-    since: date | None = None,
-) -> Evaluation:
-    """附件1 for the period ending ``as_of``; without ``since`` the period starts after the
-    previous evaluation (or at the association's start), as ``huzhu reports evaluation``."""
-    check_period(since, as_of)
-    if since is None:
-        since = reports.default_since(session, association_id, as_of)
-    figures, suggestion = reports.suggestion_for(
-        session, association_id, scoring, as_of=as_of, since=since
-    )
-    recorded = latest_evaluation(session, association_id, as_of)
-    return Evaluation(figures, suggestion, evaluation_rows(figures, suggestion, recorded), recorded)
 
 
 class IndicatorOut(BaseModel):
@@ -379,7 +347,7 @@ def figures_json(figures: EvaluationFigures) -> dict[str, Any]:
     return plain
 
 
-def evaluation_out(evaluation: Evaluation) -> EvaluationOut:
+def evaluation_out(evaluation: reports.Evaluation) -> EvaluationOut:
     f = evaluation.figures
     recorded = evaluation.recorded
     return EvaluationOut(
@@ -430,7 +398,7 @@ def read_evaluation(
     evaluation). The suggested grade follows the county's scoring rules; each deduction comes
     with its reason."""
     visible_association(session, principal, association_id, Permission.READ_REPORTS)
-    evaluation = association_evaluation(
+    evaluation = reports.association_evaluation(
         session, association_id, evaluation_scoring(request), as_of=as_of, since=since
     )
     return evaluation_out(evaluation)
@@ -452,7 +420,7 @@ def evaluation_report(
     format: Annotated[ReportFormat, Query()] = ReportFormat.XLSX,
 ) -> Response:
     visible_association(session, principal, association_id, Permission.READ_REPORTS)
-    evaluation = association_evaluation(
+    evaluation = reports.association_evaluation(
         session, association_id, evaluation_scoring(request), as_of=as_of, since=since
     )
     return _download(

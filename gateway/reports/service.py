@@ -20,7 +20,13 @@ from gateway.reports.figures import EvaluationFigures, evaluate
 from gateway.reports.models import AssociationEvaluation
 from gateway.reports.periods import check_period, check_year
 from gateway.reports.scoring import EvaluationScoring, SuggestedGrade, suggest_grade
-from gateway.reports.tables import CountySummary, summary_row
+from gateway.reports.tables import (
+    CountySummary,
+    EvaluationRow,
+    evaluation_for_period,
+    evaluation_rows,
+    summary_row,
+)
 
 EVALUATION_METHODS = ("县级评估组直接评估", "委托联合会评估", "委托第三方评估")
 
@@ -57,6 +63,37 @@ def suggestion_for(
 ) -> tuple[EvaluationFigures, SuggestedGrade]:
     figures = evaluate(session, association_id, as_of=as_of, since=since)
     return figures, suggest_grade(figures, scoring)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """An association's evaluation (附件1) for one period, as the command line, the API and
+    the console show it: the figures, the suggestion, the table's rows, and the grade the
+    county recorded for this period (None when none was: see
+    :func:`gateway.reports.tables.evaluation_for_period`)."""
+
+    figures: EvaluationFigures
+    suggestion: SuggestedGrade
+    rows: list[EvaluationRow]
+    recorded: AssociationEvaluation | None
+
+
+def association_evaluation(
+    session: Session,
+    association_id: int,
+    scoring: EvaluationScoring,
+    *,
+    as_of: date,
+    since: date | None = None,
+) -> Evaluation:
+    """附件1 for the period ending ``as_of``; without ``since`` the period starts after the
+    previous evaluation (or at the association's start)."""
+    check_period(since, as_of)
+    if since is None:
+        since = default_since(session, association_id, as_of)
+    figures, suggestion = suggestion_for(session, association_id, scoring, as_of=as_of, since=since)
+    recorded = evaluation_for_period(session, association_id, as_of=as_of, since=since)
+    return Evaluation(figures, suggestion, evaluation_rows(figures, suggestion, recorded), recorded)
 
 
 def county_summary(

@@ -453,13 +453,31 @@ class CountySummary:
     rows: tuple[CountySummaryRow, ...]
 
 
-def latest_evaluation(
-    session: Session, association_id: int, as_of: date
+def evaluation_for_period(
+    session: Session, association_id: int, *, as_of: date, since: date | None
 ) -> AssociationEvaluation | None:
+    """The county's recorded evaluation whose grade belongs to the report period
+    ``since``..``as_of``, or None: then the report's grade columns stay blank.
+
+    Associations are evaluated once a year (温扶办〔2016〕4号): an evaluation covers the time
+    from the day after the previous one (or the association's start) to its ``period_end``,
+    the cut-off its figures are taken at (e.g. the end of May), and its grades are the grades
+    of that period only. The rule:
+
+    - a report with a start shows the evaluation whose period ends within the report's period
+      (``since`` <= ``period_end`` <= ``as_of``; the latest, should the report span several);
+    - a report without a start is read as the evaluation period ending at ``as_of``, starting
+      after the previous evaluation (as :func:`gateway.reports.service.default_since`), so
+      only an evaluation whose period ends on ``as_of`` itself is shown.
+
+    A grade decided for an earlier period is thus never shown as a later period's grade.
+    """
+    start = as_of if since is None else since
     return session.scalars(
         select(AssociationEvaluation)
         .where(
             AssociationEvaluation.association_id == association_id,
+            AssociationEvaluation.period_end >= start,
             AssociationEvaluation.period_end <= as_of,
         )
         .order_by(AssociationEvaluation.period_end.desc())
@@ -472,8 +490,13 @@ def summary_row(
     figures: EvaluationFigures,
     suggestion: SuggestedGrade | None,
 ) -> CountySummaryRow:
+    """One association's line of 附件3. The county's grade columns (县评估等级, 县评估方式)
+    come only from the evaluation recorded for the report's period
+    (:func:`evaluation_for_period`), blank otherwise."""
     association = get_association(session, figures.association_id)
-    recorded = latest_evaluation(session, figures.association_id, figures.as_of)
+    recorded = evaluation_for_period(
+        session, figures.association_id, as_of=figures.as_of, since=figures.since
+    )
     return CountySummaryRow(
         association_id=figures.association_id,
         name=figures.association_name,

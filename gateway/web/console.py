@@ -84,6 +84,7 @@ from gateway.reconcile import endpoints as reconcile_api
 from gateway.reconcile import service as reconcile_service
 from gateway.reconcile.models import AutoPosting, ReconRun
 from gateway.reports import endpoints as report_api
+from gateway.reports import service as report_service
 from gateway.reports.figures import EvaluationFigures
 from gateway.settings import CashMode
 from gateway.web.charts import Bar, bar_chart
@@ -1465,7 +1466,7 @@ def evaluation_page(
         session, current.principal, association_id, Permission.READ_REPORTS
     )
     end = as_of or business_today()
-    evaluation = report_api.association_evaluation(
+    evaluation = report_service.association_evaluation(
         session,
         association.id,
         report_api.evaluation_scoring(current.request),
