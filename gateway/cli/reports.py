@@ -142,7 +142,16 @@ def county_command(
             session, _county_id(session, county), scoring, as_of=end, since=start
         )
     table = Table(title=f"{summary.county_name} 评估情况一览表（截至 {end}）")
-    for header in ("协会", "会员", "借款笔数", "借款额", "逾期笔数", "建议等级", "县评估等级"):
+    for header in (
+        "协会",
+        "会员",
+        "借款笔数",
+        "借款额",
+        "逾期笔数",
+        "建议等级",
+        "自评等级",
+        "县评估等级",
+    ):
         table.add_column(header)
     for row in summary.rows:
         table.add_row(
@@ -152,6 +161,7 @@ def county_command(
             export.yuan(row.loans_amount_fen),
             str(row.overdue_count),
             row.suggested_grade,
+            row.self_grade,
             row.county_grade,
         )
     console().print(table)

@@ -404,9 +404,12 @@ class CountySummaryRow:
     fee_income_fen: int
     dividends_fen: int
     fees_to_capital_fen: int
-    suggested_grade: str
+    self_grade: str
+    """自评等级: the association's own grade as recorded for the period; blank without one."""
     county_grade: str
     county_method: str
+    suggested_grade: str
+    """The system's suggestion for the period: not a column of the form."""
 
     def cells(self) -> list[str | int]:
         return [
@@ -436,7 +439,7 @@ class CountySummaryRow:
             yuan(self.fee_income_fen),
             yuan(self.dividends_fen),
             yuan(self.fees_to_capital_fen),
-            self.suggested_grade,
+            self.self_grade,
             self.county_grade,
             self.county_method,
         ]
@@ -490,9 +493,11 @@ def summary_row(
     figures: EvaluationFigures,
     suggestion: SuggestedGrade | None,
 ) -> CountySummaryRow:
-    """One association's line of 附件3. The county's grade columns (县评估等级, 县评估方式)
+    """One association's line of 附件3. The grade columns (自评等级, 县评估等级, 县评估方式)
     come only from the evaluation recorded for the report's period
-    (:func:`evaluation_for_period`), blank otherwise."""
+    (:func:`evaluation_for_period`), blank otherwise; 自评等级 is the association's own grade
+    as the county recorded it, blank when none was recorded. The system's suggestion is kept
+    apart (``suggested_grade``): the form has no column for it."""
     association = get_association(session, figures.association_id)
     recorded = evaluation_for_period(
         session, figures.association_id, as_of=figures.as_of, since=figures.since
@@ -524,11 +529,12 @@ def summary_row(
         fee_income_fen=figures.fee_income_fen,
         dividends_fen=figures.expense_dividends_fen,
         fees_to_capital_fen=figures.fees_to_capital_fen,
-        suggested_grade=(
+        self_grade=(
             recorded.self_grade.value
             if recorded is not None and recorded.self_grade is not None
-            else (suggestion.grade.value if suggestion else "")
+            else ""
         ),
+        suggested_grade=suggestion.grade.value if suggestion else "",
         county_grade=recorded.decided_grade.value if recorded else "",
         county_method=recorded.method if recorded else "",
     )

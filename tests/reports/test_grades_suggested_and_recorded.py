@@ -135,7 +135,7 @@ def test_the_county_records_its_grade_with_who_and_when(seeded: Seeded) -> None:
     session.rollback()
     summary = county_summary(session, world.county.id, SCORING, as_of=AS_OF)
     row = next(r for r in summary.rows if r.association_id == world.a.id)
-    assert (row.suggested_grade, row.county_grade, row.county_method) == (
+    assert (row.self_grade, row.county_grade, row.county_method) == (
         "B",
         "C",
         "县级评估组直接评估",
