@@ -25,6 +25,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gateway.capital.models import CapitalContribution, CapitalSource
 from gateway.ingestion.models import StatementLine
 from gateway.ledger.models import (
     AccountCode,
@@ -35,8 +36,9 @@ from gateway.ledger.models import (
     TransactionKind,
 )
 from gateway.ledger.service import county_of, trial_balance
+from gateway.liquidation.models import LiquidationPayout, PayoutKind, PayoutStatus
 from gateway.loans.models import Loan, LoanGuarantor, LoanStatus
-from gateway.members.models import Member, MemberStatus
+from gateway.members.models import Member
 from gateway.org.models import Association, Town
 from gateway.org.service import get_association
 from gateway.payments.models import InstructionStatus, PaymentInstruction, RepaymentScheduleLine
@@ -453,18 +455,65 @@ def loan_facts(
     return facts
 
 
-def _households(session: Session, association_id: int, as_of: date) -> tuple[int, int]:
-    """The households (户) among the association's members on ``as_of``, and those with a
-    low-income member: the evaluation counts 农户, so two members of one household count
-    once."""
-    households: dict[str, bool] = {}
-    for household, low_income in session.execute(
-        select(Member.household_no, Member.low_income).where(
-            Member.association_id == association_id,
-            Member.joined_on <= as_of,
-            Member.status != MemberStatus.WITHDRAWN,
+def _refunds(session: Session, association_id: int) -> list[tuple[int, date, int]]:
+    """The deposit refunds the bank paid to the association's members (member, day, fen): a
+    member leaves (退会) only by one, when the association is wound up; a refund the bank
+    returned is not among them."""
+    return [
+        (member_id, settled_on, amount_fen)
+        for member_id, settled_on, amount_fen in session.execute(
+            select(
+                LiquidationPayout.member_id,
+                LiquidationPayout.settled_on,
+                LiquidationPayout.amount_fen,
+            )
+            .join(Member, Member.id == LiquidationPayout.member_id)
+            .where(
+                Member.association_id == association_id,
+                LiquidationPayout.kind == PayoutKind.DEPOSIT_REFUND,
+                LiquidationPayout.status == PayoutStatus.SETTLED,
+            )
+        )
+        if member_id is not None and settled_on is not None
+    ]
+
+
+def deposits_on(session: Session, members: list[Member], as_of: date) -> dict[int, int]:
+    """Each member's deposit (入会互助金) at the end of ``as_of``: the deposit held today, less
+    what they paid in after ``as_of``, plus a refund paid to them after ``as_of``."""
+    held = {m.id: m.deposit_fen for m in members}
+    if not held:
+        return held
+    for member_id, amount_fen in session.execute(
+        select(CapitalContribution.member_id, CapitalContribution.amount_fen).where(
+            CapitalContribution.member_id.in_(held),
+            CapitalContribution.source == CapitalSource.MEMBER_DEPOSIT,
+            CapitalContribution.received_on > as_of,
         )
     ):
+        if member_id is not None:
+            held[member_id] -= amount_fen
+    for association_id in {m.association_id for m in members}:
+        for member_id, settled_on, amount_fen in _refunds(session, association_id):
+            if member_id in held and settled_on > as_of:
+                held[member_id] += amount_fen
+    return held
+
+
+def _households(session: Session, association_id: int, as_of: date) -> tuple[int, int]:
+    """The households (户) among the association's members on ``as_of`` (joined by then and
+    not refunded by then), and those with a low-income member: the evaluation counts 农户, so
+    two members of one household count once."""
+    left = {m for m, settled_on, _ in _refunds(session, association_id) if settled_on <= as_of}
+    households: dict[str, bool] = {}
+    for member_id, household, low_income in session.execute(
+        select(Member.id, Member.household_no, Member.low_income).where(
+            Member.association_id == association_id,
+            Member.joined_on <= as_of,
+        )
+    ):
+        if member_id in left:
+            continue
         households[household] = households.get(household, False) or bool(low_income)
     return len(households), sum(households.values())
 

@@ -17,7 +17,7 @@ from gateway.loans.models import Loan
 from gateway.members.models import Member
 from gateway.org.models import PilotLevel
 from gateway.org.service import get_association
-from gateway.reports.figures import EvaluationFigures, evaluate, guarantor_names
+from gateway.reports.figures import EvaluationFigures, deposits_on, evaluate, guarantor_names
 from gateway.reports.models import AssociationEvaluation
 from gateway.reports.numbers import NOT_APPLICABLE, CountAmount, Ratio, permille, yuan
 from gateway.reports.scoring import SuggestedGrade
@@ -328,6 +328,7 @@ def loan_detail(
         for loan in session.scalars(select(Loan).where(Loan.id.in_([x.loan_id for x in period])))
     }
     guarantors = guarantor_names(session, [loan.loan_id for loan in period])
+    deposits = deposits_on(session, list(members.values()), as_of)
     rows: list[LoanDetailRow] = []
     for seq, facts in enumerate(period, start=1):
         member = members[facts.member_id]
@@ -347,7 +348,7 @@ def loan_detail(
                 contract_no=facts.contract_no,
                 borrower=member.name,
                 phone=member.phone,
-                deposit_fen=member.deposit_fen,
+                deposit_fen=deposits[member.id],
                 low_income=facts.low_income,
                 amount_fen=facts.amount_fen,
                 purpose=loan.purpose,
