@@ -253,7 +253,7 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator(
         "recovery_rate",
         "2.6 到期回收率",
-        "Recovery rate of loans due",
+        "Recovery rate of principal fallen due",
         "%",
         _percent(lambda f: f.recovery_rate),
     ),

@@ -11,9 +11,19 @@ Sources, in order of authority:
 
 The period runs from ``since`` (inclusive; the association's start when None) to ``as_of``
 (inclusive). Balances and overdue figures are as at the end of ``as_of``; loans, borrowers,
-income and expenses count what happened within the period. The recovery rate (2.6, 到期回收
-率) takes every loan falling due within the period, whenever it was disbursed, and the
-principal repaid on it by ``as_of``.
+income and expenses count what happened within the period.
+
+The recovery rate (2.6, 到期回收率) is what fell due and was recovered, instalment by
+instalment: its base is the principal of every instalment (schedule line) falling due within
+the period, whenever its loan was disbursed; of it, the principal of those instalments repaid
+by ``as_of`` is recovered. An instalment is repaid by the repayments booked against it, as the
+payments service and the reconciler book them: a collection names the instalment it collects
+(the payment instruction's schedule line, linked to the journal entry it booked), and so does
+the reconciler's automatic booking of a borrower's own transfer. Their principal counts from
+the entry's business date, until a reversal dated by ``as_of`` takes it back; a write-off is
+not a recovery. A loan without a schedule (paid out but not yet scheduled) falls due whole on
+its due date and counts the principal repaid on it by ``as_of``. The rate is the exact ratio
+of the two sums of fen.
 """
 
 from __future__ import annotations
@@ -22,7 +32,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
 from gateway.capital.models import CapitalContribution, CapitalSource
@@ -41,7 +51,13 @@ from gateway.loans.models import Loan, LoanGuarantor, LoanStatus
 from gateway.members.models import Member
 from gateway.org.models import Association, Town
 from gateway.org.service import get_association
-from gateway.payments.models import InstructionStatus, PaymentInstruction, RepaymentScheduleLine
+from gateway.payments.models import (
+    InstructionStatus,
+    PaymentInstruction,
+    RepaymentScheduleLine,
+    ScheduleLineStatus,
+)
+from gateway.reconcile.models import AutoPosting
 from gateway.reports.numbers import CountAmount, Ratio, yuan
 from gateway.reports.periods import check_period
 
@@ -69,6 +85,16 @@ class Flag:
 
 
 @dataclass(frozen=True)
+class InstalmentFacts:
+    """One instalment of a loan's repayment schedule at ``as_of``: the day it falls due, its
+    principal and the principal repaid against it by ``as_of``."""
+
+    due_on: date
+    principal_fen: int
+    principal_repaid_fen: int
+
+
+@dataclass(frozen=True)
 class LoanFacts:
     """One disbursed loan as the reports see it at ``as_of``."""
 
@@ -89,6 +115,8 @@ class LoanFacts:
     channel: LedgerChannel
     county_approved: bool
     in_period: bool
+    # its schedule, oldest first (empty for a loan not scheduled yet)
+    instalments: tuple[InstalmentFacts, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -128,8 +156,8 @@ class EvaluationFigures:
     low_income_loans: CountAmount
     # 2.5 monthly fee rate, weighted by amount (hundredths of a per mille times fen)
     fee_rate_weighted_sum: int
-    # 2.6 recovery of the loans falling due within the period (whenever disbursed): their
-    # principal repaid by as_of (a write-off is not a recovery)
+    # 2.6 recovery of the instalments falling due within the period (whenever disbursed):
+    # their principal, and of it the principal repaid by as_of (a write-off is not a recovery)
     due_principal_fen: int
     recovered_principal_fen: int
     # 2.7 income and expenses in the period
@@ -364,20 +392,31 @@ def _overdue_since(loan: Loan, unpaid_due_dates: list[date], as_of: date) -> dat
     return None
 
 
-def _schedules(session: Session, loan_ids: list[int]) -> dict[int, list[tuple[date, int]]]:
-    """Each loan's instalments (due date, principal + fee), oldest first."""
-    found: dict[int, list[tuple[date, int]]] = defaultdict(list)
+@dataclass(frozen=True)
+class _Instalment:
+    line_id: int
+    due_on: date
+    principal_fen: int
+    fee_fen: int
+
+
+def _schedules(session: Session, loan_ids: list[int]) -> dict[int, list[_Instalment]]:
+    """Each loan's live instalments (a payout the bank returned cancels its lines), oldest
+    first."""
+    found: dict[int, list[_Instalment]] = defaultdict(list)
     if not loan_ids:
         return found
     rows = session.execute(
         select(
             RepaymentScheduleLine.loan_id,
+            RepaymentScheduleLine.id,
             RepaymentScheduleLine.due_on,
-            RepaymentScheduleLine.principal_fen + RepaymentScheduleLine.fee_fen,
+            RepaymentScheduleLine.principal_fen,
+            RepaymentScheduleLine.fee_fen,
         )
         .where(
             RepaymentScheduleLine.loan_id.in_(loan_ids),
-            RepaymentScheduleLine.status != "cancelled",
+            RepaymentScheduleLine.status != ScheduleLineStatus.CANCELLED,
         )
         .order_by(
             RepaymentScheduleLine.loan_id,
@@ -385,18 +424,84 @@ def _schedules(session: Session, loan_ids: list[int]) -> dict[int, list[tuple[da
             RepaymentScheduleLine.instalment_no,
         )
     )
-    for loan_id, due_on, amount in rows:
-        found[loan_id].append((due_on, int(amount)))
+    for loan_id, line_id, due_on, principal, fee in rows:
+        found[loan_id].append(_Instalment(line_id, due_on, int(principal), int(fee)))
     return found
 
 
-def _unpaid_on(schedule: list[tuple[date, int]], paid_fen: int, as_of: date) -> list[date]:
+def instalment_principal_repaid(
+    session: Session, association_id: int, as_of: date
+) -> dict[int, int]:
+    """Each instalment's principal repaid by the end of ``as_of`` (schedule line id -> fen),
+    from the repayments booked against it: a collection's payment instruction and the
+    reconciler's automatic booking of a borrower's transfer each name the instalment they pay
+    and the journal entry that booked it (the allocation the payments and reconcile services
+    make when they pay the line). The principal is what the entry credited to 应收借款 on its
+    business date, less what a reversal dated by ``as_of`` (a collection the bank returned, an
+    automatic booking undone) debited back. A write-off books no repayment: it repays nothing.
+    """
+    links = union(
+        select(
+            PaymentInstruction.schedule_line_id.label("line_id"),
+            PaymentInstruction.journal_transaction_id.label("journal_id"),
+        ).where(
+            PaymentInstruction.association_id == association_id,
+            PaymentInstruction.schedule_line_id.is_not(None),
+            PaymentInstruction.journal_transaction_id.is_not(None),
+        ),
+        select(
+            AutoPosting.schedule_line_id.label("line_id"),
+            AutoPosting.journal_transaction_id.label("journal_id"),
+        ).where(
+            AutoPosting.association_id == association_id,
+            AutoPosting.schedule_line_id.is_not(None),
+        ),
+    ).subquery()
+    receivable = (
+        select(LedgerAccount.id)
+        .where(
+            LedgerAccount.association_id == association_id,
+            LedgerAccount.code == AccountCode.LOANS_RECEIVABLE,
+        )
+        .scalar_subquery()
+    )
+    repaid: dict[int, int] = defaultdict(int)
+    booked = session.execute(
+        select(links.c.line_id, func.sum(JournalLeg.credit_fen - JournalLeg.debit_fen))
+        .join(JournalTransaction, JournalTransaction.id == links.c.journal_id)
+        .join(JournalLeg, JournalLeg.transaction_id == JournalTransaction.id)
+        .where(
+            JournalTransaction.kind == TransactionKind.REPAYMENT,
+            JournalTransaction.business_date <= as_of,
+            JournalLeg.account_id == receivable,
+        )
+        .group_by(links.c.line_id)
+    )
+    for line_id, principal in booked:
+        repaid[int(line_id)] += int(principal)
+    reversed_back = session.execute(
+        select(links.c.line_id, func.sum(JournalLeg.debit_fen - JournalLeg.credit_fen))
+        .join(JournalTransaction, JournalTransaction.reversal_of == links.c.journal_id)
+        .join(JournalLeg, JournalLeg.transaction_id == JournalTransaction.id)
+        .where(
+            JournalTransaction.business_date <= as_of,
+            JournalLeg.account_id == receivable,
+        )
+        .group_by(links.c.line_id)
+    )
+    for line_id, principal in reversed_back:
+        repaid[int(line_id)] -= int(principal)
+    return dict(repaid)
+
+
+def _unpaid_on(schedule: list[_Instalment], paid_fen: int, as_of: date) -> list[date]:
     """The due dates, up to ``as_of``, of the instalments still unpaid on that day: what the
     borrower had paid by then (from the ledger) covers the instalments oldest first. A report
     for a past day so reads that day's arrears, not today's."""
     covered = paid_fen
     unpaid = []
-    for due_on, amount in schedule:
+    for instalment in schedule:
+        due_on, amount = instalment.due_on, instalment.principal_fen + instalment.fee_fen
         if due_on > as_of:
             break
         if covered >= amount:
@@ -423,13 +528,13 @@ def loan_facts(
     ).all()
     ledger = contract_ledger(session, association_id, as_of)
     schedules = _schedules(session, [loan.id for loan, _ in rows])
+    repaid = instalment_principal_repaid(session, association_id, as_of)
     facts: list[LoanFacts] = []
     for loan, low_income in rows:
         assert loan.disbursed_on is not None
         books = ledger.get(loan.contract_no, _ContractLedger())
-        unpaid = _unpaid_on(
-            schedules.get(loan.id, []), books.principal_repaid_fen + books.fee_fen, as_of
-        )
+        schedule = schedules.get(loan.id, [])
+        unpaid = _unpaid_on(schedule, books.principal_repaid_fen + books.fee_fen, as_of)
         since_overdue = _overdue_since(loan, unpaid, as_of) if books.receivable_fen > 0 else None
         facts.append(
             LoanFacts(
@@ -450,6 +555,14 @@ def loan_facts(
                 channel=loan.channel,
                 county_approved=loan.county_approved_on is not None,
                 in_period=since is None or loan.disbursed_on >= since,
+                instalments=tuple(
+                    InstalmentFacts(
+                        due_on=line.due_on,
+                        principal_fen=line.principal_fen,
+                        principal_repaid_fen=repaid.get(line.line_id, 0),
+                    )
+                    for line in schedule
+                ),
             )
         )
     return facts
@@ -591,10 +704,26 @@ def _flags(
     return tuple(flags)
 
 
-def _falls_due_within(loan: LoanFacts, since: date | None, as_of: date) -> bool:
-    if loan.due_on is None or loan.due_on > as_of:
-        return False
-    return since is None or loan.due_on >= since
+def _falls_due_within(day: date, since: date | None, as_of: date) -> bool:
+    return day <= as_of and (since is None or day >= since)
+
+
+def principal_falling_due(
+    loan: LoanFacts, since: date | None, as_of: date
+) -> list[tuple[int, int]]:
+    """2.6: for each of the loan's instalments falling due within the period, its principal
+    and the principal repaid against it by ``as_of`` (never more than its principal). A loan
+    without a schedule is one instalment, due whole on its due date, repaid by what the ledger
+    shows repaid on it by ``as_of``."""
+    if loan.instalments:
+        return [
+            (line.principal_fen, min(line.principal_repaid_fen, line.principal_fen))
+            for line in loan.instalments
+            if _falls_due_within(line.due_on, since, as_of)
+        ]
+    if loan.due_on is not None and _falls_due_within(loan.due_on, since, as_of):
+        return [(loan.amount_fen, min(loan.principal_repaid_fen, loan.amount_fen))]
+    return []
 
 
 def evaluate(
@@ -629,8 +758,8 @@ def evaluate(
     top = sorted(per_borrower.values(), reverse=True)[:TOP_BORROWERS]
 
     overdue = [loan for loan in facts if loan.overdue_days is not None]
-    # 2.6 counts every loan falling due within the period, whenever it was disbursed.
-    due = [loan for loan in facts if _falls_due_within(loan, since, as_of)]
+    # 2.6 counts every instalment falling due within the period, whenever its loan was paid out.
+    due = [pair for loan in facts for pair in principal_falling_due(loan, since, as_of)]
     moves = _movements(session, association_id, since, as_of)
 
     def moved(kind: TransactionKind, channel: LedgerChannel) -> tuple[CountAmount, int]:
@@ -684,10 +813,8 @@ def evaluate(
         fee_rate_weighted_sum=sum(
             loan.amount_fen * loan.monthly_fee_rate_centipermille for loan in period
         ),
-        due_principal_fen=sum(loan.amount_fen for loan in due),
-        recovered_principal_fen=sum(
-            min(loan.principal_repaid_fen, loan.amount_fen) for loan in due
-        ),
+        due_principal_fen=sum(principal for principal, _ in due),
+        recovered_principal_fen=sum(repaid for _, repaid in due),
         fee_income_fen=fee_credits - fee_reversed,
         deposit_interest_fen=net(AccountCode.DEPOSIT_INTEREST, credit_normal=True),
         expense_staff_fen=net(AccountCode.EXPENSE_STAFF, credit_normal=False),

@@ -72,7 +72,10 @@ METRICS: dict[str, Metric] = {
         lambda f: Fraction(f.overdue_over_30_days),
     ),
     "recovery_rate_percent": Metric(
-        "到期回收率", "recovery rate of loans due", "%", lambda f: _ratio_percent(f.recovery_rate)
+        "到期回收率",
+        "recovery rate of principal fallen due",
+        "%",
+        lambda f: _ratio_percent(f.recovery_rate),
     ),
     "low_income_member_share_percent": Metric(
         "低收入农户占会员比例",
