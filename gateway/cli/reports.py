@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.cells import cell_len
 from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -191,6 +192,7 @@ def _export(
 
 
 def _period(
+    kind: tuple[str, str],
     county: str | None,
     association: str | None,
     start: date,
@@ -198,6 +200,8 @@ def _period(
     xlsx: Path | None,
     csv_path: Path | None,
 ) -> None:
+    """A monthly or annual report (``kind``: its Chinese and English name) on the terminal,
+    titled with whose and which period it is, and in the files asked for."""
     from gateway.reports import export
     from gateway.reports.service import county_period_report, period_report
 
@@ -213,13 +217,33 @@ def _period(
                 export.period_sheet(book, item)
             text = export.county_period_csv(report)
             lines = export.county_period_rows(report)
+            whose = f"{report.county_name} 全县汇总 county"
+            text_columns = 1  # the association's name; the rest are amounts and counts
+            headings = zip(
+                export.COUNTY_PERIOD_HEADERS, export.COUNTY_PERIOD_HEADERS_EN, strict=True
+            )
         else:
             single = period_report(session, _association_id(session, association or ""), start, end)
             export.period_sheet(book, single)
             text = export.period_csv(single)
             lines = export.period_rows(single)
-    for line in lines:
-        console().print("  ".join(str(cell) for cell in line))
+            whose = f"{single.association_name}（{single.association_code}）"
+            text_columns = 2  # the account's code and name
+            headings = zip(export.PERIOD_HEADERS, export.PERIOD_HEADERS_EN, strict=True)
+    cells = [[str(cell) for cell in line] for line in lines]
+    table = Table(title=f"{whose} {kind[0]} {kind[1]}：{start} 至 {end}")
+    for number, (zh, en) in enumerate(headings):
+        # no cell is cut short: the headings wrap instead, and a table wider than the
+        # terminal is printed whole
+        table.add_column(
+            f"{zh}\n{en}",
+            justify="left" if number < text_columns else "right",
+            overflow="fold",
+            min_width=max((cell_len(row[number]) for row in cells), default=0),
+        )
+    for row in cells:
+        table.add_row(*row)
+    console().print(table, crop=False)
     if xlsx:
         console().print(f"XLSX: {export.save(book, xlsx)}")
     if csv_path:
@@ -238,7 +262,9 @@ def monthly_command(
     """月报: one association, or a county with every association."""
     from gateway.reports.service import month_bounds
 
-    _period(county, association, *month_bounds(year, month), xlsx, csv_path)
+    _period(
+        ("月报", "monthly report"), county, association, *month_bounds(year, month), xlsx, csv_path
+    )
 
 
 @reports_app.command("annual")
@@ -252,7 +278,7 @@ def annual_command(
     """年报: one association, or a county with every association."""
     from gateway.reports.service import year_bounds
 
-    _period(county, association, *year_bounds(year), xlsx, csv_path)
+    _period(("年报", "annual report"), county, association, *year_bounds(year), xlsx, csv_path)
 
 
 @reports_app.command("record-grade")

@@ -261,6 +261,8 @@ def county_summary_csv(summary: CountySummary) -> str:
 # --- monthly and annual reports --------------------------------------------------------
 
 PERIOD_HEADERS = ["科目代码", "科目名称", "期初余额", "本期借方", "本期贷方", "期末余额"]
+# the same columns in English, for the terminal's headings (beside the Chinese)
+PERIOD_HEADERS_EN = ["code", "account", "opening", "debit", "credit", "closing"]
 
 
 def period_rows(report: PeriodReport) -> list[list[Cell]]:
@@ -343,6 +345,17 @@ COUNTY_PERIOD_HEADERS = [
     "本期占用费",
     "期末逾期笔数",
     "期末逾期金额",
+]
+COUNTY_PERIOD_HEADERS_EN = [
+    "association",
+    "bank",
+    "loans receivable",
+    "member deposits",
+    "loans issued",
+    "amount issued",
+    "fees",
+    "overdue loans",
+    "overdue amount",
 ]
 
 
