@@ -317,6 +317,8 @@ class RecordedGradeOut(BaseModel):
     period_end: date
     decided_grade: str
     decided_by: str
+    self_grade: str | None
+    """自评等级: the association's own grade as the county recorded it; null when none was."""
 
 
 class EvaluationOut(BaseModel):
@@ -375,6 +377,7 @@ def evaluation_out(evaluation: reports.Evaluation) -> EvaluationOut:
             period_end=recorded.period_end,
             decided_grade=recorded.decided_grade.value,
             decided_by=recorded.decided_by,
+            self_grade=recorded.self_grade.value if recorded.self_grade is not None else None,
         )
         if recorded is not None
         else None,

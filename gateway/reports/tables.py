@@ -57,7 +57,9 @@ def evaluation_rows(
     suggestion: SuggestedGrade | None = None,
     recorded: AssociationEvaluation | None = None,
 ) -> list[EvaluationRow]:
-    """附件1 温州市扶贫资金互助组织等级评估表, filled from the figures."""
+    """附件1 温州市扶贫资金互助组织等级评估表, filled from the figures; item 4 holds the
+    self-grade and item 7 the county's grade of ``recorded``, the evaluation the county
+    recorded for this period (:func:`evaluation_for_period`), blank without one."""
     f = figures
     rows = [
         EvaluationRow("1、基本情况", "", ""),
@@ -166,16 +168,18 @@ def evaluation_rows(
     ]
     flags = "；".join(flag.message_zh for flag in f.flags) or "无"
     rows.append(EvaluationRow("审核提示（需重点核查）", "", flags))
+    # item 4: the association's own grade as the county recorded it for this period, beside
+    # the system's suggestion; the suggestion's deductions are the problems found
+    grades = []
+    if recorded is not None and recorded.self_grade is not None:
+        grades.append(f"自评 {recorded.self_grade.value}")
     if suggestion is not None:
-        reasons = "；".join(r.message_zh for r in suggestion.reasons) or "无扣分"
-        rows.append(
-            EvaluationRow(
-                "4、自评等级和存在主要问题",
-                "",
-                f"系统建议 {suggestion.grade.value}（{suggestion.score} 分）",
-                reasons,
-            )
-        )
+        grades.append(f"系统建议 {suggestion.grade.value}（{suggestion.score} 分）")
+    if grades:
+        reasons = ""
+        if suggestion is not None:
+            reasons = "；".join(r.message_zh for r in suggestion.reasons) or "无扣分"
+        rows.append(EvaluationRow("4、自评等级和存在主要问题", "", "；".join(grades), reasons))
     rows.append(EvaluationRow("5、乡镇（街道）审核意见（分管领导签字盖章）", "", ""))
     rows.append(EvaluationRow("6、评估人 / 评估等级 / 时间", "", ""))
     rows.append(
