@@ -23,7 +23,7 @@ from adapters.records import CreditDebit, Statement, StatementEntry, SubAccountB
 from adapters.sandbox.clock import BANK_TZ
 from gateway.auth.models import Role
 from gateway.auth.service import create_user
-from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
+from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus, StatementDay
 from gateway.ledger.models import AccountCode
 from gateway.ledger.service import balance
 from gateway.loans import service as loans
@@ -188,23 +188,41 @@ class Nights:
 
 
 def store_statement(
-    session: Session, adapter: Adapter, statement: Statement, fetched: date
+    session: Session,
+    adapter: Adapter,
+    statement: Statement,
+    fetched: date,
+    *,
+    record_day: bool = True,
 ) -> None:
     """The statement stored as the test bank's file fetched on ``fetched``, as ingestion
-    stores it (applied)."""
+    stores it (applied); ``record_day=False``: as a file applied before the days of its
+    statements were recorded."""
     data = adapter.render_statement(statement)
     day = statement.to_date
     assert day is not None
+    file = InboundFile(
+        bank_code="tbank",
+        name=f"STMT_{day:%Y%m%d}.txt",
+        remote_path=f"out/STMT_{day:%Y%m%d}.txt",
+        kind=InboundKind.STATEMENT,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        content=data,
+        status=InboundStatus.APPLIED,
+        business_date=fetched,
+    )
+    session.add(file)
+    session.flush()
+    if not record_day:
+        return
+    # the day it reports, as applying it records
     session.add(
-        InboundFile(
-            bank_code="tbank",
-            name=f"STMT_{day:%Y%m%d}.txt",
-            remote_path=f"out/STMT_{day:%Y%m%d}.txt",
-            kind=InboundKind.STATEMENT,
-            sha256=hashlib.sha256(data).hexdigest(),
-            size=len(data),
-            content=data,
-            status=InboundStatus.APPLIED,
-            business_date=fetched,
+        StatementDay(
+            inbound_file_id=file.id,
+            bank_code=file.bank_code,
+            account=statement.account,
+            statement_date=day,
+            kind=statement.kind.value,
         )
     )

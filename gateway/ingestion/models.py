@@ -11,6 +11,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -56,6 +57,30 @@ class InboundFile(Base):
     times_seen: Mapped[int] = mapped_column(Integer, default=1)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class StatementDay(Base):
+    """A statement a stored file holds: the account and the day it reports (its period's end).
+
+    Written when the file is applied, so that a day's statement is found by the day it reports,
+    whichever night fetched it: a night caught up fetches every file the bank wrote since under
+    its own, earlier business date. ``kind`` is ``statement`` (an end-of-day statement, what a
+    night is reconciled against) or ``notification`` (camt.054, lines without balances)."""
+
+    __tablename__ = "inbound_statement_days"
+    __table_args__ = (
+        UniqueConstraint(
+            "inbound_file_id", "account", "statement_date", "kind", name="uq_inbound_statement_days"
+        ),
+        Index("ix_inbound_statement_days_day", "bank_code", "account", "statement_date"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    inbound_file_id: Mapped[int] = mapped_column(ForeignKey("inbound_files.id"), index=True)
+    bank_code: Mapped[str] = mapped_column(String(32))
+    account: Mapped[str] = mapped_column(String(40))
+    statement_date: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(16))
 
 
 class StatementLine(Base):

@@ -49,7 +49,13 @@ from gateway.batches.banks import BankProfile
 from gateway.batches.models import BatchStatus, PaymentBatch
 from gateway.db import insert_rows, session_scope, utcnow
 from gateway.errors import Conflict, HuzhuError, NotFound
-from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus, StatementLine
+from gateway.ingestion.models import (
+    InboundFile,
+    InboundKind,
+    InboundStatus,
+    StatementDay,
+    StatementLine,
+)
 from gateway.ingestion.refusals import REFUSAL_SUFFIX, is_refusal_notice, reject_batch
 from gateway.ingestion.settle import SetSettlement
 from gateway.labels import state_zh
@@ -805,8 +811,32 @@ def apply_statement_file(
         # goes in bounded statements), before the next statement of the file looks for its
         # lines; the unique (bank_code, account, dedupe_key) still holds.
         insert_rows(session, StatementLine, rows)
+    _record_statement_days(session, file, statements)
     session.flush()
     return dict(outcome)
+
+
+def _record_statement_days(
+    session: Session, file: InboundFile, statements: tuple[Statement, ...]
+) -> None:
+    """Which account and day each statement of the file reports, so the reconciler finds a
+    day's statement by that day, whichever night fetched the file (a night caught up fetches
+    what the bank wrote since under its own, earlier date)."""
+    days = {
+        (statement.account, day, statement.kind.value)
+        for statement in statements
+        if (day := statement_date(statement)) is not None
+    }
+    session.add_all(
+        StatementDay(
+            inbound_file_id=file.id,
+            bank_code=file.bank_code,
+            account=account,
+            statement_date=day,
+            kind=kind,
+        )
+        for account, day, kind in sorted(days)
+    )
 
 
 def entry_place(position: int, entry: StatementEntry) -> tuple[str, str]:

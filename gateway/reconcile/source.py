@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from adapters.base import Adapter
 from adapters.records import CreditDebit, FileKind, Statement
 from gateway.batches.banks import format_loader
-from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus
+from gateway.ingestion.models import InboundFile, InboundKind, InboundStatus, StatementDay
 from gateway.ledger.models import (
     AccountCode,
     JournalLeg,
@@ -60,7 +60,8 @@ def adapter_loader(config_dir: Path) -> AdapterFor:
     return lambda code: formats(code).adapter
 
 
-# How far after the business date a statement file of that date may have been fetched.
+# How far after the business date a statement file of that date may have been fetched: how
+# a file applied before the days of its statements were recorded is found.
 STATEMENT_FETCH_DAYS = 14
 
 KIND_OF: dict[str, BookKind] = {
@@ -110,9 +111,15 @@ def statement_date(statement: Statement) -> date | None:
 def find_statements(
     session: Session, special: SpecialAccount, days: Sequence[date], adapter_for: AdapterFor
 ) -> dict[date, Statement]:
-    """The bank's statements of ``days`` for the special account, each from the newest file
-    holding it that was fetched within ``STATEMENT_FETCH_DAYS`` of its day; a day without one
-    is left out. Each file is read once, however many of the days it holds.
+    """The bank's statements of ``days`` for the special account, each from the newest stored
+    file holding it; a day without one is left out. Each file is read once, however many of
+    the days it holds.
+
+    A file is found by the days its statements report (``inbound_statement_days``, written
+    when it was applied), whichever night fetched it: a night caught up fetches every file the
+    bank wrote since under its own, earlier business date, and a statement the bank sends late
+    comes in under a later one. A file applied before those days were recorded is read when it
+    was fetched within ``STATEMENT_FETCH_DAYS`` after the day, as it always was.
 
     Only an end-of-day statement (camt.053, a cn_text 对账单) is a day's statement. A
     notification (camt.054: the lines of the day as they are booked, no balances) is never
@@ -128,21 +135,42 @@ def find_statements(
         return {}
     bank_code = session.scalar(select(Bank.code).where(Bank.id == special.bank_id))
     assert bank_code is not None
+    applied = and_(
+        InboundFile.bank_code == bank_code,
+        InboundFile.kind == InboundKind.STATEMENT,
+        InboundFile.status == InboundStatus.APPLIED,
+    )
+    # file id -> the wanted days it holds, by the days its statements report
+    holding: dict[int, set[date]] = {}
+    sorted_days = sorted(wanted)
+    for chunk in range(0, len(sorted_days), 500):
+        for file_id, reported in session.execute(
+            select(StatementDay.inbound_file_id, StatementDay.statement_date)
+            .join(InboundFile, InboundFile.id == StatementDay.inbound_file_id)
+            .where(
+                applied,
+                StatementDay.account == special.account_number,
+                StatementDay.kind == FileKind.STATEMENT.value,
+                StatementDay.statement_date.in_(sorted_days[chunk : chunk + 500]),
+            )
+        ):
+            holding.setdefault(file_id, set()).add(reported)
+    # files applied before their days were recorded: by the night that fetched them
     window = timedelta(days=STATEMENT_FETCH_DAYS)
-    files = session.execute(
-        select(InboundFile.id, InboundFile.business_date)
-        .where(
-            InboundFile.bank_code == bank_code,
-            InboundFile.kind == InboundKind.STATEMENT,
-            InboundFile.status == InboundStatus.APPLIED,
+    for file_id, fetched in session.execute(
+        select(InboundFile.id, InboundFile.business_date).where(
+            applied,
             InboundFile.business_date >= min(wanted),
             InboundFile.business_date <= max(wanted) + window,
+            ~select(StatementDay.id).where(StatementDay.inbound_file_id == InboundFile.id).exists(),
         )
-        .order_by(InboundFile.id.desc())
-    ).all()
+    ):
+        days_of = {d for d in wanted if d <= fetched <= d + window}
+        if days_of:
+            holding.setdefault(file_id, set()).update(days_of)
     found: dict[date, Statement] = {}
-    for file_id, fetched in files:
-        open_days = {day for day in wanted - found.keys() if day <= fetched <= day + window}
+    for file_id in sorted(holding, reverse=True):  # the newest file first
+        open_days = holding[file_id] - found.keys()
         if not open_days:
             continue
         # the bytes only, not the stored file object: a statement file may be large
