@@ -19,7 +19,9 @@ from rich.table import Table
 from rich.text import Text
 
 from gateway.cli._common import console, current_settings, err_console, parse_date, require_database
+from gateway.db import session_scope
 from gateway.errors import ValidationFailed
+from gateway.jobs import attention
 from gateway.jobs.pipeline import (
     EXTRA_STEPS,
     STEPS,
@@ -42,7 +44,19 @@ STYLE = {
 # A step another run holds (or took over from this one) is not known to be done: the exit
 # code says so, apart from a failure (1); 75 is sysexits' EX_TEMPFAIL, "try again later".
 NOT_KNOWN_DONE = 75
+# Every step ran (or was done already), but bank files were quarantined: nothing of them was
+# applied, and a person must look (a cron job that watches the exit code sees it).
+QUARANTINED = 3
+# New queue items listed one by one at the end of a run; beyond, counted by kind.
+LISTED_ITEMS = 20
 ELSEWHERE = ("running_elsewhere", "taken_over")
+
+
+def _style(outcome: StepOutcome) -> str:
+    """A step's colour: a step that ran but quarantined files is yellow, not green."""
+    if outcome.status == "ran" and outcome.summary.get("quarantined"):
+        return "yellow"
+    return STYLE.get(outcome.status, "bold")
 
 
 def _local(moment: str, zone: str) -> str:
@@ -119,8 +133,11 @@ def nightly(
 ) -> None:
     """Run the nightly pipeline once for a business date (each step at most once per date).
 
-    Exits 1 when a step failed, 75 when a step is being run by another process (or was taken
-    over from this one): the date's work is then not known to be done; look again later."""
+    Ends with what needs a person: the bank files quarantined, the follow-ups and the
+    mismatch-queue items the run raised. Exits 0 when every step ran or was done already, 1
+    when a step failed, 75 when a step is being run by another process (or was taken over from
+    this one): the date's work is then not known to be done, look again later; 3 when every
+    step ran but bank files were quarantined (nothing of them applied: see the list)."""
     configure_logging(json_logs)
     settings = current_settings()
     chosen = tuple(s.strip() for s in steps.split(",")) if steps else STEPS
@@ -146,6 +163,8 @@ def nightly(
             code="date_in_future",
         )
     outcomes: list[StepOutcome] = []
+    with session_scope(pipeline.factory) as session:
+        before = attention.mark(session)
     try:
         with Progress(
             TextColumn("{task.description}"),
@@ -171,6 +190,8 @@ def nightly(
                 )
             else:
                 run_date(pipeline, day, chosen, on_step=step_done)
+        with session_scope(pipeline.factory) as session:
+            left = attention.since(session, before)
     finally:
         engine.dispose()
     if json_out:
@@ -193,10 +214,12 @@ def nightly(
                 o.business_date.isoformat(),
                 o.step,
                 o.partition,
-                f"[{STYLE.get(o.status, 'bold')}]{o.status}[/]",
+                f"[{_style(o)}]{o.status}[/]",
                 shown,
             )
         console().print(table)
+    if not json_out:
+        _print_attention(left)
     if any(o.status == "failed" for o in outcomes):
         raise typer.Exit(1)
     elsewhere = [o for o in outcomes if o.status in ELSEWHERE]
@@ -208,6 +231,66 @@ def nightly(
             f"known to be done; run again later to see it finished[/yellow]"
         )
         raise typer.Exit(NOT_KNOWN_DONE)
+    if left.quarantined:
+        raise typer.Exit(QUARANTINED)
+
+
+def _print_attention(left: attention.Attention) -> None:
+    """The run's closing summary on standard output: what needs a person, or that nothing
+    does."""
+    from gateway.web.i18n import KIND_LABELS  # labels only, when there is something to say
+
+    out = console()
+    if left.empty:
+        out.print("无待人工处理事项 nothing new needs a person")
+        return
+    out.print("[bold]待人工处理 Needs a person[/bold]")
+    if left.quarantined:
+        out.print(
+            f"[red]已隔离银行文件 {len(left.quarantined)} 个，未做任何处理 "
+            f"{len(left.quarantined)} bank file(s) quarantined, nothing of them applied[/red] "
+            "(huzhu files show ID; huzhu follow-ups list):"
+        )
+        for q in left.quarantined:
+            out.print(
+                Text(
+                    f"  文件 file {q.file_id} {q.name} (银行 bank {q.bank_code}, 待办 follow-up "
+                    f"{q.follow_up_id}): {q.reason}"
+                )
+            )
+    if left.follow_ups:
+        out.print(
+            f"银行待办 {len(left.follow_ups)} 项 {len(left.follow_ups)} new bank follow-up(s) "
+            "(huzhu follow-ups list):"
+        )
+        for f in left.follow_ups:
+            out.print(
+                Text(
+                    f"  待办 follow-up {f.follow_up_id} {f.business_date} {f.kind.label_zh} "
+                    f"{f.kind.label_en}: {shorten(f.message_zh, 120, placeholder=' …')}"
+                )
+            )
+    if left.queue_items:
+        kinds = ", ".join(
+            f"{KIND_LABELS.get(kind, (kind, kind))[0]} {kind} {count}"
+            for kind, count in sorted(left.queue_by_kind.items())
+        )
+        out.print(
+            f"差错队列新增 {len(left.queue_items)} 项 {len(left.queue_items)} new mismatch "
+            f"queue item(s): {kinds} (huzhu queue list):"
+        )
+        for item in left.queue_items[:LISTED_ITEMS]:
+            zh = KIND_LABELS.get(item.kind, (item.kind, item.kind))[0]
+            where = f" {item.sub_account}" if item.sub_account else ""
+            out.print(
+                Text(
+                    f"  #{item.item_id} {item.business_date} {zh} {item.kind}{where}: "
+                    f"{shorten(item.explanation, 120, placeholder=' …')}"
+                )
+            )
+        more = len(left.queue_items) - LISTED_ITEMS
+        if more > 0:
+            out.print(f"  … 另有 {more} 项 and {more} more")
 
 
 def scheduler(

@@ -88,6 +88,9 @@ def configure_logging(json_logs: bool, level: int = logging.INFO) -> None:
     root.setLevel(level)
     logging.getLogger("paramiko").setLevel(max(level, logging.CRITICAL))
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
+    # reading the schema's version (every command does) logs Alembic's set-up at INFO: noise,
+    # shown only when asked for debugging
+    logging.getLogger("alembic").setLevel(level if level <= logging.DEBUG else logging.WARNING)
 
 
 def build_nightly(
