@@ -4,12 +4,14 @@ Each night :func:`sync_run` files the run's exceptions by fingerprint: a new fin
 new item, one seen before persists (figures that changed are kept in its history), a resolved
 item seen again is reopened, one the run itself closed as cleared is found again ("recurred",
 open: nobody had resolved it), and a resolved item not seen again is confirmed and closed, as
-is a bank follow-up on a problem the run no longer finds. An open item about lines or entries
-that no longer show up (they matched after all) is closed as cleared, and so is a write-off or
-adjusting entry awaiting a second person's decision about them (nothing is booked); an item
-about an event (a missing statement, a duplicate line, a return, cash, money across
-associations), whether open, waiting for the bank or for a decision, stays until a person
-resolves it: not seeing an event again says nothing about it.
+is a bank follow-up on a problem the run no longer finds. An open item whose bank lines the run
+raises as one exception of another kind (an amount mismatch become an unmatched line) is the
+same money: it takes that exception over ("kind_changed") and stays open. An open item about
+lines or entries that no longer show up (they matched after all) is closed as cleared, and so
+is a write-off or adjusting entry awaiting a second person's decision about them (nothing is
+booked); an item about an event (a missing statement, a duplicate line, a return, cash, money
+across associations), whether open, waiting for the bank or for a decision, stays until a
+person resolves it: not seeing an event again says nothing about it.
 
 Only a check that ran can clear or confirm an item by not raising it again: a night without a
 statement cannot compare balances, so a balance break (open, resolved or waiting for the bank)
@@ -306,6 +308,9 @@ def sync_run(
             summary.persisting.append(item.id)
         if changed:
             events.append((item.id, "figures_changed", figures))
+    created = _carry_over_changed_kinds(
+        items, today, created, evidence, business_date, events, summary
+    )
     for fingerprint, item in items.items():
         if fingerprint in today or item.status is ItemStatus.CLOSED:
             continue
@@ -443,6 +448,68 @@ def _line_evidence(
             if text:
                 found[line_id] = json.loads(text)
     return found
+
+
+def _carry_over_changed_kinds(
+    items: dict[str, QueueItem],
+    today: Mapping[str, ReconException],
+    created: list[tuple[str, ReconException]],
+    evidence: Mapping[str, Any],
+    business_date: date,
+    events: list[tuple[int, str, str]],
+    summary: SyncSummary,
+) -> list[tuple[str, ReconException]]:
+    """An open item the run no longer finds as it was, whose bank lines tonight's run raises
+    in one new exception of another kind (an amount mismatch whose line has left the date
+    window of the instalment it names is an unmatched bank line), is still the same money
+    nobody has explained: the item takes the new exception over (its kind, figures and
+    fingerprint), with the change in its history, instead of closing as if resolved while a
+    second item opens. Returns the exceptions still to be raised as new items."""
+    by_line: dict[str, list[int]] = {}
+    for n, (_fingerprint, x) in enumerate(created):
+        for line_id in x.line_ids:
+            by_line.setdefault(line_id, []).append(n)
+    if not by_line:
+        return created
+    taken: set[int] = set()
+    for fingerprint, item in list(items.items()):
+        if fingerprint in today or item.status is not ItemStatus.OPEN:
+            continue
+        if item.kind in EVENT_KINDS:
+            continue
+        shared = {n for i in json.loads(item.line_ids_json or "[]") for n in by_line.get(i, ())}
+        if len(shared) != 1 or shared & taken:
+            continue
+        (n,) = shared
+        new_fingerprint, x = created[n]
+        taken.add(n)
+        before = item.kind
+        if item.priority == item.severity:
+            item.priority = int(x.severity)
+        item.kind = x.kind.value
+        item.severity = int(x.severity)
+        item.fingerprint = new_fingerprint
+        item.subject = x.subject[:200]
+        item.line_ids_json = json.dumps(list(x.line_ids))
+        item.entry_ids_json = json.dumps(list(x.entry_ids))
+        item.evidence_json = _evidence_of(x, evidence) or item.evidence_json
+        item.expected_fen, item.actual_fen = x.expected_fen, x.actual_fen
+        item.explanation = x.explanation[:600]
+        item.last_seen = business_date
+        item.times_seen += 1
+        item.night_state = NightState.PERSISTING
+        del items[fingerprint]
+        items[new_fingerprint] = item
+        events.append(
+            (
+                item.id,
+                "kind_changed",
+                f"{business_date}: 同一笔款项，差错类型由 {before} 变为 {item.kind}，仍待处理 "
+                f"the same money, now {item.kind} (was {before}): still for a person to resolve",
+            )
+        )
+        summary.persisting.append(item.id)
+    return [c for n, c in enumerate(created) if n not in taken]
 
 
 def _evidence_of(x: ReconException, evidence: Mapping[str, Any]) -> str | None:

@@ -318,6 +318,10 @@ QUEUE_EVENT_LABELS: dict[str, tuple[str, str]] = {
         "Found again by the run after it had cleared (nobody had resolved it)",
     ),
     "figures_changed": ("对账金额有变，记下此前金额", "Figures changed: the earlier ones kept"),
+    "kind_changed": (
+        "同一笔款项差错类型有变，仍待处理",
+        "Same money, another kind of exception: still open",
+    ),
     "assigned": ("分派处理人", "Assigned"),
     "resolved": ("已处理", "Resolved"),
     "adjustment_proposed": (
