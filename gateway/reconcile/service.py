@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from adapters.records import Statement
 from gateway.audit import service as audit
+from gateway.audit.models import AuditEvent
 from gateway.db import insert_rows, utcnow
 from gateway.errors import Conflict, NotFound, ValidationFailed
 from gateway.ledger import service as ledger
@@ -70,6 +71,9 @@ STATEMENT_LAG_DAYS = 1
 # repeating an id within this many days is reported as a duplicate. Banks reprint a line days
 # after, not seasons after; the window keeps the record from growing without end.
 SEEN_TRANSACTION_DAYS = 60
+# How far back a day reconciled without a statement waits for it: a statement sent later
+# still, after a later statement was reconciled, has its lines reconciled on the next night.
+LATE_STATEMENT_DAYS = SEEN_TRANSACTION_DAYS
 # Transaction ids looked up per query (well under SQLite's limit on bound parameters).
 _LOOKUP_CHUNK = 10_000
 
@@ -158,6 +162,104 @@ def _days_without_statement(
         )
         if config.calendar is None or config.calendar.is_banking_day(day)
     ]
+
+
+@dataclass(frozen=True)
+class _LateGap:
+    """Days reconciled without a statement before a later statement was reconciled (the run
+    ``after``, whose opening bridged them): their statements, sent later still, can no longer
+    continue the chain, but their lines must still be reconciled."""
+
+    days: tuple[date, ...]
+    after: ReconRun
+
+
+def _late_gaps(
+    session: Session,
+    special_account_id: int,
+    business_date: date,
+    last_statement: ReconRun | None,
+    config: MatchConfig,
+) -> list[_LateGap]:
+    """The days of the last ``LATE_STATEMENT_DAYS`` reconciled without a statement, before
+    ``last_statement`` (so out of the chain), whose statement no run has taken in yet (the
+    ``late_statements`` of the runs' audit events), grouped by the statement run that followed
+    them. Days before the account's first statement are not among them: that statement's
+    opening took their movement in."""
+    if last_statement is None:
+        return []
+    since = business_date - timedelta(days=LATE_STATEMENT_DAYS)
+    runs = list(
+        session.scalars(
+            select(ReconRun)
+            .where(
+                ReconRun.special_account_id == special_account_id,
+                ReconRun.business_date >= since,
+                ReconRun.business_date <= last_statement.business_date,
+            )
+            .order_by(ReconRun.business_date)
+        )
+    )
+    gaps = [
+        r
+        for r in runs
+        if not r.has_statement
+        and (config.calendar is None or config.calendar.is_banking_day(r.business_date))
+    ]
+    if not gaps:
+        return []
+    taken = _taken_in(session, [r.id for r in runs])
+    first_statement = session.scalar(
+        select(ReconRun.business_date)
+        .where(
+            ReconRun.special_account_id == special_account_id,
+            ReconRun.has_statement.is_(True),
+        )
+        .order_by(ReconRun.business_date)
+        .limit(1)
+    )
+    groups: dict[int, tuple[list[date], ReconRun]] = {}
+    for gap in gaps:
+        if gap.business_date in taken or first_statement is None:
+            continue
+        if gap.business_date < first_statement:
+            continue
+        after = next(
+            (r for r in runs if r.has_statement and r.business_date > gap.business_date), None
+        )
+        if after is None:
+            continue
+        groups.setdefault(after.id, ([], after))[0].append(gap.business_date)
+    return [_LateGap(tuple(days), after) for days, after in groups.values()]
+
+
+def _run_events(session: Session, run_ids: Sequence[int], key: str) -> list[str]:
+    """The values listed under ``key`` in the ``reconcile.run`` audit events of the runs
+    ``run_ids`` (what each run recorded of the late statements and bridged entries)."""
+    if not run_ids:
+        return []
+    values: list[str] = []
+    for payload in session.scalars(
+        select(AuditEvent.payload).where(
+            AuditEvent.action == "reconcile.run",
+            AuditEvent.object_type == "recon_run",
+            AuditEvent.object_id.in_([str(i) for i in run_ids]),
+        )
+    ):
+        listed = payload.get(key)
+        if isinstance(listed, list):
+            values.extend(str(v) for v in listed)
+    return values
+
+
+def _taken_in(session: Session, run_ids: Sequence[int]) -> set[date]:
+    """The days whose statements, sent late, the runs ``run_ids`` reconciled."""
+    return {date.fromisoformat(day) for day in _run_events(session, run_ids, "late_statements")}
+
+
+def _bridged(session: Session, run: ReconRun) -> list[str]:
+    """The book entries ``run`` took as shown by the statements then missing."""
+    return _run_events(session, [run.id], "shown_by_missing_statement")
 
 
 def _balances(statement: Statement, day: date) -> StatementBalances:
@@ -262,12 +364,36 @@ def reconcile_account(
         if previous_statement is not None and adapter_for is not None
         else []
     )
-    wanted = ([] if statement is not None else [business_date]) + without
+    # Statements sent later still, after a later statement was reconciled: they can no
+    # longer continue the chain, but their lines join this night's, with the entries the later
+    # statement's opening took as shown by them, once every day of their gap has come.
+    late_gaps = (
+        _late_gaps(session, special_account_id, business_date, previous_statement, config)
+        if adapter_for is not None
+        else []
+    )
+    wanted = (
+        ([] if statement is not None else [business_date])
+        + without
+        + [day for gap in late_gaps for day in gap.days]
+    )
     found = (
         find_statements(session, special, wanted, adapter_for)
         if adapter_for is not None and wanted
         else {}
     )
+    out_of_chain = [
+        (day, found[day])
+        for gap in late_gaps
+        if all(day in found for day in gap.days)
+        for day in gap.days
+    ]
+    reoffered = [
+        entry_id
+        for gap in late_gaps
+        if all(day in found for day in gap.days)
+        for entry_id in _bridged(session, gap.after)
+    ]
     statement = statement if statement is not None else found.get(business_date)
     if statement is not None and statement.account != special.account_number:
         raise ValidationFailed(
@@ -292,10 +418,10 @@ def reconcile_account(
     statement_id = statement.statement_id if statement is not None else None
     statement = None  # its lines are in the frame now: let a large statement go
     old_lines = lines_from_json(o.line_json for o in carried if o.item_type == LINE and o.line_json)
-    late_lines = [statement_lines_frame(s) for _, s in late]
+    late_lines = [statement_lines_frame(s) for _, s in (*late, *out_of_chain)]
     late_balances = [_balances(s, day) for day, s in late]
-    late_days = [day for day, _ in late]
-    late = []  # their lines are in the frames now
+    late_days = sorted(day for day, _ in (*late, *out_of_chain))
+    late = out_of_chain = []  # their lines are in the frames now
     frames = [f for f in (today, *late_lines, old_lines) if f is not None and not f.is_empty()]
     lines = (
         pl.concat(frames, how="vertical").unique("line_id", keep="first", maintain_order=True)
@@ -309,7 +435,7 @@ def reconcile_account(
         business_date,
         previous_date=previous.business_date if previous else None,
         previous_started=previous.started_at if previous else None,
-        open_entry_ids=[o.item_id for o in carried if o.item_type == ENTRY],
+        open_entry_ids=[o.item_id for o in carried if o.item_type == ENTRY] + reoffered,
         watermark=watermark,
         previous_watermark=previous.journal_watermark if previous else None,
         settled_entry_ids=_settled_since(session, special_account_id, previous),
