@@ -857,6 +857,76 @@ def _signed_lines(lines: Mapping[str, Mapping[str, Any]]) -> int:
     return sum(int(d["amount_fen"]) * (1 if d["credit"] else -1) for d in lines.values())
 
 
+def _open_money(
+    session: Session, item: QueueItem
+) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[int, int]]]:
+    """The item's own bank lines and book entries still open (one matched or reversed since
+    is no longer the item's money): the lines as the run kept them, and each entry's signed
+    amount (into the sub-account) and association."""
+    account = item.special_account_id
+    lines = _open_lines(session, account, item_line_ids(item))
+    entries = sorted(_open_entries(session, account, item_entry_ids(item)))
+    return lines, entry_amounts(session, account, entries)
+
+
+def _all_accounted_for(session: Session, item: QueueItem) -> bool:
+    """Whether the item is about bank lines or book entries none of which is open any more:
+    each was matched or reversed since (a return the books reversed, say), so nothing of the
+    item is left to match or to book."""
+    lines, entries = _open_money(session, item)
+    return bool(item_line_ids(item) or item_entry_ids(item)) and not (lines or entries)
+
+
+_ACCOUNTED_FOR_ZH = "该差错涉及的银行流水和账务都已对上（已匹配或已冲销）"
+_ACCOUNTED_FOR_EN = (
+    "the bank lines and book entries of this item are all accounted for (matched or reversed)"
+)
+
+
+def _signed_yuan(fen: int) -> str:
+    return f"+{grouped_yuan(fen)}" if fen > 0 else grouped_yuan(fen)
+
+
+def _line_words(line_id: str, line: Mapping[str, Any] | None) -> tuple[str, str]:
+    """A bank line as staff know it (day, signed amount, who and what), Chinese and English;
+    the line's id only when nothing else is known of it."""
+    if not line or line.get("amount_fen") is None:
+        return f"银行流水（编号 {line_id}）", f"bank line (number {line_id})"
+    amount = int(line["amount_fen"]) * (1 if line.get("credit") else -1)
+    said = " ".join(str(t) for t in (line.get("counterparty_name"), line.get("remittance")) if t)
+    said = said[:60]
+    day = line.get("booking_date") or ""
+    return (
+        f"银行流水 {day} {_signed_yuan(amount)} {said}".strip(),
+        f"bank line {day} {_signed_yuan(amount)} {said}".strip(),
+    )
+
+
+def _entry_words(
+    session: Session, special_account_id: int, entry_ids: Sequence[str]
+) -> dict[str, tuple[str, str]]:
+    """Book entries as staff know them (day, signed amount, description), Chinese and English;
+    an entry the journal does not hold is named by its id."""
+    amounts = entry_amounts(session, special_account_id, entry_ids)
+    transactions = {t: e for e in entry_ids if (t := transaction_id_of(e)) is not None}
+    found: dict[str, tuple[str, str]] = {}
+    if transactions:
+        for transaction_id, day, text in session.execute(
+            select(
+                JournalTransaction.id,
+                JournalTransaction.business_date,
+                JournalTransaction.description,
+            ).where(JournalTransaction.id.in_(list(transactions)))
+        ):
+            entry_id = transactions[transaction_id]
+            amount = _signed_yuan(amounts[entry_id][0]) if entry_id in amounts else ""
+            found[entry_id] = (
+                f"账务 {day} {amount} {text[:60]}",
+                f"book entry {day} {amount} {text[:60]}",
+            )
+    return {e: found.get(e, (f"账务（编号 {e}）", f"book entry (number {e})")) for e in entry_ids}
+
+
 def _match(
     session: Session,
     item: QueueItem,
@@ -870,14 +940,23 @@ def _match(
     signed difference (lines minus entries), which must be zero unless allowed."""
     account = item.special_account_id
     found_lines = _open_lines(session, account, lines)
-    missing = [i for i in lines if i not in found_lines]
     open_entries = _open_entries(session, account, entries)
-    missing += [e for e in entries if e not in open_entries]
-    if missing:
+    gone_lines = [i for i in lines if i not in found_lines]
+    gone_entries = [e for e in entries if e not in open_entries]
+    if gone_lines or gone_entries:
+        evidence = item_evidence(item)
+        words = [_line_words(i, evidence.get(i)) for i in gone_lines[:5]]
+        entry_words = _entry_words(session, account, gone_entries[:5])
+        words += [entry_words[e] for e in gone_entries[:5]]
         raise Conflict(
-            f"以下流水或账务不在未达项中：{', '.join(missing[:5])}",
-            f"not open (matched already or unknown): {', '.join(missing[:5])}",
+            "以下银行流水或账务已不在未达项中（已被匹配或冲销）："
+            f"{'；'.join(zh for zh, _ in words[:5])}。请刷新页面后按现有未达项处理",
+            "these bank lines or book entries are no longer open (matched or reversed "
+            f"since): {'; '.join(en for _, en in words[:5])}. Reload the page and work with "
+            "what is still open",
             code="not_open",
+            lines=gone_lines,
+            entries=gone_entries,
         )
     amounts = entry_amounts(session, account, entries)
     entry_sum = sum(amounts[e][0] for e in entries if e in amounts)
@@ -922,6 +1001,12 @@ def resolve_manual_match(
     the signed sums must agree to the fen."""
     item = get_item(session, item_id, for_update=True)
     _workable(item)
+    if _all_accounted_for(session, item):
+        raise RuleViolation(
+            f"{_ACCOUNTED_FOR_ZH}，没有可人工匹配的内容：请说明理由后驳回",
+            f"{_ACCOUNTED_FOR_EN}: there is nothing to match; dismiss it with a justification",
+            code="nothing_left_to_match",
+        )
     lines = list(line_ids) if line_ids is not None else item_line_ids(item)
     entries = list(entry_ids) if entry_ids is not None else item_entry_ids(item)
     if not lines and not entries:
@@ -1022,15 +1107,30 @@ def match_candidates(
 
 
 def _adjustment_amount(session: Session, item: QueueItem) -> int:
-    """What the books must move (signed, into the sub-account) so the item's items agree."""
-    lines, entries = item_line_ids(item), item_entry_ids(item)
-    if lines or entries:
-        found = _open_lines(session, item.special_account_id, lines)
-        amounts = entry_amounts(session, item.special_account_id, entries)
-        return _signed_lines(found) - sum(amounts[e][0] for e in entries if e in amounts)
+    """What the books must move (signed, into the sub-account) so the item's lines and entries
+    still open agree (one matched or reversed since is no longer the item's money); for an
+    item about no line or entry (a balance break), the bank's figure less the books'."""
+    if item_line_ids(item) or item_entry_ids(item):
+        lines, entries = _open_money(session, item)
+        return _signed_lines(lines) - sum(amount for amount, _ in entries.values())
     if item.actual_fen is None or item.expected_fen is None:
         return 0
     return item.actual_fen - item.expected_fen
+
+
+def _nothing_to_book(session: Session, item: QueueItem, what_zh: str, what_en: str) -> HuzhuError:
+    """The refusal of an adjusting entry or write-off for an item with no difference."""
+    if _all_accounted_for(session, item):
+        return RuleViolation(
+            f"{_ACCOUNTED_FOR_ZH}，没有{what_zh}的金额：请说明理由后驳回",
+            f"{_ACCOUNTED_FOR_EN}: there is nothing {what_en}; dismiss it with a justification",
+            code="nothing_to_book",
+        )
+    return ValidationFailed(
+        f"该差错没有{what_zh}的金额，请用人工匹配或驳回",
+        f"nothing {what_en}: use a manual match or a dismissal",
+        code="nothing_to_book",
+    )
 
 
 # The subject of a balance break between the bank's own figures: its opening plus the day's
@@ -1135,10 +1235,7 @@ def resolve_adjusting_entry(
     _bookable(item)
     amount = _adjustment_amount(session, item)
     if amount == 0:
-        raise ValidationFailed(
-            "该差错没有需要调整的金额，请用人工匹配或驳回",
-            "nothing to adjust: use a manual match or a dismissal",
-        )
+        raise _nothing_to_book(session, item, "需要调整", "to adjust")
     _association_id(session, item)  # refused now, not when the second person approves
     on = entry_date(
         session, item.special_account_id, on, seen=item.last_seen, since=item.first_seen
@@ -1261,7 +1358,9 @@ def _book_difference(
         actor=booked_by,
     )
     new_entry = entry_id_of(transaction.id)
-    lines, entries = item_line_ids(item), item_entry_ids(item)
+    # the item's lines and entries still open, the money ``amount`` answers
+    still_open_lines, still_open_entries = _open_money(session, item)
+    lines, entries = list(still_open_lines), list(still_open_entries)
     session.add(
         OpenItem(
             special_account_id=item.special_account_id,
@@ -1351,10 +1450,7 @@ def request_write_off(session: Session, item_id: int, *, actor: str, note: str) 
     _bookable(item)
     amount = _adjustment_amount(session, item)
     if amount == 0:
-        raise ValidationFailed(
-            "该差错没有可核销的金额，请用人工匹配或驳回",
-            "nothing to write off: use a manual match or a dismissal",
-        )
+        raise _nothing_to_book(session, item, "可核销", "to write off")
     _association_id(session, item)
     request = {"amount_fen": amount, "reason": note, "requested_by": actor}
     item.proposal_json = json.dumps(request, ensure_ascii=False, sort_keys=True)
@@ -1530,27 +1626,29 @@ def money_left_open(session: Session, item: QueueItem) -> int:
     """The money (signed fen) by which the item's bank lines and book entries still open
     differ (one matched since counts no more): what a dismissal would drop from the next
     night's balance (0 for a duplicate's copy, and for an item about no line or entry)."""
-    lines, entries = item_line_ids(item), item_entry_ids(item)
-    if item.kind in _COPY_KINDS or not (lines or entries):
+    if item.kind in _COPY_KINDS or not (item_line_ids(item) or item_entry_ids(item)):
         return 0
-    account = item.special_account_id
-    still_open = sorted(_open_entries(session, account, entries))  # not matched since
-    amounts = entry_amounts(session, account, still_open)
-    return _signed_lines(_open_lines(session, account, lines)) - sum(
-        amounts[e][0] for e in still_open if e in amounts
-    )
+    return _adjustment_amount(session, item)
 
 
 def refused_resolutions(session: Session, item: QueueItem) -> frozenset[str]:
     """The resolutions (``Resolution`` values) the service would refuse for the item whatever
     a person typed, so that the console does not offer them: booking what ``_bookable``
-    refuses (a break in the bank's own statement, an instalment the books only expect), and
-    dismissing an item whose money is still open."""
+    refuses (a break in the bank's own statement, an instalment the books only expect) or an
+    item with no difference to book (its lines and entries agree, or were all matched or
+    reversed since); a manual match of an item none of whose lines and entries is open any
+    more; and dismissing an item whose money is still open."""
     refused: set[str] = set()
+    booking = {Resolution.ADJUSTING_ENTRY.value, Resolution.WRITE_OFF.value}
     try:
         _bookable(item)
     except HuzhuError:  # nothing may be booked for it: neither an entry nor a write-off
-        refused |= {Resolution.ADJUSTING_ENTRY.value, Resolution.WRITE_OFF.value}
+        refused |= booking
+    else:
+        if _adjustment_amount(session, item) == 0:
+            refused |= booking
+    if _all_accounted_for(session, item):
+        refused.add(Resolution.MANUAL_MATCH.value)
     if money_left_open(session, item):
         refused.add(Resolution.DISMISS.value)
     return frozenset(refused)
