@@ -1001,6 +1001,15 @@ def resolve_manual_match(
     the signed sums must agree to the fen."""
     item = get_item(session, item_id, for_update=True)
     _workable(item)
+    if about_the_statement(item):
+        raise RuleViolation(
+            "对账单缺失或不连续、不平，是银行对账单本身的问题，没有可人工匹配的流水和账务：请向"
+            "银行反映（银行差错跟进），或说明理由后驳回",
+            "a statement missing, not following on or not adding up is a fault of the bank's "
+            "statement, with no lines or entries to match: follow it up with the bank (bank "
+            "error) or dismiss it with a justification",
+            code="statement_not_matchable",
+        )
     if _all_accounted_for(session, item):
         raise RuleViolation(
             f"{_ACCOUNTED_FOR_ZH}，没有可人工匹配的内容：请说明理由后驳回",
@@ -1145,14 +1154,128 @@ def is_statement_break(item: QueueItem) -> bool:
     )
 
 
-def _bookable(item: QueueItem) -> None:
-    """An entry booked for the item is matched with the item's own entries, which must be
-    book entries: an instalment the books only expect (``s:`` ids, an amount mismatch with
-    a borrower's transfer) is settled in the borrower's loan, then matched by hand.
+def _sub_account_association(session: Session, item: QueueItem) -> int | None:
+    """The association of the item's special account holding the item's sub-account, if any
+    (a sub-account number of another special account names no association here)."""
+    if item.sub_account is None:
+        return None
+    return session.scalar(
+        select(Association.id).where(
+            Association.special_account_id == item.special_account_id,
+            Association.sub_account_number == item.sub_account,
+        )
+    )
+
+
+def _owners(
+    session: Session,
+    special_account_id: int,
+    lines: Mapping[str, Mapping[str, Any]],
+    entries: Mapping[str, tuple[int, int]],
+) -> dict[int, tuple[list[str], list[str]]]:
+    """Whose money the lines and entries are: association id -> (its line ids, its entry
+    ids). A line is the money of the association of the special account holding its
+    sub-account (one naming no such sub-account is nobody's here, for a person to place); an
+    entry that of the association it is booked to."""
+    subs = sorted({str(line["sub_account"]) for line in lines.values() if line.get("sub_account")})
+    holders: dict[str, int] = {}
+    if subs:
+        holders = {
+            sub: association_id
+            for sub, association_id in session.execute(
+                select(Association.sub_account_number, Association.id).where(
+                    Association.special_account_id == special_account_id,
+                    Association.sub_account_number.in_(subs),
+                )
+            )
+        }
+    owners: dict[int, tuple[list[str], list[str]]] = {}
+    for line_id, line in lines.items():
+        holder = holders.get(str(line.get("sub_account") or ""))
+        if holder is not None:
+            owners.setdefault(holder, ([], []))[0].append(line_id)
+    for entry_id, (_, association_id) in entries.items():
+        owners.setdefault(association_id, ([], []))[1].append(entry_id)
+    return owners
+
+
+def _owners_in_words(
+    session: Session,
+    special_account_id: int,
+    owners: Mapping[int, tuple[list[str], list[str]]],
+    lines: Mapping[str, Mapping[str, Any]],
+) -> tuple[str, str]:
+    """Each association (code and name) with the lines and entries that are its money, as
+    staff know them, Chinese and English."""
+    names = {
+        a.id: f"{a.code} {a.name}"
+        for a in session.scalars(select(Association).where(Association.id.in_(list(owners))))
+    }
+    entry_words = _entry_words(
+        session, special_account_id, [e for _, entries in owners.values() for e in entries]
+    )
+    zh: list[str] = []
+    en: list[str] = []
+    for association_id in sorted(owners, key=lambda i: names.get(i, "")):
+        line_ids, entry_ids = owners[association_id]
+        words = [_line_words(i, lines.get(i)) for i in line_ids[:3]]
+        words += [entry_words[e] for e in entry_ids[:3]]
+        name = names.get(association_id, str(association_id))
+        zh.append(f"{name}：{'、'.join(w for w, _ in words)}")
+        en.append(f"{name}: {', '.join(w for _, w in words)}")
+    return "；".join(zh), "; ".join(en)
+
+
+def _statement_gap_refusal(item: QueueItem) -> RuleViolation:
+    """Why a statement gap is nothing to book: a day's statement the bank has not sent, or a
+    statement that does not follow on from the one before."""
+    day = item.subject.rsplit(":", 1)[-1]
+    if item.subject.startswith("missing:"):
+        return RuleViolation(
+            f"缺少 {day} 的银行对账单：这是银行没有送来对账单，不是账上的差额，调整分录或核销"
+            "都不能记。请向银行索取该日对账单（银行差错跟进），对账单补到并对账后本项自动关闭；"
+            "或说明理由后驳回",
+            f"the bank's statement for {day} is missing: a statement the bank has not sent is "
+            "no difference in the books, and neither an adjusting entry nor a write-off may be "
+            "booked for it. Ask the bank for that day's statement (bank error); the item closes "
+            "once the statement arrives and is reconciled. Or dismiss it with a justification",
+            code="statement_gap_not_bookable",
+        )
+    return RuleViolation(
+        f"银行 {day} 对账单的期初余额不等于上一份对账单的期末余额：这是银行对账单本身不连续，"
+        "账上记一笔纠正不了。请向银行反映（银行差错跟进），或说明理由后驳回；账面与银行的差额"
+        "在子账户的余额差错中处理",
+        f"the opening balance of the bank's statement of {day} is not the closing of the "
+        "statement before: the bank's statements do not follow on, which no entry in the books "
+        "can put right. Follow it up with the bank (bank error) or dismiss it with a "
+        "justification; a difference between the books and the bank is worked on the "
+        "sub-account's balance item",
+        code="statement_gap_not_bookable",
+    )
+
+
+def about_the_statement(item: QueueItem) -> bool:
+    """Whether the item is about the bank's statement itself (a day's statement missing, one
+    not following on, one not adding up), not about any line or entry: nothing to match by
+    hand or to book, only to raise with the bank or dismiss."""
+    return item.kind == ExceptionKind.STATEMENT_GAP.value or is_statement_break(item)
+
+
+def _bookable(session: Session, item: QueueItem) -> None:
+    """Whether an adjusting entry or a write-off may be booked for the item at all: only for
+    money that is one association's, its lines and entries still open (or, for a balance
+    break, the difference on a sub-account an association of the special account holds).
 
     A break in the bank's own statement (``statement:<sub>``) is nothing the books can put
     right: the same difference between the bank and the books is its ``ledger:<sub>`` item,
-    and an entry for each would book the money twice."""
+    and an entry for each would book the money twice. Nor is a statement gap, a day's
+    statement the bank did not send or one that does not follow on (its figures are the
+    whole special account's, no association's), nor a repeated bank line (a copy is no money;
+    an original still open is its own item's). An entry booked for the item is matched with
+    the item's own entries, which must be book entries: an instalment the books only expect
+    (``s:`` ids, an amount mismatch with a borrower's transfer) is settled in the borrower's
+    loan, then matched by hand. Lines and entries of more than one association are refused:
+    one association's books would take another's money (rule 1)."""
     if is_statement_break(item):
         raise RuleViolation(
             "银行对账单本身不平（期初加当日流水不等于期末），账上记一笔纠正不了：请向银行反映"
@@ -1163,6 +1286,18 @@ def _bookable(item: QueueItem) -> None:
             "books and the bank is worked on the sub-account's ledger item",
             code="statement_break_not_bookable",
         )
+    if item.kind == ExceptionKind.STATEMENT_GAP.value:
+        raise _statement_gap_refusal(item)
+    if item.kind in _COPY_KINDS:
+        raise RuleViolation(
+            "重复的银行流水不是另一笔钱，账上不能为它记调整分录或核销：请向银行核实是否重复记账"
+            "（银行差错跟进），或说明理由后驳回；原流水如未对上，在它自己的差错中处理",
+            "a repeated bank line is no money of its own, and neither an adjusting entry nor a "
+            "write-off may be booked for it: ask the bank whether it booked it twice (bank "
+            "error) or dismiss it with a justification; an original line still unmatched is "
+            "worked on its own item",
+            code="duplicate_not_bookable",
+        )
     expected = [e for e in item_entry_ids(item) if e.startswith(EXPECTED_PREFIX)]
     if expected:
         raise ValidationFailed(
@@ -1170,22 +1305,54 @@ def _bookable(item: QueueItem) -> None:
             f"the item involves an expected instalment ({expected[0]}), not a book entry: "
             "record the repayment on the loan and match it by hand",
         )
+    if (
+        item.kind == ExceptionKind.BALANCE_BREAK.value
+        and _sub_account_association(session, item) is None
+    ):
+        sub = item.sub_account or "—"
+        raise RuleViolation(
+            f"子账户 {sub} 不属于本专户的任何协会，它的差额不能记入任何协会的账（改归也不行）："
+            "请向银行核实该子账户（银行差错跟进），或说明理由后驳回",
+            f"sub-account {sub} is held by no association of this special account: its "
+            "difference cannot go to any association's books, reassigned or not; ask the bank "
+            "about the sub-account (bank error) or dismiss it with a justification",
+            code="sub_account_of_no_association",
+            sub_account=item.sub_account,
+        )
+    lines, entries = _open_money(session, item)
+    owners = _owners(session, item.special_account_id, lines, entries)
+    if len(owners) > 1:
+        zh, en = _owners_in_words(session, item.special_account_id, owners, lines)
+        raise RuleViolation(
+            f"该差错的银行流水和账务分属不同协会（{zh}）。调整分录或核销只能记入一个协会的账，"
+            "各协会的资金不得跨村：请把记错协会的账务冲销后记入所属协会，或向银行反映"
+            "（银行差错跟进）",
+            f"the bank lines and book entries of this item are the money of different "
+            f"associations ({en}). An adjusting entry or a write-off goes to one association's "
+            "books, and no association's funds may cross to another village: reverse what was "
+            "booked to the wrong association and book it to its own, or follow it up with the "
+            "bank (bank error)",
+            code="money_of_several_associations",
+            associations=sorted(owners),
+        )
 
 
 def _association_id(session: Session, item: QueueItem) -> int:
     """The association whose books an entry resolving the item goes to: the one of the item's
     special account whose sub-account the money is in, whoever the item was handed to; else
     the item's own (the one it was reassigned to). A sub-account number of another special
-    account (a line naming another county's sub-account) names no association here."""
-    if item.sub_account is not None:
-        found = session.scalar(
-            select(Association.id).where(
-                Association.special_account_id == item.special_account_id,
-                Association.sub_account_number == item.sub_account,
-            )
-        )
-        if found is not None:
-            return found
+    account (a line naming another county's sub-account) names no association here.
+
+    Where the item's lines and entries still open are one association's money (by the
+    sub-accounts of the lines, the associations the entries are booked to), it is that one:
+    the entry is matched with them (``_bookable`` refuses money of several)."""
+    lines, entries = _open_money(session, item)
+    owners = _owners(session, item.special_account_id, lines, entries)
+    if len(owners) == 1:
+        return next(iter(owners))
+    found = _sub_account_association(session, item)
+    if found is not None:
+        return found
     if item.association_id is not None:
         return item.association_id
     why_zh, why_en = (
@@ -1232,7 +1399,7 @@ def resolve_adjusting_entry(
             "核销须提出核销申请，由另一人审批",
             "a write-off (5101) is requested as a write-off, for a second person to decide",
         )
-    _bookable(item)
+    _bookable(session, item)
     amount = _adjustment_amount(session, item)
     if amount == 0:
         raise _nothing_to_book(session, item, "需要调整", "to adjust")
@@ -1280,7 +1447,7 @@ def approve_adjustment(session: Session, item_id: int, *, actor: str, note: str 
             "an adjusting entry above the limit needs a second person to approve it",
             code="second_person_required",
         )
-    _bookable(item)
+    _bookable(session, item)
     amount = int(proposal["amount_fen"])
     current = _adjustment_amount(session, item)
     if current == 0:
@@ -1447,7 +1614,7 @@ def request_write_off(session: Session, item_id: int, *, actor: str, note: str) 
     item = get_item(session, item_id, for_update=True)
     _workable(item)
     note = _need_text(note, "核销申请须说明理由", "a write-off request needs its grounds")
-    _bookable(item)
+    _bookable(session, item)
     amount = _adjustment_amount(session, item)
     if amount == 0:
         raise _nothing_to_book(session, item, "可核销", "to write off")
@@ -1484,7 +1651,7 @@ def approve_write_off(
     ``note`` is kept in the item's history and the audit log."""
     item = get_item(session, item_id, for_update=True)
     request = _write_off_request(item, actor)
-    _bookable(item)
+    _bookable(session, item)
     current = _adjustment_amount(session, item)
     amount = int(request.get("amount_fen", current))  # a request made before amounts were kept
     if current == 0:
@@ -1636,18 +1803,19 @@ def refused_resolutions(session: Session, item: QueueItem) -> frozenset[str]:
     a person typed, so that the console does not offer them: booking what ``_bookable``
     refuses (a break in the bank's own statement, an instalment the books only expect) or an
     item with no difference to book (its lines and entries agree, or were all matched or
-    reversed since); a manual match of an item none of whose lines and entries is open any
-    more; and dismissing an item whose money is still open."""
+    reversed since); a manual match of an item about the bank's statement itself or one none
+    of whose lines and entries is open any more; and dismissing an item whose money is still
+    open."""
     refused: set[str] = set()
     booking = {Resolution.ADJUSTING_ENTRY.value, Resolution.WRITE_OFF.value}
     try:
-        _bookable(item)
+        _bookable(session, item)
     except HuzhuError:  # nothing may be booked for it: neither an entry nor a write-off
         refused |= booking
     else:
         if _adjustment_amount(session, item) == 0:
             refused |= booking
-    if _all_accounted_for(session, item):
+    if about_the_statement(item) or _all_accounted_for(session, item):
         refused.add(Resolution.MANUAL_MATCH.value)
     if money_left_open(session, item):
         refused.add(Resolution.DISMISS.value)

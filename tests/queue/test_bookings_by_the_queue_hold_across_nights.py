@@ -130,15 +130,18 @@ def test_a_write_off_is_not_booked_as_an_adjusting_entry_without_its_reviewer(
     assert "requested as a write-off" in refused.value.message_en
 
 
-def test_an_adjusting_entry_for_no_association_is_refused_when_proposed(nights: Nights) -> None:
+def test_an_adjusting_entry_for_a_missing_statement_is_refused_when_proposed(
+    nights: Nights,
+) -> None:
     nights.night(with_statement=False)  # a day without a statement: a gap, on no sub-account
     gap = nights.item("statement_gap")
     gap.expected_fen, gap.actual_fen = 0, 1_300_000  # a gap with figures, as after a jump
     session = nights.settle.session
     session.commit()
-    with pytest.raises(ValidationFailed) as refused:
+    with pytest.raises(RuleViolation) as refused:
         queue.resolve_adjusting_entry(session, gap.id, actor="alice", reason="补记缺失日")
-    assert "belongs to no association" in refused.value.message_en
+    assert refused.value.code == "statement_gap_not_bookable"
+    assert "Ask the bank for that day's statement" in refused.value.message_en
     session.rollback()
     assert nights.item("statement_gap").status is ItemStatus.OPEN
 

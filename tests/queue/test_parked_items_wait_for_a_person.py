@@ -9,8 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from gateway.errors import Conflict
+from gateway.ledger import service as ledger
+from gateway.ledger.models import JournalTransaction
 from gateway.queue import service as queue
 from gateway.queue.models import ItemStatus, NightState, QueueItem, Resolution
 from tests.recon_support import Nights
@@ -56,14 +59,32 @@ def test_a_bank_follow_up_on_a_copied_line_waits_until_a_person_closes_it(
 
 
 def test_a_write_off_request_about_an_event_waits_for_its_reviewer(nights: Nights) -> None:
-    item = _printed_twice(nights)
+    """A loan paid out comes back from the bank (a return: an event); a write-off of the money
+    returned is requested. The books reverse the disbursement and the run stops seeing the
+    return: the request still waits for its reviewer."""
+    loan, card, _ = nights.disbursed_loan()
+    e2e = f"DSB-{loan.contract_no}"
+    back = nights.line(
+        nights.sub_a,
+        240_000,
+        end_to_end_id=e2e,
+        counterparty_account=card,
+        bank_transaction_code="PMNT/ICDT/RRTN",
+        return_reason_code="AC04",
+    )
+    nights.night([back])
+    item = nights.item("returned_after_settlement")
     session = nights.settle.fresh()
-    queue.request_write_off(session, item.id, actor="alice", note="重复入账，申请核销")
+    queue.request_write_off(session, item.id, actor="alice", note="退汇款，申请核销")
+    paid = session.scalars(
+        select(JournalTransaction).where(JournalTransaction.external_ref == e2e)
+    ).one()
+    ledger.reverse(session, paid.id, business_date=nights.day, reason="退汇 returned AC04")
     session.commit()
 
     nights.night()
     nights.night()
-    pending = nights.item("duplicate")
+    pending = nights.item("returned_after_settlement")
     assert (pending.status, pending.resolution) == (
         ItemStatus.WRITE_OFF_REVIEW,
         Resolution.WRITE_OFF,

@@ -213,7 +213,8 @@ def test_an_item_without_a_difference_cannot_be_written_off(nights: Nights) -> N
     nights.night(with_statement=False)  # the bank sent nothing: a gap, no amount
     gap = nights.item("statement_gap")
     session = nights.settle.fresh()
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(RuleViolation) as refused:
         queue.request_write_off(session, gap.id, actor="alice", note="银行漏发对账单")
+    assert refused.value.code == "statement_gap_not_bookable"
     session.rollback()
     assert nights.item("statement_gap").status is ItemStatus.OPEN
