@@ -1830,7 +1830,8 @@ def dismiss(session: Session, item_id: int, *, actor: str, justification: str) -
     dismissed: taken off the open items, that money would be missing from the next night's
     balance, raised again as an unlinked balance break while the dismissal was confirmed. It
     is put right by a manual match (with the entry or line that answers it), an adjusting
-    entry, or a bank follow-up. A repeated bank line (a duplicate) moves no money of its own."""
+    entry, or a bank follow-up. A repeated bank line (a duplicate) moves no money of its own,
+    and its dismissal leaves the original line it names open for that line's own item."""
     item = get_item(session, item_id, for_update=True)
     _workable(item, ItemStatus.OPEN, *PARKED)
     justification = _need_text(
@@ -1846,7 +1847,12 @@ def dismiss(session: Session, item_id: int, *, actor: str, justification: str) -
             "with the bank (bank error)",
             code="dismissal_leaves_money_unaccounted",
         )
-    _close_open_items(session, item.special_account_id, item_line_ids(item), item_entry_ids(item))
+    if item.kind not in _COPY_KINDS:
+        # a duplicate's copies were never kept open; the original it names as evidence is
+        # its own item's money, still to be matched or booked there
+        _close_open_items(
+            session, item.special_account_id, item_line_ids(item), item_entry_ids(item)
+        )
     item.status = ItemStatus.RESOLVED
     _resolved(session, item, Resolution.DISMISS, actor=actor, note=justification)
     _event(session, item, actor=actor, action="dismissed", note=justification)
