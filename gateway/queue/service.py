@@ -949,16 +949,34 @@ def _match(
         entry_words = _entry_words(session, account, gone_entries[:5])
         words += [entry_words[e] for e in gone_entries[:5]]
         raise Conflict(
-            "以下银行流水或账务已不在未达项中（已被匹配或冲销）："
+            "以下银行流水或账务不在未达项中（已被匹配或冲销，或记账后尚未经过对账）："
             f"{'；'.join(zh for zh, _ in words[:5])}。请刷新页面后按现有未达项处理",
-            "these bank lines or book entries are no longer open (matched or reversed "
-            f"since): {'; '.join(en for _, en in words[:5])}. Reload the page and work with "
-            "what is still open",
+            "these bank lines or book entries are not open (matched or reversed since, or "
+            f"not reconciled yet since they were booked): {'; '.join(en for _, en in words[:5])}"
+            ". Reload the page and work with what is open",
             code="not_open",
             lines=gone_lines,
             entries=gone_entries,
         )
     amounts = entry_amounts(session, account, entries)
+    owners = _owners(
+        session,
+        account,
+        found_lines,
+        {e: amounts[e] for e in entries if e in amounts},
+        unheld=item.association_id,
+    )
+    if len(owners) > 1:
+        zh, en = _owners_in_words(session, account, owners, found_lines)
+        raise RuleViolation(
+            f"不能跨协会匹配：所选银行流水和账务分属不同协会（{zh}）。各协会的资金不得跨村，"
+            "人工匹配只能匹配同一协会子账户的流水和记入该协会的账务",
+            f"a manual match cannot pair the money of different associations ({en}): no "
+            "association's funds may cross to another village, so a match takes only lines on "
+            "one association's sub-account and entries booked to that association",
+            code="match_across_associations",
+            associations=sorted(i for i in owners if i is not None),
+        )
     entry_sum = sum(amounts[e][0] for e in entries if e in amounts)
     difference = _signed_lines(found_lines) - entry_sum
     if difference != 0 and not allow_unbalanced:
@@ -1038,7 +1056,9 @@ def resolve_manual_match(
 class MatchCandidate:
     """An open bank line or book entry of the item's special account, offered for a manual
     match: its id, the day it has been open since, its signed amount (into the sub-account)
-    and what it says; ``own`` when it is one of the item's own."""
+    and what it says; ``own`` when it is one of the item's own; ``association`` whose money it
+    is (code and name: a line's by its sub-account, an entry's by its books; empty for a line
+    on a sub-account no association holds), since a match takes one association's only."""
 
     kind: str  # line | entry
     item_id: str
@@ -1046,14 +1066,17 @@ class MatchCandidate:
     amount_fen: int | None
     text: str
     own: bool
+    association_id: int | None = None
+    association: str = ""
 
 
 def match_candidates(
     session: Session, item: QueueItem, *, limit: int = 100
 ) -> list[MatchCandidate]:
     """What a manual match of ``item`` may take: the item's own lines and entries that are
-    still open, then the other open lines and entries of its special account (those of its
-    sub-account first), oldest first, at most ``limit`` besides its own."""
+    still open, then the other open lines and entries of its special account (those of the
+    association whose money the item is first), oldest first, at most ``limit`` besides its
+    own. Each says whose money it is."""
     own = set(item_line_ids(item)) | set(item_entry_ids(item))
     query = select(OpenItem).where(OpenItem.special_account_id == item.special_account_id)
     if own:
@@ -1082,16 +1105,34 @@ def match_candidates(
             )
         )
     }
+    lines = {r.item_id: json.loads(r.line_json or "{}") for r in rows if r.item_type == "line"}
+    # whose money each is: a line on a sub-account no association holds is nobody's here
+    owner = {
+        i: association_id
+        for association_id, (line_ids, entries) in _owners(
+            session, item.special_account_id, lines, amounts, unheld=None
+        ).items()
+        for i in (*line_ids, *entries)
+    }
+    names = {
+        a.id: f"{a.code} {a.name}"
+        for a in session.scalars(
+            select(Association).where(
+                Association.id.in_({i for i in owner.values() if i is not None})
+            )
+        )
+    }
     found: list[MatchCandidate] = []
     for row in rows:
         if row.item_type == "line":
-            line = json.loads(row.line_json or "{}")
+            line = lines[row.item_id]
             amount = line.get("amount_fen")
             signed = None if amount is None else int(amount) * (1 if line.get("credit") else -1)
             text = f"{line.get('counterparty_name') or ''} {line.get('remittance') or ''}"
         else:
             signed = amounts[row.item_id][0] if row.item_id in amounts else None
             text = descriptions.get(row.item_id, "")
+        association_id = owner.get(row.item_id)
         found.append(
             MatchCandidate(
                 kind=row.item_type,
@@ -1100,18 +1141,15 @@ def match_candidates(
                 amount_fen=signed,
                 text=text.strip()[:120],
                 own=row.item_id in own,
+                association_id=association_id,
+                association=names.get(association_id, "") if association_id is not None else "",
             )
         )
     mine = [c for c in found if c.own]
     others = [c for c in found if not c.own]
-    if item.sub_account is not None:
-        same = {
-            r.item_id
-            for r in rows
-            if r.item_type == "line"
-            and json.loads(r.line_json or "{}").get("sub_account") == item.sub_account
-        }
-        others.sort(key=lambda c: c.item_id not in same)  # stable: oldest first within each
+    home = _money_association(session, item)
+    if home is not None:
+        others.sort(key=lambda c: c.association_id != home)  # stable: oldest first in each
     return mine + others[:limit]
 
 
@@ -1172,11 +1210,14 @@ def _owners(
     special_account_id: int,
     lines: Mapping[str, Mapping[str, Any]],
     entries: Mapping[str, tuple[int, int]],
-) -> dict[int, tuple[list[str], list[str]]]:
+    *,
+    unheld: int | None,
+) -> dict[int | None, tuple[list[str], list[str]]]:
     """Whose money the lines and entries are: association id -> (its line ids, its entry
-    ids). A line is the money of the association of the special account holding its
-    sub-account (one naming no such sub-account is nobody's here, for a person to place); an
-    entry that of the association it is booked to."""
+    ids). An entry is the money of the association it is booked to; a line that of the
+    association of the special account holding its sub-account. A line whose sub-account no
+    association there holds (one naming another county's sub-account) is ``unheld``'s: the
+    association a person handed the item to, ``None`` until they have."""
     subs = sorted({str(line["sub_account"]) for line in lines.values() if line.get("sub_account")})
     holders: dict[str, int] = {}
     if subs:
@@ -1189,11 +1230,10 @@ def _owners(
                 )
             )
         }
-    owners: dict[int, tuple[list[str], list[str]]] = {}
+    owners: dict[int | None, tuple[list[str], list[str]]] = {}
     for line_id, line in lines.items():
-        holder = holders.get(str(line.get("sub_account") or ""))
-        if holder is not None:
-            owners.setdefault(holder, ([], []))[0].append(line_id)
+        holder = holders.get(str(line.get("sub_account") or ""), unheld)
+        owners.setdefault(holder, ([], []))[0].append(line_id)
     for entry_id, (_, association_id) in entries.items():
         owners.setdefault(association_id, ([], []))[1].append(entry_id)
     return owners
@@ -1202,27 +1242,34 @@ def _owners(
 def _owners_in_words(
     session: Session,
     special_account_id: int,
-    owners: Mapping[int, tuple[list[str], list[str]]],
+    owners: Mapping[int | None, tuple[list[str], list[str]]],
     lines: Mapping[str, Mapping[str, Any]],
 ) -> tuple[str, str]:
     """Each association (code and name) with the lines and entries that are its money, as
     staff know them, Chinese and English."""
-    names = {
-        a.id: f"{a.code} {a.name}"
-        for a in session.scalars(select(Association).where(Association.id.in_(list(owners))))
+    names: dict[int | None, tuple[str, str]] = {
+        a.id: (f"{a.code} {a.name}", f"{a.code} {a.name}")
+        for a in session.scalars(
+            select(Association).where(Association.id.in_([i for i in owners if i is not None]))
+        )
     }
+    names[None] = (
+        "不属于本专户任何协会的子账户（请先改归到该笔钱所属的协会）",
+        "a sub-account no association of the special account holds (reassign the item to the "
+        "association whose money it is first)",
+    )
     entry_words = _entry_words(
         session, special_account_id, [e for _, entries in owners.values() for e in entries]
     )
     zh: list[str] = []
     en: list[str] = []
-    for association_id in sorted(owners, key=lambda i: names.get(i, "")):
+    for association_id in sorted(owners, key=lambda i: names.get(i, ("", ""))[0]):
         line_ids, entry_ids = owners[association_id]
         words = [_line_words(i, lines.get(i)) for i in line_ids[:3]]
         words += [entry_words[e] for e in entry_ids[:3]]
-        name = names.get(association_id, str(association_id))
-        zh.append(f"{name}：{'、'.join(w for w, _ in words)}")
-        en.append(f"{name}: {', '.join(w for _, w in words)}")
+        name_zh, name_en = names.get(association_id, (str(association_id), str(association_id)))
+        zh.append(f"{name_zh}：{'、'.join(w for w, _ in words)}")
+        en.append(f"{name_en}: {', '.join(w for _, w in words)}")
     return "；".join(zh), "; ".join(en)
 
 
@@ -1320,7 +1367,7 @@ def _bookable(session: Session, item: QueueItem) -> None:
             sub_account=item.sub_account,
         )
     lines, entries = _open_money(session, item)
-    owners = _owners(session, item.special_account_id, lines, entries)
+    owners = _owners(session, item.special_account_id, lines, entries, unheld=item.association_id)
     if len(owners) > 1:
         zh, en = _owners_in_words(session, item.special_account_id, owners, lines)
         raise RuleViolation(
@@ -1333,8 +1380,19 @@ def _bookable(session: Session, item: QueueItem) -> None:
             "booked to the wrong association and book it to its own, or follow it up with the "
             "bank (bank error)",
             code="money_of_several_associations",
-            associations=sorted(owners),
+            associations=sorted(i for i in owners if i is not None),
         )
+
+
+def _money_association(session: Session, item: QueueItem) -> int | None:
+    """The association whose money the item is (see :func:`_association_id`), ``None`` when
+    nothing says."""
+    lines, entries = _open_money(session, item)
+    owners = _owners(session, item.special_account_id, lines, entries, unheld=item.association_id)
+    if len(owners) == 1 and (owner := next(iter(owners))) is not None:
+        return owner
+    found = _sub_account_association(session, item)
+    return found if found is not None else item.association_id
 
 
 def _association_id(session: Session, item: QueueItem) -> int:
@@ -1346,15 +1404,9 @@ def _association_id(session: Session, item: QueueItem) -> int:
     Where the item's lines and entries still open are one association's money (by the
     sub-accounts of the lines, the associations the entries are booked to), it is that one:
     the entry is matched with them (``_bookable`` refuses money of several)."""
-    lines, entries = _open_money(session, item)
-    owners = _owners(session, item.special_account_id, lines, entries)
-    if len(owners) == 1:
-        return next(iter(owners))
-    found = _sub_account_association(session, item)
+    found = _money_association(session, item)
     if found is not None:
         return found
-    if item.association_id is not None:
-        return item.association_id
     why_zh, why_en = (
         (
             f"（子账户 {item.sub_account} 不属于本专户的任何协会）",

@@ -185,9 +185,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "not_found_line": ("（流水已不在未达项中）", "(no longer open)"),
     "match_choice": ("人工匹配：选择流水与账务", "Manual match: choose the lines and entries"),
     "match_choice_note": (
-        "仅用于人工匹配。勾选本专户仍未达的银行流水和账务，流水合计须与账务合计相符（到分）。",
+        "仅用于人工匹配。勾选本专户仍未达的银行流水和账务，流水合计须与账务合计相符（到分），"
+        "且须属同一协会：各协会的资金不得跨村。",
         "Used by a manual match only. Tick open bank lines and book entries of this special "
-        "account; the lines must add up to the entries to the fen.",
+        "account; the lines must add up to the entries to the fen, and all must be one "
+        "association's: no association's funds cross to another village.",
     ),
     "resolve_none": (
         "此项的钱仍未对上，现在不能驳回：银行更正后由下一次对账确认；核销申请在复核处决定。",
