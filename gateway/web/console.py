@@ -907,8 +907,10 @@ def render_queue_item(
         )
     # An open item takes any resolution; one parked with the bank or under write-off review
     # can only be dismissed (a write-off request is decided in the review section). What the
-    # service would refuse whatever is typed (booking a break in the bank's own statement,
-    # dismissing money still open) is not offered.
+    # service would refuse whatever is typed (booking what is not one association's money or
+    # has nothing left to book, such as a missing statement or a return already reversed; a
+    # manual match with nothing of the item left open; dismissing money still open) is not
+    # offered.
     refused = queue_service.refused_resolutions(session, item)
     offered = [
         a
