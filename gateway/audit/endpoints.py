@@ -41,9 +41,16 @@ class AuditEventOut(BaseModel):
 
 
 class ChainReportOut(BaseModel):
-    checked: int
+    checked: int = Field(description="audit events walked")
     ok: bool
-    problems: list[str]
+    problems: list[str] = Field(
+        description="each broken chain, then each journal transaction or daily statement "
+        "that disagrees with its audit event (table, id, field, stored and audited value)"
+    )
+    transactions: int = Field(0, description="journal transactions compared with the audit log")
+    statements: int = Field(0, description="daily reconciliation statements checked")
+    unlisted: int = Field(0, description="problems found beyond those listed")
+    notes: list[str] = Field(default_factory=list, description="worth a look, not problems")
 
 
 def readable_chains(session: Session, principal: Principal) -> list[str] | None:
@@ -121,7 +128,7 @@ def list_audit_events(
 @router.get(
     "/audit-events/verification",
     response_model=ChainReportOut,
-    summary="校验审计链 Verify the hash chain",
+    summary="校验审计链、账簿和对账报告 Verify the audit log, the journal and the statements",
 )
 def verify_chain(principal: CurrentPrincipal, session: DbSession) -> ChainReportOut:
     principal.require(Permission.READ_AUDIT)
@@ -131,5 +138,11 @@ def verify_chain(principal: CurrentPrincipal, session: DbSession) -> ChainReport
         )
     report = audit.verify(session, chains=readable_chains(session, principal))
     return ChainReportOut(
-        checked=report.checked, ok=report.ok, problems=[str(p) for p in report.problems]
+        checked=report.checked,
+        ok=report.ok,
+        problems=[str(p) for p in report.listed],
+        transactions=report.transactions,
+        statements=report.statements,
+        unlisted=report.unlisted,
+        notes=[str(n) for n in report.notes],
     )

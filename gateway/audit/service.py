@@ -26,6 +26,14 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from gateway.audit.crosscheck import (
+    Findings,
+    LedgerCheck,
+    RecordProblem,
+    StatementCheck,
+    association_of,
+    county_of_chain,
+)
 from gateway.audit.models import AuditChainHead, AuditEvent
 from gateway.db import utcnow
 
@@ -309,13 +317,28 @@ class ChainProblem:
 
 @dataclass(frozen=True)
 class VerifyReport:
+    """What :func:`verify` found: ``problems`` in the chains themselves; ``record_problems``,
+    the rows of the journal and of the daily statements that disagree with the audit trail (the
+    first ``LISTED_LIMIT`` of them; ``unlisted`` counts the rest); ``notes``, worth a look but
+    not problems."""
+
     checked: int
     chains: int
     problems: list[ChainProblem]
+    record_problems: list[RecordProblem] = field(default_factory=list)
+    transactions: int = 0
+    statements: int = 0
+    notes: list[RecordProblem] = field(default_factory=list)
+    unlisted: int = 0
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and not self.record_problems and not self.unlisted
+
+    @property
+    def listed(self) -> list[ChainProblem | RecordProblem]:
+        """Every problem listed: the chains' first."""
+        return [*self.problems, *self.record_problems]
 
 
 _EVENT_COLUMNS = (
@@ -332,9 +355,27 @@ _EVENT_COLUMNS = (
 )
 
 
+def _associations_in(session: Session, chains: Collection[str] | None) -> list[int]:
+    from gateway.org.models import Association
+
+    if chains is None:
+        return list(session.scalars(select(Association.id).order_by(Association.id)))
+    return sorted({a for a in map(association_of, chains) if a is not None})
+
+
+def _counties_in(chains: Collection[str] | None) -> list[int] | None:
+    if chains is None:
+        return None
+    return sorted({c for c in map(county_of_chain, chains) if c is not None})
+
+
 def verify(session: Session, chains: Collection[str] | None = None) -> VerifyReport:
     """Walk every chain (or only ``chains``): gaps (deleted rows), broken links, altered rows
-    and a missing tail are reported by chain and sequence number."""
+    and a missing tail are reported by chain and sequence number. Then the tables the events
+    recorded are compared with them (see :mod:`gateway.audit.crosscheck`): every journal
+    transaction of the chains' associations, and every daily reconciliation statement of their
+    counties' special accounts, named by table, row and field with the stored and the audited
+    value."""
     # Plain rows, not ORM objects: what the database holds now, never an identity-map copy.
     head_rows = select(AuditChainHead.chain, AuditChainHead.last_seq, AuditChainHead.last_hash)
     event_rows = select(*_EVENT_COLUMNS)
@@ -348,10 +389,18 @@ def verify(session: Session, chains: Collection[str] | None = None) -> VerifyRep
         event_rows.order_by(AuditEvent.chain, AuditEvent.seq).execution_options(yield_per=1000)
     )
     problems: list[ChainProblem] = []
+    findings = Findings()
+    ledger = LedgerCheck(session, findings)
+    statements = StatementCheck(session, findings)
     checked = 0
     walked: dict[str, tuple[int, str]] = {}
+    current: str | None = None
     for event in rows:
         checked += 1
+        if event.chain != current:
+            if current is not None:
+                ledger.end_chain(current)
+            current = event.chain
         expected_seq, running = walked.get(event.chain, (0, GENESIS_HASH))
         expected_seq += 1
         if event.seq != expected_seq:
@@ -393,6 +442,17 @@ def verify(session: Session, chains: Collection[str] | None = None) -> VerifyRep
                 )
             )
         walked[event.chain] = (event.seq, event.hash)
+        ledger.see(event.chain, event.seq, event.object_type, event.object_id, event.payload)
+        statements.see(
+            event.chain,
+            event.seq,
+            event.action,
+            event.object_type,
+            event.object_id,
+            event.payload,
+        )
+    if current is not None:
+        ledger.end_chain(current)
     for chain in sorted(set(heads) | set(walked)):
         head_seq, head_hash = heads.get(chain, (0, GENESIS_HASH))
         last_seq, last_hash = walked.get(chain, (0, GENESIS_HASH))
@@ -409,4 +469,15 @@ def verify(session: Session, chains: Collection[str] | None = None) -> VerifyRep
                     f"the chain head names event {head_seq} but the log ends at {last_seq}",
                 )
             )
-    return VerifyReport(checked=checked, chains=len(set(heads) | set(walked)), problems=problems)
+    ledger.finish(_associations_in(session, chains), scoped=chains is not None)
+    statements.finish(_counties_in(chains))
+    return VerifyReport(
+        checked=checked,
+        chains=len(set(heads) | set(walked)),
+        problems=problems,
+        record_problems=findings.problems,
+        transactions=ledger.transactions,
+        statements=statements.statements,
+        notes=findings.notes,
+        unlisted=findings.unlisted,
+    )

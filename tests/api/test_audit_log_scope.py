@@ -3,12 +3,14 @@ events of no county are the system administrator's alone."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.audit import service as audit
+from gateway.ledger.models import JournalTransaction
 from tests.api.conftest import ClientFor, Seeded
 
 
@@ -80,6 +82,37 @@ def test_verification_names_only_the_readers_chains(
     other = client_for("officer_other").get("/api/v1/audit-events/verification").json()
     assert not other["ok"]
     assert [p.split(" seq ")[0] for p in other["problems"]] == [other_chain]
+
+
+def test_verification_names_an_edited_journal_transaction_to_its_county(
+    client_for: ClientFor, seeded: Seeded, api_sessions: sessionmaker[Session]
+) -> None:
+    with api_sessions() as session:
+        # An attacker with database rights moves one of association a's postings to new year's eve.
+        session.execute(text("DROP TRIGGER journal_transactions_no_update"))
+        txn = session.scalar(
+            select(JournalTransaction.id)
+            .where(JournalTransaction.association_id == seeded.world.a.id)
+            .order_by(JournalTransaction.business_date, JournalTransaction.id)
+            .limit(1)
+        )
+        assert txn is not None
+        session.execute(
+            update(JournalTransaction)
+            .where(JournalTransaction.id == txn)
+            .values(business_date=date(2030, 12, 31))
+        )
+        session.commit()
+    named = f"journal_transactions {txn} business_date"
+    for reader in ("admin", "reviewer"):
+        report = client_for(reader).get("/api/v1/audit-events/verification").json()
+        assert not report["ok"], reader
+        (problem,) = report["problems"]
+        assert problem.startswith(named), reader
+        assert "stored 2030-12-31" in problem, reader
+        assert report["transactions"] > 0, reader
+    other = client_for("officer_other").get("/api/v1/audit-events/verification").json()
+    assert other["ok"], other["problems"]
 
 
 def _walk(client: Any, limit: int) -> list[int]:
