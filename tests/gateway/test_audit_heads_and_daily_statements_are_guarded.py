@@ -1,5 +1,5 @@
 """The database keeps the audit chain heads moving forward only and the stored daily statements
-as they were stored (migration 0017): a head moved back or deleted, and a run's statement,
+as they were stored (migration 0018): a head moved back or deleted, and a run's statement,
 figures or link changed or the run deleted, are refused; appending events and a run filling in
 its counts still work."""
 

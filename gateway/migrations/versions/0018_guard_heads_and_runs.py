@@ -13,8 +13,8 @@ exceptions, postings booked, items left open) and its finish time. Everything el
 account, the date, the figures, the daily statement, its hash and its link to the day before —
 never changes once stored, and a run is never deleted; the database refuses both.
 
-Revision ID: 0017_guard_heads_and_runs
-Revises: 0016_queue_item_evidence
+Revision ID: 0018_guard_heads_and_runs
+Revises: 0017_statement_days
 Create Date: 2026-12-08 12:00:00
 """
 
@@ -24,8 +24,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0017_guard_heads_and_runs"
-down_revision: str | Sequence[str] | None = "0016_queue_item_evidence"
+revision: str = "0018_guard_heads_and_runs"
+down_revision: str | Sequence[str] | None = "0017_statement_days"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
