@@ -37,7 +37,8 @@ class AuditEvent(Base):
 
 class AuditChainHead(Base):
     """Names each chain's last event; appenders lock it, so a chain never forks and a
-    deleted tail is noticed."""
+    deleted tail is noticed. The database lets it only move forward and never be deleted;
+    ``huzhu audit heads`` prints the heads to keep outside the database as well."""
 
     __tablename__ = "audit_chain_heads"
 

@@ -36,6 +36,7 @@ from gateway.audit.crosscheck import (
 )
 from gateway.audit.models import AuditChainHead, AuditEvent
 from gateway.db import utcnow
+from gateway.errors import ValidationFailed
 
 GENESIS_HASH = "0" * 64
 GLOBAL_CHAIN = "global"
@@ -305,6 +306,53 @@ def record_many(session: Session, entries: Sequence[AuditEntry]) -> int:
 
 
 @dataclass(frozen=True)
+class KeptHead:
+    """A chain's head as exported (``huzhu audit heads``) and kept outside the database."""
+
+    chain: str
+    seq: int
+    hash: str
+
+
+def chain_heads(session: Session) -> list[KeptHead]:
+    """Every chain's head, by chain: what the operator keeps to compare with later."""
+    rows = session.execute(
+        select(AuditChainHead.chain, AuditChainHead.last_seq, AuditChainHead.last_hash).order_by(
+            AuditChainHead.chain
+        )
+    )
+    return [KeptHead(chain, int(seq), digest) for chain, seq, digest in rows]
+
+
+def heads_document(heads: Sequence[KeptHead], exported_at: datetime) -> dict[str, Any]:
+    """The export of the chain heads, as :func:`read_kept_heads` reads it back."""
+    return {
+        "exported_at": _canonical_time(exported_at),
+        "heads": [{"chain": h.chain, "seq": h.seq, "hash": h.hash} for h in heads],
+    }
+
+
+def read_kept_heads(text: str) -> list[KeptHead]:
+    """The chain heads of an export written by ``huzhu audit heads``."""
+    try:
+        document = json.loads(text)
+        heads = [
+            KeptHead(str(item["chain"]), int(item["seq"]), str(item["hash"]))
+            for item in document["heads"]
+        ]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValidationFailed(
+            "不是 huzhu audit heads 导出的链头文件",
+            f"not a file of chain heads written by huzhu audit heads ({exc})",
+        ) from exc
+    if len({h.chain for h in heads}) != len(heads):
+        raise ValidationFailed(
+            "链头文件中同一条链出现了两次", "the file names a chain's head twice"
+        )
+    return heads
+
+
+@dataclass(frozen=True)
 class ChainProblem:
     chain: str
     seq: int
@@ -330,6 +378,7 @@ class VerifyReport:
     statements: int = 0
     notes: list[RecordProblem] = field(default_factory=list)
     unlisted: int = 0
+    kept: int = 0  # kept chain heads compared
 
     @property
     def ok(self) -> bool:
@@ -369,13 +418,22 @@ def _counties_in(chains: Collection[str] | None) -> list[int] | None:
     return sorted({c for c in map(county_of_chain, chains) if c is not None})
 
 
-def verify(session: Session, chains: Collection[str] | None = None) -> VerifyReport:
+def verify(
+    session: Session,
+    chains: Collection[str] | None = None,
+    *,
+    kept: Sequence[KeptHead] = (),
+) -> VerifyReport:
     """Walk every chain (or only ``chains``): gaps (deleted rows), broken links, altered rows
     and a missing tail are reported by chain and sequence number. Then the tables the events
     recorded are compared with them (see :mod:`gateway.audit.crosscheck`): every journal
     transaction of the chains' associations, and every daily reconciliation statement of their
     counties' special accounts, named by table, row and field with the stored and the audited
-    value."""
+    value.
+
+    ``kept`` are chain heads exported earlier and kept outside the database: a chain that now
+    ends before a kept head, or holds another event there, is reported (the head row, which
+    the database only lets move forward, is no proof against whoever can drop its guard)."""
     # Plain rows, not ORM objects: what the database holds now, never an identity-map copy.
     head_rows = select(AuditChainHead.chain, AuditChainHead.last_seq, AuditChainHead.last_hash)
     event_rows = select(*_EVENT_COLUMNS)
@@ -395,6 +453,8 @@ def verify(session: Session, chains: Collection[str] | None = None) -> VerifyRep
     checked = 0
     walked: dict[str, tuple[int, str]] = {}
     current: str | None = None
+    kept_seq = {h.chain: h.seq for h in kept if chains is None or h.chain in chains}
+    at_kept_seq: dict[str, str] = {}
     for event in rows:
         checked += 1
         if event.chain != current:
@@ -442,6 +502,8 @@ def verify(session: Session, chains: Collection[str] | None = None) -> VerifyRep
                 )
             )
         walked[event.chain] = (event.seq, event.hash)
+        if kept_seq.get(event.chain) == event.seq:
+            at_kept_seq[event.chain] = event.hash
         ledger.see(event.chain, event.seq, event.object_type, event.object_id, event.payload)
         statements.see(
             event.chain,
@@ -469,6 +531,7 @@ def verify(session: Session, chains: Collection[str] | None = None) -> VerifyRep
                     f"the chain head names event {head_seq} but the log ends at {last_seq}",
                 )
             )
+    problems += _against_kept(kept, kept_seq, walked, at_kept_seq)
     ledger.finish(_associations_in(session, chains), scoped=chains is not None)
     statements.finish(_counties_in(chains))
     return VerifyReport(
@@ -480,4 +543,42 @@ def verify(session: Session, chains: Collection[str] | None = None) -> VerifyRep
         statements=statements.statements,
         notes=findings.notes,
         unlisted=findings.unlisted,
+        kept=len(kept_seq),
     )
+
+
+def _against_kept(
+    kept: Sequence[KeptHead],
+    kept_seq: dict[str, int],
+    walked: dict[str, tuple[int, str]],
+    at_kept_seq: dict[str, str],
+) -> list[ChainProblem]:
+    """The chains that end before their kept head, or hold another event where it was."""
+    problems = []
+    for head in kept:
+        if head.chain not in kept_seq or head.seq <= 0:
+            continue
+        last_seq = walked.get(head.chain, (0, GENESIS_HASH))[0]
+        if last_seq < head.seq:
+            problems.append(
+                ChainProblem(
+                    head.chain,
+                    last_seq + 1,
+                    f"链比保存的链头导出短：导出时已到第 {head.seq} 条事件，现在只到第 "
+                    f"{last_seq} 条（最新的事件被删除）",
+                    f"the chain is shorter than its kept head: it had reached event "
+                    f"{head.seq}, the log now ends at {last_seq} (its newest events were "
+                    "deleted)",
+                )
+            )
+        elif at_kept_seq.get(head.chain) != head.hash:
+            problems.append(
+                ChainProblem(
+                    head.chain,
+                    head.seq,
+                    "与保存的链头导出不符：这一条事件的哈希不同（链被改写）",
+                    "differs from its kept head: this event has another hash (the chain "
+                    "was rewritten)",
+                )
+            )
+    return problems
