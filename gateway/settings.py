@@ -19,14 +19,14 @@ import os
 import tomllib
 import types
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -36,6 +36,7 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from adapters.money import grouped_yuan
 from gateway.errors import ConfigurationError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -106,6 +107,61 @@ def _within_ceiling(setting: str, value: int) -> int:
     return value
 
 
+# The other county settings rules 3 and 4 of the seeds bound. A county may be stricter than
+# these, never looser: a county approval from a lower amount, more guarantors, a longer notice.
+# Rule 3 (Wenzhou notice 二): a loan above 20,000 yuan needs a recorded county approval.
+COUNTY_APPROVAL_CEILING_FEN = 2_000_000
+COUNTY_APPROVAL_RULE = (
+    "借款超过 20000 元须经县级审批，县可从更低的金额起审批 / a loan above 20,000 yuan needs a "
+    "recorded county approval; a county may ask for it from a lower amount, not a higher one"
+)
+# Rule 4 (Linyi notice 四, 三户联保): the borrower's household and two others, so at least two
+# guarantors from households other than the borrower's (gateway.loans.rules.check_guarantors).
+MIN_GUARANTORS = 2
+GUARANTEE_RULE = (
+    "三户联保：借款人之外至少另有 2 户担保 / the three-household joint guarantee: at least 2 "
+    "guarantors from households other than the borrower's"
+)
+# Rule 4 (Linyi notice 四, 公告公示): money moves only after a public notice of at least a day.
+MIN_NOTICE_DAYS = 1
+NOTICE_RULE = (
+    "借款须公告公示至少 1 天后方可放款 / a loan is publicly noticed for at least 1 day before "
+    "money moves"
+)
+
+
+def _approval_within_rule(setting: str, value: int) -> int:
+    if value > COUNTY_APPROVAL_CEILING_FEN:
+        raise ValueError(
+            f"{setting} = {value} fen ({grouped_yuan(value)} yuan) exceeds "
+            f"{COUNTY_APPROVAL_CEILING_FEN} fen (20,000 yuan): {COUNTY_APPROVAL_RULE}"
+        )
+    return value
+
+
+def _enough_guarantors(setting: str, value: int) -> int:
+    if value < MIN_GUARANTORS:
+        raise ValueError(f"{setting} = {value} is fewer than {MIN_GUARANTORS}: {GUARANTEE_RULE}")
+    return value
+
+
+def _notice_long_enough(setting: str, value: int) -> int:
+    if value < MIN_NOTICE_DAYS:
+        raise ValueError(f"{setting} = {value} days is less than {MIN_NOTICE_DAYS}: {NOTICE_RULE}")
+    return value
+
+
+# Each county policy setting the seeds bound, with its check: ``check(setting, value)`` returns
+# the value or raises ValueError naming the setting and the rule. PolicyDefaults (settings files,
+# HUZHU_POLICY__*, the command line) and the County row itself apply them.
+SEED_RULE_CHECKS: dict[str, Callable[[str, int], int]] = {
+    "loan_cap_fen": _within_ceiling,
+    "county_approval_above_fen": _approval_within_rule,
+    "guarantors_required": _enough_guarantors,
+    "notice_days": _notice_long_enough,
+}
+
+
 class CreditGradeStep(BaseModel):
     """One row of the credit-grade table: a member holding ``grade`` may owe up to
     ``limit_fen``. ``min_on_time_loans`` orders the grades (the entry grade has 0); the grade a
@@ -128,9 +184,10 @@ class PolicyDefaults(BaseModel):
     loan_cap_fen: int = Field(default=3_000_000, gt=0)
     county_approval_above_fen: int = Field(default=2_000_000, gt=0)
     # bounded so that a slip of the keyboard is refused, not stored: a public notice of more
-    # than a quarter, or more guarantors than a joint-guarantee group holds, is no policy
-    notice_days: int = Field(default=7, ge=0, le=90)
-    guarantors_required: int = Field(default=2, ge=0, le=10)
+    # than a quarter, or more guarantors than a joint-guarantee group holds, is no policy; the
+    # lower bounds are the seeds' (SEED_RULE_CHECKS)
+    notice_days: int = Field(default=7, le=90)
+    guarantors_required: int = Field(default=2, le=10)
     cash_mode: CashMode = CashMode.REFUSE
     credit_grades: list[CreditGradeStep] = Field(
         default_factory=lambda: [
@@ -140,10 +197,10 @@ class PolicyDefaults(BaseModel):
         ]
     )
 
-    @field_validator("loan_cap_fen")
+    @field_validator(*SEED_RULE_CHECKS)
     @classmethod
-    def _cap_within_ceiling(cls, value: int) -> int:
-        return _within_ceiling("policy.loan_cap_fen", value)
+    def _within_seed_rules(cls, value: int, info: ValidationInfo) -> int:
+        return SEED_RULE_CHECKS[str(info.field_name)](f"policy.{info.field_name}", value)
 
     @field_validator("credit_grades")
     @classmethod

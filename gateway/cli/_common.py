@@ -182,8 +182,9 @@ def _settings_problem(exc: ValidationError) -> tuple[str, str]:
         env = "HUZHU_" + "__".join(part.upper() for part in loc if not part.isdigit())
         shown = error.get("input")
         value = "" if isinstance(shown, dict | list) else f" = {shown!r}"
-        parts_zh.append(f"{name}（环境变量 {env} 或配置文件）{value}：{error['msg']}")
-        parts_en.append(f"{name} ({env} or the settings file){value}: {error['msg']}")
+        reason = str(error["msg"]).removeprefix("Value error, ")  # a rule's own words
+        parts_zh.append(f"{name}（环境变量 {env} 或配置文件）{value}：{reason}")
+        parts_en.append(f"{name} ({env} or the settings file){value}: {reason}")
     return (
         "设置有误 invalid setting：" + "；".join(parts_zh),
         "invalid setting: " + "; ".join(parts_en),

@@ -178,25 +178,31 @@ def county_create(
     loan_cap: Annotated[
         str | None,
         typer.Option(
-            "--loan-cap", help="Single-loan cap in yuan (default: the policy setting, 30000)."
+            "--loan-cap",
+            help="Single-loan cap in yuan, at most 30000 (default: the policy setting, 30000).",
         ),
     ] = None,
     county_approval_above: Annotated[
         str | None,
         typer.Option(
             "--county-approval-above",
-            help="A loan above this (yuan) needs a county approval "
+            help="A loan above this (yuan) needs a county approval; at most 20000 "
             "(default: the policy setting, 20000).",
         ),
     ] = None,
     notice_days: Annotated[
         int | None,
-        typer.Option("--notice-days", help="Public-notice days (default: the policy setting, 7)."),
+        typer.Option(
+            "--notice-days",
+            help="Public-notice days, at least 1 (default: the policy setting, 7).",
+        ),
     ] = None,
     guarantors: Annotated[
         int | None,
         typer.Option(
-            "--guarantors", help="Guarantors required (三户联保) (default: the policy setting, 2)."
+            "--guarantors",
+            help="Guarantors required besides the borrower (三户联保), at least 2 "
+            "(default: the policy setting, 2).",
         ),
     ] = None,
     cash_mode: Annotated[

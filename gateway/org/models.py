@@ -14,10 +14,11 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from gateway.db import Base, enum_column, utcnow
-from gateway.settings import CashMode
+from gateway.errors import ValidationFailed
+from gateway.settings import SEED_RULE_CHECKS, CashMode
 
 
 class PilotLevel(StrEnum):
@@ -65,6 +66,20 @@ class County(Base):
         back_populates="county", order_by="CreditGradeLimit.min_on_time_loans"
     )
     towns: Mapped[list[Town]] = relationship(back_populates="county", order_by="Town.code")
+
+    @validates(*SEED_RULE_CHECKS)
+    def _within_seed_rules(self, key: str, value: int) -> int:
+        """A county's policy is never looser than the seeds' rules, however it is set: when
+        the county is created and by anything that changes it later."""
+        try:
+            return SEED_RULE_CHECKS[key](f"county.{key}", value)
+        except ValueError as exc:
+            raise ValidationFailed(
+                f"县的政策设置不符合规定：{exc}",
+                f"the county's policy breaks a rule: {exc}",
+                code="county_policy_invalid",
+                setting=key,
+            ) from None
 
 
 class CreditGradeLimit(Base):
