@@ -72,8 +72,10 @@ def association_member(
     return member
 
 
-def check_borrower(association: Association, member: Member) -> None:
-    """The borrower is an active member of this very association (funds never cross villages)."""
+def check_borrower(session: Session, association: Association, member: Member) -> None:
+    """The borrower is an active member of this very association (funds never cross villages)
+    and is not in arrears: a member with an overdue loan gets no new money until it is caught
+    up, as such a member may not guarantee one either (:func:`check_guarantors`)."""
     if member.association_id != association.id:
         raise not_a_member(member.id, guarantor=False)
     if member.status != MemberStatus.ACTIVE:
@@ -81,6 +83,16 @@ def check_borrower(association: Association, member: Member) -> None:
             f"借款人 {member.name} 不是正常状态的会员",
             f"the borrower {member.member_no} is not an active member",
             code="borrower_not_active",
+        )
+    overdue = overdue_contracts(session, member.id)
+    if overdue:
+        listed = "、".join(overdue)
+        raise RuleViolation(
+            f"借款人 {member.name} 有逾期借款 {listed}，还清逾期款项前不能再借款",
+            f"the borrower {member.member_no} has an overdue loan ({', '.join(overdue)}): no "
+            "new loan until the overdue instalments are paid",
+            code="borrower_in_arrears",
+            overdue_contracts=overdue,
         )
 
 
@@ -110,16 +122,21 @@ def check_county_approval(county: County, loan: Loan) -> None:
         )
 
 
+def overdue_contracts(session: Session, member_id: int) -> list[str]:
+    """The contract numbers of the member's loans that are overdue right now: an instalment
+    fell due unpaid and is not caught up yet (gateway.payments marks and clears it)."""
+    return list(
+        session.scalars(
+            select(Loan.contract_no)
+            .where(Loan.member_id == member_id, Loan.status == LoanStatus.OVERDUE)
+            .order_by(Loan.contract_no)
+        )
+    )
+
+
 def in_arrears(session: Session, member_id: int) -> bool:
     """Whether the member has an overdue loan right now."""
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Loan)
-            .where(Loan.member_id == member_id, Loan.status == LoanStatus.OVERDUE)
-        )
-        or 0
-    ) > 0
+    return bool(overdue_contracts(session, member_id))
 
 
 def check_guarantors(

@@ -131,7 +131,7 @@ def apply(
             f"association was founded, {association.start_date.isoformat()}",
             code="date_before_founding",
         )
-    rules.check_borrower(association, borrower)
+    rules.check_borrower(session, association, borrower)
     rules.check_amount_cap(county, application.amount_fen)
     rules.check_guarantors(session, county, association, borrower, guarantors)
     rules.check_credit_limit(session, county, borrower, application.amount_fen)
@@ -229,7 +229,7 @@ def _check_for_money(
     county = county_of(session, loan.association_id)
     borrower = get_member(session, loan.member_id)
     rules.check_association_active(association)
-    rules.check_borrower(association, borrower)
+    rules.check_borrower(session, association, borrower)
     rules.check_amount_cap(county, loan.amount_fen)
     rules.check_guarantors(session, county, association, borrower, _guarantors(session, loan))
     rules.check_credit_limit(session, county, borrower, loan.amount_fen, exclude_loan_id=loan.id)
