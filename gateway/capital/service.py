@@ -13,8 +13,9 @@ from gateway.capital.models import CapitalContribution, CapitalSource
 from gateway.errors import RuleViolation, ValidationFailed
 from gateway.ledger.models import AccountCode, LedgerChannel, TransactionKind
 from gateway.ledger.service import Posting, post
+from gateway.members.models import Member
 from gateway.members.service import get_member
-from gateway.org.service import check_takes_in, lock_association
+from gateway.org.service import check_takes_in, get_association, lock_association
 
 SOURCE_ACCOUNT: dict[CapitalSource, AccountCode] = {
     CapitalSource.CENTRAL: AccountCode.FISCAL_CENTRAL,
@@ -54,6 +55,28 @@ def _check_amount(amount_fen: int) -> None:
         )
 
 
+def _check_received_after_start(
+    session: Session, received_on: date, association_id: int, member: Member | None = None
+) -> None:
+    """Money reaches an association on or after the day it was founded, and a member's deposit
+    on or after the day the member joined: an earlier date is refused, naming that day."""
+    if member is None:
+        start, code = get_association(session, association_id).start_date, "date_before_founding"
+        start_zh, start_en = "协会成立日期", "the association was founded"
+    else:
+        start, code = member.joined_on, "date_before_joining"
+        start_zh = f"会员 {member.member_no} 入会日期"
+        start_en = f"member {member.member_no} joined"
+    if received_on < start:
+        raise RuleViolation(
+            f"到账日期 {received_on.isoformat()} 早于{start_zh} {start.isoformat()}",
+            f"the date received, {received_on.isoformat()}, is before {start_en}, "
+            f"{start.isoformat()}",
+            code=code,
+            earliest=start.isoformat(),
+        )
+
+
 def record_contribution(
     session: Session,
     *,
@@ -76,6 +99,7 @@ def record_contribution(
         taking_zh="不再收入新的资金",
         taking_en="takes in no new capital",
     )
+    _check_received_after_start(session, received_on, association_id)
     return _book(
         session,
         association_id=association_id,
@@ -118,6 +142,7 @@ def record_member_deposit(
             f"member {member.member_no} is not active",
             code="member_not_active",
         )
+    _check_received_after_start(session, received_on, member.association_id, member)
     contribution = _book(
         session,
         association_id=member.association_id,

@@ -131,6 +131,19 @@ def apply(
             f"association was founded, {association.start_date.isoformat()}",
             code="date_before_founding",
         )
+    for member, role_zh, role_en in [
+        (borrower, "借款人", "the borrower"),
+        *((g, "担保人", "guarantor") for g in guarantors),
+    ]:
+        if application.applied_on < member.joined_on:
+            raise RuleViolation(
+                f"申请日期 {application.applied_on.isoformat()} 早于{role_zh} {member.name} "
+                f"的入会日期 {member.joined_on.isoformat()}",
+                f"the application date {application.applied_on.isoformat()} is before "
+                f"{role_en} {member.member_no} joined, {member.joined_on.isoformat()}",
+                code="date_before_joining",
+                earliest=member.joined_on.isoformat(),
+            )
     rules.check_borrower(session, association, borrower)
     rules.check_amount_cap(county, application.amount_fen)
     rules.check_guarantors(session, county, association, borrower, guarantors)

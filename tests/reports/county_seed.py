@@ -157,6 +157,9 @@ def seed_county(session: Session, cipher: FieldCipher) -> Seeded:
         session, cipher, capital_fen=0, cash_mode="transitional", credit_grades=GRADES
     )
     a, m = world.a, world.members_a
+    # members of long standing: their deposits and loans go back to 2022
+    for member in (*world.members_a, *world.members_b):
+        member.joined_on = date(2021, 6, 1)
     record_contribution(
         session,
         association_id=a.id,
