@@ -231,7 +231,13 @@ def start_notice(
 @router.post(
     "/loans/{loan_id}/council-approval",
     response_model=LoanOut,
-    summary="理事会审批 Council approval (after the notice period)",
+    summary="理事会审批 Council approval (during or after the public notice)",
+    description=(
+        "理事会可在公示期间或公示期满后审批；公示期间有人提出异议的，借款仍可拒绝或取消。"
+        "公示期满前不放款：放行代付时检查。 / The council may approve while the public notice "
+        "runs or after it ends; an objection raised during the notice can still reject or "
+        "cancel the loan. No money moves before the notice has ended: the release checks it."
+    ),
     responses=WRITE_PROBLEM_STATUSES,
 )
 def council_approve(
@@ -269,7 +275,8 @@ def county_approve(
 @router.post(
     "/loans/{loan_id}/release",
     response_model=LoanOut,
-    summary="放行代付 Release for payment: creates the disbursement instruction",
+    summary="放行代付 Release for payment once the public notice has ended: creates the "
+    "disbursement instruction",
     responses=WRITE_PROBLEM_STATUSES,
 )
 def release(

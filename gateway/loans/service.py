@@ -1,5 +1,6 @@
 """The loan lifecycle: apply → notice → council approval → (county approval) → release for
-payment → disbursed → repaying/overdue → repaid, or rejected/cancelled/written off.
+payment → disbursed → repaying/overdue → repaid, or rejected/cancelled/written off. The
+approvals may be given while the public notice runs; the release waits until it has ended.
 
 Every step re-checks the rules it depends on, locks the association row before any decision
 about its sub-account, writes an audit event, and never commits.
@@ -256,6 +257,11 @@ def _check_for_money(
 
 def council_approve(session: Session, loan_id: int, *, on: date, actor: str = "system") -> Loan:
     """The council (理事会) approves: the sub-account must cover it after other approvals.
+
+    The loan must be on public notice; the council may approve while the notice runs or after
+    it ends. What waits for the notice is the money: :func:`release_for_payment` refuses until
+    the notice has run its full period, and an objection raised meanwhile can still reject or
+    cancel the approved loan.
 
     The association row is locked first, so two approvals against one sub-account are decided
     one after the other and can never overcommit it."""

@@ -4,13 +4,19 @@ A treasurer who dates the notice 30 days back is refused (the notice cannot star
 application reached the system) and a release on the day of the notice is refused as
 ``notice_not_elapsed``; a release date in the future is refused too. The normal path, a
 notice started today and a release once the county's notice period has run, still pays out.
-The server's business date is injected through the loan endpoints' clock."""
+The server's business date is injected through the loan endpoints' clock.
+
+The council may approve while the notice runs; what waits for the notice is the money. The
+API describes it so: council approval is given during or after the notice, the release comes
+once the notice has ended, and an objection raised during the notice can still reject a loan
+the council approved on its first day."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.api.router import business_today
@@ -192,3 +198,38 @@ def test_an_application_dated_in_the_future_is_refused(
     assert answer.json()["code"] == "date_in_future"
     with api_sessions() as session:
         assert session.query(Loan).filter_by(contract_no="BD-0004").count() == 0
+
+
+def test_the_api_describes_council_approval_as_given_during_or_after_the_notice(
+    app: FastAPI,
+) -> None:
+    paths = app.openapi()["paths"]
+    council = paths["/api/v1/loans/{loan_id}/council-approval"]["post"]
+    assert "after the notice period" not in council["summary"]
+    assert council["summary"] == "理事会审批 Council approval (during or after the public notice)"
+    assert "理事会可在公示期间或公示期满后审批" in council["description"]
+    assert "No money moves before the notice has ended" in council["description"]
+    release = paths["/api/v1/loans/{loan_id}/release"]["post"]
+    assert "once the public notice has ended" in release["summary"]
+
+
+def test_a_loan_approved_on_the_notices_first_day_waits_and_can_still_be_rejected(
+    client_for: ClientFor, seeded: Seeded, api_sessions: sessionmaker[Session], clock: Clock
+) -> None:
+    loan_id = apply(client_for, seeded, clock.today, "BD-0005")
+    treasurer = client_for("treasurer_a")
+    assert treasurer.post(f"/api/v1/loans/{loan_id}/notice", json={}).status_code == 200
+    approved = treasurer.post(f"/api/v1/loans/{loan_id}/council-approval", json={})
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["council_approved_on"] == clock.today.isoformat()
+
+    early = client_for("officer").post(f"/api/v1/loans/{loan_id}/release", json={})
+    assert early.status_code == 422
+    assert early.json()["code"] == "notice_not_elapsed"
+
+    objected = treasurer.post(
+        f"/api/v1/loans/{loan_id}/reject", json={"reason": "公示期间村民提出异议"}
+    )
+    assert objected.status_code == 200, objected.text
+    assert stored(api_sessions, loan_id).status is LoanStatus.REJECTED
+    assert instructions(api_sessions, loan_id) == 0
