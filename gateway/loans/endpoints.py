@@ -8,7 +8,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import Query
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, Field, StrictInt, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -62,10 +62,17 @@ class LoanOut(BaseModel):
     guarantor_ids: list[int]
 
 
+# Text as it is kept: without surrounding spaces (" A-1" is the contract "A-1"), and refused
+# as empty when nothing else is left.
+ContractNo = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+Purpose = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=400)]
+
+
 class LoanApplicationIn(BaseModel):
-    contract_no: str = Field(min_length=1, max_length=40)
+    contract_no: ContractNo
     member_id: StrictInt = Field(ge=1, le=MAX_ID)
-    purpose: str = Field(min_length=1, max_length=200)
+    purpose: Purpose
     amount_fen: StrictInt = Field(gt=0, le=10**12)
     term_months: StrictInt = Field(gt=0, le=120)
     monthly_fee_rate_centipermille: StrictInt = Field(ge=0, le=100_000)
@@ -88,7 +95,7 @@ class LoanStepIn(BaseModel):
 
 
 class LoanReasonIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=400)
+    reason: Reason
 
 
 def loan_out(loan: Loan) -> LoanOut:

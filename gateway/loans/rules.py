@@ -157,6 +157,7 @@ def check_guarantors(
             code="guarantee_insufficient",
         )
     households = {borrower.household_no}
+    seen: set[int] = set()
     for guarantor in guarantors:
         if guarantor.id == borrower.id:
             raise RuleViolation(
@@ -164,6 +165,14 @@ def check_guarantors(
                 "the borrower cannot guarantee their own loan",
                 code="guarantor_invalid",
             )
+        if guarantor.id in seen:
+            raise RuleViolation(
+                f"担保人 {guarantor.name} 填写了两次，同一人只能作为一户担保",
+                f"guarantor {guarantor.member_no} is given twice: the same person guarantees once",
+                code="guarantor_twice",
+                field="guarantor_ids",
+            )
+        seen.add(guarantor.id)
         if guarantor.association_id != association.id:
             raise not_a_member(guarantor.id, guarantor=True)
         if guarantor.status != MemberStatus.ACTIVE:
