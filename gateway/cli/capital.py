@@ -54,13 +54,20 @@ def _received_on(value: str, today: date) -> date:
 
 
 def _fen(value: str) -> int:
+    """The amount typed in yuan, as fen; refused in yuan, the unit it was typed in."""
     try:
-        return parse_yuan(value, field="--amount")
+        fen = parse_yuan(value, field="--amount")
     except FileFormatError:
         raise ValidationFailed(
             f"金额应为元（如 200000 或 200000.00）：{value}",
             f"--amount is not an amount in yuan (e.g. 200000 or 200000.00): {value}",
         ) from None
+    if fen <= 0:
+        raise ValidationFailed(
+            f"金额必须大于 0 元：{value.strip()} 元",
+            f"--amount must be more than 0 yuan: {value.strip()} yuan",
+        )
+    return fen
 
 
 @capital_app.command("contribute")
