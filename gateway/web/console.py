@@ -4,7 +4,6 @@ same domain services, and renders server-side. Forms carry the session's CSRF to
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 from collections.abc import Callable
@@ -92,13 +91,16 @@ from gateway.web.i18n import (
     KIND_LABELS,
     LANGUAGES,
     action_label,
+    actor_label,
     audit_action_label,
+    audit_details,
     batch_state_label,
     enum_label,
     expected_label,
     kind_label,
     language,
     local_time,
+    object_type_label,
     queue_event_label,
     status_label,
     translate,
@@ -109,9 +111,6 @@ HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters["yuan"] = yuan
 templates.env.filters["local_time"] = local_time
-templates.env.filters["json_text"] = lambda value: json.dumps(
-    value, ensure_ascii=False, sort_keys=True, default=str
-)
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
@@ -189,10 +188,6 @@ def page_context(
     return context
 
 
-# the actor the services name when no person acts (their ``actor`` default)
-SYSTEM_ACTOR = "system"
-
-
 class Page:
     """What every page template gets: the request, language, user, CSRF token, navigation."""
 
@@ -207,8 +202,9 @@ class Page:
 
     def who(self, actor: str | None) -> str:
         """Who did something, as the audit log and the services name them: a user
-        (``user:officer``) by their name with the user name beside (张科长（officer）), anyone
-        else (a command line's ``--by``, the system) as given."""
+        (``user:officer``) by their name with the user name beside (张科长（officer）), the
+        system, the nightly reconciliation and the commands in words, anyone else (a command
+        line's ``--by``) as given."""
         if not actor:
             return "—"
         if actor not in self._names:
@@ -240,8 +236,9 @@ class Page:
 
 def actor_name(session: Session, lang: str, actor: str) -> str:
     """The name a page shows for an audit log's or a history's actor (see :meth:`Page.who`)."""
-    if actor == SYSTEM_ACTOR:
-        return "System" if lang == "en" else "系统"
+    named = actor_label(lang, actor)
+    if named is not None:
+        return named
     kind, _, username = actor.partition(":")
     if kind != "user" or not username:
         return actor
@@ -734,6 +731,8 @@ def audit_page(current: CurrentPage, session: DbSession, cursor: str | None = No
         events=events,
         next_cursor=next_cursor,
         action_label=lambda action: audit_action_label(current.lang, action),
+        object_label=lambda object_type: object_type_label(current.lang, object_type),
+        details=lambda payload: audit_details(current.lang, payload),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from enum import StrEnum
 
@@ -12,6 +13,8 @@ from gateway.api.router import BUSINESS_ZONE
 from gateway.batches.endpoints import BatchStep
 from gateway.db import as_utc
 from gateway.labels import LABELLED_STATES, STATE_LABELS, STATUS_LABELS
+from gateway.liquidation.service import BANK_ACTOR
+from gateway.reconcile.service import RECONCILER
 
 LANGUAGES = ("zh", "en")
 
@@ -417,6 +420,130 @@ AUDIT_ACTION_LABELS: dict[str, tuple[str, str]] = {
     "user.token": ("签发接口令牌", "API token issued"),
     "security.field_key_rotated": ("更换字段加密密钥", "Field encryption key rotated"),
 }
+
+
+# Who acted, where no person did: the actors the services and commands name besides a user
+# (``user:<name>``) or a command line's ``--by``. The pages show these, never the identifier.
+ACTOR_LABELS: dict[str, tuple[str, str]] = {
+    "system": ("系统", "System"),
+    RECONCILER: ("夜间对账", "Nightly reconciliation"),
+    "huzhu reconcile": (
+        "命令行对账（huzhu reconcile）",
+        "Reconciliation run from the command line",
+    ),
+    "cli": ("命令行", "Command line"),
+    BANK_ACTOR: ("银行来文", "The bank's files"),
+    "demo": ("演示数据", "Demo data"),
+}
+
+
+def actor_label(lang: str, actor: str) -> str | None:
+    """The words for an actor that is not a person (:data:`ACTOR_LABELS`); None for others."""
+    found = ACTOR_LABELS.get(actor)
+    if found is None:
+        return None
+    zh, en = found
+    return en if lang == "en" else zh
+
+
+# What an audit event is about (``AuditEvent.object_type``): the audit log's 对象 column.
+OBJECT_TYPE_LABELS: dict[str, tuple[str, str]] = {
+    "county": ("县", "County"),
+    "town": ("乡镇", "Town"),
+    "bank": ("合作银行", "Bank"),
+    "special_account": ("专户", "Special account"),
+    "association": ("协会", "Association"),
+    "member": ("会员", "Member"),
+    "loan": ("借款", "Loan"),
+    "capital_contribution": ("资金投入", "Capital contribution"),
+    "journal_transaction": ("记账凭证", "Journal entry"),
+    "journal_transactions": ("记账凭证（批量）", "Journal entries"),
+    "inbound_file": ("银行来文", "Bank file"),
+    "follow_up": ("待办事项", "Bank follow-up"),
+    "recon_run": ("对账", "Reconciliation run"),
+    "recon_auto_posting": ("自动记账", "Automatic posting"),
+    "queue_item": ("差错", "Queue item"),
+    "liquidation": ("撤销清算", "Liquidation"),
+    "user": ("用户", "User"),
+    "field_key": ("字段加密密钥", "Field encryption key"),
+}
+
+
+def object_type_label(lang: str, object_type: str) -> str:
+    """What an audit event is about, in words; an unknown type shows as stored."""
+    zh, en = OBJECT_TYPE_LABELS.get(object_type, (object_type, object_type))
+    return en if lang == "en" else zh
+
+
+FEN_SUFFIX = "_fen"
+
+
+def _is_fen(key: str, value: object) -> bool:
+    return key.endswith(FEN_SUFFIX) and isinstance(value, int) and not isinstance(value, bool)
+
+
+def _in_yuan(lang: str, value: object) -> object:
+    """``value`` with every ``*_fen`` amount inside it as yuan text, its key without the suffix:
+    {"amount_fen": 26797} -> {"amount": "267.97 元"}."""
+    unit = " yuan" if lang == "en" else " 元"
+    if isinstance(value, dict):
+        return {
+            (str(k)[: -len(FEN_SUFFIX)] if _is_fen(str(k), v) else str(k)): (
+                yuan(v) + unit if _is_fen(str(k), v) else _in_yuan(lang, v)
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_in_yuan(lang, v) for v in value]
+    return value
+
+
+def _legs_text(lang: str, legs: object) -> str | None:
+    """A posting's legs ([account, debit fen, credit fen], gateway.ledger.service) in words:
+    "借 1002 200,000.00；贷 3001 200,000.00"; None when they are not of that shape."""
+    if not isinstance(legs, list):
+        return None
+    parts = []
+    for leg in legs:
+        if not (
+            isinstance(leg, list)
+            and len(leg) == 3
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in leg[1:])
+        ):
+            return None
+        account, debit, credit = leg
+        if debit:
+            parts.append(f"{'Dr' if lang == 'en' else '借'} {account} {yuan(debit)}")
+        if credit:
+            parts.append(f"{'Cr' if lang == 'en' else '贷'} {account} {yuan(credit)}")
+    return ("; " if lang == "en" else "；").join(parts)
+
+
+def audit_details(lang: str, payload: object) -> list[tuple[str, str, str]]:
+    """An audit event's payload as the audit log shows it: (key, label, text) for each field,
+    money in yuan to the fen (a ``*_fen`` field, a posting's legs), never integer fen."""
+    if not isinstance(payload, dict):
+        return [("", "", json.dumps(payload, ensure_ascii=False, default=str))]
+    unit = " yuan" if lang == "en" else " 元"
+    shown = []
+    for key, value in sorted(payload.items()):
+        key = str(key)
+        label, text = key, None
+        if _is_fen(key, value):
+            label, text = key[: -len(FEN_SUFFIX)], yuan(value) + unit
+        elif key == "legs":
+            text = _legs_text(lang, value)
+        if text is None:
+            if value is None:
+                text = "—"
+            elif isinstance(value, bool):
+                text = ("yes" if value else "no") if lang == "en" else ("是" if value else "否")
+            elif isinstance(value, dict | list):
+                text = json.dumps(_in_yuan(lang, value), ensure_ascii=False, default=str)
+            else:
+                text = str(value)
+        shown.append((key, label, text))
+    return shown
 
 
 # A payment batch's state and the steps of its history (gateway.batches.endpoints.BatchStep).

@@ -236,10 +236,12 @@ def file_open_line(
     line: dict[str, object],
     *,
     detail: str = "",
+    actor: str = "nightly",
 ) -> int:
     """A bank line of the association's sub-account (booked 2024-06-27; ``line`` gives the rest:
     id, credit, amount, channel, counterparty, remittance), filed by the nightly queue service
-    as an item of ``kind`` with the line kept open as its evidence. Returns the item id."""
+    (as ``actor``) as an item of ``kind`` with the line kept open as its evidence. Returns the
+    item id."""
     line_id = str(line["line_id"])
     amount_fen = int(str(line["amount_fen"]))
     full = {
@@ -273,7 +275,7 @@ def file_open_line(
         ],
         associations={association.sub_account_number: association.id},
         entry_associations={},
-        actor="nightly",
+        actor=actor,
     )
     session.flush()
     return summary.new[0]

@@ -129,7 +129,8 @@ def test_an_items_history_says_what_was_done_and_by_whom_in_words(
     named(api_sessions, "reviewer", "张科长")
     item = booked_cash_items["a"]
     with api_sessions.begin() as session:
-        # what the command line and older code wrote: a --by name, an action nobody labelled
+        # what the command line and older code wrote: a --by name, the reconciliation command
+        # (named in words), an action nobody labelled
         queue.assign(session, item, assignee="reviewer", actor="李会计")
         session.add(
             QueueEvent(item_id=item, at=utcnow(), actor="huzhu reconcile", action="weighed")
@@ -145,7 +146,7 @@ def test_an_items_history_says_what_was_done_and_by_whom_in_words(
     assert rows == [
         ("nightly", "raised", "对账发现，新建差错"),
         ("李会计", "assigned", "分派处理人"),
-        ("huzhu reconcile", "weighed", "weighed"),
+        ("命令行对账（huzhu reconcile）", "weighed", "weighed"),
         ("张科长（reviewer）", "dismissed", "说明理由后驳回"),
     ]
 
