@@ -1817,6 +1817,14 @@ def reassign(
     target = session.get(Association, association_id)
     if target is None:
         raise NotFound("协会不存在", f"association {association_id} not found")
+    if target.id == item.association_id:
+        raise ValidationFailed(
+            f"差错 {item.id} 已属于 {target.name}，无需改归：请选择另一协会",
+            f"queue item {item.id} belongs to {target.code} already: nothing to reassign; "
+            "choose another association",
+            code="same_association",
+            field="association_id",
+        )
     if target.special_account_id != item.special_account_id:
         raise RuleViolation(
             "只能改归到同一专户下的协会",

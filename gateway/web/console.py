@@ -900,7 +900,11 @@ def render_queue_item(
         siblings = list(
             session.scalars(
                 select(Association)
-                .where(Association.special_account_id == item.special_account_id)
+                .where(
+                    Association.special_account_id == item.special_account_id,
+                    # the association it belongs to already is no target (none: IS NOT NULL)
+                    Association.id != item.association_id,
+                )
                 .order_by(Association.code)
             )
         )

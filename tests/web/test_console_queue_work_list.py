@@ -1,0 +1,70 @@
+"""Narrowing the work list to one association or to one person's items (my own among them),
+people named by their display name, and the submissions that change nothing said to be so:
+a second click on 处理, a reassignment to the association the item belongs to already."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.auth.models import User
+from gateway.queue import service as queue
+from gateway.queue.models import QueueEvent, QueueItem
+from tests.api.conftest import Seeded
+from tests.web.conftest import SignIn
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found
+    return found.group(1)
+
+
+def listed(page: str) -> list[int]:
+    return [int(i) for i in re.findall(r'data-item href="/console/queue/(\d+)"', page)]
+
+
+def assign(sessions: sessionmaker[Session], item: int, assignee: str) -> None:
+    with sessions.begin() as session:
+        queue.assign(session, item, assignee=assignee, actor="user:officer")
+
+
+def named(sessions: sessionmaker[Session], username: str, display_name: str) -> None:
+    with sessions.begin() as session:
+        session.execute(
+            update(User).where(User.username == username).values(display_name=display_name)
+        )
+
+
+def test_reassigning_an_item_to_the_association_it_belongs_to_is_refused_as_nothing_to_do(
+    browser: SignIn,
+    cash_items: dict[str, int],
+    seeded: Seeded,
+    api_sessions: sessionmaker[Session],
+) -> None:
+    client = browser("reviewer")
+    item = cash_items["a"]
+    page = client.get(f"/console/queue/{item}").text
+    targets = page[page.index('<select id="association_id"') :]
+    targets = targets[: targets.index("</select>")]
+    assert f'value="{seeded.world.b.id}"' in targets
+    assert f'value="{seeded.world.a.id}"' not in targets  # not offered
+    refused = client.post(
+        f"/console/queue/{item}/resolve",
+        data={
+            "csrf_token": csrf_of(page),
+            "action": "reassign",
+            "note": "改归本协会",
+            "association_id": str(seeded.world.a.id),
+        },
+    )
+    assert refused.status_code == 422
+    assert f"差错 {item} 已属于 {seeded.world.a.name}，无需改归" in refused.text
+    with api_sessions() as session:
+        kept = session.get(QueueItem, item)
+        assert kept is not None
+        assert kept.association_id == seeded.world.a.id
+        actions = session.scalars(select(QueueEvent.action).where(QueueEvent.item_id == item)).all()
+        assert "reassigned" not in actions
