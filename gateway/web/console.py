@@ -1040,6 +1040,16 @@ def _refused_resolution(
     """The item page again after a refused resolution: nothing it wrote kept, the form as it
     was filled in, the reason beside it (409 for a conflict, else 422)."""
     session.rollback()
+    error = FormError(("note",), refused.message_zh, refused.message_en)
+    if isinstance(refused, Conflict) and refused.code == "queue_item_state":
+        # a second click, or someone else was quicker: say it is done already
+        now = queue_service.get_item(session, item_id).status.value
+        error = FormError(
+            (),
+            f"该项已处理，本次提交未执行，无需再次操作（当前状态：{status_label('zh', now)}）",
+            "this item was handled already; this submission did nothing and nothing more "
+            f"is needed (now: {status_label('en', now)})",
+        )
     return render_queue_item(
         current,
         session,
@@ -1049,7 +1059,7 @@ def _refused_resolution(
             note=note,
             association_id=association_id,
             chosen={i for i in [*(line_ids or []), *(entry_ids or [])] if i},
-            errors=[FormError(("note",), refused.message_zh, refused.message_en)],
+            errors=[error],
             code=refused.code,
         ),
         status_code=409 if isinstance(refused, Conflict) else 422,

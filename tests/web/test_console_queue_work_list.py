@@ -38,6 +38,24 @@ def named(sessions: sessionmaker[Session], username: str, display_name: str) -> 
         )
 
 
+def test_a_second_click_on_resolve_says_it_was_done_already(
+    browser: SignIn, booked_cash_items: dict[str, int]
+) -> None:
+    client = browser("reviewer")
+    item = booked_cash_items["a"]
+    page = client.get(f"/console/queue/{item}").text
+    form = {"csrf_token": csrf_of(page), "action": "dismiss", "note": "已核实：误存，已退回"}
+    assert client.post(f"/console/queue/{item}/resolve", data=form).status_code == 303
+    again = client.post(f"/console/queue/{item}/resolve", data=form)
+    assert again.status_code == 409
+    errors = again.text[again.text.index('id="resolve-errors"') :]
+    errors = errors[: errors.index("</div>")]
+    assert "该项已处理，本次提交未执行，无需再次操作（当前状态：已处理，待对账确认）" in errors
+    assert "nothing more is needed" in errors
+    assert "不能执行此操作" not in errors
+    assert "请修改后重试" not in errors  # nothing to correct
+
+
 def test_reassigning_an_item_to_the_association_it_belongs_to_is_refused_as_nothing_to_do(
     browser: SignIn,
     cash_items: dict[str, int],
