@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
-from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -36,6 +36,7 @@ from gateway.auth.endpoints import LoginIn, set_session_cookie, sign_in
 from gateway.auth.errors import CsrfRejected
 from gateway.auth.models import User
 from gateway.auth.permissions import ROLE_LABELS, Permission, Principal
+from gateway.auth.service import ACTOR_PREFIX
 from gateway.batches.endpoints import (
     batch_detail,
     list_bank_files,
@@ -824,25 +825,51 @@ def install(app: FastAPI) -> None:
 # --- the mismatch queue ----------------------------------------------------------------------
 
 
+def assignee_choices(current: Page, session: Session) -> list[tuple[str, str]]:
+    """The queue list's assignee filter: (user name, words) for the user themself first
+    (分派给我), then everyone some item in their scope is assigned to, by display name."""
+    mine = current.principal.username
+    assigned = session.scalars(
+        scoped_items(current.principal)
+        .where(QueueItem.assignee.is_not(None), QueueItem.assignee != mine)
+        .with_only_columns(QueueItem.assignee)
+        .distinct()
+        .order_by(QueueItem.assignee)
+    ).all()
+    return [(mine, current.t("assigned_to_me"))] + [
+        (name, current.who(f"{ACTOR_PREFIX}{name}")) for name in assigned if name
+    ]
+
+
 @router.get("/console/queue")
 def queue_page(
     current: CurrentPage,
     session: DbSession,
     kind: str | None = None,
     status: str | None = None,
+    association_id: OptionalQueryId = None,
+    assignee: Annotated[str | None, Query(max_length=100)] = None,
     cursor: str | None = None,
     done: OptionalQueryId = None,
 ) -> Any:
+    """The work list, by priority, narrowed by type, status, association and assignee (the
+    API's filters; "mine" is the user's own name)."""
     current.principal.require(Permission.READ_QUEUE)
     chosen_status = ItemStatus(status) if status in {s.value for s in ItemStatus} else None
     statement = filtered(
         current.principal,
         status=chosen_status,
         kind=kind or None,
-        association_id=None,
-        assignee=None,
+        association_id=association_id,
+        assignee=assignee or None,
     )
     items, next_cursor = list_page(session, statement, QueueSort.PRIORITY, PageRequest(cursor, 50))
+    chosen = {
+        "kind": kind or "",
+        "status": status or "",
+        "association_id": str(association_id or ""),
+        "assignee": assignee or "",
+    }
     names = dict(session.execute(select(Association.id, Association.name)).all())
     # the state the item just worked is in now (open again when handed to another
     # association), where this person may still see it
@@ -860,8 +887,13 @@ def queue_page(
         names=names,
         kinds=sorted(KIND_LABELS),
         statuses=[s.value for s in ItemStatus],
+        associations=associations_in_scope(session, current.principal),
+        assignees=assignee_choices(current, session),
         chosen_kind=kind or "",
         chosen_status=status or "",
+        chosen_association=chosen["association_id"],
+        chosen_assignee=chosen["assignee"],
+        filters=urlencode({k: v for k, v in chosen.items() if v}),
         next_cursor=next_cursor,
         kind_label=lambda k: kind_label(current.lang, k),
         status_label=lambda s: status_label(current.lang, str(s)),

@@ -96,6 +96,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "priority": ("优先级", "Priority"),
     "first_seen": ("首次发现", "First seen"),
     "assignee": ("处理人", "Assignee"),
+    "assigned_to_me": ("分派给我的", "Assigned to me"),
     "filter": ("筛选", "Filter"),
     "all": ("全部", "All"),
     "bank_lines": ("银行流水", "Bank lines"),

@@ -81,5 +81,5 @@ def test_assigning_to_someone_who_cannot_work_the_queue_is_refused_beside_the_fo
     )
     assert done.status_code == 303
     page = client.get(f"/console/queue/{item_id}").text
-    assert "处理人: reviewer" in page
+    assert '处理人: <span id="item-assignee">reviewer</span>' in page
     assert re.search(r'<option value="reviewer" selected>', page)

@@ -38,6 +38,48 @@ def named(sessions: sessionmaker[Session], username: str, display_name: str) -> 
         )
 
 
+def test_the_work_list_narrows_to_one_association_and_to_the_items_assigned_to_me(
+    browser: SignIn,
+    cash_items: dict[str, int],
+    seeded: Seeded,
+    api_sessions: sessionmaker[Session],
+) -> None:
+    assign(api_sessions, cash_items["b"], "reviewer")
+    client = browser("reviewer")
+    everything = client.get("/console/queue").text
+    assert set(listed(everything)) >= {cash_items["a"], cash_items["b"]}
+    # the filters are offered: the associations in scope, and 分派给我的 as the user's own name
+    assert '<select id="association_id" name="association_id">' in everything
+    assert f'<option value="{seeded.world.a.id}" >' in everything
+    assert '<option value="reviewer" >分派给我的</option>' in everything
+
+    only_a = client.get(f"/console/queue?association_id={seeded.world.a.id}").text
+    assert listed(only_a) == [cash_items["a"]]
+    assert f'<option value="{seeded.world.a.id}" selected>' in only_a
+
+    mine = client.get("/console/queue?assignee=reviewer").text
+    assert listed(mine) == [cash_items["b"]]
+    assert '<option value="reviewer" selected>分派给我的</option>' in mine
+    # someone else's items are chosen by their name, as the officer sees them
+    officer = browser("officer").get("/console/queue").text
+    assert '<option value="reviewer" >reviewer</option>' in officer
+    assert listed(browser("officer").get("/console/queue?assignee=officer").text) == []
+
+
+def test_the_assignee_is_shown_by_display_name_in_the_list_and_on_the_item(
+    browser: SignIn, cash_items: dict[str, int], api_sessions: sessionmaker[Session]
+) -> None:
+    named(api_sessions, "reviewer", "张科长")
+    assign(api_sessions, cash_items["a"], "reviewer")
+    client = browser("officer")
+    listing = client.get("/console/queue").text
+    row = listing[listing.index(f'href="/console/queue/{cash_items["a"]}"') :]
+    row = row[: row.index("</tr>")]
+    assert "<td>张科长（reviewer）</td>" in row
+    page = client.get(f"/console/queue/{cash_items['a']}").text
+    assert '<span id="item-assignee">张科长（reviewer）</span>' in page
+
+
 def test_a_second_click_on_resolve_says_it_was_done_already(
     browser: SignIn, booked_cash_items: dict[str, int]
 ) -> None:
