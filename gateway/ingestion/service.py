@@ -345,6 +345,25 @@ def get_inbound_file(session: Session, file_id: int) -> InboundFile:
 REAPPLY_NOTE_MAX = 500
 
 
+def reapply_refusal(file: InboundFile) -> Conflict | None:
+    """Why :func:`reapply_file` refuses to put ``file`` back whatever the note says (it is not
+    quarantined; its signature or decryption failed), or None when it may be put back."""
+    if file.status is not InboundStatus.QUARANTINED:
+        return Conflict(
+            f"银行来文 {file.id} 未被隔离（状态：{state_zh(file.status)}），不能重新处理",
+            f"inbound file {file.id} is {file.status.value}, not quarantined: only a "
+            "quarantined file can be put back to be applied",
+            status=file.status.value,
+        )
+    if (file.reason or "").startswith(SECURITY_FAILED):
+        return Conflict(
+            f"银行来文 {file.id} 因签名或解密失败被隔离，重新处理也无法通过验证，请银行重新发送",
+            f"inbound file {file.id} was quarantined because its signature or decryption "
+            "failed; applying it again cannot make it good: the bank must send it again",
+        )
+    return None
+
+
 def reapply_file(session: Session, file_id: int, *, actor: str, note: str) -> InboundFile:
     """Put a quarantined file back to be applied: it is received again, so the next night's
     ``results`` or ``statements`` step applies it, or quarantines it again with its new reason.
@@ -365,20 +384,10 @@ def reapply_file(session: Session, file_id: int, *, actor: str, note: str) -> In
     file = session.get(InboundFile, file_id, with_for_update=True)
     if file is None:
         raise NotFound(f"银行来文 {file_id} 不存在", f"inbound file {file_id} not found")
-    if file.status is not InboundStatus.QUARANTINED:
-        raise Conflict(
-            f"银行来文 {file.id} 未被隔离（状态：{state_zh(file.status)}），不能重新处理",
-            f"inbound file {file.id} is {file.status.value}, not quarantined: only a "
-            "quarantined file can be put back to be applied",
-            status=file.status.value,
-        )
+    refused = reapply_refusal(file)
+    if refused is not None:
+        raise refused
     previous = file.reason or ""
-    if previous.startswith(SECURITY_FAILED):
-        raise Conflict(
-            f"银行来文 {file.id} 因签名或解密失败被隔离，重新处理也无法通过验证，请银行重新发送",
-            f"inbound file {file.id} was quarantined because its signature or decryption "
-            "failed; applying it again cannot make it good: the bank must send it again",
-        )
     file.status = InboundStatus.RECEIVED
     file.reason = None
     file.processed_at = None

@@ -41,7 +41,9 @@ from gateway.batches.endpoints import (
     batch_detail,
     list_bank_files,
     list_batches,
+    read_bank_file,
     visible_batch,
+    visible_file,
 )
 from gateway.batches.models import PaymentBatch
 from gateway.errors import (
@@ -53,6 +55,8 @@ from gateway.errors import (
     ValidationFailed,
 )
 from gateway.grading.ladder import ladder
+from gateway.ingestion import service as ingestion
+from gateway.ingestion.models import InboundFile, InboundStatus
 from gateway.ledger.models import LedgerChannel
 from gateway.loans.endpoints import LoanApplicationIn, loan_out
 from gateway.loans.endpoints import apply_for_loan as api_apply_for_loan
@@ -1132,9 +1136,16 @@ def queue_item_assign(
 # --- bank follow-ups --------------------------------------------------------------------------
 
 
+# Follow-ups about a file as a whole, whose amount is none of the file's money (0 as stored):
+# the page shows no amount for them.
+KINDS_WITHOUT_AMOUNT = frozenset({FollowUpKind.FILE_QUARANTINED})
+
+
 @dataclass(frozen=True)
 class FollowUpRow:
-    """One follow-up as the page shows it, with what it links to."""
+    """One follow-up as the page shows it, with what it links to; ``amount_fen`` None where
+    the follow-up is about no amount; ``quarantined`` the file of a quarantine follow-up while
+    it is still quarantined (marking the follow-up done leaves it so: the form says it)."""
 
     item: FollowUpItem
     label: str
@@ -1142,11 +1153,22 @@ class FollowUpRow:
     association: Association | None
     loan: Loan | None
     batch: PaymentBatch | None
+    file: InboundFile | None
+    amount_fen: int | None
+    quarantined: InboundFile | None
+
+
+def still_quarantined(session: Session, item: FollowUpItem) -> InboundFile | None:
+    """The file a quarantine follow-up is about, while it is still quarantined."""
+    if item.kind is not FollowUpKind.FILE_QUARANTINED or item.inbound_file_id is None:
+        return None
+    file = session.get(InboundFile, item.inbound_file_id)
+    return file if file is not None and file.status is InboundStatus.QUARANTINED else None
 
 
 def follow_up_rows(session: Session, current: Page, items: list[FollowUpItem]) -> list[FollowUpRow]:
     english = current.lang == "en"
-    can_see_batches = current.principal.has(Permission.READ_FILES)
+    can_see_files = current.principal.has(Permission.READ_FILES)
     rows = []
     for item in items:
         loan_id = follow_up_service.loan_id_of(session, item)
@@ -1160,8 +1182,13 @@ def follow_up_rows(session: Session, current: Page, items: list[FollowUpItem]) -
                 else None,
                 loan=session.get(Loan, loan_id) if loan_id is not None else None,
                 batch=session.get(PaymentBatch, item.batch_id)
-                if item.batch_id is not None and can_see_batches
+                if item.batch_id is not None and can_see_files
                 else None,
+                file=session.get(InboundFile, item.inbound_file_id)
+                if item.inbound_file_id is not None and can_see_files
+                else None,
+                amount_fen=None if item.kind in KINDS_WITHOUT_AMOUNT else item.amount_fen,
+                quarantined=None if item.resolved else still_quarantined(session, item),
             )
         )
     return rows
@@ -1222,6 +1249,20 @@ def follow_ups_page(
     return render_follow_ups(current, session, state=state, kind=kind, cursor=cursor, done=done)
 
 
+def keep_quarantined_refusal(file: InboundFile) -> ValidationFailed:
+    """Marking a quarantine follow-up done while its file is still quarantined, without saying
+    the file is to stay so: the file would never be applied, and nobody reminded of it."""
+    return ValidationFailed(
+        f"银行文件 {file.name} 仍处于隔离状态，标记已处理不会重新处理该文件。"
+        "文件可以处理时请在文件页面“重新处理”；确定不再处理（如银行已重新发送更正后的文件）"
+        "请勾选“文件保持隔离，不再处理”后再标记",
+        f"bank file {file.name} is still quarantined, and marking this done does not apply "
+        "it. If the file can apply now, reapply it on its page; if it is not to be applied "
+        "(the bank sent a corrected file, say), tick 'the file stays quarantined' first",
+        field="keep_quarantined",
+    )
+
+
 @router.post("/console/follow-ups/{follow_up_id}/resolve")
 def follow_up_resolve(
     follow_up_id: ObjectId,
@@ -1229,14 +1270,20 @@ def follow_up_resolve(
     session: DbSession,
     csrf_token: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",
+    keep_quarantined: Annotated[str, Form()] = "",
 ) -> Any:
     """Mark a follow-up resolved with the note saying what was done (the API's resolution:
-    same checks, same audit record); a refusal is shown beside the form, the note kept."""
+    same checks, same audit record); a refusal is shown beside the form, the note kept. A
+    quarantine follow-up whose file is still quarantined is marked done only when the form
+    says the file is to stay quarantined (reapplying it resolves the follow-up itself)."""
     current.require_csrf(csrf_token)
-    follow_up_api.visible_follow_up(
+    item = follow_up_api.visible_follow_up(
         session, current.principal, follow_up_id, Permission.WORK_FOLLOW_UPS
     )
     try:
+        quarantined = still_quarantined(session, item)
+        if quarantined is not None and not keep_quarantined and not item.resolved:
+            raise keep_quarantined_refusal(quarantined)
         follow_up_service.resolve_follow_up(
             session, follow_up_id, actor=current.principal.actor, note=note
         )
@@ -1423,6 +1470,93 @@ def batch_page(batch_id: ObjectId, current: CurrentPage, session: DbSession) -> 
         batch=batch_detail(session, batch),
         can_download=current.principal.has(Permission.DOWNLOAD_FILES),
     )
+
+
+def render_bank_file(
+    current: Page,
+    session: Session,
+    file_id: int,
+    *,
+    reapplied: bool = False,
+    note: str = "",
+    errors: list[FormError] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """A bank file: what it is, why it was quarantined, the follow-ups it raised, and for
+    whoever works the follow-ups a form to put a quarantined file back to be applied (unless
+    nothing can make it apply, which the page says instead)."""
+    shown = read_bank_file(file_id, current.principal, session)  # the API's view and scope
+    file = ingestion.get_inbound_file(session, file_id)
+    follow_ups: list[FollowUpItem] = []
+    if current.principal.has(Permission.READ_FOLLOW_UPS):
+        follow_ups = list(
+            session.scalars(
+                follow_up_api.visible(current.principal, state=follow_up_api.FollowUpState.ALL)
+                .where(FollowUpItem.inbound_file_id == file.id)
+                .order_by(FollowUpItem.id)
+            )
+        )
+    refusal = ingestion.reapply_refusal(file)
+    english = current.lang == "en"
+    return current.render(
+        "bank_file.html",
+        status_code=status_code,
+        file=shown,
+        batch=session.get(PaymentBatch, file.batch_id) if file.batch_id is not None else None,
+        follow_ups=[
+            (
+                f,
+                f.kind.label_en if english else f.kind.label_zh,
+                f.message_en if english else f.message_zh,
+            )
+            for f in follow_ups
+        ],
+        can_download=current.principal.has(Permission.DOWNLOAD_FILES),
+        can_reapply=current.principal.has(Permission.WORK_FOLLOW_UPS) and refusal is None,
+        # a quarantined file nothing can make apply: why, instead of the form
+        cannot_reapply=(refusal.message_en if english else refusal.message_zh)
+        if refusal is not None and file.status is InboundStatus.QUARANTINED
+        else None,
+        reapplied=reapplied,
+        note=note,
+        errors=errors or [],
+        note_max=ingestion.REAPPLY_NOTE_MAX,
+    )
+
+
+@router.get("/console/bank-files/{file_id}")
+def bank_file_page(
+    file_id: ObjectId, current: CurrentPage, session: DbSession, reapplied: bool = False
+) -> Any:
+    return render_bank_file(current, session, file_id, reapplied=reapplied)
+
+
+@router.post("/console/bank-files/{file_id}/reapply")
+def bank_file_reapply(
+    file_id: ObjectId,
+    current: CurrentPage,
+    session: DbSession,
+    csrf_token: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+) -> Any:
+    """Put a quarantined bank file back to be applied by the next night (the API's reapply:
+    same permission, same checks, same audit record; its quarantine follow-ups are resolved
+    with the note). A refusal is shown beside the form, the note kept."""
+    current.require_csrf(csrf_token)
+    visible_file(session, current.principal, file_id, Permission.WORK_FOLLOW_UPS)
+    try:
+        ingestion.reapply_file(session, file_id, actor=current.principal.actor, note=note)
+    except (ValidationFailed, Conflict) as refused:
+        session.rollback()
+        return render_bank_file(
+            current,
+            session,
+            file_id,
+            note=note,
+            errors=[FormError(("note",), refused.message_zh, refused.message_en)],
+            status_code=409 if isinstance(refused, Conflict) else 422,
+        )
+    return RedirectResponse(f"/console/bank-files/{file_id}?reapplied=true", status_code=303)
 
 
 # --- report downloads --------------------------------------------------------------------------
@@ -1664,6 +1798,9 @@ REQUEST_FIELD_LABELS: dict[str, tuple[str, str]] = {
     "association_id": ("协会编号", "Association no."),
     "body.association_id": ("目标协会", "Target association"),
     "batch_id": ("批次编号", "Batch no."),
+    "file_id": ("银行来文编号", "Bank file no."),
+    "reapplied": ("刚重新处理的标记", "Whether the file was just put back"),
+    "keep_quarantined": ("文件保持隔离的确认", "Confirmation the file stays quarantined"),
     "follow_up_id": ("待办事项编号", "Follow-up no."),
     "auto_posting_id": ("自动记账编号", "Automatic posting no."),
     "done": ("刚处理事项的编号", "No. of what was just done"),

@@ -286,6 +286,40 @@ TEXT: dict[str, tuple[str, str]] = {
     "auto_kind_bank_fee": ("银行手续费", "Bank fee"),
     "auto_kind_interest": ("存款利息", "Interest"),
     "instalment": ("期次", "instalment"),
+    "bank_file": ("银行来文", "Bank file"),
+    "received_at": ("接收时间", "Received"),
+    "processed_at": ("处理时间", "Processed"),
+    "times_seen": ("接收次数", "Times received"),
+    "size": ("大小（字节）", "Size (bytes)"),
+    "quarantine_reason": ("隔离原因", "Why it was quarantined"),
+    "reapply": ("重新处理", "Apply again"),
+    "reapply_intro": (
+        "重新处理后，文件回到“已接收，待处理”，由下一次夜间批处理再次处理；仍有问题时将再次"
+        "隔离并写明原因。该文件未处理的隔离待办随之标记已处理。",
+        "Applied again, the file is received once more and the next nightly run processes "
+        "it; if it still cannot apply it is quarantined again with the new reason. Its open "
+        "quarantine follow-ups are resolved with the note.",
+    ),
+    "reapply_note": (
+        "重新处理的理由（必填，记入审计日志）",
+        "Why it can apply now (required; recorded in the audit log)",
+    ),
+    "confirm_reapply": (
+        "确认将此文件放回待处理？下一次夜间批处理将重新处理，此操作将记入审计日志。",
+        "Put this file back to be applied by the next nightly run? It is recorded in the "
+        "audit log.",
+    ),
+    "reapplied_notice": (
+        "已放回待处理：下一次夜间批处理将重新处理此文件，其隔离待办已标记已处理",
+        "Put back: the next nightly run applies the file; its quarantine follow-ups are resolved",
+    ),
+    "cannot_reapply": ("不能重新处理：", "Cannot be applied again: "),
+    "file_follow_ups": ("该文件的待办事项", "Follow-ups about this file"),
+    "open_file_to_reapply": ("查看文件并重新处理", "Open the file to apply it again"),
+    "keep_quarantined": (
+        "文件保持隔离，不再处理（如银行已重新发送更正后的文件）",
+        "The file stays quarantined and is not to be applied (the bank sent a corrected file, say)",
+    ),
 }
 
 

@@ -28,6 +28,7 @@ def csrf_of(html: str) -> str:
         "/console/members/{}",
         "/console/associations/{}",
         "/console/batches/{}",
+        "/console/bank-files/{}",
         "/console/reports/evaluation?association_id={}",
         "/console/queue?done={}",
         "/console/follow-ups?done={}",
@@ -49,6 +50,7 @@ def test_a_page_asked_for_an_id_beyond_the_database_is_refused_not_a_server_erro
     [
         ("/console/auto-postings/{}/undo", {"reason": "测试"}),
         ("/console/follow-ups/{}/resolve", {"note": "测试"}),
+        ("/console/bank-files/{}/reapply", {"note": "测试"}),
         ("/console/queue/{}/assign", {"assignee": "officer"}),
         ("/console/queue/{}/review", {"decision": "approve"}),
         ("/console/members/{}/unmask", {}),
