@@ -39,6 +39,8 @@ from gateway.auth.permissions import ROLE_LABELS, Permission, Principal
 from gateway.auth.service import ACTOR_PREFIX
 from gateway.batches.endpoints import (
     batch_detail,
+    download_bank_file,
+    download_batch,
     list_bank_files,
     list_batches,
     read_bank_file,
@@ -89,6 +91,7 @@ from gateway.reconcile import service as reconcile_service
 from gateway.reconcile.models import AutoPosting, ReconRun
 from gateway.reports import endpoints as report_api
 from gateway.reports import service as report_service
+from gateway.reports.endpoints import ReportFormat
 from gateway.reports.figures import EvaluationFigures
 from gateway.settings import CashMode
 from gateway.web.charts import Bar, bar_chart
@@ -1576,6 +1579,108 @@ def reports_page(current: CurrentPage, session: DbSession) -> Any:
     )
 
 
+# The downloads: the API's (same permission, scope and checks, same file), answered at a
+# console address so that a refusal (a period run backwards or over a year, a date left
+# empty) is a console page with the reason, and an expired session the sign-in page, where
+# the API answers its clients with a problem document.
+
+Format = Annotated[ReportFormat, Query()]
+
+
+@router.get("/console/reports/period")
+def period_download(
+    current: CurrentPage,
+    session: DbSession,
+    association_id: QueryId,
+    start: date,
+    end: date,
+    format: Format = ReportFormat.XLSX,
+) -> Response:
+    """月报/年报: the API's period report."""
+    return report_api.period_report(
+        association_id=association_id,
+        principal=current.principal,
+        session=session,
+        start=start,
+        end=end,
+        format=format,
+    )
+
+
+@router.get("/console/reports/loan-detail")
+def loan_detail_download(
+    current: CurrentPage,
+    session: DbSession,
+    association_id: QueryId,
+    as_of: date,
+    since: date | None = None,
+    format: Format = ReportFormat.XLSX,
+) -> Response:
+    """借款明细表（附件2）: the API's loan detail table."""
+    return report_api.loan_detail_report(
+        association_id=association_id,
+        principal=current.principal,
+        session=session,
+        as_of=as_of,
+        since=since,
+        format=format,
+    )
+
+
+@router.get("/console/reports/county-summary")
+def county_summary_download(
+    current: CurrentPage,
+    session: DbSession,
+    county_id: QueryId,
+    as_of: date,
+    since: date | None = None,
+    format: Format = ReportFormat.XLSX,
+) -> Response:
+    """县汇总表（附件3）: the API's county summary."""
+    return report_api.county_summary_report(
+        county_id=county_id,
+        request=current.request,
+        principal=current.principal,
+        session=session,
+        as_of=as_of,
+        since=since,
+        format=format,
+    )
+
+
+@router.get("/console/reports/evaluation-table")
+def evaluation_download(
+    current: CurrentPage,
+    session: DbSession,
+    association_id: QueryId,
+    as_of: date,
+    since: date | None = None,
+    format: Format = ReportFormat.XLSX,
+) -> Response:
+    """等级评估表（附件1）: the API's evaluation table."""
+    return report_api.evaluation_report(
+        association_id=association_id,
+        request=current.request,
+        principal=current.principal,
+        session=session,
+        as_of=as_of,
+        since=since,
+        format=format,
+    )
+
+
+@router.get("/console/batches/{batch_id}/content")
+def batch_download(batch_id: ObjectId, current: CurrentPage, session: DbSession) -> Response:
+    """A batch file as it was sent: the API's download."""
+    return download_batch(batch_id, current.principal, session)
+
+
+@router.get("/console/bank-files/{file_id}/content")
+def bank_file_download(file_id: ObjectId, current: CurrentPage, session: DbSession) -> Response:
+    """A bank file as it came: the API's download."""
+    return download_bank_file(file_id, current.principal, session)
+
+
 def evaluation_charts(current: Page, figures: EvaluationFigures) -> list[Any]:
     """The evaluation's figures as bars: where the money comes from, how loans moved (cash in
     warning) and the shares the grade is scored on (in hundredths of a per cent)."""
@@ -1679,7 +1784,7 @@ def evaluation_page(
         charts=evaluation_charts(current, figures),
         as_of=end,
         since=since,
-        download=f"/api/v1/associations/{association.id}/reports/evaluation?{query}",
+        download=f"/console/reports/evaluation-table?association_id={association.id}&{query}",
         json_link=f"/api/v1/associations/{association.id}/evaluation?{query}",
     )
 
@@ -1809,6 +1914,10 @@ REQUEST_FIELD_LABELS: dict[str, tuple[str, str]] = {
     "cursor": ("翻页位置", "Page position"),
     "as_of": ("截止日", "To"),
     "since": ("起始日", "From"),
+    "start": ("起始日", "From"),
+    "end": ("截止日", "To"),
+    "format": ("格式", "Format"),
+    "county_id": ("县编号", "County no."),
     "kind": ("类型", "Type"),
     "status": ("状态", "Status"),
     "state": ("状态", "Status"),

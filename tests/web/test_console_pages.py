@@ -148,21 +148,24 @@ def test_sign_out_ends_the_session(browser: SignIn) -> None:
 def test_report_downloads_from_the_console(browser: SignIn, seeded: Seeded) -> None:
     client = browser("officer")
     page = client.get("/console/reports").text
-    action = f"/api/v1/associations/{seeded.world.a.id}/reports/loan-detail"
-    assert f'action="{action}"' in page
-    assert f'action="/api/v1/counties/{seeded.world.county.id}/reports/summary"' in page
-    download = client.get(action, params={"as_of": "2024-06-30", "format": "csv"})
+    assert 'action="/console/reports/loan-detail"' in page
+    assert 'action="/console/reports/county-summary"' in page
+    assert f'name="county_id" value="{seeded.world.county.id}"' in page
+    download = client.get(
+        "/console/reports/loan-detail",
+        params={"association_id": seeded.world.a.id, "as_of": "2024-06-30", "format": "csv"},
+    )
     assert download.status_code == 200
     assert download.headers["content-type"].startswith("text/csv")
     assert "借款合同号" in download.content.decode("utf-8-sig")
     workbook = client.get(
-        f"/api/v1/associations/{seeded.world.a.id}/reports/period",
-        params={"start": "2024-06-01", "end": "2024-06-30"},
+        "/console/reports/period",
+        params={"association_id": seeded.world.a.id, "start": "2024-06-01", "end": "2024-06-30"},
     )
     assert workbook.status_code == 200
     assert workbook.content[:2] == b"PK"  # an XLSX (zip) file
     treasurer_page = browser("treasurer_a").get("/console/reports").text
-    assert "/reports/summary" not in treasurer_page
+    assert "/reports/county-summary" not in treasurer_page
     assert seeded.world.b.name not in treasurer_page
 
 
