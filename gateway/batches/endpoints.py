@@ -309,6 +309,7 @@ def list_bank_files(
     page: Paging,
     kind: Annotated[InboundKind | None, Query()] = None,
     status: Annotated[InboundStatus | None, Query()] = None,
+    business_date: Annotated[date | None, Query()] = None,
 ) -> Page[InboundFileOut]:
     principal.require(Permission.READ_FILES)
     statement = _files_in_scope(principal, select(InboundFile))
@@ -316,6 +317,8 @@ def list_bank_files(
         statement = statement.where(InboundFile.kind == kind)
     if status is not None:
         statement = statement.where(InboundFile.status == status)
+    if business_date is not None:
+        statement = statement.where(InboundFile.business_date == business_date)
     rows, cursor = paginate(
         session, statement, order=[InboundFile.id], key=lambda f: [f.id], page=page, descending=True
     )

@@ -1453,14 +1453,52 @@ def auto_posting_undo(
 
 
 @router.get("/console/batches")
-def batches_page(current: CurrentPage, session: DbSession) -> Any:
+def batches_page(
+    current: CurrentPage,
+    session: DbSession,
+    business_date: date | None = None,
+    batches_cursor: Annotated[str | None, Query(max_length=512)] = None,
+    files_cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> Any:
+    """The batches and the bank files, newest first, each list paged on its own (the API's
+    lists and cursors), both narrowed to one business date when one is chosen."""
     current.principal.require(Permission.READ_FILES)
-    batches = list_batches(current.principal, session, PageRequest(None, 100), None, None)
-    files = list_bank_files(current.principal, session, PageRequest(None, 100), None, None)
+    batches = list_batches(
+        principal=current.principal,
+        session=session,
+        page=PageRequest(batches_cursor, 50),
+        status=None,
+        business_date=business_date,
+    )
+    files = list_bank_files(
+        principal=current.principal,
+        session=session,
+        page=PageRequest(files_cursor, 50),
+        kind=None,
+        status=None,
+        business_date=business_date,
+    )
+
+    def link(**cursors: str | None) -> str:
+        """This page with the date chosen and the cursors given (the others as they are)."""
+        chosen = {
+            "business_date": business_date.isoformat() if business_date else None,
+            "batches_cursor": batches_cursor,
+            "files_cursor": files_cursor,
+            **cursors,
+        }
+        return "/console/batches?" + urlencode({k: v for k, v in chosen.items() if v})
+
     return current.render(
         "batches.html",
         batches=batches.items,
         files=files.items,
+        business_date=business_date,
+        batches_next=link(batches_cursor=batches.next_cursor) if batches.next_cursor else None,
+        files_next=link(files_cursor=files.next_cursor) if files.next_cursor else None,
+        newest=link(batches_cursor=None, files_cursor=None)
+        if batches_cursor or files_cursor
+        else None,
         can_download=current.principal.has(Permission.DOWNLOAD_FILES),
     )
 
@@ -1912,6 +1950,9 @@ REQUEST_FIELD_LABELS: dict[str, tuple[str, str]] = {
     "registered": ("刚登记会员的编号", "No. of the member just registered"),
     "applied": ("刚受理借款的编号", "No. of the loan just applied for"),
     "cursor": ("翻页位置", "Page position"),
+    "batches_cursor": ("批次列表的翻页位置", "Page position of the batches"),
+    "files_cursor": ("银行来文列表的翻页位置", "Page position of the bank files"),
+    "business_date": ("业务日期", "Business date"),
     "as_of": ("截止日", "To"),
     "since": ("起始日", "From"),
     "start": ("起始日", "From"),

@@ -68,6 +68,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "object": ("对象", "Object"),
     "details": ("详情", "Details"),
     "next_page": ("下一页", "Next page"),
+    "newest_page": ("回到最新", "Back to the newest"),
+    "all_dates": ("全部日期", "All dates"),
     "no_items": ("暂无记录", "Nothing here"),
     "unmask": ("查看完整号码（将记入审计）", "Reveal full numbers (audited)"),
     "error": ("出错了", "Something went wrong"),
