@@ -69,7 +69,7 @@ from gateway.members.endpoints import register_member as api_register_member
 from gateway.members.models import Member, MemberStatus
 from gateway.members.schemas import MemberInput
 from gateway.org.endpoints import association_out, summary, visible_association
-from gateway.org.models import Association, SpecialAccount, Town
+from gateway.org.models import Association, AssociationStatus, SpecialAccount, Town
 from gateway.payments import follow_up_endpoints as follow_up_api
 from gateway.payments import follow_ups as follow_up_service
 from gateway.payments.models import FollowUpItem, FollowUpKind, RepaymentScheduleLine
@@ -609,10 +609,24 @@ def render_association(
         loan_rows = [loan_out(x) for x in recent]
     today = business_today().isoformat()
     county = association.town.county
-    can_register = current.principal.has(Permission.WRITE_MEMBERS)
+    # An association being wound up takes in no members, and only an active one lends: their
+    # forms are not offered (one refused on submit is still shown, with its reason).
+    takes_in = association.status not in (AssociationStatus.LIQUIDATING, AssociationStatus.CLOSED)
+    lends = association.status == AssociationStatus.ACTIVE
+    can_register = current.principal.has(Permission.WRITE_MEMBERS) and (
+        takes_in or member_form is not None
+    )
     # only someone who may adjust grades may start a member above the entry grade
     can_grade = can_register and current.principal.has(Permission.ADJUST_GRADES)
-    can_apply = current.principal.has(Permission.WRITE_LOANS)
+    can_apply = current.principal.has(Permission.WRITE_LOANS) and (lends or loan_form is not None)
+    withheld = [
+        key
+        for key, may, offered in (
+            ("no_new_members", current.principal.has(Permission.WRITE_MEMBERS), can_register),
+            ("no_new_loans", current.principal.has(Permission.WRITE_LOANS), can_apply),
+        )
+        if may and not offered
+    ]
     active = (
         list(
             session.scalars(
@@ -643,6 +657,7 @@ def render_association(
         else None,
         active_members=active,
         cash_allowed=county.cash_mode == CashMode.TRANSITIONAL,
+        withheld=withheld,
     )
 
 

@@ -212,6 +212,14 @@ TEXT: dict[str, tuple[str, str]] = {
     "book_entry": ("账务", "Book entry"),
     "this_item": ("本差错", "this item"),
     "register_member": ("登记会员", "Register a member"),
+    "no_new_members": (
+        "本协会已撤销或正在撤销清算，不再登记新会员。",
+        "This association is closed or being liquidated: it registers no new members.",
+    ),
+    "no_new_loans": (
+        "本协会不在正常运行状态，不受理借款申请。",
+        "This association is not active: it takes no loan applications.",
+    ),
     "apply_loan": ("借款申请", "Apply for a loan"),
     "member_no": ("会员编号", "Member no."),
     "member_name": ("姓名", "Name"),
