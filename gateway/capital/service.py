@@ -15,7 +15,8 @@ from gateway.ledger.models import AccountCode, LedgerChannel, TransactionKind
 from gateway.ledger.service import Posting, post
 from gateway.members.models import Member
 from gateway.members.service import get_member
-from gateway.org.service import check_takes_in, get_association, lock_association
+from gateway.org.models import Association
+from gateway.org.service import check_takes_in, lock_association
 
 SOURCE_ACCOUNT: dict[CapitalSource, AccountCode] = {
     CapitalSource.CENTRAL: AccountCode.FISCAL_CENTRAL,
@@ -56,12 +57,12 @@ def _check_amount(amount_fen: int) -> None:
 
 
 def _check_received_after_start(
-    session: Session, received_on: date, association_id: int, member: Member | None = None
+    received_on: date, association: Association, member: Member | None = None
 ) -> None:
     """Money reaches an association on or after the day it was founded, and a member's deposit
     on or after the day the member joined: an earlier date is refused, naming that day."""
     if member is None:
-        start, code = get_association(session, association_id).start_date, "date_before_founding"
+        start, code = association.start_date, "date_before_founding"
         start_zh, start_en = "协会成立日期", "the association was founded"
     else:
         start, code = member.joined_on, "date_before_joining"
@@ -94,12 +95,9 @@ def record_contribution(
     if source == CapitalSource.MEMBER_DEPOSIT:
         raise ValidationFailed("会员互助金请按会员登记", "member deposits are recorded per member")
     _check_amount(amount_fen)
-    check_takes_in(
-        lock_association(session, association_id),
-        taking_zh="不再收入新的资金",
-        taking_en="takes in no new capital",
-    )
-    _check_received_after_start(session, received_on, association_id)
+    association = lock_association(session, association_id)
+    check_takes_in(association, taking_zh="不再收入新的资金", taking_en="takes in no new capital")
+    _check_received_after_start(received_on, association)
     return _book(
         session,
         association_id=association_id,
@@ -131,10 +129,9 @@ def record_member_deposit(
     refunds were requested."""
     _check_amount(amount_fen)
     member = get_member(session, member_id)
+    association = lock_association(session, member.association_id)
     check_takes_in(
-        lock_association(session, member.association_id),
-        taking_zh="不再收缴会员互助金",
-        taking_en="takes in no member deposits",
+        association, taking_zh="不再收缴会员互助金", taking_en="takes in no member deposits"
     )
     if member.status.value != "active":
         raise RuleViolation(
@@ -142,7 +139,7 @@ def record_member_deposit(
             f"member {member.member_no} is not active",
             code="member_not_active",
         )
-    _check_received_after_start(session, received_on, member.association_id, member)
+    _check_received_after_start(received_on, association, member)
     contribution = _book(
         session,
         association_id=member.association_id,
